@@ -1,0 +1,55 @@
+/* cairn-collector: receives agents' batches and answers questions about them.
+ * Dispatches to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "log.h"
+
+struct command {
+	const char *name;
+	int (*main)(int argc, char *argv[]);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "key", key_main, "key show: print the collector's public key (to pin in agent.conf)" },
+	{ "check-config", check_config_main, "validate a configuration file" },
+};
+
+void collector_usage(void *out)
+{
+	FILE *f = out;
+	fprintf(f, "Usage: cairn-collector [--help] [--version] COMMAND [ARGS]\n\n"
+		   "Stores what cairn agents discover and turns it into a dependency map,\n"
+		   "applications, readiness, sizing, cost and wave plans.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nEvery read command takes --state-dir DIR (or -c FILE) and --json.\n"
+		   "Run 'cairn-collector COMMAND --help' for a command's options.\n"
+		   "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
+}
+
+int main(int argc, char *argv[])
+{
+	log_init("cairn-collector", LOGL_INFO);
+	if (argc < 2) {
+		collector_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		collector_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("cairn-collector %s\n", CAIRN_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "cairn-collector: unknown command '%s'\n\n", argv[1]);
+	collector_usage(stderr);
+	return 2;
+}

@@ -1,0 +1,99 @@
+/* Configuration files (INI, read with inih) into typed structs.
+ *
+ * Each program has one struct with its defaults and a table of keys (section,
+ * name, type, offset). Loading a file, or setting one `-o key=value` override,
+ * goes through the same table, so both give the same errors:
+ *   "/etc/cairn/collector.conf:12: unknown key 'listn' in [collector] (did you mean 'listen'?)"
+ *   "/etc/cairn/agent.conf:7: sample_interval: '15q' is not a duration (use e.g. 15s, 5m, 6h)"
+ * Durations: integer + ms|s|m|h|d (a bare number is seconds). Sizes: integer +
+ * B|KiB|MiB|GiB|TiB (or K/M/G/T, KB/MB/GB/TB as powers of 1000; bare = bytes). */
+#ifndef CAIRN_CONFIG_H
+#define CAIRN_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "util.h"
+
+#define CONFIG_STR_MAX 256
+
+#define AGENT_CONFIG_PATH "/etc/cairn/agent.conf"
+#define COLLECTOR_CONFIG_PATH "/etc/cairn/collector.conf"
+#define COLLECTOR_DEFAULT_PORT 7415
+
+struct agent_config {
+	char collector[CONFIG_STR_MAX];       /* host:port, [v6]:port */
+	char collector_key[CONFIG_STR_MAX];   /* hex Ed25519 public key; pinned */
+	char enroll_token[CONFIG_STR_MAX];
+	char enroll_token_file[PATH_MAX];
+	char state_dir[PATH_MAX];
+	uint64_t sample_interval_ms;
+	uint64_t report_interval_ms;
+	uint64_t inventory_interval_ms;
+	uint64_t spool_max;                   /* bytes */
+	char root[PATH_MAX];
+	char log_level[32];
+	uint32_t max_inflight;                /* unacknowledged batches in flight */
+};
+
+enum accept_mode {
+	ACCEPT_EXPLICIT = 0,
+	ACCEPT_TOKEN = 1,
+	ACCEPT_ANY = 2,
+};
+
+struct collector_config {
+	char listen[CONFIG_STR_MAX];
+	char state_dir[PATH_MAX];
+	char accept[32];                      /* explicit | token | any */
+	char enroll_token_file[PATH_MAX];
+	uint32_t max_connections;
+	uint64_t retention_ms;
+	char log_level[32];
+	uint64_t max_frame;                   /* bytes, after authentication */
+	uint32_t max_records;                 /* per batch */
+	uint32_t max_string;                  /* bytes per string field */
+	uint64_t handshake_timeout_ms;
+	uint64_t idle_timeout_ms;
+	uint64_t map_size;                    /* initial LMDB map size */
+	uint64_t map_max;                     /* the map never grows beyond this */
+	uint64_t commit_interval_ms;          /* group commit window */
+	uint32_t commit_batches;              /* commit after this many batches */
+	uint64_t recompute_interval_ms;       /* debounce for snapshot recomputation */
+	char catalog[PATH_MAX];               /* instance catalog CSV, "" = shipped one */
+};
+
+void config_agent_defaults(struct agent_config *c);
+void config_collector_defaults(struct collector_config *c);
+
+/* Reads path into c (on top of what c holds). -ENOENT when missing, -EINVAL
+ * with eb naming file:line on any error. */
+int config_agent_load(struct agent_config *c, const char *path, struct errbuf *eb);
+int config_collector_load(struct collector_config *c, const char *path, struct errbuf *eb);
+
+/* One `-o key=value` (or `-o section.key=value`) override. */
+int config_agent_set(struct agent_config *c, const char *assignment, struct errbuf *eb);
+int config_collector_set(struct collector_config *c, const char *assignment, struct errbuf *eb);
+
+/* Cross-key checks after loading (intervals ordered, key parses, ...). */
+int config_agent_validate(const struct agent_config *c, struct errbuf *eb);
+int config_collector_validate(const struct collector_config *c, struct errbuf *eb);
+
+int config_accept_mode(const struct collector_config *c, enum accept_mode *out);
+
+/* Writes every key with its current value as an INI file to f (FILE *). */
+void config_agent_dump(const struct agent_config *c, void *f);
+void config_collector_dump(const struct collector_config *c, void *f);
+
+int config_parse_duration(const char *s, uint64_t *ms);
+int config_parse_size(const char *s, uint64_t *bytes);
+/* "15s", "5m", "6h", "90d", "250ms": the largest unit that divides ms. */
+void config_format_duration(uint64_t ms, char *out, size_t n);
+
+/* Splits "host:port", "[v6]:port", "v4", "[v6]" into host and port; port 0 when absent. */
+int config_split_hostport(const char *s, char *host, size_t hostn, uint16_t *port);
+
+#endif

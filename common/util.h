@@ -1,0 +1,59 @@
+/* Small helpers every module uses: error buffers, time, hex, files.
+ *
+ * Functions that can fail return 0 or a negative errno and, when given a
+ * struct errbuf, leave there one line for a person: what failed, on what input,
+ * and what to do about it. */
+#ifndef CAIRN_UTIL_H
+#define CAIRN_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct errbuf {
+	char msg[512];
+};
+
+/* Formats into eb->msg (eb may be NULL) and returns rc, so a caller can write
+ * `return errbuf_set(eb, -ENOENT, "%s: not found", path);`. */
+int errbuf_set(struct errbuf *eb, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Wall clock, Unix epoch milliseconds. */
+int64_t time_now_ms(void);
+/* Monotonic clock, milliseconds and microseconds since an arbitrary point. */
+uint64_t time_mono_ms(void);
+uint64_t time_mono_us(void);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
+void hex_encode(char *out, const uint8_t *in, size_t len);
+/* Decodes exactly 2*len hex digits (either case) from in; -EINVAL otherwise. */
+int hex_decode(uint8_t *out, size_t len, const char *in);
+
+/* Copies src into dst of size n, always NUL-terminated; returns strlen(src)
+ * (truncation when >= n). */
+size_t str_copy(char *dst, const char *src, size_t n);
+
+/* Writes data to path atomically: a temporary file in the same directory with
+ * the given mode, fsync, rename, fsync of the directory. */
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		      struct errbuf *eb);
+
+/* Reads at most max bytes of path into a malloc'd, NUL-terminated buffer.
+ * -EFBIG when the file is larger than max. */
+int file_read_all(const char *path, size_t max, char **out, size_t *out_len,
+		  struct errbuf *eb);
+
+/* mkdir -p with the given mode for directories it creates. */
+int dir_make(const char *path, mode_t mode, struct errbuf *eb);
+
+/* Name of the OS user running this process (for audit logs); never NULL. */
+const char *os_user_name(void);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+size_t str_distance(const char *a, const char *b);
+
+#endif
