@@ -1,0 +1,187 @@
+/* Ingest: verified batches into the collector's LMDB facts.
+ *
+ * Two layers:
+ *  - Pure transaction functions (ingest_apply, ingest_store): given an open
+ *    write transaction, store one batch. Analysis tests and data generators
+ *    call ingest_apply directly to build stores.
+ *  - The writer (struct ingest_writer): one thread that takes verified-or-not
+ *    batches from many connections, verifies their signatures BEFORE unpacking
+ *    the protobuf, groups them into one write transaction (commit every
+ *    commit_interval or commit_batches), commits durably (fsync) and hands the
+ *    results back, so ACKs go out only after the commit. The caller's event
+ *    loop never waits on fsync.
+ *
+ * Keys and values: collector/store.h and docs/storage.md. */
+#ifndef CAIRN_INGEST_H
+#define CAIRN_INGEST_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn.pb-c.h"
+#include "db.h"
+#include "keys.h"
+#include "sign.h"
+#include "store.pb-c.h"
+#include "util.h"
+
+/* Protocol limits on one batch (docs/protocol.md). */
+#define INGEST_MAX_RECORDS_DEFAULT 100000u
+#define INGEST_MAX_STRING_DEFAULT 4096u
+#define INGEST_MAX_REPEATED_DEFAULT 200000u
+
+struct ingest_limits {
+	uint32_t max_records;  /* Batch.records */
+	uint32_t max_string;   /* bytes of any string or bytes field */
+	uint32_t max_repeated; /* elements of any other repeated field */
+};
+
+void ingest_limits_default(struct ingest_limits *l);
+
+/* What one or more ingest_apply/ingest_store calls did; callers sum them. */
+struct ingest_stats {
+	uint64_t batches;          /* stored */
+	uint64_t records;          /* records stored (all kinds) */
+	uint64_t hosts, perf, procs, proc_deltas, listeners, packages, packages_unchanged;
+	uint64_t edges;            /* edge records merged into EdgeDay values */
+	uint64_t addrs;            /* address claims written */
+	uint64_t gaps, gap_batches;/* Gap records, and batches they account for */
+	uint64_t health;
+	uint64_t unknown_records;  /* Record with no kind set (newer agent): skipped */
+	uint64_t unchanged_without_base; /* packages unchanged=true but nothing stored before */
+	uint64_t replays;          /* ingest_store: seq <= high_seq, not stored */
+};
+
+/* Checks a decoded batch against the limits: record count, every string and
+ * bytes field length, every repeated count (walks the message generically).
+ * -E2BIG with eb naming the field and the limit. */
+int ingest_check_limits(const Cairn__Batch *b, const struct ingest_limits *l, struct errbuf *eb);
+
+/* Stores the records of one verified batch for agent_id (32 bytes), in txn:
+ *   host      -> hosts (HostFacts) + addrs (claims from the NICs; the agent's
+ *                claims from its previous HostInfo are removed first)
+ *   perf      -> perf, key agent | window_start_ms
+ *   processes -> procs (replaces), process_delta -> procs (applied to the stored snapshot)
+ *   listeners -> listeners (replaces)
+ *   packages  -> packages, key agent | manager; unchanged=true keeps the stored list
+ *   connections -> edges: each edge merged into store.EdgeDay at
+ *                agent | UTC day of the window start | ingest_edge_hash(edge)
+ *   gap       -> gaps, key agent | first_seq
+ *   health    -> health (replaces)
+ * and raises meta "facts_gen" by one. Does not touch the agents DB (see
+ * ingest_store). env must have been opened with store_db_names (collector/store.h).
+ * Returns 0 or an LMDB error (MDB_MAP_FULL ...) / -ENOMEM; on error the caller
+ * aborts txn. st may be NULL. */
+int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		 const Cairn__Batch *batch, int64_t now_ms, struct ingest_stats *st);
+
+/* The full path for one verified, decoded batch of an enrolled agent:
+ * replay check against the agent's high_seq (replay -> counted in the agent
+ * record and st->replays, nothing stored, returns 0 with *stored = false),
+ * raw batch into batches, ingest_apply, then the agent record's high_seq,
+ * counters, last_batch_ms, hostname/version/boot id, all in txn.
+ * -ENOENT when the agent has no record. */
+int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		 uint64_t seq, const uint8_t sig[static SIGN_LEN], const uint8_t *payload,
+		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
+		 struct ingest_stats *st, bool *stored);
+
+/* Stable 64-bit hash of an edge's collapsed key: direction, protocol,
+ * identity (or process name), container id, local port for inbound/local,
+ * remote address, remote port for outbound, peer identity for local. */
+uint64_t ingest_edge_hash(const Cairn__Edge *e);
+
+/* An address as 16 bytes (IPv4 as ::ffff:a.b.c.d); -EINVAL when not an address. */
+int ingest_addr16(const char *text, uint8_t out[static 16]);
+
+/* Agent record helpers (DB agents). Reading unpacks into a malloc'd message
+ * (free with cairn__store__agent__free_unpacked(a, NULL)); -ENOENT when missing. */
+int ingest_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		     Cairn__Store__Agent **out);
+int ingest_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
+
+/* ------------------------------------------------------------ the writer */
+
+enum ingest_result {
+	INGEST_OK = 0,          /* stored (or replay: stored before); ack_seq durable */
+	INGEST_REPLAY,          /* seq <= high_seq: not stored again; ack_seq durable */
+	INGEST_BAD_SIGNATURE,   /* signature does not verify: nothing stored */
+	INGEST_MALFORMED,       /* payload does not decode: nothing stored */
+	INGEST_LIMIT,           /* payload above limits: nothing stored */
+	INGEST_NOT_ENROLLED,    /* agent record missing or not ACCEPTED */
+	INGEST_FAILED,          /* internal error: not stored, not acked */
+};
+
+const char *ingest_result_name(enum ingest_result r);
+
+/* One batch travelling to the writer and back. The submitter allocates it
+ * (with payload owned by the item: free()d by ingest_item_free), the writer
+ * fills result/ack_seq/detail, and hands it back through done(). */
+struct ingest_item {
+	struct ingest_item *next;
+	uint8_t agent_id[32];
+	uint64_t seq;
+	uint8_t sig[SIGN_LEN];
+	uint8_t *payload;
+	size_t payload_len;
+	void *owner;            /* the submitter's context (a session) */
+	uint64_t submitted_us;  /* time_mono_us() at submit, for latency stats */
+	/* filled by the writer */
+	enum ingest_result result;
+	uint64_t ack_seq;       /* the agent's durable high_seq after the commit */
+	uint32_t records;
+	char detail[200];       /* for the log line on failure */
+};
+
+void ingest_item_free(struct ingest_item *it);
+
+/* Called on the writer thread with a list of finished items after each
+ * commit (or rejection). It must hand them to the event loop (e.g. push to a
+ * queue and uv_async_send) and return quickly. */
+typedef void (*ingest_done_fn)(struct ingest_item *done_list, void *arg);
+
+struct ingest_writer_stats {
+	uint64_t commits, batches, records, replays, bad_signatures, malformed, limits,
+		not_enrolled, failures, storage_full_events;
+	uint64_t last_commit_us;   /* duration of the last commit */
+	bool storage_full;         /* currently refusing to commit: map_max or disk full */
+};
+
+struct ingest_writer {
+	struct db_env *env;
+	struct ingest_limits limits;
+	uint64_t commit_interval_us;
+	uint32_t commit_batches;
+	uint32_t queue_max;        /* submit beyond this still queues; see ingest_writer_full */
+	ingest_done_fn done;
+	void *done_arg;
+
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ingest_item *head, *tail;
+	uint32_t queued;
+	bool stop;
+	bool running;
+	struct ingest_writer_stats stats; /* under mu */
+};
+
+/* Starts the writer thread. env stays owned by the caller (open until stop). */
+int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
+			const struct ingest_limits *limits, uint64_t commit_interval_ms,
+			uint32_t commit_batches, uint32_t queue_max, ingest_done_fn done,
+			void *done_arg);
+/* Queues one item (ownership passes to the writer until done()). */
+void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it);
+/* True while the queue holds queue_max items or more: stop reading sockets. */
+bool ingest_writer_full(struct ingest_writer *w);
+uint32_t ingest_writer_queued(struct ingest_writer *w);
+void ingest_writer_get_stats(struct ingest_writer *w, struct ingest_writer_stats *out);
+/* Commits what is queued (retrying storage-full for at most drain_ms), then
+ * joins the thread. Items still not durable come back with INGEST_FAILED. */
+void ingest_writer_stop(struct ingest_writer *w, uint64_t drain_ms);
+
+#endif
