@@ -6,17 +6,27 @@
  * a captured fixture tree in tests), never writes anything, and on a bad item
  * (vanished process, EACCES, malformed line) skips it, counts it in
  * ctx->stats[...] and goes on. Returned messages are heap-allocated protobuf-c
- * structs; free them with the matching *_free function.
+ * structs built with malloc: every string and array they point to is owned by
+ * the message, so `cairn__xxx__free_unpacked(msg, NULL)` frees all of it.
  *
  * Owners: collect.c (context, counters), collect_host.c, collect_perf.c,
  * collect_proc.c, collect_pkg.c (inventory helper); collect_sock.c and
  * window.c (sockets helper).
+ *
+ * Collectors and their headers:
+ *   host  host_collect()                          collect.h (below)
+ *   perf  perf_open/perf_sample/perf_window_close collect.h (below)
+ *   proc  proc_snapshot/proc_delta/proc_info_read collect_proc.h
+ *   pkg   pkg_collect()                           collect.h (below)
+ *   sock  collect_sock.h (sockets helper)
  */
 #ifndef CAIRN_AGENT_COLLECT_H
 #define CAIRN_AGENT_COLLECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cairn.pb-c.h"
 
@@ -41,23 +51,121 @@ struct collect_ctx {
 	char root[4096];            /* "/" or a fixture tree; no trailing slash except "/" */
 	bool live;                  /* root is "/": netlink, namespaces, rpm binary allowed */
 	struct collect_stat stats[COLLECT_NKINDS];
+	/* Package collector knobs (collect_ctx_init sets the defaults). */
+	char rpm_path[4096];        /* rpm program; "" = /usr/bin/rpm or /bin/rpm if present */
+	uint32_t rpm_timeout_ms;    /* default 60000; the child is killed after it */
+	size_t rpm_max_output;      /* default 64 MiB of `rpm -qa` output */
 };
 
 /* "host", "perf", "proc", "sock", "pkg" */
 const char *collect_kind_name(enum collect_kind kind);
 int collect_kind_parse(const char *name, enum collect_kind *out);
 
+/* root NULL or "" means "/". A trailing slash is removed. */
 void collect_ctx_init(struct collect_ctx *ctx, const char *root);
 
 /* Counts one skipped item and remembers why (also logged at debug level). */
 void collect_error(struct collect_ctx *ctx, enum collect_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Brackets one run of a collector: collect_begin() returns a start time for
+ * collect_end(), which counts the run, its duration and items found. */
+uint64_t collect_begin(struct collect_ctx *ctx, enum collect_kind kind);
+void collect_end(struct collect_ctx *ctx, enum collect_kind kind, uint64_t start_us, uint64_t items);
+
 /* Joins ctx->root and an absolute path ("/proc/1/stat") into out. */
 const char *collect_path(const struct collect_ctx *ctx, char *out, size_t n, const char *abs_path);
+
+/* Reads root-relative abs_path into buf (at most n-1 bytes, NUL-terminated),
+ * returning the length, or a negative errno (-ENOENT, -EACCES ...). A file
+ * longer than the buffer is truncated, never an error. */
+ssize_t collect_read(const struct collect_ctx *ctx, const char *abs_path, char *buf, size_t n);
+/* Same, first line only, trailing whitespace removed. */
+ssize_t collect_read_line(const struct collect_ctx *ctx, const char *abs_path, char *buf, size_t n);
+/* readlink of a root-relative path, NUL-terminated; length or negative errno. */
+ssize_t collect_readlink(const struct collect_ctx *ctx, const char *abs_path, char *buf, size_t n);
 
 /* Fills a CollectorHealth record from ctx->stats (caller frees with
  * cairn__collector_health__free_unpacked(h, NULL) -- allocated with malloc). */
 Cairn__CollectorHealth *collect_health(const struct collect_ctx *ctx);
+
+/* Allocation for records. A collector cannot do anything useful when a
+ * malloc of a few bytes fails, so these log and abort instead of returning
+ * NULL; every size they see is bounded by the collectors. */
+void *collect_alloc(size_t size);            /* zeroed */
+char *collect_strdup(const char *s);         /* NULL -> "" (still malloc'd) */
+char *collect_strndup(const char *s, size_t n);
+/* Appends one zeroed element to a protobuf-c repeated field (array + count);
+ * returns the new element. Amortized O(1): capacity is the next power of two. */
+void *collect_push(void *array_ptr, size_t *count, size_t elem_size);
+#define COLLECT_PUSH(msg, field) \
+	((__typeof__((msg)->field))collect_push(&(msg)->field, &(msg)->n_##field, sizeof(*(msg)->field)))
+
+/* ------------------------------------------------------------------ host */
+
+/* Host facts: identity, OS, CPU, memory, virtualization, disks, filesystems,
+ * NICs with addresses, default routes, DNS, time zone, uptime.
+ * Live (root "/"): FQDN via getaddrinfo(AI_CANONNAME), addresses via
+ * getifaddrs(), statvfs() on local filesystems. Under a fixture root:
+ * FQDN from /etc/hostname, IPv6 addresses from /proc/net/if_inet6, IPv4 from
+ * <root>/cairn-capture/ip-addr (`ip -o -4 addr show` output) and filesystem
+ * sizes from <root>/cairn-capture/statvfs (see tests/fixtures/README.md).
+ * Returns 0 (also when single facts were unreadable: counted in stats). */
+int host_collect(struct collect_ctx *ctx, Cairn__HostInfo **out);
+
+/* ------------------------------------------------------------------ perf */
+
+/* Sampling and per-window aggregation of performance counters.
+ *
+ * The daemon calls perf_sample() every sample_interval and
+ * perf_window_close() every report window. A sample reads /proc/stat,
+ * /proc/loadavg, /proc/meminfo, /proc/diskstats (whole disks),
+ * /proc/net/dev and filesystem usage, and turns counter deltas against the
+ * previous sample into rates; the first sample after perf_open() only primes
+ * the counters (gauges such as load and memory are recorded right away). A
+ * window's Stat is avg/min/max over every sample and p95 over the samples held
+ * (the newest max_samples of the window). Memory is bounded by max_samples x
+ * (metrics + devices). */
+struct perf_state;
+
+/* interval_ms is reported in PerfWindow.interval_ms; max_samples bounds the
+ * samples kept per window for p95 (0 = 1024). */
+int perf_open(struct perf_state **out, uint32_t interval_ms, uint32_t max_samples);
+void perf_close(struct perf_state *st);
+/* mono_ms: monotonic milliseconds (time_mono_ms()) used for rates; now_ms:
+ * wall clock for window bounds. Returns 0 or a negative errno when no counter
+ * could be read at all. */
+int perf_sample(struct collect_ctx *ctx, struct perf_state *st, uint64_t mono_ms, int64_t now_ms);
+/* Builds the PerfWindow of the samples since the last close and starts a new
+ * window (counters are kept, so rates continue). -ENODATA when the window
+ * holds no sample with rates. */
+int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow **out);
+
+/* ------------------------------------------------------------------- pkg */
+
+/* Package inventories: dpkg (<root>/var/lib/dpkg/status), rpm (`rpm -qa
+ * --queryformat` run read-only with a timeout, --dbpath <root>/var/lib/rpm
+ * under a fixture root), apk (<root>/lib/apk/db/installed). Managers are
+ * detected by what is present; every one found is reported.
+ *
+ * State lets the daemon avoid re-reading unchanged databases: when the
+ * database's files did not change (inode, size, mtime) or the content hash
+ * equals the last one, the inventory is sent with unchanged = true and no
+ * packages. A zeroed struct pkg_state (or NULL) means "nothing sent yet". */
+enum { PKG_DPKG, PKG_RPM, PKG_APK, PKG_NMANAGERS };
+
+struct pkg_state {
+	struct pkg_manager_state {
+		bool have_hash;
+		uint8_t hash[32];
+		uint64_t sig[4];            /* dev, inode, size, mtime ns of the database */
+	} m[PKG_NMANAGERS];
+};
+
+/* out: malloc'd array of *n inventories (free each with
+ * cairn__package_inventory__free_unpacked(x, NULL), then free(array)).
+ * Packages are sorted by name, version, architecture. */
+int pkg_collect(struct collect_ctx *ctx, struct pkg_state *st,
+		Cairn__PackageInventory ***out, size_t *n);
 
 #endif
