@@ -74,6 +74,16 @@ void config_collector_defaults(struct collector_config *c);
 int config_agent_load(struct agent_config *c, const char *path, struct errbuf *eb);
 int config_collector_load(struct collector_config *c, const char *path, struct errbuf *eb);
 
+/* Like config_*_load, but reads the whole file and calls report(msg, arg) for
+ * every error ("file:line: ...") instead of stopping at the first. Returns the
+ * number of errors, or a negative errno (message in eb) when the file cannot
+ * be read. Used by check-config. */
+typedef void (*config_report_fn)(const char *msg, void *arg);
+int config_agent_load_report(struct agent_config *c, const char *path, config_report_fn report,
+			     void *arg, struct errbuf *eb);
+int config_collector_load_report(struct collector_config *c, const char *path,
+				 config_report_fn report, void *arg, struct errbuf *eb);
+
 /* One `-o key=value` (or `-o section.key=value`) override. */
 int config_agent_set(struct agent_config *c, const char *assignment, struct errbuf *eb);
 int config_collector_set(struct collector_config *c, const char *assignment, struct errbuf *eb);
@@ -92,6 +102,8 @@ int config_parse_duration(const char *s, uint64_t *ms);
 int config_parse_size(const char *s, uint64_t *bytes);
 /* "15s", "5m", "6h", "90d", "250ms": the largest unit that divides ms. */
 void config_format_duration(uint64_t ms, char *out, size_t n);
+/* "256MiB", "1TiB", "1000B": the largest binary unit that divides bytes. */
+void config_format_size(uint64_t bytes, char *out, size_t n);
 
 /* Splits "host:port", "[v6]:port", "v4", "[v6]" into host and port; port 0 when absent. */
 int config_split_hostport(const char *s, char *host, size_t hostn, uint16_t *port);

@@ -31,6 +31,7 @@ struct db_env {
 	 * mutex; a resize waits for the count to reach zero. A mutex +
 	 * condition rather than a rwlock because MDB_NOTLS lets a read txn end
 	 * on another thread than the one that began it. */
+	pthread_mutex_t write_lock; /* one db_write at a time in this process */
 	pthread_mutex_t gate;
 	pthread_cond_t gate_cond;
 	unsigned readers;
@@ -55,7 +56,9 @@ void db_close(struct db_env *e);
 /* Runs fn inside a write transaction and commits it. When fn or the commit
  * returns MDB_MAP_FULL, the transaction is aborted, the map doubled (up to
  * map_max) and fn run again from scratch: fn must not have effects outside the
- * transaction that a second run would repeat. Returns fn's non-zero result
+ * transaction that a second run would repeat. Growing waits until this
+ * process has no read transaction open, so never call db_write while the
+ * calling thread holds one from the same env. Returns fn's non-zero result
  * (transaction aborted), an LMDB error, or 0 after a durable commit. */
 typedef int (*db_txn_fn)(MDB_txn *txn, void *arg);
 int db_write(struct db_env *e, db_txn_fn fn, void *arg);

@@ -1,0 +1,237 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COMMON_SHORT "c:o:h"
+
+static const struct option common_long[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "option", required_argument, NULL, 'o' },
+	{ "state-dir", required_argument, NULL, CLI_OPT_STATE_DIR },
+	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+};
+
+void cli_usage_common(FILE *f)
+{
+	fprintf(f, "Common options:\n"
+		   "  -c, --config FILE     configuration file\n"
+		   "      --state-dir DIR   state directory (overrides state_dir)\n"
+		   "  -o, --option KEY=VAL  set a configuration key (repeatable)\n"
+		   "      --json            machine-readable output\n"
+		   "  -h, --help            show this help\n");
+}
+
+int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
+	      const struct cli_extra *extra, void (*usage)(FILE *f))
+{
+	memset(cli, 0, sizeof(*cli));
+	snprintf(cli->prog_buf, sizeof(cli->prog_buf), "%s %s", prog_name, argc > 0 ? argv[0] : "");
+	cli->prog = cli->prog_buf;
+
+	/* No leading '+': GNU getopt permutes, so options may follow
+	 * positionals ("key show --json"). */
+	char shortopts[64] = COMMON_SHORT;
+	if (extra && extra->shortopts)
+		strncat(shortopts, extra->shortopts, sizeof(shortopts) - strlen(shortopts) - 1);
+
+	size_t nextra = 0;
+	if (extra && extra->longopts)
+		while (extra->longopts[nextra].name)
+			nextra++;
+	size_t ncommon = sizeof(common_long) / sizeof(common_long[0]);
+	struct option *longopts = calloc(ncommon + nextra + 1, sizeof(*longopts));
+	if (!longopts) {
+		fprintf(stderr, "%s: out of memory\n", cli->prog);
+		return 1;
+	}
+	memcpy(longopts, common_long, sizeof(common_long));
+	if (nextra)
+		memcpy(longopts + ncommon, extra->longopts, nextra * sizeof(*longopts));
+
+	int rc = CLI_CONTINUE;
+	optind = 0; /* full re-initialisation (glibc), commands may be parsed twice */
+	opterr = 1;
+	for (;;) {
+		int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case 'c':
+			cli->config_path = optarg;
+			break;
+		case 'o':
+			if (cli->noverrides == CLI_MAX_OVERRIDES) {
+				fprintf(stderr, "%s: too many -o options (at most %d)\n", cli->prog,
+					CLI_MAX_OVERRIDES);
+				rc = 2;
+				goto out;
+			}
+			cli->overrides[cli->noverrides++] = optarg;
+			break;
+		case CLI_OPT_STATE_DIR:
+			cli->state_dir = optarg;
+			break;
+		case CLI_OPT_JSON:
+			cli->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out;
+		case '?':
+			/* getopt already said which option was wrong. */
+			fputc('\n', stderr);
+			usage(stderr);
+			rc = 2;
+			goto out;
+		default:
+			if (extra && extra->handle && !extra->handle(opt, optarg, extra->ctx))
+				break;
+			if (!extra || !extra->handle) {
+				usage(stderr);
+			}
+			rc = 2;
+			goto out;
+		}
+	}
+	cli->args = argv + optind;
+	cli->nargs = argc - optind;
+out:
+	free(longopts);
+	return rc;
+}
+
+struct report_stderr {
+	const char *prog;
+};
+
+static void report_to_stderr(const char *msg, void *arg)
+{
+	struct report_stderr *r = arg;
+	fprintf(stderr, "%s: %s\n", r->prog, msg);
+}
+
+/* Which file to read: -c FILE (must exist), else the default path when it
+ * exists, else none. */
+static const char *config_file(struct cli *cli, const char *default_path)
+{
+	if (cli->config_path)
+		return cli->config_path;
+	if (access(default_path, F_OK) == 0)
+		return default_path;
+	return NULL;
+}
+
+typedef int (*load_fn)(void *cfg, const char *path, config_report_fn report, void *arg,
+		       struct errbuf *eb);
+typedef int (*set_fn)(void *cfg, const char *assignment, struct errbuf *eb);
+
+static int cli_load(struct cli *cli, void *cfg, const char *default_path, load_fn load,
+		    set_fn set, char *state_dir, size_t state_dir_size, config_report_fn report,
+		    void *arg)
+{
+	struct errbuf eb;
+	int errors = 0;
+	const char *path = config_file(cli, default_path);
+	cli->config_used[0] = '\0';
+	if (path) {
+		int n = load(cfg, path, report, arg, &eb);
+		if (n < 0) {
+			char msg[600];
+			snprintf(msg, sizeof(msg), "%s", eb.msg);
+			report(msg, arg);
+			return n;
+		}
+		errors += n;
+		str_copy(cli->config_used, path, sizeof(cli->config_used));
+	}
+	for (size_t i = 0; i < cli->noverrides; i++) {
+		if (set(cfg, cli->overrides[i], &eb)) {
+			report(eb.msg, arg);
+			errors++;
+		}
+	}
+	if (cli->state_dir) {
+		if (str_copy(state_dir, cli->state_dir, state_dir_size) >= state_dir_size) {
+			report("--state-dir: path too long", arg);
+			errors++;
+		}
+	}
+	return errors;
+}
+
+static int load_agent(void *cfg, const char *path, config_report_fn report, void *arg,
+		      struct errbuf *eb)
+{
+	return config_agent_load_report(cfg, path, report, arg, eb);
+}
+
+static int set_agent(void *cfg, const char *a, struct errbuf *eb)
+{
+	return config_agent_set(cfg, a, eb);
+}
+
+static int load_collector(void *cfg, const char *path, config_report_fn report, void *arg,
+			  struct errbuf *eb)
+{
+	return config_collector_load_report(cfg, path, report, arg, eb);
+}
+
+static int set_collector(void *cfg, const char *a, struct errbuf *eb)
+{
+	return config_collector_set(cfg, a, eb);
+}
+
+int cli_agent_config_report(struct cli *cli, struct agent_config *cfg, config_report_fn report,
+			    void *arg)
+{
+	config_agent_defaults(cfg);
+	return cli_load(cli, cfg, AGENT_CONFIG_PATH, load_agent, set_agent, cfg->state_dir,
+			sizeof(cfg->state_dir), report, arg);
+}
+
+int cli_collector_config_report(struct cli *cli, struct collector_config *cfg,
+				config_report_fn report, void *arg)
+{
+	config_collector_defaults(cfg);
+	return cli_load(cli, cfg, COLLECTOR_CONFIG_PATH, load_collector, set_collector,
+			cfg->state_dir, sizeof(cfg->state_dir), report, arg);
+}
+
+int cli_agent_config(struct cli *cli, struct agent_config *cfg)
+{
+	struct report_stderr r = { cli->prog };
+	int n = cli_agent_config_report(cli, cfg, report_to_stderr, &r);
+	if (n < 0)
+		return n;
+	if (n > 0)
+		return -EINVAL;
+	struct errbuf eb;
+	if (config_agent_validate(cfg, &eb)) {
+		fprintf(stderr, "%s: %s%s%s\n", cli->prog, cli->config_used,
+			cli->config_used[0] ? ": " : "", eb.msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cli_collector_config(struct cli *cli, struct collector_config *cfg)
+{
+	struct report_stderr r = { cli->prog };
+	int n = cli_collector_config_report(cli, cfg, report_to_stderr, &r);
+	if (n < 0)
+		return n;
+	if (n > 0)
+		return -EINVAL;
+	struct errbuf eb;
+	if (config_collector_validate(cfg, &eb)) {
+		fprintf(stderr, "%s: %s%s%s\n", cli->prog, cli->config_used,
+			cli->config_used[0] ? ": " : "", eb.msg);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,346 @@
+#include "db.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+const char *db_strerror(int rc)
+{
+	/* LMDB returns errno values positive and its own codes negative; our
+	 * modules return errno values negative. mdb_strerror covers both LMDB
+	 * codes and positive errno. */
+	if (rc < 0 && rc > MDB_KEYEXIST)
+		return mdb_strerror(-rc);
+	return mdb_strerror(rc);
+}
+
+/* The gate: readers in, resizes exclusive. */
+static void gate_enter_reader(struct db_env *e)
+{
+	pthread_mutex_lock(&e->gate);
+	while (e->resizing)
+		pthread_cond_wait(&e->gate_cond, &e->gate);
+	e->readers++;
+	pthread_mutex_unlock(&e->gate);
+}
+
+static void gate_leave_reader(struct db_env *e)
+{
+	pthread_mutex_lock(&e->gate);
+	if (e->readers)
+		e->readers--;
+	if (!e->readers)
+		pthread_cond_broadcast(&e->gate_cond);
+	pthread_mutex_unlock(&e->gate);
+}
+
+/* Sets the map size to size (0 = adopt the size in the file) once no read
+ * transaction of this process is open. The caller holds no transaction. */
+static int gate_resize(struct db_env *e, size_t size)
+{
+	pthread_mutex_lock(&e->gate);
+	while (e->resizing)
+		pthread_cond_wait(&e->gate_cond, &e->gate);
+	e->resizing = 1;
+	while (e->readers)
+		pthread_cond_wait(&e->gate_cond, &e->gate);
+	int rc = mdb_env_set_mapsize(e->env, size);
+	if (!rc) {
+		MDB_envinfo info;
+		if (!mdb_env_info(e->env, &info))
+			e->map_size = info.me_mapsize;
+	}
+	e->resizing = 0;
+	pthread_cond_broadcast(&e->gate_cond);
+	pthread_mutex_unlock(&e->gate);
+	return rc;
+}
+
+static int open_dbis(struct db_env *e, const char *const names[], size_t ndbs, unsigned flags,
+		     struct errbuf *eb)
+{
+	int rdonly = (flags & MDB_RDONLY) != 0;
+	MDB_txn *txn;
+	int rc;
+	for (;;) {
+		rc = mdb_txn_begin(e->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+		if (rc != MDB_MAP_RESIZED)
+			break;
+		mdb_env_set_mapsize(e->env, 0);
+	}
+	if (rc)
+		return errbuf_set(eb, rc, "%s: cannot begin a transaction: %s", e->path,
+				  mdb_strerror(rc));
+	for (size_t i = 0; i < ndbs; i++) {
+		rc = mdb_dbi_open(txn, names[i], rdonly ? 0 : MDB_CREATE, &e->dbi[i]);
+		if (rc == MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return errbuf_set(eb, -ENOENT,
+					  "%s: database '%s' does not exist yet (has the writer "
+					  "run once?)",
+					  e->path, names[i]);
+		}
+		if (rc) {
+			mdb_txn_abort(txn);
+			return errbuf_set(eb, rc, "%s: cannot open database '%s': %s", e->path,
+					  names[i], mdb_strerror(rc));
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc == MDB_MAP_FULL)
+		return errbuf_set(eb, rc, "%s: map full while creating databases; raise map_size",
+				  e->path);
+	if (rc)
+		return errbuf_set(eb, rc, "%s: cannot commit: %s", e->path, mdb_strerror(rc));
+	return 0;
+}
+
+int db_open(struct db_env *e, const char *path, const char *const names[], size_t ndbs,
+	    size_t map_size, size_t map_max, unsigned flags, struct errbuf *eb)
+{
+	memset(e, 0, sizeof(*e));
+	if (ndbs > DB_MAX_DBS)
+		return errbuf_set(eb, -EINVAL, "%s: %zu databases requested, at most %d", path,
+				  ndbs, DB_MAX_DBS);
+	if (str_copy(e->path, path, sizeof(e->path)) >= sizeof(e->path))
+		return errbuf_set(eb, -ENAMETOOLONG, "%s: path too long", path);
+	if (map_max < map_size)
+		map_max = map_size;
+	flags |= MDB_NOTLS;
+	e->flags = flags;
+	e->names = names;
+	e->ndbs = ndbs;
+	e->map_max = map_max;
+
+	int rc;
+	if (!(flags & MDB_NOSUBDIR) && !(flags & MDB_RDONLY)) {
+		rc = dir_make(path, 0700, eb);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_init(&e->write_lock, NULL);
+	pthread_mutex_init(&e->gate, NULL);
+	pthread_cond_init(&e->gate_cond, NULL);
+
+	rc = mdb_env_create(&e->env);
+	if (rc) {
+		errbuf_set(eb, rc, "%s: cannot create LMDB environment: %s", path, mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = mdb_env_set_maxdbs(e->env, (MDB_dbi)(ndbs ? ndbs : 1))) ||
+	    (rc = mdb_env_set_mapsize(e->env, map_size))) {
+		errbuf_set(eb, rc, "%s: cannot configure LMDB: %s", path, mdb_strerror(rc));
+		goto fail;
+	}
+	/* Readers of other processes keep a slot each; be generous. */
+	mdb_env_set_maxreaders(e->env, 1022);
+	rc = mdb_env_open(e->env, path, flags, 0600);
+	if (rc) {
+		const char *hint = "";
+		if (rc == ENOENT)
+			hint = " (no store there yet: check --state-dir)";
+		else if (rc == EACCES)
+			hint = " (permission denied: run as the service user or with sudo)";
+		errbuf_set(eb, rc, "%s: cannot open LMDB environment: %s%s", path,
+			   mdb_strerror(rc), hint);
+		goto fail;
+	}
+	MDB_envinfo info;
+	mdb_env_info(e->env, &info);
+	e->map_size = info.me_mapsize;
+	if (e->map_max < e->map_size)
+		e->map_max = e->map_size;
+
+	rc = open_dbis(e, names, ndbs, flags, eb);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	if (e->env)
+		mdb_env_close(e->env);
+	e->env = NULL;
+	pthread_cond_destroy(&e->gate_cond);
+	pthread_mutex_destroy(&e->gate);
+	pthread_mutex_destroy(&e->write_lock);
+	return rc;
+}
+
+void db_close(struct db_env *e)
+{
+	if (!e->env)
+		return;
+	if (e->readers)
+		log_warn("%s: closing with %u read transaction(s) still open", e->path,
+			 e->readers);
+	mdb_env_close(e->env);
+	e->env = NULL;
+	pthread_cond_destroy(&e->gate_cond);
+	pthread_mutex_destroy(&e->gate);
+	pthread_mutex_destroy(&e->write_lock);
+}
+
+int db_dbi(const struct db_env *e, const char *name, MDB_dbi *out)
+{
+	for (size_t i = 0; i < e->ndbs; i++) {
+		if (!strcmp(e->names[i], name)) {
+			*out = e->dbi[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Doubles the map (at most map_max). MDB_MAP_FULL when already at the cap. */
+static int db_grow(struct db_env *e)
+{
+	size_t cur = e->map_size;
+	if (cur >= e->map_max)
+		return MDB_MAP_FULL;
+	size_t next = cur > e->map_max / 2 ? e->map_max : cur * 2;
+	int rc = gate_resize(e, next);
+	if (rc) {
+		log_error("%s: cannot grow the LMDB map to %zu bytes: %s", e->path, next,
+			  mdb_strerror(rc));
+		return rc;
+	}
+	e->grow_count++;
+	log_info("%s: LMDB map grown from %zu to %zu bytes", e->path, cur, e->map_size);
+	return 0;
+}
+
+static int db_write_locked(struct db_env *e, db_txn_fn fn, void *arg)
+{
+	for (;;) {
+		MDB_txn *txn;
+		int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			/* Another process grew the map: adopt its size. */
+			rc = gate_resize(e, 0);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (rc)
+			return rc;
+		rc = fn(txn, arg);
+		if (rc) {
+			mdb_txn_abort(txn);
+			if (rc != MDB_MAP_FULL)
+				return rc;
+		} else {
+			rc = mdb_txn_commit(txn); /* frees txn, also on failure */
+			if (rc != MDB_MAP_FULL)
+				return rc;
+		}
+		rc = db_grow(e);
+		if (rc)
+			return rc;
+	}
+}
+
+int db_write(struct db_env *e, db_txn_fn fn, void *arg)
+{
+	pthread_mutex_lock(&e->write_lock);
+	int rc = db_write_locked(e, fn, arg);
+	pthread_mutex_unlock(&e->write_lock);
+	return rc;
+}
+
+int db_read_begin(struct db_env *e, MDB_txn **txn)
+{
+	for (;;) {
+		gate_enter_reader(e);
+		int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, txn);
+		if (!rc)
+			return 0;
+		gate_leave_reader(e);
+		if (rc != MDB_MAP_RESIZED)
+			return rc;
+		rc = gate_resize(e, 0);
+		if (rc)
+			return rc;
+	}
+}
+
+void db_read_end(struct db_env *e, MDB_txn *txn)
+{
+	if (!txn)
+		return;
+	mdb_txn_abort(txn);
+	gate_leave_reader(e);
+}
+
+void db_key_init(struct db_key *k)
+{
+	k->len = 0;
+	k->overflow = 0;
+}
+
+void db_key_bytes(struct db_key *k, const void *p, size_t n)
+{
+	if (k->overflow || n > sizeof(k->b) - k->len) {
+		k->overflow = 1;
+		return;
+	}
+	if (n)
+		memcpy(k->b + k->len, p, n);
+	k->len += n;
+}
+
+void db_key_u8(struct db_key *k, uint8_t v)
+{
+	db_key_bytes(k, &v, 1);
+}
+
+void db_key_u32(struct db_key *k, uint32_t v)
+{
+	uint8_t b[4];
+	db_put_u32(b, v);
+	db_key_bytes(k, b, sizeof(b));
+}
+
+void db_key_u64(struct db_key *k, uint64_t v)
+{
+	uint8_t b[8];
+	db_put_u64(b, v);
+	db_key_bytes(k, b, sizeof(b));
+}
+
+void db_key_str(struct db_key *k, const char *s)
+{
+	db_key_bytes(k, s, strlen(s));
+}
+
+MDB_val db_key_val(const struct db_key *k)
+{
+	MDB_val v = { .mv_size = k->len, .mv_data = (void *)k->b };
+	return v;
+}
+
+uint32_t db_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+uint64_t db_get_u64(const uint8_t *p)
+{
+	return (uint64_t)db_get_u32(p) << 32 | db_get_u32(p + 4);
+}
+
+void db_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void db_put_u64(uint8_t *p, uint64_t v)
+{
+	db_put_u32(p, (uint32_t)(v >> 32));
+	db_put_u32(p + 4, (uint32_t)v);
+}
