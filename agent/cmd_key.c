@@ -17,7 +17,7 @@ static void keygen_usage(FILE *f)
 	fprintf(f, "Usage: cairn-agent keygen [-c FILE] [--state-dir DIR] [-o KEY=VAL] [--json]\n\n"
 		   "Creates the agent's Ed25519 key in <state_dir>/" AGENT_KEY_FILE
 		   " (mode 0600) unless it\n"
-		   "exists, and prints the agent id and fingerprint.\n\n");
+		   "exists, and prints the agent id and fingerprint.\n");
 	cli_usage_common(f);
 }
 

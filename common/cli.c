@@ -17,7 +17,7 @@ static const struct option common_long[] = {
 
 void cli_usage_common(FILE *f)
 {
-	fprintf(f, "Common options:\n"
+	fprintf(f, "\nCommon options:\n"
 		   "  -c, --config FILE     configuration file\n"
 		   "      --state-dir DIR   state directory (overrides state_dir)\n"
 		   "  -o, --option KEY=VAL  set a configuration key (repeatable)\n"
@@ -34,7 +34,10 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 
 	/* No leading '+': GNU getopt permutes, so options may follow
 	 * positionals ("key show --json"). */
-	char shortopts[64] = COMMON_SHORT;
+	/* Leading ':' so a missing argument is told apart (':') from an unknown
+	 * option ('?'), and getopt prints nothing itself: our messages name the
+	 * whole command. */
+	char shortopts[64] = ":" COMMON_SHORT;
 	if (extra && extra->shortopts)
 		strncat(shortopts, extra->shortopts, sizeof(shortopts) - strlen(shortopts) - 1);
 
@@ -54,7 +57,7 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 
 	int rc = CLI_CONTINUE;
 	optind = 0; /* full re-initialisation (glibc), commands may be parsed twice */
-	opterr = 1;
+	opterr = 0;
 	for (;;) {
 		int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
 		if (opt == -1)
@@ -83,8 +86,17 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 			rc = 0;
 			goto out;
 		case '?':
-			/* getopt already said which option was wrong. */
-			fputc('\n', stderr);
+			if (optopt && optopt < 0x100)
+				fprintf(stderr, "%s: unknown option '-%c'\n\n", cli->prog, optopt);
+			else
+				fprintf(stderr, "%s: unknown option '%s'\n\n", cli->prog,
+					argv[optind - 1]);
+			usage(stderr);
+			rc = 2;
+			goto out;
+		case ':':
+			fprintf(stderr, "%s: option '%s' needs an argument\n\n", cli->prog,
+				argv[optind - 1]);
 			usage(stderr);
 			rc = 2;
 			goto out;
