@@ -107,14 +107,10 @@ void query_fmt_age(int64_t ms, int64_t now_ms, char *out, size_t n);
  * decrements its reference. Returns 0 or -ENOMEM. */
 int query_print_json(void *json);
 
-/* Parses the common options of a read command from argv in place: --state-dir
- * DIR, -c/--config FILE, --json. Other arguments stay, in order, in
- * argv[1..*argc-1]. Returns 0, or -EINVAL (usage, message in eb). */
-struct query_common {
-	const char *state_dir;
-	const char *config_path;
-	bool json;
-};
-int query_common_args(int *argc, char *argv[], struct query_common *c, struct errbuf *eb);
+/* For commands: opens the store named by a parsed command line (common
+ * options of common/cli.h: -c, --state-dir, -o). Prints "prog: message" to
+ * stderr itself and returns the exit code to use on failure (1 or 2), or 0. */
+struct cli;
+int query_open_cli(struct query_ctx *q, struct cli *cli, bool writable);
 
 #endif
