@@ -83,11 +83,12 @@ int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
  * record and st->replays, nothing stored, returns 0 with *stored = false),
  * raw batch into batches, ingest_apply, then the agent record's high_seq,
  * counters, last_batch_ms, hostname/version/boot id, all in txn.
- * -ENOENT when the agent has no record. */
+ * *high_seq (may be NULL) receives the agent's high_seq afterwards.
+ * -ENOENT when the agent has no record, -EPERM when it is not ACCEPTED. */
 int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		 uint64_t seq, const uint8_t sig[static SIGN_LEN], const uint8_t *payload,
 		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
-		 struct ingest_stats *st, bool *stored);
+		 struct ingest_stats *st, bool *stored, uint64_t *high_seq);
 
 /* Stable 64-bit hash of an edge's collapsed key: direction, protocol,
  * identity (or process name), container id, local port for inbound/local,
@@ -166,6 +167,7 @@ struct ingest_writer {
 	uint32_t queued;
 	bool stop;
 	bool running;
+	uint64_t drain_ms;
 	struct ingest_writer_stats stats; /* under mu */
 };
 

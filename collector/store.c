@@ -1,5 +1,7 @@
 #include "store.h"
 
+#include <errno.h>
+
 const char *const store_db_names[STORE_NDBS] = {
 	[STORE_AGENTS] = "agents",
 	[STORE_BATCHES] = "batches",
@@ -19,3 +21,28 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_SNAPSHOTS] = "snapshots",
 	[STORE_HEALTH] = "health",
 };
+
+int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessage *msg)
+{
+	if (key->overflow)
+		return -EINVAL;
+	MDB_val k = db_key_val(key);
+	MDB_val v = { .mv_size = protobuf_c_message_get_packed_size(msg), .mv_data = NULL };
+	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+	if (rc)
+		return rc;
+	protobuf_c_message_pack(msg, v.mv_data);
+	return 0;
+}
+
+int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+	MDB_val k = db_key_val(key), v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+	if (rc)
+		return rc;
+	*out = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
+	return *out ? 0 : -EBADMSG;
+}

@@ -30,6 +30,7 @@
 #ifndef CAIRN_STORE_H
 #define CAIRN_STORE_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,5 +60,14 @@ enum store_db {
 extern const char *const store_db_names[STORE_NDBS];
 
 #define STORE_DAY_MS (86400000LL)
+
+/* Packs msg straight into the DB (MDB_RESERVE, no intermediate buffer). */
+int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessage *msg);
+/* Reads and unpacks one value into a malloc'd message (free with
+ * protobuf_c_message_free_unpacked(m, NULL)). MDB_NOTFOUND when missing,
+ * -EBADMSG when the stored bytes do not decode. */
+int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
 
 #endif

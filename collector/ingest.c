@@ -1,0 +1,975 @@
+#include "ingest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+void ingest_limits_default(struct ingest_limits *l)
+{
+	l->max_records = INGEST_MAX_RECORDS_DEFAULT;
+	l->max_string = INGEST_MAX_STRING_DEFAULT;
+	l->max_repeated = INGEST_MAX_REPEATED_DEFAULT;
+}
+
+/* ------------------------------------------------------------ limits */
+
+static int check_msg(const ProtobufCMessage *m, const struct ingest_limits *l, const char *path,
+		     struct errbuf *eb);
+
+static int check_value(const ProtobufCFieldDescriptor *fd, const void *p,
+		       const struct ingest_limits *l, const char *path, struct errbuf *eb)
+{
+	switch (fd->type) {
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)p;
+		size_t n = s ? strlen(s) : 0;
+		if (n > l->max_string)
+			return errbuf_set(eb, -E2BIG, "%s.%s: string of %zu bytes above max_string %u",
+					  path, fd->name, n, l->max_string);
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *b = p;
+		if (b->len > l->max_string)
+			return errbuf_set(eb, -E2BIG, "%s.%s: %zu bytes above max_string %u", path,
+					  fd->name, b->len, l->max_string);
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+		if (!sub)
+			return 0;
+		return check_msg(sub, l, fd->name, eb);
+	}
+	default:
+		return 0;
+	}
+}
+
+static int check_msg(const ProtobufCMessage *m, const struct ingest_limits *l, const char *path,
+		     struct errbuf *eb)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+		const char *base = (const char *)m;
+		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which = *(const uint32_t *)(base + fd->quantifier_offset);
+			if (which != fd->id)
+				continue;
+		}
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + fd->quantifier_offset);
+			if (n > l->max_repeated)
+				return errbuf_set(eb, -E2BIG,
+						  "%s.%s: %zu elements above max_repeated %u", path,
+						  fd->name, n, l->max_repeated);
+			if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_BYTES &&
+			    fd->type != PROTOBUF_C_TYPE_MESSAGE)
+				continue;
+			const char *arr = *(char *const *)(base + fd->offset);
+			size_t sz = fd->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
+								       : sizeof(void *);
+			for (size_t j = 0; j < n; j++) {
+				int rc = check_value(fd, arr + j * sz, l, path, eb);
+				if (rc)
+					return rc;
+			}
+		} else {
+			int rc = check_value(fd, base + fd->offset, l, path, eb);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int ingest_check_limits(const Cairn__Batch *b, const struct ingest_limits *l, struct errbuf *eb)
+{
+	if (b->n_records > l->max_records)
+		return errbuf_set(eb, -E2BIG, "batch has %zu records, above max_records %u",
+				  b->n_records, l->max_records);
+	return check_msg(&b->base, l, "batch", eb);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void key_agent(struct db_key *k, const uint8_t agent_id[static 32])
+{
+	db_key_init(k);
+	db_key_bytes(k, agent_id, 32);
+}
+
+int ingest_addr16(const char *text, uint8_t out[static 16])
+{
+	struct in_addr a4;
+	if (!text)
+		return -EINVAL;
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, out) == 1)
+		return 0;
+	return -EINVAL;
+}
+
+static bool addr16_loopback(const uint8_t a[static 16])
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+	static const uint8_t v4prefix[12] = { [10] = 0xff, [11] = 0xff };
+	if (!memcmp(a, v6lo, 16))
+		return true;
+	return !memcmp(a, v4prefix, 12) && a[12] == 127;
+}
+
+static void stats_add(struct ingest_stats *to, const struct ingest_stats *from)
+{
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *f = (const uint64_t *)from;
+	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+		t[i] += f[i];
+}
+
+/* ------------------------------------------------------------ records */
+
+static int addr_claims(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		       const Cairn__HostInfo *info, bool add, int64_t now_ms,
+		       struct ingest_stats *st)
+{
+	for (size_t i = 0; i < info->n_nics; i++) {
+		const Cairn__Nic *nic = info->nics[i];
+		for (size_t j = 0; j < nic->n_addresses; j++) {
+			const Cairn__IpAddress *ip = nic->addresses[j];
+			uint8_t a16[16];
+			if (ingest_addr16(ip->address, a16) != 0)
+				continue;
+			struct db_key k;
+			db_key_init(&k);
+			db_key_bytes(&k, a16, 16);
+			db_key_bytes(&k, agent_id, 32);
+			int rc;
+			if (!add) {
+				MDB_val kv = db_key_val(&k);
+				rc = mdb_del(txn, env->dbi[STORE_ADDRS], &kv, NULL);
+				if (rc && rc != MDB_NOTFOUND)
+					return rc;
+				continue;
+			}
+			Cairn__Store__AddrClaim c = CAIRN__STORE__ADDR_CLAIM__INIT;
+			c.nic = nic->name;
+			c.prefix_len = ip->prefix_len;
+			c.last_seen_ms = now_ms;
+			c.virtual_ = nic->virtual_;
+			c.loopback = addr16_loopback(a16) || (ip->scope && !strcmp(ip->scope, "host"));
+			rc = store_put_msg(txn, env->dbi[STORE_ADDRS], &k, &c.base);
+			if (rc)
+				return rc;
+			st->addrs++;
+		}
+	}
+	return 0;
+}
+
+static int apply_host(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      const Cairn__Batch *b, const Cairn__HostInfo *info, int64_t now_ms,
+		      struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	ProtobufCMessage *old = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_HOSTS], &k, &cairn__store__host_facts__descriptor,
+			       &old);
+	if (rc == 0) {
+		const Cairn__Store__HostFacts *hf = (const Cairn__Store__HostFacts *)old;
+		if (hf->info)
+			rc = addr_claims(txn, env, agent_id, hf->info, false, now_ms, st);
+		protobuf_c_message_free_unpacked(old, NULL);
+		if (rc)
+			return rc;
+	} else if (rc != MDB_NOTFOUND && rc != -EBADMSG) {
+		return rc;
+	}
+	Cairn__Store__HostFacts hf = CAIRN__STORE__HOST_FACTS__INIT;
+	hf.info = (Cairn__HostInfo *)info;
+	hf.updated_ms = now_ms;
+	hf.seq = b->seq;
+	rc = store_put_msg(txn, env->dbi[STORE_HOSTS], &k, &hf.base);
+	if (rc)
+		return rc;
+	st->hosts++;
+	return addr_claims(txn, env, agent_id, info, true, now_ms, st);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int apply_delta(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		       const Cairn__ProcessDelta *d, struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_PROCS], &k,
+			       &cairn__process_snapshot__descriptor, &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	const Cairn__ProcessSnapshot *old = rc == 0 ? (const Cairn__ProcessSnapshot *)oldm : NULL;
+
+	/* pids that leave the old list: exited or replaced by a started entry */
+	size_t ngone = d->n_exited_pids + d->n_started;
+	uint32_t *gone = malloc((ngone ? ngone : 1) * sizeof(*gone));
+	size_t nold = old ? old->n_processes : 0;
+	Cairn__Process **procs = malloc((nold + d->n_started + 1) * sizeof(*procs));
+	if (!gone || !procs) {
+		free(gone);
+		free(procs);
+		if (oldm)
+			protobuf_c_message_free_unpacked(oldm, NULL);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n_exited_pids; i++)
+		gone[i] = d->exited_pids[i];
+	for (size_t i = 0; i < d->n_started; i++)
+		gone[d->n_exited_pids + i] = d->started[i]->pid;
+	qsort(gone, ngone, sizeof(*gone), cmp_u32);
+	size_t n = 0;
+	for (size_t i = 0; i < nold; i++) {
+		uint32_t pid = old->processes[i]->pid;
+		if (!ngone || !bsearch(&pid, gone, ngone, sizeof(*gone), cmp_u32))
+			procs[n++] = old->processes[i];
+	}
+	for (size_t i = 0; i < d->n_started; i++)
+		procs[n++] = d->started[i];
+
+	Cairn__ProcessSnapshot snap = CAIRN__PROCESS_SNAPSHOT__INIT;
+	snap.taken_ms = d->taken_ms;
+	snap.n_processes = n;
+	snap.processes = procs;
+	rc = store_put_msg(txn, env->dbi[STORE_PROCS], &k, &snap.base);
+	free(gone);
+	free(procs);
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	if (rc == 0)
+		st->proc_deltas++;
+	return rc;
+}
+
+static int apply_packages(MDB_txn *txn, const struct db_env *env,
+			  const uint8_t agent_id[static 32], const Cairn__PackageInventory *p,
+			  struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_str(&k, p->manager ? p->manager : "");
+	if (!p->unchanged) {
+		int rc = store_put_msg(txn, env->dbi[STORE_PACKAGES], &k, &p->base);
+		if (rc == 0)
+			st->packages++;
+		return rc;
+	}
+	/* Unchanged: keep the stored list, only note that it is still current. */
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_PACKAGES], &k,
+			       &cairn__package_inventory__descriptor, &oldm);
+	if (rc == MDB_NOTFOUND || rc == -EBADMSG) {
+		st->unchanged_without_base++;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	Cairn__PackageInventory *old = (Cairn__PackageInventory *)oldm;
+	if (old->content_hash.len != p->content_hash.len ||
+	    (p->content_hash.len &&
+	     memcmp(old->content_hash.data, p->content_hash.data, p->content_hash.len))) {
+		/* The agent's base differs from ours (a batch was lost): keep ours. */
+		st->unchanged_without_base++;
+		protobuf_c_message_free_unpacked(oldm, NULL);
+		return 0;
+	}
+	old->collected_ms = p->collected_ms;
+	rc = store_put_msg(txn, env->dbi[STORE_PACKAGES], &k, &old->base);
+	protobuf_c_message_free_unpacked(oldm, NULL);
+	if (rc == 0)
+		st->packages_unchanged++;
+	return rc;
+}
+
+uint64_t ingest_edge_hash(const Cairn__Edge *e)
+{
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, NULL, 0, 8);
+	uint8_t hdr[2 + 4 + 4] = { (uint8_t)e->direction, (uint8_t)e->protocol };
+	uint32_t lport = e->direction == CAIRN__DIRECTION__OUTBOUND ? 0 : e->local_port;
+	uint32_t rport = e->direction == CAIRN__DIRECTION__INBOUND ? 0 : e->remote_port;
+	db_put_u32(hdr + 2, lport);
+	db_put_u32(hdr + 6, rport);
+	crypto_generichash_update(&h, hdr, sizeof(hdr));
+	const char *who = e->identity && *e->identity ? e->identity : e->process_name;
+	const char *peer = e->direction == CAIRN__DIRECTION__LOCAL
+				   ? (e->peer_identity && *e->peer_identity ? e->peer_identity
+									     : e->peer_process_name)
+				   : "";
+	const char *strs[] = { who, e->container_id, e->remote_address, peer };
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		const char *s = strs[i] ? strs[i] : "";
+		/* NUL-separated so ("ab","c") and ("a","bc") differ */
+		crypto_generichash_update(&h, (const unsigned char *)s, strlen(s) + 1);
+	}
+	uint8_t out[8];
+	crypto_generichash_final(&h, out, sizeof(out));
+	return db_get_u64(out);
+}
+
+static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		       const Cairn__ConnectionWindow *w, int64_t now_ms, struct ingest_stats *st)
+{
+	int64_t t = w->window_start_ms > 0 ? w->window_start_ms : now_ms;
+	uint32_t day = (uint32_t)(t / STORE_DAY_MS);
+	for (size_t i = 0; i < w->n_edges; i++) {
+		const Cairn__Edge *e = w->edges[i];
+		struct db_key k;
+		key_agent(&k, agent_id);
+		db_key_u32(&k, day);
+		db_key_u64(&k, ingest_edge_hash(e));
+		ProtobufCMessage *oldm = NULL;
+		int rc = store_get_msg(txn, env->dbi[STORE_EDGES], &k,
+				       &cairn__store__edge_day__descriptor, &oldm);
+		if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+			return rc;
+		Cairn__Edge merged = *e; /* latest names, pids and addresses */
+		Cairn__Store__EdgeDay ed = CAIRN__STORE__EDGE_DAY__INIT;
+		ed.edge = &merged;
+		ed.windows = 1;
+		if (rc == 0) {
+			const Cairn__Store__EdgeDay *old = (const Cairn__Store__EdgeDay *)oldm;
+			const Cairn__Edge *o = old->edge;
+			ed.windows = old->windows + 1;
+			if (o) {
+				merged.samples_seen += o->samples_seen;
+				if (o->max_concurrent > merged.max_concurrent)
+					merged.max_concurrent = o->max_concurrent;
+				if (o->first_seen_ms && (!merged.first_seen_ms ||
+							 o->first_seen_ms < merged.first_seen_ms))
+					merged.first_seen_ms = o->first_seen_ms;
+				if (o->last_seen_ms > merged.last_seen_ms)
+					merged.last_seen_ms = o->last_seen_ms;
+				merged.bytes_sent += o->bytes_sent;
+				merged.bytes_received += o->bytes_received;
+			}
+		}
+		rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);
+		if (oldm)
+			protobuf_c_message_free_unpacked(oldm, NULL);
+		if (rc)
+			return rc;
+		st->edges++;
+	}
+	return 0;
+}
+
+static int bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
+{
+	struct db_key k;
+	db_key_init(&k);
+	db_key_str(&k, "facts_gen");
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_META], &k, &cairn__store__counter__descriptor,
+			       &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	Cairn__Store__Counter c = CAIRN__STORE__COUNTER__INIT;
+	if (rc == 0)
+		c.value = ((Cairn__Store__Counter *)oldm)->value;
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	c.value++;
+	c.updated_ms = now_ms;
+	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
+}
+
+static int apply_record(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+			const Cairn__Batch *b, const Cairn__Record *r, int64_t now_ms,
+			struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	int rc;
+	switch (r->kind_case) {
+	case CAIRN__RECORD__KIND_HOST:
+		return apply_host(txn, env, agent_id, b, r->host, now_ms, st);
+	case CAIRN__RECORD__KIND_PERF:
+		db_key_u64(&k, (uint64_t)r->perf->window_start_ms);
+		rc = store_put_msg(txn, env->dbi[STORE_PERF], &k, &r->perf->base);
+		st->perf += rc == 0;
+		return rc;
+	case CAIRN__RECORD__KIND_PROCESSES:
+		rc = store_put_msg(txn, env->dbi[STORE_PROCS], &k, &r->processes->base);
+		st->procs += rc == 0;
+		return rc;
+	case CAIRN__RECORD__KIND_PROCESS_DELTA:
+		return apply_delta(txn, env, agent_id, r->process_delta, st);
+	case CAIRN__RECORD__KIND_LISTENERS:
+		rc = store_put_msg(txn, env->dbi[STORE_LISTENERS], &k, &r->listeners->base);
+		st->listeners += rc == 0;
+		return rc;
+	case CAIRN__RECORD__KIND_CONNECTIONS:
+		return apply_edges(txn, env, agent_id, r->connections, now_ms, st);
+	case CAIRN__RECORD__KIND_PACKAGES:
+		return apply_packages(txn, env, agent_id, r->packages, st);
+	case CAIRN__RECORD__KIND_GAP: {
+		Cairn__Store__GapRecord g = CAIRN__STORE__GAP_RECORD__INIT;
+		g.gap = r->gap;
+		g.reported_in_seq = b->seq;
+		g.received_ms = now_ms;
+		db_key_u64(&k, r->gap->first_seq);
+		rc = store_put_msg(txn, env->dbi[STORE_GAPS], &k, &g.base);
+		if (rc == 0) {
+			st->gaps++;
+			if (r->gap->last_seq >= r->gap->first_seq)
+				st->gap_batches += r->gap->last_seq - r->gap->first_seq + 1;
+		}
+		return rc;
+	}
+	case CAIRN__RECORD__KIND_HEALTH:
+		rc = store_put_msg(txn, env->dbi[STORE_HEALTH], &k, &r->health->base);
+		st->health += rc == 0;
+		return rc;
+	default:
+		st->unknown_records++;
+		return 0;
+	}
+}
+
+int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		 const Cairn__Batch *batch, int64_t now_ms, struct ingest_stats *st)
+{
+	struct ingest_stats local = { 0 };
+	for (size_t i = 0; i < batch->n_records; i++) {
+		int rc = apply_record(txn, env, agent_id, batch, batch->records[i], now_ms, &local);
+		if (rc)
+			return rc;
+	}
+	int rc = bump_facts_gen(txn, env, now_ms);
+	if (rc)
+		return rc;
+	local.records = batch->n_records - local.unknown_records;
+	if (st)
+		stats_add(st, &local);
+	return 0;
+}
+
+/* ------------------------------------------------------------ agents */
+
+int ingest_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		     Cairn__Store__Agent **out)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	ProtobufCMessage *m = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_AGENTS], &k, &cairn__store__agent__descriptor, &m);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc)
+		return rc;
+	*out = (Cairn__Store__Agent *)m;
+	return 0;
+}
+
+int ingest_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a)
+{
+	if (a->agent_id.len != 32)
+		return -EINVAL;
+	struct db_key k;
+	key_agent(&k, a->agent_id.data);
+	return store_put_msg(txn, env->dbi[STORE_AGENTS], &k, &a->base);
+}
+
+static const Cairn__HostInfo *batch_host(const Cairn__Batch *b)
+{
+	for (size_t i = b->n_records; i-- > 0;)
+		if (b->records[i]->kind_case == CAIRN__RECORD__KIND_HOST)
+			return b->records[i]->host;
+	return NULL;
+}
+
+int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		 uint64_t seq, const uint8_t sig[static SIGN_LEN], const uint8_t *payload,
+		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
+		 struct ingest_stats *st, bool *stored, uint64_t *high_seq)
+{
+	Cairn__Store__Agent *a = NULL;
+	*stored = false;
+	int rc = ingest_agent_get(txn, env, agent_id, &a);
+	if (rc)
+		return rc;
+	if (a->state != CAIRN__STORE__ENROLL_STATE__ACCEPTED) {
+		cairn__store__agent__free_unpacked(a, NULL);
+		return -EPERM;
+	}
+	if (seq <= a->high_seq) {
+		a->replays_rejected++;
+		a->last_seen_ms = now_ms;
+		rc = ingest_agent_put(txn, env, a);
+		if (high_seq)
+			*high_seq = a->high_seq;
+		cairn__store__agent__free_unpacked(a, NULL);
+		if (rc == 0 && st)
+			st->replays++;
+		return rc;
+	}
+
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u64(&k, seq);
+	Cairn__Store__RawBatch raw = CAIRN__STORE__RAW_BATCH__INIT;
+	raw.received_ms = now_ms;
+	raw.signature.data = (uint8_t *)sig;
+	raw.signature.len = SIGN_LEN;
+	raw.payload.data = (uint8_t *)payload;
+	raw.payload.len = payload_len;
+	rc = store_put_msg(txn, env->dbi[STORE_BATCHES], &k, &raw.base);
+	struct ingest_stats local = { 0 };
+	if (rc == 0)
+		rc = ingest_apply(txn, env, agent_id, batch, now_ms, &local);
+	if (rc) {
+		cairn__store__agent__free_unpacked(a, NULL);
+		return rc;
+	}
+	local.batches = 1;
+
+	/* Borrowed strings are swapped in for the put and swapped back before
+	 * the unpacked message is freed. */
+	char *saved_host = a->hostname, *saved_ver = a->agent_version, *saved_boot = a->boot_id;
+	const Cairn__HostInfo *hi = batch_host(batch);
+	if (hi && hi->hostname && *hi->hostname)
+		a->hostname = hi->hostname;
+	if (batch->agent_version && *batch->agent_version)
+		a->agent_version = batch->agent_version;
+	if (batch->boot_id && *batch->boot_id)
+		a->boot_id = batch->boot_id;
+	a->high_seq = seq;
+	a->batches_stored++;
+	a->records_stored += local.records;
+	a->gaps_reported += local.gap_batches;
+	a->last_batch_ms = now_ms;
+	a->last_seen_ms = now_ms;
+	rc = ingest_agent_put(txn, env, a);
+	a->hostname = saved_host;
+	a->agent_version = saved_ver;
+	a->boot_id = saved_boot;
+	cairn__store__agent__free_unpacked(a, NULL);
+	if (rc)
+		return rc;
+	if (high_seq)
+		*high_seq = seq;
+	*stored = true;
+	if (st)
+		stats_add(st, &local);
+	return 0;
+}
+
+/* ------------------------------------------------------------ the writer */
+
+const char *ingest_result_name(enum ingest_result r)
+{
+	switch (r) {
+	case INGEST_OK: return "stored";
+	case INGEST_REPLAY: return "replay";
+	case INGEST_BAD_SIGNATURE: return "bad-signature";
+	case INGEST_MALFORMED: return "malformed";
+	case INGEST_LIMIT: return "limit";
+	case INGEST_NOT_ENROLLED: return "not-enrolled";
+	case INGEST_FAILED: return "failed";
+	}
+	return "unknown";
+}
+
+void ingest_item_free(struct ingest_item *it)
+{
+	if (!it)
+		return;
+	free(it->payload);
+	free(it);
+}
+
+/* One item's state while its group is processed. */
+struct group_entry {
+	struct ingest_item *it;
+	Cairn__Batch *batch; /* NULL when rejected before the transaction */
+};
+
+struct group {
+	struct group_entry *e;
+	size_t n;
+	struct ingest_writer_stats delta;
+};
+
+/* Counts a rejection in the agent record (same transaction as the group). */
+static int count_rejection(MDB_txn *txn, const struct db_env *env, const uint8_t id[static 32],
+			   enum ingest_result r, int64_t now_ms)
+{
+	Cairn__Store__Agent *a = NULL;
+	int rc = ingest_agent_get(txn, env, id, &a);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (r == INGEST_BAD_SIGNATURE)
+		a->bad_signatures++;
+	else
+		a->malformed_batches++;
+	a->last_seen_ms = now_ms;
+	rc = ingest_agent_put(txn, env, a);
+	cairn__store__agent__free_unpacked(a, NULL);
+	return rc;
+}
+
+struct group_ctx {
+	struct group *g;
+	struct db_env *env;
+};
+
+static int group_txn_env(MDB_txn *txn, void *arg)
+{
+	struct group_ctx *c = arg;
+	struct group *g = c->g;
+	int64_t now_ms = time_now_ms();
+	memset(&g->delta, 0, sizeof(g->delta));
+	for (size_t i = 0; i < g->n; i++) {
+		struct group_entry *ge = &g->e[i];
+		struct ingest_item *it = ge->it;
+		int rc;
+		if (!ge->batch) {
+			/* rejected before: count it where the agent's health shows it */
+			if (it->result == INGEST_BAD_SIGNATURE || it->result == INGEST_MALFORMED ||
+			    it->result == INGEST_LIMIT) {
+				rc = count_rejection(txn, c->env, it->agent_id, it->result, now_ms);
+				if (rc)
+					return rc;
+			}
+			continue;
+		}
+		struct ingest_stats st = { 0 };
+		bool stored = false;
+		uint64_t high = 0;
+		rc = ingest_store(txn, c->env, it->agent_id, it->seq, it->sig, it->payload,
+				  it->payload_len, ge->batch, now_ms, &st, &stored, &high);
+		if (rc == -ENOENT || rc == -EPERM) {
+			it->result = INGEST_NOT_ENROLLED;
+			snprintf(it->detail, sizeof(it->detail), "agent is %s",
+				 rc == -ENOENT ? "unknown" : "not accepted");
+			g->delta.not_enrolled++;
+			continue;
+		}
+		if (rc)
+			return rc;
+		it->ack_seq = high;
+		it->records = (uint32_t)st.records;
+		if (stored) {
+			it->result = INGEST_OK;
+			g->delta.batches++;
+			g->delta.records += st.records;
+		} else {
+			it->result = INGEST_REPLAY;
+			snprintf(it->detail, sizeof(it->detail), "seq %llu <= stored high seq %llu",
+				 (unsigned long long)it->seq, (unsigned long long)high);
+			g->delta.replays++;
+		}
+	}
+	return 0;
+}
+
+/* Verify, then decode: nothing of an unauthenticated payload is parsed. */
+static void prepare(struct ingest_writer *w, struct group_entry *ge)
+{
+	struct ingest_item *it = ge->it;
+	ge->batch = NULL;
+	it->result = INGEST_FAILED;
+	if (sign_batch_verify(it->sig, it->agent_id, it->seq, it->payload, it->payload_len) != 0) {
+		it->result = INGEST_BAD_SIGNATURE;
+		snprintf(it->detail, sizeof(it->detail),
+			 "signature over seq %llu (%zu bytes) does not verify with the agent key",
+			 (unsigned long long)it->seq, it->payload_len);
+		return;
+	}
+	Cairn__Batch *b = cairn__batch__unpack(NULL, it->payload_len, it->payload);
+	if (!b) {
+		it->result = INGEST_MALFORMED;
+		snprintf(it->detail, sizeof(it->detail),
+			 "payload of seq %llu (%zu bytes) is not a valid cairn.Batch",
+			 (unsigned long long)it->seq, it->payload_len);
+		return;
+	}
+	if (b->seq != it->seq ||
+	    (b->agent_id.len && (b->agent_id.len != 32 || memcmp(b->agent_id.data, it->agent_id, 32)))) {
+		it->result = INGEST_MALFORMED;
+		snprintf(it->detail, sizeof(it->detail),
+			 "batch seq %llu / agent id inside the payload differ from the frame's (seq %llu)",
+			 (unsigned long long)b->seq, (unsigned long long)it->seq);
+		cairn__batch__free_unpacked(b, NULL);
+		return;
+	}
+	struct errbuf eb;
+	if (ingest_check_limits(b, &w->limits, &eb) != 0) {
+		it->result = INGEST_LIMIT;
+		str_copy(it->detail, eb.msg, sizeof(it->detail));
+		cairn__batch__free_unpacked(b, NULL);
+		return;
+	}
+	ge->batch = b;
+}
+
+static bool wait_retry(struct ingest_writer *w, uint64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!w->stop)
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	bool stop = w->stop;
+	pthread_mutex_unlock(&w->mu);
+	return stop;
+}
+
+static void process_group(struct ingest_writer *w, struct ingest_item *list)
+{
+	size_t n = 0;
+	for (struct ingest_item *it = list; it; it = it->next)
+		n++;
+	struct group g = { .e = calloc(n, sizeof(*g.e)), .n = n };
+	if (!g.e) {
+		for (struct ingest_item *it = list; it; it = it->next)
+			it->result = INGEST_FAILED;
+		w->done(list, w->done_arg);
+		return;
+	}
+	size_t i = 0;
+	for (struct ingest_item *it = list; it; it = it->next)
+		g.e[i++].it = it;
+	struct ingest_writer_stats rej = { 0 };
+	for (i = 0; i < n; i++) {
+		prepare(w, &g.e[i]);
+		switch (g.e[i].it->result) {
+		case INGEST_BAD_SIGNATURE: rej.bad_signatures++; break;
+		case INGEST_MALFORMED: rej.malformed++; break;
+		case INGEST_LIMIT: rej.limits++; break;
+		default: break;
+		}
+	}
+
+	struct group_ctx ctx = { &g, w->env };
+	uint64_t t0 = time_mono_us();
+	uint64_t drain_deadline = 0;
+	int rc;
+	bool was_full = false;
+	for (;;) {
+		rc = db_write(w->env, group_txn_env, &ctx);
+		if (rc != MDB_MAP_FULL && rc != -ENOSPC && rc != ENOSPC && rc != EIO && rc != -EIO)
+			break;
+		/* Out of space: keep everything, ACK nothing, retry. */
+		pthread_mutex_lock(&w->mu);
+		if (!w->stats.storage_full) {
+			w->stats.storage_full = true;
+			w->stats.storage_full_events++;
+			log_error("ingest: cannot commit %zu batches: %s (map %zu of map_max %zu "
+				  "bytes). Not acknowledging; agents keep their spools. Free disk "
+				  "space or raise map_max; retrying every 2s",
+				  n, db_strerror(rc), w->env->map_size, w->env->map_max);
+		}
+		bool stopping = w->stop;
+		pthread_mutex_unlock(&w->mu);
+		was_full = true;
+		if (stopping) {
+			if (!drain_deadline)
+				drain_deadline = time_mono_ms() + w->drain_ms;
+			if (time_mono_ms() >= drain_deadline)
+				break;
+		}
+		if (wait_retry(w, 2000) && drain_deadline && time_mono_ms() >= drain_deadline)
+			break;
+	}
+	uint64_t dt = time_mono_us() - t0;
+
+	pthread_mutex_lock(&w->mu);
+	if (was_full && rc == 0) {
+		w->stats.storage_full = false;
+		log_notice("ingest: storage available again, committed %zu held batches", n);
+	}
+	w->stats.last_commit_us = dt;
+	w->stats.bad_signatures += rej.bad_signatures;
+	w->stats.malformed += rej.malformed;
+	w->stats.limits += rej.limits;
+	if (rc == 0) {
+		w->stats.commits++;
+		w->stats.batches += g.delta.batches;
+		w->stats.records += g.delta.records;
+		w->stats.replays += g.delta.replays;
+		w->stats.not_enrolled += g.delta.not_enrolled;
+	} else {
+		w->stats.failures += n;
+	}
+	pthread_mutex_unlock(&w->mu);
+
+	if (rc) {
+		log_error("ingest: write transaction for %zu batches failed: %s; they are not "
+			  "acknowledged and will be resent by the agents",
+			  n, db_strerror(rc));
+		for (i = 0; i < n; i++) {
+			struct ingest_item *it = g.e[i].it;
+			if (it->result == INGEST_FAILED || g.e[i].batch) {
+				it->result = INGEST_FAILED;
+				snprintf(it->detail, sizeof(it->detail), "store: %s", db_strerror(rc));
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (g.e[i].batch)
+			cairn__batch__free_unpacked(g.e[i].batch, NULL);
+	free(g.e);
+	w->done(list, w->done_arg);
+}
+
+static void *writer_main(void *arg)
+{
+	struct ingest_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->head && w->stop)
+			break;
+		/* Group commit: wait for commit_batches or commit_interval. */
+		uint64_t deadline = time_mono_us() + w->commit_interval_us;
+		while (!w->stop && w->queued < w->commit_batches) {
+			uint64_t now = time_mono_us();
+			if (now >= deadline)
+				break;
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t wait = deadline - now;
+			ts.tv_sec += (time_t)(wait / 1000000);
+			ts.tv_nsec += (long)(wait % 1000000) * 1000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		}
+		/* Take at most commit_batches; the rest waits for the next group. */
+		struct ingest_item *list = w->head, *last = w->head;
+		uint32_t taken = 1;
+		while (last->next && taken < w->commit_batches) {
+			last = last->next;
+			taken++;
+		}
+		w->head = last->next;
+		if (!w->head)
+			w->tail = NULL;
+		last->next = NULL;
+		w->queued -= taken;
+		pthread_mutex_unlock(&w->mu);
+		process_group(w, list);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
+			const struct ingest_limits *limits, uint64_t commit_interval_ms,
+			uint32_t commit_batches, uint32_t queue_max, ingest_done_fn done,
+			void *done_arg)
+{
+	memset(w, 0, sizeof(*w));
+	w->env = env;
+	w->limits = *limits;
+	w->commit_interval_us = commit_interval_ms * 1000;
+	w->commit_batches = commit_batches ? commit_batches : 1;
+	w->queue_max = queue_max ? queue_max : 1;
+	w->done = done;
+	w->done_arg = done_arg;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	int rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		return -rc;
+	}
+	w->running = true;
+	return 0;
+}
+
+void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it)
+{
+	it->next = NULL;
+	it->submitted_us = time_mono_us();
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->next = it;
+	else
+		w->head = it;
+	w->tail = it;
+	w->queued++;
+	if (w->queued == 1 || w->queued >= w->commit_batches)
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+bool ingest_writer_full(struct ingest_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	bool full = w->queued >= w->queue_max || w->stats.storage_full;
+	pthread_mutex_unlock(&w->mu);
+	return full;
+}
+
+uint32_t ingest_writer_queued(struct ingest_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	uint32_t q = w->queued;
+	pthread_mutex_unlock(&w->mu);
+	return q;
+}
+
+void ingest_writer_get_stats(struct ingest_writer *w, struct ingest_writer_stats *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void ingest_writer_stop(struct ingest_writer *w, uint64_t drain_ms)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->drain_ms = drain_ms;
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	w->running = false;
+}
