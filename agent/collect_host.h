@@ -1,0 +1,51 @@
+/* Host collector internals shared with the perf collector and the tests.
+ * host_collect() itself is declared in collect.h. */
+#ifndef CAIRN_AGENT_COLLECT_HOST_H
+#define CAIRN_AGENT_COLLECT_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collect.h"
+
+struct host_cpu {
+	char model[256];
+	uint32_t sockets, cores, threads, mhz;
+	bool hypervisor_flag;
+};
+
+/* /proc/cpuinfo text -> counts. sockets = distinct "physical id" (1 when
+ * absent), cores = distinct (physical id, core id) (threads when absent),
+ * threads = "processor" entries. -ENODATA when no processor was listed. */
+int host_parse_cpuinfo(const char *text, struct host_cpu *cpu);
+
+/* os-release text -> fields (malloc'd strings set on os). -ENODATA when none. */
+int host_parse_os_release(const char *text, Cairn__OsRelease *os);
+
+struct host_mount {
+	char device[256];
+	char mountpoint[1024];
+	char fstype[64];
+	bool network;    /* nfs, cifs, ...: never statvfs'd (a hung server would block) */
+};
+
+/* Real filesystems from <root>/proc/self/mounts (or /proc/mounts): pseudo
+ * filesystems skipped (proc, sysfs, tmpfs, cgroup, overlay except on "/",
+ * squashfs ...), octal escapes undone, one entry per mountpoint (the last
+ * mount wins). *out is malloc'd (free()). 0 or a negative errno. */
+int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n);
+
+bool host_fs_is_pseudo(const char *fstype, const char *mountpoint);
+bool host_fs_is_network(const char *fstype);
+
+struct host_fs_usage {
+	uint64_t size_bytes, used_bytes, inodes_total, inodes_used;
+};
+
+/* statvfs() live; under a fixture root the line for the mountpoint in
+ * <root>/cairn-capture/statvfs ("MOUNTPOINT SIZE USED INODES INODES_USED").
+ * -EREMOTE for network filesystems (live), -ENOENT when not recorded. */
+int host_fs_usage(struct collect_ctx *ctx, const struct host_mount *m, struct host_fs_usage *u);
+
+#endif
