@@ -1,0 +1,1532 @@
+/* Socket collector: see collect_sock.h for the contract. */
+#include "collect_sock.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+
+#include "collect_proc.h"
+#include "log.h"
+#include "sockhash.h"
+#include "util.h"
+#include "window.h"
+
+/* Kernel TCP states (include/net/tcp_states.h). */
+enum {
+	ST_ESTABLISHED = 1,
+	ST_SYN_SENT = 2,
+	ST_SYN_RECV = 3,
+	ST_FIN_WAIT1 = 4,
+	ST_FIN_WAIT2 = 5,
+	ST_TIME_WAIT = 6,
+	ST_CLOSE = 7,
+	ST_CLOSE_WAIT = 8,
+	ST_LAST_ACK = 9,
+	ST_LISTEN = 10,
+	ST_CLOSING = 11,
+	ST_NEW_SYN_RECV = 12,
+};
+
+/* TIME_WAIT and request sockets have no file and no owner; CLOSE is a socket
+ * that was never bound or connected. Everything else is a live connection or
+ * a listener. */
+#define TCP_STATES ((1u << ST_ESTABLISHED) | (1u << ST_SYN_SENT) | (1u << ST_FIN_WAIT1) | \
+		    (1u << ST_FIN_WAIT2) | (1u << ST_CLOSE_WAIT) | (1u << ST_LAST_ACK) | \
+		    (1u << ST_LISTEN) | (1u << ST_CLOSING))
+#define UDP_STATES 0xfffu
+
+#define SLOT_UNREAD UINT64_MAX  /* fd slot whose link must be read again */
+#define DEFAULT_FULL_RESCAN 40
+#define SLOW_PASS_EVERY 4       /* samples between "re-read non-inet slots" passes */
+#define NL_BUF_SIZE 32768       /* the kernel fills dump skbs up to 32 KiB */
+
+struct fd_slot {
+	int32_t fd;
+	uint64_t inode;         /* socket inode, 0 = not a socket, SLOT_UNREAD */
+};
+
+struct proc_ent {
+	int32_t pid;
+	uint64_t netns;
+	uint64_t listed_gen;    /* last /proc listing that showed this pid */
+	bool netns_read;
+	bool info_loaded;
+	bool fd_denied;         /* EACCES on the fd dir: retried at full rescans only */
+	bool fds_read;          /* slots hold a listing */
+	uint64_t refreshed_seq; /* sample of the last REREAD_NEW listing */
+	struct sock_proc pub;
+	char *name, *identity, *container_id;
+	struct fd_slot *slots;
+	uint32_t nslots, cap;
+};
+
+struct netns_ent {
+	uint64_t ino;
+	int32_t pid;            /* a process living in it, for /proc/PID/net */
+	uint64_t seen_gen;
+	struct mnl_socket *nl;
+	bool nl_failed;         /* setns or socket refused: procfs from now on */
+	bool is_own;
+};
+
+struct sock_scanner {
+	struct sock_scanner_opts opts;
+	char root[4096];
+	bool live;
+	int procfd;             /* <root>/proc */
+	uint64_t own_netns;
+	uint64_t seq;
+	uint64_t last_slow_pass;
+	uint16_t ephemeral_lo;
+
+	struct sockhash procs;  /* pid -> struct proc_ent * */
+	struct sockhash owners; /* socket inode -> pid << 32 | fd */
+	struct sockhash orphans;/* inode -> seq when given up */
+	struct sockhash cur;    /* inode -> entry index + 1, this sample */
+	struct sockhash tuples; /* tuple hash -> entry index + 1 */
+	struct sockhash listen; /* (netns, proto, port) -> entry index + 1 */
+	struct sockhash hints;  /* (netns, proto, port) / remote endpoint -> pid */
+
+	struct netns_ent *ns;
+	size_t nns, capns;
+
+	struct sock_entry *entries;
+	size_t n, cap;
+	uint64_t *prev_inodes;
+	size_t nprev, capprev;
+
+	struct sock_addr *own_addrs;
+	size_t nown, capown;
+
+	uint32_t *pending;
+	size_t npending, cappending;
+	int *fdbuf;
+	size_t capfdbuf;
+
+	struct sock_sample sample;
+	char *nlbuf;
+};
+
+/* ------------------------------------------------------------ addresses */
+
+static bool addr_is_any(const struct sock_addr *a)
+{
+	static const uint8_t zero[16];
+	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+static bool addr_is_loopback(const struct sock_addr *a)
+{
+	static const uint8_t v6lo[16] = {[15] = 1};
+	if (a->family == AF_INET)
+		return a->bytes[0] == 127;
+	return memcmp(a->bytes, v6lo, 16) == 0;
+}
+
+/* ::ffff:a.b.c.d becomes a.b.c.d. */
+static void addr_set(struct sock_addr *a, int family, const void *bytes)
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET6 && memcmp(bytes, mapped, 12) == 0) {
+		a->family = AF_INET;
+		memcpy(a->bytes, (const uint8_t *)bytes + 12, 4);
+		return;
+	}
+	a->family = (uint8_t)family;
+	memcpy(a->bytes, bytes, family == AF_INET ? 4 : 16);
+}
+
+const char *sock_addr_str(const struct sock_addr *a, char *out, size_t n)
+{
+	if (!inet_ntop(a->family == AF_INET ? AF_INET : AF_INET6, a->bytes, out, (socklen_t)n))
+		str_copy(out, "?", n);
+	return out;
+}
+
+static int addr_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct sock_addr));
+}
+
+/* ------------------------------------------------------------ small arrays */
+
+static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int entry_push(struct sock_scanner *s, const struct sock_entry *e)
+{
+	if (grow_array((void **)&s->entries, &s->cap, s->n + 1, sizeof(*s->entries)))
+		return -ENOMEM;
+	s->entries[s->n++] = *e;
+	return 0;
+}
+
+/* ------------------------------------------------------------ /proc/net files */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parses exactly ndig hex digits into *out. */
+static bool parse_hex(const char *p, size_t ndig, uint32_t *out)
+{
+	uint32_t v = 0;
+	for (size_t i = 0; i < ndig; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return false;
+		v = v << 4 | (uint32_t)h;
+	}
+	*out = v;
+	return true;
+}
+
+/* "0100007F:0016" or 32 hex digits ":" 4 hex digits. The kernel prints each
+ * 32-bit word of the address in host byte order (%08X of the __be32), so the
+ * words are copied back in host order. */
+static bool parse_endpoint(const char *tok, size_t len, struct sock_addr *a, uint16_t *port)
+{
+	size_t alen;
+	if (len == 13 && tok[8] == ':')
+		alen = 8;
+	else if (len == 37 && tok[32] == ':')
+		alen = 32;
+	else
+		return false;
+	uint8_t bytes[16];
+	for (size_t w = 0; w < alen / 8; w++) {
+		uint32_t v;
+		if (!parse_hex(tok + w * 8, 8, &v))
+			return false;
+		memcpy(bytes + w * 4, &v, 4);
+	}
+	uint32_t p;
+	if (!parse_hex(tok + alen + 1, 4, &p))
+		return false;
+	addr_set(a, alen == 8 ? AF_INET : AF_INET6, bytes);
+	*port = (uint16_t)p;
+	return true;
+}
+
+static bool parse_proc_net_line(const char *line, size_t len, uint8_t protocol, struct sock_entry *e)
+{
+	/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ... */
+	const char *tok[10];
+	size_t tlen[10];
+	size_t nt = 0, i = 0;
+	while (nt < 10) {
+		while (i < len && (line[i] == ' ' || line[i] == '\t'))
+			i++;
+		if (i >= len)
+			break;
+		tok[nt] = line + i;
+		while (i < len && line[i] != ' ' && line[i] != '\t')
+			i++;
+		tlen[nt] = (size_t)(line + i - tok[nt]);
+		nt++;
+	}
+	if (nt < 10 || tlen[0] < 2 || tok[0][tlen[0] - 1] != ':')
+		return false;
+	memset(e, 0, sizeof(*e));
+	uint32_t st;
+	if (!parse_endpoint(tok[1], tlen[1], &e->local, &e->local_port) ||
+	    !parse_endpoint(tok[2], tlen[2], &e->remote, &e->remote_port) ||
+	    tlen[3] != 2 || !parse_hex(tok[3], 2, &st) || st == 0 || st > ST_NEW_SYN_RECV)
+		return false;
+	if (e->local.family != e->remote.family && !addr_is_any(&e->remote) && !addr_is_any(&e->local))
+		return false;
+	uint64_t ino = 0;
+	if (tlen[9] == 0 || tlen[9] > 20)
+		return false;
+	for (size_t k = 0; k < tlen[9]; k++) {
+		if (tok[9][k] < '0' || tok[9][k] > '9')
+			return false;
+		ino = ino * 10 + (uint64_t)(tok[9][k] - '0');
+	}
+	e->inode = ino;
+	e->state = (uint8_t)st;
+	e->protocol = protocol;
+	return true;
+}
+
+static bool state_wanted(uint8_t protocol, uint8_t state)
+{
+	uint32_t mask = protocol == IPPROTO_TCP ? TCP_STATES : UDP_STATES;
+	return mask & (1u << state);
+}
+
+size_t sock_parse_proc_net(const char *text, size_t len, uint8_t protocol,
+			   void (*cb)(void *arg, const struct sock_entry *e), void *arg,
+			   uint32_t *bad)
+{
+	size_t added = 0, pos = 0;
+	bool first = true;
+	while (pos < len) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - line) : len - pos;
+		pos += llen + (nl ? 1 : 0);
+		if (first) {
+			first = false;
+			/* The header names its columns; anything else is data. */
+			if (memmem(line, llen, "local_address", 13))
+				continue;
+		}
+		bool blank = true;
+		for (size_t i = 0; i < llen; i++)
+			if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+				blank = false;
+		if (blank)
+			continue;
+		struct sock_entry e;
+		/* A last line without its newline was cut off: its inode may be too. */
+		if (!nl || !parse_proc_net_line(line, llen, protocol, &e)) {
+			if (bad)
+				(*bad)++;
+			continue;
+		}
+		if (!state_wanted(protocol, e.state))
+			continue;
+		cb(arg, &e);
+		added++;
+	}
+	return added;
+}
+
+struct procnet_ctx {
+	struct sock_scanner *s;
+	uint64_t netns;
+	int err;
+};
+
+static void procnet_add(void *arg, const struct sock_entry *e)
+{
+	struct procnet_ctx *pc = arg;
+	struct sock_entry x = *e;
+	x.netns = pc->netns;
+	if (entry_push(pc->s, &x))
+		pc->err = -ENOMEM;
+}
+
+/* Reads <dir>/{tcp,tcp6,udp,udp6} relative to procfd ("net" or "PID/net"). */
+static int read_proc_net(struct sock_scanner *s, struct collect_ctx *ctx, const char *dir,
+			 uint64_t netns, unsigned *files_read)
+{
+	static const struct {
+		const char *name;
+		uint8_t protocol;
+	} files[] = {
+		{"tcp", IPPROTO_TCP}, {"tcp6", IPPROTO_TCP}, {"udp", IPPROTO_UDP}, {"udp6", IPPROTO_UDP},
+	};
+	struct procnet_ctx pc = {.s = s, .netns = netns};
+	*files_read = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "%s/%s", dir, files[i].name);
+		int fd = openat(s->procfd, rel, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			/* No IPv6 in the kernel is normal; anything else is worth a count. */
+			if (errno != ENOENT)
+				collect_error(ctx, COLLECT_SOCK, "%s/proc/%s: %s", s->root, rel,
+					      strerror(errno));
+			continue;
+		}
+		char *buf = NULL;
+		size_t len = 0, cap = 0;
+		int rc = 0;
+		for (;;) {
+			if (grow_array((void **)&buf, &cap, len + 65536, 1)) {
+				rc = -ENOMEM;
+				break;
+			}
+			ssize_t r = read(fd, buf + len, cap - len);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = -errno;
+				break;
+			}
+			if (r == 0)
+				break;
+			len += (size_t)r;
+		}
+		close(fd);
+		if (rc) {
+			free(buf);
+			if (rc == -ENOMEM)
+				return rc;
+			collect_error(ctx, COLLECT_SOCK, "%s/proc/%s: read: %s", s->root, rel, strerror(-rc));
+			continue;
+		}
+		uint32_t bad = 0;
+		sock_parse_proc_net(buf, len, files[i].protocol, procnet_add, &pc, &bad);
+		free(buf);
+		if (pc.err)
+			return pc.err;
+		if (bad) {
+			ctx->stats[COLLECT_SOCK].errors += bad - 1;
+			collect_error(ctx, COLLECT_SOCK, "%s/proc/%s: %u malformed line(s) skipped",
+				      s->root, rel, bad);
+		}
+		(*files_read)++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ netlink */
+
+struct nl_dump_ctx {
+	struct sock_scanner *s;
+	uint64_t netns;
+	int err;
+};
+
+static int nl_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_dump_ctx *dc = data;
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		return MNL_CB_OK;
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		return MNL_CB_OK;
+	struct sock_entry e;
+	memset(&e, 0, sizeof(e));
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return MNL_CB_OK;
+	addr_set(&e.local, m->idiag_family, m->id.idiag_src);
+	addr_set(&e.remote, m->idiag_family, m->id.idiag_dst);
+	e.local_port = ntohs(m->id.idiag_sport);
+	e.remote_port = ntohs(m->id.idiag_dport);
+	e.state = m->idiag_state;
+	e.inode = m->idiag_inode;
+	e.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
+	e.netns = dc->netns;
+	const struct nlattr *attr;
+	mnl_attr_for_each(attr, nlh, sizeof(*m)) {
+		if (mnl_attr_get_type(attr) == INET_DIAG_PROTOCOL &&
+		    mnl_attr_get_payload_len(attr) >= 1)
+			e.protocol = *(const uint8_t *)mnl_attr_get_payload(attr);
+		if (mnl_attr_get_type(attr) != INET_DIAG_INFO)
+			continue;
+		size_t plen = mnl_attr_get_payload_len(attr);
+		/* Older kernels send a shorter tcp_info: use only what is there. */
+		if (plen >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(uint64_t)) {
+			const char *p = mnl_attr_get_payload(attr);
+			memcpy(&e.bytes_acked, p + offsetof(struct tcp_info, tcpi_bytes_acked), 8);
+			memcpy(&e.bytes_received, p + offsetof(struct tcp_info, tcpi_bytes_received), 8);
+			e.has_bytes = true;
+		}
+	}
+	if (entry_push(dc->s, &e)) {
+		dc->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+static int nl_dump(struct sock_scanner *s, struct mnl_socket *nl, uint64_t netns, uint8_t family,
+		   uint8_t protocol)
+{
+	char req_buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))];
+	memset(req_buf, 0, sizeof(req_buf));
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req_buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	uint32_t seq = (uint32_t)(s->seq * 8 + family + protocol);
+	nlh->nlmsg_seq = seq;
+	struct inet_diag_req_v2 *r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
+	r->sdiag_family = family;
+	r->sdiag_protocol = protocol;
+	r->idiag_states = protocol == IPPROTO_TCP ? TCP_STATES : UDP_STATES;
+	if (protocol == IPPROTO_TCP)
+		r->idiag_ext = 1u << (INET_DIAG_INFO - 1);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	size_t before = s->n;
+	struct nl_dump_ctx dc = {.s = s, .netns = netns};
+	uint32_t portid = mnl_socket_get_portid(nl);
+	for (;;) {
+		ssize_t len = mnl_socket_recvfrom(nl, s->nlbuf, NL_BUF_SIZE);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		int rc = mnl_cb_run(s->nlbuf, (size_t)len, seq, portid, nl_dump_cb, &dc);
+		if (dc.err)
+			return dc.err;
+		if (rc == MNL_CB_STOP)
+			break;
+		if (rc < 0)
+			return -errno ? -errno : -EIO;
+	}
+	/* UDP diag does not send INET_DIAG_PROTOCOL on every kernel. */
+	for (size_t i = before; i < s->n; i++)
+		s->entries[i].protocol = protocol;
+	return 0;
+}
+
+static struct mnl_socket *nl_open(int *err)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	if (!nl) {
+		*err = -errno;
+		return NULL;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		*err = -errno;
+		mnl_socket_close(nl);
+		return NULL;
+	}
+	*err = 0;
+	return nl;
+}
+
+struct nsopen {
+	int nsfd;
+	struct mnl_socket *nl;
+	int err;
+};
+
+/* Runs in its own thread: enters the namespace, opens the netlink socket there
+ * (a socket keeps the namespace it was created in), and ends, so the
+ * namespace change dies with the thread. */
+static void *nsopen_thread(void *arg)
+{
+	struct nsopen *o = arg;
+	if (setns(o->nsfd, CLONE_NEWNET) < 0) {
+		o->err = -errno;
+		return NULL;
+	}
+	o->nl = nl_open(&o->err);
+	return NULL;
+}
+
+static struct mnl_socket *nl_open_in(struct sock_scanner *s, struct netns_ent *ns, int *err,
+				     const char **what)
+{
+	char rel[64];
+	snprintf(rel, sizeof(rel), "%d/ns/net", (int)ns->pid);
+	*what = "open";
+	int nsfd = openat(s->procfd, rel, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	struct nsopen o = {.nsfd = nsfd};
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, nsopen_thread, &o);
+	if (rc) {
+		close(nsfd);
+		*what = "pthread_create";
+		*err = -rc;
+		return NULL;
+	}
+	pthread_join(t, NULL);
+	close(nsfd);
+	*what = "setns";
+	*err = o.err;
+	return o.nl;
+}
+
+/* ------------------------------------------------------------ processes */
+
+static struct proc_ent *proc_get(struct sock_scanner *s, int32_t pid)
+{
+	uint64_t v;
+	if (!sockhash_get(&s->procs, (uint64_t)pid, &v))
+		return NULL;
+	return (struct proc_ent *)(uintptr_t)v;
+}
+
+static void owner_forget(struct sock_scanner *s, uint64_t inode, int32_t pid, int32_t fd)
+{
+	uint64_t v;
+	if (inode && inode != SLOT_UNREAD && sockhash_get(&s->owners, inode, &v) &&
+	    v == ((uint64_t)(uint32_t)pid << 32 | (uint32_t)fd))
+		sockhash_del(&s->owners, inode);
+}
+
+static void proc_drop(struct sock_scanner *s, struct proc_ent *p)
+{
+	for (uint32_t i = 0; i < p->nslots; i++)
+		owner_forget(s, p->slots[i].inode, p->pid, p->slots[i].fd);
+	sockhash_del(&s->procs, (uint64_t)p->pid);
+	free(p->slots);
+	free(p->name);
+	free(p->identity);
+	free(p->container_id);
+	free(p);
+}
+
+static struct proc_ent *proc_add(struct sock_scanner *s, int32_t pid)
+{
+	struct proc_ent *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	if (sockhash_put(&s->procs, (uint64_t)pid, (uint64_t)(uintptr_t)p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static uint64_t read_netns(struct sock_scanner *s, int32_t pid)
+{
+	char rel[64];
+	struct stat st;
+	if (pid)
+		snprintf(rel, sizeof(rel), "%d/ns/net", (int)pid);
+	else
+		str_copy(rel, "self/ns/net", sizeof(rel));
+	if (fstatat(s->procfd, rel, &st, 0) < 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+/* Name, identity and container of an owner, once per process. */
+static void proc_load_info(struct sock_scanner *s, struct collect_ctx *ctx, struct proc_ent *p)
+{
+	if (p->info_loaded)
+		return;
+	p->info_loaded = true;
+	struct proc_info *pi = malloc(sizeof(*pi));
+	if (!pi)
+		return;
+	int rc = proc_info_read(ctx, (uint32_t)p->pid, pi);
+	if (rc == 0) {
+		p->name = strdup(pi->name);
+		p->identity = strdup(pi->identity);
+		p->container_id = strdup(pi->container_id);
+		p->pub.start_time = pi->start_ticks;
+		if (!p->netns_read && pi->netns) {
+			p->netns = pi->netns;
+			p->netns_read = true;
+		}
+	} else if (rc != -ENOENT) {
+		collect_error(ctx, COLLECT_SOCK, "%s/proc/%d: %s", s->root, (int)p->pid, strerror(-rc));
+	}
+	free(pi);
+	p->pub.pid = p->pid;
+	p->pub.netns = p->netns;
+	p->pub.name = p->name ? p->name : "";
+	p->pub.identity = p->identity ? p->identity : "";
+	p->pub.container_id = p->container_id ? p->container_id : "";
+}
+
+/* Field 22 of /proc/PID/stat, 0 when unreadable. comm (field 2) may hold
+ * spaces and parentheses: parse after the last ')'. */
+static uint64_t proc_start_time(struct sock_scanner *s, int32_t pid)
+{
+	char rel[32], buf[1024];
+	snprintf(rel, sizeof(rel), "%d/stat", (int)pid);
+	int fd = openat(s->procfd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* After ")": field 3 (state) ... field 22. */
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+static struct fd_slot *slot_find(struct proc_ent *p, int32_t fd)
+{
+	size_t lo = 0, hi = p->nslots;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->slots[mid].fd == fd)
+			return &p->slots[mid];
+		if (p->slots[mid].fd < fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+enum reread {
+	REREAD_NEW,      /* read only fd numbers not seen before (or invalidated) */
+	REREAD_NON_INET, /* also every slot not holding a socket of this sample */
+	REREAD_ALL,
+};
+
+static uint64_t read_fd_link(int dirfd, int fd, uint32_t *nread)
+{
+	char name[16], target[64];
+	snprintf(name, sizeof(name), "%d", fd);
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	(*nread)++;
+	if (n < 9 || memcmp(target, "socket:[", 8) != 0)
+		return 0;
+	target[n] = '\0';
+	uint64_t ino = 0;
+	for (ssize_t i = 8; i < n && target[i] != ']'; i++) {
+		if (target[i] < '0' || target[i] > '9')
+			return 0;
+		ino = ino * 10 + (uint64_t)(target[i] - '0');
+	}
+	return ino;
+}
+
+/* Lists /proc/PID/fd and reads the links the mode asks for; keeps the others.
+ * *new_socks counts sockets found in slots that were read. Returns 0, -ENOENT
+ * (process gone), -EACCES, or -ENOMEM. */
+static int proc_refresh_fds(struct sock_scanner *s, struct proc_ent *p, enum reread mode,
+			    uint32_t *new_socks)
+{
+	char rel[32];
+	snprintf(rel, sizeof(rel), "%d/fd", (int)p->pid);
+	int dfd = openat(s->procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int lfd = dup(dfd);
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d) {
+		int rc = -errno;
+		if (lfd >= 0)
+			close(lfd);
+		close(dfd);
+		return rc;
+	}
+	size_t nfds = 0;
+	bool sorted = true;
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		long fd = strtol(de->d_name, NULL, 10);
+		if (fd < 0 || fd > INT_MAX)
+			continue;
+		if (grow_array((void **)&s->fdbuf, &s->capfdbuf, nfds + 1, sizeof(int))) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (nfds && s->fdbuf[nfds - 1] > (int)fd)
+			sorted = false;
+		s->fdbuf[nfds++] = (int)fd;
+	}
+	closedir(d);
+	if (rc) {
+		close(dfd);
+		return rc;
+	}
+	if (!sorted)
+		qsort(s->fdbuf, nfds, sizeof(int), cmp_int);
+
+	struct fd_slot *ns = malloc((nfds ? nfds : 1) * sizeof(*ns));
+	if (!ns) {
+		close(dfd);
+		return -ENOMEM;
+	}
+	uint32_t nread = 0;
+	size_t j = 0;
+	for (size_t i = 0; i < nfds; i++) {
+		int fd = s->fdbuf[i];
+		while (j < p->nslots && p->slots[j].fd < fd) {
+			owner_forget(s, p->slots[j].inode, p->pid, p->slots[j].fd);
+			j++;
+		}
+		uint64_t ino = SLOT_UNREAD;
+		if (j < p->nslots && p->slots[j].fd == fd) {
+			ino = p->slots[j].inode;
+			j++;
+		}
+		bool read = ino == SLOT_UNREAD || mode == REREAD_ALL ||
+			    (mode == REREAD_NON_INET && (ino == 0 || !sockhash_get(&s->cur, ino, NULL)));
+		if (read) {
+			uint64_t old = ino;
+			ino = read_fd_link(dfd, fd, &nread);
+			if (old != ino) {
+				owner_forget(s, old, p->pid, fd);
+				if (ino)
+					(*new_socks)++;
+			}
+		}
+		if (ino && ino != SLOT_UNREAD && (read || !sockhash_get(&s->owners, ino, NULL)))
+			sockhash_put(&s->owners, ino, (uint64_t)(uint32_t)p->pid << 32 | (uint32_t)fd);
+		ns[i].fd = fd;
+		ns[i].inode = ino;
+	}
+	for (; j < p->nslots; j++)
+		owner_forget(s, p->slots[j].inode, p->pid, p->slots[j].fd);
+	close(dfd);
+	free(p->slots);
+	p->slots = ns;
+	p->nslots = (uint32_t)nfds;
+	p->cap = (uint32_t)(nfds ? nfds : 1);
+	p->fds_read = true;
+	s->sample.fd_dirs_read++;
+	s->sample.fd_links_read += nread;
+	return 0;
+}
+
+/* Refreshes one process, dropping it when it is gone. */
+static void proc_refresh(struct sock_scanner *s, struct collect_ctx *ctx, struct proc_ent *p,
+			 enum reread mode)
+{
+	if (p->fd_denied && mode != REREAD_ALL)
+		return;
+	if (mode == REREAD_NEW && p->refreshed_seq == s->seq)
+		return;
+	uint32_t new_socks = 0;
+	int rc = proc_refresh_fds(s, p, mode, &new_socks);
+	if (!rc)
+		p->refreshed_seq = s->seq;
+	/* New sockets in a process we know: is it still the same process, or
+	 * was its pid reused since the last listing? */
+	if (!rc && new_socks && p->info_loaded && proc_start_time(s, p->pid) != p->pub.start_time) {
+		p->info_loaded = false;
+		free(p->name);
+		free(p->identity);
+		free(p->container_id);
+		p->name = p->identity = p->container_id = NULL;
+		p->netns_read = false;
+	}
+	if (rc == -ENOENT || rc == -ESRCH) {
+		proc_drop(s, p);
+	} else if (rc == -EACCES || rc == -EPERM) {
+		if (!p->fd_denied)
+			collect_error(ctx, COLLECT_SOCK,
+				      "%s/proc/%d/fd: %s (owners of its sockets stay unknown; "
+				      "run with CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE)",
+				      s->root, (int)p->pid, strerror(-rc));
+		p->fd_denied = true;
+	} else if (rc) {
+		collect_error(ctx, COLLECT_SOCK, "%s/proc/%d/fd: %s", s->root, (int)p->pid,
+			      strerror(-rc));
+	} else {
+		p->fd_denied = false;
+	}
+}
+
+/* Lists <root>/proc: adds new pids (reading their namespace on a live host),
+ * drops vanished ones. */
+static int scan_pids(struct sock_scanner *s, struct collect_ctx *ctx)
+{
+	int lfd = openat(s->procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d) {
+		int rc = -errno;
+		if (lfd >= 0)
+			close(lfd);
+		return rc;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid > INT32_MAX)
+			continue;
+		struct proc_ent *p = proc_get(s, (int32_t)pid);
+		if (!p) {
+			p = proc_add(s, (int32_t)pid);
+			if (!p) {
+				closedir(d);
+				return -ENOMEM;
+			}
+		}
+		p->listed_gen = s->seq;
+		if (!p->netns_read && s->live && !s->opts.no_namespaces) {
+			p->netns = read_netns(s, p->pid);
+			p->netns_read = true;
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < s->procs.cap; i++) {
+		if (!s->procs.keys[i])
+			continue;
+		struct proc_ent *p = (struct proc_ent *)(uintptr_t)s->procs.vals[i];
+		if (p->listed_gen != s->seq) {
+			proc_drop(s, p);
+			i--; /* backward shift may have moved a later key here */
+		}
+	}
+	(void)ctx;
+	return 0;
+}
+
+/* ------------------------------------------------------------ namespaces */
+
+static struct netns_ent *netns_get(struct sock_scanner *s, uint64_t ino)
+{
+	for (size_t i = 0; i < s->nns; i++)
+		if (s->ns[i].ino == ino)
+			return &s->ns[i];
+	return NULL;
+}
+
+/* The distinct namespaces of the listed processes (plus ours), each with a
+ * live process in it. */
+static int netns_update(struct sock_scanner *s)
+{
+	for (size_t i = 0; i < s->procs.cap; i++) {
+		if (!s->procs.keys[i])
+			continue;
+		struct proc_ent *p = (struct proc_ent *)(uintptr_t)s->procs.vals[i];
+		if (!p->netns)
+			continue;
+		struct netns_ent *ns = netns_get(s, p->netns);
+		if (!ns) {
+			if (grow_array((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
+				return -ENOMEM;
+			ns = &s->ns[s->nns++];
+			memset(ns, 0, sizeof(*ns));
+			ns->ino = p->netns;
+			ns->is_own = p->netns == s->own_netns;
+		}
+		if (ns->seen_gen != s->seq) {
+			ns->seen_gen = s->seq;
+			ns->pid = p->pid;
+		}
+	}
+	struct netns_ent *own = netns_get(s, s->own_netns);
+	if (!own) {
+		if (grow_array((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
+			return -ENOMEM;
+		own = &s->ns[s->nns++];
+		memset(own, 0, sizeof(*own));
+		own->ino = s->own_netns;
+		own->is_own = true;
+	}
+	own->seen_gen = s->seq;
+	own->pid = 0;
+	/* Forget namespaces nobody lives in any more. */
+	for (size_t i = 0; i < s->nns;) {
+		if (s->ns[i].seen_gen != s->seq) {
+			if (s->ns[i].nl)
+				mnl_socket_close(s->ns[i].nl);
+			s->ns[i] = s->ns[--s->nns];
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* Dumps one namespace: netlink when possible, else its /proc/.../net files. */
+static int dump_netns(struct sock_scanner *s, struct collect_ctx *ctx, struct netns_ent *ns)
+{
+	static const uint8_t fams[] = {AF_INET, AF_INET6};
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
+	size_t before = s->n;
+	if (!ns->nl && !ns->nl_failed && !s->opts.no_netlink) {
+		int err = 0;
+		const char *what = "socket";
+		if (ns->is_own) {
+			ns->nl = nl_open(&err);
+		} else {
+			ns->nl = nl_open_in(s, ns, &err, &what);
+		}
+		if (!ns->nl) {
+			ns->nl_failed = true;
+			collect_error(ctx, COLLECT_SOCK,
+				      "netns %llu (pid %d): %s: %s; reading /proc/%s/net instead%s",
+				      (unsigned long long)ns->ino, (int)ns->pid, what, strerror(-err),
+				      ns->is_own ? "self" : "PID",
+				      err == -EPERM ? " (entering a namespace needs CAP_SYS_ADMIN)" : "");
+		}
+	}
+	if (ns->nl) {
+		int rc = 0;
+		for (size_t f = 0; f < ARRAY_SIZE(fams) && !rc; f++)
+			for (size_t pr = 0; pr < ARRAY_SIZE(protos) && !rc; pr++) {
+				rc = nl_dump(s, ns->nl, ns->ino, fams[f], protos[pr]);
+				/* A kernel without IPv6 or UDP diag says so per request. */
+				if (rc == -ENOENT || rc == -EAFNOSUPPORT || rc == -EOPNOTSUPP)
+					rc = 0;
+			}
+		if (rc == -ENOMEM)
+			return rc;
+		if (!rc) {
+			s->sample.netns_netlink++;
+			return 0;
+		}
+		collect_error(ctx, COLLECT_SOCK, "netns %llu: sock_diag dump: %s; using /proc",
+			      (unsigned long long)ns->ino, strerror(-rc));
+		s->n = before;
+		mnl_socket_close(ns->nl);
+		ns->nl = NULL;
+		ns->nl_failed = true;
+	}
+	char dir[32];
+	if (ns->is_own)
+		str_copy(dir, s->live ? "self/net" : "net", sizeof(dir));
+	else
+		snprintf(dir, sizeof(dir), "%d/net", (int)ns->pid);
+	unsigned files = 0;
+	int rc = read_proc_net(s, ctx, dir, ns->ino, &files);
+	if (rc)
+		return rc;
+	if (!files) {
+		s->sample.netns_failed++;
+		collect_error(ctx, COLLECT_SOCK, "netns %llu: no socket table readable under %s/proc/%s",
+			      (unsigned long long)ns->ino, s->root, dir);
+		return -ENOENT;
+	}
+	s->sample.netns_procfs++;
+	return 0;
+}
+
+/* ------------------------------------------------------------ classification */
+
+static uint64_t listen_key(uint64_t netns, uint8_t protocol, uint16_t port)
+{
+	return (netns & 0xffffffffffULL) << 24 | (uint64_t)protocol << 16 | port | 1ULL << 63;
+}
+
+/* Loopback addresses are only meaningful inside their namespace. */
+static uint64_t tuple_hash(const struct sock_entry *e, bool reversed)
+{
+	struct {
+		struct sock_addr a, b;
+		uint16_t pa, pb;
+		uint8_t proto;
+		uint64_t scope;
+	} t;
+	memset(&t, 0, sizeof(t));
+	t.a = reversed ? e->remote : e->local;
+	t.b = reversed ? e->local : e->remote;
+	t.pa = reversed ? e->remote_port : e->local_port;
+	t.pb = reversed ? e->local_port : e->remote_port;
+	t.proto = e->protocol;
+	t.scope = addr_is_loopback(&e->local) || addr_is_loopback(&e->remote) ? e->netns : 0;
+	return sockhash_bytes(&t, sizeof(t), 0);
+}
+
+static bool is_peer(const struct sock_entry *a, const struct sock_entry *b)
+{
+	if (a->protocol != b->protocol || a->local_port != b->remote_port ||
+	    a->remote_port != b->local_port || addr_cmp(&a->local, &b->remote) ||
+	    addr_cmp(&a->remote, &b->local))
+		return false;
+	if (addr_is_loopback(&a->local) || addr_is_loopback(&a->remote))
+		return a->netns == b->netns;
+	return true;
+}
+
+static bool is_unconnected(const struct sock_entry *e)
+{
+	return e->remote_port == 0 && addr_is_any(&e->remote);
+}
+
+static bool own_addr(const struct sock_scanner *s, const struct sock_addr *a)
+{
+	return bsearch(a, s->own_addrs, s->nown, sizeof(*a), addr_cmp) != NULL;
+}
+
+static int own_addrs_collect(struct sock_scanner *s)
+{
+	s->nown = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_entry *e = &s->entries[i];
+		if (addr_is_any(&e->local))
+			continue;
+		if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + 1, sizeof(*s->own_addrs)))
+			return -ENOMEM;
+		s->own_addrs[s->nown++] = e->local;
+	}
+	struct ifaddrs *ifa = NULL;
+	if (s->live && getifaddrs(&ifa) == 0) {
+		for (struct ifaddrs *x = ifa; x; x = x->ifa_next) {
+			if (!x->ifa_addr || (x->ifa_addr->sa_family != AF_INET &&
+					     x->ifa_addr->sa_family != AF_INET6))
+				continue;
+			struct sock_addr a;
+			if (x->ifa_addr->sa_family == AF_INET)
+				addr_set(&a, AF_INET, &((struct sockaddr_in *)(void *)x->ifa_addr)->sin_addr);
+			else
+				addr_set(&a, AF_INET6,
+					 &((struct sockaddr_in6 *)(void *)x->ifa_addr)->sin6_addr);
+			if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + 1,
+				       sizeof(*s->own_addrs))) {
+				freeifaddrs(ifa);
+				return -ENOMEM;
+			}
+			s->own_addrs[s->nown++] = a;
+		}
+		freeifaddrs(ifa);
+	}
+	qsort(s->own_addrs, s->nown, sizeof(*s->own_addrs), addr_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < s->nown; i++)
+		if (!u || addr_cmp(&s->own_addrs[u - 1], &s->own_addrs[i]))
+			s->own_addrs[u++] = s->own_addrs[i];
+	s->nown = u;
+	return 0;
+}
+
+static bool has_listener(const struct sock_scanner *s, const struct sock_entry *e)
+{
+	return sockhash_get(&s->listen, listen_key(e->netns, e->protocol, e->local_port), NULL);
+}
+
+static int classify(struct sock_scanner *s)
+{
+	int rc;
+	sockhash_clear(&s->listen);
+	sockhash_clear(&s->tuples);
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_entry *e = &s->entries[i];
+		e->dir = SOCK_DIR_UNKNOWN;
+		if (e->protocol == IPPROTO_TCP && e->state == ST_LISTEN)
+			e->dir = SOCK_DIR_LISTEN;
+		else if (e->protocol == IPPROTO_UDP && is_unconnected(e) && e->local_port &&
+			 e->local_port < s->ephemeral_lo)
+			e->dir = SOCK_DIR_LISTEN;
+		if (e->dir == SOCK_DIR_LISTEN) {
+			rc = sockhash_put(&s->listen, listen_key(e->netns, e->protocol, e->local_port),
+					  i + 1);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (is_unconnected(e))
+			continue;
+		/* Index the connection by its tuple for the peer search. */
+		uint64_t h = tuple_hash(e, false);
+		for (unsigned k = 0;; k++) {
+			uint64_t key = sockhash_probe_key(h, k);
+			if (!sockhash_get(&s->tuples, key, NULL)) {
+				rc = sockhash_put(&s->tuples, key, i + 1);
+				if (rc)
+					return rc;
+				break;
+			}
+		}
+	}
+	rc = own_addrs_collect(s);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_entry *e = &s->entries[i];
+		if (e->dir == SOCK_DIR_LISTEN || is_unconnected(e))
+			continue;
+		const struct sock_entry *peer = NULL;
+		uint64_t h = tuple_hash(e, true), v;
+		for (unsigned k = 0; sockhash_get(&s->tuples, sockhash_probe_key(h, k), &v); k++) {
+			const struct sock_entry *c = &s->entries[v - 1];
+			if (c != e && is_peer(e, c)) {
+				peer = c;
+				break;
+			}
+		}
+		bool self_listens = has_listener(s, e);
+		e->peer_found = peer != NULL;
+		e->peer_pid = 0;
+		if (peer) {
+			bool peer_listens = has_listener(s, peer);
+			e->dir = SOCK_DIR_LOCAL;
+			e->peer_pid = peer->pid;
+			if (self_listens != peer_listens)
+				e->is_server = self_listens;
+			else
+				e->is_server = e->local_port < peer->local_port;
+		} else if (addr_is_loopback(&e->remote) || own_addr(s, &e->remote)) {
+			e->dir = SOCK_DIR_LOCAL;
+			e->is_server = self_listens;
+		} else {
+			e->dir = self_listens ? SOCK_DIR_INBOUND : SOCK_DIR_OUTBOUND;
+			e->is_server = false;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ owners */
+
+static uint64_t remote_hint_key(const struct sock_entry *e)
+{
+	struct {
+		struct sock_addr a;
+		uint16_t port;
+		uint8_t proto;
+		uint64_t netns;
+	} t;
+	memset(&t, 0, sizeof(t));
+	t.a = e->remote;
+	t.port = e->remote_port;
+	t.proto = e->protocol;
+	t.netns = e->netns;
+	return sockhash_bytes(&t, sizeof(t), 1);
+}
+
+static bool lookup_owner(struct sock_scanner *s, struct sock_entry *e)
+{
+	uint64_t v;
+	if (!e->inode || !sockhash_get(&s->owners, e->inode, &v))
+		return false;
+	e->pid = (int32_t)(v >> 32);
+	return true;
+}
+
+/* Drops pending entries whose owner is now known. */
+static void pending_settle(struct sock_scanner *s)
+{
+	size_t u = 0;
+	for (size_t i = 0; i < s->npending; i++) {
+		struct sock_entry *e = &s->entries[s->pending[i]];
+		if (lookup_owner(s, e))
+			s->sample.owners_new++;
+		else
+			s->pending[u++] = s->pending[i];
+	}
+	s->npending = u;
+}
+
+/* Sockets of the previous sample that are gone: their fd slots are read again
+ * next time (the fd number may now hold something else). */
+static void forget_vanished(struct sock_scanner *s)
+{
+	for (size_t i = 0; i < s->nprev; i++) {
+		uint64_t ino = s->prev_inodes[i], v;
+		if (sockhash_get(&s->cur, ino, NULL) || !sockhash_get(&s->owners, ino, &v))
+			continue;
+		sockhash_del(&s->owners, ino);
+		struct proc_ent *p = proc_get(s, (int32_t)(v >> 32));
+		struct fd_slot *slot = p ? slot_find(p, (int32_t)(uint32_t)v) : NULL;
+		if (slot && slot->inode == ino)
+			slot->inode = SLOT_UNREAD;
+	}
+	for (size_t i = 0; i < s->orphans.cap; i++)
+		if (s->orphans.keys[i] && !sockhash_get(&s->cur, s->orphans.keys[i], NULL) &&
+		    sockhash_del(&s->orphans, s->orphans.keys[i]))
+			i--;
+}
+
+static void refresh_all(struct sock_scanner *s, struct collect_ctx *ctx, enum reread mode)
+{
+	/* proc_refresh may drop entries, which reshuffles the table: collect pids first. */
+	size_t npids = 0;
+	int32_t *pids = malloc((s->procs.n ? s->procs.n : 1) * sizeof(*pids));
+	if (!pids)
+		return;
+	for (size_t i = 0; i < s->procs.cap; i++)
+		if (s->procs.keys[i])
+			pids[npids++] = (int32_t)s->procs.keys[i];
+	for (size_t i = 0; i < npids; i++) {
+		struct proc_ent *p = proc_get(s, pids[i]);
+		if (p)
+			proc_refresh(s, ctx, p, mode);
+	}
+	free(pids);
+}
+
+static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool full)
+{
+	s->npending = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_entry *e = &s->entries[i];
+		e->pid = 0;
+		if (!e->inode || lookup_owner(s, e) || sockhash_get(&s->orphans, e->inode, NULL))
+			continue;
+		if (grow_array((void **)&s->pending, &s->cappending, s->npending + 1, sizeof(*s->pending)))
+			return -ENOMEM;
+		s->pending[s->npending++] = (uint32_t)i;
+	}
+	if (full) {
+		refresh_all(s, ctx, REREAD_ALL);
+		pending_settle(s);
+		s->last_slow_pass = s->seq;
+	}
+	if (s->npending) {
+		/* 1. Processes that own the listener on the same local port, or
+		 *    other sockets to the same remote endpoint. */
+		sockhash_clear(&s->hints);
+		for (size_t i = 0; i < s->n; i++) {
+			const struct sock_entry *e = &s->entries[i];
+			if (!e->pid)
+				continue;
+			sockhash_put(&s->hints, listen_key(e->netns, e->protocol, e->local_port),
+				     (uint64_t)e->pid);
+			if (!is_unconnected(e))
+				sockhash_put(&s->hints, remote_hint_key(e), (uint64_t)e->pid);
+		}
+		for (size_t i = 0; i < s->npending; i++) {
+			const struct sock_entry *e = &s->entries[s->pending[i]];
+			uint64_t keys[2] = {listen_key(e->netns, e->protocol, e->local_port),
+					    remote_hint_key(e)};
+			for (size_t k = 0; k < 2; k++) {
+				uint64_t pid;
+				struct proc_ent *p;
+				if (!sockhash_get(&s->hints, keys[k], &pid) || !(p = proc_get(s, (int32_t)pid)))
+					continue;
+				sockhash_del(&s->hints, keys[k]); /* one refresh per hint and sample */
+				proc_refresh(s, ctx, p, REREAD_NEW);
+			}
+		}
+		pending_settle(s);
+	}
+	if (s->npending) {
+		/* 2. New fd numbers anywhere. */
+		refresh_all(s, ctx, REREAD_NEW);
+		pending_settle(s);
+	}
+	if (s->npending && s->seq - s->last_slow_pass >= SLOW_PASS_EVERY) {
+		/* 3. An fd number that held a file or a unix socket before may
+		 *    hold the new socket now: re-read those, not too often. */
+		s->last_slow_pass = s->seq;
+		refresh_all(s, ctx, REREAD_NON_INET);
+		pending_settle(s);
+		for (size_t i = 0; i < s->npending; i++)
+			sockhash_put(&s->orphans, s->entries[s->pending[i]].inode, s->seq);
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_entry *e = &s->entries[i];
+		if (e->inode && !e->pid)
+			s->sample.owners_missing++;
+		if (e->pid) {
+			struct proc_ent *p = proc_get(s, e->pid);
+			if (p)
+				proc_load_info(s, ctx, p);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ public */
+
+int sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
+		     const struct sock_scanner_opts *opts)
+{
+	struct sock_scanner *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (opts)
+		s->opts = *opts;
+	if (!s->opts.full_rescan_every)
+		s->opts.full_rescan_every = DEFAULT_FULL_RESCAN;
+	str_copy(s->root, strcmp(ctx->root, "/") ? ctx->root : "", sizeof(s->root));
+	s->live = ctx->live;
+	s->procfd = -1;
+	s->ephemeral_lo = 32768;
+	s->nlbuf = malloc(NL_BUF_SIZE);
+	if (!s->nlbuf) {
+		free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void sock_scanner_free(struct sock_scanner *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->procs.cap; i++) {
+		if (!s->procs.keys[i])
+			continue;
+		struct proc_ent *p = (struct proc_ent *)(uintptr_t)s->procs.vals[i];
+		free(p->slots);
+		free(p->name);
+		free(p->identity);
+		free(p->container_id);
+		free(p);
+	}
+	for (size_t i = 0; i < s->nns; i++)
+		if (s->ns[i].nl)
+			mnl_socket_close(s->ns[i].nl);
+	if (s->procfd >= 0)
+		close(s->procfd);
+	sockhash_free(&s->procs);
+	sockhash_free(&s->owners);
+	sockhash_free(&s->orphans);
+	sockhash_free(&s->cur);
+	sockhash_free(&s->tuples);
+	sockhash_free(&s->listen);
+	sockhash_free(&s->hints);
+	free(s->ns);
+	free(s->entries);
+	free(s->prev_inodes);
+	free(s->own_addrs);
+	free(s->pending);
+	free(s->fdbuf);
+	free(s->nlbuf);
+	free(s);
+}
+
+const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t pid)
+{
+	uint64_t v;
+	if (pid <= 0 || !sockhash_get(&s->procs, (uint64_t)pid, &v))
+		return NULL;
+	const struct proc_ent *p = (const struct proc_ent *)(uintptr_t)v;
+	return p->info_loaded ? &p->pub : NULL;
+}
+
+static void read_ephemeral_range(struct sock_scanner *s)
+{
+	int fd = openat(s->procfd, "sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	unsigned lo, hi;
+	if (sscanf(buf, "%u %u", &lo, &hi) == 2 && lo > 0 && lo <= 65535)
+		s->ephemeral_lo = (uint16_t)lo;
+}
+
+static int sample_sockets(struct sock_scanner *s, struct collect_ctx *ctx)
+{
+	if (!s->live) {
+		struct netns_ent fixture = {.ino = 0, .is_own = true, .nl_failed = true};
+		return dump_netns(s, ctx, &fixture);
+	}
+	int rc = netns_update(s);
+	if (rc)
+		return rc;
+	bool any = false;
+	for (size_t i = 0; i < s->nns; i++) {
+		struct netns_ent *ns = &s->ns[i];
+		s->sample.netns_seen++;
+		rc = dump_netns(s, ctx, ns);
+		if (rc == -ENOMEM)
+			return rc;
+		if (!rc)
+			any = true;
+	}
+	return any ? 0 : -ENOENT;
+}
+
+int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
+			const struct sock_sample **out)
+{
+	uint64_t t0 = time_mono_us();
+	struct collect_stat *st = &ctx->stats[COLLECT_SOCK];
+	*out = NULL;
+	st->runs++;
+	if (s->procfd < 0) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/proc", s->root);
+		s->procfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->procfd < 0) {
+			int rc = -errno;
+			collect_error(ctx, COLLECT_SOCK, "%s: %s (is --root right?)", path, strerror(-rc));
+			return rc;
+		}
+		s->own_netns = s->live ? read_netns(s, 0) : 0;
+		read_ephemeral_range(s);
+	}
+	s->seq++;
+	memset(&s->sample, 0, sizeof(s->sample));
+	s->sample.scanner = s;
+	s->sample.seq = s->seq;
+	s->sample.taken_ms = now_ms;
+	s->n = 0;
+
+	int rc = scan_pids(s, ctx);
+	if (rc) {
+		collect_error(ctx, COLLECT_SOCK, "%s/proc: %s", s->root, strerror(-rc));
+		return rc;
+	}
+	rc = sample_sockets(s, ctx);
+	if (rc)
+		return rc;
+
+	sockhash_clear(&s->cur);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->entries[i].inode && sockhash_put(&s->cur, s->entries[i].inode, i + 1))
+			return -ENOMEM;
+	forget_vanished(s);
+	bool full = s->seq == 1 || (s->seq - 1) % s->opts.full_rescan_every == 0;
+	s->sample.full_rescan = full;
+	rc = resolve_owners(s, ctx, full);
+	if (!rc)
+		rc = classify(s);
+	if (rc)
+		return rc;
+
+	if (grow_array((void **)&s->prev_inodes, &s->capprev, s->n + 1, sizeof(*s->prev_inodes)))
+		return -ENOMEM;
+	s->nprev = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->entries[i].inode)
+			s->prev_inodes[s->nprev++] = s->entries[i].inode;
+
+	s->sample.n = s->n;
+	s->sample.entries = s->entries;
+	st->items += s->n;
+	st->last_duration_us = time_mono_us() - t0;
+	*out = &s->sample;
+	return 0;
+}
+
+int collect_sock(struct collect_ctx *ctx, int64_t now_ms, Cairn__ConnectionWindow **conns,
+		 Cairn__ListenerSet **listeners)
+{
+	struct sock_scanner *s = NULL;
+	struct window *w = NULL;
+	const struct sock_sample *smp;
+	*conns = NULL;
+	*listeners = NULL;
+	int rc = sock_scanner_new(&s, ctx, NULL);
+	if (!rc)
+		rc = window_new(&w, now_ms);
+	if (!rc)
+		rc = sock_scanner_sample(s, ctx, now_ms, &smp);
+	if (!rc)
+		rc = window_add_sample(w, smp);
+	if (!rc)
+		rc = window_close(w, now_ms, conns, listeners);
+	window_free(w);
+	sock_scanner_free(s);
+	return rc;
+}
