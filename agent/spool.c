@@ -391,7 +391,8 @@ static int gaps_uncarry(MDB_txn *txn, MDB_dbi dbi, uint64_t carrier)
  * entries exist already, the newest pending gap is stretched to cover seq: it
  * then also names seqs in between that were delivered, which the collector
  * treats as already stored. */
-static int gaps_add_drop(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t ws, int64_t we)
+static int gaps_add_drop(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t ws, int64_t we,
+			 uint32_t reason)
 {
 	MDB_cursor *cur;
 	MDB_val k, d;
@@ -404,8 +405,7 @@ static int gaps_add_drop(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t ws, in
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		count++;
-		if (gap_decode(&k, &d, &g) == 0 && g.carrier == 0 &&
-		    g.reason == CAIRN__GAP_REASON__SPOOL_FULL) {
+		if (gap_decode(&k, &d, &g) == 0 && g.carrier == 0 && g.reason == reason) {
 			last_pending = g;
 			have_pending = true;
 		}
@@ -423,7 +423,7 @@ static int gaps_add_drop(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t ws, in
 		return gap_put(txn, dbi, &last_pending);
 	}
 	g = (struct spool_gap){ .first_seq = seq, .last_seq = seq,
-				.reason = CAIRN__GAP_REASON__SPOOL_FULL,
+				.reason = reason,
 				.window_start_ms = ws, .window_end_ms = we };
 	return gap_put(txn, dbi, &g);
 }
@@ -486,7 +486,8 @@ static int append_txn(MDB_txn *txn, void *arg)
 		if ((rc = entry_decode(&k, &d, &e)))
 			break;
 		size_t len = d.mv_size;
-		if ((rc = gaps_add_drop(txn, gdb, e.seq, e.window_start_ms, e.window_end_ms)))
+		if ((rc = gaps_add_drop(txn, gdb, e.seq, e.window_start_ms, e.window_end_ms,
+					 CAIRN__GAP_REASON__SPOOL_FULL)))
 			break;
 		if ((rc = gaps_uncarry(txn, gdb, e.seq)))
 			break;
@@ -554,6 +555,50 @@ int spool_append(struct spool *sp, const struct spool_batch *b, uint64_t *droppe
 			 sp->db.path, (unsigned long long)sp->spool_max,
 			 (unsigned long long)c.dropped, c.dropped == 1 ? "" : "es");
 	return 0;
+}
+
+struct reject_ctx {
+	struct spool *sp;
+	uint64_t seq;
+	uint32_t reason;
+};
+
+static int reject_txn(MDB_txn *txn, void *arg)
+{
+	struct reject_ctx *c = arg;
+	struct spool *sp = c->sp;
+	MDB_dbi bdb = sp->db.dbi[DBI_BATCHES], mdb = sp->db.dbi[DBI_META],
+		gdb = sp->db.dbi[DBI_GAPS];
+	uint8_t kb[8];
+	MDB_val k = seq_key(kb, c->seq), d;
+	struct spool_entry e;
+	struct meta m;
+	int rc;
+
+	if ((rc = meta_load(txn, mdb, &m)))
+		return rc;
+	rc = mdb_get(txn, bdb, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc || (rc = entry_decode(&k, &d, &e)))
+		return rc;
+	size_t len = d.mv_size;
+	if ((rc = gaps_add_drop(txn, gdb, c->seq, e.window_start_ms, e.window_end_ms, c->reason)) ||
+	    (rc = gaps_uncarry(txn, gdb, c->seq)) || (rc = mdb_del(txn, bdb, &k, NULL)))
+		return rc;
+	m.batches = m.batches ? m.batches - 1 : 0;
+	m.bytes = m.bytes >= len ? m.bytes - len : 0;
+	m.dropped_batches++;
+	m.dropped_bytes += len;
+	return meta_store(txn, mdb, &m);
+}
+
+int spool_reject(struct spool *sp, uint64_t seq, uint32_t reason)
+{
+	if (sp->readonly)
+		return -EROFS;
+	struct reject_ctx c = { .sp = sp, .seq = seq, .reason = reason };
+	return db_write(&sp->db, reject_txn, &c);
 }
 
 struct ack_ctx {
@@ -659,9 +704,17 @@ void spool_gap_to_proto(const struct spool_gap *g, Cairn__Gap *out)
 	out->first_seq = g->first_seq;
 	out->last_seq = g->last_seq;
 	out->reason = (Cairn__GapReason)g->reason;
-	out->detail = g->reason == CAIRN__GAP_REASON__SPOOL_FULL
-			      ? (char *)"agent spool full: oldest batches dropped"
-			      : (char *)"";
+	switch (g->reason) {
+	case CAIRN__GAP_REASON__SPOOL_FULL:
+		out->detail = (char *)"agent spool full: oldest batches dropped";
+		break;
+	case CAIRN__GAP_REASON__COLLECTOR_REJECTED:
+		out->detail = (char *)"collector refused the batch twice: dropped";
+		break;
+	default:
+		out->detail = (char *)"";
+		break;
+	}
 	out->window_start_ms = g->window_start_ms;
 	out->window_end_ms = g->window_end_ms;
 }

@@ -122,6 +122,11 @@ int spool_append(struct spool *sp, const struct spool_batch *b, uint64_t *droppe
  * acked_seq becomes max(acked_seq, seq). */
 int spool_ack(struct spool *sp, uint64_t seq);
 
+/* Removes batch seq (the collector refused its content) and records it as a
+ * pending gap with the given reason (CAIRN__GAP_REASON__*); gaps it carried
+ * become pending again. -ENOENT when seq is not stored. */
+int spool_reject(struct spool *sp, uint64_t seq, uint32_t reason);
+
 /* After the collector reported a high-water mark at or above our next_seq (our
  * spool was lost or reset): next_seq becomes max(next_seq, min_next) and
  * everything below it is acknowledged. *raised says whether next_seq moved. */
