@@ -401,7 +401,7 @@ struct cf_load {
 	size_t pos, len;
 	int line;
 	int long_line; /* line number of a line too long for inih, 0 if none */
-	char last_bad_section[64];
+	int in_bad_section;
 };
 
 static void cf_error(struct cf_load *ld, int line, const char *fmt, ...)
@@ -421,9 +421,12 @@ static void cf_error(struct cf_load *ld, int line, const char *fmt, ...)
 }
 
 /* inih's reader: one line per call, so ld->line is the line the handler is
- * about to see. Strips "#" comments that follow white space (inih only knows
- * ";" inline comments) and turns over-long lines into an error instead of
- * letting inih split them. */
+ * about to see. It also does what inih cannot: reports an unknown section and
+ * a malformed line at their own line numbers (and hands inih a blank line
+ * instead), strips "#" comments that follow white space (inih only knows ";"
+ * inline comments), removes leading white space (so an indented line is never
+ * taken as a continuation of the previous value) and turns an over-long line
+ * into an error instead of letting inih split it. */
 static char *cf_reader(char *str, int num, void *stream)
 {
 	struct cf_load *ld = stream;
@@ -434,22 +437,53 @@ static char *cf_reader(char *str, int num, void *stream)
 	size_t linelen = nl ? (size_t)(nl - start) : ld->len - ld->pos;
 	ld->pos += linelen + (nl ? 1 : 0);
 	ld->line++;
-	if (linelen && start[linelen - 1] == '\r')
+	if (ld->line == 1 && linelen >= 3 && !memcmp(start, "\xef\xbb\xbf", 3)) {
+		start += 3; /* UTF-8 byte order mark */
+		linelen -= 3;
+	}
+	while (linelen && (*start == ' ' || *start == '\t')) {
+		start++;
+		linelen--;
+	}
+	while (linelen && (start[linelen - 1] == '\r' || start[linelen - 1] == ' ' ||
+			   start[linelen - 1] == '\t'))
 		linelen--;
 	if (linelen + 2 > (size_t)num) {
 		cf_error(ld, ld->line, "line is too long (at most %d characters)", num - 2);
-		str[0] = '\n';
-		str[1] = '\0';
-		return str;
+		linelen = 0;
 	}
 	memcpy(str, start, linelen);
 	str[linelen] = '\0';
+	if (str[0] == '#' || str[0] == ';')
+		linelen = 0;
 	for (size_t i = 1; i < linelen; i++) {
 		if (str[i] == '#' && (str[i - 1] == ' ' || str[i - 1] == '\t')) {
-			str[i] = '\0';
 			linelen = i;
 			break;
 		}
+	}
+	str[linelen] = '\0';
+	if (str[0] == '[') {
+		char *close = strchr(str, ']');
+		if (!close) {
+			cf_error(ld, ld->line, "syntax error: '[' without ']'");
+			linelen = 0;
+		} else {
+			*close = '\0';
+			const char *name = str + 1;
+			if (strcmp(name, ld->schema->section)) {
+				cf_error(ld, ld->line, "unknown section [%s] (this file takes [%s])",
+					 name, ld->schema->section);
+				ld->in_bad_section = 1;
+			} else {
+				ld->in_bad_section = 0;
+			}
+			*close = ']';
+		}
+	} else if (linelen && !strpbrk(str, "=:")) {
+		cf_error(ld, ld->line, "syntax error: expected 'key = value', '[section]' or a "
+				       "comment");
+		linelen = 0;
 	}
 	str[linelen] = '\n';
 	str[linelen + 1] = '\0';
@@ -460,15 +494,8 @@ static int cf_handler(void *user, const char *section, const char *name, const c
 {
 	struct cf_load *ld = user;
 	const struct cf_schema *s = ld->schema;
-	if (section[0] && strcmp(section, s->section)) {
-		/* Report an unknown section once, not for each of its keys. */
-		if (strcmp(ld->last_bad_section, section)) {
-			str_copy(ld->last_bad_section, section, sizeof(ld->last_bad_section));
-			cf_error(ld, ld->line, "unknown section [%s] (this file takes [%s])", section,
-				 s->section);
-		}
-		return 1;
-	}
+	if (ld->in_bad_section)
+		return 1; /* the reader reported the section once */
 	const struct cf_key *k = schema_find(s, name);
 	if (!k) {
 		char hint[96];
@@ -496,8 +523,7 @@ static int cf_load_file(const struct cf_schema *s, void *obj, const char *path,
 	};
 	int bad = ini_parse_stream(cf_reader, &ld, cf_handler, &ld);
 	if (bad > 0)
-		cf_error(&ld, bad, "syntax error (expected 'key = value', '[section]' or a "
-				   "comment)");
+		cf_error(&ld, bad, "syntax error");
 	else if (bad < 0)
 		cf_error(&ld, 0, "out of memory while parsing");
 	free(text);
