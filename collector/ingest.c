@@ -653,6 +653,15 @@ static int group_txn_env(MDB_txn *txn, void *arg)
 		struct group_entry *ge = &g->e[i];
 		struct ingest_item *it = ge->it;
 		int rc;
+		if (it->kind == INGEST_KIND_ENROLL) {
+			rc = enroll_on_auth(txn, c->env, it->agent_id, it->hostname, it->mac_valid,
+					    it->accept_mode, it->peer, now_ms, &it->enroll);
+			if (rc)
+				return rc;
+			it->result = INGEST_OK;
+			it->ack_seq = it->enroll.high_seq;
+			continue;
+		}
 		if (!ge->batch) {
 			/* rejected before: count it where the agent's health shows it */
 			if (it->result == INGEST_BAD_SIGNATURE || it->result == INGEST_MALFORMED ||
@@ -699,6 +708,8 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 	struct ingest_item *it = ge->it;
 	ge->batch = NULL;
 	it->result = INGEST_FAILED;
+	if (it->kind == INGEST_KIND_ENROLL)
+		return;
 	if (sign_batch_verify(it->sig, it->agent_id, it->seq, it->payload, it->payload_len) != 0) {
 		it->result = INGEST_BAD_SIGNATURE;
 		snprintf(it->detail, sizeof(it->detail),
@@ -836,7 +847,7 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 			  n, db_strerror(rc));
 		for (i = 0; i < n; i++) {
 			struct ingest_item *it = g.e[i].it;
-			if (it->result == INGEST_FAILED || g.e[i].batch) {
+			if (it->kind == INGEST_KIND_ENROLL || it->result == INGEST_FAILED || g.e[i].batch) {
 				it->result = INGEST_FAILED;
 				snprintf(it->detail, sizeof(it->detail), "store: %s", db_strerror(rc));
 			}

@@ -23,6 +23,7 @@
 
 #include "cairn.pb-c.h"
 #include "db.h"
+#include "enroll.h"
 #include "keys.h"
 #include "sign.h"
 #include "store.pb-c.h"
@@ -118,11 +119,19 @@ enum ingest_result {
 
 const char *ingest_result_name(enum ingest_result r);
 
-/* One batch travelling to the writer and back. The submitter allocates it
- * (with payload owned by the item: free()d by ingest_item_free), the writer
- * fills result/ack_seq/detail, and hands it back through done(). */
+enum ingest_kind {
+	INGEST_KIND_BATCH = 0,  /* store a batch */
+	INGEST_KIND_ENROLL,     /* decide a verified AUTH (enroll_on_auth) */
+};
+
+/* One batch (or enrollment) travelling to the writer and back. The submitter
+ * allocates it (with payload owned by the item: free()d by
+ * ingest_item_free), the writer fills result/ack_seq/detail (or enroll), and
+ * hands it back through done(). Enrollments go through the writer too, so
+ * that their durable writes are group-committed off the event loop. */
 struct ingest_item {
 	struct ingest_item *next;
+	enum ingest_kind kind;
 	uint8_t agent_id[32];
 	uint64_t seq;
 	uint8_t sig[SIGN_LEN];
@@ -135,6 +144,12 @@ struct ingest_item {
 	uint64_t ack_seq;       /* the agent's durable high_seq after the commit */
 	uint32_t records;
 	char detail[200];       /* for the log line on failure */
+	/* INGEST_KIND_ENROLL: input, then outcome */
+	char hostname[256];
+	char peer[64];
+	bool mac_valid;
+	enum accept_mode accept_mode;
+	struct enroll_outcome enroll;
 };
 
 void ingest_item_free(struct ingest_item *it);

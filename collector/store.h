@@ -23,6 +23,7 @@
  *   audit            time_ms(u64) | counter(u32)                store.AuditEntry
  *   snapshots        version(u64)                               store.Snapshot
  *   health           agent_id(32)                               cairn.CollectorHealth (latest)
+ *   agent_names      lower(hostname) | 0x00 | agent_id(32)      empty (index: hostname claimed in AUTH)
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -54,6 +55,7 @@ enum store_db {
 	STORE_AUDIT,
 	STORE_SNAPSHOTS,
 	STORE_HEALTH,
+	STORE_AGENT_NAMES,
 	STORE_NDBS
 };
 

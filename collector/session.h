@@ -1,0 +1,63 @@
+/* One agent connection on the collector: frame decoding, handshake, channel,
+ * batches to the ingest writer, ACKs back. Lives on the server's loop.
+ *
+ * Lifetime: the server allocates a session per accepted socket; it holds one
+ * reference for the socket and one per item travelling through the writer,
+ * and is freed when the socket is closed and the last item came back. */
+#ifndef CAIRN_SESSION_H
+#define CAIRN_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "frame.h"
+#include "handshake.h"
+#include "ingest.h"
+
+struct server;
+
+enum session_state {
+	SESSION_HANDSHAKE,  /* waiting for HELLO / AUTH */
+	SESSION_DECIDING,   /* AUTH verified, enrollment at the writer */
+	SESSION_STREAM,     /* READY sent: batches flow */
+	SESSION_CLOSING,
+};
+
+struct session {
+	uv_tcp_t tcp;
+	struct server *srv;
+	struct session *prev, *next;
+	int refs;
+	enum session_state state;
+	bool reading;
+	bool closing;          /* uv_close called or pending after a final write */
+	char peer[64];         /* "address:port" ([v6]:port) */
+	char fp[KEY_FINGERPRINT_HEX_LEN + 1];
+	uint64_t deadline_ms;  /* handshake or idle deadline, time_mono_ms() */
+	struct frame_decoder dec;
+	struct handshake_server hs;
+	uint8_t agent_id[KEY_PUBLIC_LEN];
+	uint32_t inflight;     /* items at the writer */
+	uint64_t acked;        /* highest seq ACKed on this connection */
+	uint64_t batches, bytes_in;
+};
+
+/* Initialises se for an accepted uv_tcp_t already inited on the loop. */
+void session_init(struct session *se, struct server *srv);
+/* Starts reading after the peer address is known. */
+void session_start(struct session *se);
+/* Called by the server for each item the writer finished. */
+void session_on_done(struct session *se, struct ingest_item *it);
+/* Checks the deadline against now; closes with ERROR(TIMEOUT) when past. */
+void session_check_timeout(struct session *se, uint64_t now_ms);
+/* Starts or stops reading according to backpressure and state. */
+void session_update_reading(struct session *se);
+/* Sends an ERROR (sealed once keys exist, else plain) and closes after it. */
+void session_fail(struct session *se, uint16_t code, const char *text);
+/* Closes the socket now (no more writes). */
+void session_close(struct session *se);
+void session_ref(struct session *se);
+void session_unref(struct session *se);
+
+#endif
