@@ -602,6 +602,13 @@ static int cf_assign(const struct cf_schema *s, void *obj, const char *assignmen
 	const char *value = eq + 1;
 	while (*value == ' ' || *value == '\t')
 		value++;
+	char vbuf[PATH_MAX + 1];
+	if (str_copy(vbuf, value, sizeof(vbuf)) >= sizeof(vbuf))
+		return errbuf_set(eb, -EINVAL, "-o '%.40s...': value is too long", assignment);
+	size_t vlen = strlen(vbuf);
+	while (vlen && (vbuf[vlen - 1] == ' ' || vbuf[vlen - 1] == '\t'))
+		vbuf[--vlen] = '\0';
+	value = vbuf;
 	const struct cf_key *k = schema_find(s, key);
 	if (!k) {
 		char hint[96];

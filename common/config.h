@@ -105,7 +105,9 @@ void config_format_duration(uint64_t ms, char *out, size_t n);
 /* "256MiB", "1TiB", "1000B": the largest binary unit that divides bytes. */
 void config_format_size(uint64_t bytes, char *out, size_t n);
 
-/* Splits "host:port", "[v6]:port", "v4", "[v6]" into host and port; port 0 when absent. */
+/* Splits "host:port", "[v6]:port", "v4", "[v6]" (and a bare "v6::addr") into
+ * host and port; port 0 when absent (the agent then uses
+ * COLLECTOR_DEFAULT_PORT; `listen` passes it on, 0 = any free port). */
 int config_split_hostport(const char *s, char *host, size_t hostn, uint16_t *port);
 
 #endif

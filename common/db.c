@@ -10,12 +10,11 @@
 
 const char *db_strerror(int rc)
 {
-	/* LMDB returns errno values positive and its own codes negative; our
-	 * modules return errno values negative. mdb_strerror covers both LMDB
-	 * codes and positive errno. */
-	if (rc < 0 && rc > MDB_KEYEXIST)
-		return mdb_strerror(-rc);
-	return mdb_strerror(rc);
+	/* LMDB's own codes are negative (MDB_KEYEXIST .. MDB_LAST_ERRCODE), its
+	 * system errors positive errno; our modules return negative errno. */
+	if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
+		return mdb_strerror(rc);
+	return strerror(rc < 0 ? -rc : rc);
 }
 
 /* The gate: readers in, resizes exclusive. */

@@ -67,8 +67,9 @@ int db_write(struct db_env *e, db_txn_fn fn, void *arg);
  * (MDB_MAP_RESIZED) transparently. End it with db_read_end(), NOT
  * mdb_txn_abort(): the env counts open readers so that growing the map never
  * unmaps memory a reader still uses (a reader ended with mdb_txn_abort would
- * make the next growth in this process wait forever). Returns 0 or an LMDB
- * error. */
+ * make the next growth in this process wait forever). A thread must not begin
+ * a second read transaction while it holds one: a growth waiting in between
+ * would deadlock. Returns 0 or an LMDB error. */
 int db_read_begin(struct db_env *e, MDB_txn **txn);
 /* Aborts a read transaction from db_read_begin (txn may be NULL: no-op). */
 void db_read_end(struct db_env *e, MDB_txn *txn);
@@ -76,7 +77,7 @@ void db_read_end(struct db_env *e, MDB_txn *txn);
 /* Looks name up in the names given to db_open: its dbi, or -ENOENT. */
 int db_dbi(const struct db_env *e, const char *name, MDB_dbi *out);
 
-/* Human text for an LMDB or errno error code. */
+/* Human text for an LMDB error code or an errno value (either sign). */
 const char *db_strerror(int rc);
 
 /* Composite keys, big-endian so that ranges iterate in order. */

@@ -422,3 +422,11 @@ Test(db, put_get_u32_u64)
 	cr_assert_eq(b[7], 8);
 	cr_assert_eq(db_get_u64(b), 0x0102030405060708ull);
 }
+
+Test(db, strerror_for_both_code_kinds)
+{
+	cr_assert_not_null(strstr(db_strerror(MDB_MAP_FULL), "MDB_MAP_FULL"), "%s",
+			   db_strerror(MDB_MAP_FULL));
+	cr_assert_str_eq(db_strerror(-ENOENT), strerror(ENOENT));
+	cr_assert_str_eq(db_strerror(ENOENT), strerror(ENOENT));
+}
