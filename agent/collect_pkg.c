@@ -552,7 +552,7 @@ int pkg_collect(struct collect_ctx *ctx, struct pkg_state *st, Cairn__PackageInv
 				ms->have_hash = true;
 			}
 		}
-		if (inv->unchanged && !inv->content_hash.len) {
+		if (ms && inv->unchanged && !inv->content_hash.len) {
 			inv->content_hash.data = collect_alloc(32);
 			inv->content_hash.len = 32;
 			memcpy(inv->content_hash.data, ms->hash, 32);

@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "keygen", keygen_main, "create the agent key in the state dir (if missing)" },
 	{ "id", id_main, "print the agent id and fingerprint" },
 	{ "check-config", check_config_main, "validate a configuration file" },
+	{ "collect", collect_main, "print this host's inventory (host, perf, processes, sockets, packages)" },
 };
 
 void agent_usage(void *out)

@@ -1,0 +1,495 @@
+/* cairn-agent collect: one inventory of this host (or of a captured tree),
+ * as a summary for people or one JSON document for programs.
+ *
+ * The same collectors as the daemon. Performance rates and process CPU need
+ * two samples: the command samples, waits --interval (1 s live, 10 ms under
+ * --root where the counters cannot move) and samples again; the process
+ * delta between the two snapshots is reported too. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "collect.h"
+#include "collect_proc.h"
+#include "collect_sock.h"
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "pbjson.h"
+#include "util.h"
+
+enum { OPT_ROOT = CLI_OPT_USER, OPT_ONLY, OPT_INTERVAL };
+
+struct collect_opts {
+	const char *root;
+	bool only[COLLECT_NKINDS];
+	bool only_given;
+	long interval_ms;
+	const char *prog;
+};
+
+static void collect_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-agent collect [--root DIR] [--json] [--only LIST] [--interval MS]\n\n"
+		   "Prints what the agent collects on this host: host facts, performance,\n"
+		   "processes, sockets and packages. Nothing is sent or stored.\n\n"
+		   "      --root DIR        read /proc, /sys, /etc, /var/lib from a captured tree\n"
+		   "                        (default: the config's root, else /)\n"
+		   "      --only LIST       comma-separated subset of host,perf,proc,sock,pkg\n"
+		   "      --interval MS     wait between the two samples used for rates\n"
+		   "                        (default 1000, 10 with --root)\n");
+	cli_usage_common(f);
+}
+
+static int parse_only(struct collect_opts *o, const char *arg)
+{
+	char buf[256];
+	str_copy(buf, arg, sizeof(buf));
+	char *save;
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		enum collect_kind k;
+		if (collect_kind_parse(w, &k)) {
+			fprintf(stderr, "cairn-agent collect: --only: unknown collector '%s' "
+					"(use host, perf, proc, sock, pkg)\n", w);
+			return -1;
+		}
+		o->only[k] = true;
+	}
+	o->only_given = true;
+	return 0;
+}
+
+static int handle_option(int opt, const char *arg, void *ctx)
+{
+	struct collect_opts *o = ctx;
+	switch (opt) {
+	case OPT_ROOT:
+		o->root = arg;
+		return 0;
+	case OPT_ONLY:
+		return parse_only(o, arg);
+	case OPT_INTERVAL: {
+		char *end;
+		long v = strtol(arg, &end, 10);
+		if (*end || v < 1 || v > 60000) {
+			fprintf(stderr, "cairn-agent collect: --interval: '%s' is not a number of "
+					"milliseconds between 1 and 60000\n", arg);
+			return -1;
+		}
+		o->interval_ms = v;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+/* ----------------------------------------------------------- collection */
+
+struct results {
+	Cairn__HostInfo *host;
+	Cairn__PerfWindow *perf;
+	Cairn__ProcessSnapshot *procs;
+	Cairn__ProcessDelta *delta;
+	Cairn__ListenerSet *listeners;
+	Cairn__ConnectionWindow *conns;
+	Cairn__PackageInventory **pkgs;
+	size_t npkgs;
+	Cairn__CollectorHealth *health;
+};
+
+static void results_free(struct results *r)
+{
+	if (r->host)
+		cairn__host_info__free_unpacked(r->host, NULL);
+	if (r->perf)
+		cairn__perf_window__free_unpacked(r->perf, NULL);
+	if (r->procs)
+		cairn__process_snapshot__free_unpacked(r->procs, NULL);
+	if (r->delta)
+		cairn__process_delta__free_unpacked(r->delta, NULL);
+	if (r->listeners)
+		cairn__listener_set__free_unpacked(r->listeners, NULL);
+	if (r->conns)
+		cairn__connection_window__free_unpacked(r->conns, NULL);
+	for (size_t i = 0; i < r->npkgs; i++)
+		cairn__package_inventory__free_unpacked(r->pkgs[i], NULL);
+	free(r->pkgs);
+	if (r->health)
+		cairn__collector_health__free_unpacked(r->health, NULL);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int run_collectors(struct collect_ctx *ctx, const struct collect_opts *o, struct results *r)
+{
+	struct perf_state *perf = NULL;
+	struct proc_state *proc = NULL;
+	Cairn__ProcessSnapshot *first = NULL;
+	int rc = 0;
+
+	if (o->only[COLLECT_PERF]) {
+		rc = perf_open(&perf, (uint32_t)o->interval_ms, 0);
+		if (!rc)
+			perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
+	}
+	if (!rc && o->only[COLLECT_PROC]) {
+		rc = proc_state_new(&proc);
+		if (!rc && proc_snapshot(ctx, proc, &first))
+			first = NULL;
+	}
+	if (rc)
+		goto out;
+	if (o->only[COLLECT_HOST])
+		host_collect(ctx, &r->host);
+	if (o->only[COLLECT_PKG])
+		pkg_collect(ctx, NULL, &r->pkgs, &r->npkgs);
+	if (o->only[COLLECT_PERF] || o->only[COLLECT_PROC])
+		sleep_ms(o->interval_ms);
+	if (perf) {
+		perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
+		if (perf_window_close(perf, time_now_ms(), &r->perf))
+			collect_error(ctx, COLLECT_PERF, "no performance counters could be sampled");
+	}
+	if (proc && !proc_snapshot(ctx, proc, &r->procs) && first)
+		proc_delta(first, r->procs, &r->delta);
+	if (o->only[COLLECT_SOCK]) {
+		int src = collect_sock(ctx, time_now_ms(), &r->conns, &r->listeners);
+		if (src)
+			collect_error(ctx, COLLECT_SOCK, "no socket table could be read: %s", strerror(-src));
+	}
+out:
+	if (first)
+		cairn__process_snapshot__free_unpacked(first, NULL);
+	perf_close(perf);
+	proc_state_free(proc);
+	r->health = collect_health(ctx);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- JSON */
+
+static int set_msg(json_t *doc, const char *key, const ProtobufCMessage *m)
+{
+	if (!m)
+		return 0;
+	json_t *j = pbjson_from_message(m, PBJSON_EMIT_DEFAULTS);
+	if (!j)
+		return -ENOMEM;
+	return json_object_set_new(doc, key, j) ? -ENOMEM : 0;
+}
+
+static int print_json(const struct collect_ctx *ctx, const struct results *r)
+{
+	json_t *doc = json_object();
+	int rc = 0;
+	json_object_set_new(doc, "agent_version", json_string(CAIRN_VERSION));
+	json_t *root = json_string(ctx->root);
+	json_object_set_new(doc, "root", root ? root : json_string("(not UTF-8)"));
+	json_object_set_new(doc, "collected_ms", json_integer(time_now_ms()));
+	rc |= set_msg(doc, "host", r->host ? &r->host->base : NULL);
+	rc |= set_msg(doc, "perf", r->perf ? &r->perf->base : NULL);
+	rc |= set_msg(doc, "processes", r->procs ? &r->procs->base : NULL);
+	rc |= set_msg(doc, "process_delta", r->delta ? &r->delta->base : NULL);
+	rc |= set_msg(doc, "listeners", r->listeners ? &r->listeners->base : NULL);
+	rc |= set_msg(doc, "connections", r->conns ? &r->conns->base : NULL);
+	if (r->pkgs) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < r->npkgs; i++)
+			json_array_append_new(arr, pbjson_from_message(&r->pkgs[i]->base,
+								       PBJSON_EMIT_DEFAULTS));
+		json_object_set_new(doc, "packages", arr);
+	}
+	rc |= set_msg(doc, "health", &r->health->base);
+	if (rc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))) {
+		fprintf(stderr, "cairn-agent collect: cannot write the JSON document\n");
+		json_decref(doc);
+		return 1;
+	}
+	fputc('\n', stdout);
+	json_decref(doc);
+	return 0;
+}
+
+/* --------------------------------------------------------------- people */
+
+static const char *human_size(double v, char *buf, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}
+
+static const char *human_duration(uint64_t s, char *buf, size_t n)
+{
+	if (s >= 86400)
+		snprintf(buf, n, "%lud %luh", (unsigned long)(s / 86400), (unsigned long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, n, "%luh %lum", (unsigned long)(s / 3600), (unsigned long)(s % 3600 / 60));
+	else
+		snprintf(buf, n, "%lum %lus", (unsigned long)(s / 60), (unsigned long)(s % 60));
+	return buf;
+}
+
+static double avg(const Cairn__Stat *s)
+{
+	return s ? s->avg : 0;
+}
+
+static void print_host(const Cairn__HostInfo *h)
+{
+	char a[32], b[32];
+	printf("Host         %s (fqdn %s)\n", h->hostname, h->fqdn[0] ? h->fqdn : "-");
+	printf("OS           %s, kernel %s, %s\n",
+	       h->os && h->os->pretty_name[0] ? h->os->pretty_name : "(unknown)", h->kernel_release,
+	       h->architecture);
+	printf("Machine id   %s  boot id %s\n", h->machine_id[0] ? h->machine_id : "-",
+	       h->boot_id[0] ? h->boot_id : "-");
+	printf("CPU          %s: %u socket%s, %u cores, %u threads", h->cpu_model[0] ? h->cpu_model : "?",
+	       h->cpu_sockets, h->cpu_sockets == 1 ? "" : "s", h->cpu_cores, h->cpu_threads);
+	if (h->cpu_mhz)
+		printf(" @ %u MHz", h->cpu_mhz);
+	printf("\nMemory       %s RAM, %s swap\n", human_size((double)h->mem_total_bytes, a, sizeof(a)),
+	       human_size((double)h->swap_total_bytes, b, sizeof(b)));
+	if (h->virt) {
+		const Cairn__Virtualization *v = h->virt;
+		printf("Platform     %s", v->kind);
+		if (v->hypervisor[0])
+			printf(", hypervisor %s", v->hypervisor);
+		if (v->container[0])
+			printf(", container %s", v->container);
+		if (v->dmi_sys_vendor[0] || v->dmi_product_name[0])
+			printf(" (%s %s)", v->dmi_sys_vendor, v->dmi_product_name);
+		printf("\n");
+	}
+	for (size_t i = 0; i < h->n_disks; i++)
+		printf("%-12s %-10s %10s  %-5s %s%s\n", i ? "" : "Disks", h->disks[i]->name,
+		       human_size((double)h->disks[i]->size_bytes, a, sizeof(a)), h->disks[i]->kind,
+		       h->disks[i]->rotational ? "rotational " : "", h->disks[i]->model);
+	for (size_t i = 0; i < h->n_filesystems; i++) {
+		const Cairn__Filesystem *f = h->filesystems[i];
+		printf("%-12s %-20s %-8s %10s", i ? "" : "Filesystems", f->mountpoint, f->fstype,
+		       human_size((double)f->size_bytes, a, sizeof(a)));
+		if (f->size_bytes)
+			printf("  %3.0f%% used", (double)f->used_bytes * 100 / (double)f->size_bytes);
+		printf("  %s\n", f->device);
+	}
+	for (size_t i = 0; i < h->n_nics; i++) {
+		const Cairn__Nic *n = h->nics[i];
+		printf("%-12s %-10s %-17s mtu %-5u %-4s", i ? "" : "NICs", n->name, n->mac[0] ? n->mac : "-",
+		       n->mtu, n->up ? "up" : "down");
+		if (n->speed_mbps > 0)
+			printf(" %d Mb/s", n->speed_mbps);
+		for (size_t k = 0; k < n->n_addresses; k++)
+			printf(" %s/%u", n->addresses[k]->address, n->addresses[k]->prefix_len);
+		printf("\n");
+	}
+	for (size_t i = 0; i < h->n_routes; i++)
+		printf("%-12s %s via %s dev %s\n", i ? "" : "Routes", h->routes[i]->destination,
+		       h->routes[i]->gateway, h->routes[i]->interface);
+	printf("DNS         ");
+	for (size_t i = 0; i < h->n_dns_servers; i++)
+		printf(" %s", h->dns_servers[i]);
+	if (h->n_dns_search) {
+		printf("  search");
+		for (size_t i = 0; i < h->n_dns_search; i++)
+			printf(" %s", h->dns_search[i]);
+	}
+	printf("\nTime zone    %s, up %s\n", h->timezone[0] ? h->timezone : "-",
+	       human_duration(h->uptime_s, a, sizeof(a)));
+}
+
+static void print_perf(const Cairn__PerfWindow *p)
+{
+	char a[32], b[32], c[32];
+	printf("\nPerformance  %u samples over %.1f s\n", p->samples,
+	       (double)(p->window_end_ms - p->window_start_ms) / 1000.0);
+	printf("  CPU        user %.1f%%  system %.1f%%  iowait %.1f%%  steal %.1f%%  idle %.1f%%\n",
+	       avg(p->cpu_user_pct), avg(p->cpu_system_pct), avg(p->cpu_iowait_pct),
+	       avg(p->cpu_steal_pct), avg(p->cpu_idle_pct));
+	printf("  Load       %.2f %.2f %.2f\n", avg(p->load1), avg(p->load5), avg(p->load15));
+	printf("  Memory     used %s, available %s, swap used %s\n",
+	       human_size(avg(p->mem_used_bytes), a, sizeof(a)),
+	       human_size(avg(p->mem_available_bytes), b, sizeof(b)),
+	       human_size(avg(p->swap_used_bytes), c, sizeof(c)));
+	for (size_t i = 0; i < p->n_disks; i++) {
+		const Cairn__DiskPerf *d = p->disks[i];
+		printf("  Disk %-10s read %s/s (%.0f op/s)  write %s/s (%.0f op/s)  busy %.0f%%\n",
+		       d->device, human_size(avg(d->read_bytes_ps), a, sizeof(a)), avg(d->read_ops_ps),
+		       human_size(avg(d->write_bytes_ps), b, sizeof(b)), avg(d->write_ops_ps),
+		       avg(d->busy_pct));
+	}
+	for (size_t i = 0; i < p->n_nics; i++) {
+		const Cairn__NicPerf *n = p->nics[i];
+		printf("  NIC  %-10s rx %s/s (%.0f pkt/s)  tx %s/s (%.0f pkt/s)  errors %lu/%lu\n",
+		       n->name, human_size(avg(n->rx_bytes_ps), a, sizeof(a)), avg(n->rx_packets_ps),
+		       human_size(avg(n->tx_bytes_ps), b, sizeof(b)), avg(n->tx_packets_ps),
+		       (unsigned long)n->rx_errors, (unsigned long)n->tx_errors);
+	}
+}
+
+static void print_procs(const Cairn__ProcessSnapshot *s, const Cairn__ProcessDelta *d)
+{
+	char a[32];
+	printf("\nProcesses    %zu", s->n_processes);
+	if (d)
+		printf(" (%zu started, %zu exited during the sample)", d->n_started, d->n_exited_pids);
+	printf("\n  %7s %7s %-10s %6s %9s %-24s %s\n", "PID", "PPID", "USER", "CPU%", "RSS", "IDENTITY",
+	       "CMDLINE");
+	for (size_t i = 0; i < s->n_processes; i++) {
+		const Cairn__Process *p = s->processes[i];
+		printf("  %7u %7u %-10.10s %6.1f %9s %-24.24s %.100s%s\n", p->pid, p->ppid, p->user,
+		       p->cpu_pct, human_size((double)p->rss_bytes, a, sizeof(a)), p->identity,
+		       p->cmdline, p->container_id[0] ? " [container]" : "");
+	}
+}
+
+static const char *proto_name(Cairn__Protocol p)
+{
+	return p == CAIRN__PROTOCOL__TCP ? "tcp" : p == CAIRN__PROTOCOL__UDP ? "udp" : "?";
+}
+
+static void print_socks(const Cairn__ListenerSet *l, const Cairn__ConnectionWindow *c)
+{
+	if (l) {
+		printf("\nListeners    %zu\n", l->n_listeners);
+		for (size_t i = 0; i < l->n_listeners; i++) {
+			const Cairn__Listener *x = l->listeners[i];
+			bool v6 = strchr(x->address, ':') != NULL;
+			char ep[80];
+			snprintf(ep, sizeof(ep), v6 ? "[%s]:%u" : "%s:%u", x->address, x->port);
+			printf("  %-4s %-28s pid %-7u %s\n", proto_name(x->protocol), ep, x->pid,
+			       x->identity[0] ? x->identity : x->process_name);
+		}
+	}
+	if (c) {
+		static const char *const dirs[] = { "?", "in", "out", "local" };
+		printf("\nConnections  %zu edges\n", c->n_edges);
+		for (size_t i = 0; i < c->n_edges; i++) {
+			const Cairn__Edge *e = c->edges[i];
+			const char *dir = (unsigned)e->direction < 4 ? dirs[e->direction] : "?";
+			printf("  %-5s %-4s pid %-7u %-20.20s ", dir, proto_name(e->protocol), e->pid,
+			       e->identity[0] ? e->identity : e->process_name);
+			if (e->direction == CAIRN__DIRECTION__INBOUND)
+				printf("port %u <- %s", e->local_port, e->remote_address);
+			else
+				printf("-> %s:%u", e->remote_address, e->remote_port);
+			if (e->peer_pid)
+				printf(" (pid %u %s)", e->peer_pid, e->peer_process_name);
+			printf("  x%u\n", e->max_concurrent);
+		}
+	}
+}
+
+static void print_people(const struct results *r)
+{
+	if (r->host)
+		print_host(r->host);
+	if (r->perf)
+		print_perf(r->perf);
+	if (r->procs)
+		print_procs(r->procs, r->delta);
+	print_socks(r->listeners, r->conns);
+	if (r->pkgs) {
+		printf("\nPackages\n");
+		for (size_t i = 0; i < r->npkgs; i++) {
+			char hex[65];
+			hex_encode(hex, r->pkgs[i]->content_hash.data,
+				   r->pkgs[i]->content_hash.len > 32 ? 32 : r->pkgs[i]->content_hash.len);
+			printf("  %-5s %zu installed, content hash %.16s\n", r->pkgs[i]->manager,
+			       r->pkgs[i]->n_packages, hex);
+		}
+		if (!r->npkgs)
+			printf("  no package database found\n");
+	}
+	printf("\nCollector    errors\n");
+	for (size_t i = 0; i < r->health->n_stats; i++) {
+		const Cairn__CollectorStat *s = r->health->stats[i];
+		if (!s->runs)
+			continue;
+		printf("  %-5s %5lu  (%lu items, %.1f ms)%s%s\n", s->collector, (unsigned long)s->errors,
+		       (unsigned long)s->items, (double)s->last_duration_us / 1000.0,
+		       s->last_error[0] ? "  last: " : "", s->last_error);
+	}
+}
+
+static void report_config_error(const char *msg, void *arg)
+{
+	fprintf(stderr, "%s: %s\n", (const char *)arg, msg);
+}
+
+int collect_main(int argc, char *argv[])
+{
+	struct collect_opts o = { .interval_ms = 0 };
+	static const struct option longopts[] = {
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "only", required_argument, NULL, OPT_ONLY },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ 0 },
+	};
+	struct cli_extra extra = { NULL, longopts, handle_option, &o };
+	struct cli cli;
+	int rc = cli_parse(&cli, "cairn-agent", argc, argv, &extra, collect_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cli.nargs) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
+		collect_usage(stderr);
+		return 2;
+	}
+	static struct agent_config cfg;
+	const char *root = o.root;
+	if (!root && (cli.config_path || cli.noverrides)) {
+		if (cli_agent_config_report(&cli, &cfg, report_config_error, (void *)cli.prog) != 0) {
+			fprintf(stderr, "%s: the configuration has errors; run 'cairn-agent check-config'\n",
+				cli.prog);
+			return 2;
+		}
+		root = cfg.root;
+	}
+	if (!o.only_given)
+		for (int k = 0; k < COLLECT_NKINDS; k++)
+			o.only[k] = true;
+
+	static struct collect_ctx ctx;
+	collect_ctx_init(&ctx, root);
+	if (!ctx.live && access(ctx.root, R_OK | X_OK)) {
+		fprintf(stderr, "%s: --root %s: %s\n", cli.prog, ctx.root, strerror(errno));
+		return 2;
+	}
+	if (!o.interval_ms)
+		o.interval_ms = ctx.live ? 1000 : 10;
+
+	struct results r = { 0 };
+	rc = run_collectors(&ctx, &o, &r);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", cli.prog, strerror(-rc));
+		results_free(&r);
+		return 1;
+	}
+	int exit_code = 0;
+	if (cli.json)
+		exit_code = print_json(&ctx, &r);
+	else
+		print_people(&r);
+	if (fflush(stdout)) {
+		fprintf(stderr, "%s: cannot write the output: %s\n", cli.prog, strerror(errno));
+		exit_code = 1;
+	}
+	results_free(&r);
+	return exit_code;
+}
