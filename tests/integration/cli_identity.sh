@@ -1,0 +1,82 @@
+#!/bin/sh
+# Identity and configuration commands of both programs, as an operator runs
+# them: exit codes 0/1/2, key file modes, refusal of readable keys, file:line
+# configuration errors. Usage: cli_identity.sh AGENT COLLECTOR
+set -u
+agent=$1
+collector=$2
+tmp=$(mktemp -d /tmp/cairn-it-cli-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() {
+	echo "FAIL: $*" >&2
+	fails=$((fails + 1))
+}
+expect_rc() { # WANT DESCRIPTION CMD...
+	want=$1
+	what=$2
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ "$rc" -eq "$want" ] || fail "$what: exit $rc, want $want; stderr: $(cat "$tmp/err")"
+}
+
+expect_rc 0 "agent --version" "$agent" --version
+grep -q '^cairn-agent ' "$tmp/out" || fail "--version output: $(cat "$tmp/out")"
+expect_rc 0 "agent --help" "$agent" --help
+expect_rc 2 "agent without command" "$agent"
+expect_rc 2 "agent unknown command" "$agent" frobnicate
+expect_rc 2 "agent unknown option" "$agent" keygen --frobnicate --state-dir "$tmp/a"
+[ -e "$tmp/a" ] && fail "a usage error must not create anything"
+
+expect_rc 0 "keygen" "$agent" keygen --state-dir "$tmp/a"
+id1=$(sed -n 's/^agent id: *//p' "$tmp/out")
+[ ${#id1} -eq 64 ] || fail "keygen printed no 64-digit id: $(cat "$tmp/out")"
+[ "$(stat -c %a "$tmp/a/agent.key")" = 600 ] || fail "agent.key mode $(stat -c %a "$tmp/a/agent.key")"
+[ "$(stat -c %a "$tmp/a")" = 700 ] || fail "state dir mode $(stat -c %a "$tmp/a")"
+expect_rc 0 "keygen again" "$agent" keygen --state-dir "$tmp/a"
+grep -q "$id1" "$tmp/out" || fail "second keygen changed the key"
+expect_rc 0 "id -q" "$agent" id -q --state-dir "$tmp/a"
+[ "$(cat "$tmp/out")" = "$id1" ] || fail "id -q: $(cat "$tmp/out")"
+expect_rc 0 "id --json" "$agent" id --json --state-dir "$tmp/a"
+grep -q "\"agent_id\": \"$id1\"" "$tmp/out" || fail "id --json: $(cat "$tmp/out")"
+expect_rc 1 "id without key" "$agent" id --state-dir "$tmp/none"
+grep -q "cairn-agent keygen" "$tmp/err" || fail "id without key gives no hint: $(cat "$tmp/err")"
+
+chmod 644 "$tmp/a/agent.key"
+expect_rc 1 "id with 0644 key" "$agent" id --state-dir "$tmp/a"
+grep -q "chmod 600 $tmp/a/agent.key" "$tmp/err" || fail "0644 refusal lacks the fix: $(cat "$tmp/err")"
+chmod 600 "$tmp/a/agent.key"
+
+expect_rc 0 "key show" "$collector" key show --state-dir "$tmp/c"
+pk=$(sed -n 's/^public key: *//p' "$tmp/out")
+[ ${#pk} -eq 64 ] || fail "key show printed no public key: $(cat "$tmp/out")"
+expect_rc 0 "key show -q" "$collector" key show -q --state-dir "$tmp/c"
+[ "$(cat "$tmp/out")" = "$pk" ] || fail "key show changed the key or -q output: $(cat "$tmp/out")"
+[ "$(stat -c %a "$tmp/c/collector.key")" = 600 ] || fail "collector.key mode"
+expect_rc 2 "key without show" "$collector" key --state-dir "$tmp/c"
+expect_rc 2 "key unknown subcommand" "$collector" key list --state-dir "$tmp/c"
+
+cat >"$tmp/agent.conf" <<CONF
+[agent]
+collector = 127.0.0.1:7415
+collector_key = $pk
+state_dir = $tmp/a
+CONF
+expect_rc 0 "check-config ok" "$agent" check-config -c "$tmp/agent.conf"
+expect_rc 0 "keygen from config" "$agent" id -q -c "$tmp/agent.conf"
+[ "$(cat "$tmp/out")" = "$id1" ] || fail "state_dir from the config file not used"
+
+printf '[agent]\nsample_intervl = 15s\nspool_max = 12XB\n' >"$tmp/bad.conf"
+expect_rc 2 "check-config errors" "$agent" check-config -c "$tmp/bad.conf"
+grep -q "bad.conf:2: unknown key 'sample_intervl' in \[agent\] (did you mean 'sample_interval'?)" "$tmp/err" ||
+	fail "no file:line + suggestion: $(cat "$tmp/err")"
+grep -q "bad.conf:3: spool_max" "$tmp/err" || fail "second error not reported: $(cat "$tmp/err")"
+expect_rc 2 "keygen with bad config" "$agent" keygen -c "$tmp/bad.conf"
+expect_rc 2 "bad -o" "$agent" id -o report_interval=soon --state-dir "$tmp/a"
+expect_rc 2 "collector check-config token without file" "$collector" check-config -c /dev/null -o accept=token
+expect_rc 0 "collector check-config --json" "$collector" check-config -c /dev/null --json -o accept=any
+grep -q '"ok": true' "$tmp/out" || fail "check-config --json: $(cat "$tmp/out")"
+
+[ $fails -eq 0 ] && echo "cli_identity: all checks passed"
+exit $((fails > 0))
