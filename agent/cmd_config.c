@@ -1,8 +1,11 @@
 /* cairn-agent check-config: reads agent.conf (+ -o overrides) the way the
  * daemon would, reports every error with file:line, exit 2 on any. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -86,6 +89,19 @@ int check_config_main(int argc, char *argv[])
 					      json_string("collector_key is not set: 'cairn-agent "
 							  "run' needs it (from 'cairn-collector key "
 							  "show')"));
+		struct stat fst;
+		if (cfg.enroll_token[0] && cli.config_used[0] && !stat(cli.config_used, &fst) &&
+		    (fst.st_mode & 004))
+			json_array_append_new(
+				warnings, json_sprintf("%s holds enroll_token and is readable by "
+						       "everyone: chmod 640 %s",
+						       cli.config_used, cli.config_used));
+		if (cfg.enroll_token_file[0] && access(cfg.enroll_token_file, R_OK))
+			json_array_append_new(warnings,
+					      json_sprintf("enroll_token_file %s is not readable "
+							   "by this user: %s",
+							   cfg.enroll_token_file,
+							   strerror(errno)));
 	}
 	const char *file = cli.config_used[0] ? cli.config_used : "(defaults)";
 	if (cli.json) {
