@@ -111,11 +111,14 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 		      struct errbuf *eb)
 {
 	char tmp[PATH_MAX];
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
 		return errbuf_set(eb, -ENAMETOOLONG, "%s: path too long", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* A unique name (created 0600), so concurrent writers of one path in
+	 * one process never share a temporary file. */
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return errbuf_set(eb, -errno, "cannot create %s: %s", tmp, strerror(errno));
+		return errbuf_set(eb, -errno, "cannot create a temporary file next to %s: %s", path,
+				  strerror(errno));
 	int rc = 0;
 	if (fchmod(fd, mode)) {
 		rc = errbuf_set(eb, -errno, "cannot chmod %s: %s", tmp, strerror(errno));
