@@ -185,6 +185,11 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 
 static int entry_push(struct sock_scanner *s, const struct sock_entry *e)
 {
+	/* A TCP socket without a file was closed by its program and is only
+	 * finishing its shutdown in the kernel: no owner, not a connection any
+	 * more. */
+	if (e->protocol == IPPROTO_TCP && !e->inode)
+		return 0;
 	if (grow_array((void **)&s->entries, &s->cap, s->n + 1, sizeof(*s->entries)))
 		return -ENOMEM;
 	s->entries[s->n++] = *e;
@@ -415,6 +420,7 @@ static int read_proc_net(struct sock_scanner *s, struct collect_ctx *ctx, const 
 struct nl_dump_ctx {
 	struct sock_scanner *s;
 	uint64_t netns;
+	uint8_t protocol;
 	int err;
 };
 
@@ -438,11 +444,9 @@ static int nl_dump_cb(const struct nlmsghdr *nlh, void *data)
 	e.inode = m->idiag_inode;
 	e.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
 	e.netns = dc->netns;
+	e.protocol = dc->protocol;
 	const struct nlattr *attr;
 	mnl_attr_for_each(attr, nlh, sizeof(*m)) {
-		if (mnl_attr_get_type(attr) == INET_DIAG_PROTOCOL &&
-		    mnl_attr_get_payload_len(attr) >= 1)
-			e.protocol = *(const uint8_t *)mnl_attr_get_payload(attr);
 		if (mnl_attr_get_type(attr) != INET_DIAG_INFO)
 			continue;
 		size_t plen = mnl_attr_get_payload_len(attr);
@@ -479,8 +483,7 @@ static int nl_dump(struct sock_scanner *s, struct mnl_socket *nl, uint64_t netns
 		r->idiag_ext = 1u << (INET_DIAG_INFO - 1);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	size_t before = s->n;
-	struct nl_dump_ctx dc = {.s = s, .netns = netns};
+	struct nl_dump_ctx dc = {.s = s, .netns = netns, .protocol = protocol};
 	uint32_t portid = mnl_socket_get_portid(nl);
 	for (;;) {
 		ssize_t len = mnl_socket_recvfrom(nl, s->nlbuf, NL_BUF_SIZE);
@@ -497,9 +500,6 @@ static int nl_dump(struct sock_scanner *s, struct mnl_socket *nl, uint64_t netns
 		if (rc < 0)
 			return -errno ? -errno : -EIO;
 	}
-	/* UDP diag does not send INET_DIAG_PROTOCOL on every kernel. */
-	for (size_t i = before; i < s->n; i++)
-		s->entries[i].protocol = protocol;
 	return 0;
 }
 
@@ -1269,6 +1269,8 @@ static void refresh_all(struct sock_scanner *s, struct collect_ctx *ctx, enum re
 static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool full)
 {
 	s->npending = 0;
+	if (full)
+		sockhash_clear(&s->orphans);
 	for (size_t i = 0; i < s->n; i++) {
 		struct sock_entry *e = &s->entries[i];
 		e->pid = 0;
@@ -1282,6 +1284,11 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 		refresh_all(s, ctx, REREAD_ALL);
 		pending_settle(s);
 		s->last_slow_pass = s->seq;
+		/* Every slot was just read: what is still unowned has no owner we
+		 * can see (kernel sockets, unreadable processes). */
+		for (size_t i = 0; i < s->npending; i++)
+			sockhash_put(&s->orphans, s->entries[s->pending[i]].inode, s->seq);
+		s->npending = 0;
 	}
 	if (s->npending) {
 		/* 1. Processes that own the listener on the same local port, or
@@ -1402,7 +1409,7 @@ void sock_scanner_free(struct sock_scanner *s)
 const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t pid)
 {
 	uint64_t v;
-	if (pid <= 0 || !sockhash_get(&s->procs, (uint64_t)pid, &v))
+	if (!s || pid <= 0 || !sockhash_get(&s->procs, (uint64_t)pid, &v))
 		return NULL;
 	const struct proc_ent *p = (const struct proc_ent *)(uintptr_t)v;
 	return p->info_loaded ? &p->pub : NULL;

@@ -129,7 +129,8 @@ void sock_scanner_free(struct sock_scanner *s);
 int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
 			const struct sock_sample **out);
 
-/* The process record for pid as of the last sample, NULL when unknown. */
+/* The process record for pid as of the last sample, NULL when unknown (or s
+ * is NULL, as in hand-made samples). */
 const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t pid);
 
 /* Text form of an address ("127.0.0.1", "::1") into out (>= 46 bytes). */

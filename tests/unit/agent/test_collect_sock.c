@@ -1,0 +1,529 @@
+/* Socket collector: /proc/net parsing, a fixture host, and live sockets opened
+ * by child processes on loopback. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "collect_sock.h"
+#include "window.h"
+
+#ifndef FIXTURE_DIR
+#error "FIXTURE_DIR must be defined"
+#endif
+
+/* ------------------------------------------------------------ parsing */
+
+struct collected {
+	struct sock_entry e[16];
+	size_t n;
+};
+
+static void collect_cb(void *arg, const struct sock_entry *e)
+{
+	struct collected *c = arg;
+	if (c->n < 16)
+		c->e[c->n++] = *e;
+}
+
+Test(sock_parse, ipv4_line_and_header)
+{
+	const char text[] =
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+		"   0: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0 20 4 30 10 -1\n";
+	struct collected c = {0};
+	uint32_t bad = 0;
+	cr_assert_eq(sock_parse_proc_net(text, sizeof(text) - 1, IPPROTO_TCP, collect_cb, &c, &bad), 1);
+	cr_assert_eq(bad, 0);
+	char a[64];
+	cr_assert_str_eq(sock_addr_str(&c.e[0].local, a, sizeof(a)), "127.0.0.1");
+	cr_assert_str_eq(sock_addr_str(&c.e[0].remote, a, sizeof(a)), "127.0.0.2");
+	cr_assert_eq(c.e[0].local_port, 8080);
+	cr_assert_eq(c.e[0].remote_port, 54321);
+	cr_assert_eq(c.e[0].state, 1);
+	cr_assert_eq(c.e[0].inode, 4242);
+	cr_assert_eq(c.e[0].protocol, IPPROTO_TCP);
+}
+
+Test(sock_parse, ipv6_and_v4_mapped)
+{
+	const char text[] =
+		"  sl  local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n"
+		"   0: 00000000000000000000000001000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 77 1\n"
+		"   1: 0000000000000000FFFF00000100007F:0050 0000000000000000FFFF00000200007F:C000 01 00000000:00000000 00:00000000 00000000 0 0 78 1\n";
+	struct collected c = {0};
+	uint32_t bad = 0;
+	cr_assert_eq(sock_parse_proc_net(text, sizeof(text) - 1, IPPROTO_TCP, collect_cb, &c, &bad), 2);
+	char a[64];
+	cr_assert_str_eq(sock_addr_str(&c.e[0].local, a, sizeof(a)), "::1");
+	cr_assert_eq(c.e[0].local.family, AF_INET6);
+	cr_assert_str_eq(sock_addr_str(&c.e[1].local, a, sizeof(a)), "127.0.0.1");
+	cr_assert_eq(c.e[1].local.family, AF_INET);
+	cr_assert_str_eq(sock_addr_str(&c.e[1].remote, a, sizeof(a)), "127.0.0.2");
+}
+
+Test(sock_parse, malformed_lines_are_counted_and_skipped)
+{
+	const char text[] =
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+		"   0: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 1 1\n"
+		"garbage\n"
+		"   2: 0100007F:1F9 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 2 1\n"
+		"   3: 0100007F:1F90 0200007F:D431 XX 00000000:00000000 00:00000000 00000000  1000        0 3 1\n"
+		"   4: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 4x 1\n"
+		"   5: 0100007F:1F90 0200007F:D431 01 00000000:00000000\n"
+		"\n"
+		"   6: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 6 1\n"
+		"   7: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 7";
+	struct collected c = {0};
+	uint32_t bad = 0;
+	cr_assert_eq(sock_parse_proc_net(text, sizeof(text) - 1, IPPROTO_TCP, collect_cb, &c, &bad), 2);
+	cr_assert_eq(bad, 6, "bad = %u", bad);
+	cr_assert_eq(c.e[0].inode, 1);
+	cr_assert_eq(c.e[1].inode, 6);
+}
+
+Test(sock_parse, empty_and_binary_input)
+{
+	uint32_t bad = 0;
+	struct collected c = {0};
+	cr_assert_eq(sock_parse_proc_net("", 0, IPPROTO_UDP, collect_cb, &c, &bad), 0);
+	const char bin[] = "\x00\xff\xfe:\n\x01\x02 0100007F:0035\n";
+	cr_assert_eq(sock_parse_proc_net(bin, sizeof(bin) - 1, IPPROTO_UDP, collect_cb, &c, &bad), 0);
+	cr_assert_eq(bad, 2);
+}
+
+/* ------------------------------------------------------------ fixture host */
+
+static const struct sock_entry *by_inode(const struct sock_sample *s, uint64_t ino)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->entries[i].inode == ino)
+			return &s->entries[i];
+	return NULL;
+}
+
+Test(sock_fixture, host1_owners_and_directions)
+{
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, FIXTURE_DIR "/net/host1");
+	struct sock_scanner *s;
+	const struct sock_sample *smp;
+	cr_assert_eq(sock_scanner_new(&s, &ctx, NULL), 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	/* 7 tcp (TIME_WAIT dropped), 2 tcp6, 2 udp; 3 malformed tcp lines. */
+	cr_assert_eq(smp->n, 11, "n = %zu", smp->n);
+	cr_assert_eq(ctx.stats[COLLECT_SOCK].errors, 3, "errors = %llu",
+		     (unsigned long long)ctx.stats[COLLECT_SOCK].errors);
+	struct {
+		uint64_t ino;
+		int32_t pid;
+		uint8_t dir;
+	} want[] = {
+		{1001, 100, SOCK_DIR_LISTEN},   {1002, 100, SOCK_DIR_INBOUND},
+		{1003, 200, SOCK_DIR_OUTBOUND}, {1004, 200, SOCK_DIR_OUTBOUND},
+		{1005, 300, SOCK_DIR_LISTEN},   {1006, 200, SOCK_DIR_LOCAL},
+		{1007, 300, SOCK_DIR_LOCAL},    {1010, 400, SOCK_DIR_LISTEN},
+		{1011, 400, SOCK_DIR_INBOUND},  {1020, 500, SOCK_DIR_LISTEN},
+		{1021, 200, SOCK_DIR_UNKNOWN},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct sock_entry *e = by_inode(smp, want[i].ino);
+		cr_assert_not_null(e, "inode %llu missing", (unsigned long long)want[i].ino);
+		cr_expect_eq(e->pid, want[i].pid, "inode %llu: pid %d", (unsigned long long)want[i].ino, e->pid);
+		cr_expect_eq(e->dir, want[i].dir, "inode %llu: dir %u", (unsigned long long)want[i].ino, e->dir);
+	}
+	const struct sock_entry *client = by_inode(smp, 1006), *server = by_inode(smp, 1007);
+	cr_assert(client->peer_found && !client->is_server);
+	cr_assert_eq(client->peer_pid, 300);
+	cr_assert(server->peer_found && server->is_server);
+	char a[64];
+	cr_assert_str_eq(sock_addr_str(&by_inode(smp, 1011)->remote, a, sizeof(a)), "10.0.0.9");
+	const struct sock_proc *p = sock_scanner_proc(s, 300);
+	cr_assert_not_null(p);
+	cr_assert_str_eq(p->name, "redis-server");
+	cr_assert_eq(smp->owners_missing, 0);
+	sock_scanner_free(s);
+}
+
+static const Cairn__Edge *find_edge(const Cairn__ConnectionWindow *cw, Cairn__Direction dir,
+				    const char *name, uint32_t port)
+{
+	for (size_t i = 0; i < cw->n_edges; i++) {
+		const Cairn__Edge *e = cw->edges[i];
+		uint32_t p = dir == CAIRN__DIRECTION__INBOUND ? e->local_port : e->remote_port;
+		if (e->direction == dir && !strcmp(e->process_name, name) && p == port)
+			return e;
+	}
+	return NULL;
+}
+
+Test(sock_fixture, one_shot_collect_builds_edges_and_listeners)
+{
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, FIXTURE_DIR "/net/host1");
+	Cairn__ConnectionWindow *cw;
+	Cairn__ListenerSet *ls;
+	cr_assert_eq(collect_sock(&ctx, 5000, &cw, &ls), 0);
+	cr_assert_eq(cw->samples, 1);
+	cr_assert_eq(cw->n_edges, 4, "edges = %zu", cw->n_edges);
+	const Cairn__Edge *e = find_edge(cw, CAIRN__DIRECTION__OUTBOUND, "app", 5432);
+	cr_assert_not_null(e);
+	cr_assert_str_eq(e->remote_address, "10.0.0.7");
+	cr_assert_eq(e->max_concurrent, 2);
+	cr_assert_eq(e->local_port, 0);
+	cr_assert_eq(e->pid, 200);
+	e = find_edge(cw, CAIRN__DIRECTION__INBOUND, "nginx", 80);
+	cr_assert_not_null(e);
+	cr_assert_str_eq(e->remote_address, "10.0.0.9");
+	cr_assert_eq(e->remote_port, 0);
+	e = find_edge(cw, CAIRN__DIRECTION__INBOUND, "sshd", 22);
+	cr_assert_not_null(e);
+	cr_assert_str_eq(e->remote_address, "10.0.0.9");
+	e = find_edge(cw, CAIRN__DIRECTION__LOCAL, "app", 6379);
+	cr_assert_not_null(e);
+	cr_assert_eq(e->peer_pid, 300);
+	cr_assert_str_eq(e->peer_process_name, "redis-server");
+	cr_assert_eq(ls->n_listeners, 4);
+	cr_assert_eq(ls->listeners[0]->protocol, CAIRN__PROTOCOL__TCP);
+	int udp53 = 0;
+	for (size_t i = 0; i < ls->n_listeners; i++)
+		if (ls->listeners[i]->protocol == CAIRN__PROTOCOL__UDP && ls->listeners[i]->port == 53 &&
+		    !strcmp(ls->listeners[i]->process_name, "dnsmasq"))
+			udp53 = 1;
+	cr_assert(udp53);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	cairn__listener_set__free_unpacked(ls, NULL);
+}
+
+Test(sock_fixture, missing_root_is_an_error)
+{
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, FIXTURE_DIR "/net/does-not-exist");
+	Cairn__ConnectionWindow *cw;
+	Cairn__ListenerSet *ls;
+	cr_assert_lt(collect_sock(&ctx, 5000, &cw, &ls), 0);
+	cr_assert_null(cw);
+	cr_assert_gt(ctx.stats[COLLECT_SOCK].errors, 0);
+}
+
+/* ------------------------------------------------------------ live sockets */
+
+/* A child that runs fn(arg, ready_fd) and then waits to be killed. */
+struct child {
+	pid_t pid;
+	int ctl;                /* parent's end: read ready bytes, write commands */
+};
+
+typedef void (*child_fn)(int ctl, void *arg);
+
+static struct child spawn(child_fn fn, void *arg)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* Dies with the test even when an assertion ends it early. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[0]);
+		fn(sv[1], arg);
+		for (;;)
+			pause();
+	}
+	close(sv[1]);
+	return (struct child){pid, sv[0]};
+}
+
+static void stop(struct child *c)
+{
+	kill(c->pid, SIGKILL);
+	waitpid(c->pid, NULL, 0);
+	close(c->ctl);
+}
+
+static void send_u32(int fd, uint32_t v)
+{
+	if (write(fd, &v, sizeof(v)) != sizeof(v))
+		_exit(3);
+}
+
+static uint32_t recv_u32(int fd)
+{
+	uint32_t v = 0;
+	ssize_t n = read(fd, &v, sizeof(v));
+	cr_assert_eq(n, (ssize_t)sizeof(v), "child did not answer");
+	return v;
+}
+
+struct listen_arg {
+	int family;
+	int type;
+	uint16_t port;          /* 0: any */
+};
+
+/* Listens (or binds, for UDP), reports the port, accepts forever. */
+static void listener_child(int ctl, void *arg)
+{
+	struct listen_arg *a = arg;
+	int fd = socket(a->family, a->type, 0);
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	socklen_t len;
+	if (a->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(a->port);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(a->port);
+		in6->sin6_addr = in6addr_loopback;
+		len = sizeof(*in6);
+	}
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		send_u32(ctl, 0);
+		_exit(1);
+	}
+	if (a->type == SOCK_STREAM && listen(fd, 1024) < 0)
+		_exit(1);
+	len = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	uint16_t port = a->family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+					     : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	send_u32(ctl, port);
+	if (a->type != SOCK_STREAM)
+		return;
+	for (;;) {
+		int c = accept(fd, NULL, NULL);
+		if (c < 0 && errno != EINTR)
+			_exit(2);
+	}
+}
+
+struct connect_arg {
+	int family;
+	uint16_t port;
+};
+
+static int connect_to(int family, uint16_t port)
+{
+	int fd = socket(family, SOCK_STREAM, 0);
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	socklen_t len;
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		in6->sin6_addr = in6addr_loopback;
+		len = sizeof(*in6);
+	}
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0)
+		return -1;
+	return fd;
+}
+
+/* Connects, reports its local port; on each command byte 1 closes the
+ * connection and opens a new one (reporting the new port). */
+static void client_child(int ctl, void *arg)
+{
+	struct connect_arg *a = arg;
+	int fd = connect_to(a->family, a->port);
+	for (;;) {
+		if (fd < 0) {
+			send_u32(ctl, 0);
+			_exit(1);
+		}
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		getsockname(fd, (struct sockaddr *)&ss, &len);
+		uint16_t port = a->family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+						     : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		send_u32(ctl, port);
+		uint32_t cmd;
+		if (read(ctl, &cmd, sizeof(cmd)) != sizeof(cmd))
+			_exit(0);
+		/* Connect before closing: the new socket gets a new fd number
+		 * and the old number becomes free. */
+		int nfd = connect_to(a->family, a->port);
+		close(fd);
+		fd = nfd;
+	}
+}
+
+static const struct sock_entry *find_sock(const struct sock_sample *s, uint8_t proto, int family,
+					  uint16_t lport, uint16_t rport, uint8_t dir)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sock_entry *e = &s->entries[i];
+		if (e->protocol == proto && e->local.family == family && e->local_port == lport &&
+		    e->remote_port == rport && e->dir == dir)
+			return e;
+	}
+	return NULL;
+}
+
+static void live_tcp(int family)
+{
+	struct listen_arg la = {family, SOCK_STREAM, 0};
+	struct child srv = spawn(listener_child, &la);
+	uint16_t port = (uint16_t)recv_u32(srv.ctl);
+	cr_assert_neq(port, 0, "listener could not bind");
+	struct connect_arg ca = {family, port};
+	struct child cli = spawn(client_child, &ca);
+	uint16_t cport = (uint16_t)recv_u32(cli.ctl);
+	cr_assert_neq(cport, 0, "client could not connect");
+
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, "/");
+	struct sock_scanner *s;
+	const struct sock_sample *smp;
+	cr_assert_eq(sock_scanner_new(&s, &ctx, NULL), 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+
+	const struct sock_entry *l = find_sock(smp, IPPROTO_TCP, family, port, 0, SOCK_DIR_LISTEN);
+	cr_assert_not_null(l, "listener on port %u not found", port);
+	cr_assert_eq(l->pid, srv.pid);
+	const struct sock_entry *c = find_sock(smp, IPPROTO_TCP, family, cport, port, SOCK_DIR_LOCAL);
+	cr_assert_not_null(c, "client socket not found");
+	cr_assert_eq(c->pid, cli.pid);
+	cr_assert(!c->is_server && c->peer_found);
+	cr_assert_eq(c->peer_pid, srv.pid);
+	cr_assert(c->has_bytes, "netlink gives tcp_info byte counters");
+	const struct sock_entry *a = find_sock(smp, IPPROTO_TCP, family, port, cport, SOCK_DIR_LOCAL);
+	cr_assert_not_null(a, "accepted socket not found");
+	cr_assert_eq(a->pid, srv.pid);
+	cr_assert(a->is_server);
+	cr_assert_gt(smp->netns_netlink, 0);
+	const struct sock_proc *p = sock_scanner_proc(s, cli.pid);
+	cr_assert_not_null(p);
+	cr_assert_gt(p->start_time, 0);
+
+	/* Warm sample: our sockets did not change, so (other programs on the
+	 * machine aside) no fd link is read again. */
+	uint32_t cold_links = smp->fd_links_read;
+	cr_assert_gt(cold_links, 2);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_leq(smp->fd_links_read, cold_links / 10 + 2, "warm sample read %u of %u links",
+		      smp->fd_links_read, cold_links);
+	c = find_sock(smp, IPPROTO_TCP, family, cport, port, SOCK_DIR_LOCAL);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->pid, cli.pid);
+
+	/* Churn: the client reconnects; the new sockets are found with few reads. */
+	send_u32(cli.ctl, 1);
+	uint16_t cport2 = (uint16_t)recv_u32(cli.ctl);
+	cr_assert_neq(cport2, 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 3000, &smp), 0);
+	c = find_sock(smp, IPPROTO_TCP, family, cport2, port, SOCK_DIR_LOCAL);
+	cr_assert_not_null(c, "new client socket not found");
+	cr_assert_eq(c->pid, cli.pid);
+	a = find_sock(smp, IPPROTO_TCP, family, port, cport2, SOCK_DIR_LOCAL);
+	cr_assert_not_null(a);
+	cr_assert_eq(a->pid, srv.pid);
+	cr_assert_null(find_sock(smp, IPPROTO_TCP, family, cport, port, SOCK_DIR_LOCAL),
+		       "old connection still reported");
+	cr_assert_lt(smp->fd_links_read, cold_links / 2, "churn read %u of %u links", smp->fd_links_read,
+		     cold_links);
+
+	sock_scanner_free(s);
+	stop(&cli);
+	stop(&srv);
+}
+
+Test(sock_live, tcp_ipv4_loopback, .timeout = 60)
+{
+	live_tcp(AF_INET);
+}
+
+Test(sock_live, tcp_ipv6_loopback, .timeout = 60)
+{
+	int probe = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	if (probe < 0 || bind(probe, (struct sockaddr *)&in6, sizeof(in6)) < 0) {
+		if (probe >= 0)
+			close(probe);
+		cr_skip_test("no IPv6 loopback here");
+	}
+	close(probe);
+	live_tcp(AF_INET6);
+}
+
+Test(sock_live, udp_listener_below_ephemeral_range, .timeout = 60)
+{
+	struct child srv = {0};
+	uint16_t port = 0;
+	/* A fixed port below 32768; try a few in case one is taken. */
+	for (uint16_t p = 23456; p < 23470 && !port; p++) {
+		struct listen_arg la = {AF_INET, SOCK_DGRAM, p};
+		srv = spawn(listener_child, &la);
+		port = (uint16_t)recv_u32(srv.ctl);
+		if (!port)
+			stop(&srv);
+	}
+	cr_assert_neq(port, 0);
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, "/");
+	Cairn__ConnectionWindow *cw;
+	Cairn__ListenerSet *ls;
+	cr_assert_eq(collect_sock(&ctx, 1000, &cw, &ls), 0);
+	bool found = false;
+	for (size_t i = 0; i < ls->n_listeners; i++) {
+		const Cairn__Listener *l = ls->listeners[i];
+		if (l->protocol == CAIRN__PROTOCOL__UDP && l->port == port) {
+			cr_assert_eq(l->pid, (uint32_t)srv.pid);
+			cr_assert_str_eq(l->address, "127.0.0.1");
+			found = true;
+		}
+	}
+	cr_assert(found, "UDP listener on %u not reported", port);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	cairn__listener_set__free_unpacked(ls, NULL);
+	stop(&srv);
+}
+
+Test(sock_live, procfs_fallback_finds_the_same_sockets, .timeout = 60)
+{
+	struct listen_arg la = {AF_INET, SOCK_STREAM, 0};
+	struct child srv = spawn(listener_child, &la);
+	uint16_t port = (uint16_t)recv_u32(srv.ctl);
+	cr_assert_neq(port, 0);
+	struct connect_arg ca = {AF_INET, port};
+	struct child cli = spawn(client_child, &ca);
+	uint16_t cport = (uint16_t)recv_u32(cli.ctl);
+
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, "/");
+	struct sock_scanner_opts opts = {.no_netlink = true};
+	struct sock_scanner *s;
+	const struct sock_sample *smp;
+	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(smp->netns_netlink, 0);
+	cr_assert_gt(smp->netns_procfs, 0);
+	const struct sock_entry *c = find_sock(smp, IPPROTO_TCP, AF_INET, cport, port, SOCK_DIR_LOCAL);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->pid, cli.pid);
+	cr_assert_eq(c->peer_pid, srv.pid);
+	cr_assert(!c->has_bytes);
+	sock_scanner_free(s);
+	stop(&cli);
+	stop(&srv);
+}
