@@ -13,6 +13,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "serve", serve_main, "accept agent connections and store their batches" },
+	{ "agents", agents_main, "list agents and their health; accept, reject, revoke" },
+	{ "hosts", hosts_main, "list hosts with last-seen time and record counts" },
 	{ "key", key_main, "key show: print the collector's public key (to pin in agent.conf)" },
 	{ "check-config", check_config_main, "validate a configuration file" },
 };

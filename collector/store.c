@@ -1,6 +1,11 @@
 #include "store.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "config.h"
 
 const char *const store_db_names[STORE_NDBS] = {
 	[STORE_AGENTS] = "agents",
@@ -46,4 +51,20 @@ int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
 		return rc;
 	*out = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
 	return *out ? 0 : -EBADMSG;
+}
+
+int store_open(struct db_env *db, const struct collector_config *cfg, bool writable,
+	       struct errbuf *eb)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/db", cfg->state_dir) >= sizeof(path))
+		return errbuf_set(eb, -ENAMETOOLONG, "state_dir '%s' is too long", cfg->state_dir);
+	struct stat st;
+	if (!writable && stat(path, &st) != 0)
+		return errbuf_set(eb, -ENOENT,
+				  "no collector store in %s (state_dir): 'cairn-collector serve' "
+				  "creates it; use --state-dir or -c to point elsewhere",
+				  cfg->state_dir);
+	return db_open(db, path, store_db_names, STORE_NDBS, cfg->map_size, cfg->map_max,
+		       writable ? 0 : MDB_RDONLY, eb);
 }

@@ -63,6 +63,14 @@ extern const char *const store_db_names[STORE_NDBS];
 
 #define STORE_DAY_MS (86400000LL)
 
+struct collector_config;
+
+/* Opens <state_dir>/db with every DB above. writable = false opens read-only
+ * (for read commands; works while serve runs). -ENOENT (eb says where and
+ * that `serve` creates the store) when there is none yet. */
+int store_open(struct db_env *db, const struct collector_config *cfg, bool writable,
+	       struct errbuf *eb);
+
 /* Packs msg straight into the DB (MDB_RESERVE, no intermediate buffer). */
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
 		  const ProtobufCMessage *msg);
