@@ -137,8 +137,9 @@ void perf_close(struct perf_state *st);
  * could be read at all. */
 int perf_sample(struct collect_ctx *ctx, struct perf_state *st, uint64_t mono_ms, int64_t now_ms);
 /* Builds the PerfWindow of the samples since the last close and starts a new
- * window (counters are kept, so rates continue). -ENODATA when the window
- * holds no sample with rates. */
+ * window (counters are kept, so rates continue). A Stat without any value
+ * (rates after the very first sample, CPU when /proc/stat did not move) is
+ * left unset. -ENODATA when the window holds no sample at all. */
 int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow **out);
 
 /* ------------------------------------------------------------------- pkg */

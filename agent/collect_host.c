@@ -63,7 +63,7 @@ int host_parse_os_release(const char *text, Cairn__OsRelease *os)
 {
 	char *copy = collect_strdup(text);
 	int found = 0;
-	for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *tsave_, *line = strtok_r(copy, "\n", &tsave_); line; line = strtok_r(NULL, "\n", &tsave_)) {
 		while (isspace((unsigned char)*line))
 			line++;
 		char *eq = strchr(line, '=');
@@ -106,6 +106,24 @@ static void collect_os(struct collect_ctx *ctx, Cairn__HostInfo *h)
 
 /* -------------------------------------------------------------------- cpu */
 
+/* ARM cpuinfo has no model name, only implementer and part numbers. */
+static void arm_model_name(long implementer, long part, char *out, size_t n)
+{
+	static const struct { long impl, part; const char *name; } parts[] = {
+		{ 0x41, 0xd03, "ARM Cortex-A53" }, { 0x41, 0xd07, "ARM Cortex-A57" },
+		{ 0x41, 0xd08, "ARM Cortex-A72" }, { 0x41, 0xd0b, "ARM Cortex-A76" },
+		{ 0x41, 0xd0c, "ARM Neoverse-N1" }, { 0x41, 0xd40, "ARM Neoverse-V1" },
+		{ 0x41, 0xd49, "ARM Neoverse-N2" }, { 0x41, 0xd4f, "ARM Neoverse-V2" },
+		{ 0x61, 0x022, "Apple M1" }, { 0xc0, 0xac3, "Ampere-1" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+		if (parts[i].impl == implementer && parts[i].part == part) {
+			str_copy(out, parts[i].name, n);
+			return;
+		}
+	snprintf(out, n, "ARM implementer 0x%02lx part 0x%03lx", implementer, part < 0 ? 0 : part);
+}
+
 int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 {
 	memset(cpu, 0, sizeof(*cpu));
@@ -113,7 +131,7 @@ int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 	enum { MAXPAIRS = 4096 };
 	uint32_t pairs[MAXPAIRS];
 	uint32_t npairs = 0, sockets[256], nsockets = 0;
-	long phys = -1, core = -1;
+	long phys = -1, core = -1, arm_implementer = -1, arm_part = -1;
 	const char *p = text;
 	while (*p) {
 		const char *eol = strchr(p, '\n');
@@ -164,6 +182,10 @@ int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 		else if ((!strcmp(line, "model name") || !strcmp(line, "Hardware") ||
 			  !strcmp(line, "cpu model") || !strcmp(line, "cpu")) && !cpu->model[0])
 			pbjson_utf8_sanitize(cpu->model, sizeof(cpu->model), val, strlen(val));
+		else if (!strcmp(line, "CPU implementer") && arm_implementer < 0)
+			arm_implementer = strtol(val, NULL, 0);
+		else if (!strcmp(line, "CPU part") && arm_part < 0)
+			arm_part = strtol(val, NULL, 0);
 		else if (!strcmp(line, "cpu MHz") && !cpu->mhz)
 			cpu->mhz = (uint32_t)(strtod(val, NULL) + 0.5);
 		else if (!strcmp(line, "flags") || !strcmp(line, "Features")) {
@@ -187,6 +209,8 @@ int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 				pairs[npairs++] = key;
 		}
 	}
+	if (!cpu->model[0] && arm_implementer >= 0)
+		arm_model_name(arm_implementer, arm_part, cpu->model, sizeof(cpu->model));
 	cpu->sockets = nsockets ? nsockets : (cpu->threads ? 1 : 0);
 	cpu->cores = npairs ? npairs : cpu->threads;
 	return cpu->threads ? 0 : -ENODATA;
@@ -461,6 +485,11 @@ int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 		unescape_mount(mnt);
 		if (host_fs_is_pseudo(type, mnt))
 			continue;
+		/* Containers bind-mount single files (/etc/hosts, /etc/resolv.conf). */
+		struct stat sb;
+		char full[8400];
+		if (!stat(collect_path(ctx, full, sizeof(full), mnt), &sb) && !S_ISDIR(sb.st_mode))
+			continue;
 		/* A later mount on the same point hides the earlier one. */
 		struct host_mount *m = NULL;
 		for (size_t i = 0; i < *n; i++)
@@ -500,11 +529,13 @@ int host_fs_usage(struct collect_ctx *ctx, const struct host_mount *m, struct ho
 	char buf[16384];
 	if (collect_read(ctx, "/cairn-capture/statvfs", buf, sizeof(buf)) <= 0)
 		return -ENOENT;
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *tsave_, *line = strtok_r(buf, "\n", &tsave_); line; line = strtok_r(NULL, "\n", &tsave_)) {
 		char mp[4096];
 		unsigned long long s, us, it, iu;
-		if (sscanf(line, "%4095s %llu %llu %llu %llu", mp, &s, &us, &it, &iu) == 5 &&
-		    !strcmp(mp, m->mountpoint)) {
+		if (sscanf(line, "%4095s %llu %llu %llu %llu", mp, &s, &us, &it, &iu) != 5)
+			continue;
+		unescape_mount(mp); /* escaped like /proc/mounts (\040 = space) */
+		if (!strcmp(mp, m->mountpoint)) {
 			u->size_bytes = s;
 			u->used_bytes = us;
 			u->inodes_total = it;
@@ -638,29 +669,8 @@ static void addresses_live(struct collect_ctx *ctx, Cairn__HostInfo *h)
 static void addresses_captured(struct collect_ctx *ctx, Cairn__HostInfo *h)
 {
 	char buf[65536];
-	if (collect_read(ctx, "/proc/net/if_inet6", buf, sizeof(buf)) > 0) {
-		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-			char hex[33], name[64];
-			unsigned idx, plen, scope, flags;
-			if (sscanf(line, "%32s %x %x %x %x %63s", hex, &idx, &plen, &scope, &flags, name) != 6 ||
-			    strlen(hex) != 32) {
-				collect_error(ctx, COLLECT_HOST, "/proc/net/if_inet6: malformed line");
-				continue;
-			}
-			struct in6_addr a;
-			if (hex_decode(a.s6_addr, 16, hex)) {
-				collect_error(ctx, COLLECT_HOST, "/proc/net/if_inet6: bad address %s", hex);
-				continue;
-			}
-			Cairn__Nic *nic = find_nic(h, name);
-			char text[INET6_ADDRSTRLEN];
-			inet_ntop(AF_INET6, &a, text, sizeof(text));
-			if (nic)
-				add_address(nic, text, plen, 6, v6_scope(&a));
-		}
-	}
 	if (collect_read(ctx, "/cairn-capture/ip-addr", buf, sizeof(buf)) > 0) {
-		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		for (char *tsave_, *line = strtok_r(buf, "\n", &tsave_); line; line = strtok_r(NULL, "\n", &tsave_)) {
 			char name[64], fam[8], cidr[64], scope[16] = "global";
 			unsigned idx;
 			if (sscanf(line, "%u: %63s %7s %63s", &idx, name, fam, cidr) != 4 || strcmp(fam, "inet"))
@@ -682,6 +692,27 @@ static void addresses_captured(struct collect_ctx *ctx, Cairn__HostInfo *h)
 			}
 			if (nic)
 				add_address(nic, cidr, prefix, 4, scope);
+		}
+	}
+	if (collect_read(ctx, "/proc/net/if_inet6", buf, sizeof(buf)) > 0) {
+		for (char *tsave_, *line = strtok_r(buf, "\n", &tsave_); line; line = strtok_r(NULL, "\n", &tsave_)) {
+			char hex[33], name[64];
+			unsigned idx, plen, scope, flags;
+			if (sscanf(line, "%32s %x %x %x %x %63s", hex, &idx, &plen, &scope, &flags, name) != 6 ||
+			    strlen(hex) != 32) {
+				collect_error(ctx, COLLECT_HOST, "/proc/net/if_inet6: malformed line");
+				continue;
+			}
+			struct in6_addr a;
+			if (hex_decode(a.s6_addr, 16, hex)) {
+				collect_error(ctx, COLLECT_HOST, "/proc/net/if_inet6: bad address %s", hex);
+				continue;
+			}
+			Cairn__Nic *nic = find_nic(h, name);
+			char text[INET6_ADDRSTRLEN];
+			inet_ntop(AF_INET6, &a, text, sizeof(text));
+			if (nic)
+				add_address(nic, text, plen, 6, v6_scope(&a));
 		}
 	}
 }

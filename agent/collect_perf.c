@@ -270,7 +270,7 @@ static int sample_load_mem(struct collect_ctx *ctx, struct perf_state *st)
 	if (collect_read(ctx, "/proc/meminfo", buf, sizeof(buf)) > 0) {
 		uint64_t total = 0, avail = 0, free_ = 0, buffers = 0, cached = 0, swt = 0, swf = 0;
 		bool have_avail = false;
-		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		for (char *tsave_, *line = strtok_r(buf, "\n", &tsave_); line; line = strtok_r(NULL, "\n", &tsave_)) {
 			char key[64];
 			unsigned long long val;
 			if (sscanf(line, "%63[^:]: %llu", key, &val) != 2)
@@ -527,10 +527,8 @@ static Cairn__Stat *take(const struct series *s, double *scratch)
 int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow **out)
 {
 	*out = NULL;
-	if (!st->samples || !st->s[CPU_USER].n) {
-		/* Keep gauges for the next window only if no rate exists yet. */
+	if (!st->samples)
 		return -ENODATA;
-	}
 	double *scratch = collect_alloc(st->cap * sizeof(double));
 	Cairn__PerfWindow *w = collect_alloc(sizeof(*w));
 	cairn__perf_window__init(w);

@@ -667,7 +667,7 @@ static void users_refresh(struct collect_ctx *ctx, struct user_table *t)
 	char *text = NULL;
 	if (file_read_all(path, 16u << 20, &text, NULL, NULL))
 		return;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *tsave_, *line = strtok_r(text, "\n", &tsave_); line; line = strtok_r(NULL, "\n", &tsave_)) {
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c1 || !c2 || c1 == line)
