@@ -53,13 +53,15 @@ enum {
 #define UDP_STATES 0xfffu
 
 #define SLOT_UNREAD UINT64_MAX  /* fd slot whose link must be read again */
+#define SLOT_FREE (UINT64_MAX - 1) /* fd number seen closed: the next open may take it */
+#define SLOT_HOLDS(ino) ((ino) != 0 && (ino) < SLOT_FREE)
 #define DEFAULT_FULL_RESCAN 40
 #define SLOW_PASS_EVERY 4       /* samples between "re-read non-inet slots" passes */
 #define NL_BUF_SIZE 32768       /* the kernel fills dump skbs up to 32 KiB */
 
 struct fd_slot {
 	int32_t fd;
-	uint64_t inode;         /* socket inode, 0 = not a socket, SLOT_UNREAD */
+	uint64_t inode;         /* socket inode, 0 = not a socket, SLOT_UNREAD, SLOT_FREE */
 };
 
 struct proc_ent {
@@ -71,6 +73,9 @@ struct proc_ent {
 	bool fd_denied;         /* EACCES on the fd dir: retried at full rescans only */
 	bool fds_read;          /* slots hold a listing */
 	uint64_t refreshed_seq; /* sample of the last REREAD_NEW listing */
+	uint64_t probed_seq;    /* sample of the last REREAD_PROBE */
+	bool has_unread;        /* some slot lost its socket since the last read */
+	uint32_t nfree;         /* SLOT_FREE slots among nslots */
 	struct sock_proc pub;
 	char *name, *identity, *container_id;
 	struct fd_slot *slots;
@@ -579,7 +584,7 @@ static struct proc_ent *proc_get(struct sock_scanner *s, int32_t pid)
 static void owner_forget(struct sock_scanner *s, uint64_t inode, int32_t pid, int32_t fd)
 {
 	uint64_t v;
-	if (inode && inode != SLOT_UNREAD && sockhash_get(&s->owners, inode, &v) &&
+	if (SLOT_HOLDS(inode) && sockhash_get(&s->owners, inode, &v) &&
 	    v == ((uint64_t)(uint32_t)pid << 32 | (uint32_t)fd))
 		sockhash_del(&s->owners, inode);
 }
@@ -697,27 +702,100 @@ static struct fd_slot *slot_find(struct proc_ent *p, int32_t fd)
 }
 
 enum reread {
+	REREAD_PROBE,    /* no listing: vanished slots and numbers above the top */
 	REREAD_NEW,      /* read only fd numbers not seen before (or invalidated) */
 	REREAD_NON_INET, /* also every slot not holding a socket of this sample */
 	REREAD_ALL,
 };
 
-static uint64_t read_fd_link(int dirfd, int fd, uint32_t *nread)
+/* Reads /proc/PID/fd/<fd>: 0 and *ino (0 when not a socket), or -errno
+ * (-ENOENT: the fd is closed). */
+static int read_fd_link(int dirfd, int fd, uint32_t *nread, uint64_t *ino)
 {
 	char name[16], target[64];
 	snprintf(name, sizeof(name), "%d", fd);
 	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 	(*nread)++;
+	*ino = 0;
+	if (n < 0)
+		return -errno;
 	if (n < 9 || memcmp(target, "socket:[", 8) != 0)
 		return 0;
-	target[n] = '\0';
-	uint64_t ino = 0;
+	uint64_t v = 0;
 	for (ssize_t i = 8; i < n && target[i] != ']'; i++) {
 		if (target[i] < '0' || target[i] > '9')
 			return 0;
-		ino = ino * 10 + (uint64_t)(target[i] - '0');
+		v = v * 10 + (uint64_t)(target[i] - '0');
 	}
-	return ino;
+	*ino = v;
+	return 0;
+}
+
+static void owner_set(struct sock_scanner *s, uint64_t ino, int32_t pid, int32_t fd)
+{
+	sockhash_put(&s->owners, ino, (uint64_t)(uint32_t)pid << 32 | (uint32_t)fd);
+}
+
+#define PROBE_ABOVE_MAX 64
+
+/* Reads only the fd numbers where a new socket most likely is, without
+ * listing the directory (which costs as much as reading every entry): the
+ * slots whose socket vanished, because the kernel hands out the lowest free
+ * number, and the numbers right above the highest known one. Returns 0,
+ * -EAGAIN when the process was never listed, or a negative errno from
+ * opening its fd directory. */
+static int proc_probe(struct sock_scanner *s, struct proc_ent *p, uint32_t *new_socks)
+{
+	if (!p->fds_read)
+		return -EAGAIN;
+	char rel[32];
+	snprintf(rel, sizeof(rel), "%d/fd", (int)p->pid);
+	int dfd = openat(s->procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	uint32_t nread = 0;
+	p->nfree = 0;
+	for (uint32_t i = 0; i < p->nslots; i++) {
+		struct fd_slot *sl = &p->slots[i];
+		if (sl->inode < SLOT_FREE)
+			continue;
+		uint64_t ino;
+		if (read_fd_link(dfd, sl->fd, &nread, &ino) == -ENOENT) {
+			/* Closed: keep the number, the lowest free one is where
+			 * the next socket of this process will land. */
+			sl->inode = SLOT_FREE;
+			p->nfree++;
+			continue;
+		}
+		sl->inode = ino;
+		if (ino) {
+			owner_set(s, ino, p->pid, sl->fd);
+			(*new_socks)++;
+		}
+	}
+	int32_t fd = p->nslots ? p->slots[p->nslots - 1].fd : -1;
+	for (int k = 0; k < PROBE_ABOVE_MAX && fd < INT32_MAX; k++) {
+		uint64_t ino;
+		fd++;
+		if (read_fd_link(dfd, fd, &nread, &ino) == -ENOENT)
+			break;
+		if (p->nslots == p->cap) {
+			uint32_t ncap = p->cap ? p->cap * 2 : 16;
+			struct fd_slot *ns = realloc(p->slots, ncap * sizeof(*ns));
+			if (!ns)
+				break;
+			p->slots = ns;
+			p->cap = ncap;
+		}
+		p->slots[p->nslots++] = (struct fd_slot){fd, ino};
+		if (ino) {
+			owner_set(s, ino, p->pid, fd);
+			(*new_socks)++;
+		}
+	}
+	close(dfd);
+	s->sample.fd_links_read += nread;
+	return 0;
 }
 
 /* Lists /proc/PID/fd and reads the links the mode asks for; keeps the others.
@@ -784,19 +862,19 @@ static int proc_refresh_fds(struct sock_scanner *s, struct proc_ent *p, enum rer
 			ino = p->slots[j].inode;
 			j++;
 		}
-		bool read = ino == SLOT_UNREAD || mode == REREAD_ALL ||
+		bool read = ino >= SLOT_FREE || mode == REREAD_ALL ||
 			    (mode == REREAD_NON_INET && (ino == 0 || !sockhash_get(&s->cur, ino, NULL)));
 		if (read) {
 			uint64_t old = ino;
-			ino = read_fd_link(dfd, fd, &nread);
+			read_fd_link(dfd, fd, &nread, &ino);
 			if (old != ino) {
 				owner_forget(s, old, p->pid, fd);
 				if (ino)
 					(*new_socks)++;
 			}
 		}
-		if (ino && ino != SLOT_UNREAD && (read || !sockhash_get(&s->owners, ino, NULL)))
-			sockhash_put(&s->owners, ino, (uint64_t)(uint32_t)p->pid << 32 | (uint32_t)fd);
+		if (SLOT_HOLDS(ino) && (read || !sockhash_get(&s->owners, ino, NULL)))
+			owner_set(s, ino, p->pid, fd);
 		ns[i].fd = fd;
 		ns[i].inode = ino;
 	}
@@ -807,6 +885,7 @@ static int proc_refresh_fds(struct sock_scanner *s, struct proc_ent *p, enum rer
 	p->slots = ns;
 	p->nslots = (uint32_t)nfds;
 	p->cap = (uint32_t)(nfds ? nfds : 1);
+	p->nfree = 0;
 	p->fds_read = true;
 	s->sample.fd_dirs_read++;
 	s->sample.fd_links_read += nread;
@@ -821,10 +900,20 @@ static void proc_refresh(struct sock_scanner *s, struct collect_ctx *ctx, struct
 		return;
 	if (mode == REREAD_NEW && p->refreshed_seq == s->seq)
 		return;
+	if (mode == REREAD_PROBE && p->probed_seq == s->seq)
+		return;
 	uint32_t new_socks = 0;
-	int rc = proc_refresh_fds(s, p, mode, &new_socks);
-	if (!rc)
-		p->refreshed_seq = s->seq;
+	int rc;
+	if (mode == REREAD_PROBE) {
+		rc = proc_probe(s, p, &new_socks);
+		if (rc == -EAGAIN)
+			return;
+		p->probed_seq = s->seq;
+	} else {
+		rc = proc_refresh_fds(s, p, mode, &new_socks);
+		if (!rc)
+			p->refreshed_seq = s->seq;
+	}
 	/* New sockets in a process we know: is it still the same process, or
 	 * was its pid reused since the last listing? */
 	if (!rc && new_socks && p->info_loaded && proc_start_time(s, p->pid) != p->pub.start_time) {
@@ -835,6 +924,8 @@ static void proc_refresh(struct sock_scanner *s, struct collect_ctx *ctx, struct
 		p->name = p->identity = p->container_id = NULL;
 		p->netns_read = false;
 	}
+	if (!rc)
+		p->has_unread = false;
 	if (rc == -ENOENT || rc == -ESRCH) {
 		proc_drop(s, p);
 	} else if (rc == -EACCES || rc == -EPERM) {
@@ -1239,13 +1330,31 @@ static void forget_vanished(struct sock_scanner *s)
 		sockhash_del(&s->owners, ino);
 		struct proc_ent *p = proc_get(s, (int32_t)(v >> 32));
 		struct fd_slot *slot = p ? slot_find(p, (int32_t)(uint32_t)v) : NULL;
-		if (slot && slot->inode == ino)
+		if (slot && slot->inode == ino) {
 			slot->inode = SLOT_UNREAD;
+			p->has_unread = true;
+		}
 	}
 	for (size_t i = 0; i < s->orphans.cap; i++)
 		if (s->orphans.keys[i] && !sockhash_get(&s->cur, s->orphans.keys[i], NULL) &&
 		    sockhash_del(&s->orphans, s->orphans.keys[i]))
 			i--;
+}
+
+/* Since Linux 6.2 the size of /proc/PID/fd is the number of open fds: equal
+ * to what we hold means no fd was added (a close followed by an open that
+ * reused a non-socket slot is left to the slow pass). Older kernels say 0:
+ * then the directory is listed. */
+static bool fd_count_unchanged(struct sock_scanner *s, const struct proc_ent *p)
+{
+	char rel[32];
+	struct stat st;
+	if (!p->fds_read || p->has_unread)
+		return false;
+	snprintf(rel, sizeof(rel), "%d/fd", (int)p->pid);
+	if (fstatat(s->procfd, rel, &st, 0) < 0 || st.st_size <= 0)
+		return false;
+	return (uint64_t)st.st_size == p->nslots - p->nfree;
 }
 
 static void refresh_all(struct sock_scanner *s, struct collect_ctx *ctx, enum reread mode)
@@ -1260,8 +1369,10 @@ static void refresh_all(struct sock_scanner *s, struct collect_ctx *ctx, enum re
 			pids[npids++] = (int32_t)s->procs.keys[i];
 	for (size_t i = 0; i < npids; i++) {
 		struct proc_ent *p = proc_get(s, pids[i]);
-		if (p)
-			proc_refresh(s, ctx, p, mode);
+		if (!p || (mode == REREAD_PROBE && !p->has_unread && !p->nfree) ||
+		    (mode == REREAD_NEW && fd_count_unchanged(s, p)))
+			continue;
+		proc_refresh(s, ctx, p, mode);
 	}
 	free(pids);
 }
@@ -1303,23 +1414,30 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 			if (!is_unconnected(e))
 				sockhash_put(&s->hints, remote_hint_key(e), (uint64_t)e->pid);
 		}
-		for (size_t i = 0; i < s->npending; i++) {
-			const struct sock_entry *e = &s->entries[s->pending[i]];
-			uint64_t keys[2] = {listen_key(e->netns, e->protocol, e->local_port),
-					    remote_hint_key(e)};
-			for (size_t k = 0; k < 2; k++) {
-				uint64_t pid;
-				struct proc_ent *p;
-				if (!sockhash_get(&s->hints, keys[k], &pid) || !(p = proc_get(s, (int32_t)pid)))
-					continue;
-				sockhash_del(&s->hints, keys[k]); /* one refresh per hint and sample */
-				proc_refresh(s, ctx, p, REREAD_NEW);
+		/* Cheapest first: probe the hinted processes, then list them. */
+		for (enum reread mode = REREAD_PROBE; mode <= REREAD_NEW && s->npending; mode++) {
+			for (size_t i = 0; i < s->npending; i++) {
+				const struct sock_entry *e = &s->entries[s->pending[i]];
+				uint64_t keys[2] = {listen_key(e->netns, e->protocol, e->local_port),
+						    remote_hint_key(e)};
+				for (size_t k = 0; k < 2; k++) {
+					uint64_t pid;
+					struct proc_ent *p;
+					if (sockhash_get(&s->hints, keys[k], &pid) &&
+					    (p = proc_get(s, (int32_t)pid)))
+						proc_refresh(s, ctx, p, mode);
+				}
 			}
+			pending_settle(s);
 		}
+	}
+	if (s->npending) {
+		/* 2. Vanished slots anywhere, then processes whose number of
+		 *    open fds changed. */
+		refresh_all(s, ctx, REREAD_PROBE);
 		pending_settle(s);
 	}
 	if (s->npending) {
-		/* 2. New fd numbers anywhere. */
 		refresh_all(s, ctx, REREAD_NEW);
 		pending_settle(s);
 	}

@@ -163,7 +163,7 @@ static int add_listener(struct window *w, const struct sock_sample *s, const str
 	sock_addr_str(&e->local, addr, sizeof(addr));
 	snprintf(key, sizeof(key), "%u|%s|%u|%d|%llu", e->protocol, addr, e->local_port, (int)e->pid,
 		 (unsigned long long)e->netns);
-	uint64_t slot;
+	uint64_t slot = 0;
 	if (find_key(&w->ls_idx, w->ls, sizeof(*w->ls), key, &slot) >= 0)
 		return 0;
 	if (grow((void **)&w->ls, &w->capls, w->nls + 1, sizeof(*w->ls)))
@@ -293,7 +293,7 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 		return 0;
 	}
 
-	uint64_t slot;
+	uint64_t slot = 0;
 	long idx = find_key(&w->edge_idx, w->edges, sizeof(*w->edges), key, &slot);
 	struct edge *ed;
 	if (idx < 0) {
