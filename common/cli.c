@@ -152,14 +152,30 @@ static int cli_load(struct cli *cli, void *cfg, const char *default_path, load_f
 	cli->config_used[0] = '\0';
 	if (path) {
 		int n = load(cfg, path, report, arg, &eb);
-		if (n < 0) {
+		if (n == -EACCES && !cli->config_path && cli->state_dir) {
+			/* The default file is for the service user; someone running a
+			 * read command with --state-dir can do without it. */
+			fprintf(stderr, "%s: warning: cannot read %s (permission denied); using "
+					"built-in defaults with --state-dir %s\n",
+				cli->prog, path, cli->state_dir);
+			path = NULL;
+			n = 0;
+		} else if (n == -EACCES) {
+			char msg[700];
+			snprintf(msg, sizeof(msg), "%s (run as root or the service's group, or "
+						   "pass -c FILE or --state-dir DIR)",
+				 eb.msg);
+			report(msg, arg);
+			return n;
+		} else if (n < 0) {
 			char msg[600];
 			snprintf(msg, sizeof(msg), "%s", eb.msg);
 			report(msg, arg);
 			return n;
 		}
 		errors += n;
-		str_copy(cli->config_used, path, sizeof(cli->config_used));
+		if (path)
+			str_copy(cli->config_used, path, sizeof(cli->config_used));
 	}
 	for (size_t i = 0; i < cli->noverrides; i++) {
 		if (set(cfg, cli->overrides[i], &eb)) {
