@@ -16,7 +16,6 @@ void apps_opts_default(struct apps_opts *o)
 	o->hub_fraction = 0.10;
 	o->hub_min_clients = 12;
 	o->infra_min_clients = 3;
-	o->shared_min_part = 2;
 	o->max_app_hosts = 40;
 }
 
@@ -261,129 +260,145 @@ static void components(const struct adj *g, const bool *removed, uint32_t *comp,
 	}
 }
 
-/* Shared services (step 3): iterative Tarjan over the graph without removed
- * hosts. A host v is "shared" when, with v removed, at least two separate
- * parts of >= min_part hosts each hold a client of v (a host with an edge
- * whose server side is v: is_client(v, u)). Marks them in out[]. */
-struct tarjan {
-	uint32_t *disc, *low, *parent, *size, *iter, *stack;
-};
+/* Shared services (step 3), by where their clients come from.
+ *
+ * Sources are hosts that nobody in the estate connects to (load balancers,
+ * batch hosts) and that connect to at least two hosts; a source that talks
+ * to a single host is a satellite of it (a replica, a report host) and
+ * starts nothing. Sources whose sets of servers overlap by more than half
+ * (Jaccard) start together: the two load balancers of one VIP, the batch
+ * hosts of one job. Each start label flows downstream along client ->
+ * server edges; a host reached by two different labels serves several
+ * applications: a shared database or queue. It keeps the label MULTI and
+ * passes nothing on. */
+#define LABEL_NONE UINT32_MAX
+#define LABEL_MULTI (UINT32_MAX - 1)
 
-static uint32_t shared_services(const struct adj *g, const struct adj *clients, const bool *removed,
-				uint32_t min_part, bool *out)
+static uint32_t uf_find(uint32_t *p, uint32_t x)
 {
-	uint32_t n = g->n, found = 0, timer = 0;
-	struct tarjan t;
-	t.disc = malloc(n * sizeof(uint32_t) + 1);
-	t.low = malloc(n * sizeof(uint32_t) + 1);
-	t.parent = malloc(n * sizeof(uint32_t) + 1);
-	t.size = malloc(n * sizeof(uint32_t) + 1);
-	t.iter = malloc(n * sizeof(uint32_t) + 1);
-	t.stack = malloc(n * sizeof(uint32_t) + 1);
-	uint32_t *comp_size = calloc(n + 1, sizeof(uint32_t));
-	uint32_t *root_of = malloc(n * sizeof(uint32_t) + 1);
-	if (!t.disc || !t.low || !t.parent || !t.size || !t.iter || !t.stack || !comp_size ||
-	    !root_of)
+	while (p[x] != x) {
+		p[x] = p[p[x]];
+		x = p[x];
+	}
+	return x;
+}
+
+static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
+				   const bool *removed, uint32_t popular, bool *out)
+{
+	uint32_t n = down->n, found = 0;
+	uint32_t *label = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *parent = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *queue = malloc((2 * (size_t)n + 2) * sizeof(uint32_t));
+	bool *source = calloc(n + 1, sizeof(bool));
+	bool *queued = calloc(n + 1, sizeof(bool));
+	/* servers with more clients than an application has hosts (package
+	 * mirrors and the like) say nothing about which sources belong
+	 * together: left out of the overlap and of the source test */
+	bool *ignore = calloc(n + 1, sizeof(bool));
+	if (!label || !parent || !queue || !source || !queued || !ignore)
 		goto out;
-	for (uint32_t i = 0; i < n; i++)
-		t.disc[i] = DEPMAP_NONE;
-	for (uint32_t s = 0; s < n; s++) {
-		if (removed[s] || t.disc[s] != DEPMAP_NONE)
-			continue;
-		size_t sp = 0;
-		t.stack[sp++] = s;
-		t.parent[s] = DEPMAP_NONE;
-		t.disc[s] = t.low[s] = timer++;
-		t.size[s] = 1;
-		t.iter[s] = g->start[s];
-		root_of[s] = s;
-		while (sp) {
-			uint32_t v = t.stack[sp - 1];
-			if (t.iter[v] < g->start[v + 1]) {
-				uint32_t u = g->to[t.iter[v]++];
-				if (removed[u] || u == v)
-					continue;
-				if (t.disc[u] == DEPMAP_NONE) {
-					t.parent[u] = v;
-					t.disc[u] = t.low[u] = timer++;
-					t.size[u] = 1;
-					t.iter[u] = g->start[u];
-					root_of[u] = s;
-					t.stack[sp++] = u;
-				} else if (u != t.parent[v] && t.disc[u] < t.low[v]) {
-					t.low[v] = t.disc[u];
-				}
-				continue;
-			}
-			sp--;
-			uint32_t p = t.parent[v];
-			if (p != DEPMAP_NONE) {
-				if (t.low[v] < t.low[p])
-					t.low[p] = t.low[v];
-				t.size[p] += t.size[v];
-			}
-		}
-		comp_size[s] = t.size[s];
+	for (uint32_t v = 0; v < n; v++) {
+		label[v] = LABEL_NONE;
+		parent[v] = v;
+		uint32_t fanin = 0;
+		for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++)
+			fanin += !removed[up->to[e]];
+		ignore[v] = removed[v] || fanin > popular;
 	}
 	for (uint32_t v = 0; v < n; v++) {
-		if (removed[v] || t.disc[v] == DEPMAP_NONE)
+		if (removed[v])
 			continue;
-		uint32_t total = comp_size[root_of[v]];
-		/* parts: each DFS child c with low[c] >= disc[v] separates; the rest
-		 * (when v is not the root) is one more part */
-		uint32_t parts_with_clients = 0;
-		bool rest_has_client = false;
-		uint32_t separated = 0;
-		for (uint32_t e = g->start[v]; e < g->start[v + 1]; e++) {
-			uint32_t c = g->to[e];
-			if (removed[c] || t.parent[c] != v || t.low[c] < t.disc[v])
+		uint32_t nup = 0, ndown = 0;
+		for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++)
+			nup += !removed[up->to[e]] && up->to[e] != v;
+		for (uint32_t e = down->start[v]; e < down->start[v + 1]; e++)
+			ndown += !ignore[down->to[e]] && down->to[e] != v;
+		source[v] = nup == 0 && ndown >= 2;
+	}
+	/* sources with overlapping servers start together: candidates are
+	 * the sources that share one server */
+	for (uint32_t d = 0; d < n; d++) {
+		if (removed[d])
+			continue;
+		for (uint32_t e1 = up->start[d]; e1 < up->start[d + 1]; e1++) {
+			uint32_t a = up->to[e1];
+			if (!source[a])
 				continue;
-			separated += t.size[c];
-			if (t.size[c] < min_part)
-				continue;
-			/* does this part hold a client of v? */
-			for (uint32_t k = clients->start[v]; k < clients->start[v + 1]; k++) {
-				uint32_t u = clients->to[k];
-				if (!removed[u] && t.disc[u] >= t.disc[c] &&
-				    t.disc[u] < t.disc[c] + t.size[c]) {
-					parts_with_clients++;
-					break;
-				}
-			}
-		}
-		uint32_t rest = total - 1 - separated;
-		if (rest >= min_part) {
-			for (uint32_t k = clients->start[v]; k < clients->start[v + 1]; k++) {
-				uint32_t u = clients->to[k];
-				if (removed[u])
+			for (uint32_t e2 = e1 + 1; e2 < up->start[d + 1]; e2++) {
+				uint32_t b = up->to[e2];
+				if (!source[b] || uf_find(parent, a) == uf_find(parent, b))
 					continue;
-				bool in_sep = false;
-				for (uint32_t e = g->start[v]; e < g->start[v + 1] && !in_sep; e++) {
-					uint32_t c = g->to[e];
-					if (!removed[c] && t.parent[c] == v && t.low[c] >= t.disc[v] &&
-					    t.disc[u] >= t.disc[c] && t.disc[u] < t.disc[c] + t.size[c])
-						in_sep = true;
+				/* Jaccard of the server sets of a and b (sorted CSR) */
+				uint32_t i = down->start[a], j = down->start[b], inter = 0, uni = 0;
+				while (i < down->start[a + 1] || j < down->start[b + 1]) {
+					uint32_t x = i < down->start[a + 1] ? down->to[i] : UINT32_MAX;
+					uint32_t y = j < down->start[b + 1] ? down->to[j] : UINT32_MAX;
+					bool skipx = x != UINT32_MAX && ignore[x];
+					bool skipy = y != UINT32_MAX && ignore[y];
+					if (x == y) {
+						if (!skipx) {
+							inter++;
+							uni++;
+						}
+						i++;
+						j++;
+					} else if (x < y) {
+						uni += !skipx;
+						i++;
+					} else {
+						uni += !skipy;
+						j++;
+					}
 				}
-				if (!in_sep) {
-					rest_has_client = true;
-					break;
-				}
+				if (2 * inter > uni)
+					parent[uf_find(parent, a)] = uf_find(parent, b);
 			}
 		}
-		if (parts_with_clients + (rest_has_client ? 1 : 0) >= 2) {
+	}
+	size_t qh = 0, qt = 0;
+	for (uint32_t v = 0; v < n; v++)
+		if (source[v]) {
+			label[v] = uf_find(parent, v);
+			queue[qt++] = v;
+			queued[v] = true;
+		}
+	/* labels only grow (NONE -> one -> MULTI): each host is queued at most
+	 * twice; the ring of 2n slots is enough */
+	while (qh != qt) {
+		uint32_t u = queue[qh];
+		qh = (qh + 1) % (2 * (size_t)n + 2);
+		queued[u] = false;
+		if (label[u] == LABEL_MULTI || label[u] == LABEL_NONE)
+			continue;
+		for (uint32_t e = down->start[u]; e < down->start[u + 1]; e++) {
+			uint32_t d = down->to[e];
+			if (removed[d] || d == u || source[d])
+				continue;
+			uint32_t nl = label[d] == LABEL_NONE ? label[u]
+				      : label[d] == label[u] ? label[d] : LABEL_MULTI;
+			if (nl == label[d])
+				continue;
+			label[d] = nl;
+			if (!queued[d]) {
+				queued[d] = true;
+				queue[qt] = d;
+				qt = (qt + 1) % (2 * (size_t)n + 2);
+			}
+		}
+	}
+	for (uint32_t v = 0; v < n; v++)
+		if (label[v] == LABEL_MULTI) {
 			out[v] = true;
 			found++;
 		}
-	}
 out:
-	free(t.disc);
-	free(t.low);
-	free(t.parent);
-	free(t.size);
-	free(t.iter);
-	free(t.stack);
-	free(comp_size);
-	free(root_of);
+	free(label);
+	free(parent);
+	free(queue);
+	free(source);
+	free(queued);
+	free(ignore);
 	return found;
 }
 
@@ -747,6 +762,37 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 		}
 		i = j;
 	}
+	/* wide fan-out over any port (pollers on infrastructure ports
+	 * included): monitoring, backup servers that pull, jump hosts */
+	memset(best_clients, 0, (nh + 1) * sizeof(uint32_t));
+	{
+		uint32_t last_from = DEPMAP_NONE, last_to = DEPMAP_NONE;
+		for (size_t q = 0; q < m->nhostl; q++) {
+			const struct depmap_edge *e = &m->hostl[q];
+			if (e->from >= nh || e->to >= nh)
+				continue;
+			if (e->from != last_from || e->to != last_to) {
+				fanout[e->from]++;
+				/* polling many hosts on an infrastructure port
+				 * (node exporters, backup clients, ssh) */
+				for (uint32_t p = 0; p < e->nports; p++)
+					if (depmap_port_is_infra(e->ports[p])) {
+						best_clients[e->from]++;
+						break;
+					}
+			}
+			last_from = e->from;
+			last_to = e->to;
+		}
+		for (uint32_t h = 0; h < nh; h++) {
+			if ((fanout[h] >= hub || best_clients[h] >= hub_min) && !c->infra[h]) {
+				c->infra[h] = true;
+				c->infra_label[h] = "admin";
+				(*nhubs)++;
+			}
+			fanout[h] = 0;
+		}
+	}
 	/* cut edges: infra ports, and everything touching an infra host */
 	for (size_t q = 0; q < m->nhostl; q++) {
 		const struct depmap_edge *e = &m->hostl[q];
@@ -797,7 +843,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	uint32_t *members = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *order = malloc((nh + 1) * sizeof(uint32_t));
 	bool *shared = calloc(nh + 1, sizeof(bool));
-	struct adj g = { 0 }, cl = { 0 };
+	struct adj g = { 0 }, cl = { 0 }, down = { 0 };
 	if (!cut || !pairs || !cpairs || !comp || !stack || !local || !label || !members ||
 	    !order || !shared)
 		goto out;
@@ -831,10 +877,34 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		for (uint32_t i = 0; i < nh; i++)
 			cl.start[i + 1] += cl.start[i];
 	}
-	/* step 3, repeated while it finds something (at most 4 rounds) */
-	for (int round = 0; round < 4; round++) {
+	/* down[v] = hosts v connects to (v is the client), sorted */
+	down.n = nh;
+	down.start = calloc(nh + 1, sizeof(uint32_t));
+	down.to = malloc((np + 1) * sizeof(uint32_t));
+	if (!down.start || !down.to) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	qsort(pairs, np, sizeof(*pairs), cmp_pair);
+	{
+		size_t w = 0;
+		for (size_t i = 0; i < np; i++) {
+			if (w && pairs[w - 1].a == pairs[i].a && pairs[w - 1].b == pairs[i].b)
+				continue;
+			pairs[w++] = pairs[i];
+		}
+		for (size_t i = 0; i < w; i++) {
+			down.start[pairs[i].a + 1]++;
+			down.to[i] = pairs[i].b;
+		}
+		for (uint32_t i = 0; i < nh; i++)
+			down.start[i + 1] += down.start[i];
+	}
+	/* step 3: one round (labels are recomputed without what it found
+	 * would only find hosts downstream of shared ones) */
+	for (int round = 0; round < 1; round++) {
 		memset(shared, 0, nh * sizeof(bool));
-		uint32_t found = shared_services(&g, &cl, c->infra, c->o->shared_min_part, shared);
+		uint32_t found = shared_by_upstream(&down, &cl, c->infra, c->o->max_app_hosts, shared);
 		if (!found)
 			break;
 		for (uint32_t h = 0; h < nh; h++)
@@ -948,6 +1018,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 out:
 	adj_free(&g);
 	adj_free(&cl);
+	adj_free(&down);
 	free(cut);
 	free(pairs);
 	free(cpairs);
@@ -1031,7 +1102,8 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 			ms[q].overlap++;
 		}
 	}
-	qsort(ms, nm, sizeof(*ms), cmp_match);
+	if (nm)
+		qsort(ms, nm, sizeof(*ms), cmp_match);
 	for (size_t q = 0; q < nm; q++) {
 		struct group *gr = &c->groups[ms[q].group];
 		if (gr->prev >= 0 || prev_used[ms[q].prev])
@@ -1192,52 +1264,73 @@ static int cmp_u32p(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
-/* Dominant services of a group: labels of the ports its hosts serve, by
- * number of client edges. */
-static int group_services(const struct depmap *m, const struct group *gr, const int32_t *gof,
-			  int32_t gidx, Cairn__Store__App *a)
+/* Dominant services of every application: labels of the ports its hosts
+ * serve, by number of client edges, at most 3 each. One pass over the
+ * service edges: (app, label) pairs sorted and counted. */
+struct svc_count {
+	int32_t app;
+	const char *label;
+	uint64_t n;
+};
+
+static int cmp_svc_pair(const void *pa, const void *pb)
 {
-	struct {
-		const char *label;
-		uint64_t n;
-	} cnt[32];
-	size_t nc = 0;
+	const struct svc_count *a = pa, *b = pb;
+	if (a->app != b->app)
+		return a->app < b->app ? -1 : 1;
+	return strcmp(a->label, b->label);
+}
+
+static int cmp_svc_rank(const void *pa, const void *pb)
+{
+	const struct svc_count *a = pa, *b = pb;
+	if (a->app != b->app)
+		return a->app < b->app ? -1 : 1;
+	if (a->n != b->n)
+		return a->n > b->n ? -1 : 1;
+	return strcmp(a->label, b->label);
+}
+
+static int apps_services(const struct depmap *m, const int32_t *gof, Cairn__Store__App **apps,
+			 size_t napps)
+{
+	struct svc_count *p = malloc((m->nsvc + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	size_t k = 0;
 	for (size_t i = 0; i < m->nsvc; i++) {
 		const struct depmap_edge *e = &m->svc[i];
-		if (e->to >= m->nhosts || gof[e->to] != gidx || e->local)
+		if (e->to >= m->nhosts || e->local || gof[e->to] < 0)
 			continue;
 		const char *l = depmap_port_label(e->port);
-		if (!l)
+		if (l)
+			p[k++] = (struct svc_count){ gof[e->to], l, 1 };
+	}
+	qsort(p, k, sizeof(*p), cmp_svc_pair);
+	size_t w = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (w && p[w - 1].app == p[i].app && !strcmp(p[w - 1].label, p[i].label))
+			p[w - 1].n++;
+		else
+			p[w++] = p[i];
+	}
+	qsort(p, w, sizeof(*p), cmp_svc_rank);
+	int rc = 0;
+	for (size_t i = 0; i < w && !rc; i++) {
+		Cairn__Store__App *a = apps[p[i].app];
+		if ((size_t)p[i].app >= napps || a->n_services >= 3)
 			continue;
-		size_t q;
-		for (q = 0; q < nc; q++)
-			if (!strcmp(cnt[q].label, l))
-				break;
-		if (q == nc) {
-			if (nc == ARRAY_SIZE(cnt))
-				continue;
-			cnt[nc].label = l;
-			cnt[nc].n = 0;
-			nc++;
+		if (!a->services && !(a->services = calloc(3, sizeof(char *)))) {
+			rc = -ENOMEM;
+			break;
 		}
-		cnt[q].n++;
+		if (!(a->services[a->n_services] = strdup(p[i].label)))
+			rc = -ENOMEM;
+		else
+			a->n_services++;
 	}
-	(void)gr;
-	size_t take = nc < 3 ? nc : 3;
-	a->services = calloc(take + 1, sizeof(char *));
-	if (!a->services)
-		return -ENOMEM;
-	for (size_t t = 0; t < take; t++) {
-		size_t best = 0;
-		for (size_t q = 1; q < nc; q++)
-			if (cnt[q].n > cnt[best].n ||
-			    (cnt[q].n == cnt[best].n && strcmp(cnt[q].label, cnt[best].label) < 0))
-				best = q;
-		if (!(a->services[a->n_services++] = strdup(cnt[best].label)))
-			return -ENOMEM;
-		cnt[best] = cnt[--nc];
-	}
-	return 0;
+	free(p);
+	return rc;
 }
 
 static int cmp_group_id(const void *pa, const void *pb)
@@ -1371,10 +1464,9 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			if (pinned[h] && !(a->pinned_hosts[a->n_pinned_hosts++] = strdup(m->nodes[h].id)))
 				goto fail;
 		}
-		if ((rc = group_services(m, gr, out->app_of_host, (int32_t)g, a)))
-			goto fail;
-		rc = -ENOMEM;
 	}
+	if ((rc = apps_services(m, out->app_of_host, out->apps, out->napps)))
+		goto fail;
 	free(pinned);
 	ctx_free(&c);
 	return 0;

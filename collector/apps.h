@@ -11,12 +11,12 @@
  *      serving such a service to >= infra_min_clients hosts is listed as
  *      infrastructure, as is a host that connects to very many hosts (jump
  *      hosts, pollers);
- *   2. connected components of what remains;
- *   3. shared services: a server whose removal splits its component into
- *      several parts (of >= shared_min_part hosts) that each contain one of
- *      its clients serves several applications (a shared database or
- *      queue): it is listed as infrastructure and step 2 repeats;
- *   4. components above max_app_hosts are split by Louvain community
+ *   3. shared services: labels start at the estate's entry points (hosts
+ *      nobody connects to: load balancers, batch hosts; those with
+ *      overlapping servers together) and flow from client to server; a host
+ *      reached by two labels serves several applications (a shared database
+ *      or queue) and is listed as infrastructure;
+ *   4. connected components of what remains; components above max_app_hosts are split by Louvain community
  *      detection (deterministic: fixed node order, ties to the lower index);
  *   5. ids: matched to the previous snapshot's applications by largest host
  *      overlap, else "app-" + 10 hex digits of the smallest member's agent id;
@@ -42,7 +42,6 @@ struct apps_opts {
 	double hub_fraction;        /* fan-in relative to the estate; default 0.10 */
 	uint32_t hub_min_clients;   /* default 12 */
 	uint32_t infra_min_clients; /* an infra-port server with this many clients is infra; 3 */
-	uint32_t shared_min_part;   /* default 2 */
 	uint32_t max_app_hosts;     /* default 40 */
 };
 

@@ -1,0 +1,408 @@
+#include "snapshot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "plan.h"
+#include "store.h"
+
+void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms)
+{
+	memset(o, 0, sizeof(*o));
+	o->now_ms = now_ms;
+	o->since_ms = 0;
+	o->with_plan = true;
+	apps_opts_default(&o->apps);
+}
+
+uint64_t snapshot_facts_gen(MDB_txn *txn, const struct db_env *env)
+{
+	MDB_val k = { .mv_size = 9, .mv_data = "facts_gen" }, v;
+	if (mdb_get(txn, env->dbi[STORE_META], &k, &v))
+		return 0;
+	Cairn__Store__Counter *c = cairn__store__counter__unpack(NULL, v.mv_size, v.mv_data);
+	uint64_t gen = c ? c->value : 0;
+	if (c)
+		cairn__store__counter__free_unpacked(c, NULL);
+	return gen;
+}
+
+/* ------------------------------------------------------------ wire walk */
+
+/* Reads a varint at *p (< end); -EBADMSG when cut short. */
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return -EBADMSG;
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* Copies the top-level fields of an encoded Snapshot except field `skip`
+ * into out (at least len bytes). Returns the new length or -EBADMSG. */
+static long strip_field(const uint8_t *in, size_t len, uint32_t skip, uint8_t *out)
+{
+	const uint8_t *p = in, *end = in + len;
+	size_t w = 0;
+	while (p < end) {
+		const uint8_t *start = p;
+		uint64_t tag, n;
+		if (varint(&p, end, &tag))
+			return -EBADMSG;
+		switch (tag & 7) {
+		case 0:
+			if (varint(&p, end, &n))
+				return -EBADMSG;
+			break;
+		case 1:
+			if (end - p < 8)
+				return -EBADMSG;
+			p += 8;
+			break;
+		case 2:
+			if (varint(&p, end, &n) || (uint64_t)(end - p) < n)
+				return -EBADMSG;
+			p += n;
+			break;
+		case 5:
+			if (end - p < 4)
+				return -EBADMSG;
+			p += 4;
+			break;
+		default:
+			return -EBADMSG;
+		}
+		if ((tag >> 3) == skip)
+			continue;
+		memcpy(out + w, start, (size_t)(p - start));
+		w += (size_t)(p - start);
+	}
+	return (long)w;
+}
+
+static int unpack_snapshot(const MDB_val *v, bool with_map, Cairn__Store__Snapshot **out)
+{
+	if (with_map) {
+		*out = cairn__store__snapshot__unpack(NULL, v->mv_size, v->mv_data);
+		return *out ? 0 : -EBADMSG;
+	}
+	uint8_t *buf = malloc(v->mv_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	long n = strip_field(v->mv_data, v->mv_size, 5, buf);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	*out = cairn__store__snapshot__unpack(NULL, (size_t)n, buf);
+	free(buf);
+	return *out ? 0 : -EBADMSG;
+}
+
+int snapshot_load_latest(MDB_txn *txn, const struct db_env *env, bool with_map,
+			 Cairn__Store__Snapshot **out, struct errbuf *eb)
+{
+	*out = NULL;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, env->dbi[STORE_SNAPSHOTS], &c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND) {
+		mdb_cursor_close(c);
+		return errbuf_set(eb, -ENOENT, "no snapshot stored yet");
+	}
+	if (!rc)
+		rc = unpack_snapshot(&v, with_map, out);
+	mdb_cursor_close(c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the latest snapshot: %s",
+				  rc == -EBADMSG ? "stored value does not decode (recompute with --fresh)"
+						 : db_strerror(rc));
+	return 0;
+}
+
+/* ------------------------------------------------------------ compute */
+
+static int set_map(Cairn__Store__Snapshot *s, const struct depmap *dm, const struct apps_result *ar)
+{
+	const char **app_of = calloc(dm->nhosts + 1, sizeof(char *));
+	if (!app_of)
+		return -ENOMEM;
+	for (uint32_t h = 0; h < dm->nhosts; h++)
+		app_of[h] = ar->app_of_host[h] >= 0 ? ar->apps[ar->app_of_host[h]]->id : "";
+	s->map = malloc(sizeof(*s->map));
+	int rc = -ENOMEM;
+	if (s->map) {
+		cairn__store__dep_map__init(s->map);
+		rc = depmap_to_proto(dm, app_of, ar->infra_host, s->map);
+	}
+	free(app_of);
+	return rc;
+}
+
+int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapshot_opts *o,
+		     Cairn__Store__Snapshot **out, struct depmap **dm_out, struct errbuf *eb)
+{
+	*out = NULL;
+	if (dm_out)
+		*dm_out = NULL;
+	struct depmap *dm = NULL;
+	struct apps_decisions dec;
+	struct apps_result ar;
+	Cairn__Store__Snapshot *prev = NULL;
+	memset(&dec, 0, sizeof(dec));
+	memset(&ar, 0, sizeof(ar));
+	struct depmap_opts mo = { .since_ms = o->since_ms, .now_ms = o->now_ms };
+	uint64_t gen = snapshot_facts_gen(txn, env);
+	int rc = depmap_build(txn, env, &mo, &dm, eb);
+	if (rc)
+		return rc;
+	int prc = snapshot_load_latest(txn, env, false, &prev, NULL);
+	if (prc && prc != -ENOENT)
+		log_warn("previous snapshot unreadable; application ids start afresh");
+	if ((rc = apps_decisions_load(txn, env, &dec, eb)) ||
+	    (rc = apps_compute(dm, &o->apps, prev, &dec, &ar, eb)))
+		goto out;
+	Cairn__Store__Snapshot *s = malloc(sizeof(*s));
+	if (!s) {
+		rc = errbuf_set(eb, -ENOMEM, "snapshot: out of memory");
+		goto out;
+	}
+	cairn__store__snapshot__init(s);
+	s->computed_ms = o->now_ms;
+	s->facts_gen = gen;
+	s->since_ms = o->since_ms;
+	s->hosts = dm->nhosts;
+	if ((rc = set_map(s, dm, &ar))) {
+		cairn__store__snapshot__free_unpacked(s, NULL);
+		errbuf_set(eb, rc, "snapshot: out of memory");
+		goto out;
+	}
+	/* the apps move into the snapshot */
+	s->apps = ar.apps;
+	s->n_apps = ar.napps;
+	ar.apps = NULL;
+	ar.napps = 0;
+	if (o->with_plan) {
+		struct plan_options po;
+		plan_options_init(&po, o->now_ms);
+		struct errbuf peb = { { 0 } };
+		int plrc = plan_compute(txn, env, &po, s, &peb);
+		if (plrc)
+			log_warn("snapshot: planning skipped: %s", peb.msg);
+	}
+	*out = s;
+out:
+	if (prev)
+		cairn__store__snapshot__free_unpacked(prev, NULL);
+	apps_result_free(&ar);
+	apps_decisions_free(&dec);
+	if (dm_out && !rc)
+		*dm_out = dm;
+	else
+		depmap_free(dm);
+	return rc;
+}
+
+/* ------------------------------------------------------------ store */
+
+struct store_arg {
+	Cairn__Store__Snapshot *snap;
+	MDB_dbi dbi;
+};
+
+static int store_fn(MDB_txn *txn, void *arg)
+{
+	struct store_arg *a = arg;
+	MDB_dbi dbi = a->dbi;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t version = 1;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (!rc && k.mv_size == 8)
+		version = db_get_u64(k.mv_data) + 1;
+	a->snap->version = version;
+	uint8_t key[8];
+	db_put_u64(key, version);
+	k.mv_size = 8;
+	k.mv_data = key;
+	v.mv_size = cairn__store__snapshot__get_packed_size(a->snap);
+	v.mv_data = NULL;
+	rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+	if (rc) {
+		mdb_cursor_close(c);
+		return rc;
+	}
+	cairn__store__snapshot__pack(a->snap, v.mv_data);
+	/* keep the newest SNAPSHOT_KEEP */
+	if (version > SNAPSHOT_KEEP) {
+		uint8_t cut[8];
+		db_put_u64(cut, version - SNAPSHOT_KEEP);
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != 8 || memcmp(k.mv_data, cut, 8) > 0)
+				break;
+			if ((rc = mdb_cursor_del(c, 0)))
+				break;
+		}
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	} else {
+		rc = 0;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int snapshot_store(struct db_env *env, Cairn__Store__Snapshot *snap, struct errbuf *eb)
+{
+	struct store_arg a = { snap, env->dbi[STORE_SNAPSHOTS] };
+	int rc = db_write(env, store_fn, &a);
+	if (rc)
+		return errbuf_set(eb, rc, "storing the snapshot: %s", db_strerror(rc));
+	return 0;
+}
+
+int snapshot_refresh(struct db_env *env, const struct snapshot_opts *o,
+		     Cairn__Store__Snapshot **out, struct errbuf *eb)
+{
+	if (out)
+		*out = NULL;
+	MDB_txn *txn;
+	int rc = db_read_begin(env, &txn);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the store: %s", db_strerror(rc));
+	Cairn__Store__Snapshot *s = NULL;
+	rc = snapshot_compute(txn, env, o, &s, NULL, eb);
+	db_read_end(env, txn);
+	if (rc)
+		return rc;
+	rc = snapshot_store(env, s, eb);
+	if (rc || !out)
+		cairn__store__snapshot__free_unpacked(s, NULL);
+	else
+		*out = s;
+	return rc;
+}
+
+/* facts_gen of the latest snapshot, or -ENOENT. */
+static int latest_gen(MDB_txn *txn, const struct db_env *env, uint64_t *gen)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, env->dbi[STORE_SNAPSHOTS], &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc) {
+		mdb_cursor_close(c);
+		return rc == MDB_NOTFOUND ? -ENOENT : rc;
+	}
+	/* facts_gen is field 3 (varint): walk the top level only */
+	const uint8_t *p = v.mv_data, *end = p + v.mv_size;
+	rc = -ENOENT;
+	*gen = 0;
+	while (p < end) {
+		uint64_t tag, n;
+		if (varint(&p, end, &tag))
+			break;
+		if ((tag & 7) == 0) {
+			if (varint(&p, end, &n))
+				break;
+			if ((tag >> 3) == 3) {
+				*gen = n;
+				break;
+			}
+		} else if ((tag & 7) == 2) {
+			if (varint(&p, end, &n) || (uint64_t)(end - p) < n)
+				break;
+			p += n;
+		} else if ((tag & 7) == 1) {
+			p += 8;
+		} else if ((tag & 7) == 5) {
+			p += 4;
+		} else {
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return 0; /* a snapshot exists; gen 0 when it never saw facts */
+}
+
+int snapshot_refresh_if_stale(struct db_env *env, int64_t now_ms, bool *refreshed,
+			      struct errbuf *eb)
+{
+	if (refreshed)
+		*refreshed = false;
+	MDB_txn *txn;
+	int rc = db_read_begin(env, &txn);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the store: %s", db_strerror(rc));
+	uint64_t facts = snapshot_facts_gen(txn, env), snap = 0;
+	int lrc = latest_gen(txn, env, &snap);
+	db_read_end(env, txn);
+	if (lrc && lrc != -ENOENT)
+		return errbuf_set(eb, lrc, "reading DB snapshots: %s", db_strerror(lrc));
+	if (lrc == 0 && snap == facts)
+		return 0;
+	if (lrc == -ENOENT && facts == 0)
+		return 0;
+	struct snapshot_opts o;
+	snapshot_opts_default(&o, now_ms);
+	uint64_t t0 = time_mono_ms();
+	Cairn__Store__Snapshot *s = NULL;
+	rc = snapshot_refresh(env, &o, &s, eb);
+	if (rc)
+		return rc;
+	log_info("snapshot %llu: %u hosts, %zu applications, %zu host edges, facts_gen %llu, "
+		 "%llu ms",
+		 (unsigned long long)s->version, s->hosts, s->n_apps,
+		 s->map ? s->map->n_host_edges : 0, (unsigned long long)s->facts_gen,
+		 (unsigned long long)(time_mono_ms() - t0));
+	cairn__store__snapshot__free_unpacked(s, NULL);
+	if (refreshed)
+		*refreshed = true;
+	return 0;
+}
+
+int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
+		 Cairn__Store__Snapshot **out, struct errbuf *eb)
+{
+	*out = NULL;
+	MDB_txn *txn;
+	int rc = db_read_begin(env, &txn);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the store: %s", db_strerror(rc));
+	uint64_t facts = snapshot_facts_gen(txn, env), snap = 0;
+	int lrc = latest_gen(txn, env, &snap);
+	bool stale = lrc == -ENOENT || (writable && snap != facts);
+	if (!fresh && !stale) {
+		rc = snapshot_load_latest(txn, env, with_map, out, eb);
+		db_read_end(env, txn);
+		return rc;
+	}
+	struct snapshot_opts o;
+	snapshot_opts_default(&o, time_now_ms());
+	if (!writable) {
+		rc = snapshot_compute(txn, env, &o, out, NULL, eb);
+		db_read_end(env, txn);
+		return rc;
+	}
+	db_read_end(env, txn);
+	return snapshot_refresh(env, &o, out, eb);
+}

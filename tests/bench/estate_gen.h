@@ -1,0 +1,94 @@
+/* Synthetic estates with ground truth, for the dependency map and the
+ * application grouping (tests and `cairn-estate`).
+ *
+ * An estate of N hosts: three-tier web applications (two load balancers
+ * sharing a VIP, web, app and database tiers, a cache), batch applications,
+ * shared databases and a shared message queue used by several applications,
+ * SaaS endpoints outside the estate, and infrastructure hubs (DNS, NTP, LDAP,
+ * syslog, monitoring that polls every host, backup that pulls from every
+ * host, a package mirror, an HTTP proxy, a jump host). Some application
+ * hosts run docker and all of those carry the same bridge address
+ * 172.17.0.1. Every host reports a cairn-agent connection to the collector
+ * (which runs no agent), as real agents do.
+ *
+ * Truth: the application each host belongs to (infrastructure hosts, shared
+ * databases and the queue are ESTATE_GEN_INFRA) and the host-level edges
+ * (client, server) between agent hosts. Deterministic for a given seed. */
+#ifndef CAIRN_ESTATE_GEN_H
+#define CAIRN_ESTATE_GEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn.pb-c.h"
+#include "db.h"
+#include "util.h"
+
+#define ESTATE_GEN_INFRA UINT32_MAX
+
+struct estate_gen_spec {
+	uint32_t hosts;        /* approximate; the estate is built of whole apps */
+	uint64_t seed;
+	uint32_t days;         /* days of traffic (edge records per host and day) */
+	int64_t start_ms;      /* first day; 0 = 30 days before now, at 00:00 UTC */
+	uint32_t extra_edges;  /* per host and day: extra SaaS/external edges (load) */
+	uint32_t cross_app_pct; /* web apps whose web tier calls another app's VIP; 0 */
+};
+
+struct estate_gen_conn {
+	uint32_t client, server;   /* host indexes; server UINT32_MAX = external */
+	uint16_t port;
+	uint8_t proto;             /* Cairn__Protocol */
+	uint8_t via;               /* 0 = server's address, 1 = VIP, 2 = docker bridge (local),
+				      3 = external address, 4 = loopback (local) */
+	const char *client_ident, *server_ident;
+	uint32_t ext_addr;         /* external IPv4 (host order) when via = 3 */
+};
+
+struct estate_gen_host {
+	uint8_t pk[32];
+	uint8_t sk[64];
+	char name[64];
+	uint32_t addr;             /* IPv4 host order */
+	uint32_t vip;              /* 0, or a VIP this host claims */
+	bool docker;
+	uint32_t truth;            /* app index or ESTATE_GEN_INFRA */
+	const char *role;
+};
+
+struct estate_gen {
+	struct estate_gen_host *hosts;
+	uint32_t nhosts;
+	uint32_t napps;
+	struct estate_gen_conn *conns;
+	size_t nconns;
+	uint32_t *conn_start;      /* CSR: conns touching host h (as client or server) */
+	uint32_t *conn_idx;
+	struct estate_gen_spec spec;
+	uint32_t collector_addr;
+	char **strings;            /* identities the conns point at */
+	size_t nstrings;
+};
+
+int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out);
+void estate_gen_free(struct estate_gen *e);
+
+/* The batch host h sends for day d (HostInfo and listeners on day 0 only
+ * unless full is set, one ConnectionWindow covering the day). Free with
+ * cairn__batch__free_unpacked(b, NULL). */
+int estate_gen_batch(const struct estate_gen *e, uint32_t h, uint32_t day, uint64_t seq, bool full,
+		     Cairn__Batch **out);
+
+/* Writes the whole estate straight into an open collector store through
+ * ingest_apply (plus accepted agent records), committing every ~200 hosts. */
+int estate_gen_write(const struct estate_gen *e, struct db_env *env, struct errbuf *eb);
+
+/* Ground truth host-level edges between agent hosts: (client, server)
+ * pairs, sorted, unique. *out malloc'd, 2 uint32 per pair. */
+int estate_gen_truth_edges(const struct estate_gen *e, uint32_t **out, size_t *n);
+
+/* Text form of an address (host order IPv4). */
+void estate_gen_addr(uint32_t a, char *out, size_t n);
+
+#endif
