@@ -73,8 +73,10 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 /* The lines describing the common options, for usage texts. */
 void cli_usage_common(FILE *f);
 
-/* Defaults, then the config file (-c FILE, or the default path if it exists),
- * then -o overrides in order, then --state-dir, then validation. On error
+/* Defaults, then the config file (-c FILE, or the default path if it exists;
+ * a default file this user may not read is skipped with a warning when
+ * --state-dir is given), then -o overrides in order, then --state-dir, then
+ * validation. On error
  * prints "prog: message" to stderr and returns a negative errno; commands exit
  * 2 then. */
 int cli_agent_config(struct cli *cli, struct agent_config *cfg);
