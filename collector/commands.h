@@ -7,6 +7,15 @@ int check_config_main(int argc, char *argv[]); /* cmd_config.c */
 int serve_main(int argc, char *argv[]);        /* cmd_serve.c */
 int agents_main(int argc, char *argv[]);       /* cmd_agents.c */
 int hosts_main(int argc, char *argv[]);        /* cmd_hosts.c */
+/* planning (cmd_plan.c, cmd_migrate.c, cmd_export.c) */
+int readiness_main(int argc, char *argv[]);
+int sizing_main(int argc, char *argv[]);
+int cost_main(int argc, char *argv[]);
+int plan_main(int argc, char *argv[]);
+int migrate_main(int argc, char *argv[]);
+int progress_main(int argc, char *argv[]);
+int validate_main(int argc, char *argv[]);
+int export_main(int argc, char *argv[]);
 
 void collector_usage(void *f);
 

@@ -80,6 +80,18 @@ const struct rules_strategy_row rules_strategies[RULES_NSTRATEGIES] = {
 	{ RULES_REHOST,     "Rehost",     "otherwise: lift and shift to the sized instance" },
 };
 
+const char *const rules_key_packages[] = {
+	"nginx", "apache2", "httpd", "haproxy", "postgresql", "mysql-server", "mariadb-server",
+	"redis", "memcached", "mongodb", "rabbitmq-server", "openjdk", "java-", "tomcat",
+	"python3", "nodejs", "php", "ruby", "openssl", "openssh-server", "docker", "containerd",
+	NULL,
+};
+
+const struct rules_validate rules_validate = {
+	.cpu_high_pct = 90,
+	.mem_high_share = 0.9,
+};
+
 static const char *const real_fstypes[] = {
 	"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "jfs", "reiserfs", "f2fs", "vfat", "bcachefs", NULL,
 };

@@ -110,6 +110,17 @@ struct rules_plan {
 };
 extern const struct rules_plan rules_plan;
 
+/* Package name prefixes that `validate` compares between a source host and
+ * its migrated target (besides packages owning a listening process). */
+extern const char *const rules_key_packages[];
+
+/* Thresholds of `validate`. */
+struct rules_validate {
+	double cpu_high_pct;   /* target CPU peak (pctl) above this: warning */
+	double mem_high_share; /* target memory used / total above this: warning */
+};
+extern const struct rules_validate rules_validate;
+
 /* True when fstype is a local filesystem that migrates with the host. */
 int rules_fstype_real(const char *fstype);
 int rules_arch_32bit(const char *arch);
