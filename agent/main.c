@@ -16,6 +16,8 @@ static const struct command commands[] = {
 	{ "id", id_main, "print the agent id and fingerprint" },
 	{ "check-config", check_config_main, "validate a configuration file" },
 	{ "collect", collect_main, "print this host's inventory (host, perf, processes, sockets, packages)" },
+	{ "run", run_main, "run the agent daemon (sample, spool, stream to the collector)" },
+	{ "status", status_main, "show connection, last ACK, spool depth and errors" },
 };
 
 void agent_usage(void *out)

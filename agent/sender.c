@@ -275,7 +275,8 @@ static int conn_send_hs(struct sender_conn *c, struct handshake_out *out)
 
 static void on_ready(struct sender *s, struct sender_conn *c)
 {
-	const struct channel_ready *r = &c->hs.ready;
+	const struct channel_ready ready = c->hs.ready; /* the handshake is wiped below */
+	const struct channel_ready *r = &ready;
 	bool raised = false;
 	int rc;
 

@@ -1,0 +1,1148 @@
+/* The agent daemon (see daemon.h). */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <sodium.h>
+
+#include "cairn-config.h"
+#if HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "collect.h"
+#include "collect_proc.h"
+#include "collect_sock.h"
+#include "keys.h"
+#include "log.h"
+#include "sender.h"
+#include "sign.h"
+#include "spool.h"
+#include "window.h"
+
+#define MAX_GAPS_PER_BATCH 64
+#define SHUTDOWN_DEADLINE_MS 8000
+/* A batch stays well below the collector's default max_frame (4 MiB). */
+#define BATCH_SOFT_MAX ((size_t)3 << 20)
+
+enum job_kind { JOB_SAMPLE, JOB_REPORT };
+
+enum phase { PHASE_RUNNING, PHASE_STOPPING, PHASE_FINAL_QUEUED, PHASE_CLOSING, PHASE_DONE };
+
+struct daemon;
+
+struct job {
+	uv_work_t req;
+	struct daemon *d;
+	enum job_kind kind;
+	/* report inputs, filled on the loop thread */
+	uint64_t seq;
+	struct spool_gap gaps[MAX_GAPS_PER_BATCH];
+	size_t ngaps;
+	bool full;              /* full process snapshot, host facts, packages */
+	bool final;             /* shutdown: skip the slow inventory parts */
+	struct spool_stats spool_st;
+	struct sender_stats send_st;
+	int64_t window_start_ms;
+	/* outputs */
+	int64_t window_end_ms;
+	Cairn__Batch *batch;
+	Cairn__ProcessSnapshot *detach_procs; /* record pointing at d->last_procs */
+	uint8_t *packed;
+	size_t packed_len;
+	uint8_t sig[SIGN_LEN];
+	size_t nrecords;
+	int rc;
+	char err[256];
+};
+
+struct daemon {
+	uv_loop_t loop;
+	struct cli *cli;
+	struct agent_config cfg;
+	struct keypair kp;
+	char agent_id[KEY_ID_HEX_LEN + 1];
+	struct spool *spool;
+	struct sender sender;
+	bool sender_started;
+
+	/* Collector state: touched only by the running job. */
+	struct collect_ctx ctx;
+	struct proc_state *proc;
+	Cairn__ProcessSnapshot *last_procs;
+	struct sock_scanner *sock;
+	struct window *win;
+	struct perf_state *perf;
+	uint8_t host_hash[crypto_generichash_BYTES];
+	bool have_host_hash;
+	struct pkg_state pkg;
+	char boot_id[64];
+
+	/* Loop-side copies and schedule. */
+	struct collect_stat stats[COLLECT_NKINDS];
+	struct job *job;
+	bool sample_due, report_due;
+	bool need_full;
+	int64_t window_start_ms;
+	uint64_t next_inventory_mono;
+	enum phase phase;
+
+	uv_timer_t sample_timer, report_timer, status_timer, watchdog_timer, deadline_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uint64_t watchdog_usec;
+
+	/* Counters for status and health. */
+	int64_t started_ms, last_report_ms, last_sample_ms;
+	uint64_t reports, samples, spooled, report_errors, spool_errors, dropped_by_spool;
+	uint64_t last_seq_spooled;
+	char last_report_error[256];
+	int exit_code;
+};
+
+static void schedule_jobs(struct daemon *d);
+static void write_status(struct daemon *d);
+
+/* ---------------------------------------------------------------- systemd */
+
+static bool under_systemd(void)
+{
+	const char *s = getenv("NOTIFY_SOCKET");
+	return s && *s;
+}
+
+static void notify(const char *state)
+{
+#if HAVE_SYSTEMD
+	if (under_systemd())
+		sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static void watchdog_cb(uv_timer_t *t)
+{
+	notify("WATCHDOG=1");
+}
+
+static void watchdog_start(struct daemon *d)
+{
+#if HAVE_SYSTEMD
+	uint64_t usec = 0;
+	if (under_systemd() && sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		d->watchdog_usec = usec;
+		uint64_t ms = usec / 2000;
+		if (!ms)
+			ms = 1;
+		uv_timer_start(&d->watchdog_timer, watchdog_cb, ms, ms);
+		log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)ms);
+	}
+#else
+	(void)d;
+#endif
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void read_boot_id(struct daemon *d)
+{
+	char path[PATH_MAX], buf[64];
+	collect_path(&d->ctx, path, sizeof(path), "/proc/sys/kernel/random/boot_id");
+	FILE *f = fopen(path, "r");
+	d->boot_id[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f)) {
+		buf[strcspn(buf, "\r\n")] = '\0';
+		str_copy(d->boot_id, buf, sizeof(d->boot_id));
+	}
+	fclose(f);
+}
+
+/* Our own resident memory in bytes (current, not peak). */
+static uint64_t self_rss(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long size = 0, rss = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t self_cpu_us(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
+	       (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+}
+
+static Cairn__Record *record_new(void)
+{
+	Cairn__Record *r = collect_alloc(sizeof(*r));
+	cairn__record__init(r);
+	return r;
+}
+
+static void batch_add(Cairn__Batch *b, Cairn__Record *r)
+{
+	*COLLECT_PUSH(b, records) = r;
+}
+
+static Cairn__CollectorStat *stat_new(const char *name, uint64_t errors, uint64_t items,
+				      uint64_t runs, const char *last_error)
+{
+	Cairn__CollectorStat *cs = collect_alloc(sizeof(*cs));
+	cairn__collector_stat__init(cs);
+	cs->collector = collect_strdup(name);
+	cs->errors = errors;
+	cs->items = items;
+	cs->runs = runs;
+	cs->last_error = collect_strdup(last_error);
+	return cs;
+}
+
+/* Hash of the host facts without the fields that change all the time, so a
+ * HostInfo is sent only when something a person would call a change
+ * happened. */
+static void host_hash(Cairn__HostInfo *h, uint8_t out[static crypto_generichash_BYTES])
+{
+	uint64_t uptime = h->uptime_s;
+	int64_t collected = h->collected_ms;
+	h->uptime_s = 0;
+	h->collected_ms = 0;
+	uint64_t *used = NULL, *iused = NULL;
+	if (h->n_filesystems) {
+		used = calloc(h->n_filesystems, sizeof(*used));
+		iused = calloc(h->n_filesystems, sizeof(*iused));
+	}
+	for (size_t i = 0; used && iused && i < h->n_filesystems; i++) {
+		used[i] = h->filesystems[i]->used_bytes;
+		iused[i] = h->filesystems[i]->inodes_used;
+		h->filesystems[i]->used_bytes = 0;
+		h->filesystems[i]->inodes_used = 0;
+	}
+	size_t len = cairn__host_info__get_packed_size(h);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (buf) {
+		cairn__host_info__pack(h, buf);
+		crypto_generichash(out, crypto_generichash_BYTES, buf, len, NULL, 0);
+		free(buf);
+	} else {
+		memset(out, 0, crypto_generichash_BYTES);
+	}
+	for (size_t i = 0; used && iused && i < h->n_filesystems; i++) {
+		h->filesystems[i]->used_bytes = used[i];
+		h->filesystems[i]->inodes_used = iused[i];
+	}
+	free(used);
+	free(iused);
+	h->uptime_s = uptime;
+	h->collected_ms = collected;
+}
+
+/* ---------------------------------------------------------------- jobs (worker thread) */
+
+static void sample_work(uv_work_t *req)
+{
+	struct job *j = req->data;
+	struct daemon *d = j->d;
+	int64_t now = time_now_ms();
+	if (d->perf) {
+		int rc = perf_sample(&d->ctx, d->perf, time_mono_ms(), now);
+		if (rc)
+			log_debug("perf sample: %s", strerror(-rc));
+	}
+	if (d->sock && d->win) {
+		const struct sock_sample *s = NULL;
+		int rc = sock_scanner_sample(d->sock, &d->ctx, now, &s);
+		if (rc == 0 && s) {
+			if (window_add_sample(d->win, s))
+				collect_error(&d->ctx, COLLECT_SOCK, "out of memory adding a sample");
+		} else if (rc) {
+			log_debug("socket sample: %s", strerror(-rc));
+		}
+	}
+}
+
+static void add_health(struct job *j, Cairn__Batch *b)
+{
+	struct daemon *d = j->d;
+	Cairn__CollectorHealth *h = collect_health(&d->ctx);
+	size_t extra = 2;
+	Cairn__CollectorStat **stats =
+		realloc(h->stats, (h->n_stats + extra) * sizeof(*h->stats));
+	if (stats) {
+		h->stats = stats;
+		uint64_t send_errors = 0;
+		for (int k = 0; k < SENDER_NERRS; k++)
+			if (k != SENDER_ERR_SPOOL)
+				send_errors += j->send_st.errors[k];
+		h->stats[h->n_stats++] =
+			stat_new("spool", d->spool_errors + j->send_st.errors[SENDER_ERR_SPOOL],
+				 j->spool_st.batches, d->spooled, d->last_report_error);
+		h->stats[h->n_stats++] = stat_new("send", send_errors, j->send_st.sent_batches,
+						  j->send_st.connects, j->send_st.last_error);
+	}
+	static uint64_t prev_cpu_us, prev_mono_us;
+	uint64_t cpu = self_cpu_us(), mono = time_mono_us();
+	if (prev_mono_us && mono > prev_mono_us)
+		h->cpu_pct = 100.0 * (double)(cpu - prev_cpu_us) / (double)(mono - prev_mono_us);
+	prev_cpu_us = cpu;
+	prev_mono_us = mono;
+	h->rss_bytes = self_rss();
+	h->spool_batches = j->spool_st.batches;
+	h->spool_bytes = j->spool_st.bytes;
+	h->dropped_batches = j->spool_st.dropped_batches;
+	Cairn__Record *r = record_new();
+	r->kind_case = CAIRN__RECORD__KIND_HEALTH;
+	r->health = h;
+	batch_add(b, r);
+}
+
+static void add_processes(struct job *j, Cairn__Batch *b)
+{
+	struct daemon *d = j->d;
+	Cairn__ProcessSnapshot *snap = NULL;
+	if (!d->proc)
+		return;
+	int rc = proc_snapshot(&d->ctx, d->proc, &snap);
+	if (rc || !snap) {
+		collect_error(&d->ctx, COLLECT_PROC, "process scan failed: %s", strerror(-rc));
+		return;
+	}
+	if (j->full || !d->last_procs) {
+		Cairn__Record *r = record_new();
+		r->kind_case = CAIRN__RECORD__KIND_PROCESSES;
+		r->processes = snap;
+		j->detach_procs = snap; /* stays d->last_procs after the batch is freed */
+		batch_add(b, r);
+	} else {
+		Cairn__ProcessDelta *delta = NULL;
+		rc = proc_delta(d->last_procs, snap, &delta);
+		if (rc == 0 && delta && (delta->n_started || delta->n_exited_pids)) {
+			Cairn__Record *r = record_new();
+			r->kind_case = CAIRN__RECORD__KIND_PROCESS_DELTA;
+			r->process_delta = delta;
+			batch_add(b, r);
+		} else if (delta) {
+			cairn__process_delta__free_unpacked(delta, NULL);
+		}
+	}
+	if (d->last_procs && d->last_procs != j->detach_procs)
+		cairn__process_snapshot__free_unpacked(d->last_procs, NULL);
+	d->last_procs = snap;
+}
+
+static void add_host(struct job *j, Cairn__Batch *b)
+{
+	struct daemon *d = j->d;
+	Cairn__HostInfo *h = NULL;
+	if (host_collect(&d->ctx, &h) || !h)
+		return;
+	uint8_t hash[crypto_generichash_BYTES];
+	host_hash(h, hash);
+	if (!j->full && d->have_host_hash && !memcmp(hash, d->host_hash, sizeof(hash))) {
+		cairn__host_info__free_unpacked(h, NULL);
+		return;
+	}
+	memcpy(d->host_hash, hash, sizeof(hash));
+	d->have_host_hash = true;
+	Cairn__Record *r = record_new();
+	r->kind_case = CAIRN__RECORD__KIND_HOST;
+	r->host = h;
+	batch_add(b, r);
+}
+
+/* Package lists: every report checks (cheap when the database files did not
+ * change); a list goes out when it changed, or in full when j->full. */
+static void add_packages(struct job *j, Cairn__Batch *b)
+{
+	struct daemon *d = j->d;
+	Cairn__PackageInventory **inv = NULL;
+	size_t n = 0;
+	if (j->full)
+		memset(&d->pkg, 0, sizeof(d->pkg));
+	if (pkg_collect(&d->ctx, &d->pkg, &inv, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (inv[i]->unchanged && !j->full) {
+			cairn__package_inventory__free_unpacked(inv[i], NULL);
+			continue;
+		}
+		Cairn__Record *r = record_new();
+		r->kind_case = CAIRN__RECORD__KIND_PACKAGES;
+		r->packages = inv[i];
+		batch_add(b, r);
+	}
+	free(inv);
+}
+
+static int pack_and_sign(struct job *j)
+{
+	struct daemon *d = j->d;
+	j->batch->seq = j->seq;
+	free(j->packed);
+	j->packed_len = cairn__batch__get_packed_size(j->batch);
+	j->packed = malloc(j->packed_len ? j->packed_len : 1);
+	if (!j->packed)
+		return -ENOMEM;
+	cairn__batch__pack(j->batch, j->packed);
+	return sign_batch(j->sig, d->kp.sk, d->kp.pk, j->seq, j->packed, j->packed_len);
+}
+
+static int pack_and_sign_seq(struct job *j, uint64_t seq)
+{
+	j->seq = seq;
+	return pack_and_sign(j);
+}
+
+/* A batch too large for the collector would be refused forever: shed the
+ * bulkiest optional parts (process command lines, then package lists). */
+static void shrink_batch(struct job *j)
+{
+	Cairn__Batch *b = j->batch;
+	for (size_t i = 0; i < b->n_records; i++) {
+		Cairn__Record *r = b->records[i];
+		if (r->kind_case == CAIRN__RECORD__KIND_PROCESSES && r->processes) {
+			for (size_t k = 0; k < r->processes->n_processes; k++) {
+				Cairn__Process *p = r->processes->processes[k];
+				if (p->cmdline && strlen(p->cmdline) > 200)
+					p->cmdline[200] = '\0';
+			}
+		}
+	}
+	if (cairn__batch__get_packed_size(b) <= BATCH_SOFT_MAX)
+		return;
+	for (size_t i = 0; i < b->n_records; i++) {
+		Cairn__Record *r = b->records[i];
+		if (r->kind_case == CAIRN__RECORD__KIND_PACKAGES && r->packages) {
+			for (size_t k = 0; k < r->packages->n_packages; k++)
+				cairn__package__free_unpacked(r->packages->packages[k], NULL);
+			free(r->packages->packages);
+			r->packages->packages = NULL;
+			r->packages->n_packages = 0;
+			r->packages->unchanged = false;
+		}
+	}
+	log_warn("batch %llu was larger than %zu bytes: command lines cut to 200 bytes and "
+		 "package lists left out",
+		 (unsigned long long)j->seq, BATCH_SOFT_MAX);
+}
+
+static void report_work(uv_work_t *req)
+{
+	struct job *j = req->data;
+	struct daemon *d = j->d;
+	int64_t now = time_now_ms();
+	j->window_end_ms = now > j->window_start_ms ? now : j->window_start_ms + 1;
+
+	Cairn__Batch *b = collect_alloc(sizeof(*b));
+	cairn__batch__init(b);
+	j->batch = b;
+	b->agent_id.data = collect_alloc(KEY_PUBLIC_LEN);
+	memcpy(b->agent_id.data, d->kp.pk, KEY_PUBLIC_LEN);
+	b->agent_id.len = KEY_PUBLIC_LEN;
+	read_boot_id(d);
+	b->boot_id = collect_strdup(d->boot_id);
+	b->window_start_ms = j->window_start_ms;
+	b->window_end_ms = j->window_end_ms;
+	b->agent_version = collect_strdup(CAIRN_VERSION);
+
+	if (d->perf) {
+		Cairn__PerfWindow *pw = NULL;
+		if (perf_window_close(d->perf, j->window_end_ms, &pw) == 0 && pw) {
+			Cairn__Record *r = record_new();
+			r->kind_case = CAIRN__RECORD__KIND_PERF;
+			r->perf = pw;
+			batch_add(b, r);
+		}
+	}
+	if (d->win) {
+		Cairn__ConnectionWindow *cw = NULL;
+		Cairn__ListenerSet *ls = NULL;
+		if (window_close(d->win, j->window_end_ms, &cw, &ls) == 0) {
+			if (cw) {
+				Cairn__Record *r = record_new();
+				r->kind_case = CAIRN__RECORD__KIND_CONNECTIONS;
+				r->connections = cw;
+				batch_add(b, r);
+			}
+			if (ls) {
+				Cairn__Record *r = record_new();
+				r->kind_case = CAIRN__RECORD__KIND_LISTENERS;
+				r->listeners = ls;
+				batch_add(b, r);
+			}
+		}
+	}
+	add_processes(j, b);
+	if (!j->final) {
+		add_host(j, b);
+		add_packages(j, b);
+	}
+	for (size_t i = 0; i < j->ngaps; i++) {
+		Cairn__Gap *g = collect_alloc(sizeof(*g));
+		spool_gap_to_proto(&j->gaps[i], g);
+		g->detail = collect_strdup(g->detail);
+		Cairn__Record *r = record_new();
+		r->kind_case = CAIRN__RECORD__KIND_GAP;
+		r->gap = g;
+		batch_add(b, r);
+	}
+	add_health(j, b);
+	j->nrecords = b->n_records;
+
+	if (cairn__batch__get_packed_size(b) > BATCH_SOFT_MAX)
+		shrink_batch(j);
+	j->rc = pack_and_sign(j);
+	if (j->rc)
+		snprintf(j->err, sizeof(j->err), "cannot pack/sign batch %llu: %s",
+			 (unsigned long long)j->seq, strerror(-j->rc));
+}
+
+static void job_work(uv_work_t *req)
+{
+	struct job *j = req->data;
+	if (j->kind == JOB_SAMPLE)
+		sample_work(req);
+	else
+		report_work(req);
+}
+
+/* ---------------------------------------------------------------- jobs (loop thread) */
+
+static void continue_shutdown(struct daemon *d);
+
+static void free_job(struct job *j)
+{
+	if (j->batch) {
+		/* The snapshot record is d->last_procs: keep it. */
+		for (size_t i = 0; i < j->batch->n_records; i++) {
+			Cairn__Record *r = j->batch->records[i];
+			if (r->kind_case == CAIRN__RECORD__KIND_PROCESSES &&
+			    r->processes == j->detach_procs)
+				r->processes = NULL;
+		}
+		cairn__batch__free_unpacked(j->batch, NULL);
+	}
+	free(j->packed);
+	free(j);
+}
+
+static void spool_report(struct daemon *d, struct job *j)
+{
+	struct errbuf eb;
+	uint64_t dropped = 0;
+	int rc = j->rc;
+	if (rc) {
+		d->report_errors++;
+		str_copy(d->last_report_error, j->err, sizeof(d->last_report_error));
+		log_error("report window lost: %s", j->err);
+		return;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct spool_batch sb = { .seq = j->seq, .sig = j->sig,
+					  .window_start_ms = j->window_start_ms,
+					  .window_end_ms = j->window_end_ms, .payload = j->packed,
+					  .payload_len = j->packed_len, .gaps = j->gaps,
+					  .ngaps = j->ngaps };
+		rc = spool_append(d->spool, &sb, &dropped, &eb);
+		if (rc != -ESTALE)
+			break;
+		/* The sender moved next_seq (the collector was ahead): renumber. */
+		uint64_t seq;
+		if (spool_next_seq(d->spool, &seq) || pack_and_sign_seq(j, seq))
+			break;
+	}
+	if (rc) {
+		d->spool_errors++;
+		d->report_errors++;
+		str_copy(d->last_report_error, eb.msg, sizeof(d->last_report_error));
+		log_error("report window %lld..%lld lost: %s", (long long)j->window_start_ms,
+			  (long long)j->window_end_ms, eb.msg);
+		return;
+	}
+	d->spooled++;
+	d->dropped_by_spool += dropped;
+	d->last_seq_spooled = j->seq;
+	d->last_report_ms = j->window_end_ms;
+	log_info("batch %llu spooled: window %lld s, %zu records, %zu bytes%s",
+		 (unsigned long long)j->seq,
+		 (long long)(j->window_end_ms - j->window_start_ms) / 1000, j->nrecords,
+		 j->packed_len, j->ngaps ? " (carries gaps)" : "");
+	if (j->ngaps || j->full)
+		d->need_full = false;
+}
+
+static void job_done(uv_work_t *req, int status)
+{
+	struct job *j = req->data;
+	struct daemon *d = j->d;
+	d->job = NULL;
+	memcpy(d->stats, d->ctx.stats, sizeof(d->stats));
+	if (j->kind == JOB_SAMPLE) {
+		d->samples++;
+		d->last_sample_ms = time_now_ms();
+	} else {
+		d->reports++;
+		d->window_start_ms = j->window_end_ms;
+		if (status == 0)
+			spool_report(d, j);
+		if (d->sender_started)
+			sender_kick(&d->sender);
+	}
+	bool was_final = j->final;
+	free_job(j);
+	if (d->phase != PHASE_RUNNING) {
+		if (was_final) {
+			d->phase = PHASE_CLOSING;
+			write_status(d);
+		}
+		continue_shutdown(d);
+		return;
+	}
+	schedule_jobs(d);
+}
+
+static int queue_job(struct daemon *d, enum job_kind kind, bool final)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->d = d;
+	j->kind = kind;
+	j->final = final;
+	j->req.data = j;
+	if (kind == JOB_REPORT) {
+		int rc = spool_next_seq(d->spool, &j->seq);
+		if (!rc)
+			rc = spool_pending_gaps(d->spool, j->gaps, MAX_GAPS_PER_BATCH, &j->ngaps);
+		if (!rc)
+			rc = spool_stats(d->spool, &j->spool_st);
+		if (rc) {
+			log_error("spool %s: cannot read state: %s", d->cfg.state_dir, db_strerror(rc));
+			d->spool_errors++;
+			free(j);
+			return rc;
+		}
+		j->send_st = *sender_get_stats(&d->sender);
+		j->window_start_ms = d->window_start_ms;
+		uint64_t mono = time_mono_ms();
+		if (!final && mono >= d->next_inventory_mono) {
+			d->need_full = true;
+			d->next_inventory_mono = mono + d->cfg.inventory_interval_ms;
+		}
+		/* After a gap the collector may have missed a full snapshot. */
+		j->full = d->need_full || j->ngaps > 0;
+	}
+	int rc = uv_queue_work(&d->loop, &j->req, job_work, job_done);
+	if (rc) {
+		free(j);
+		return rc;
+	}
+	d->job = j;
+	return 0;
+}
+
+static void schedule_jobs(struct daemon *d)
+{
+	if (d->job || d->phase != PHASE_RUNNING)
+		return;
+	if (d->report_due) {
+		d->report_due = false;
+		if (queue_job(d, JOB_REPORT, false))
+			d->report_errors++;
+	} else if (d->sample_due) {
+		d->sample_due = false;
+		queue_job(d, JOB_SAMPLE, false);
+	}
+}
+
+static void sample_timer_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	d->sample_due = true;
+	schedule_jobs(d);
+}
+
+static void report_timer_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	d->report_due = true;
+	schedule_jobs(d);
+}
+
+static void start_timers(struct daemon *d)
+{
+	uv_timer_start(&d->sample_timer, sample_timer_cb, d->cfg.sample_interval_ms,
+		       d->cfg.sample_interval_ms);
+	uv_timer_start(&d->report_timer, report_timer_cb, d->cfg.report_interval_ms,
+		       d->cfg.report_interval_ms);
+}
+
+/* ---------------------------------------------------------------- status file */
+
+static json_t *status_json(struct daemon *d)
+{
+	const struct sender_stats *ss = sender_get_stats(&d->sender);
+	struct spool_stats sp = { 0 };
+	int sprc = spool_stats(d->spool, &sp);
+	json_t *errors = json_object();
+	for (int k = 0; k < SENDER_NERRS; k++)
+		json_object_set_new(errors, sender_err_name(k), json_integer((json_int_t)ss->errors[k]));
+	json_object_set_new(errors, "report", json_integer((json_int_t)d->report_errors));
+	json_t *collectors = json_object();
+	for (int k = 0; k < COLLECT_NKINDS; k++) {
+		const struct collect_stat *cs = &d->stats[k];
+		json_object_set_new(collectors, collect_kind_name(k),
+				    json_pack("{s:I, s:I, s:I, s:I, s:s}", "errors",
+					      (json_int_t)cs->errors, "items", (json_int_t)cs->items,
+					      "runs", (json_int_t)cs->runs, "last_duration_us",
+					      (json_int_t)cs->last_duration_us, "last_error",
+					      cs->last_error));
+		json_object_set_new(errors, collect_kind_name(k), json_integer((json_int_t)cs->errors));
+	}
+	const char *phase = d->phase == PHASE_RUNNING ? "running"
+			    : d->phase == PHASE_DONE  ? "stopped"
+						      : "stopping";
+	json_t *o = json_pack(
+		"{s:i, s:I, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:i, "
+		"s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:i, s:I, s:I}",
+		"version", DAEMON_STATUS_VERSION, "pid", (json_int_t)getpid(), "phase", phase,
+		"written_ms", (json_int_t)time_now_ms(), "started_ms", (json_int_t)d->started_ms,
+		"agent_id", d->agent_id, "collector", d->cfg.collector, "state",
+		sender_state_name(ss->state), "peer", ss->peer, "connected", ss->connected,
+		"agent_version", CAIRN_VERSION, "connected_since_ms",
+		(json_int_t)ss->connected_since_ms, "last_ack_ms", (json_int_t)ss->last_ack_ms,
+		"last_ack_seq", (json_int_t)ss->last_ack_seq, "collector_high_seq",
+		(json_int_t)ss->collector_high_seq, "enroll_state", (int)ss->enroll_state,
+		"inflight", (json_int_t)ss->inflight, "sent_batches", (json_int_t)ss->sent_batches,
+		"acks", (json_int_t)ss->acks, "resent_batches", (json_int_t)ss->resent_batches,
+		"rejected_batches", (json_int_t)ss->rejected_batches, "connects",
+		(json_int_t)ss->connects, "last_error", ss->last_error, "last_error_ms",
+		(json_int_t)ss->last_error_ms, "last_error_code", (int)ss->last_error_code,
+		"next_attempt_ms", (json_int_t)ss->next_attempt_ms, "backoff_ms",
+		(json_int_t)ss->backoff_ms);
+	json_object_set_new(o, "errors", errors);
+	json_object_set_new(o, "collectors", collectors);
+	if (sprc == 0)
+		json_object_set_new(
+			o, "spool",
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "batches",
+				  (json_int_t)sp.batches, "bytes", (json_int_t)sp.bytes, "next_seq",
+				  (json_int_t)sp.next_seq, "acked_seq", (json_int_t)sp.acked_seq,
+				  "oldest_seq", (json_int_t)sp.oldest_seq, "newest_seq",
+				  (json_int_t)sp.newest_seq, "dropped_batches",
+				  (json_int_t)sp.dropped_batches, "dropped_bytes",
+				  (json_int_t)sp.dropped_bytes, "pending_gaps",
+				  (json_int_t)sp.pending_gaps, "spool_max", (json_int_t)sp.spool_max));
+	json_object_set_new(
+		o, "reports",
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "windows",
+			  (json_int_t)d->reports, "samples", (json_int_t)d->samples, "spooled",
+			  (json_int_t)d->spooled, "last_report_ms", (json_int_t)d->last_report_ms,
+			  "last_sample_ms", (json_int_t)d->last_sample_ms, "last_seq",
+			  (json_int_t)d->last_seq_spooled, "window_start_ms",
+			  (json_int_t)d->window_start_ms, "last_error", d->last_report_error));
+	json_object_set_new(
+		o, "intervals",
+		json_pack("{s:I, s:I, s:I}", "sample_ms", (json_int_t)d->cfg.sample_interval_ms,
+			  "report_ms", (json_int_t)d->cfg.report_interval_ms, "inventory_ms",
+			  (json_int_t)d->cfg.inventory_interval_ms));
+	return o;
+}
+
+/* Atomic for readers (temporary file + rename); not fsync'd: the file is a
+ * view of live state, rewritten every few seconds. */
+static void write_status(struct daemon *d)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_STATUS_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	json_t *o = status_json(d);
+	if (!o)
+		return;
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	if (!text)
+		return;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_debug("cannot write %s: %s", tmp, strerror(errno));
+		free(text);
+		return;
+	}
+	size_t len = strlen(text), off = 0;
+	bool ok = true;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ok = false;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (ok && write(fd, "\n", 1) != 1)
+		ok = false;
+	close(fd);
+	free(text);
+	if (!ok || rename(tmp, path)) {
+		log_debug("cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+static void status_timer_cb(uv_timer_t *t)
+{
+	write_status(t->data);
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static void log_change_u64(const char *key, uint64_t a, uint64_t b, bool duration)
+{
+	if (a == b)
+		return;
+	char sa[32], sb[32];
+	if (duration) {
+		config_format_duration(a, sa, sizeof(sa));
+		config_format_duration(b, sb, sizeof(sb));
+	} else {
+		snprintf(sa, sizeof(sa), "%llu", (unsigned long long)a);
+		snprintf(sb, sizeof(sb), "%llu", (unsigned long long)b);
+	}
+	log_notice("reload: %s %s -> %s", key, sa, sb);
+}
+
+static void log_change_str(const char *key, const char *a, const char *b, bool secret)
+{
+	if (!strcmp(a, b))
+		return;
+	if (secret)
+		log_notice("reload: %s changed", key);
+	else
+		log_notice("reload: %s '%s' -> '%s'", key, a, b);
+}
+
+static void reload(struct daemon *d)
+{
+	struct agent_config nc;
+	struct errbuf eb;
+	notify("RELOADING=1");
+	log_notice("SIGHUP: reloading %s",
+		   d->cli->config_used[0] ? d->cli->config_used : "(defaults and -o options)");
+	if (cli_agent_config(d->cli, &nc)) {
+		log_error("reload failed: keeping the running configuration");
+		notify("READY=1");
+		return;
+	}
+	struct sender_opts so;
+	if (sender_opts_from_config(&so, &nc, &eb)) {
+		log_error("reload failed: %s; keeping the running configuration", eb.msg);
+		notify("READY=1");
+		return;
+	}
+	struct agent_config *oc = &d->cfg;
+	log_change_str("collector", oc->collector, nc.collector, false);
+	log_change_str("collector_key", oc->collector_key, nc.collector_key, false);
+	log_change_str("enroll_token", oc->enroll_token, nc.enroll_token, true);
+	log_change_str("enroll_token_file", oc->enroll_token_file, nc.enroll_token_file, false);
+	log_change_u64("sample_interval", oc->sample_interval_ms, nc.sample_interval_ms, true);
+	log_change_u64("report_interval", oc->report_interval_ms, nc.report_interval_ms, true);
+	log_change_u64("inventory_interval", oc->inventory_interval_ms, nc.inventory_interval_ms,
+		       true);
+	log_change_u64("spool_max", oc->spool_max, nc.spool_max, false);
+	log_change_u64("max_inflight", oc->max_inflight, nc.max_inflight, false);
+	log_change_str("log_level", oc->log_level, nc.log_level, false);
+	if (strcmp(oc->state_dir, nc.state_dir)) {
+		log_warn("reload: state_dir change to '%s' needs a restart; still using '%s'",
+			 nc.state_dir, oc->state_dir);
+		str_copy(nc.state_dir, oc->state_dir, sizeof(nc.state_dir));
+	}
+	if (strcmp(oc->root, nc.root)) {
+		log_warn("reload: root change to '%s' needs a restart; still reading '%s'", nc.root,
+			 oc->root);
+		str_copy(nc.root, oc->root, sizeof(nc.root));
+	}
+	bool timers = oc->sample_interval_ms != nc.sample_interval_ms ||
+		      oc->report_interval_ms != nc.report_interval_ms;
+	if (oc->inventory_interval_ms != nc.inventory_interval_ms)
+		d->next_inventory_mono = time_mono_ms() + nc.inventory_interval_ms;
+	enum log_level lvl;
+	if (nc.log_level[0] && log_level_parse(nc.log_level, &lvl) == 0)
+		log_set_level(lvl);
+	spool_set_max(d->spool, nc.spool_max);
+	*oc = nc;
+	if (timers)
+		start_timers(d);
+	if (!so.hostname[0])
+		gethostname(so.hostname, sizeof(so.hostname) - 1);
+	sender_update(&d->sender, &so);
+	if (!d->sender_started && so.collector[0]) {
+		d->sender_started = true;
+		sender_start(&d->sender);
+	}
+	sodium_memzero(&so, sizeof(so));
+	notify("READY=1");
+}
+
+/* ---------------------------------------------------------------- shutdown */
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void sender_stopped(struct sender *s)
+{
+	struct daemon *d = (struct daemon *)((char *)s - offsetof(struct daemon, sender));
+	write_status(d);
+	uv_walk(&d->loop, close_walk_cb, NULL);
+}
+
+static void continue_shutdown(struct daemon *d)
+{
+	if (d->job)
+		return; /* job_done comes back here */
+	if (d->phase == PHASE_STOPPING) {
+		d->phase = PHASE_FINAL_QUEUED;
+		if (queue_job(d, JOB_REPORT, true) == 0)
+			return;
+		log_error("cannot close the last window: it is lost");
+		d->phase = PHASE_CLOSING;
+	}
+	if (d->phase == PHASE_CLOSING) {
+		d->phase = PHASE_DONE;
+		uv_timer_stop(&d->deadline_timer);
+		if (d->sender_started)
+			sender_stop(&d->sender, sender_stopped);
+		else
+			sender_stopped(&d->sender);
+	}
+}
+
+static void deadline_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	log_error("shutdown: a collector scan did not finish within %d ms; exiting without "
+		  "the last window (the spool is consistent)",
+		  SHUTDOWN_DEADLINE_MS);
+	write_status(d);
+	/* The thread pool cannot be interrupted; leave now. */
+	_exit(0);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (signum == SIGHUP) {
+		if (d->phase == PHASE_RUNNING)
+			reload(d);
+		return;
+	}
+	if (d->phase != PHASE_RUNNING) {
+		log_notice("%s: already stopping", strsignal(signum));
+		return;
+	}
+	log_notice("%s: closing the current window and stopping", strsignal(signum));
+	notify("STOPPING=1");
+	d->phase = PHASE_STOPPING;
+	uv_timer_stop(&d->sample_timer);
+	uv_timer_stop(&d->report_timer);
+	uv_timer_start(&d->deadline_timer, deadline_cb, SHUTDOWN_DEADLINE_MS, 0);
+	continue_shutdown(d);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int open_collectors(struct daemon *d)
+{
+	int rc;
+	collect_ctx_init(&d->ctx, d->cfg.root);
+	if ((rc = proc_state_new(&d->proc))) {
+		log_error("process collector: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = sock_scanner_new(&d->sock, &d->ctx, NULL))) {
+		log_error("socket collector: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = window_new(&d->win, d->window_start_ms))) {
+		log_error("connection window: %s", strerror(-rc));
+		return rc;
+	}
+	uint64_t iv = d->cfg.sample_interval_ms;
+	if ((rc = perf_open(&d->perf, (uint32_t)(iv > UINT32_MAX ? UINT32_MAX : iv), 0))) {
+		log_error("perf collector: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void close_collectors(struct daemon *d)
+{
+	if (d->last_procs)
+		cairn__process_snapshot__free_unpacked(d->last_procs, NULL);
+	d->last_procs = NULL;
+	proc_state_free(d->proc);
+	sock_scanner_free(d->sock);
+	window_free(d->win);
+	perf_close(d->perf);
+	d->proc = NULL;
+	d->sock = NULL;
+	d->win = NULL;
+	d->perf = NULL;
+}
+
+static int setup(struct daemon *d)
+{
+	struct errbuf eb;
+	char path[PATH_MAX + 32];
+	bool created = false;
+	int rc;
+
+	if ((rc = dir_make(d->cfg.state_dir, 0700, &eb))) {
+		log_error("%s", eb.msg);
+		return rc;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_KEY_FILE) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	if ((rc = keys_load_or_create(path, &d->kp, &created, &eb))) {
+		log_error("%s", eb.msg);
+		return rc;
+	}
+	keys_id_hex(d->kp.pk, d->agent_id);
+	char fp[KEY_FINGERPRINT_HEX_LEN + 1];
+	keys_fingerprint(d->kp.pk, fp);
+	log_info("agent id %s (fingerprint %s)%s", d->agent_id, fp,
+		 created ? ": new key created in the state dir" : "");
+
+	if ((rc = spool_open(&d->spool, d->cfg.state_dir, d->cfg.spool_max, false, &eb))) {
+		log_error("%s", eb.msg);
+		return rc;
+	}
+	struct spool_stats st;
+	if (spool_stats(d->spool, &st) == 0)
+		log_info("spool: %llu batch%s (%llu bytes) waiting, next seq %llu",
+			 (unsigned long long)st.batches, st.batches == 1 ? "" : "es",
+			 (unsigned long long)st.bytes, (unsigned long long)st.next_seq);
+
+	struct sender_opts so;
+	if ((rc = sender_opts_from_config(&so, &d->cfg, &eb))) {
+		log_error("%s", eb.msg);
+		return rc;
+	}
+	gethostname(so.hostname, sizeof(so.hostname) - 1);
+	rc = sender_init(&d->sender, &d->loop, d->spool, &d->kp, &so);
+	sodium_memzero(&so, sizeof(so));
+	if (rc) {
+		log_error("sender: %s", uv_strerror(rc));
+		return rc;
+	}
+
+	d->started_ms = time_now_ms();
+	d->window_start_ms = d->started_ms;
+	d->need_full = true;
+	d->next_inventory_mono = time_mono_ms() + d->cfg.inventory_interval_ms;
+	if ((rc = open_collectors(d)))
+		return rc;
+
+	uv_timer_init(&d->loop, &d->sample_timer);
+	uv_timer_init(&d->loop, &d->report_timer);
+	uv_timer_init(&d->loop, &d->status_timer);
+	uv_timer_init(&d->loop, &d->watchdog_timer);
+	uv_timer_init(&d->loop, &d->deadline_timer);
+	d->sample_timer.data = d->report_timer.data = d->status_timer.data = d;
+	d->watchdog_timer.data = d->deadline_timer.data = d;
+	uv_signal_init(&d->loop, &d->sig_term);
+	uv_signal_init(&d->loop, &d->sig_int);
+	uv_signal_init(&d->loop, &d->sig_hup);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+	uv_signal_start(&d->sig_term, signal_cb, SIGTERM);
+	uv_signal_start(&d->sig_int, signal_cb, SIGINT);
+	uv_signal_start(&d->sig_hup, signal_cb, SIGHUP);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int daemon_run(struct cli *cli, const struct agent_config *cfg)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	if (!d) {
+		log_error("out of memory");
+		return 1;
+	}
+	d->cli = cli;
+	d->cfg = *cfg;
+	int rc = uv_loop_init(&d->loop);
+	if (rc) {
+		log_error("cannot create the event loop: %s", uv_strerror(rc));
+		free(d);
+		return 1;
+	}
+	rc = setup(d);
+	if (rc) {
+		uv_walk(&d->loop, close_walk_cb, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d->loop);
+		close_collectors(d);
+		spool_close(d->spool);
+		keys_wipe(&d->kp);
+		free(d);
+		return 1;
+	}
+	start_timers(d);
+	uv_timer_start(&d->status_timer, status_timer_cb, 0, DAEMON_STATUS_PERIOD_MS);
+	watchdog_start(d);
+	if (d->cfg.collector[0]) {
+		d->sender_started = true;
+		sender_start(&d->sender);
+	} else {
+		log_notice("no collector configured (collector = host:port): batches stay in the "
+			   "spool");
+	}
+	/* The first sample right away: perf rates and socket owners need a
+	 * baseline. */
+	d->sample_due = true;
+	schedule_jobs(d);
+	char iv[3][32];
+	config_format_duration(d->cfg.sample_interval_ms, iv[0], sizeof(iv[0]));
+	config_format_duration(d->cfg.report_interval_ms, iv[1], sizeof(iv[1]));
+	config_format_duration(d->cfg.inventory_interval_ms, iv[2], sizeof(iv[2]));
+	log_notice("running: sample every %s, report every %s, inventory every %s; collector %s",
+		   iv[0], iv[1], iv[2], d->cfg.collector[0] ? d->cfg.collector : "(none)");
+	notify("READY=1");
+
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+
+	rc = uv_loop_close(&d->loop);
+	if (rc)
+		log_warn("event loop closed with handles open: %s", uv_strerror(rc));
+	close_collectors(d);
+	spool_close(d->spool);
+	keys_wipe(&d->kp);
+	int code = d->exit_code;
+	free(d);
+	log_notice("stopped");
+	return code;
+}
