@@ -190,10 +190,13 @@ static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
 
 static int entry_push(struct sock_scanner *s, const struct sock_entry *e)
 {
-	/* A TCP socket without a file was closed by its program and is only
-	 * finishing its shutdown in the kernel: no owner, not a connection any
-	 * more. */
-	if (e->protocol == IPPROTO_TCP && !e->inode)
+	/* A TCP socket without a file in a closing state was closed by its
+	 * program and only finishes its shutdown in the kernel: not a connection
+	 * any more. (Without a file and established, it waits in a listener's
+	 * accept queue: kept, see classify().) */
+	if (e->protocol == IPPROTO_TCP && !e->inode &&
+	    (e->state == ST_FIN_WAIT1 || e->state == ST_FIN_WAIT2 || e->state == ST_CLOSING ||
+	     e->state == ST_LAST_ACK))
 		return 0;
 	if (grow_array((void **)&s->entries, &s->cap, s->n + 1, sizeof(*s->entries)))
 		return -ENOMEM;
@@ -1049,6 +1052,22 @@ static int netns_update(struct sock_scanner *s)
 	return 0;
 }
 
+/* A listed process other than not_pid living in namespace ino, or 0. */
+static int32_t netns_other_pid(struct sock_scanner *s, uint64_t ino, int32_t not_pid)
+{
+	char rel[32];
+	struct stat st;
+	for (size_t i = 0; i < s->procs.cap; i++) {
+		if (!s->procs.keys[i])
+			continue;
+		const struct proc_ent *p = (const struct proc_ent *)(uintptr_t)s->procs.vals[i];
+		snprintf(rel, sizeof(rel), "%d", (int)p->pid);
+		if (p->netns == ino && p->pid != not_pid && fstatat(s->procfd, rel, &st, 0) == 0)
+			return p->pid;
+	}
+	return 0;
+}
+
 /* Dumps one namespace: netlink when possible, else its /proc/.../net files. */
 static int dump_netns(struct sock_scanner *s, struct collect_ctx *ctx, struct netns_ent *ns)
 {
@@ -1095,14 +1114,31 @@ static int dump_netns(struct sock_scanner *s, struct collect_ctx *ctx, struct ne
 		ns->nl_failed = true;
 	}
 	char dir[32];
-	if (ns->is_own)
-		str_copy(dir, s->live ? "self/net" : "net", sizeof(dir));
-	else
-		snprintf(dir, sizeof(dir), "%d/net", (int)ns->pid);
 	unsigned files = 0;
-	int rc = read_proc_net(s, ctx, dir, ns->ino, &files);
-	if (rc)
-		return rc;
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		if (ns->is_own)
+			str_copy(dir, s->live ? "self/net" : "net", sizeof(dir));
+		else
+			snprintf(dir, sizeof(dir), "%d/net", (int)ns->pid);
+		rc = read_proc_net(s, ctx, dir, ns->ino, &files);
+		if (rc)
+			return rc;
+		if (files || ns->is_own || attempt == 3)
+			break;
+		/* The process we read through may have exited since the listing:
+		 * any other one in the namespace will do; none left means the
+		 * namespace itself is gone, which is not an error. */
+		char rel[32];
+		struct stat st;
+		snprintf(rel, sizeof(rel), "%d", (int)ns->pid);
+		if (fstatat(s->procfd, rel, &st, 0) == 0)
+			break;
+		int32_t other = netns_other_pid(s, ns->ino, ns->pid);
+		if (!other)
+			return 0;
+		ns->pid = other;
+	}
 	if (!files) {
 		s->sample.netns_failed++;
 		collect_error(ctx, COLLECT_SOCK, "netns %llu: no socket table readable under %s/proc/%s",
@@ -1243,6 +1279,14 @@ static int classify(struct sock_scanner *s)
 	rc = own_addrs_collect(s);
 	if (rc)
 		return rc;
+	/* Connections not accepted yet belong to the listener's process. */
+	for (size_t i = 0; i < s->n; i++) {
+		struct sock_entry *e = &s->entries[i];
+		uint64_t v;
+		if (!e->inode && !e->pid && e->protocol == IPPROTO_TCP && e->dir != SOCK_DIR_LISTEN &&
+		    sockhash_get(&s->listen, listen_key(e->netns, e->protocol, e->local_port), &v))
+			e->pid = s->entries[v - 1].pid;
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		struct sock_entry *e = &s->entries[i];
 		if (e->dir == SOCK_DIR_LISTEN || is_unconnected(e))

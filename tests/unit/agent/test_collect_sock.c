@@ -1,6 +1,9 @@
 /* Socket collector: /proc/net parsing, a fixture host, and live sockets opened
  * by child processes on loopback. */
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include "collect_sock.h"
+#include "util.h"
 #include "window.h"
 
 #ifndef FIXTURE_DIR
@@ -526,4 +530,102 @@ Test(sock_live, procfs_fallback_finds_the_same_sockets, .timeout = 60)
 	sock_scanner_free(s);
 	stop(&cli);
 	stop(&srv);
+}
+
+/* ------------------------------------------------------------ namespaces */
+
+/* In a new network namespace: loopback up, a listener and a connection to
+ * it, all in this one process. Reports the port, or 0 when namespaces are
+ * not allowed here. */
+static void netns_child(int ctl, void *arg)
+{
+	(void)arg;
+	if (unshare(CLONE_NEWNET) < 0) {
+		send_u32(ctl, 0);
+		return;
+	}
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	str_copy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		send_u32(ctl, 0);
+		return;
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
+		send_u32(ctl, 0);
+		return;
+	}
+	close(fd);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(in);
+	if (l < 0 || bind(l, (struct sockaddr *)&in, sizeof(in)) || listen(l, 8) ||
+	    getsockname(l, (struct sockaddr *)&in, &len)) {
+		send_u32(ctl, 0);
+		return;
+	}
+	uint16_t port = ntohs(in.sin_port);
+	int c = connect_to(AF_INET, port);
+	int a = accept(l, NULL, NULL);
+	if (c < 0 || a < 0) {
+		send_u32(ctl, 0);
+		return;
+	}
+	send_u32(ctl, port);
+}
+
+static void live_netns(bool no_netlink)
+{
+	struct child ch = spawn(netns_child, NULL);
+	uint16_t port = (uint16_t)recv_u32(ch.ctl);
+	if (!port) {
+		stop(&ch);
+		cr_skip_test("cannot create a network namespace here");
+	}
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, "/");
+	struct sock_scanner_opts opts = {.no_netlink = no_netlink};
+	struct sock_scanner *s;
+	const struct sock_sample *smp;
+	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_geq(smp->netns_seen, 2);
+	const struct sock_entry *l = NULL;
+	int conns = 0;
+	for (size_t i = 0; i < smp->n; i++) {
+		const struct sock_entry *e = &smp->entries[i];
+		if (e->pid != ch.pid)
+			continue;
+		if (e->dir == SOCK_DIR_LISTEN && e->local_port == port)
+			l = e;
+		if (e->dir == SOCK_DIR_LOCAL && (e->local_port == port || e->remote_port == port)) {
+			conns++;
+			cr_assert(e->peer_found);
+			cr_assert_eq(e->peer_pid, ch.pid);
+		}
+	}
+	cr_assert_not_null(l, "listener in the child's namespace not found");
+	cr_assert_neq(l->netns, 0);
+	const struct sock_proc *p = sock_scanner_proc(s, ch.pid);
+	cr_assert_not_null(p);
+	cr_assert_eq(l->netns, p->netns);
+	cr_assert_eq(conns, 2, "both ends of the connection: %d", conns);
+	/* The namespace is entered once: a second sample opens nothing new. */
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_geq(smp->netns_seen, 2);
+	cr_assert_eq(smp->netns_failed, 0);
+	sock_scanner_free(s);
+	stop(&ch);
+}
+
+Test(sock_live, other_namespace_via_setns, .timeout = 60)
+{
+	live_netns(false);
+}
+
+Test(sock_live, other_namespace_via_proc_pid_net, .timeout = 60)
+{
+	live_netns(true);
 }
