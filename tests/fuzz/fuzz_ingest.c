@@ -34,15 +34,29 @@ static void check(int cond)
 		abort();
 }
 
+static char env_dir[] = "/tmp/cairn-fuzz-ingest-XXXXXX";
+
+static void remove_env(void)
+{
+	char path[sizeof(env_dir) + 16];
+	db_close(&env);
+	snprintf(path, sizeof(path), "%s/data.mdb", env_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", env_dir);
+	unlink(path);
+	rmdir(env_dir);
+}
+
 static void open_env(void)
 {
-	char dir[] = "/tmp/cairn-fuzz-ingest-XXXXXX";
+	char *dir = env_dir;
 	check(mkdtemp(dir) != NULL);
 	struct errbuf eb;
 	/* No fsync: the transactions are aborted anyway. */
 	check(db_open(&env, dir, store_db_names, STORE_NDBS, 64u << 20, 64u << 20, MDB_NOSYNC,
 		      &eb) == 0);
 	env_ready = 1;
+	atexit(remove_env);
 }
 
 struct apply_arg {
