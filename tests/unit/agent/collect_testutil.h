@@ -18,7 +18,7 @@
 
 static inline void tu_mkdirs(const char *path)
 {
-	char tmp[4096];
+	char tmp[8192];
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	for (char *p = tmp + 1; *p; p++)
 		if (*p == '/') {
@@ -32,9 +32,9 @@ static inline void tu_mkdirs(const char *path)
 /* Writes len bytes to root/rel, creating directories; aborts the test on failure. */
 static inline void tu_write_bytes(const char *root, const char *rel, const void *data, size_t len)
 {
-	char path[4096];
+	char path[8192];
 	snprintf(path, sizeof(path), "%s/%s", root, rel[0] == '/' ? rel + 1 : rel);
-	char dir[4096];
+	char dir[8192];
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	*slash = '\0';
@@ -53,9 +53,9 @@ static inline void tu_write(const char *root, const char *rel, const char *text)
 
 static inline void tu_symlink(const char *root, const char *rel, const char *target)
 {
-	char path[4096];
+	char path[8192];
 	snprintf(path, sizeof(path), "%s/%s", root, rel[0] == '/' ? rel + 1 : rel);
-	char dir[4096];
+	char dir[8192];
 	snprintf(dir, sizeof(dir), "%s", path);
 	*strrchr(dir, '/') = '\0';
 	tu_mkdirs(dir);
@@ -93,7 +93,7 @@ static inline void tu_rm_rf(const char *path)
 static inline char *tu_copy_fixture(const char *name)
 {
 	char *dst = tu_tmpdir(name);
-	char cmd[8192];
+	char cmd[16384];
 	snprintf(cmd, sizeof(cmd), "cp -a '%s/%s/.' '%s/'", FIXTURE_DIR, name, dst);
 	if (system(cmd))
 		abort();

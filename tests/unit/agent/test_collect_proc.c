@@ -1,0 +1,545 @@
+/* Process collector: fixtures (exact values), redaction, identity, container
+ * ids, CPU %, deltas, malformed /proc entries and the live /proc. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collect.h"
+#include "collect_proc.h"
+#include "collect_testutil.h"
+#include "pbjson.h"
+
+#define DOCKER_ID "a3f1c2e4b5d6978812345678901234567890abcdefabcdefabcdef0123456789"
+#define PODMAN_ID "7e5c0d9a1b2c3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789"
+
+static Cairn__ProcessSnapshot *snap_of(const char *root, struct collect_ctx *ctx,
+				       struct proc_state **stp)
+{
+	collect_ctx_init(ctx, root);
+	struct proc_state *st;
+	cr_assert_eq(proc_state_new(&st), 0);
+	Cairn__ProcessSnapshot *s = NULL;
+	cr_assert_eq(proc_snapshot(ctx, st, &s), 0);
+	cr_assert_not_null(s);
+	if (stp)
+		*stp = st;
+	else
+		proc_state_free(st);
+	return s;
+}
+
+static const Cairn__Process *find(const Cairn__ProcessSnapshot *s, uint32_t pid)
+{
+	for (size_t i = 0; i < s->n_processes; i++)
+		if (s->processes[i]->pid == pid)
+			return s->processes[i];
+	return NULL;
+}
+
+static int64_t start_ms(int64_t btime, uint64_t ticks)
+{
+	return btime * 1000 + (int64_t)(ticks * 1000 / (uint64_t)sysconf(_SC_CLK_TCK));
+}
+
+Test(proc_fixture, debian12_exact)
+{
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = snap_of(FIXTURE_DIR "/debian12", &ctx, NULL);
+	uint32_t want[] = { 1, 512, 1200, 1300, 1400, 1500, 1600 };
+	cr_assert_eq(s->n_processes, 7, "kernel threads 2 and 15 must be skipped");
+	for (size_t i = 0; i < 7; i++)
+		cr_assert_eq(s->processes[i]->pid, want[i]);
+	cr_assert_eq(ctx.stats[COLLECT_PROC].errors, 0, "%s", ctx.stats[COLLECT_PROC].last_error);
+	long page = sysconf(_SC_PAGESIZE);
+
+	const Cairn__Process *j = find(s, 1200);
+	cr_assert_eq(j->ppid, 1);
+	cr_assert_str_eq(j->name, "java");
+	cr_assert_str_eq(j->exe, "/usr/lib/jvm/java-17-openjdk-amd64/bin/java");
+	cr_assert_str_eq(j->cmdline,
+			 "java -Xmx2g -Ddb.password=*** -cp /opt/app/lib/* -jar /opt/app/app.jar "
+			 "--spring.datasource.url=jdbc:postgresql://app:***@db01:5432/app --token ***");
+	cr_assert_str_eq(j->user, "app");
+	cr_assert_eq(j->uid, 1000);
+	cr_assert_eq(j->start_time_ms, start_ms(1700000000, 4000));
+	cr_assert_eq(j->rss_bytes, 262144ull * (uint64_t)page);
+	cr_assert_str_eq(j->identity, "java /opt/app/app.jar");
+	cr_assert_eq(j->threads, 57);
+	cr_assert_eq(j->netns, 4026531840ull);
+	cr_assert_str_eq(j->container_id, "");
+	cr_assert_float_eq(j->cpu_pct, 0.0, 1e-9, "no previous snapshot: no CPU %%");
+
+	const Cairn__Process *py = find(s, 1300);
+	cr_assert_str_eq(py->identity, "python3.11 -m celery");
+	cr_assert_str_eq(py->cmdline, "/usr/bin/python3 -m celery -A proj worker "
+				      "--broker=redis://:***@redis:6379/0 api_key=***");
+	cr_assert_str_eq(py->user, "www-data");
+
+	const Cairn__Process *pg = find(s, 1400);
+	cr_assert_str_eq(pg->container_id, DOCKER_ID);
+	cr_assert_str_eq(pg->user, "999", "uid without a passwd entry is shown as a number");
+	cr_assert_eq(pg->netns, 4026532500ull);
+	cr_assert_str_eq(pg->identity, "postgres");
+	cr_assert_str_eq(pg->cmdline, "postgres -c config_file=/etc/postgresql/postgresql.conf");
+
+	cr_assert_str_eq(find(s, 1500)->cmdline, "mysql -uroot -p*** -h db");
+	cr_assert_str_eq(find(s, 1600)->identity, "node /srv/web/server.js");
+	cr_assert_str_eq(find(s, 1600)->cmdline,
+			 "node --require dotenv/config /srv/web/server.js --password=***");
+	cr_assert_str_eq(find(s, 512)->identity, "sshd");
+	cr_assert_str_eq(find(s, 1)->user, "root");
+	cr_assert_str_eq(find(s, 1)->cmdline, "/sbin/init splash");
+	cairn__process_snapshot__free_unpacked(s, NULL);
+}
+
+Test(proc_fixture, rhel9_podman_perl)
+{
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = snap_of(FIXTURE_DIR "/rhel9", &ctx, NULL);
+	cr_assert_eq(s->n_processes, 6);
+	cr_assert_str_eq(find(s, 1099)->container_id, "", "conmon runs beside the container");
+	cr_assert_str_eq(find(s, 1100)->container_id, PODMAN_ID);
+	cr_assert_eq(find(s, 1100)->netns, 4026532777ull);
+	cr_assert_str_eq(find(s, 1200)->identity, "perl /opt/scripts/monitor.pl");
+	cr_assert_str_eq(find(s, 1200)->cmdline, "/usr/bin/perl -w /opt/scripts/monitor.pl --secret=*** "
+						  "--url=https://monitor:***@status.example.com/api");
+	cr_assert_str_eq(find(s, 1200)->user, "monitor");
+	cr_assert_str_eq(find(s, 1000)->identity, "php-fpm");
+	cr_assert_str_eq(find(s, 900)->user, "apache");
+	cr_assert_eq(find(s, 900)->threads, 65);
+	cr_assert_eq(find(s, 900)->start_time_ms, start_ms(1701000000, 2000));
+	cairn__process_snapshot__free_unpacked(s, NULL);
+}
+
+Test(proc_fixture, alpine_container_view)
+{
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = snap_of(FIXTURE_DIR "/alpine", &ctx, NULL);
+	cr_assert_eq(s->n_processes, 2);
+	cr_assert_eq(find(s, 1)->ppid, 0, "pid 1 of a container has ppid 0 and is no kernel thread");
+	cr_assert_str_eq(find(s, 1)->identity, "nginx");
+	cr_assert_str_eq(find(s, 1)->cmdline, "nginx: master process nginx -g daemon off;");
+	cr_assert_str_eq(find(s, 7)->user, "nginx");
+	cairn__process_snapshot__free_unpacked(s, NULL);
+}
+
+Test(proc_fixture, info_read_single_pid)
+{
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, FIXTURE_DIR "/debian12");
+	struct proc_info pi;
+	cr_assert_eq(proc_info_read(&ctx, 1400, &pi), 0);
+	cr_assert_eq(pi.ppid, 1390);
+	cr_assert_eq(pi.uid, 999);
+	cr_assert_str_eq(pi.name, "postgres");
+	cr_assert_str_eq(pi.identity, "postgres");
+	cr_assert_str_eq(pi.container_id, DOCKER_ID);
+	cr_assert_eq(pi.netns, 4026532500ull);
+	cr_assert_eq(pi.start_ticks, 6000);
+	cr_assert_eq(pi.cpu_ticks, 150);
+	cr_assert_not(pi.kernel_thread);
+	cr_assert_eq(proc_info_read(&ctx, 2, &pi), 0);
+	cr_assert(pi.kernel_thread);
+	cr_assert_eq(proc_info_read(&ctx, 99999, &pi), -ENOENT);
+}
+
+/* ------------------------------------------------------------- redaction */
+
+static void check_cmd(const char *exe_base, const char *out_want, int nargs, ...)
+{
+	char raw[4096];
+	size_t len = 0;
+	va_list ap;
+	va_start(ap, nargs);
+	for (int i = 0; i < nargs; i++) {
+		const char *a = va_arg(ap, const char *);
+		size_t l = strlen(a) + 1;
+		memcpy(raw + len, a, l);
+		len += l;
+	}
+	va_end(ap);
+	char out[PROC_CMDLINE_MAX];
+	proc_cmdline_format(raw, len, false, exe_base, out, sizeof(out));
+	cr_assert_str_eq(out, out_want);
+}
+
+Test(proc_redact, secrets)
+{
+	check_cmd("", "app --password ***", 3, "app", "--password", "hunter2");
+	check_cmd("", "app --password=*** -v", 3, "app", "--password=hunter2", "-v");
+	check_cmd("", "app --db-password=***", 2, "app", "--db-password=x");
+	check_cmd("", "app password=*** user=bob", 3, "app", "password=x", "user=bob");
+	check_cmd("", "app --token ***", 3, "app", "--token", "t0k");
+	check_cmd("", "app --client-secret=***", 2, "app", "--client-secret=abc");
+	check_cmd("", "app --api-key ***", 3, "app", "--api-key", "k");
+	check_cmd("", "app --apikey=***", 2, "app", "--apikey=k");
+	check_cmd("", "app API_KEY=***", 2, "app", "API_KEY=k");
+	check_cmd("", "app --credentials ***", 3, "app", "--credentials", "/x");
+	check_cmd("", "app PGPASSWORD=***", 2, "app", "PGPASSWORD=pw");
+	check_cmd("", "curl https://bob:***@example.com/x", 2, "curl", "https://bob:pw@example.com/x");
+	check_cmd("", "app redis://:***@r:6379", 2, "app", "redis://:pw@r:6379");
+	check_cmd("", "app http://user@example.com/", 2, "app", "http://user@example.com/");
+	check_cmd("", "app jdbc:mysql://h/db?user=a&password=***&ssl=1", 2, "app",
+		  "jdbc:mysql://h/db?user=a&password=b&ssl=1");
+	check_cmd("", "app -Djavax.net.ssl.keyStorePassword=***", 2, "app",
+		  "-Djavax.net.ssl.keyStorePassword=changeit");
+	check_cmd("mysql", "mysql -p*** db", 3, "mysql", "-pS3cr3t", "db");
+	check_cmd("", "tool -pS3cr3t", 2, "tool", "-pS3cr3t"); /* -p means other things elsewhere */
+	check_cmd("", "app --password", 2, "app", "--password"); /* nothing follows */
+	check_cmd("", "app --verbose --port 8080", 4, "app", "--verbose", "--port", "8080");
+}
+
+Test(proc_redact, bounded_and_marked)
+{
+	size_t big = 1 << 20;
+	char *raw = malloc(big);
+	memset(raw, 'x', big);
+	raw[big - 1] = '\0';
+	char out[64];
+	proc_cmdline_format(raw, big, false, "", out, sizeof(out));
+	cr_assert_eq(strlen(out), 63);
+	cr_assert_str_eq(out + 60, "...");
+	free(raw);
+	/* a cut never splits a UTF-8 character */
+	char euro[64];
+	for (int i = 0; i < 21; i++)
+		memcpy(euro + 3 * i, "\xe2\x82\xac", 3);
+	euro[63] = '\0';
+	char o2[16];
+	proc_cmdline_format(euro, 64, false, "", o2, sizeof(o2));
+	cr_assert(pbjson_utf8_valid(o2, strlen(o2)));
+	cr_assert_str_eq(o2, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac...");
+}
+
+/* -------------------------------------------------------------- identity */
+
+static void check_id(const char *exe, const char *comm, const char *want, int nargs, ...)
+{
+	char raw[2048];
+	size_t len = 0;
+	va_list ap;
+	va_start(ap, nargs);
+	for (int i = 0; i < nargs; i++) {
+		const char *a = va_arg(ap, const char *);
+		size_t l = strlen(a) + 1;
+		memcpy(raw + len, a, l);
+		len += l;
+	}
+	va_end(ap);
+	char out[PROC_IDENTITY_MAX];
+	proc_identity(exe, comm, raw, len, out, sizeof(out));
+	cr_assert_str_eq(out, want);
+}
+
+Test(proc_identity, interpreters)
+{
+	check_id("/usr/bin/java", "java", "java org.apache.catalina.startup.Bootstrap", 6, "java",
+		 "-Xms1g", "-classpath", "/a:/b", "-Dx=y", "org.apache.catalina.startup.Bootstrap");
+	check_id("/usr/bin/java", "java", "java app.jar", 3, "java", "-jar", "app.jar");
+	check_id("/usr/bin/java", "java", "java com.x/com.x.Main", 4, "java", "-p", "mods", "--module=com.x/com.x.Main");
+	check_id("/usr/bin/python3.12", "python3", "python3.12 manage.py", 3, "python3", "manage.py", "runserver");
+	check_id("/usr/bin/python3.12", "python3", "python3.12 -m http.server", 3, "python3", "-m", "http.server");
+	check_id("/usr/bin/python3.12", "python3", "python3.12 -c", 3, "python3", "-c", "print(1)");
+	check_id("/usr/bin/python3.12", "gunicorn", "python3.12 /usr/local/bin/gunicorn", 3,
+		 "/usr/bin/python3", "/usr/local/bin/gunicorn", "app:app");
+	check_id("/usr/bin/node", "node", "node dist/main.js", 4, "node", "--max-old-space-size=512", "dist/main.js", "x");
+	check_id("/usr/bin/ruby3.1", "ruby", "ruby3.1 puma", 1, "puma 6.4.0 (tcp://0.0.0.0:3000) [app]");
+	check_id("/usr/bin/php8.2", "php", "php8.2 artisan", 3, "php", "artisan", "queue:work");
+	check_id("/usr/bin/perl", "perl", "perl -e", 3, "perl", "-e", "print 1");
+	check_id("/usr/sbin/nginx", "nginx", "nginx", 1, "nginx: worker process");
+	check_id("/usr/bin/java (deleted)", "java", "java Main", 2, "java", "Main");
+	check_id("", "kworker", "sshd", 1, "sshd: root@pts/0"); /* exe unreadable: argv[0] */
+	check_id("", "agetty", "agetty", 0);                    /* nothing but comm */
+}
+
+/* ---------------------------------------------------------- container id */
+
+Test(proc_container, layouts)
+{
+	char id[PROC_CONTAINER_ID_MAX];
+	cr_assert(proc_container_id("12:memory:/docker/" DOCKER_ID "\n11:cpu:/docker/" DOCKER_ID "\n", id));
+	cr_assert_str_eq(id, DOCKER_ID);
+	cr_assert(proc_container_id("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
+				    "pod1b2c.slice/cri-containerd-" PODMAN_ID ".scope\n", id));
+	cr_assert_str_eq(id, PODMAN_ID);
+	cr_assert(proc_container_id("0::/kubepods/besteffort/pod0f1e2d3c-aaaa-bbbb-cccc-0123456789ab/"
+				    DOCKER_ID "\n", id));
+	cr_assert_str_eq(id, DOCKER_ID);
+	cr_assert(proc_container_id("0::/machine.slice/crio-" DOCKER_ID ".scope\n", id));
+	cr_assert_str_eq(id, DOCKER_ID);
+	cr_assert_not(proc_container_id("0::/user.slice/user-1000.slice/session-2.scope\n", id));
+	cr_assert_str_eq(id, "");
+	cr_assert_not(proc_container_id("0::/machine.slice/libpod-conmon-" DOCKER_ID ".scope\n", id));
+	/* 63 or 65 hex digits are not an id */
+	cr_assert_not(proc_container_id("0::/docker/a3f1c2e4b5d6978812345678901234567890abcdefabcdefabcdef012345678\n", id));
+	cr_assert_not(proc_container_id("0::/docker/" DOCKER_ID "0\n", id));
+}
+
+/* -------------------------------------------------------- CPU and delta */
+
+static void set_stat(const char *root, uint32_t pid, const char *comm, uint32_t ppid, uint64_t utime,
+		     uint64_t starttime)
+{
+	char rel[64], line[512];
+	snprintf(rel, sizeof(rel), "/proc/%u/stat", pid);
+	snprintf(line, sizeof(line),
+		 "%u (%s) S %u %u %u 0 -1 4194560 120 0 3 0 %lu 0 0 0 20 0 1 0 %lu 123456789 100 "
+		 "18446744073709551615 1 1 0 0 0 0 0 4096 17635 0 0 0 17 1 0 0 0 0 0\n",
+		 pid, comm, ppid, pid, pid, (unsigned long)utime, (unsigned long)starttime);
+	tu_write(root, rel, line);
+}
+
+Test(proc_cpu, percent_between_snapshots)
+{
+	char *root = tu_copy_fixture("debian12");
+	struct collect_ctx ctx;
+	struct proc_state *st;
+	Cairn__ProcessSnapshot *a = snap_of(root, &ctx, &st);
+	long hz = sysconf(_SC_CLK_TCK);
+	/* 10 s later pid 1200 used hz*5 more ticks (utime+stime): 50 % of one core. */
+	tu_write(root, "/proc/uptime", "86410.50 650000.10\n");
+	set_stat(root, 1200, "java", 1, 360000 + 12000 + (uint64_t)hz * 5 - 0, 4000);
+	Cairn__ProcessSnapshot *b;
+	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	/* the rewritten stat line has stime 0: utime carries the whole total */
+	cr_assert_float_eq(find(b, 1200)->cpu_pct, 50.0, 1e-6);
+	cr_assert_float_eq(find(b, 512)->cpu_pct, 0.0, 1e-9);
+	cr_assert_str_eq(find(b, 1200)->cmdline, find(a, 1200)->cmdline, "cached facts reused");
+	cairn__process_snapshot__free_unpacked(a, NULL);
+	cairn__process_snapshot__free_unpacked(b, NULL);
+	proc_state_free(st);
+	tu_rm_rf(root);
+	free(root);
+}
+
+Test(proc_delta, started_changed_exited_reused)
+{
+	char *root = tu_copy_fixture("debian12");
+	struct collect_ctx ctx;
+	struct proc_state *st;
+	Cairn__ProcessSnapshot *a = snap_of(root, &ctx, &st);
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/proc/1600'", root);
+	cr_assert_eq(system(cmd), 0);
+	set_stat(root, 1700, "worker", 1, 0, 9000);      /* new */
+	tu_write_bytes(root, "/proc/1700/cmdline", "worker\0", 7);
+	set_stat(root, 1500, "mysql", 512, 0, 9500);     /* pid reused: new start time */
+	set_stat(root, 512, "sshd", 1, 100, 900);        /* CPU only: not a change */
+	Cairn__ProcessSnapshot *b;
+	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	Cairn__ProcessDelta *d;
+	cr_assert_eq(proc_delta(a, b, &d), 0);
+	cr_assert_eq(d->n_started, 2);
+	cr_assert_eq(d->started[0]->pid, 1500);
+	cr_assert_eq(d->started[1]->pid, 1700);
+	cr_assert_str_eq(d->started[1]->cmdline, "worker");
+	cr_assert_eq(d->n_exited_pids, 2);
+	cr_assert_eq(d->exited_pids[0], 1500);
+	cr_assert_eq(d->exited_pids[1], 1600);
+	cairn__process_delta__free_unpacked(d, NULL);
+	/* no change at all: empty delta */
+	cr_assert_eq(proc_delta(b, b, &d), 0);
+	cr_assert_eq(d->n_started + d->n_exited_pids, 0);
+	cairn__process_delta__free_unpacked(d, NULL);
+	/* first delta ever: everything started */
+	cr_assert_eq(proc_delta(NULL, b, &d), 0);
+	cr_assert_eq(d->n_started, b->n_processes);
+	cairn__process_delta__free_unpacked(d, NULL);
+	cairn__process_snapshot__free_unpacked(a, NULL);
+	cairn__process_snapshot__free_unpacked(b, NULL);
+	proc_state_free(st);
+	tu_rm_rf(root);
+	free(root);
+}
+
+/* ------------------------------------------------------------- malformed */
+
+static char *tiny_root(void)
+{
+	char *root = tu_tmpdir("proc");
+	tu_write(root, "/proc/uptime", "100.00 100.00\n");
+	tu_write(root, "/proc/stat", "cpu  1 2 3 4 5 6 7 8 0 0\nbtime 1700000000\n");
+	tu_write(root, "/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+	set_stat(root, 10, "good", 1, 5, 50);
+	tu_write_bytes(root, "/proc/10/cmdline", "good\0", 5);
+	tu_write(root, "/proc/10/status", "Name:\tgood\nUid:\t0\t0\t0\t0\n");
+	return root;
+}
+
+static Cairn__ProcessSnapshot *tiny_snap(const char *root, struct collect_ctx *ctx)
+{
+	return snap_of(root, ctx, NULL);
+}
+
+Test(proc_malformed, truncated_stat_line)
+{
+	char *root = tiny_root();
+	tu_write(root, "/proc/20/stat", "20 (cut) S 1 20 20 0 -1 4194560 120 0 3 0 5");
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = tiny_snap(root, &ctx);
+	cr_assert_eq(s->n_processes, 1);
+	cr_assert_eq(s->processes[0]->pid, 10);
+	cr_assert_eq(ctx.stats[COLLECT_PROC].errors, 1);
+	cr_assert(strstr(ctx.stats[COLLECT_PROC].last_error, "malformed"));
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
+Test(proc_malformed, vanished_process)
+{
+	char *root = tiny_root();
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/proc/30", root);
+	tu_mkdirs(dir); /* the directory is listed but its files are gone */
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = tiny_snap(root, &ctx);
+	cr_assert_eq(s->n_processes, 1);
+	cr_assert_eq(ctx.stats[COLLECT_PROC].errors, 1);
+	cr_assert(strstr(ctx.stats[COLLECT_PROC].last_error, "vanished"));
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
+Test(proc_malformed, megabyte_cmdline)
+{
+	char *root = tiny_root();
+	size_t big = 1u << 20;
+	char *raw = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		raw[i] = (i % 100 == 99) ? '\0' : 'a';
+	set_stat(root, 40, "big", 1, 0, 60);
+	tu_write_bytes(root, "/proc/40/cmdline", raw, big);
+	free(raw);
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = tiny_snap(root, &ctx);
+	const Cairn__Process *p = find(s, 40);
+	cr_assert_not_null(p);
+	cr_assert_leq(strlen(p->cmdline), PROC_CMDLINE_MAX - 1);
+	cr_assert_str_eq(p->cmdline + strlen(p->cmdline) - 3, "...");
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
+Test(proc_malformed, non_utf8_bytes_and_tricky_comm)
+{
+	char *root = tiny_root();
+	set_stat(root, 50, "we) (ird\xff", 1, 0, 70);
+	tu_write_bytes(root, "/proc/50/cmdline", "caf\xe9\0--name=\xff\xfe\0", 16);
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = tiny_snap(root, &ctx);
+	const Cairn__Process *p = find(s, 50);
+	cr_assert_not_null(p);
+	cr_assert_str_eq(p->name, "we) (ird\xef\xbf\xbd");
+	cr_assert_str_eq(p->cmdline, "caf\xef\xbf\xbd --name=\xef\xbf\xbd\xef\xbf\xbd");
+	cr_assert_eq(p->ppid, 1);
+	char *json = pbjson_dumps(&s->base, 0, 0);
+	json_t *back = json_loads(json, 0, NULL);
+	cr_assert_not_null(back);
+	json_decref(back);
+	free(json);
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
+Test(proc_malformed, unreadable_process_dir)
+{
+	char *root = tiny_root();
+	set_stat(root, 60, "secret", 1, 0, 80);
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/proc/60", root);
+	tu_drop_dac_caps();
+	cr_assert_eq(chmod(dir, 0), 0);
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = tiny_snap(root, &ctx);
+	cr_assert_eq(s->n_processes, 1);
+	cr_assert_eq(ctx.stats[COLLECT_PROC].errors, 1);
+	cr_assert(strstr(ctx.stats[COLLECT_PROC].last_error, "Permission denied"),
+		  "%s", ctx.stats[COLLECT_PROC].last_error);
+	chmod(dir, 0755);
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
+/* ------------------------------------------------------------------ live */
+
+static bool is_kthread(const char *pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long ppid = 0, flags = 0;
+	if (!p || sscanf(p + 2, "%*c %lu %*d %*d %*d %*d %lu", &ppid, &flags) != 2)
+		return true;
+	return (flags & 0x00200000) || ppid == 2 || !strcmp(pid, "2");
+}
+
+static size_t list_pids(uint32_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+	while ((de = readdir(d)) && n < max) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || is_kthread(de->d_name))
+			continue;
+		out[n++] = (uint32_t)strtoul(de->d_name, NULL, 10);
+	}
+	closedir(d);
+	return n;
+}
+
+static bool has(const uint32_t *v, size_t n, uint32_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == pid)
+			return true;
+	return false;
+}
+
+Test(proc_live, pid_set_matches_proc)
+{
+	static uint32_t before[65536], after[65536];
+	size_t nb = list_pids(before, 65536);
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = snap_of("/", &ctx, NULL);
+	size_t na = list_pids(after, 65536);
+	cr_assert_geq(s->n_processes, 2);
+	/* every process alive before and after the scan was found ... */
+	for (size_t i = 0; i < nb; i++)
+		if (has(after, na, before[i]))
+			cr_assert_not_null(find(s, before[i]), "pid %u missing", before[i]);
+	/* ... and nothing else, except processes born during the scan */
+	uint32_t max_before = 0;
+	for (size_t i = 0; i < nb; i++)
+		if (before[i] > max_before)
+			max_before = before[i];
+	for (size_t i = 0; i < s->n_processes; i++) {
+		uint32_t pid = s->processes[i]->pid;
+		cr_assert(has(before, nb, pid) || has(after, na, pid) || pid > max_before,
+			  "pid %u is not in /proc", pid);
+	}
+	const Cairn__Process *self = find(s, (uint32_t)getpid());
+	cr_assert_not_null(self);
+	char exe[PATH_MAX];
+	ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[l > 0 ? l : 0] = '\0';
+	cr_assert_str_eq(self->exe, exe);
+	cr_assert_eq(self->ppid, (uint32_t)getppid());
+	cr_assert_eq(self->uid, (uint32_t)geteuid());
+	cr_assert_gt(self->rss_bytes, 0);
+	cr_assert_gt(self->start_time_ms, 1000000000000ll);
+	cairn__process_snapshot__free_unpacked(s, NULL);
+}
