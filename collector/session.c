@@ -344,9 +344,12 @@ void session_on_done(struct session *se, struct ingest_item *it)
 		if (it->result == INGEST_REPLAY)
 			log_info("agent %s at %s: batch %s, not stored again (acknowledged)", who(se),
 				 se->peer, it->detail);
-		if (it->ack_seq > se->acked) {
+		/* a replay is ACKed even when nothing new became durable: the agent
+		 * resent it because it never saw the ACK, and frees its spool on it */
+		if (it->ack_seq > se->acked || it->result == INGEST_REPLAY) {
 			uint8_t b[8];
-			se->acked = it->ack_seq;
+			if (it->ack_seq > se->acked)
+				se->acked = it->ack_seq;
 			channel_u64_encode(b, it->ack_seq);
 			send_sealed(se, FRAME_ACK, b, sizeof(b));
 			srv->stats.acks_sent++;
