@@ -193,13 +193,15 @@ int db_dbi(const struct db_env *e, const char *name, MDB_dbi *out)
 	return -ENOENT;
 }
 
-/* Doubles the map (at most map_max). MDB_MAP_FULL when already at the cap. */
-static int db_grow(struct db_env *e)
+/* Multiplies the map by factor (at most map_max). MDB_MAP_FULL when already
+ * at the cap. Without MDB_WRITEMAP the data file grows only as pages are
+ * used, so a generous map costs address space, not disk. */
+static int db_grow(struct db_env *e, size_t factor)
 {
 	size_t cur = e->map_size;
 	if (cur >= e->map_max)
 		return MDB_MAP_FULL;
-	size_t next = cur > e->map_max / 2 ? e->map_max : cur * 2;
+	size_t next = cur > e->map_max / factor ? e->map_max : cur * factor;
 	int rc = gate_resize(e, next);
 	if (rc) {
 		log_error("%s: cannot grow the LMDB map to %zu bytes: %s", e->path, next,
@@ -213,6 +215,10 @@ static int db_grow(struct db_env *e)
 
 static int db_write_locked(struct db_env *e, db_txn_fn fn, void *arg)
 {
+	/* Each replay of one large transaction doubles the growth factor, so a
+	 * transaction far larger than the map is replayed O(sqrt(log n)) times
+	 * rather than once per doubling. */
+	size_t factor = 2;
 	for (;;) {
 		MDB_txn *txn;
 		int rc = mdb_txn_begin(e->env, NULL, 0, &txn);
@@ -235,9 +241,11 @@ static int db_write_locked(struct db_env *e, db_txn_fn fn, void *arg)
 			if (rc != MDB_MAP_FULL)
 				return rc;
 		}
-		rc = db_grow(e);
+		rc = db_grow(e, factor);
 		if (rc)
 			return rc;
+		if (factor < 1024)
+			factor *= 2;
 	}
 }
 

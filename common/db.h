@@ -54,8 +54,9 @@ int db_open(struct db_env *e, const char *path, const char *const names[], size_
 void db_close(struct db_env *e);
 
 /* Runs fn inside a write transaction and commits it. When fn or the commit
- * returns MDB_MAP_FULL, the transaction is aborted, the map doubled (up to
- * map_max) and fn run again from scratch: fn must not have effects outside the
+ * returns MDB_MAP_FULL, the transaction is aborted, the map grown (x2, then x4,
+ * x8 ... on further replays of the same call; never beyond map_max) and fn run
+ * again from scratch: fn must not have effects outside the
  * transaction that a second run would repeat. Growing waits until this
  * process has no read transaction open, so never call db_write while the
  * calling thread holds one from the same env. Returns fn's non-zero result
