@@ -330,7 +330,7 @@ static int run_capture(char *const argv[], uint32_t timeout_ms, size_t max, char
 	close(pfd[1]);
 	if (devnull >= 0)
 		close(devnull);
-	size_t cap = 65536, len = 0;
+	size_t cap = max < 65536 ? max : 65536, len = 0;
 	char *buf = malloc(cap + 1);
 	int rc = buf ? 0 : -ENOMEM;
 	uint64_t deadline = time_mono_ms() + timeout_ms;
@@ -352,7 +352,13 @@ static int run_capture(char *const argv[], uint32_t timeout_ms, size_t max, char
 			continue;
 		if (len == cap) {
 			if (cap >= max) {
-				rc = -EFBIG;
+				/* Full: only the end of the output may follow. */
+				char probe;
+				ssize_t r = read(pfd[0], &probe, 1);
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r != 0)
+					rc = r > 0 ? -EFBIG : -errno;
 				break;
 			}
 			size_t ncap = cap * 2 > max ? max : cap * 2;
