@@ -62,8 +62,11 @@ int key_main(int argc, char *argv[])
 	struct keypair kp;
 	bool created;
 	struct errbuf eb;
-	if (keys_load_or_create(path, &kp, &created, &eb)) {
-		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+	rc = keys_load_or_create(path, &kp, &created, &eb);
+	if (rc) {
+		fprintf(stderr, "%s: %s%s\n", cli.prog, eb.msg,
+			rc == -EACCES ? " (run as root or the service user, or pass --state-dir DIR)"
+				      : "");
 		return 1;
 	}
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
