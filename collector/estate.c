@@ -212,7 +212,7 @@ static int acc_add(struct perf_acc *a, const Cairn__PerfWindow *pw, struct estat
 	window_values(pw, &w);
 	double weight = pw->samples ? pw->samples : 1;
 	for (int m = 0; m < ESTATE_NMETRICS; m++) {
-		a->peaks[m][a->n] = w.max[m];
+		a->peaks[m][a->n] = w.p95[m];
 		a->wsum[m] += w.avg[m] * weight;
 		if (w.max[m] > h->stat[m].max)
 			h->stat[m].max = w.max[m];

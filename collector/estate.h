@@ -35,8 +35,9 @@ enum estate_metric {
 };
 
 /* One metric over the period. avg = mean of the windows' averages weighted by
- * samples; max = highest window peak; pctl = the requested percentile (nearest
- * rank) of the per-window peaks. All 0 when there are no windows. */
+ * samples; max = highest sample of any window; pctl = the requested percentile
+ * (nearest rank) of the windows' own p95 values, i.e. a level the host sustains
+ * rather than a one-sample spike. All 0 when there are no windows. */
 struct estate_stat {
 	double avg, max, pctl;
 };

@@ -67,9 +67,13 @@ static void host_list(const Cairn__HostInfo *hi, bool macs, char *out, size_t n)
 {
 	size_t used = 0;
 	out[0] = 0;
+	/* bridges, veths and tunnels are not the server's identity, unless it has nothing else */
+	bool has_real = false;
+	for (size_t i = 0; hi && i < hi->n_nics; i++)
+		has_real |= !hi->nics[i]->virtual_ && strcmp(hi->nics[i]->name, "lo") && !hi->nics[i]->netns;
 	for (size_t i = 0; hi && i < hi->n_nics; i++) {
 		const Cairn__Nic *nic = hi->nics[i];
-		if (!strcmp(nic->name, "lo") || nic->netns)
+		if (!strcmp(nic->name, "lo") || nic->netns || (has_real && nic->virtual_))
 			continue;
 		if (macs) {
 			if (!*nic->mac || !strcmp(nic->mac, "00:00:00:00:00:00"))
@@ -164,7 +168,13 @@ static void mhub_row(const struct export_input *in, const struct estate_host *h,
 	num2(f, h->stat[ESTATE_NET_TX_BPS].avg / 1024, p);
 	num2(f, h->stat[ESTATE_NET_TX_BPS].max / 1024, p);
 	const Cairn__Store__App *app = app_of(s, h->id);
-	csv_field(f, app ? app->name : "", 0);
+	/* Applications is itself a comma-separated list: a comma inside one
+	 * name would make two applications of it */
+	snprintf(buf, sizeof(buf), "%s", app ? app->name : "");
+	for (char *c = buf; *c; c++)
+		if (*c == ',')
+			*c = ';';
+	csv_field(f, buf, 0);
 	unsigned wave = app ? waves_of_app(s, app->id) : 0;
 	if (wave)
 		snprintf(buf, sizeof(buf), "Wave %u", wave);
@@ -543,6 +553,16 @@ static double stat_avg(const Cairn__Stat *s)
 	return s ? s->avg : 0;
 }
 
+/* Whether mount is one of the host's local filesystems that move with it. */
+static bool real_mount(const struct estate_host *h, const char *mount)
+{
+	const Cairn__HostInfo *hi = info_of(h);
+	for (size_t i = 0; hi && i < hi->n_filesystems; i++)
+		if (!strcmp(hi->filesystems[i]->mountpoint, mount))
+			return rules_fstype_real(hi->filesystems[i]->fstype);
+	return false;
+}
+
 static void ads_perf(FILE *f, const struct export_input *in, size_t idx)
 {
 	const struct estate_host *h = &in->estate->hosts[idx];
@@ -573,11 +593,18 @@ static void ads_perf(FILE *f, const struct export_input *in, size_t idx)
 			rx += stat_avg(w->nics[k]->rx_bytes_ps);
 			tx += stat_avg(w->nics[k]->tx_bytes_ps);
 		}
+		size_t nreal = 0;
 		for (size_t k = 0; k < w->n_filesystems; k++) {
+			if (!real_mount(h, w->filesystems[k]->mountpoint))
+				continue;
 			fs_size += (double)w->filesystems[k]->size_bytes;
 			fs_used += stat_avg(w->filesystems[k]->used_bytes);
+			nreal++;
 		}
-		double free_gb = w->n_filesystems ? (fs_size - fs_used) / GIB : (alloc - used) / GIB;
+		(void)fs_size;
+		double free_gb = nreal ? (alloc - fs_used) / GIB : (alloc - used) / GIB;
+		if (free_gb < 0)
+			free_gb = 0;
 		perf_row(f, h, rd, wr, rops, wops, rx, tx, stat_avg(w->cpu_busy_pct), free_gb,
 			 stat_avg(w->mem_available_bytes) / MIB, w->window_end_ms);
 	}
@@ -719,9 +746,9 @@ static void dot_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void dot_node(FILE *f, const Cairn__Store__MapNode *n)
+static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent)
 {
-	fputs("    ", f);
+	fputs(indent, f);
 	dot_str(f, n->id);
 	fputs(" [label=", f);
 	dot_str(f, *n->name ? n->name : n->id);
@@ -751,7 +778,7 @@ int export_dot(const struct export_input *in, FILE *f, struct errbuf *eb)
 		for (size_t i = 0; m && i < m->n_nodes; i++)
 			for (size_t j = 0; j < app->n_hosts; j++)
 				if (!strcmp(app->hosts[j], m->nodes[i]->id))
-					dot_node(f, m->nodes[i]);
+					dot_node(f, m->nodes[i], "    ");
 		fputs("  }\n", f);
 	}
 	for (size_t i = 0; m && i < m->n_nodes; i++) {
@@ -759,10 +786,8 @@ int export_dot(const struct export_input *in, FILE *f, struct errbuf *eb)
 		for (size_t a = 0; a < s->n_apps && !in_app; a++)
 			for (size_t j = 0; j < s->apps[a]->n_hosts && !in_app; j++)
 				in_app = !strcmp(s->apps[a]->hosts[j], m->nodes[i]->id);
-		if (!in_app) {
-			fputs("  ", f);
-			dot_node(f, m->nodes[i]);
-		}
+		if (!in_app)
+			dot_node(f, m->nodes[i], "  ");
 	}
 	for (size_t i = 0; m && i < m->n_host_edges; i++) {
 		const Cairn__Store__MapEdge *e = m->host_edges[i];

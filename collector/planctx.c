@@ -226,25 +226,27 @@ int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, b
 	const char *found = NULL;
 	size_t hits = 0;
 	bool app = false;
-	/* hosts: readiness has one entry per known host, with its name */
-	for (size_t i = 0; i < s->n_readiness; i++) {
-		const Cairn__Store__Readiness *r = s->readiness[i];
-		bool host = !strcmp(r->kind, "host");
-		bool match = !strcmp(r->target, needle) || !strcasecmp(r->name, needle) ||
-			     (strlen(needle) >= 4 && !strncmp(r->target, needle, strlen(needle)));
-		if (!match)
-			continue;
-		if (found && !strcmp(found, r->target))
-			continue;
-		if (!strcmp(r->target, needle)) { /* exact id wins */
+	/* exact id first, then hosts by name or id prefix, then applications by name */
+	for (size_t i = 0; i < s->n_readiness && !hits; i++)
+		if (!strcmp(s->readiness[i]->target, needle)) {
+			found = s->readiness[i]->target;
+			app = strcmp(s->readiness[i]->kind, "host") != 0;
+			hits = 1;
+		}
+	for (int pass = 0; pass < 2 && !hits; pass++) {
+		for (size_t i = 0; i < s->n_readiness; i++) {
+			const Cairn__Store__Readiness *r = s->readiness[i];
+			bool host = !strcmp(r->kind, "host");
+			if (host != (pass == 0))
+				continue;
+			bool match = !strcasecmp(r->name, needle) ||
+				     (strlen(needle) >= 4 && !strncmp(r->target, needle, strlen(needle)));
+			if (!match || (found && !strcmp(found, r->target)))
+				continue;
 			found = r->target;
 			app = !host;
-			hits = 1;
-			break;
+			hits++;
 		}
-		found = r->target;
-		app = !host;
-		hits++;
 	}
 	for (size_t i = 0; !hits && i < s->n_apps; i++) {
 		if (!strcmp(s->apps[i]->id, needle) || !strcasecmp(s->apps[i]->name, needle)) {
