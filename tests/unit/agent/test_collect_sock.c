@@ -629,3 +629,159 @@ Test(sock_live, other_namespace_via_proc_pid_net, .timeout = 60)
 {
 	live_netns(true);
 }
+
+/* ------------------------------------------------------------ owner cache on a changing tree */
+
+struct tree {
+	char root[64];
+};
+
+static void tree_init(struct tree *t)
+{
+	snprintf(t->root, sizeof(t->root), "/tmp/cairn-sock-test-%d", (int)getpid());
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s && cp -a %s/net/host1/proc %s/", t->root,
+		 t->root, FIXTURE_DIR, t->root);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void tree_free(struct tree *t)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->root);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Points <root>/proc/PID/fd/FD at target ("socket:[N]" or a path); NULL removes it. */
+static void tree_fd(struct tree *t, int pid, int fd, const char *target)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/proc/%d/fd/%d", t->root, pid, fd);
+	unlink(path);
+	if (target)
+		cr_assert_eq(symlink(target, path), 0, "%s", path);
+}
+
+/* Rewrites proc/net/tcp with established 10.0.0.5:lport -> 10.0.0.7:5432 sockets. */
+static void tree_tcp(struct tree *t, const uint64_t *inodes, const uint16_t *lports, size_t n)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/proc/net/tcp", t->root);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n");
+	fprintf(f, "   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1001 1\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %2zu: 0500000A:%04X 0700000A:1538 01 00000000:00000000 00:00000000 00000000 0 0 %llu 1\n",
+			i + 1, lports[i], (unsigned long long)inodes[i]);
+	fclose(f);
+}
+
+static int32_t owner_of(const struct sock_sample *s, uint64_t ino)
+{
+	const struct sock_entry *e = by_inode(s, ino);
+	cr_assert_not_null(e, "inode %llu not in the sample", (unsigned long long)ino);
+	return e->pid;
+}
+
+Test(sock_cache, owners_follow_churn_without_rereading_everything)
+{
+	struct tree t;
+	tree_init(&t);
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, t.root);
+	struct sock_scanner_opts opts = {.full_rescan_every = 1000};
+	struct sock_scanner *s;
+	const struct sock_sample *smp;
+	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
+
+	uint64_t ino[3] = {1003, 1004, 1006};
+	uint16_t lp[3] = {43210, 43211, 40000};
+	tree_tcp(&t, ino, lp, 3);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(owner_of(smp, 1003), 200);
+	cr_assert_eq(owner_of(smp, 1001), 100);
+	uint32_t cold_links = smp->fd_links_read;
+
+	/* Warm: nothing read. */
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_eq(smp->fd_links_read, 0);
+	cr_assert_eq(smp->fd_dirs_read, 0);
+
+	/* 1. app (200) closes 1004 on fd 4 and opens 1050 there, to the same
+	 *    remote endpoint: found by probing that one slot. */
+	tree_fd(&t, 200, 4, "socket:[1050]");
+	ino[1] = 1050;
+	lp[1] = 43300;
+	tree_tcp(&t, ino, lp, 3);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 3000, &smp), 0);
+	cr_assert_eq(owner_of(smp, 1050), 200);
+	cr_assert_eq(smp->fd_dirs_read, 0, "probe, no listing");
+	cr_assert_leq(smp->fd_links_read, 3);
+	cr_assert_null(by_inode(smp, 1004));
+
+	/* 2. the same socket given to another process (fd passing): owner
+	 *    updated at the next full rescan only, but a brand-new socket in a
+	 *    process with no hint is found by listing. */
+	tree_fd(&t, 400, 9, "socket:[1060]");
+	uint64_t ino2[4] = {1003, 1050, 1006, 1060};
+	uint16_t lp2[4] = {43210, 43300, 40000, 50000};
+	tree_tcp(&t, ino2, lp2, 4);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 4000, &smp), 0);
+	cr_assert_eq(owner_of(smp, 1060), 400);
+	cr_assert_lt(smp->fd_links_read, cold_links);
+
+	/* 3. pid reuse: 300 exits and a new process gets pid 300 with
+	 *    another start time and name; its new socket names it right. */
+	char path[400];
+	snprintf(path, sizeof(path), "%s/proc/300/stat", t.root);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "300 (worker) S 1 300 300 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 99999 1000000 200 "
+		   "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/proc/300/comm", t.root);
+	f = fopen(path, "w");
+	fprintf(f, "worker\n");
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/proc/300/cmdline", t.root);
+	f = fopen(path, "w");
+	fprintf(f, "/usr/bin/worker");
+	fputc(0, f);
+	fclose(f);
+	tree_fd(&t, 300, 3, NULL);
+	tree_fd(&t, 300, 4, "socket:[1070]");
+	tree_fd(&t, 300, 5, NULL);
+	uint64_t ino3[2] = {1003, 1070};
+	uint16_t lp3[2] = {43210, 43400};
+	tree_tcp(&t, ino3, lp3, 2);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 5000, &smp), 0);
+	cr_assert_eq(owner_of(smp, 1070), 300);
+	const struct sock_proc *p = sock_scanner_proc(s, 300);
+	cr_assert_not_null(p);
+	cr_assert_str_eq(p->name, "worker");
+	cr_assert_eq(p->start_time, 99999);
+
+	/* 4. a slot that held a file now holds a socket, fd count unchanged:
+	 *    found by the slow pass within a few samples. */
+	tree_fd(&t, 500, 0, "socket:[1080]");
+	uint64_t ino4[3] = {1003, 1070, 1080};
+	uint16_t lp4[3] = {43210, 43400, 43500};
+	tree_tcp(&t, ino4, lp4, 3);
+	int32_t found = 0;
+	for (int i = 0; i < 5 && !found; i++) {
+		cr_assert_eq(sock_scanner_sample(s, &ctx, 6000 + i, &smp), 0);
+		found = owner_of(smp, 1080);
+	}
+	cr_assert_eq(found, 500);
+
+	/* 5. a process that vanished takes its sockets' owners with it. */
+	snprintf(path, sizeof(path), "rm -rf %s/proc/200", t.root);
+	cr_assert_eq(system(path), 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 7000, &smp), 0);
+	cr_assert_eq(owner_of(smp, 1003), 0);
+	cr_assert_null(sock_scanner_proc(s, 200));
+	cr_assert_eq(owner_of(smp, 1080), 500);
+
+	sock_scanner_free(s);
+	tree_free(&t);
+}
