@@ -269,9 +269,10 @@ static int place_component(struct plan *p, size_t root, size_t *members)
 				snprintf(a->why, sizeof(a->why), "moves with %s, pinned to wave %u (they depend on each other)",
 					 app_name(pinned), pin);
 			}
+			unsigned before = load_of(p, a->wave);
 			if ((rc = add_load(p, a->wave, a->hosts)))
 				return rc;
-			if (load_of(p, a->wave) > p->limit &&
+			if (before <= p->limit && load_of(p, a->wave) > p->limit &&
 			    (rc = warn(p, a->wave, "wave %u: %u hosts, more than --max-hosts %u, because of pins",
 				       a->wave, load_of(p, a->wave), p->limit)))
 				return rc;
