@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define COMMON_SHORT "c:o:h"
 
 static const struct option common_long[] = {
@@ -230,6 +232,13 @@ int cli_collector_config_report(struct cli *cli, struct collector_config *cfg,
 			cfg->state_dir, sizeof(cfg->state_dir), report, arg);
 }
 
+static void apply_log_level(const char *name)
+{
+	enum log_level level;
+	if (!log_level_parse(name, &level))
+		log_set_level(level);
+}
+
 int cli_agent_config(struct cli *cli, struct agent_config *cfg)
 {
 	struct report_stderr r = { cli->prog };
@@ -244,6 +253,7 @@ int cli_agent_config(struct cli *cli, struct agent_config *cfg)
 			cli->config_used[0] ? ": " : "", eb.msg);
 		return -EINVAL;
 	}
+	apply_log_level(cfg->log_level);
 	return 0;
 }
 
@@ -261,5 +271,6 @@ int cli_collector_config(struct cli *cli, struct collector_config *cfg)
 			cli->config_used[0] ? ": " : "", eb.msg);
 		return -EINVAL;
 	}
+	apply_log_level(cfg->log_level);
 	return 0;
 }

@@ -76,7 +76,7 @@ void cli_usage_common(FILE *f);
 /* Defaults, then the config file (-c FILE, or the default path if it exists;
  * a default file this user may not read is skipped with a warning when
  * --state-dir is given), then -o overrides in order, then --state-dir, then
- * validation. On error
+ * validation; then log_level takes effect (log_set_level). On error
  * prints "prog: message" to stderr and returns a negative errno; commands exit
  * 2 then. */
 int cli_agent_config(struct cli *cli, struct agent_config *cfg);
