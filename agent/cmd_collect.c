@@ -188,7 +188,8 @@ static int set_msg(json_t *doc, const char *key, const ProtobufCMessage *m)
 	return json_object_set_new(doc, key, j) ? -ENOMEM : 0;
 }
 
-static int print_json(const struct collect_ctx *ctx, const struct results *r)
+static int print_json(const struct collect_ctx *ctx, const struct collect_opts *o,
+		      const struct results *r)
 {
 	json_t *doc = json_object();
 	int rc = 0;
@@ -202,7 +203,7 @@ static int print_json(const struct collect_ctx *ctx, const struct results *r)
 	rc |= set_msg(doc, "process_delta", r->delta ? &r->delta->base : NULL);
 	rc |= set_msg(doc, "listeners", r->listeners ? &r->listeners->base : NULL);
 	rc |= set_msg(doc, "connections", r->conns ? &r->conns->base : NULL);
-	if (r->pkgs) {
+	if (o->only[COLLECT_PKG]) { /* [] when no database was found */
 		json_t *arr = json_array();
 		for (size_t i = 0; i < r->npkgs; i++)
 			json_array_append_new(arr, pbjson_from_message(&r->pkgs[i]->base,
@@ -404,7 +405,7 @@ static void print_people(const struct results *r)
 	if (r->procs)
 		print_procs(r->procs, r->delta);
 	print_socks(r->listeners, r->conns);
-	if (r->pkgs) {
+	if (r->pkgs || r->health->stats[COLLECT_PKG]->runs) {
 		printf("\nPackages\n");
 		for (size_t i = 0; i < r->npkgs; i++) {
 			char hex[65];
@@ -483,7 +484,7 @@ int collect_main(int argc, char *argv[])
 	}
 	int exit_code = 0;
 	if (cli.json)
-		exit_code = print_json(&ctx, &r);
+		exit_code = print_json(&ctx, &o, &r);
 	else
 		print_people(&r);
 	if (fflush(stdout)) {
