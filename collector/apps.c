@@ -11,6 +11,13 @@
 #include "log.h"
 #include "store.h"
 
+/* qsort that accepts an empty (NULL) array. */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 void apps_opts_default(struct apps_opts *o)
 {
 	o->hub_fraction = 0.10;
@@ -205,7 +212,7 @@ static int adj_build(struct adj *g, uint32_t n, const struct pair *pairs, size_t
 		if (pairs[i].a != pairs[i].b)
 			all[m++] = (struct pair){ pairs[i].b, pairs[i].a, pairs[i].w };
 	}
-	qsort(all, m, sizeof(*all), cmp_pair);
+	sort_n(all, m, sizeof(*all), cmp_pair);
 	size_t w = 0;
 	for (size_t i = 0; i < m; i++) {
 		if (w && all[w - 1].a == all[i].a && all[w - 1].b == all[i].b)
@@ -309,12 +316,18 @@ static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
 	for (uint32_t v = 0; v < n; v++) {
 		if (removed[v])
 			continue;
-		uint32_t nup = 0, ndown = 0;
+		uint32_t nup = 0, ndown = 0, only = DEPMAP_NONE;
 		for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++)
 			nup += !removed[up->to[e]] && up->to[e] != v;
 		for (uint32_t e = down->start[v]; e < down->start[v + 1]; e++)
-			ndown += !ignore[down->to[e]] && down->to[e] != v;
-		source[v] = nup == 0 && ndown >= 2;
+			if (!ignore[down->to[e]] && down->to[e] != v) {
+				ndown++;
+				only = down->to[e];
+			}
+		/* one server that others use too: a satellite (replica, report
+		 * host); one server nobody else uses: the head of a chain */
+		bool satellite = ndown == 1 && up->start[only + 1] - up->start[only] > 1;
+		source[v] = nup == 0 && ndown >= 1 && !satellite;
 	}
 	/* sources with overlapping servers start together: candidates are
 	 * the sources that share one server */
@@ -565,8 +578,16 @@ static size_t name_tokens(const char *host, char tok[][32], size_t max)
 	for (const char *p = host;; p++) {
 		char ch = *p;
 		if (!ch || ch == '.' || ch == '-' || ch == '_') {
-			while (len && isdigit((unsigned char)cur[len - 1]))
-				len--;
+			/* "web01" -> "web", but "shop2" stays: digits go only when
+			 * what remains is a generic word, or nothing */
+			size_t keep = len;
+			while (keep && isdigit((unsigned char)cur[keep - 1]))
+				keep--;
+			char stripped[32];
+			memcpy(stripped, cur, keep);
+			stripped[keep] = '\0';
+			if (keep == 0 || token_generic(stripped))
+				len = keep;
 			cur[len] = '\0';
 			if (len && n < max)
 				memcpy(tok[n++], cur, len + 1);
@@ -733,7 +754,7 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 		keys[k++] = ((uint64_t)e->to << 40) | ((uint64_t)e->port << 24) | e->from;
 	}
 	/* (to, port, from) packed: assumes fewer than 2^24 hosts */
-	qsort(keys, k, sizeof(uint64_t), apps_cmp_u64);
+	sort_n(keys, k, sizeof(uint64_t), apps_cmp_u64);
 	size_t i = 0;
 	while (i < k) {
 		uint32_t to = (uint32_t)(keys[i] >> 40);
@@ -869,7 +890,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 			rc = -ENOMEM;
 			goto out;
 		}
-		qsort(cpairs, ncp, sizeof(*cpairs), cmp_pair);
+		sort_n(cpairs, ncp, sizeof(*cpairs), cmp_pair);
 		for (size_t i = 0; i < ncp; i++) {
 			cl.start[cpairs[i].a + 1]++;
 			cl.to[i] = cpairs[i].b;
@@ -885,7 +906,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		rc = -ENOMEM;
 		goto out;
 	}
-	qsort(pairs, np, sizeof(*pairs), cmp_pair);
+	sort_n(pairs, np, sizeof(*pairs), cmp_pair);
 	{
 		size_t w = 0;
 		for (size_t i = 0; i < np; i++) {
@@ -915,7 +936,8 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 					uint64_t best = 0;
 					for (size_t i = 0; i < m->nsvc; i++) {
 						const struct depmap_edge *e = &m->svc[i];
-						if (e->to == h && !e->local && e->samples + 1 > best) {
+						if (e->to == h && !e->local && e->samples + 1 > best &&
+						    !depmap_port_is_infra(e->port)) {
 							best = e->samples + 1;
 							const char *l = depmap_port_label(e->port);
 							c->infra_label[h] = (char *)(l ? l : "shared");
@@ -1103,7 +1125,7 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 		}
 	}
 	if (nm)
-		qsort(ms, nm, sizeof(*ms), cmp_match);
+		sort_n(ms, nm, sizeof(*ms), cmp_match);
 	for (size_t q = 0; q < nm; q++) {
 		struct group *gr = &c->groups[ms[q].group];
 		if (gr->prev >= 0 || prev_used[ms[q].prev])
@@ -1302,11 +1324,13 @@ static int apps_services(const struct depmap *m, const int32_t *gof, Cairn__Stor
 		const struct depmap_edge *e = &m->svc[i];
 		if (e->to >= m->nhosts || e->local || gof[e->to] < 0)
 			continue;
+		/* every host serves its node exporter, backup client and ssh:
+		 * infrastructure ports say nothing about what an application is */
 		const char *l = depmap_port_label(e->port);
-		if (l)
+		if (l && !depmap_port_is_infra(e->port))
 			p[k++] = (struct svc_count){ gof[e->to], l, 1 };
 	}
-	qsort(p, k, sizeof(*p), cmp_svc_pair);
+	sort_n(p, k, sizeof(*p), cmp_svc_pair);
 	size_t w = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (w && p[w - 1].app == p[i].app && !strcmp(p[w - 1].label, p[i].label))
@@ -1314,11 +1338,16 @@ static int apps_services(const struct depmap *m, const int32_t *gof, Cairn__Stor
 		else
 			p[w++] = p[i];
 	}
-	qsort(p, w, sizeof(*p), cmp_svc_rank);
+	sort_n(p, w, sizeof(*p), cmp_svc_rank);
 	int rc = 0;
 	for (size_t i = 0; i < w && !rc; i++) {
 		Cairn__Store__App *a = apps[p[i].app];
 		if ((size_t)p[i].app >= napps || a->n_services >= 3)
+			continue;
+		bool dup = false;
+		for (size_t q = 0; q < a->n_services; q++)
+			dup = dup || !strcmp(a->services[q], p[i].label);
+		if (dup)
 			continue;
 		if (!a->services && !(a->services = calloc(3, sizeof(char *)))) {
 			rc = -ENOMEM;
@@ -1399,7 +1428,7 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 		}
 	}
 	c.ngroups = w;
-	qsort(c.groups, c.ngroups, sizeof(*c.groups), cmp_group_id);
+	sort_n(c.groups, c.ngroups, sizeof(*c.groups), cmp_group_id);
 	/* automatic names must be unique: a later duplicate gets "-2", "-3" */
 	for (size_t g = 0; g < c.ngroups; g++) {
 		struct group *gr = &c.groups[g];
@@ -1429,7 +1458,7 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 	for (uint32_t h = 0; h < c.nh; h++)
 		out->app_of_host[h] = -1;
 	for (size_t g = 0; g < c.ngroups; g++) {
-		qsort(c.groups[g].hosts, c.groups[g].n, sizeof(uint32_t), cmp_u32p);
+		sort_n(c.groups[g].hosts, c.groups[g].n, sizeof(uint32_t), cmp_u32p);
 		for (size_t i = 0; i < c.groups[g].n; i++)
 			out->app_of_host[c.groups[g].hosts[i]] = (int32_t)g;
 	}
@@ -1464,6 +1493,16 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			if (pinned[h] && !(a->pinned_hosts[a->n_pinned_hosts++] = strdup(m->nodes[h].id)))
 				goto fail;
 		}
+	}
+	for (size_t g = 0; g < c.ngroups; g++) {
+		Cairn__Store__App *a = out->apps[g];
+		if (!c.groups[g].infra || strcmp(c.groups[g].label, "admin") == 0 ||
+		    strcmp(c.groups[g].label, "shared") == 0)
+			continue;
+		if (!(a->services = calloc(3, sizeof(char *))) ||
+		    !(a->services[0] = strdup(c.groups[g].label)))
+			goto fail;
+		a->n_services = 1;
 	}
 	if ((rc = apps_services(m, out->app_of_host, out->apps, out->napps)))
 		goto fail;
@@ -1517,9 +1556,9 @@ double apps_adjusted_rand(const uint32_t *a, const uint32_t *b, size_t n)
 		x[i] = a[i];
 		y[i] = b[i];
 	}
-	qsort(p, n, sizeof(uint64_t), apps_cmp_u64);
-	qsort(x, n, sizeof(uint32_t), cmp_u32p);
-	qsort(y, n, sizeof(uint32_t), cmp_u32p);
+	sort_n(p, n, sizeof(uint64_t), apps_cmp_u64);
+	sort_n(x, n, sizeof(uint32_t), cmp_u32p);
+	sort_n(y, n, sizeof(uint32_t), cmp_u32p);
 	double sum_ij = 0, sum_a = 0, sum_b = 0;
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i; j < n && p[j] == p[i]; j++)

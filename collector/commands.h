@@ -7,6 +7,10 @@ int check_config_main(int argc, char *argv[]); /* cmd_config.c */
 int serve_main(int argc, char *argv[]);        /* cmd_serve.c */
 int agents_main(int argc, char *argv[]);       /* cmd_agents.c */
 int hosts_main(int argc, char *argv[]);        /* cmd_hosts.c */
+/* analysis (cmd_host.c, cmd_deps.c, cmd_apps.c) */
+int host_main(int argc, char *argv[]);
+int deps_main(int argc, char *argv[]);
+int apps_main(int argc, char *argv[]);
 /* planning (cmd_plan.c, cmd_migrate.c, cmd_export.c) */
 int readiness_main(int argc, char *argv[]);
 int sizing_main(int argc, char *argv[]);

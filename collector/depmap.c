@@ -11,6 +11,13 @@
 #include "log.h"
 #include "store.h"
 
+/* qsort that accepts an empty (NULL) array. */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* ------------------------------------------------------------ ports */
 
 struct port_label {
@@ -89,19 +96,17 @@ int depmap_addr_parse(const char *text, uint8_t out[static 16])
 	size_t n = strlen(s);
 	/* "[v6]" and "v6%zone" forms */
 	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		if (n - 2 >= sizeof(buf))
-			return -EINVAL;
-		memcpy(buf, s + 1, n - 2);
-		buf[n - 2] = '\0';
-		s = buf;
-	} else if (strchr(s, '%')) {
-		size_t z = (size_t)(strchr(s, '%') - s);
-		if (z >= sizeof(buf))
-			return -EINVAL;
-		memcpy(buf, s, z);
-		buf[z] = '\0';
-		s = buf;
+		s++;
+		n -= 2;
 	}
+	const char *zone = memchr(s, '%', n);
+	if (zone)
+		n = (size_t)(zone - s);
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	s = buf;
 	struct in_addr a4;
 	if (inet_pton(AF_INET, s, &a4) == 1) {
 		memcpy(out, v4_prefix, 12);
@@ -449,7 +454,7 @@ static int load_hosts(struct loader *L)
 		goto out;
 	mdb_cursor_close(c);
 	c = NULL;
-	qsort(m->nodes, m->nnodes, sizeof(*m->nodes), cmp_id);
+	sort_n(m->nodes, m->nnodes, sizeof(*m->nodes), cmp_id);
 	m->nhosts = m->nnodes;
 
 	/* Hosts with facts but no usable agent record (e.g. stores built by
@@ -491,7 +496,7 @@ static int load_hosts(struct loader *L)
 	if (rc != MDB_NOTFOUND)
 		goto out;
 	rc = 0;
-	qsort(m->nodes, m->nnodes, sizeof(*m->nodes), cmp_id);
+	sort_n(m->nodes, m->nnodes, sizeof(*m->nodes), cmp_id);
 	m->nhosts = m->nnodes;
 out:
 	if (c)
@@ -709,7 +714,7 @@ static void merge_days(struct loader *L)
 {
 	if (!L->nedges)
 		return;
-	qsort(L->edges, L->nedges, sizeof(*L->edges), cmp_fedge);
+	sort_n(L->edges, L->nedges, sizeof(*L->edges), cmp_fedge);
 	size_t w = 0;
 	for (size_t i = 1; i < L->nedges; i++) {
 		struct fedge *a = &L->edges[w], *b = &L->edges[i];
@@ -1014,7 +1019,7 @@ static void dedge_add(struct depmap_edge *into, const struct depmap_edge *e)
 static int build_levels(struct loader *L)
 {
 	struct depmap *m = L->m;
-	qsort(L->out, L->nout, sizeof(*L->out), cmp_dedge);
+	sort_n(L->out, L->nout, sizeof(*L->out), cmp_dedge);
 	/* service level: same endpoints, port and processes merged (a server
 	 * reached through several of its addresses) */
 	size_t w = 0;

@@ -77,6 +77,17 @@ int query_find_app(const Cairn__Store__Snapshot *snap, const char *needle, size_
 size_t query_suggest(const char *needle, const char *const *cands, size_t n, char *out,
 		     size_t outn);
 
+/* Map nodes by id (binary search over a sorted copy of the pointers). */
+struct query_nodes {
+	const Cairn__Store__MapNode **sorted;
+	size_t n;
+};
+
+int query_nodes_index(struct query_nodes *ix, const Cairn__Store__DepMap *m);
+/* NULL when no node has that id. */
+const Cairn__Store__MapNode *query_nodes_get(const struct query_nodes *ix, const char *id);
+void query_nodes_free(struct query_nodes *ix);
+
 /* ---- tables for people ---- */
 
 struct query_table;

@@ -1,0 +1,411 @@
+/* Application grouping: hub detection, shared services, grouping and naming
+ * on small hand-made estates, people's decisions across recomputation and
+ * new data, and the adjusted Rand index on a generated 50-host estate. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analysis_fixture.h"
+#include "apps.h"
+#include "commands.h"
+#include "depmap.h"
+#include "estate_gen.h"
+#include "snapshot.h"
+#include "store.h"
+
+static void addr_of(char *out, size_t n, uint8_t h)
+{
+	snprintf(out, n, "10.0.%u.%u", h / 200, h % 200 + 1);
+}
+
+static void host(struct fixture *f, uint8_t h, const char *name)
+{
+	char a[32];
+	addr_of(a, sizeof(a), h);
+	fixture_host(f, h, name, (const char *[]){ a, NULL });
+}
+
+static void conn(struct fixture *f, uint8_t c, uint8_t s, uint32_t port)
+{
+	char ca[32], sa[32];
+	addr_of(ca, sizeof(ca), c);
+	addr_of(sa, sizeof(sa), s);
+	fixture_conn(f, c, ca, "client", s, sa, "server", port);
+}
+
+struct grouped {
+	struct depmap *m;
+	struct apps_result r;
+};
+
+static void group(struct fixture *f, struct grouped *g)
+{
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&f->env, &txn), 0);
+	struct errbuf eb = { { 0 } };
+	struct depmap_opts mo = { 0 };
+	cr_assert_eq(depmap_build(txn, &f->env, &mo, &g->m, &eb), 0, "%s", eb.msg);
+	db_read_end(&f->env, txn);
+	cr_assert_eq(apps_compute(g->m, NULL, NULL, NULL, &g->r, &eb), 0, "%s", eb.msg);
+}
+
+static void ungroup(struct grouped *g)
+{
+	apps_result_free(&g->r);
+	depmap_free(g->m);
+}
+
+static const Cairn__Store__App *app_of(const struct grouped *g, uint8_t h)
+{
+	uint8_t id[32];
+	fixture_id(id, h);
+	uint32_t i = depmap_host_index(g->m, id);
+	cr_assert_neq(i, DEPMAP_NONE);
+	int32_t a = g->r.app_of_host[i];
+	cr_assert_geq(a, 0, "host %u has no application", h);
+	return g->r.apps[a];
+}
+
+Test(apps, infrastructure_hubs)
+{
+	struct fixture f;
+	fixture_open(&f);
+	/* 1 dns, 2 ntp, 3 monitoring that polls everyone on 9100, 4 a package
+	 * mirror on port 80 used by everyone; ten two-host applications */
+	host(&f, 1, "dns-01");
+	host(&f, 2, "ntp-01");
+	host(&f, 3, "mon-01");
+	host(&f, 4, "mirror-01");
+	char name[32];
+	for (uint8_t h = 10; h < 30; h++) {
+		snprintf(name, sizeof(name), "team%u-%s-01", (h - 10) / 2, h % 2 ? "db" : "web");
+		host(&f, h, name);
+		conn(&f, h, 1, 53);
+		conn(&f, h, 2, 123);
+		conn(&f, 3, h, 9100);
+		conn(&f, h, 4, 80);
+		if (h % 2 == 0)
+			conn(&f, h, h + 1, 5432);
+	}
+	struct grouped g;
+	group(&f, &g);
+	cr_expect(app_of(&g, 1)->infrastructure);
+	cr_expect(app_of(&g, 2)->infrastructure);
+	cr_expect(app_of(&g, 3)->infrastructure, "a poller of many hosts is infrastructure");
+	cr_expect(app_of(&g, 4)->infrastructure, "a wide fan-in service is infrastructure");
+	cr_expect_str_eq(app_of(&g, 1)->name, "shared dns");
+	for (uint8_t h = 10; h < 30; h += 2) {
+		const Cairn__Store__App *a = app_of(&g, h);
+		cr_expect_not(a->infrastructure);
+		cr_expect_eq(a, app_of(&g, h + 1), "web and db of one application together");
+		cr_expect_eq(a->n_hosts, 2);
+		snprintf(name, sizeof(name), "team%u", (h - 10) / 2);
+		cr_expect_str_eq(a->name, name);
+	}
+	cr_expect_eq(g.r.napps, 10 + 4);
+	ungroup(&g);
+	fixture_close(&f);
+}
+
+/* shop: web -> app -> db, crm: app -> db, both use shared-pg; a replica
+ * of shop-db; billing-batch-01/02 share billing-db and the shared-pg too. */
+static void small_estate(struct fixture *f)
+{
+	host(f, 1, "shop-web-01");
+	host(f, 2, "shop-app-01");
+	host(f, 3, "shop-db-01");
+	host(f, 4, "shop-db-02");
+	host(f, 5, "crm-app-01");
+	host(f, 6, "crm-db-01");
+	host(f, 7, "pg-shared-01");
+	host(f, 8, "billing-batch-01");
+	host(f, 9, "billing-batch-02");
+	host(f, 10, "billing-db-01");
+	conn(f, 1, 2, 8080);
+	conn(f, 2, 3, 5432);
+	conn(f, 4, 3, 5432);
+	conn(f, 5, 6, 5432);
+	conn(f, 2, 7, 5432);
+	conn(f, 5, 7, 5432);
+	conn(f, 8, 10, 5432);
+	conn(f, 9, 10, 5432);
+	conn(f, 8, 7, 5432);
+	conn(f, 9, 7, 5432);
+}
+
+Test(apps, shared_database_and_names)
+{
+	struct fixture f;
+	fixture_open(&f);
+	small_estate(&f);
+	struct grouped g;
+	group(&f, &g);
+	const Cairn__Store__App *shop = app_of(&g, 1);
+	cr_expect_str_eq(shop->name, "shop");
+	cr_expect_str_eq(shop->named_from, "hostname-stem");
+	cr_expect_eq(app_of(&g, 2), shop);
+	cr_expect_eq(app_of(&g, 3), shop);
+	cr_expect_eq(app_of(&g, 4), shop, "the replica stays with its primary");
+	cr_expect_eq(shop->n_hosts, 4);
+	cr_expect_str_eq(app_of(&g, 5)->name, "crm");
+	cr_expect_eq(app_of(&g, 6), app_of(&g, 5));
+	cr_expect_str_eq(app_of(&g, 8)->name, "billing");
+	cr_expect_eq(app_of(&g, 9), app_of(&g, 8));
+	cr_expect_eq(app_of(&g, 10), app_of(&g, 8));
+	const Cairn__Store__App *pg = app_of(&g, 7);
+	cr_expect(pg->infrastructure, "a database three applications use is shared");
+	cr_expect_str_eq(pg->name, "shared postgres");
+	cr_expect_eq(g.r.shared, 1);
+	cr_expect_str_eq(shop->services[0], "postgres");
+	ungroup(&g);
+	fixture_close(&f);
+}
+
+static const Cairn__Store__App *snap_app_of(const Cairn__Store__Snapshot *s, uint8_t h)
+{
+	char id[65];
+	fixture_id_hex(id, h);
+	for (size_t i = 0; i < s->n_apps; i++)
+		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
+			if (!strcmp(s->apps[i]->hosts[j], id))
+				return s->apps[i];
+	cr_assert_fail("host %u in no application", h);
+	return NULL;
+}
+
+struct dec {
+	Cairn__Store__DecisionKind kind;
+	const char *subject, *value;
+	const struct db_env *env;
+};
+
+static int dec_fn(MDB_txn *txn, void *arg)
+{
+	struct dec *d = arg;
+	return apps_decision_put(txn, d->env, d->kind, d->subject, d->value, "test", 1, NULL);
+}
+
+static void decide(struct fixture *f, Cairn__Store__DecisionKind kind, const char *subject,
+		   const char *value)
+{
+	struct dec d = { kind, subject, value, &f->env };
+	cr_assert_eq(db_write(&f->env, dec_fn, &d), 0);
+}
+
+static Cairn__Store__Snapshot *refresh(struct fixture *f)
+{
+	struct snapshot_opts o;
+	snapshot_opts_default(&o, time_now_ms());
+	o.with_plan = false;
+	Cairn__Store__Snapshot *s = NULL;
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(snapshot_refresh(&f->env, &o, &s, &eb), 0, "%s", eb.msg);
+	return s;
+}
+
+Test(apps, decisions_survive_recomputation_and_new_data)
+{
+	struct fixture f;
+	fixture_open(&f);
+	small_estate(&f);
+	Cairn__Store__Snapshot *s = refresh(&f);
+	cr_expect_eq(s->version, 1);
+	char shop_id[64], crm_id[64], billing_id[64], h6[65], h9[65];
+	str_copy(shop_id, snap_app_of(s, 1)->id, sizeof(shop_id));
+	str_copy(crm_id, snap_app_of(s, 5)->id, sizeof(crm_id));
+	str_copy(billing_id, snap_app_of(s, 8)->id, sizeof(billing_id));
+	cairn__store__snapshot__free_unpacked(s, NULL);
+
+	/* rename shop, pin crm's database into shop, merge billing into crm */
+	fixture_id_hex(h6, 6);
+	fixture_id_hex(h9, 9);
+	decide(&f, CAIRN__STORE__DECISION_KIND__APP_RENAME, shop_id, "webshop");
+	decide(&f, CAIRN__STORE__DECISION_KIND__HOST_PIN, h6, shop_id);
+	decide(&f, CAIRN__STORE__DECISION_KIND__APP_MERGE, billing_id, crm_id);
+	s = refresh(&f);
+	cr_expect_eq(s->version, 2);
+	cr_expect_str_eq(snap_app_of(s, 1)->name, "webshop");
+	cr_expect_str_eq(snap_app_of(s, 1)->named_from, "person");
+	cr_expect_str_eq(snap_app_of(s, 6)->id, shop_id);
+	cr_expect_eq(snap_app_of(s, 6)->n_pinned_hosts, 1);
+	cr_expect_str_eq(snap_app_of(s, 9)->id, crm_id);
+	cr_expect_str_eq(snap_app_of(s, 5)->id, crm_id);
+	cairn__store__snapshot__free_unpacked(s, NULL);
+
+	/* new data: a second web server and a new host for billing; ids,
+	 * names and decisions hold */
+	host(&f, 11, "shop-web-02");
+	conn(&f, 11, 2, 8080);
+	host(&f, 12, "billing-batch-03");
+	conn(&f, 12, 10, 5432);
+	s = refresh(&f);
+	cr_expect_eq(s->version, 3);
+	cr_expect_str_eq(snap_app_of(s, 11)->id, shop_id);
+	cr_expect_str_eq(snap_app_of(s, 11)->name, "webshop");
+	cr_expect_str_eq(snap_app_of(s, 6)->id, shop_id);
+	cr_expect_str_eq(snap_app_of(s, 12)->id, crm_id, "merged application keeps new hosts");
+	cr_expect_str_eq(snap_app_of(s, 5)->name, "crm");
+	cairn__store__snapshot__free_unpacked(s, NULL);
+
+	/* unpin: the database returns to crm */
+	decide(&f, CAIRN__STORE__DECISION_KIND__HOST_PIN, h6, NULL);
+	s = refresh(&f);
+	cr_expect_str_eq(snap_app_of(s, 6)->id, crm_id);
+	cairn__store__snapshot__free_unpacked(s, NULL);
+
+	/* the audit log has one entry per decision */
+	MDB_txn *txn;
+	MDB_stat st;
+	cr_assert_eq(db_read_begin(&f.env, &txn), 0);
+	cr_assert_eq(mdb_stat(txn, f.env.dbi[STORE_AUDIT], &st), 0);
+	cr_expect_eq(st.ms_entries, 4);
+	db_read_end(&f.env, txn);
+	fixture_close(&f);
+}
+
+Test(apps, adjusted_rand_index)
+{
+	uint32_t a[] = { 0, 0, 0, 1, 1, 1 }, b[] = { 5, 5, 5, 7, 7, 7 }, c[] = { 0, 1, 0, 1, 0, 1 };
+	cr_expect_float_eq(apps_adjusted_rand(a, b, 6), 1.0, 1e-9);
+	cr_expect_lt(apps_adjusted_rand(a, c, 6), 0.1);
+}
+
+Test(apps, generated_50_host_estate, .timeout = 60)
+{
+	struct fixture f;
+	fixture_open(&f);
+	struct estate_gen_spec spec = { .hosts = 50, .seed = 7, .days = 2,
+					.start_ms = f.day0_ms };
+	struct estate_gen *e;
+	cr_assert_eq(estate_gen_build(&spec, &e), 0);
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(estate_gen_write(e, &f.env, &eb), 0, "%s", eb.msg);
+	struct grouped g;
+	group(&f, &g);
+	/* edges between agent hosts: precision and recall 1 */
+	uint32_t *truth;
+	size_t ntruth, found = 0, correct = 0;
+	cr_assert_eq(estate_gen_truth_edges(e, &truth, &ntruth), 0);
+	for (size_t i = 0; i < g.m->nhostl; i++) {
+		const struct depmap_edge *d = &g.m->hostl[i];
+		if (d->from >= g.m->nhosts || d->to >= g.m->nhosts)
+			continue;
+		found++;
+		for (size_t t = 0; t < ntruth; t++)
+			if (!memcmp(g.m->nodes[d->from].id_raw, e->hosts[truth[2 * t]].pk, 32) &&
+			    !memcmp(g.m->nodes[d->to].id_raw, e->hosts[truth[2 * t + 1]].pk, 32)) {
+				correct++;
+				break;
+			}
+	}
+	cr_expect_eq(found, ntruth, "found %zu edges, truth %zu", found, ntruth);
+	cr_expect_eq(correct, ntruth, "correct %zu of %zu", correct, ntruth);
+	uint32_t *la = calloc(e->nhosts, sizeof(uint32_t)), *lb = calloc(e->nhosts, sizeof(uint32_t));
+	uint32_t infra = 0;
+	for (uint32_t h = 0; h < e->nhosts; h++) {
+		uint32_t n = depmap_host_index(g.m, e->hosts[h].pk);
+		cr_assert_neq(n, DEPMAP_NONE);
+		int32_t a = g.r.app_of_host[n];
+		la[h] = e->hosts[h].truth;
+		lb[h] = a < 0 || g.r.apps[a]->infrastructure ? ESTATE_GEN_INFRA : (uint32_t)a;
+		infra += la[h] == ESTATE_GEN_INFRA;
+	}
+	cr_expect_geq(infra * 20, e->nhosts, ">= 5%% infrastructure hosts");
+	double ari = apps_adjusted_rand(la, lb, e->nhosts);
+	cr_expect_geq(ari, 0.95, "ARI %.4f", ari);
+	free(la);
+	free(lb);
+	free(truth);
+	ungroup(&g);
+	estate_gen_free(e);
+	fixture_close(&f);
+}
+
+/* deps --dot renders with Graphviz; apps --json parses. */
+static char *run_cmd(int (*fn)(int, char **), int argc, char **argv, const char *out_path,
+		     int *rc)
+{
+	fflush(stdout);
+	int saved = dup(1);
+	FILE *o = fopen(out_path, "w");
+	cr_assert_not_null(o);
+	dup2(fileno(o), 1);
+	*rc = fn(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	fclose(o);
+	char *text = NULL;
+	size_t len;
+	struct errbuf eb;
+	cr_assert_eq(file_read_all(out_path, 64 << 20, &text, &len, &eb), 0);
+	return text;
+}
+
+Test(apps, dot_and_json_output)
+{
+	struct fixture f;
+	fixture_open(&f);
+	small_estate(&f);
+	host(&f, 20, "dns-01");
+	for (uint8_t h = 1; h <= 10; h++)
+		conn(&f, h, 20, 53);
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "client", "52.1.2.3", 443, NULL);
+	Cairn__Store__Snapshot *s = refresh(&f);
+	cairn__store__snapshot__free_unpacked(s, NULL);
+	db_close(&f.env);
+
+	char dot_path[300], json_path[300];
+	snprintf(dot_path, sizeof(dot_path), "%s/map.dot", f.dir);
+	snprintf(json_path, sizeof(json_path), "%s/apps.json", f.dir);
+	int rc;
+	char *argv1[] = { "deps", "--state-dir", f.dir, "--dot", NULL };
+	char *dot = run_cmd(deps_main, 4, argv1, dot_path, &rc);
+	cr_assert_eq(rc, 0);
+	cr_expect(strstr(dot, "digraph cairn"));
+	cr_expect(strstr(dot, "subgraph \"cluster_"));
+	cr_expect(strstr(dot, "label=\"shared dns\""));
+	cr_expect(strstr(dot, "https 52.1.2.3"));
+	free(dot);
+	if (system("command -v dot >/dev/null 2>&1") == 0) {
+		char cmd[700];
+		snprintf(cmd, sizeof(cmd), "dot -Tsvg '%s' -o '%s/map.svg'", dot_path, f.dir);
+		cr_expect_eq(system(cmd), 0, "dot rejected the output");
+	}
+	char *argv2[] = { "apps", "--state-dir", f.dir, "--json", NULL };
+	char *js = run_cmd(apps_main, 4, argv2, json_path, &rc);
+	cr_assert_eq(rc, 0);
+	json_error_t err;
+	json_t *root = json_loads(js, 0, &err);
+	cr_assert_not_null(root, "apps --json: %s", err.text);
+	json_t *apps = json_object_get(root, "apps");
+	cr_assert(json_is_array(apps));
+	cr_expect_eq(json_array_size(apps), 5, "shop, crm, billing, shared postgres, shared dns");
+	json_decref(root);
+	free(js);
+
+	/* unknown names: exit 1 with close matches */
+	char *argv3[] = { "apps", "show", "shp", "--state-dir", f.dir, NULL };
+	char *txt = run_cmd(apps_main, 5, argv3, json_path, &rc);
+	cr_expect_eq(rc, 1);
+	free(txt);
+	char *argv4[] = { "deps", "--host", "no-such-host", "--state-dir", f.dir, NULL };
+	txt = run_cmd(deps_main, 5, argv4, json_path, &rc);
+	cr_expect_eq(rc, 1);
+	free(txt);
+	char *argv5[] = { "deps", "--level", "bogus", "--state-dir", f.dir, NULL };
+	txt = run_cmd(deps_main, 5, argv5, json_path, &rc);
+	cr_expect_eq(rc, 2);
+	free(txt);
+	/* reopen so fixture_close can close it */
+	struct errbuf eb;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/db", f.dir);
+	cr_assert_eq(db_open(&f.env, path, store_db_names, STORE_NDBS, 64u << 20, 1ull << 30, 0,
+			     &eb),
+		     0);
+	fixture_close(&f);
+}

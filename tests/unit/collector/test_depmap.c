@@ -1,0 +1,251 @@
+/* Dependency map resolution, table-driven: loopback, own address, IPv6,
+ * IPv4-mapped IPv6, a docker bridge address on several hosts, a VIP on two
+ * load balancers, external endpoints, cairn's own traffic, inbound-only
+ * edges and the --since filter. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis_fixture.h"
+#include "depmap.h"
+#include "store.h"
+
+static struct depmap *build(struct fixture *f, int64_t since_ms)
+{
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&f->env, &txn), 0);
+	struct depmap *m = NULL;
+	struct depmap_opts o = { .since_ms = since_ms };
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(depmap_build(txn, &f->env, &o, &m, &eb), 0, "%s", eb.msg);
+	db_read_end(&f->env, txn);
+	return m;
+}
+
+static uint32_t host(const struct depmap *m, uint8_t n)
+{
+	uint8_t id[32];
+	fixture_id(id, n);
+	uint32_t i = depmap_host_index(m, id);
+	cr_assert_neq(i, DEPMAP_NONE, "host %u not in the map", n);
+	return i;
+}
+
+/* The service edge from host c with client identity ident, or NULL. */
+static const struct depmap_edge *svc_from(const struct depmap *m, uint32_t c, const char *ident)
+{
+	for (size_t i = 0; i < m->nsvc; i++)
+		if (m->svc[i].from == c && m->svc[i].from_ident != DEPMAP_NONE &&
+		    !strcmp(m->strings[m->svc[i].from_ident], ident))
+			return &m->svc[i];
+	return NULL;
+}
+
+static bool host_edge(const struct depmap *m, uint32_t a, uint32_t b)
+{
+	for (size_t i = 0; i < m->nhostl; i++)
+		if (m->hostl[i].from == a && m->hostl[i].to == b)
+			return true;
+	return false;
+}
+
+enum expect { TO_SELF, TO_HOST, TO_EXTERNAL, TO_AMBIGUOUS };
+
+struct resolution_case {
+	const char *what;
+	const char *raddr;       /* where client host 1 connects */
+	uint32_t port;
+	int server;              /* host expected (TO_HOST), and that reports inbound (>0) */
+	bool server_inbound;     /* the server reported the inbound edge */
+	enum expect expect;
+	bool confirmed;
+	const char *node_name;   /* expected node name for externals */
+};
+
+/* Hosts: 1 client (10.0.0.1, fd00::1, docker 172.17.0.1), 2 server
+ * (10.0.0.2, fd00::2, docker 172.17.0.1), 3 another docker host
+ * (10.0.0.3, docker 172.17.0.1), 4 and 5 load balancers sharing VIP
+ * 10.0.0.100, 6 a host without docker (10.0.0.6). */
+static void estate(struct fixture *f)
+{
+	fixture_host(f, 1, "client", (const char *[]){ "10.0.0.1", "fd00::1", "172.17.0.1!v", NULL });
+	fixture_host(f, 2, "server", (const char *[]){ "10.0.0.2", "fd00::2", "172.17.0.1!v", NULL });
+	fixture_host(f, 3, "docker3", (const char *[]){ "10.0.0.3", "172.17.0.1!v", NULL });
+	fixture_host(f, 4, "lb-01", (const char *[]){ "10.0.0.4", "10.0.0.100", NULL });
+	fixture_host(f, 5, "lb-02", (const char *[]){ "10.0.0.5", "10.0.0.100", NULL });
+	fixture_host(f, 6, "plain", (const char *[]){ "10.0.0.6", NULL });
+}
+
+static const struct resolution_case cases[] = {
+	{ "loopback stays on the host", "127.0.0.1", 6379, 0, false, TO_SELF, false, NULL },
+	{ "own address stays on the host", "10.0.0.1", 8080, 0, false, TO_SELF, false, NULL },
+	{ "own docker bridge stays on the host", "172.17.0.1", 9901, 0, false, TO_SELF, false, NULL },
+	{ "IPv4 to the one claimant", "10.0.0.2", 5432, 2, true, TO_HOST, true, NULL },
+	{ "IPv4, server silent: unconfirmed", "10.0.0.2", 5433, 2, false, TO_HOST, false, NULL },
+	{ "IPv6", "fd00::2", 443, 2, true, TO_HOST, true, NULL },
+	{ "IPv4-mapped IPv6", "::ffff:10.0.0.2", 3306, 2, true, TO_HOST, true, NULL },
+	{ "VIP on two balancers: the one that saw us", "10.0.0.100", 443, 5, true, TO_HOST, true,
+	  NULL },
+	{ "VIP, nobody saw us: ambiguous", "10.0.0.100", 8443, 0, false, TO_AMBIGUOUS, false,
+	  "https 10.0.0.100 (ambiguous)" },
+	{ "external, labelled by port", "52.1.2.3", 5432, 0, false, TO_EXTERNAL, false,
+	  "postgres 52.1.2.3" },
+	{ "external IPv6", "2001:db8::7", 443, 0, false, TO_EXTERNAL, false, "https 2001:db8::7" },
+	{ "external, unknown port", "52.1.2.4", 12345, 0, false, TO_EXTERNAL, false,
+	  "52.1.2.4:12345" },
+};
+
+Test(depmap, resolution_table)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	char ident[ARRAY_SIZE(cases)][32];
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct resolution_case *c = &cases[i];
+		snprintf(ident[i], sizeof(ident[i]), "client-%zu", i);
+		fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, ident[i], c->raddr, c->port, NULL);
+		if (c->server_inbound)
+			fixture_edge(&f, (uint8_t)c->server, 0, CAIRN__DIRECTION__INBOUND, "srv",
+				     strchr(c->raddr, ':') && strncmp(c->raddr, "::ffff:", 7) ? "fd00::1"
+											   : "10.0.0.1",
+				     c->port, NULL);
+	}
+	struct depmap *m = build(&f, 0);
+	uint32_t client = host(m, 1);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct resolution_case *c = &cases[i];
+		const struct depmap_edge *e = svc_from(m, client, ident[i]);
+		cr_assert_not_null(e, "%s: no edge", c->what);
+		switch (c->expect) {
+		case TO_SELF:
+			cr_expect_eq(e->to, client, "%s", c->what);
+			cr_expect(e->local, "%s: not local", c->what);
+			break;
+		case TO_HOST:
+			cr_expect_eq(e->to, host(m, (uint8_t)c->server), "%s: resolved to node %u",
+				     c->what, e->to);
+			cr_expect_eq(e->confirmed, c->confirmed, "%s: confirmed", c->what);
+			cr_expect(host_edge(m, client, e->to), "%s: no host-level edge", c->what);
+			if (c->confirmed)
+				cr_expect_str_eq(m->strings[e->to_ident], "srv", "%s", c->what);
+			break;
+		case TO_EXTERNAL:
+		case TO_AMBIGUOUS:
+			cr_expect_geq(e->to, m->nhosts, "%s: resolved to a host", c->what);
+			cr_expect_eq(m->nodes[e->to].kind,
+				     c->expect == TO_EXTERNAL ? CAIRN__STORE__NODE_KIND__EXTERNAL
+							      : CAIRN__STORE__NODE_KIND__AMBIGUOUS,
+				     "%s: kind", c->what);
+			cr_expect_str_eq(m->nodes[e->to].name, c->node_name, "%s", c->what);
+			break;
+		}
+	}
+	/* local dependencies are not drawn at host level */
+	cr_expect_not(host_edge(m, client, client));
+	cr_expect_eq(m->stats.ambiguous, 1);
+	cr_expect_eq(m->stats.unresolved, 3);
+	depmap_free(m);
+	fixture_close(&f);
+}
+
+Test(depmap, shared_docker_bridge_from_another_host)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	/* plain host 6 reaches 172.17.0.1:6379: three hosts claim it; host 3
+	 * saw the connection from 10.0.0.6 */
+	fixture_conn(&f, 6, "10.0.0.6", "app", 3, "172.17.0.1", "redis-server", 6379);
+	/* and 172.17.0.1:7000 that nobody saw and nobody listens on */
+	fixture_edge(&f, 6, 0, CAIRN__DIRECTION__OUTBOUND, "app2", "172.17.0.1", 7000, NULL);
+	struct depmap *m = build(&f, 0);
+	const struct depmap_edge *e = svc_from(m, host(m, 6), "app");
+	cr_assert_not_null(e);
+	cr_expect_eq(e->to, host(m, 3));
+	cr_expect(e->confirmed);
+	e = svc_from(m, host(m, 6), "app2");
+	cr_assert_not_null(e);
+	cr_expect_eq(m->nodes[e->to].kind, CAIRN__STORE__NODE_KIND__AMBIGUOUS);
+	cr_expect_str_eq(m->nodes[e->to].id, "amb:172.17.0.1");
+	depmap_free(m);
+	fixture_close(&f);
+}
+
+Test(depmap, local_edges_self_traffic_and_inbound_only)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__LOCAL, "java:App", NULL, 11211, "memcached");
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "cairn-agent", "10.9.9.9", 7415, NULL);
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "/usr/sbin/cairn-agent", "10.0.0.6",
+		     7415, NULL);
+	/* host 6 saw host 1 connect on 5432; host 1 reported nothing */
+	fixture_edge(&f, 6, 0, CAIRN__DIRECTION__INBOUND, "postgres", "10.0.0.1", 5432, NULL);
+	struct depmap *m = build(&f, 0);
+	const struct depmap_edge *e = svc_from(m, host(m, 2), "java:App");
+	cr_assert_not_null(e);
+	cr_expect(e->local);
+	cr_expect_str_eq(m->strings[e->to_ident], "memcached");
+	cr_expect_eq(m->stats.self_traffic, 2);
+	cr_expect_null(svc_from(m, host(m, 2), "cairn-agent"));
+	cr_expect(host_edge(m, host(m, 1), host(m, 6)));
+	cr_expect_eq(m->stats.inbound_only, 1);
+	for (size_t i = 0; i < m->nsvc; i++)
+		if (m->svc[i].from == host(m, 1) && m->svc[i].to == host(m, 6))
+			cr_expect_not(m->svc[i].confirmed);
+	depmap_free(m);
+	fixture_close(&f);
+}
+
+Test(depmap, days_merge_and_since_filter)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "old", "10.0.0.2", 80, NULL);
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "both", "10.0.0.2", 81, NULL);
+	fixture_edge(&f, 1, 2, CAIRN__DIRECTION__OUTBOUND, "both", "10.0.0.2", 81, NULL);
+	struct depmap *m = build(&f, 0);
+	const struct depmap_edge *e = svc_from(m, host(m, 1), "both");
+	cr_assert_not_null(e);
+	cr_expect_eq(e->samples, 20, "two days of 10 samples: %llu", (unsigned long long)e->samples);
+	cr_expect_not_null(svc_from(m, host(m, 1), "old"));
+	depmap_free(m);
+	m = build(&f, f.day0_ms + STORE_DAY_MS);
+	cr_expect_null(svc_from(m, host(m, 1), "old"));
+	e = svc_from(m, host(m, 1), "both");
+	cr_assert_not_null(e);
+	cr_expect_eq(e->samples, 10);
+	depmap_free(m);
+	fixture_close(&f);
+}
+
+Test(depmap, addresses_and_ports)
+{
+	uint8_t a[16], b[16];
+	cr_assert_eq(depmap_addr_parse("10.1.2.3", a), 0);
+	cr_assert_eq(depmap_addr_parse("::ffff:10.1.2.3", b), 0);
+	cr_expect_eq(memcmp(a, b, 16), 0);
+	cr_assert_eq(depmap_addr_parse("[fe80::1%eth0]", a), 0);
+	cr_assert_eq(depmap_addr_parse("[::ffff:10.1.2.3]", a), 0);
+	cr_expect_eq(memcmp(a, b, 16), 0);
+	cr_assert_eq(depmap_addr_parse("fe80::1%eth0", a), 0);
+	cr_expect_neq(depmap_addr_parse("not-an-address", a), 0);
+	cr_expect_neq(depmap_addr_parse("", a), 0);
+	cr_assert_eq(depmap_addr_parse("::1", a), 0);
+	cr_expect(depmap_addr_is_loopback(a));
+	cr_assert_eq(depmap_addr_parse("127.8.9.10", a), 0);
+	cr_expect(depmap_addr_is_loopback(a));
+	char text[64];
+	depmap_addr_format(b, text, sizeof(text));
+	cr_expect_str_eq(text, "10.1.2.3");
+	cr_expect_str_eq(depmap_port_label(5432), "postgres");
+	cr_expect_str_eq(depmap_port_label(11211), "memcached");
+	cr_expect_null(depmap_port_label(12345));
+	cr_expect(depmap_port_is_infra(53));
+	cr_expect(depmap_port_is_infra(10050));
+	cr_expect_not(depmap_port_is_infra(5432));
+}
