@@ -936,11 +936,16 @@ void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it)
 	it->next = NULL;
 	it->submitted_us = time_mono_us();
 	pthread_mutex_lock(&w->mu);
-	if (w->tail)
-		w->tail->next = it;
-	else
+	if (it->kind == INGEST_KIND_ENROLL && w->head) {
+		/* a handshake waits on it: ahead of the batches, into the next group */
+		it->next = w->head;
 		w->head = it;
-	w->tail = it;
+	} else if (w->tail) {
+		w->tail->next = it;
+		w->tail = it;
+	} else {
+		w->head = w->tail = it;
+	}
 	w->queued++;
 	if (w->queued == 1 || w->queued >= w->commit_batches)
 		pthread_cond_signal(&w->cv);
