@@ -400,9 +400,15 @@ static int check_deps(const struct estate_host *s, const struct estate_host *t,
 
 static bool key_package(const struct estate_host *h, const char *name)
 {
-	for (size_t i = 0; rules_key_packages[i]; i++)
-		if (!strncmp(name, rules_key_packages[i], strlen(rules_key_packages[i])))
+	for (size_t i = 0; rules_key_packages[i]; i++) {
+		size_t n = strlen(rules_key_packages[i]);
+		if (strncmp(name, rules_key_packages[i], n))
+			continue;
+		const char *rest = name + n;
+		if (!*rest || isdigit((unsigned char)rest[0]) ||
+		    ((rest[0] == '-' || rest[0] == '.') && isdigit((unsigned char)rest[1])))
 			return true;
+	}
 	for (size_t i = 0; h->listeners && i < h->listeners->n_listeners; i++) {
 		const char *p = h->listeners->listeners[i]->process_name;
 		if (*p && strlen(p) >= 3 && !strncmp(name, p, strlen(p)))
@@ -444,7 +450,9 @@ static int check_util(const struct estate_host *s, const struct estate_host *t,
 	char a[96], b[96];
 	snprintf(a, sizeof(a), "%.1f%% of %u vCPU", s->stat[ESTATE_CPU_PCT].pctl, s->cpu_threads);
 	snprintf(b, sizeof(b), "%.1f%% of %u vCPU", t->stat[ESTATE_CPU_PCT].pctl, t->cpu_threads);
-	bool hot = t->stat[ESTATE_CPU_PCT].pctl > rules_validate.cpu_high_pct;
+	/* worth a look when the target runs hot and hotter than the source did */
+	bool hot = t->stat[ESTATE_CPU_PCT].pctl > rules_validate.cpu_high_pct &&
+		   t->stat[ESTATE_CPU_PCT].pctl > s->stat[ESTATE_CPU_PCT].pctl;
 	int rc = add_check(r, "utilization", hot ? "cpu peak (target above limit)" : "cpu peak", a,
 			   t->windows ? b : NULL, !t->windows ? MIGRATE_MISSING : hot ? MIGRATE_CHANGED : MIGRATE_OK,
 			   false);
@@ -453,7 +461,9 @@ static int check_util(const struct estate_host *s, const struct estate_host *t,
 	const double gib = 1024.0 * 1024 * 1024;
 	snprintf(a, sizeof(a), "%.2f of %.2f GiB", s->stat[ESTATE_MEM_USED].pctl / gib, s->mem_total / gib);
 	snprintf(b, sizeof(b), "%.2f of %.2f GiB", t->stat[ESTATE_MEM_USED].pctl / gib, t->mem_total / gib);
-	bool full = t->mem_total && t->stat[ESTATE_MEM_USED].pctl > rules_validate.mem_high_share * t->mem_total;
+	bool full = t->mem_total &&
+		    t->stat[ESTATE_MEM_USED].pctl > rules_validate.mem_high_share * t->mem_total &&
+		    t->stat[ESTATE_MEM_USED].pctl > s->stat[ESTATE_MEM_USED].pctl;
 	return add_check(r, "utilization", full ? "memory peak (target near full)" : "memory peak", a,
 			 t->windows ? b : NULL, !t->windows ? MIGRATE_MISSING : full ? MIGRATE_CHANGED : MIGRATE_OK,
 			 false);

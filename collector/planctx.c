@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "keys.h"
 #include "planctx.h"
 #include "sizing.h"
 #include "snapshot.h"
@@ -241,6 +242,16 @@ int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, b
 				continue;
 			bool match = !strcasecmp(r->name, needle) ||
 				     (strlen(needle) >= 4 && !strncmp(r->target, needle, strlen(needle)));
+			if (!match && host && strlen(needle) >= 4) {
+				/* the fingerprint `hosts` and `agents` print */
+				uint8_t pk[KEY_PUBLIC_LEN];
+				char fp[KEY_FINGERPRINT_HEX_LEN + 1];
+				if (strlen(r->target) == 2 * KEY_PUBLIC_LEN &&
+				    !hex_decode(pk, KEY_PUBLIC_LEN, r->target)) {
+					keys_fingerprint(pk, fp);
+					match = !strncasecmp(fp, needle, strlen(needle));
+				}
+			}
 			if (!match || (found && !strcmp(found, r->target)))
 				continue;
 			found = r->target;

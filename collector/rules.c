@@ -82,8 +82,9 @@ const struct rules_strategy_row rules_strategies[RULES_NSTRATEGIES] = {
 
 const char *const rules_key_packages[] = {
 	"nginx", "apache2", "httpd", "haproxy", "postgresql", "mysql-server", "mariadb-server",
-	"redis", "memcached", "mongodb", "rabbitmq-server", "openjdk", "java-", "tomcat",
-	"python3", "nodejs", "php", "ruby", "openssl", "openssh-server", "docker", "containerd",
+	"redis-server", "valkey-server", "memcached", "mongodb-org-server", "rabbitmq-server",
+	"openjdk", "java", "tomcat", "python3", "nodejs", "php", "ruby", "openssl",
+	"openssh-server", "docker-ce", "docker.io", "containerd", "containerd.io",
 	NULL,
 };
 

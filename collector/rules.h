@@ -110,8 +110,10 @@ struct rules_plan {
 };
 extern const struct rules_plan rules_plan;
 
-/* Package name prefixes that `validate` compares between a source host and
- * its migrated target (besides packages owning a listening process). */
+/* Packages that `validate` compares between a source host and its migrated
+ * target (besides packages named like a listening process). A name matches a
+ * row when equal to it or when the row is followed by a version: a digit, or
+ * '-' / '.' and a digit ("postgresql-15", "openjdk-17-jre", "python3.11"). */
 extern const char *const rules_key_packages[];
 
 /* Thresholds of `validate`. */
