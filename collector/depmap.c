@@ -161,12 +161,20 @@ struct kidx {
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
+	/* 8 bytes at a time, multiply-xorshift mixing; keys are short */
 	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+		h ^= h >> 31;
+		b += 8;
+		n -= 8;
 	}
+	uint64_t w = 0;
+	memcpy(&w, b, n);
+	h = (h ^ w) * 0x94d049bb133111ebull;
 	h ^= h >> 29;
 	return h;
 }
@@ -308,6 +316,7 @@ struct loader {
 	uint32_t *host_claim_start;
 	struct fedge *edges;
 	size_t nedges, edges_cap;
+	struct kidx emerge;         /* edge key -> fedge: one edge over all days */
 	struct kidx inbound;        /* (host, proto, port, addr) -> fedge */
 	struct kidx listeners;      /* (host, proto, port) -> ident */
 	struct kidx ext;            /* addr(16) + kind(1) -> node */
@@ -591,6 +600,41 @@ static bool host_claims_addr(const struct loader *L, uint32_t host, const uint8_
 	return false;
 }
 
+static int cmp_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static void fedge_add(struct fedge *into, const struct fedge *f)
+{
+	into->samples += f->samples;
+	into->bytes += f->bytes;
+	if (f->first_ms && (!into->first_ms || f->first_ms < into->first_ms))
+		into->first_ms = f->first_ms;
+	if (f->last_ms > into->last_ms)
+		into->last_ms = f->last_ms;
+}
+
+/* The collapsed key of an edge (no padding: hashed and compared bytewise). */
+struct ekey {
+	uint32_t host, ident, peer_ident;
+	uint16_t port;
+	uint8_t dir, proto;
+	uint8_t addr[16];
+};
+
+static void ekey_make(struct ekey *k, const struct fedge *f)
+{
+	memset(k, 0, sizeof(*k));
+	k->host = f->host;
+	k->ident = f->ident;
+	k->peer_ident = f->peer_ident;
+	k->port = f->port;
+	k->dir = f->dir;
+	k->proto = f->proto;
+	memcpy(k->addr, f->addr, 16);
+}
+
 static int load_edges(struct loader *L, int64_t since_ms)
 {
 	struct depmap *m = L->m;
@@ -670,6 +714,15 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		f.first_ms = e->first_seen_ms;
 		f.last_ms = e->last_seen_ms;
 		f.bytes = e->bytes_sent + e->bytes_received;
+		struct ekey ek;
+		ekey_make(&ek, &f);
+		uint32_t existing;
+		if ((rc = kidx_put(&L->emerge, &ek, (uint32_t)L->nedges, &existing)))
+			goto out;
+		if (existing != L->nedges) {
+			fedge_add(&L->edges[existing], &f);
+			continue;
+		}
 		if ((rc = grow((void **)&L->edges, &L->edges_cap, L->nedges + 1, sizeof(*L->edges))))
 			goto out;
 		L->edges[L->nedges++] = f;
@@ -681,51 +734,6 @@ static int load_edges(struct loader *L, int64_t since_ms)
 out:
 	mdb_cursor_close(c);
 	return rc;
-}
-
-static int cmp_u32(uint32_t a, uint32_t b)
-{
-	return a < b ? -1 : a > b;
-}
-
-static int cmp_fedge(const void *pa, const void *pb)
-{
-	const struct fedge *a = pa, *b = pb;
-	int c;
-	if ((c = cmp_u32(a->host, b->host)) || (c = cmp_u32(a->dir, b->dir)) ||
-	    (c = cmp_u32(a->proto, b->proto)) || (c = cmp_u32(a->port, b->port)) ||
-	    (c = memcmp(a->addr, b->addr, 16)) || (c = cmp_u32(a->ident, b->ident)))
-		return c;
-	return cmp_u32(a->peer_ident, b->peer_ident);
-}
-
-static void fedge_add(struct fedge *into, const struct fedge *f)
-{
-	into->samples += f->samples;
-	into->bytes += f->bytes;
-	if (f->first_ms && (!into->first_ms || f->first_ms < into->first_ms))
-		into->first_ms = f->first_ms;
-	if (f->last_ms > into->last_ms)
-		into->last_ms = f->last_ms;
-}
-
-/* One edge over the whole period: the days' values summed. */
-static void merge_days(struct loader *L)
-{
-	if (!L->nedges)
-		return;
-	sort_n(L->edges, L->nedges, sizeof(*L->edges), cmp_fedge);
-	size_t w = 0;
-	for (size_t i = 1; i < L->nedges; i++) {
-		struct fedge *a = &L->edges[w], *b = &L->edges[i];
-		if (a->host == b->host && a->dir == b->dir && a->proto == b->proto &&
-		    a->port == b->port && !memcmp(a->addr, b->addr, 16) && a->ident == b->ident &&
-		    a->peer_ident == b->peer_ident)
-			fedge_add(a, b);
-		else
-			L->edges[++w] = *b;
-	}
-	L->nedges = w + 1;
 }
 
 struct inkey {
@@ -1125,6 +1133,7 @@ static void loader_free(struct loader *L)
 	kidx_free(&L->inbound);
 	kidx_free(&L->listeners);
 	kidx_free(&L->ext);
+	kidx_free(&L->emerge);
 	free(L->claims);
 	free(L->host_claims);
 	free(L->host_claim_start);
@@ -1153,13 +1162,13 @@ int depmap_build(MDB_txn *txn, const struct db_env *env, const struct depmap_opt
 	L.alloc.allocator_data = &L.arena;
 	int rc = -ENOMEM;
 	if (!L.arena.buf || kidx_init(&L.strings, sizeof(uint64_t), 1024) ||
-	    kidx_init(&L.ext, 17, 256))
+	    kidx_init(&L.ext, 17, 256) || kidx_init(&L.emerge, sizeof(struct ekey), 1u << 16))
 		goto fail;
 	uint64_t t0 = time_mono_us();
 	if ((rc = load_hosts(&L)) || (rc = load_claims(&L)) || (rc = load_edges(&L, m->since_ms)) ||
 	    (rc = load_listeners(&L)))
 		goto fail;
-	merge_days(&L);
+	kidx_free(&L.emerge);
 	if ((rc = index_inbound(&L)))
 		goto fail;
 	uint64_t t1 = time_mono_us();
