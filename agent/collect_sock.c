@@ -119,6 +119,9 @@ struct sock_scanner {
 
 	struct sock_addr *own_addrs;
 	size_t nown, capown;
+	struct sock_addr *if_addrs;
+	size_t nif, capif;
+	uint64_t if_addrs_seq;
 
 	uint32_t *pending;
 	size_t npending, cappending;
@@ -1211,6 +1214,34 @@ static bool own_addr(const struct sock_scanner *s, const struct sock_addr *a)
 	return bsearch(a, s->own_addrs, s->nown, sizeof(*a), addr_cmp) != NULL;
 }
 
+/* Interface addresses of our namespace (other namespaces' addresses come in
+ * through their sockets' local addresses). getifaddrs() is two rtnetlink
+ * dumps: refreshed at full-rescan pace, not every sample. */
+static int if_addrs_refresh(struct sock_scanner *s)
+{
+	struct ifaddrs *ifa = NULL;
+	s->if_addrs_seq = s->seq;
+	s->nif = 0;
+	if (getifaddrs(&ifa) != 0)
+		return 0;
+	for (struct ifaddrs *x = ifa; x; x = x->ifa_next) {
+		if (!x->ifa_addr || (x->ifa_addr->sa_family != AF_INET && x->ifa_addr->sa_family != AF_INET6))
+			continue;
+		struct sock_addr a;
+		if (x->ifa_addr->sa_family == AF_INET)
+			addr_set(&a, AF_INET, &((struct sockaddr_in *)(void *)x->ifa_addr)->sin_addr);
+		else
+			addr_set(&a, AF_INET6, &((struct sockaddr_in6 *)(void *)x->ifa_addr)->sin6_addr);
+		if (grow_array((void **)&s->if_addrs, &s->capif, s->nif + 1, sizeof(*s->if_addrs))) {
+			freeifaddrs(ifa);
+			return -ENOMEM;
+		}
+		s->if_addrs[s->nif++] = a;
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
 static int own_addrs_collect(struct sock_scanner *s)
 {
 	s->nown = 0;
@@ -1218,33 +1249,26 @@ static int own_addrs_collect(struct sock_scanner *s)
 		const struct sock_entry *e = &s->entries[i];
 		if (addr_is_any(&e->local))
 			continue;
+		/* A host has few addresses: most repeat one just seen, which keeps
+		 * the list (and the sort below) short. */
+		bool seen = false;
+		for (size_t k = s->nown > 4 ? s->nown - 4 : 0; k < s->nown && !seen; k++)
+			seen = !addr_cmp(&s->own_addrs[k], &e->local);
+		if (seen)
+			continue;
 		if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + 1, sizeof(*s->own_addrs)))
 			return -ENOMEM;
 		s->own_addrs[s->nown++] = e->local;
 	}
-	struct ifaddrs *ifa = NULL;
-	if (s->live && getifaddrs(&ifa) == 0) {
-		/* Interface addresses of our namespace; other namespaces'
-		 * addresses come in through their sockets' local addresses. */
-		for (struct ifaddrs *x = ifa; x; x = x->ifa_next) {
-			if (!x->ifa_addr || (x->ifa_addr->sa_family != AF_INET &&
-					     x->ifa_addr->sa_family != AF_INET6))
-				continue;
-			struct sock_addr a;
-			if (x->ifa_addr->sa_family == AF_INET)
-				addr_set(&a, AF_INET, &((struct sockaddr_in *)(void *)x->ifa_addr)->sin_addr);
-			else
-				addr_set(&a, AF_INET6,
-					 &((struct sockaddr_in6 *)(void *)x->ifa_addr)->sin6_addr);
-			if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + 1,
-				       sizeof(*s->own_addrs))) {
-				freeifaddrs(ifa);
-				return -ENOMEM;
-			}
-			s->own_addrs[s->nown++] = a;
-		}
-		freeifaddrs(ifa);
+	if (s->live && (!s->if_addrs_seq || s->seq - s->if_addrs_seq >= s->opts.full_rescan_every)) {
+		int rc = if_addrs_refresh(s);
+		if (rc)
+			return rc;
 	}
+	if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + s->nif, sizeof(*s->own_addrs)))
+		return -ENOMEM;
+	memcpy(s->own_addrs + s->nown, s->if_addrs, s->nif * sizeof(*s->if_addrs));
+	s->nown += s->nif;
 	qsort(s->own_addrs, s->nown, sizeof(*s->own_addrs), addr_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < s->nown; i++)
@@ -1410,7 +1434,7 @@ static bool fd_count_unchanged(struct sock_scanner *s, const struct proc_ent *p)
 {
 	char rel[32];
 	struct stat st;
-	if (!p->fds_read || p->has_unread)
+	if (!s->live || !p->fds_read || p->has_unread)
 		return false;
 	snprintf(rel, sizeof(rel), "%d/fd", (int)p->pid);
 	if (fstatat(s->procfd, rel, &st, 0) < 0 || st.st_size <= 0)
@@ -1579,6 +1603,7 @@ void sock_scanner_free(struct sock_scanner *s)
 	free(s->entries);
 	free(s->prev_inodes);
 	free(s->own_addrs);
+	free(s->if_addrs);
 	free(s->pending);
 	free(s->fdbuf);
 	free(s->nlbuf);
