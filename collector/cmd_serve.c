@@ -52,6 +52,8 @@ struct serve {
 	uv_timer_t watchdog;
 	bool watchdog_on;
 	uv_timer_t recompute;
+	uv_timer_t retention;
+	uint64_t retention_ms;
 	uint64_t recompute_ms;
 	bool dirty;            /* batches stored since the last refresh started */
 	bool refreshing;       /* a refresh runs on the thread pool */
@@ -149,6 +151,13 @@ static void on_stored(struct server *s, void *arg)
 	((struct serve *)arg)->dirty = true;
 }
 
+static void on_retention(uv_timer_t *t)
+{
+	struct serve *sv = t->data;
+	if (!sv->stopped && sv->retention_ms)
+		server_prune(&sv->srv, time_now_ms() - (int64_t)sv->retention_ms);
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -165,6 +174,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sv->sigint, NULL);
 	uv_timer_stop(&sv->recompute);
 	uv_close((uv_handle_t *)&sv->recompute, NULL);
+	uv_timer_stop(&sv->retention);
+	uv_close((uv_handle_t *)&sv->retention, NULL);
 	if (sv->watchdog_on) {
 		uv_timer_stop(&sv->watchdog);
 		uv_close((uv_handle_t *)&sv->watchdog, NULL);
@@ -302,6 +313,12 @@ int serve_main(int argc, char *argv[])
 	uv_timer_init(&sv->loop, &sv->recompute);
 	sv->recompute.data = sv;
 	uv_timer_start(&sv->recompute, on_recompute, sv->recompute_ms, sv->recompute_ms);
+
+	/* retention sweeps: soon after start, then every 10 minutes */
+	sv->retention_ms = cfg.retention_ms;
+	uv_timer_init(&sv->loop, &sv->retention);
+	sv->retention.data = sv;
+	uv_timer_start(&sv->retention, on_retention, 30000, 600000);
 
 #if HAVE_SYSTEMD
 	uint64_t usec = 0;

@@ -472,6 +472,81 @@ int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 	return 0;
 }
 
+/* ------------------------------------------------------------ retention */
+
+/* RawBatch.received_ms is field 1, which protobuf-c writes first: read it
+ * without unpacking the payload. 0 when absent. */
+static int64_t raw_received_ms(const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size < 2 || p[0] != 0x08)
+		return 0;
+	uint64_t x = 0;
+	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
+		x |= (uint64_t)(p[i] & 0x7f) << shift;
+		if (!(p[i] & 0x80))
+			return (int64_t)x;
+	}
+	return 0;
+}
+
+/* Positions cur at the first key of the next agent after the 32-byte prefix
+ * of k. Returns MDB_NOTFOUND at the end. */
+static int next_agent(MDB_cursor *cur, const MDB_val *k, MDB_val *nk, MDB_val *nv)
+{
+	uint8_t id[32];
+	memcpy(id, k->mv_data, 32);
+	int i = 31;
+	while (i >= 0 && ++id[i] == 0)
+		i--;
+	if (i < 0)
+		return MDB_NOTFOUND;
+	nk->mv_data = id;
+	nk->mv_size = 32;
+	return mdb_cursor_get(cur, nk, nv, MDB_SET_RANGE);
+}
+
+static int prune_db(MDB_txn *txn, MDB_dbi dbi, bool raw, int64_t cutoff_ms, uint64_t max,
+		    uint64_t *deleted)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0 && (!max || *deleted < max)) {
+		if (k.mv_size < 40) {
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			continue;
+		}
+		int64_t t = raw ? raw_received_ms(&v)
+				: (int64_t)db_get_u64((const uint8_t *)k.mv_data + 32);
+		if (t && t < cutoff_ms) {
+			if ((rc = mdb_cursor_del(cur, 0)))
+				break;
+			(*deleted)++;
+			/* after a delete, MDB_NEXT yields the entry that followed it */
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			continue;
+		}
+		/* keys of one agent are in seq / time order: the rest of it is newer */
+		rc = next_agent(cur, &k, &k, &v);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint64_t max_deletes,
+		 uint64_t *deleted)
+{
+	*deleted = 0;
+	int rc = prune_db(txn, env->dbi[STORE_BATCHES], true, cutoff_ms, max_deletes, deleted);
+	if (rc == 0)
+		rc = prune_db(txn, env->dbi[STORE_PERF], false, cutoff_ms, max_deletes, deleted);
+	return rc;
+}
+
 /* ------------------------------------------------------------ agents */
 
 int ingest_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
@@ -653,6 +728,13 @@ static int group_txn_env(MDB_txn *txn, void *arg)
 		struct group_entry *ge = &g->e[i];
 		struct ingest_item *it = ge->it;
 		int rc;
+		if (it->kind == INGEST_KIND_PRUNE) {
+			rc = ingest_prune(txn, c->env, it->cutoff_ms, 20000, &it->pruned);
+			if (rc)
+				return rc;
+			it->result = INGEST_OK;
+			continue;
+		}
 		if (it->kind == INGEST_KIND_ENROLL) {
 			rc = enroll_on_auth(txn, c->env, it->agent_id, it->hostname, it->mac_valid,
 					    it->accept_mode, it->peer, now_ms, &it->enroll);
@@ -708,7 +790,7 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 	struct ingest_item *it = ge->it;
 	ge->batch = NULL;
 	it->result = INGEST_FAILED;
-	if (it->kind == INGEST_KIND_ENROLL)
+	if (it->kind != INGEST_KIND_BATCH)
 		return;
 	if (sign_batch_verify(it->sig, it->agent_id, it->seq, it->payload, it->payload_len) != 0) {
 		it->result = INGEST_BAD_SIGNATURE;
@@ -847,7 +929,7 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 			  n, db_strerror(rc));
 		for (i = 0; i < n; i++) {
 			struct ingest_item *it = g.e[i].it;
-			if (it->kind == INGEST_KIND_ENROLL || it->result == INGEST_FAILED || g.e[i].batch) {
+			if (it->kind != INGEST_KIND_BATCH || it->result == INGEST_FAILED || g.e[i].batch) {
 				it->result = INGEST_FAILED;
 				snprintf(it->detail, sizeof(it->detail), "store: %s", db_strerror(rc));
 			}

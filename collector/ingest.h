@@ -91,6 +91,12 @@ int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
 		 struct ingest_stats *st, bool *stored, uint64_t *high_seq);
 
+/* Retention: deletes raw batches received before cutoff_ms and perf windows
+ * that started before it, at most max_deletes entries (0 = no bound).
+ * *deleted gets the count; when it equals max_deletes more may remain. */
+int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint64_t max_deletes,
+		 uint64_t *deleted);
+
 /* Stable 64-bit hash of an edge's collapsed key: direction, protocol,
  * identity (or process name), container id, local port for inbound/local,
  * remote address, remote port for outbound, peer identity for local. */
@@ -122,6 +128,7 @@ const char *ingest_result_name(enum ingest_result r);
 enum ingest_kind {
 	INGEST_KIND_BATCH = 0,  /* store a batch */
 	INGEST_KIND_ENROLL,     /* decide a verified AUTH (enroll_on_auth) */
+	INGEST_KIND_PRUNE,      /* retention: ingest_prune with cutoff_ms */
 };
 
 /* One batch (or enrollment) travelling to the writer and back. The submitter
@@ -150,6 +157,9 @@ struct ingest_item {
 	bool mac_valid;
 	enum accept_mode accept_mode;
 	struct enroll_outcome enroll;
+	/* INGEST_KIND_PRUNE: input, then how many entries were deleted */
+	int64_t cutoff_ms;
+	uint64_t pruned;
 };
 
 void ingest_item_free(struct ingest_item *it);

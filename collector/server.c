@@ -83,6 +83,18 @@ void server_submit(struct server *s, struct ingest_item *it)
 		set_paused(s, true);
 }
 
+void server_prune(struct server *s, int64_t cutoff_ms)
+{
+	if (s->stopping || !s->writer_started)
+		return;
+	struct ingest_item *it = calloc(1, sizeof(*it));
+	if (!it)
+		return;
+	it->kind = INGEST_KIND_PRUNE;
+	it->cutoff_ms = cutoff_ms;
+	ingest_writer_submit(&s->writer, it);
+}
+
 void server_session_closed(struct server *s, struct session *se)
 {
 	if (se->prev)
@@ -128,6 +140,12 @@ static void drain_done(struct server *s)
 		if (se) {
 			session_on_done(se, it);
 			session_unref(se);
+		} else if (it->kind == INGEST_KIND_PRUNE) {
+			if (it->result != INGEST_OK)
+				log_warn("retention sweep failed: %s", it->detail);
+			else if (it->pruned)
+				log_info("retention: deleted %llu raw batches and perf windows older "
+					 "than the retention period", (unsigned long long)it->pruned);
 		}
 		ingest_item_free(it);
 	}

@@ -92,6 +92,9 @@ void server_stop(struct server *s, uint64_t drain_ms);
 void server_log_conn(struct server *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Queues a retention sweep (ingest_prune) for data older than cutoff_ms. */
+void server_prune(struct server *s, int64_t cutoff_ms);
+
 /* Session -> server hooks. */
 void server_submit(struct server *s, struct ingest_item *it);
 void server_session_closed(struct server *s, struct session *se);

@@ -539,3 +539,47 @@ Test(ingest, map_grows_then_storage_full_holds_batches)
 	cr_assert_eq(high, s - 1, "high %llu, submitted up to %llu", (unsigned long long)high,
 		     (unsigned long long)(s - 1));
 }
+
+Test(ingest, retention_prunes_old_batches_and_perf)
+{
+	add_agent(CAIRN__STORE__ENROLL_STATE__ACCEPTED);
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		struct batchgen_opts o;
+		batchgen_defaults(&o);
+		o.seq = seq;
+		o.window_start_ms = (int64_t)seq * 1000000;
+		uint8_t *p;
+		size_t n;
+		Cairn__Batch *b = make(&o, &p, &n);
+		uint8_t sig[SIGN_LEN];
+		sign_batch(sig, kp.sk, kp.pk, seq, p, n);
+		MDB_txn *txn;
+		bool stored;
+		cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
+		cr_assert_eq(ingest_store(txn, &env, kp.pk, seq, sig, p, n, b, (int64_t)seq * 1000, NULL,
+					  &stored, NULL), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		cairn__batch__free_unpacked(b, NULL);
+		free(p);
+	}
+	MDB_txn *txn;
+	uint64_t deleted;
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
+	cr_assert_eq(ingest_prune(txn, &env, 2500, 0, &deleted), 0);
+	cr_assert_eq(deleted, 2);
+	cr_assert_eq(count_db(txn, STORE_BATCHES), 1);
+	cr_assert_eq(count_db(txn, STORE_PERF), 3);
+	/* received 3000 < 2.5e6 too: the last raw batch and two perf windows */
+	cr_assert_eq(ingest_prune(txn, &env, 2500000, 0, &deleted), 0);
+	cr_assert_eq(deleted, 3);
+	cr_assert_eq(count_db(txn, STORE_PERF), 1);
+	cr_assert_eq(count_db(txn, STORE_BATCHES), 0);
+	/* bounded sweeps */
+	cr_assert_eq(ingest_prune(txn, &env, INT64_MAX, 1, &deleted), 0);
+	cr_assert_eq(deleted, 1);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	/* the high-water mark is untouched: a resend of seq 1 is still a replay */
+	Cairn__Store__Agent *a = get_agent();
+	cr_assert_eq(a->high_seq, 3);
+	cairn__store__agent__free_unpacked(a, NULL);
+}
