@@ -206,10 +206,27 @@ void *collect_push(void *array_ptr, size_t *count, size_t elem_size)
 	return elem;
 }
 
+/* The agent's own resident memory (always of this process, whatever the root). */
+static uint64_t self_rss_bytes(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read_fd_all(fd, buf, sizeof(buf));
+	close(fd);
+	unsigned long long size, resident;
+	if (n <= 0 || sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	long page = sysconf(_SC_PAGESIZE);
+	return resident * (uint64_t)(page > 0 ? page : 4096);
+}
+
 Cairn__CollectorHealth *collect_health(const struct collect_ctx *ctx)
 {
 	Cairn__CollectorHealth *h = collect_alloc(sizeof(*h));
 	cairn__collector_health__init(h);
+	h->rss_bytes = self_rss_bytes();
 	h->stats = collect_alloc(COLLECT_NKINDS * sizeof(*h->stats));
 	for (int k = 0; k < COLLECT_NKINDS; k++) {
 		const struct collect_stat *s = &ctx->stats[k];

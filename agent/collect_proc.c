@@ -716,6 +716,7 @@ struct proc_state {
 	struct proc_table t;
 	double uptime_s;        /* of the previous snapshot, 0 = none */
 	struct user_table users;
+	size_t cached_bytes;    /* strings held by the entries of t */
 };
 
 static void entry_free(struct proc_entry *e)
@@ -847,8 +848,14 @@ static int64_t read_btime(struct collect_ctx *ctx)
 	return bt;
 }
 
+static size_t entry_bytes(const struct proc_entry *e)
+{
+	return sizeof(*e) + strlen(e->exe) + strlen(e->cmdline) + strlen(e->identity) + 3;
+}
+
+/* cmd_max: command lines are cut shorter once the cache is over its budget. */
 static struct proc_entry *entry_new(struct collect_ctx *ctx, uint32_t pid,
-				    const struct stat_fields *sf)
+				    const struct stat_fields *sf, size_t cmd_max)
 {
 	struct proc_raw r;
 	memset(&r, 0, sizeof(r));
@@ -864,7 +871,8 @@ static struct proc_entry *entry_new(struct collect_ctx *ctx, uint32_t pid,
 	pbjson_utf8_sanitize(tmp, sizeof(tmp), r.exe, strlen(r.exe));
 	e->exe = collect_strdup(tmp);
 	const char *eb = base_name(r.exe);
-	proc_cmdline_format(r.argv ? r.argv : "", r.argv_len, r.argv_truncated, eb, tmp, sizeof(tmp));
+	proc_cmdline_format(r.argv ? r.argv : "", r.argv_len, r.argv_truncated, eb, tmp,
+			    cmd_max < sizeof(tmp) ? cmd_max : sizeof(tmp));
 	e->cmdline = collect_strdup(tmp);
 	proc_identity(r.exe, sf->comm, r.argv, r.argv_len, tmp, PROC_IDENTITY_MAX);
 	e->identity = collect_strdup(tmp);
@@ -903,6 +911,7 @@ int proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__Process
 	snap->taken_ms = time_now_ms();
 
 	struct proc_table next = { 0 };
+	size_t next_bytes = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		char *end;
@@ -934,8 +943,11 @@ int proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__Process
 			prev_cpu = e->cpu_ticks;
 			have_prev = true;
 		} else {
-			e = entry_new(ctx, (uint32_t)pid, &sf);
+			size_t cmd_max = next_bytes < PROC_CACHE_BUDGET ? PROC_CMDLINE_MAX
+								       : PROC_CMDLINE_SHORT;
+			e = entry_new(ctx, (uint32_t)pid, &sf, cmd_max);
 		}
+		next_bytes += entry_bytes(e);
 		e->cpu_ticks = sf.utime + sf.stime;
 		table_put(&next, e);
 
@@ -964,6 +976,7 @@ int proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__Process
 	closedir(d);
 	table_free(&st->t); /* processes that exited */
 	st->t = next;
+	st->cached_bytes = next_bytes;
 	if (have_uptime)
 		st->uptime_s = uptime;
 	qsort(snap->processes, snap->n_processes, sizeof(*snap->processes), cmp_process);

@@ -16,6 +16,11 @@
 #include "collect.h"
 
 #define PROC_CMDLINE_MAX 4096     /* bytes of redacted cmdline kept (a "..." marks cuts) */
+/* The per-process cache of a struct proc_state holds at most about this many
+ * bytes; beyond it, new processes keep only PROC_CMDLINE_SHORT bytes of their
+ * command line (20,000 Java processes must not cost the agent 80 MiB). */
+#define PROC_CACHE_BUDGET (8u << 20)
+#define PROC_CMDLINE_SHORT 256
 #define PROC_IDENTITY_MAX 256
 #define PROC_CONTAINER_ID_MAX 65  /* 64 hex digits + NUL */
 

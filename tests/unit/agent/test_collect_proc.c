@@ -543,3 +543,33 @@ Test(proc_live, pid_set_matches_proc)
 	cr_assert_gt(self->start_time_ms, 1000000000000ll);
 	cairn__process_snapshot__free_unpacked(s, NULL);
 }
+
+Test(proc_malformed, cache_budget_bounds_memory)
+{
+	char *root = tiny_root();
+	char *arg = malloc(4001);
+	memset(arg, 'j', 4000);
+	arg[4000] = '\0';
+	const uint32_t n = 2300; /* 2300 x ~4.1 KB > PROC_CACHE_BUDGET */
+	for (uint32_t pid = 1000; pid < 1000 + n; pid++) {
+		char rel[64];
+		set_stat(root, pid, "java", 1, 0, pid);
+		snprintf(rel, sizeof(rel), "/proc/%u/cmdline", pid);
+		tu_write_bytes(root, rel, arg, 4001);
+	}
+	free(arg);
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = tiny_snap(root, &ctx);
+	cr_assert_eq(s->n_processes, n + 1);
+	size_t total = 0, short_ones = 0;
+	for (size_t i = 0; i < s->n_processes; i++) {
+		size_t l = strlen(s->processes[i]->cmdline);
+		total += l;
+		short_ones += l < PROC_CMDLINE_SHORT;
+	}
+	cr_assert_gt(short_ones, 0, "the budget must cut some command lines");
+	cr_assert_leq(total, PROC_CACHE_BUDGET + (size_t)PROC_CMDLINE_MAX * 2 + n * PROC_CMDLINE_SHORT);
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
