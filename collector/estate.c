@@ -396,7 +396,8 @@ static int load_host(MDB_txn *txn, const struct db_env *env, struct estate_host 
 	return rc;
 }
 
-/* Adds the ids of a DB keyed by agent_id (32 bytes) not yet in ids. */
+/* Appends the ids of a DB keyed by agent_id (32 bytes); estate_load sorts
+ * and de-duplicates them afterwards. */
 static int collect_ids(MDB_txn *txn, const struct db_env *env, enum store_db db, bool accepted_only,
 		       uint8_t (**ids)[32], size_t *n)
 {
@@ -414,9 +415,6 @@ static int collect_ids(MDB_txn *txn, const struct db_env *env, enum store_db db,
 			if (a)
 				cairn__store__agent__free_unpacked(a, NULL);
 		}
-		for (size_t i = 0; take && i < *n; i++)
-			if (!memcmp((*ids)[i], key.mv_data, 32))
-				take = false;
 		if (take) {
 			uint8_t (*v)[32] = realloc(*ids, (*n + 1) * sizeof(*v));
 			if (!v) {
@@ -430,6 +428,23 @@ static int collect_ids(MDB_txn *txn, const struct db_env *env, enum store_db db,
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+static size_t unique_ids(uint8_t (*ids)[32], size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(ids, n, 32, cmp_id);
+	size_t out = 1;
+	for (size_t i = 1; i < n; i++)
+		if (memcmp(ids[out - 1], ids[i], 32))
+			memcpy(ids[out++], ids[i], 32);
+	return out;
 }
 
 static int64_t oldest_perf(MDB_txn *txn, const struct db_env *env, const uint8_t (*ids)[32], size_t n)
@@ -465,6 +480,7 @@ int estate_load(MDB_txn *txn, const struct db_env *env, int64_t since_ms, int64_
 		free(ids);
 		return errbuf_set(eb, rc, "reading the host list: %s", db_strerror(rc));
 	}
+	n = unique_ids(ids, n);
 	if (since_ms <= 0)
 		since_ms = oldest_perf(txn, env, (const uint8_t (*)[32])ids, n);
 	if (since_ms <= 0 || since_ms > now_ms)

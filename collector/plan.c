@@ -149,18 +149,42 @@ static size_t sort_unique(struct pair *v, size_t n)
 	return out;
 }
 
-static const char *app_of_host(const Cairn__Store__Snapshot *s, const char *host)
+/* host id -> app id, sorted by host for bsearch */
+struct host_app {
+	const char *host, *app;
+};
+
+static int cmp_host_app(const void *x, const void *y)
 {
+	return strcmp(((const struct host_app *)x)->host, ((const struct host_app *)y)->host);
+}
+
+static int host_app_index(const Cairn__Store__Snapshot *s, struct host_app **out, size_t *n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < s->n_apps; i++)
+		total += s->apps[i]->n_hosts;
+	*out = calloc(total + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	*n = 0;
 	for (size_t i = 0; i < s->n_apps; i++)
 		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
-			if (!strcmp(s->apps[i]->hosts[j], host))
-				return s->apps[i]->id;
-	return NULL;
+			(*out)[(*n)++] = (struct host_app){ s->apps[i]->hosts[j], s->apps[i]->id };
+	qsort(*out, *n, sizeof(**out), cmp_host_app);
+	return 0;
+}
+
+static const char *app_of_host(const struct host_app *idx, size_t n, const char *host)
+{
+	struct host_app key = { host, NULL };
+	const struct host_app *h = bsearch(&key, idx, n, sizeof(*idx), cmp_host_app);
+	return h ? h->app : NULL;
 }
 
 /* Host-level and app-level peer pairs from the map's host edges. */
-static int build_peers(const Cairn__Store__Snapshot *s, struct pair **hp, size_t *nh,
-		       struct pair **ap, size_t *na)
+static int build_peers(const Cairn__Store__Snapshot *s, const struct host_app *idx, size_t nidx,
+		       struct pair **hp, size_t *nh, struct pair **ap, size_t *na)
 {
 	size_t ne = s->map ? s->map->n_host_edges : 0;
 	*hp = calloc(2 * ne + 1, sizeof(**hp));
@@ -174,7 +198,7 @@ static int build_peers(const Cairn__Store__Snapshot *s, struct pair **hp, size_t
 			continue;
 		(*hp)[(*nh)++] = (struct pair){ e->from, e->to };
 		(*hp)[(*nh)++] = (struct pair){ e->to, e->from };
-		const char *fa = app_of_host(s, e->from), *ta = app_of_host(s, e->to);
+		const char *fa = app_of_host(idx, nidx, e->from), *ta = app_of_host(idx, nidx, e->to);
 		const char *fk = fa ? fa : e->from, *tk = ta ? ta : e->to;
 		if (strcmp(fk, tk)) {
 			if (fa)
@@ -186,6 +210,22 @@ static int build_peers(const Cairn__Store__Snapshot *s, struct pair **hp, size_t
 	*nh = sort_unique(*hp, *nh);
 	*na = sort_unique(*ap, *na);
 	return 0;
+}
+
+static int cmp_readiness(const void *x, const void *y)
+{
+	return strcmp((*(Cairn__Store__Readiness *const *)x)->target,
+		      (*(Cairn__Store__Readiness *const *)y)->target);
+}
+
+static const Cairn__Store__Readiness *find_readiness(Cairn__Store__Readiness *const *v, size_t n,
+						     const char *target)
+{
+	Cairn__Store__Readiness key = CAIRN__STORE__READINESS__INIT;
+	key.target = (char *)target;
+	const Cairn__Store__Readiness *kp = &key;
+	Cairn__Store__Readiness *const *r = bsearch(&kp, v, n, sizeof(*v), cmp_readiness);
+	return r ? *r : NULL;
 }
 
 static int load_pins(MDB_txn *txn, const struct db_env *env, struct waves_pin **out, size_t *n,
@@ -255,8 +295,12 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 	struct waves_pin *pins = NULL;
 	Cairn__Store__Decision **decisions = NULL;
 	size_t npins = 0, ndecisions = 0;
+	struct host_app *idx = NULL;
+	size_t nidx = 0;
+	Cairn__Store__Readiness **byhost = NULL;
 	char mode[16];
-	if ((rc = build_peers(snap, &hp, &nh, &ap, &na)))
+	if ((rc = host_app_index(snap, &idx, &nidx)) ||
+	    (rc = build_peers(snap, idx, nidx, &hp, &nh, &ap, &na)))
 		goto out;
 	struct readiness_ctx ctx = { lc, cat, es.since_ms, opt->now_ms };
 	for (size_t i = 0; i < es.n && !rc; i++) {
@@ -265,7 +309,7 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 		Cairn__Store__Readiness *r = NULL;
 		if ((rc = sizing_host(h, cat, opt, &sz)))
 			break;
-		const char *app = app_of_host(snap, h->id);
+		const char *app = app_of_host(idx, nidx, h->id);
 		if ((rc = set_str(&sz->app_id, app ? app : ""))) {
 			cairn__store__sizing__free_unpacked(sz, NULL);
 			break;
@@ -280,6 +324,12 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 			cairn__store__readiness__free_unpacked(r, NULL);
 	}
 	size_t nhost_r = snap->n_readiness;
+	if (!rc && !(byhost = malloc((nhost_r + 1) * sizeof(*byhost))))
+		rc = -ENOMEM;
+	if (!rc) {
+		memcpy(byhost, snap->readiness, nhost_r * sizeof(*byhost));
+		qsort(byhost, nhost_r, sizeof(*byhost), cmp_readiness);
+	}
 	for (size_t i = 0; i < snap->n_apps && !rc; i++) {
 		const Cairn__Store__App *app = snap->apps[i];
 		const Cairn__Store__Readiness **hr = calloc(app->n_hosts + 1, sizeof(*hr));
@@ -288,9 +338,7 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 			break;
 		}
 		for (size_t j = 0; j < app->n_hosts; j++)
-			for (size_t k = 0; k < nhost_r; k++)
-				if (!strcmp(snap->readiness[k]->target, app->hosts[j]))
-					hr[j] = snap->readiness[k];
+			hr[j] = find_readiness(byhost, nhost_r, app->hosts[j]);
 		Cairn__Store__Readiness *r = NULL;
 		rc = readiness_app(app, hr, count_peers(ap, na, app->id), &r);
 		free(hr);
@@ -326,6 +374,8 @@ out:
 		cairn__store__decision__free_unpacked(decisions[i], NULL);
 	free(decisions);
 	free(pins);
+	free(idx);
+	free(byhost);
 	free(hp);
 	free(ap);
 	estate_free(&es);
