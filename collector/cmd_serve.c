@@ -31,10 +31,6 @@
 #include "snapshot.h"
 #include "store.h"
 
-/* Weak until collector/snapshot.c is part of every build: serve then simply
- * does not refresh snapshots (read commands compute them on demand). */
-#pragma weak snapshot_refresh_if_stale
-
 #define COLLECTOR_KEY_FILE "collector.key"
 #define SHUTDOWN_DRAIN_MS 5000
 
@@ -136,7 +132,7 @@ static void refresh_done(uv_work_t *w, int status)
 static void on_recompute(uv_timer_t *t)
 {
 	struct serve *sv = t->data;
-	if (!sv->dirty || sv->refreshing || sv->stopped || !snapshot_refresh_if_stale)
+	if (!sv->dirty || sv->refreshing || sv->stopped)
 		return;
 	sv->dirty = false;
 	sv->refreshing = true;
