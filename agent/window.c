@@ -37,14 +37,20 @@ struct listener {
 };
 
 /* Per-socket byte counters between samples. */
+/* Per socket across samples (and windows): byte counters, and which edge of
+ * the open window it fed, so that a steady socket skips building its key. */
 struct sock_bytes {
 	uint64_t id;            /* cookie, or inode when the kernel gave no cookie */
 	uint64_t acked, received;
 	uint64_t seen;          /* window's sample counter when last seen */
+	uint64_t edge_gen;      /* w->gen when edge was set */
+	uint64_t edge_sig;      /* what the key depends on besides the tuple */
+	uint32_t edge;          /* index + 1 into w->edges, 0 = none */
 };
 
 struct window {
 	int64_t start_ms;
+	uint64_t gen;           /* windows closed so far */
 	uint32_t samples;       /* in the open window */
 	uint64_t total_samples; /* ever, for the byte baseline */
 	struct edge *edges;
@@ -192,37 +198,43 @@ static int add_listener(struct window *w, const struct sock_sample *s, const str
 	return 0;
 }
 
-/* Bytes this socket moved since the window last saw it. */
-static int socket_bytes(struct window *w, const struct sock_entry *e, uint64_t *sent, uint64_t *recv)
+/* Bytes this socket moved since the window last saw it; *track (may stay
+ * -1) is its tracking record's index. */
+static int socket_bytes(struct window *w, const struct sock_entry *e, uint64_t *sent, uint64_t *recv,
+			long *track)
 {
 	*sent = *recv = 0;
-	if (!e->has_bytes)
-		return 0;
+	*track = -1;
 	uint64_t id = e->cookie ? e->cookie : e->inode;
 	if (!id)
 		return 0;
 	uint64_t v;
 	if (sockhash_get(&w->bytes_idx, id, &v)) {
 		struct sock_bytes *b = &w->bytes[v - 1];
-		*sent = e->bytes_acked >= b->acked ? e->bytes_acked - b->acked : 0;
-		*recv = e->bytes_received >= b->received ? e->bytes_received - b->received : 0;
+		if (e->has_bytes) {
+			*sent = e->bytes_acked >= b->acked ? e->bytes_acked - b->acked : 0;
+			*recv = e->bytes_received >= b->received ? e->bytes_received - b->received : 0;
+		}
 		b->acked = e->bytes_acked;
 		b->received = e->bytes_received;
 		b->seen = w->total_samples;
+		*track = (long)(v - 1);
 		return 0;
 	}
 	/* New since the last sample: everything it carried is new traffic,
 	 * unless this is the first sample (then it is the baseline). */
-	if (w->total_samples > 1) {
+	if (e->has_bytes && w->total_samples > 1) {
 		*sent = e->bytes_acked;
 		*recv = e->bytes_received;
 	}
 	if (grow((void **)&w->bytes, &w->capbytes, w->nbytes + 1, sizeof(*w->bytes)))
 		return -ENOMEM;
-	w->bytes[w->nbytes] = (struct sock_bytes){id, e->bytes_acked, e->bytes_received, w->total_samples};
+	w->bytes[w->nbytes] = (struct sock_bytes){.id = id, .acked = e->bytes_acked,
+						  .received = e->bytes_received,
+						  .seen = w->total_samples};
 	if (sockhash_put(&w->bytes_idx, id, w->nbytes + 1))
 		return -ENOMEM;
-	w->nbytes++;
+	*track = (long)w->nbytes++;
 	return 0;
 }
 
@@ -248,9 +260,12 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 	const struct sock_proc *self = sock_scanner_proc(s->scanner, e->pid);
 	const struct sock_proc *peer = e->peer_found ? sock_scanner_proc(s->scanner, e->peer_pid) : NULL;
 	uint64_t sent, recv;
-	int rc = socket_bytes(w, e, &sent, &recv);
+	long track;
+	int rc = socket_bytes(w, e, &sent, &recv, &track);
 	if (rc)
 		return rc;
+	if (e->dir != SOCK_DIR_OUTBOUND && e->dir != SOCK_DIR_INBOUND && e->dir != SOCK_DIR_LOCAL)
+		return 0;
 
 	/* Orient LOCAL connections client -> server. */
 	const struct sock_proc *client = self, *server = peer;
@@ -270,6 +285,17 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 		uint64_t t = sent;
 		sent = recv;
 		recv = t;
+	}
+
+	/* A socket that fed an edge of this window before, with the same
+	 * owner and orientation, feeds the same edge: no key to build. */
+	uint64_t sig = (uint64_t)e->dir | ((uint64_t)e->is_server << 3) | ((uint64_t)e->peer_found << 4) |
+		       ((uint64_t)(uint32_t)e->pid << 8) | ((uint64_t)(uint32_t)e->peer_pid << 32);
+	struct edge *ed;
+	if (track >= 0 && w->bytes[track].edge && w->bytes[track].edge_gen == w->gen &&
+	    w->bytes[track].edge_sig == sig) {
+		ed = &w->edges[w->bytes[track].edge - 1];
+		goto count;
 	}
 
 	char pk[300], peerk[300], ra[48], la[48], key[800];
@@ -295,7 +321,6 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 
 	uint64_t slot = 0;
 	long idx = find_key(&w->edge_idx, w->edges, sizeof(*w->edges), key, &slot);
-	struct edge *ed;
 	if (idx < 0) {
 		if (grow((void **)&w->edges, &w->capedges, w->nedges + 1, sizeof(*w->edges)))
 			return -ENOMEM;
@@ -323,9 +348,16 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 			else
 				ed->local_port = e->local_port;
 		}
+		idx = (long)w->nedges - 1;
 	} else {
 		ed = &w->edges[idx];
 	}
+	if (track >= 0) {
+		w->bytes[track].edge = (uint32_t)idx + 1;
+		w->bytes[track].edge_gen = w->gen;
+		w->bytes[track].edge_sig = sig;
+	}
+count:;
 	/* The most recent process of the key names the edge. */
 	const struct sock_proc *np = e->dir == SOCK_DIR_LOCAL ? client : self;
 	int32_t npid = e->dir == SOCK_DIR_LOCAL ? client_pid : e->pid;
@@ -526,6 +558,7 @@ int window_close(struct window *w, int64_t end_ms, Cairn__ConnectionWindow **out
 		}
 	}
 	edges_clear(w);
+	w->gen++;
 	w->samples = 0;
 	w->start_ms = end_ms;
 	if (out)

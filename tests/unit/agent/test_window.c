@@ -22,7 +22,9 @@ static struct sock_entry sock(uint8_t dir, int32_t pid, const char *laddr, uint1
 	inet_pton(AF_INET, raddr, e.remote.bytes);
 	e.local_port = lport;
 	e.remote_port = rport;
-	e.inode = (uint64_t)lport * 1000 + rport;
+	/* Unique per socket, like the kernel's inode numbers. */
+	static uint64_t next_inode = 1000;
+	e.inode = next_inode++;
 	return e;
 }
 
@@ -225,5 +227,39 @@ Test(window, listeners_are_the_union_over_the_window)
 	cr_assert_eq(ls->listeners[1]->protocol, CAIRN__PROTOCOL__UDP);
 	cr_assert_str_eq(ls->listeners[1]->address, "127.0.0.1");
 	cairn__listener_set__free_unpacked(ls, NULL);
+	window_free(w);
+}
+
+Test(window, steady_socket_follows_owner_changes_and_window_ends)
+{
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	struct sock_entry a = sock(SOCK_DIR_OUTBOUND, 60, "10.0.0.5", 40000, "10.1.1.1", 443);
+	struct sock_sample s = sample(&a, 1, 1000);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	/* The same socket now owned by another process (passed over a unix socket). */
+	a.pid = 61;
+	s = sample(&a, 1, 2000);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	Cairn__ConnectionWindow *cw;
+	cr_assert_eq(window_close(w, 2500, &cw, NULL), 0);
+	cr_assert_eq(cw->n_edges, 2);
+	const Cairn__Edge *e60 = edge(cw, CAIRN__DIRECTION__OUTBOUND, 60, "10.1.1.1");
+	const Cairn__Edge *e61 = edge(cw, CAIRN__DIRECTION__OUTBOUND, 61, "10.1.1.1");
+	cr_assert(e60 && e61);
+	cr_assert_eq(e60->samples_seen, 2);
+	cr_assert_eq(e61->samples_seen, 1);
+	cairn__connection_window__free_unpacked(cw, NULL);
+
+	/* Next window: the socket's remembered edge belonged to the old one. */
+	s = sample(&a, 1, 3000);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	cr_assert_eq(window_close(w, 3500, &cw, NULL), 0);
+	cr_assert_eq(cw->n_edges, 1);
+	cr_assert_eq(cw->edges[0]->pid, 61);
+	cr_assert_eq(cw->edges[0]->samples_seen, 1);
+	cr_assert_eq(cw->edges[0]->first_seen_ms, 3000);
+	cairn__connection_window__free_unpacked(cw, NULL);
 	window_free(w);
 }
