@@ -3,10 +3,15 @@
  *
  *   cairn-estate --state-dir DIR --hosts N [--seed S] [--days D]
  *                [--extra-edges E] [--cross-app PCT] [--write] [--eval]
- *                [--truth FILE]
+ *                [--truth FILE] [--send HOST:PORT --key HEX [--token T]]
  *
  * --write stores the estate through ingest_apply (the collector's own
- * ingest transaction function) into DIR/db; --eval rebuilds the same estate
+ * ingest transaction function) into DIR/db; --send delivers it instead
+ * through the real agent -> collector path: every host is an agent with its
+ * own Ed25519 key, runs the handshake (common/handshake.h) against a running
+ * `cairn-collector serve` and sends one signed, encrypted batch per day,
+ * waiting for the ACKs (which come after the collector's durable commit);
+ * --eval rebuilds the same estate
  * in memory (same seed), computes the map and the grouping from DIR/db and
  * prints edge precision/recall, the adjusted Rand index, time and peak RSS. */
 #include <errno.h>
@@ -14,20 +19,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "apps.h"
+#include "channel.h"
+#include "config.h"
 #include "db.h"
 #include "depmap.h"
 #include "estate_gen.h"
+#include "frame.h"
+#include "handshake.h"
+#include "keys.h"
 #include "log.h"
+#include "sign.h"
 #include "store.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-estate --state-dir DIR --hosts N [--seed S] [--days D]\n"
 		   "                    [--extra-edges E] [--cross-app PCT] [--write] [--eval]\n"
-		   "                    [--truth FILE]\n");
+		   "                    [--truth FILE] [--send HOST:PORT --key HEX [--token T]]\n");
 }
 
 static int write_truth(const struct estate_gen *e, const char *path)
@@ -192,11 +207,216 @@ static int evaluate(const struct estate_gen *e, struct db_env *env)
 	return 0;
 }
 
+/* ------------------------------------------------------------ --send */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int tcp_connect(const char *hostport, char *err, size_t errn)
+{
+	char host[256];
+	uint16_t port;
+	if (config_split_hostport(hostport, host, sizeof(host), &port) || !port) {
+		snprintf(err, errn, "'%s' is not HOST:PORT", hostport);
+		return -EINVAL;
+	}
+	char ps[8];
+	snprintf(ps, sizeof(ps), "%u", port);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	int rc = getaddrinfo(host, ps, &hints, &res);
+	if (rc) {
+		snprintf(err, errn, "%s: %s", host, gai_strerror(rc));
+		return -EHOSTUNREACH;
+	}
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(err, errn, "cannot connect to %s: %s", hostport, strerror(errno));
+		return -ECONNREFUSED;
+	}
+	struct timeval tv = { .tv_sec = 30 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Reads one frame (blocking). 0 or -errno. */
+static int read_frame(int fd, struct frame_decoder *d, uint8_t *buf, size_t *have, size_t *off,
+		      struct frame *f)
+{
+	for (;;) {
+		if (*off < *have) {
+			size_t used = 0;
+			int rc = frame_decoder_feed(d, buf + *off, *have - *off, &used, f);
+			*off += used;
+			if (rc < 0)
+				return rc;
+			if (rc == 1)
+				return 0;
+			continue;
+		}
+		ssize_t n = read(fd, buf, 65536);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0)
+			return -errno;
+		*have = (size_t)n;
+		*off = 0;
+	}
+}
+
+/* One agent: handshake, one batch per day, ACK of the last. */
+static int send_host(const struct estate_gen *e, uint32_t h, const char *addr,
+		     const uint8_t collector_pk[32], const char *token, char *err, size_t errn)
+{
+	int fd = tcp_connect(addr, err, errn);
+	if (fd < 0)
+		return fd;
+	struct keypair kp;
+	memcpy(kp.pk, e->hosts[h].pk, 32);
+	memcpy(kp.sk, e->hosts[h].sk, 64);
+	struct handshake_client hs;
+	struct handshake_out o = { 0 };
+	struct frame_decoder dec;
+	frame_decoder_init(&dec, FRAME_MAX_DEFAULT);
+	uint8_t *buf = malloc(65536);
+	size_t have = 0, off = 0;
+	int rc = buf ? handshake_client_init(&hs, &kp, collector_pk, token, e->hosts[h].name)
+		     : -ENOMEM;
+	keys_wipe(&kp);
+	if (!rc)
+		rc = handshake_client_start(&hs, &o);
+	for (;;) {
+		for (size_t i = 0; !rc && i < o.n; i++)
+			rc = write_all(fd, o.data[i], o.len[i]);
+		handshake_out_free(&o);
+		if (rc)
+			break;
+		struct frame f = { 0 };
+		if ((rc = read_frame(fd, &dec, buf, &have, &off, &f)))
+			break;
+		rc = handshake_client_feed(&hs, &f, &o);
+		free(f.body);
+		if (rc == HANDSHAKE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (rc < 0) {
+			snprintf(err, errn, "handshake: %s %s", hs.fail_reason ? hs.fail_reason : "",
+				 rc == -ECONNREFUSED ? hs.error.text : "");
+			break;
+		}
+	}
+	handshake_out_free(&o);
+	uint64_t last = hs.ready.high_seq;
+	for (uint32_t d = 0; !rc && d < e->spec.days; d++) {
+		uint64_t seq = (uint64_t)d + 1;
+		if (seq <= hs.ready.high_seq)
+			continue; /* stored in an earlier run */
+		Cairn__Batch *b = NULL;
+		rc = estate_gen_batch(e, h, d, seq, d == 0, &b);
+		size_t len = rc ? 0 : cairn__batch__get_packed_size(b);
+		uint8_t *payload = rc ? NULL : malloc(len + 1);
+		if (!payload) {
+			if (b)
+				cairn__batch__free_unpacked(b, NULL);
+			rc = -ENOMEM;
+			break;
+		}
+		cairn__batch__pack(b, payload);
+		cairn__batch__free_unpacked(b, NULL);
+		uint8_t sig[SIGN_LEN], hdr[CHANNEL_BATCH_HDR_LEN];
+		sign_batch(sig, e->hosts[h].sk, e->hosts[h].pk, seq, payload, len);
+		channel_batch_header(hdr, seq, sig);
+		uint8_t *out;
+		size_t outlen;
+		rc = channel_seal2(&hs.ch, FRAME_BATCH, hdr, sizeof(hdr), payload, len, false, &out,
+				   &outlen);
+		free(payload);
+		if (!rc) {
+			rc = write_all(fd, out, outlen);
+			free(out);
+		}
+		last = seq;
+	}
+	/* ACKs: cumulative, after the durable commit */
+	uint64_t acked = hs.ready.high_seq;
+	while (!rc && acked < last) {
+		struct frame f = { 0 }, in = { 0 };
+		if ((rc = read_frame(fd, &dec, buf, &have, &off, &f)))
+			break;
+		if (f.type != FRAME_SEALED || channel_open(&hs.ch, f.body, f.len, &in)) {
+			free(f.body);
+			snprintf(err, errn, "unexpected frame from the collector");
+			rc = -EPROTO;
+			break;
+		}
+		free(f.body);
+		uint64_t v;
+		if (in.type == FRAME_ACK && channel_u64_decode(in.body, in.len, &v) == 0) {
+			acked = v > acked ? v : acked;
+		} else if (in.type == FRAME_ERROR) {
+			struct channel_error ce;
+			channel_error_decode(in.body, in.len, &ce);
+			snprintf(err, errn, "collector: %s", ce.text);
+			rc = -ECONNREFUSED;
+		}
+		free(in.body);
+	}
+	if (rc && !err[0])
+		snprintf(err, errn, "%s", strerror(rc < 0 ? -rc : rc));
+	handshake_client_wipe(&hs);
+	frame_decoder_free(&dec);
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int send_estate(const struct estate_gen *e, const char *addr, const char *keyhex,
+		       const char *token)
+{
+	uint8_t pk[32];
+	if (!keyhex || keys_public_from_hex(keyhex, pk)) {
+		fprintf(stderr, "cairn-estate: --key: give the collector's public key (64 hex digits, "
+				"'cairn-collector key show -q')\n");
+		return 2;
+	}
+	uint64_t t0 = time_mono_us();
+	for (uint32_t h = 0; h < e->nhosts; h++) {
+		char err[300] = "";
+		if (send_host(e, h, addr, pk, token, err, sizeof(err))) {
+			fprintf(stderr, "cairn-estate: host %s (%u): %s\n", e->hosts[h].name, h, err);
+			return 1;
+		}
+	}
+	fprintf(stderr, "estate: %u agents sent %u signed batches each to %s in %.2f s\n",
+		e->nhosts, e->spec.days, addr, (double)(time_mono_us() - t0) / 1e6);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	log_init("cairn-estate", LOGL_NOTICE);
 	struct estate_gen_spec spec = { .hosts = 50, .seed = 1, .days = 1 };
-	const char *state_dir = NULL, *truth_path = NULL;
+	const char *state_dir = NULL, *truth_path = NULL, *send_addr = NULL, *keyhex = NULL,
+		   *token = NULL;
 	bool do_write = false, do_eval = false;
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 'd' },
@@ -208,11 +428,14 @@ int main(int argc, char *argv[])
 		{ "truth", required_argument, NULL, 't' },
 		{ "write", no_argument, NULL, 'w' },
 		{ "eval", no_argument, NULL, 'e' },
+		{ "send", required_argument, NULL, 'S' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "token", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weS:k:T:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': state_dir = optarg; break;
 		case 'n': spec.hosts = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -223,11 +446,15 @@ int main(int argc, char *argv[])
 		case 't': truth_path = optarg; break;
 		case 'w': do_write = true; break;
 		case 'e': do_eval = true; break;
+		case 'S': send_addr = optarg; break;
+		case 'k': keyhex = optarg; break;
+		case 'T': token = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!state_dir || (!do_write && !do_eval && !truth_path) || !spec.hosts || !spec.days) {
+	if (!state_dir || (!do_write && !do_eval && !truth_path && !send_addr) || !spec.hosts ||
+	    !spec.days || (do_write && send_addr)) {
 		usage(stderr);
 		return 2;
 	}
@@ -244,6 +471,13 @@ int main(int argc, char *argv[])
 	if (truth_path && write_truth(e, truth_path)) {
 		estate_gen_free(e);
 		return 1;
+	}
+	if (send_addr) {
+		int src = send_estate(e, send_addr, keyhex, token);
+		if (src || !do_eval) {
+			estate_gen_free(e);
+			return src;
+		}
 	}
 	struct errbuf eb = { { 0 } };
 	char path[4096];
