@@ -677,6 +677,8 @@ void ingest_item_free(struct ingest_item *it)
 {
 	if (!it)
 		return;
+	if (it->decoded)
+		cairn__batch__free_unpacked(it->decoded, NULL);
 	free(it->payload);
 	free(it);
 }
@@ -826,22 +828,69 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 	ge->batch = b;
 }
 
+static void *verifier_main(void *arg)
+{
+	struct ingest_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->in_head && !w->stop)
+			pthread_cond_wait(&w->vcv, &w->mu);
+		if (!w->in_head && w->stop)
+			break;
+		struct ingest_item *list = w->in_head, *last = list;
+		uint32_t taken = 1;
+		while (last->next && taken < 64) {
+			last = last->next;
+			taken++;
+		}
+		w->in_head = last->next;
+		if (!w->in_head)
+			w->in_tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&w->mu);
+
+		struct ingest_writer_stats rej = { 0 };
+		for (struct ingest_item *it = list; it; it = it->next) {
+			struct group_entry ge = { .it = it };
+			prepare(w, &ge);
+			it->decoded = ge.batch;
+			rej.bad_signatures += it->result == INGEST_BAD_SIGNATURE;
+			rej.malformed += it->result == INGEST_MALFORMED;
+			rej.limits += it->result == INGEST_LIMIT;
+		}
+
+		pthread_mutex_lock(&w->mu);
+		w->stats.bad_signatures += rej.bad_signatures;
+		w->stats.malformed += rej.malformed;
+		w->stats.limits += rej.limits;
+		w->in_queued -= taken;
+		if (w->tail)
+			w->tail->next = list;
+		else
+			w->head = list;
+		w->tail = last;
+		w->queued += taken;
+		pthread_cond_signal(&w->cv);
+	}
+	w->verifier_done = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Sleeps ms in short slices; returns early (true) when the writer stops. */
 static bool wait_retry(struct ingest_writer *w, uint64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
+	for (uint64_t slept = 0; slept < ms; slept += 100) {
+		pthread_mutex_lock(&w->mu);
+		bool stop = w->stop;
+		pthread_mutex_unlock(&w->mu);
+		if (stop)
+			return true;
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
 	}
-	pthread_mutex_lock(&w->mu);
-	if (!w->stop)
-		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-	bool stop = w->stop;
-	pthread_mutex_unlock(&w->mu);
-	return stop;
+	return false;
 }
 
 static void process_group(struct ingest_writer *w, struct ingest_item *list)
@@ -859,15 +908,9 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 	size_t i = 0;
 	for (struct ingest_item *it = list; it; it = it->next)
 		g.e[i++].it = it;
-	struct ingest_writer_stats rej = { 0 };
 	for (i = 0; i < n; i++) {
-		prepare(w, &g.e[i]);
-		switch (g.e[i].it->result) {
-		case INGEST_BAD_SIGNATURE: rej.bad_signatures++; break;
-		case INGEST_MALFORMED: rej.malformed++; break;
-		case INGEST_LIMIT: rej.limits++; break;
-		default: break;
-		}
+		g.e[i].batch = g.e[i].it->decoded;
+		g.e[i].it->decoded = NULL;
 	}
 
 	struct group_ctx ctx = { &g, w->env };
@@ -902,6 +945,7 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 			break;
 	}
 	uint64_t dt = time_mono_us() - t0;
+	log_debug("ingest: group of %zu: transaction+commit %llu us", n, (unsigned long long)dt);
 
 	pthread_mutex_lock(&w->mu);
 	if (was_full && rc == 0) {
@@ -909,9 +953,6 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 		log_notice("ingest: storage available again, committed %zu held batches", n);
 	}
 	w->stats.last_commit_us = dt;
-	w->stats.bad_signatures += rej.bad_signatures;
-	w->stats.malformed += rej.malformed;
-	w->stats.limits += rej.limits;
 	if (rc == 0) {
 		w->stats.commits++;
 		w->stats.batches += g.delta.batches;
@@ -947,9 +988,9 @@ static void *writer_main(void *arg)
 	struct ingest_writer *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->head && !w->stop)
+		while (!w->head && !(w->stop && w->verifier_done))
 			pthread_cond_wait(&w->cv, &w->mu);
-		if (!w->head && w->stop)
+		if (!w->head)
 			break;
 		/* Group commit: wait for commit_batches or commit_interval. */
 		uint64_t deadline = time_mono_us() + w->commit_interval_us;
@@ -1003,10 +1044,22 @@ int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
 	w->done_arg = done_arg;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	int rc = pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_cond_init(&w->vcv, NULL);
+	int rc = pthread_create(&w->verifier, NULL, verifier_main, w);
+	if (rc == 0) {
+		rc = pthread_create(&w->thread, NULL, writer_main, w);
+		if (rc) {
+			pthread_mutex_lock(&w->mu);
+			w->stop = true;
+			pthread_cond_broadcast(&w->vcv);
+			pthread_mutex_unlock(&w->mu);
+			pthread_join(w->verifier, NULL);
+		}
+	}
 	if (rc) {
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
+		pthread_cond_destroy(&w->vcv);
 		return -rc;
 	}
 	w->running = true;
@@ -1018,6 +1071,18 @@ void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it)
 	it->next = NULL;
 	it->submitted_us = time_mono_us();
 	pthread_mutex_lock(&w->mu);
+	if (it->kind == INGEST_KIND_BATCH) {
+		/* stage 1 first; it keeps the arrival order */
+		if (w->in_tail)
+			w->in_tail->next = it;
+		else
+			w->in_head = it;
+		w->in_tail = it;
+		w->in_queued++;
+		pthread_cond_signal(&w->vcv);
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
 	if (it->kind == INGEST_KIND_ENROLL && w->head) {
 		/* a handshake waits on it: ahead of the batches, into the next group */
 		it->next = w->head;
@@ -1029,15 +1094,14 @@ void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it)
 		w->head = w->tail = it;
 	}
 	w->queued++;
-	if (w->queued == 1 || w->queued >= w->commit_batches)
-		pthread_cond_signal(&w->cv);
+	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
 bool ingest_writer_full(struct ingest_writer *w)
 {
 	pthread_mutex_lock(&w->mu);
-	bool full = w->queued >= w->queue_max || w->stats.storage_full;
+	bool full = w->queued + w->in_queued >= w->queue_max || w->stats.storage_full;
 	pthread_mutex_unlock(&w->mu);
 	return full;
 }
@@ -1045,7 +1109,7 @@ bool ingest_writer_full(struct ingest_writer *w)
 uint32_t ingest_writer_queued(struct ingest_writer *w)
 {
 	pthread_mutex_lock(&w->mu);
-	uint32_t q = w->queued;
+	uint32_t q = w->queued + w->in_queued;
 	pthread_mutex_unlock(&w->mu);
 	return q;
 }
@@ -1064,10 +1128,13 @@ void ingest_writer_stop(struct ingest_writer *w, uint64_t drain_ms)
 	pthread_mutex_lock(&w->mu);
 	w->drain_ms = drain_ms;
 	w->stop = true;
+	pthread_cond_broadcast(&w->vcv);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->verifier, NULL);
 	pthread_join(w->thread, NULL);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->vcv);
 	w->running = false;
 }

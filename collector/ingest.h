@@ -4,12 +4,14 @@
  *  - Pure transaction functions (ingest_apply, ingest_store): given an open
  *    write transaction, store one batch. Analysis tests and data generators
  *    call ingest_apply directly to build stores.
- *  - The writer (struct ingest_writer): one thread that takes verified-or-not
- *    batches from many connections, verifies their signatures BEFORE unpacking
- *    the protobuf, groups them into one write transaction (commit every
- *    commit_interval or commit_batches), commits durably (fsync) and hands the
- *    results back, so ACKs go out only after the commit. The caller's event
- *    loop never waits on fsync.
+ *  - The writer (struct ingest_writer): a two-stage pipeline. A verifier
+ *    thread checks each batch's signature BEFORE unpacking its protobuf, then
+ *    decodes it and checks the limits, in arrival order; the writer thread
+ *    groups verified batches from many connections into one write transaction
+ *    (commit every commit_interval or commit_batches), commits durably (fsync)
+ *    and hands the results back, so ACKs go out only after the commit. The
+ *    two stages run in parallel (verification of the next group overlaps the
+ *    commit of this one). The caller's event loop never waits on fsync.
  *
  * Keys and values: collector/store.h and docs/storage.md. */
 #ifndef CAIRN_INGEST_H
@@ -151,6 +153,7 @@ struct ingest_item {
 	uint64_t ack_seq;       /* the agent's durable high_seq after the commit */
 	uint32_t records;
 	char detail[200];       /* for the log line on failure */
+	Cairn__Batch *decoded;  /* set by the verifier stage; owned by the writer */
 	/* INGEST_KIND_ENROLL: input, then outcome */
 	char hostname[256];
 	char peer[64];
@@ -186,10 +189,15 @@ struct ingest_writer {
 	void *done_arg;
 
 	pthread_t thread;
+	pthread_t verifier;        /* stage 1: signature, decoding, limits */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct ingest_item *head, *tail;
+	pthread_cond_t cv;         /* writer queue */
+	pthread_cond_t vcv;        /* verifier queue */
+	struct ingest_item *in_head, *in_tail; /* batches waiting for verification */
+	uint32_t in_queued;
+	struct ingest_item *head, *tail;       /* verified items waiting for a transaction */
 	uint32_t queued;
+	bool verifier_done;
 	bool stop;
 	bool running;
 	uint64_t drain_ms;

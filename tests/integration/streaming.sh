@@ -118,7 +118,7 @@ grep -q honest-01 "$tmp/out" || fail "hosts does not list honest-01: $(cat "$tmp
 # -- kill -9 during a stream of 1000 batches, restart: exactly once
 ta -i "$tmp/crash.key" -n crash-01 expect-error pending >/dev/null
 "$collector" agents accept crash-01 --state-dir "$tmp/state" >/dev/null || fail "accept crash-01"
-ta -i "$tmp/crash.key" -n crash-01 stream 1000 0 reconnect >"$tmp/crash.out" 2>&1 &
+ta -i "$tmp/crash.key" -n crash-01 stream 1000 1 reconnect >"$tmp/crash.out" 2>&1 &
 spid=$!
 sleep 1.5
 kill -9 "$cpid"
@@ -131,6 +131,8 @@ for f in high_seq batches_stored; do
 	v=$(awk -v f="\"$f\":" '/"hostname": "crash-01"/ { g = 1 } g && $1 == f { gsub(/,/, "", $2); print $2; exit }' "$tmp/agents.json")
 	[ "$v" = 1000 ] || fail "after kill -9: crash-01 $f = '$v', want 1000"
 done
+grep -q "connections)" "$tmp/crash.out" ||
+	fail "the kill did not interrupt the stream (test too slow or agent too fast): $(cat "$tmp/crash.out")"
 note "after kill -9 and restart: $(tail -1 "$tmp/crash.out")"
 
 # -- SIGTERM: clean exit 0
