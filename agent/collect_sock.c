@@ -24,33 +24,11 @@
 
 #include "collect_proc.h"
 #include "log.h"
+#include "sock_parse.h"
 #include "sockhash.h"
 #include "util.h"
 #include "window.h"
 
-/* Kernel TCP states (include/net/tcp_states.h). */
-enum {
-	ST_ESTABLISHED = 1,
-	ST_SYN_SENT = 2,
-	ST_SYN_RECV = 3,
-	ST_FIN_WAIT1 = 4,
-	ST_FIN_WAIT2 = 5,
-	ST_TIME_WAIT = 6,
-	ST_CLOSE = 7,
-	ST_CLOSE_WAIT = 8,
-	ST_LAST_ACK = 9,
-	ST_LISTEN = 10,
-	ST_CLOSING = 11,
-	ST_NEW_SYN_RECV = 12,
-};
-
-/* TIME_WAIT and request sockets have no file and no owner; CLOSE is a socket
- * that was never bound or connected. Everything else is a live connection or
- * a listener. */
-#define TCP_STATES ((1u << ST_ESTABLISHED) | (1u << ST_SYN_SENT) | (1u << ST_FIN_WAIT1) | \
-		    (1u << ST_FIN_WAIT2) | (1u << ST_CLOSE_WAIT) | (1u << ST_LAST_ACK) | \
-		    (1u << ST_LISTEN) | (1u << ST_CLOSING))
-#define UDP_STATES 0xfffu
 
 #define SLOT_UNREAD UINT64_MAX  /* fd slot whose link must be read again */
 #define SLOT_FREE (UINT64_MAX - 1) /* fd number seen closed: the next open may take it */
@@ -132,48 +110,6 @@ struct sock_scanner {
 	char *nlbuf;
 };
 
-/* ------------------------------------------------------------ addresses */
-
-static bool addr_is_any(const struct sock_addr *a)
-{
-	static const uint8_t zero[16];
-	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
-}
-
-static bool addr_is_loopback(const struct sock_addr *a)
-{
-	static const uint8_t v6lo[16] = {[15] = 1};
-	if (a->family == AF_INET)
-		return a->bytes[0] == 127;
-	return memcmp(a->bytes, v6lo, 16) == 0;
-}
-
-/* ::ffff:a.b.c.d becomes a.b.c.d. */
-static void addr_set(struct sock_addr *a, int family, const void *bytes)
-{
-	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
-	memset(a, 0, sizeof(*a));
-	if (family == AF_INET6 && memcmp(bytes, mapped, 12) == 0) {
-		a->family = AF_INET;
-		memcpy(a->bytes, (const uint8_t *)bytes + 12, 4);
-		return;
-	}
-	a->family = (uint8_t)family;
-	memcpy(a->bytes, bytes, family == AF_INET ? 4 : 16);
-}
-
-const char *sock_addr_str(const struct sock_addr *a, char *out, size_t n)
-{
-	if (!inet_ntop(a->family == AF_INET ? AF_INET : AF_INET6, a->bytes, out, (socklen_t)n))
-		str_copy(out, "?", n);
-	return out;
-}
-
-static int addr_cmp(const void *x, const void *y)
-{
-	return memcmp(x, y, sizeof(struct sock_addr));
-}
-
 /* ------------------------------------------------------------ small arrays */
 
 static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
@@ -208,143 +144,6 @@ static int entry_push(struct sock_scanner *s, const struct sock_entry *e)
 }
 
 /* ------------------------------------------------------------ /proc/net files */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parses exactly ndig hex digits into *out. */
-static bool parse_hex(const char *p, size_t ndig, uint32_t *out)
-{
-	uint32_t v = 0;
-	for (size_t i = 0; i < ndig; i++) {
-		int h = hexval(p[i]);
-		if (h < 0)
-			return false;
-		v = v << 4 | (uint32_t)h;
-	}
-	*out = v;
-	return true;
-}
-
-/* "0100007F:0016" or 32 hex digits ":" 4 hex digits. The kernel prints each
- * 32-bit word of the address in host byte order (%08X of the __be32), so the
- * words are copied back in host order. */
-static bool parse_endpoint(const char *tok, size_t len, struct sock_addr *a, uint16_t *port)
-{
-	size_t alen;
-	if (len == 13 && tok[8] == ':')
-		alen = 8;
-	else if (len == 37 && tok[32] == ':')
-		alen = 32;
-	else
-		return false;
-	uint8_t bytes[16];
-	for (size_t w = 0; w < alen / 8; w++) {
-		uint32_t v;
-		if (!parse_hex(tok + w * 8, 8, &v))
-			return false;
-		memcpy(bytes + w * 4, &v, 4);
-	}
-	uint32_t p;
-	if (!parse_hex(tok + alen + 1, 4, &p))
-		return false;
-	addr_set(a, alen == 8 ? AF_INET : AF_INET6, bytes);
-	*port = (uint16_t)p;
-	return true;
-}
-
-static bool parse_proc_net_line(const char *line, size_t len, uint8_t protocol, struct sock_entry *e)
-{
-	/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ... */
-	const char *tok[10];
-	size_t tlen[10];
-	size_t nt = 0, i = 0;
-	while (nt < 10) {
-		while (i < len && (line[i] == ' ' || line[i] == '\t'))
-			i++;
-		if (i >= len)
-			break;
-		tok[nt] = line + i;
-		while (i < len && line[i] != ' ' && line[i] != '\t')
-			i++;
-		tlen[nt] = (size_t)(line + i - tok[nt]);
-		nt++;
-	}
-	if (nt < 10 || tlen[0] < 2 || tok[0][tlen[0] - 1] != ':')
-		return false;
-	memset(e, 0, sizeof(*e));
-	uint32_t st;
-	if (!parse_endpoint(tok[1], tlen[1], &e->local, &e->local_port) ||
-	    !parse_endpoint(tok[2], tlen[2], &e->remote, &e->remote_port) ||
-	    tlen[3] != 2 || !parse_hex(tok[3], 2, &st) || st == 0 || st > ST_NEW_SYN_RECV)
-		return false;
-	if (e->local.family != e->remote.family && !addr_is_any(&e->remote) && !addr_is_any(&e->local))
-		return false;
-	uint64_t ino = 0;
-	if (tlen[9] == 0 || tlen[9] > 20)
-		return false;
-	for (size_t k = 0; k < tlen[9]; k++) {
-		if (tok[9][k] < '0' || tok[9][k] > '9')
-			return false;
-		ino = ino * 10 + (uint64_t)(tok[9][k] - '0');
-	}
-	e->inode = ino;
-	e->state = (uint8_t)st;
-	e->protocol = protocol;
-	return true;
-}
-
-static bool state_wanted(uint8_t protocol, uint8_t state)
-{
-	uint32_t mask = protocol == IPPROTO_TCP ? TCP_STATES : UDP_STATES;
-	return mask & (1u << state);
-}
-
-size_t sock_parse_proc_net(const char *text, size_t len, uint8_t protocol,
-			   void (*cb)(void *arg, const struct sock_entry *e), void *arg,
-			   uint32_t *bad)
-{
-	size_t added = 0, pos = 0;
-	bool first = true;
-	while (pos < len) {
-		const char *line = text + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t llen = nl ? (size_t)(nl - line) : len - pos;
-		pos += llen + (nl ? 1 : 0);
-		if (first) {
-			first = false;
-			/* The header names its columns; anything else is data. */
-			if (memmem(line, llen, "local_address", 13))
-				continue;
-		}
-		bool blank = true;
-		for (size_t i = 0; i < llen; i++)
-			if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-				blank = false;
-		if (blank)
-			continue;
-		struct sock_entry e;
-		/* A last line without its newline was cut off: its inode may be too. */
-		if (!nl || !parse_proc_net_line(line, llen, protocol, &e)) {
-			if (bad)
-				(*bad)++;
-			continue;
-		}
-		if (!state_wanted(protocol, e.state))
-			continue;
-		cb(arg, &e);
-		added++;
-	}
-	return added;
-}
 
 struct procnet_ctx {
 	struct sock_scanner *s;
@@ -447,8 +246,8 @@ static int nl_dump_cb(const struct nlmsghdr *nlh, void *data)
 	memset(&e, 0, sizeof(e));
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
 		return MNL_CB_OK;
-	addr_set(&e.local, m->idiag_family, m->id.idiag_src);
-	addr_set(&e.remote, m->idiag_family, m->id.idiag_dst);
+	sock_addr_set(&e.local, m->idiag_family, m->id.idiag_src);
+	sock_addr_set(&e.remote, m->idiag_family, m->id.idiag_dst);
 	e.local_port = ntohs(m->id.idiag_sport);
 	e.remote_port = ntohs(m->id.idiag_dport);
 	e.state = m->idiag_state;
@@ -489,7 +288,7 @@ static int nl_dump(struct sock_scanner *s, struct mnl_socket *nl, uint64_t netns
 	struct inet_diag_req_v2 *r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
 	r->sdiag_family = family;
 	r->sdiag_protocol = protocol;
-	r->idiag_states = protocol == IPPROTO_TCP ? TCP_STATES : UDP_STATES;
+	r->idiag_states = sock_state_mask(protocol);
 	if (protocol == IPPROTO_TCP)
 		r->idiag_ext = 1u << (INET_DIAG_INFO - 1);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
@@ -1189,29 +988,29 @@ static uint64_t tuple_hash(const struct sock_entry *e, bool reversed)
 	t.pa = reversed ? e->remote_port : e->local_port;
 	t.pb = reversed ? e->local_port : e->remote_port;
 	t.proto = e->protocol;
-	t.scope = addr_is_loopback(&e->local) || addr_is_loopback(&e->remote) ? e->netns : 0;
+	t.scope = sock_addr_is_loopback(&e->local) || sock_addr_is_loopback(&e->remote) ? e->netns : 0;
 	return sockhash_bytes(&t, sizeof(t), 0);
 }
 
 static bool is_peer(const struct sock_entry *a, const struct sock_entry *b)
 {
 	if (a->protocol != b->protocol || a->local_port != b->remote_port ||
-	    a->remote_port != b->local_port || addr_cmp(&a->local, &b->remote) ||
-	    addr_cmp(&a->remote, &b->local))
+	    a->remote_port != b->local_port || sock_addr_cmp(&a->local, &b->remote) ||
+	    sock_addr_cmp(&a->remote, &b->local))
 		return false;
-	if (addr_is_loopback(&a->local) || addr_is_loopback(&a->remote))
+	if (sock_addr_is_loopback(&a->local) || sock_addr_is_loopback(&a->remote))
 		return a->netns == b->netns;
 	return true;
 }
 
 static bool is_unconnected(const struct sock_entry *e)
 {
-	return e->remote_port == 0 && addr_is_any(&e->remote);
+	return e->remote_port == 0 && sock_addr_is_any(&e->remote);
 }
 
 static bool own_addr(const struct sock_scanner *s, const struct sock_addr *a)
 {
-	return bsearch(a, s->own_addrs, s->nown, sizeof(*a), addr_cmp) != NULL;
+	return bsearch(a, s->own_addrs, s->nown, sizeof(*a), sock_addr_cmp) != NULL;
 }
 
 /* Interface addresses of our namespace (other namespaces' addresses come in
@@ -1229,9 +1028,9 @@ static int if_addrs_refresh(struct sock_scanner *s)
 			continue;
 		struct sock_addr a;
 		if (x->ifa_addr->sa_family == AF_INET)
-			addr_set(&a, AF_INET, &((struct sockaddr_in *)(void *)x->ifa_addr)->sin_addr);
+			sock_addr_set(&a, AF_INET, &((struct sockaddr_in *)(void *)x->ifa_addr)->sin_addr);
 		else
-			addr_set(&a, AF_INET6, &((struct sockaddr_in6 *)(void *)x->ifa_addr)->sin6_addr);
+			sock_addr_set(&a, AF_INET6, &((struct sockaddr_in6 *)(void *)x->ifa_addr)->sin6_addr);
 		if (grow_array((void **)&s->if_addrs, &s->capif, s->nif + 1, sizeof(*s->if_addrs))) {
 			freeifaddrs(ifa);
 			return -ENOMEM;
@@ -1247,13 +1046,13 @@ static int own_addrs_collect(struct sock_scanner *s)
 	s->nown = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sock_entry *e = &s->entries[i];
-		if (addr_is_any(&e->local))
+		if (sock_addr_is_any(&e->local))
 			continue;
 		/* A host has few addresses: most repeat one just seen, which keeps
 		 * the list (and the sort below) short. */
 		bool seen = false;
 		for (size_t k = s->nown > 4 ? s->nown - 4 : 0; k < s->nown && !seen; k++)
-			seen = !addr_cmp(&s->own_addrs[k], &e->local);
+			seen = !sock_addr_cmp(&s->own_addrs[k], &e->local);
 		if (seen)
 			continue;
 		if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + 1, sizeof(*s->own_addrs)))
@@ -1269,10 +1068,10 @@ static int own_addrs_collect(struct sock_scanner *s)
 		return -ENOMEM;
 	memcpy(s->own_addrs + s->nown, s->if_addrs, s->nif * sizeof(*s->if_addrs));
 	s->nown += s->nif;
-	qsort(s->own_addrs, s->nown, sizeof(*s->own_addrs), addr_cmp);
+	qsort(s->own_addrs, s->nown, sizeof(*s->own_addrs), sock_addr_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < s->nown; i++)
-		if (!u || addr_cmp(&s->own_addrs[u - 1], &s->own_addrs[i]))
+		if (!u || sock_addr_cmp(&s->own_addrs[u - 1], &s->own_addrs[i]))
 			s->own_addrs[u++] = s->own_addrs[i];
 	s->nown = u;
 	return 0;
@@ -1352,7 +1151,7 @@ static int classify(struct sock_scanner *s)
 				e->is_server = self_listens;
 			else
 				e->is_server = e->local_port < peer->local_port;
-		} else if (addr_is_loopback(&e->remote) || own_addr(s, &e->remote)) {
+		} else if (sock_addr_is_loopback(&e->remote) || own_addr(s, &e->remote)) {
 			e->dir = SOCK_DIR_LOCAL;
 			e->is_server = self_listens;
 		} else {

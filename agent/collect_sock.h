@@ -136,13 +136,6 @@ const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t 
 /* Text form of an address ("127.0.0.1", "::1") into out (>= 46 bytes). */
 const char *sock_addr_str(const struct sock_addr *a, char *out, size_t n);
 
-/* Parses one /proc/net/{tcp,tcp6,udp,udp6} file body (header line included).
- * Appends well-formed lines via cb; counts malformed ones in *bad. Exposed for
- * tests and fuzzing. Returns the number of entries appended. */
-size_t sock_parse_proc_net(const char *text, size_t len, uint8_t protocol,
-			   void (*cb)(void *arg, const struct sock_entry *e), void *arg,
-			   uint32_t *bad);
-
 /* One-shot for `cairn-agent collect --only sock`: one sample, aggregated into
  * a single-sample window. Frees with cairn__connection_window__free_unpacked /
  * cairn__listener_set__free_unpacked (NULL allocator). */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "collect_sock.h"
+#include "sock_parse.h"
 #include "util.h"
 #include "window.h"
 
