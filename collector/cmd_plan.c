@@ -12,6 +12,7 @@
 #include "planctx.h"
 #include "rules.h"
 #include "store.h"
+#include "waves.h"
 
 static void fmt_time(int64_t ms, char *out, size_t n)
 {
@@ -479,6 +480,18 @@ int plan_main(int argc, char *argv[])
 	}
 	if (!s->n_waves)
 		printf("\n(no applications yet: 'apps' groups hosts once agents report connections)\n");
+	bool header = false;
+	for (size_t i = 0; i < s->n_apps; i++) {
+		if (waves_of_app(s, s->apps[i]->id))
+			continue;
+		const Cairn__Store__Readiness *r = planctx_readiness(s, s->apps[i]->id);
+		if (!header)
+			printf("\nNot migrated (Retire / Retain)\n");
+		header = true;
+		printf("  %-28.28s %3zu host%s  %-10s  %s\n", s->apps[i]->name, s->apps[i]->n_hosts,
+		       s->apps[i]->n_hosts == 1 ? " " : "s", r ? r->strategy : "-",
+		       r && r->n_strategy_reasons ? r->strategy_reasons[0]->text : "");
+	}
 	planctx_close(&p);
 	return 0;
 }

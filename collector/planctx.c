@@ -155,6 +155,21 @@ int planctx_snapshot(struct planctx *p)
 {
 	struct errbuf eb = { { 0 } };
 	int rc = snapshot_get(&p->db, p->fresh, false, true, &p->snap, &eb);
+	if (!rc && !p->fresh) {
+		/* facts moved since the stored snapshot (serve not running, or
+		 * not yet refreshed): compute a current one, unstored */
+		MDB_txn *t;
+		bool stale = false;
+		if (!db_read_begin(&p->db, &t)) {
+			stale = snapshot_facts_gen(t, &p->db) != p->snap->facts_gen;
+			db_read_end(&p->db, t);
+		}
+		if (stale) {
+			cairn__store__snapshot__free_unpacked(p->snap, NULL);
+			p->snap = NULL;
+			rc = snapshot_get(&p->db, true, false, true, &p->snap, &eb);
+		}
+	}
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
 		return 1;

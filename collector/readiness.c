@@ -443,7 +443,7 @@ static int host_strategy(const struct estate_host *h, Cairn__Store__Readiness *r
 		*out = RULES_RETIRE;
 		if ((rc = add_strategy_reason(r, "idle", "idle for the whole period")))
 			return rc;
-		return add_strategy_reason(r, "no_inbound", "no inbound connections in the period (ssh and cairn ignored)");
+		return add_strategy_reason(r, "no_inbound", "no inbound connections in the period (ssh, monitoring, backup and cairn traffic ignored)");
 	}
 	if (has_reason(r, "hardware_dongle")) {
 		*out = RULES_RETAIN;

@@ -71,7 +71,7 @@ const struct rules_software rules_software[] = {
 const size_t rules_nsoftware = sizeof(rules_software) / sizeof(rules_software[0]);
 
 const struct rules_strategy_row rules_strategies[RULES_NSTRATEGIES] = {
-	{ RULES_RETIRE,     "Retire",     "idle for the whole period and no inbound connections (ignoring ssh and cairn)" },
+	{ RULES_RETIRE,     "Retire",     "idle for the whole period and no inbound connections (management traffic ignored: ssh, cairn, SNMP, monitoring and backup agents)" },
 	{ RULES_RETAIN,     "Retain",     "hardware_dongle: bound to on-premises hardware" },
 	{ RULES_RELOCATE,   "Relocate",   "Not ready for EC2 (OS, 32-bit, kernel) but a VMware VM: move the VM as-is (VMware Cloud on AWS)" },
 	{ RULES_REFACTOR,   "Refactor",   "Not ready for EC2 (os_unsupported, arch_32bit): rebuild on a supported 64-bit OS" },
@@ -99,7 +99,8 @@ static const char *const real_fstypes[] = {
 static const char *const arch_32bit[] = {
 	"i386", "i486", "i586", "i686", "armv6l", "armv7l", "armhf", "arm", "ppc", "s390", "mips", NULL,
 };
-static const unsigned retire_ignore_ports[] = { 22, 7415 };
+/* management traffic: ssh, cairn, SNMP, node_exporter, bacula-fd, NRPE, Zabbix agent */
+static const unsigned retire_ignore_ports[] = { 22, 7415, 161, 9100, 9102, 5666, 10050 };
 
 const struct rules_plan rules_plan = {
 	.hours_per_month = 730,

@@ -17,6 +17,9 @@ struct wapp {
 	const char *pin_by;
 	size_t comp;      /* union-find parent */
 	unsigned wave;
+	bool stays;       /* strategy Retire or Retain: not migrated, in no wave */
+	const char *strategy;
+	bool uses_infra;  /* has an edge to a shared infrastructure app */
 	char why[384];
 };
 
@@ -148,7 +151,7 @@ static int build_edges(struct plan *p, const Cairn__Store__Snapshot *snap)
 		struct hostmap kf = { e->from, 0 }, kt = { e->to, 0 };
 		const struct hostmap *f = bsearch(&kf, hm, nh, sizeof(*hm), cmp_hostmap);
 		const struct hostmap *t = bsearch(&kt, hm, nh, sizeof(*hm), cmp_hostmap);
-		if (!f || !t || f->app == t->app)
+		if (!f || !t || f->app == t->app || p->apps[f->app].stays || p->apps[t->app].stays)
 			continue;
 		struct wedge w = { f->app < t->app ? f->app : t->app, f->app < t->app ? t->app : f->app,
 				   e->samples_seen ? (double)e->samples_seen : 1 };
@@ -285,7 +288,9 @@ static int place_component(struct plan *p, size_t root, size_t *members)
 			struct wapp *a = &p->apps[members[i]];
 			a->wave = w;
 			if (n == 1) {
-				snprintf(a->why, sizeof(a->why), "no dependencies on other applications; first wave with room for its %u host%s",
+				snprintf(a->why, sizeof(a->why), "%s; first wave with room for its %u host%s",
+					 a->uses_infra ? "depends only on shared infrastructure, which moves first"
+						       : "no dependencies on other applications",
 					 a->hosts, a->hosts == 1 ? "" : "s");
 			} else {
 				member_names(p, members, n, members[i], names, sizeof(names));
@@ -362,7 +367,7 @@ static int place_all(struct plan *p)
 		return -ENOMEM;
 	size_t ninfra = 0;
 	for (size_t i = 0; i < p->napps; i++)
-		if (p->apps[i].infra)
+		if (p->apps[i].infra && !p->apps[i].stays)
 			infra[ninfra++] = &p->apps[i];
 	qsort(infra, ninfra, sizeof(*infra), cmp_infra);
 	unsigned last_infra = 0;
@@ -389,7 +394,10 @@ static int place_all(struct plan *p)
 	for (size_t i = 0; i < p->napps; i++)
 		p->apps[i].comp = i;
 	for (size_t e = 0; e < p->nedges; e++) {
-		if (p->apps[p->edges[e].a].infra || p->apps[p->edges[e].b].infra)
+		struct wapp *ea = &p->apps[p->edges[e].a], *eb = &p->apps[p->edges[e].b];
+		ea->uses_infra |= eb->infra;
+		eb->uses_infra |= ea->infra;
+		if (ea->infra || eb->infra)
 			continue;
 		size_t ra = uf_find(p->apps, p->edges[e].a), rb = uf_find(p->apps, p->edges[e].b);
 		if (ra != rb)
@@ -404,7 +412,7 @@ static int place_all(struct plan *p)
 	}
 	size_t nroots = 0;
 	for (size_t i = 0; i < p->napps; i++) {
-		if (p->apps[i].infra)
+		if (p->apps[i].infra || p->apps[i].stays)
 			continue;
 		size_t r = uf_find(p->apps, i);
 		size_t k;
@@ -519,6 +527,14 @@ int waves_compute(Cairn__Store__Snapshot *snap, const struct waves_pin *pins, si
 		a->app = snap->apps[i];
 		a->hosts = (unsigned)a->app->n_hosts;
 		a->infra = a->app->infrastructure;
+		for (size_t k = 0; k < snap->n_readiness; k++) {
+			const Cairn__Store__Readiness *r = snap->readiness[k];
+			if (!strcmp(r->kind, "app") && !strcmp(r->target, a->app->id) &&
+			    (!strcmp(r->strategy, "Retire") || !strcmp(r->strategy, "Retain"))) {
+				a->stays = true;
+				a->strategy = r->strategy;
+			}
+		}
 		for (size_t k = 0; k < npins; k++)
 			if (pins[k].wave && !strcmp(pins[k].app_id, a->app->id)) {
 				a->pin = pins[k].wave;
@@ -528,6 +544,10 @@ int waves_compute(Cairn__Store__Snapshot *snap, const struct waves_pin *pins, si
 	int rc = build_edges(&p, snap);
 	if (!rc)
 		rc = place_all(&p);
+	for (size_t i = 0; i < p.napps && !rc; i++)
+		if (p.apps[i].stays)
+			rc = warn(&p, 0, "%s: not in any wave (strategy %s: it does not move)",
+				  app_name(&p.apps[i]), p.apps[i].strategy);
 	if (!rc)
 		rc = emit(&p, snap);
 	for (size_t k = 0; k < p.nwarn; k++)

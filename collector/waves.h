@@ -12,6 +12,9 @@
  * 5. A group larger than the limit is split along its weakest couplings
  *    (apps taken in order of coupling strength from the most connected one);
  *    every dependency the split cuts is reported as a warning.
+ * Applications whose readiness strategy (snap->readiness, kind "app") is
+ * Retire or Retain do not move: they are in no wave, their dependencies do not
+ * group others, and a plan note says so.
  * Each application gets one `why` line; docs/planning.md has an example. */
 #ifndef CAIRN_WAVES_H
 #define CAIRN_WAVES_H

@@ -237,3 +237,30 @@ Test(waves, empty_estate)
 	cr_expect_eq(s->n_waves, 0);
 	cairn__store__snapshot__free_unpacked(s, NULL);
 }
+
+Test(waves, retired_and_retained_apps_stay_out)
+{
+	Cairn__Store__Snapshot *s = fx_snap_new();
+	add_app(s, "shop", 2, false);
+	add_app(s, "legacy", 1, false);
+	add_app(s, "lab", 1, false);
+	link(s, "shop", "legacy", 100);
+	const char *strategies[][2] = { { "legacy", "Retain" }, { "lab", "Retire" }, { "shop", "Rehost" } };
+	s->readiness = calloc(3, sizeof(*s->readiness));
+	for (int i = 0; i < 3; i++) {
+		Cairn__Store__Readiness *r = calloc(1, sizeof(*r));
+		cairn__store__readiness__init(r);
+		r->target = strdup(strategies[i][0]);
+		r->kind = strdup("app");
+		r->strategy = strdup(strategies[i][1]);
+		s->readiness[s->n_readiness++] = r;
+	}
+	cr_assert_eq(waves_compute(s, NULL, 0, 25), 0);
+	cr_expect_eq(waves_of_app(s, "legacy"), 0);
+	cr_expect_eq(waves_of_app(s, "lab"), 0);
+	cr_expect_eq(waves_of_app(s, "shop"), 1);
+	cr_expect(warned(s, "legacy", "Retain"));
+	cr_expect(warned(s, "lab", "Retire"));
+	cr_expect(!warned(s, "shop", "split"), "a dependency on an app that stays is not a split");
+	cairn__store__snapshot__free_unpacked(s, NULL);
+}
