@@ -244,6 +244,19 @@ void proc_identity(const char *exe, const char *comm, const char *argv, size_t a
 	}
 	if (!base[0])
 		str_copy(base, comm ? comm : "", sizeof(base));
+	/* Multi-call binaries: Debian's redis-server is a link to redis-check-rdb,
+	 * busybox serves sh, ls ... The name it was started as (argv[0], which
+	 * the kernel's comm confirms unless the title was rewritten) is what a
+	 * person knows the service by, and it stays the same across restarts. */
+	if (nargs && args[0][0] && comm && *comm) {
+		char first[256];
+		str_copy(first, args[0], sizeof(first));
+		first[strcspn(first, " :")] = '\0';
+		const char *invoked = base_name(first);
+		if (*invoked && strcmp(invoked, base) && interpreter_of(invoked) == I_NONE &&
+		    !strncmp(invoked, comm, strlen(comm)))
+			str_copy(base, invoked, sizeof(base));
+	}
 
 	enum interp in = interpreter_of(base);
 	char target[PROC_IDENTITY_MAX] = "";
@@ -842,6 +855,8 @@ static int64_t read_btime(struct collect_ctx *ctx)
 	while (fgets(line, sizeof(line), f))
 		if (!strncmp(line, "btime ", 6)) {
 			bt = strtoll(line + 6, NULL, 10);
+			if (bt < 0 || bt > 100000000000ll)
+				bt = 0; /* not a plausible epoch second */
 			break;
 		}
 	fclose(f);
@@ -962,8 +977,9 @@ int proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__Process
 		user_name(&st->users, e->uid, uname, sizeof(uname));
 		p->user = collect_strdup(uname);
 		p->uid = e->uid;
-		if (btime)
-			p->start_time_ms = btime * 1000 + (int64_t)(sf.starttime * 1000 / (uint64_t)hz);
+		if (btime && sf.starttime < (UINT64_MAX / 1000))
+			p->start_time_ms = btime * 1000 + (int64_t)(sf.starttime / (uint64_t)hz * 1000 +
+								    sf.starttime % (uint64_t)hz * 1000 / (uint64_t)hz);
 		if (have_prev && elapsed > 0 && e->cpu_ticks >= prev_cpu)
 			p->cpu_pct = (double)(e->cpu_ticks - prev_cpu) / (double)hz / elapsed * 100.0;
 		p->rss_bytes = sf.rss_pages * (uint64_t)page_size();
