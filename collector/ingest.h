@@ -185,6 +185,8 @@ struct ingest_writer {
 	uint64_t commit_interval_us;
 	uint32_t commit_batches;
 	uint32_t queue_max;        /* submit beyond this still queues; see ingest_writer_full */
+	uint64_t queue_max_bytes;  /* payload bytes queued that make the writer "full" */
+	uint64_t queued_bytes;     /* payload bytes in both queues (under mu) */
 	ingest_done_fn done;
 	void *done_arg;
 
@@ -211,7 +213,8 @@ int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
 			void *done_arg);
 /* Queues one item (ownership passes to the writer until done()). */
 void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it);
-/* True while the queue holds queue_max items or more: stop reading sockets. */
+/* True while the queues hold queue_max items or queue_max_bytes of payload
+ * (default 32 MiB), or storage is full: stop reading sockets. */
 bool ingest_writer_full(struct ingest_writer *w);
 uint32_t ingest_writer_queued(struct ingest_writer *w);
 void ingest_writer_get_stats(struct ingest_writer *w, struct ingest_writer_stats *out);

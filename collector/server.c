@@ -32,8 +32,8 @@ void server_params_from_config(struct server_params *p, const struct collector_c
 	p->accept = m;
 	p->commit_interval_ms = c->commit_interval_ms ? c->commit_interval_ms : 20;
 	p->commit_batches = c->commit_batches ? c->commit_batches : 512;
-	p->queue_max = 4096;
-	p->session_inflight_max = 256;
+	p->queue_max = 2048;
+	p->session_inflight_max = 64;
 }
 
 void server_log_conn(struct server *s, const char *fmt, ...)
