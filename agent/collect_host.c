@@ -80,8 +80,8 @@ int host_parse_os_release(const char *text, Cairn__OsRelease *os)
 			: !strcmp(line, "VERSION_CODENAME") ? &os->version_codename : NULL;
 		if (!slot)
 			continue;
-		if (*slot && **slot)
-			free(*slot);
+		if (*slot && *slot != protobuf_c_empty_string)
+			free(*slot); /* a repeated key: the last one wins */
 		*slot = dup_clean(val);
 		found++;
 	}
@@ -186,9 +186,11 @@ int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 			arm_implementer = strtol(val, NULL, 0);
 		else if (!strcmp(line, "CPU part") && arm_part < 0)
 			arm_part = strtol(val, NULL, 0);
-		else if (!strcmp(line, "cpu MHz") && !cpu->mhz)
-			cpu->mhz = (uint32_t)(strtod(val, NULL) + 0.5);
-		else if (!strcmp(line, "flags") || !strcmp(line, "Features")) {
+		else if (!strcmp(line, "cpu MHz") && !cpu->mhz) {
+			double mhz = strtod(val, NULL);
+			if (mhz > 0 && mhz < 1e6) /* anything else is not a clock rate */
+				cpu->mhz = (uint32_t)(mhz + 0.5);
+		} else if (!strcmp(line, "flags") || !strcmp(line, "Features")) {
 			char *w = strstr(val, "hypervisor");
 			if (w && (w == val || w[-1] == ' ') && (w[10] == ' ' || w[10] == '\0'))
 				cpu->hypervisor_flag = true;
@@ -988,8 +990,9 @@ int host_collect(struct collect_ctx *ctx, Cairn__HostInfo **out)
 		h->uptime_s = (uint64_t)strtod(up, NULL);
 	if (collect_read(ctx, "/proc/stat", text, TEXT_MAX) > 0) {
 		const char *b = strstr(text, "\nbtime ");
-		if (b)
-			h->boot_time_ms = strtoll(b + 7, NULL, 10) * 1000;
+		long long bt = b ? strtoll(b + 7, NULL, 10) : 0;
+		if (bt > 0 && bt < 100000000000ll) /* else not a plausible epoch second */
+			h->boot_time_ms = bt * 1000;
 	}
 	free(text);
 	collect_end(ctx, COLLECT_HOST, t0, 1);
