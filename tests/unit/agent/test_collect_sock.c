@@ -420,6 +420,15 @@ static void live_tcp(int family)
 	const struct sock_proc *p = sock_scanner_proc(s, cli.pid);
 	cr_assert_not_null(p);
 	cr_assert_gt(p->start_time, 0);
+	/* The children are forks of this test: same comm. */
+	char comm[64] = "";
+	FILE *f = fopen("/proc/self/comm", "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	cr_assert_str_eq(p->name, comm);
+	cr_assert_str_eq(sock_scanner_proc(s, srv.pid)->name, comm);
 
 	/* Warm sample: our sockets did not change, so (other programs on the
 	 * machine aside) no fd link is read again. */
