@@ -24,6 +24,7 @@ void apps_opts_default(struct apps_opts *o)
 	o->hub_min_clients = 12;
 	o->infra_min_clients = 3;
 	o->max_app_hosts = 40;
+	o->bridge_min_part = 3;
 }
 
 /* ------------------------------------------------------------ decisions */
@@ -258,7 +259,7 @@ static void components(const struct adj *g, const bool *removed, uint32_t *comp,
 			uint32_t v = stack[--sp];
 			for (uint32_t e = g->start[v]; e < g->start[v + 1]; e++) {
 				uint32_t u = g->to[e];
-				if (removed[u] || comp[u] != DEPMAP_NONE)
+				if (removed[u] || comp[u] != DEPMAP_NONE || g->w[e] <= 0)
 					continue;
 				comp[u] = s;
 				stack[sp++] = u;
@@ -288,6 +289,35 @@ static uint32_t uf_find(uint32_t *p, uint32_t x)
 		x = p[x];
 	}
 	return x;
+}
+
+/* Hosts whose sets of servers overlap by more than half (Jaccard > 0.5,
+ * popular servers left out) play the same part: the two load balancers of
+ * one VIP, the batch hosts of one job. */
+static bool siblings(const struct adj *down, const bool *ignore, uint32_t a, uint32_t b)
+{
+	uint32_t i = down->start[a], j = down->start[b], inter = 0, uni = 0;
+	while (i < down->start[a + 1] || j < down->start[b + 1]) {
+		uint32_t x = i < down->start[a + 1] ? down->to[i] : UINT32_MAX;
+		uint32_t y = j < down->start[b + 1] ? down->to[j] : UINT32_MAX;
+		bool skipx = x != UINT32_MAX && ignore[x];
+		bool skipy = y != UINT32_MAX && ignore[y];
+		if (x == y) {
+			if (!skipx) {
+				inter++;
+				uni++;
+			}
+			i++;
+			j++;
+		} else if (x < y) {
+			uni += !skipx;
+			i++;
+		} else {
+			uni += !skipy;
+			j++;
+		}
+	}
+	return 2 * inter > uni;
 }
 
 static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
@@ -342,29 +372,7 @@ static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
 				uint32_t b = up->to[e2];
 				if (!source[b] || uf_find(parent, a) == uf_find(parent, b))
 					continue;
-				/* Jaccard of the server sets of a and b (sorted CSR) */
-				uint32_t i = down->start[a], j = down->start[b], inter = 0, uni = 0;
-				while (i < down->start[a + 1] || j < down->start[b + 1]) {
-					uint32_t x = i < down->start[a + 1] ? down->to[i] : UINT32_MAX;
-					uint32_t y = j < down->start[b + 1] ? down->to[j] : UINT32_MAX;
-					bool skipx = x != UINT32_MAX && ignore[x];
-					bool skipy = y != UINT32_MAX && ignore[y];
-					if (x == y) {
-						if (!skipx) {
-							inter++;
-							uni++;
-						}
-						i++;
-						j++;
-					} else if (x < y) {
-						uni += !skipx;
-						i++;
-					} else {
-						uni += !skipy;
-						j++;
-					}
-				}
-				if (2 * inter > uni)
+				if (siblings(down, ignore, a, b))
 					parent[uf_find(parent, a)] = uf_find(parent, b);
 			}
 		}
@@ -388,9 +396,29 @@ static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
 			uint32_t d = down->to[e];
 			if (removed[d] || d == u || source[d])
 				continue;
-			uint32_t nl = label[d] == LABEL_NONE ? label[u]
-				      : label[d] == label[u] ? label[d] : LABEL_MULTI;
-			if (nl == label[d])
+			uint32_t lu = uf_find(parent, label[u]);
+			uint32_t nl = label[d] == LABEL_NONE ? lu : label[d];
+			if (nl != LABEL_MULTI && uf_find(parent, nl) != lu) {
+				/* two labels meet at d: the same application if a
+				 * client of d carrying the other label is a sibling of
+				 * u (a standby balancer next to one that another
+				 * application calls); else d serves both */
+				bool merged = false;
+				for (uint32_t k = up->start[d]; !ignore[d] && k < up->start[d + 1] && !merged;
+				     k++) {
+					uint32_t w = up->to[k];
+					if (w == u || removed[w] || label[w] >= LABEL_MULTI ||
+					    uf_find(parent, label[w]) != uf_find(parent, nl))
+						continue;
+					if (siblings(down, ignore, u, w)) {
+						parent[uf_find(parent, nl)] = lu;
+						merged = true;
+					}
+				}
+				nl = merged ? lu : LABEL_MULTI;
+			}
+			if (nl == label[d] || (nl != LABEL_MULTI && label[d] != LABEL_NONE &&
+					       label[d] != LABEL_MULTI && uf_find(parent, label[d]) == nl))
 				continue;
 			label[d] = nl;
 			if (!queued[d]) {
@@ -412,6 +440,89 @@ out:
 	free(source);
 	free(queued);
 	free(ignore);
+	return found;
+}
+
+/* Weak links (step 4): an edge whose removal splits its component into two
+ * parts of at least min_part hosts each is a call between two applications
+ * (one host of one calling the other's VIP), not a tier of one. Iterative
+ * Tarjan bridge search; bridges get their weight set to 0 (cut). */
+static uint32_t cut_bridges(struct adj *g, const bool *removed, uint32_t min_part)
+{
+	uint32_t n = g->n, found = 0, timer = 0;
+	uint32_t *disc = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *low = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *parent = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *size = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *iter = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *stack = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *root = malloc((n + 1) * sizeof(uint32_t));
+	if (!disc || !low || !parent || !size || !iter || !stack || !root || !min_part)
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		disc[i] = DEPMAP_NONE;
+	for (uint32_t s0 = 0; s0 < n; s0++) {
+		if (removed[s0] || disc[s0] != DEPMAP_NONE)
+			continue;
+		size_t sp = 0;
+		stack[sp++] = s0;
+		parent[s0] = DEPMAP_NONE;
+		disc[s0] = low[s0] = timer++;
+		size[s0] = 1;
+		iter[s0] = g->start[s0];
+		root[s0] = s0;
+		while (sp) {
+			uint32_t v = stack[sp - 1];
+			if (iter[v] < g->start[v + 1]) {
+				uint32_t e = iter[v]++;
+				uint32_t u = g->to[e];
+				if (removed[u] || u == v || g->w[e] <= 0)
+					continue;
+				if (disc[u] == DEPMAP_NONE) {
+					parent[u] = v;
+					disc[u] = low[u] = timer++;
+					size[u] = 1;
+					iter[u] = g->start[u];
+					root[u] = s0;
+					stack[sp++] = u;
+				} else if (u != parent[v] && disc[u] < low[v]) {
+					low[v] = disc[u];
+				}
+				continue;
+			}
+			sp--;
+			uint32_t p = parent[v];
+			if (p != DEPMAP_NONE) {
+				if (low[v] < low[p])
+					low[p] = low[v];
+				size[p] += size[v];
+			}
+		}
+	}
+	for (uint32_t v = 0; v < n; v++) {
+		uint32_t p = parent[v];
+		if (removed[v] || disc[v] == DEPMAP_NONE || p == DEPMAP_NONE || low[v] <= disc[p])
+			continue;
+		uint32_t total = size[root[v]];
+		if (size[v] < min_part || total - size[v] < min_part)
+			continue;
+		/* cut both directions of the bridge p - v */
+		for (uint32_t e = g->start[p]; e < g->start[p + 1]; e++)
+			if (g->to[e] == v)
+				g->w[e] = 0;
+		for (uint32_t e = g->start[v]; e < g->start[v + 1]; e++)
+			if (g->to[e] == p)
+				g->w[e] = 0;
+		found++;
+	}
+out:
+	free(disc);
+	free(low);
+	free(parent);
+	free(size);
+	free(iter);
+	free(stack);
+	free(root);
 	return found;
 }
 
@@ -949,6 +1060,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 				res->shared++;
 			}
 	}
+	res->bridges = cut_bridges(&g, c->infra, c->o->bridge_min_part);
 	components(&g, c->infra, comp, stack);
 
 	/* groups from components; big ones split by Louvain */

@@ -16,7 +16,9 @@
  *      overlapping servers together) and flow from client to server; a host
  *      reached by two labels serves several applications (a shared database
  *      or queue) and is listed as infrastructure;
- *   4. connected components of what remains; components above max_app_hosts are split by Louvain community
+ *   4. weak links: an edge whose removal leaves two parts of at least
+ *      bridge_min_part hosts each (one application calling another) is cut;
+ *      connected components of what remains; components above max_app_hosts are split by Louvain community
  *      detection (deterministic: fixed node order, ties to the lower index);
  *   5. ids: matched to the previous snapshot's applications by largest host
  *      overlap, else "app-" + 10 hex digits of the smallest member's agent id;
@@ -43,6 +45,7 @@ struct apps_opts {
 	uint32_t hub_min_clients;   /* default 12 */
 	uint32_t infra_min_clients; /* an infra-port server with this many clients is infra; 3 */
 	uint32_t max_app_hosts;     /* default 40 */
+	uint32_t bridge_min_part;   /* weak links between parts this big are cut; 3, 0 = off */
 };
 
 void apps_opts_default(struct apps_opts *o);
@@ -68,7 +71,7 @@ struct apps_result {
 	bool *infra_host;
 	Cairn__Store__App **apps;     /* malloc'd messages; ownership may be taken */
 	size_t napps;
-	uint32_t hubs, shared, louvain_splits;
+	uint32_t hubs, shared, bridges, louvain_splits;
 };
 
 /* prev and d may be NULL. Returns 0 or -ENOMEM. */

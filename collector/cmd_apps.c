@@ -121,7 +121,7 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 			const Cairn__Store__App *a = s->apps[i];
 			if (a->infrastructure != (infra == 1))
 				continue;
-			char svc[128], members[160] = "";
+			char svc[128], members[1024] = "";
 			join(svc, sizeof(svc), a->services, a->n_services, 3);
 			for (size_t j = 0; j < a->n_hosts && j < 3; j++) {
 				size_t used = strlen(members);

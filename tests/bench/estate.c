@@ -188,9 +188,9 @@ static int evaluate(const struct estate_gen *e, struct db_env *env)
 	       (unsigned long long)m->stats.self_traffic,
 	       (unsigned long long)m->stats.inbound_only, (unsigned long long)m->stats.malformed);
 	printf("grouping: %zu applications + %zu infrastructure groups (%u infra hosts: %u hubs, "
-	       "%u shared services), %u Louvain splits\n",
+	       "%u shared services), %u weak links cut, %u Louvain splits\n",
 	       napps_pred, ar.napps - napps_pred, ninfra_pred, ar.hubs, ar.shared,
-	       ar.louvain_splits);
+	       ar.bridges, ar.louvain_splits);
 	printf("ARI %.4f\n", ari);
 	printf("time: map %.3f s (load %.3f, resolve %.3f), grouping %.3f s, total %.3f s wall, "
 	       "%.3f s CPU; peak RSS %.1f MiB\n",

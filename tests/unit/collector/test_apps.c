@@ -164,6 +164,35 @@ Test(apps, shared_database_and_names)
 	fixture_close(&f);
 }
 
+Test(apps, call_between_applications_is_a_weak_link)
+{
+	struct fixture f;
+	fixture_open(&f);
+	/* two applications of four hosts (balancer, two web, database: a
+	 * cycle, no weak link inside), the first calls the second's balancer */
+	const char *names[] = { "alpha-lb-01", "alpha-web-01", "alpha-web-02", "alpha-db-01",
+				"beta-lb-01", "beta-web-01", "beta-web-02", "beta-db-01" };
+	for (uint8_t i = 0; i < 8; i++)
+		host(&f, i + 1, names[i]);
+	for (uint8_t base = 1; base <= 5; base += 4) {
+		conn(&f, base, base + 1, 80);
+		conn(&f, base, base + 2, 80);
+		conn(&f, base + 1, base + 3, 5432);
+		conn(&f, base + 2, base + 3, 5432);
+	}
+	conn(&f, 2, 5, 443);
+	struct grouped g;
+	group(&f, &g);
+	cr_expect_eq(g.r.bridges, 1);
+	cr_expect_str_eq(app_of(&g, 1)->name, "alpha");
+	cr_expect_str_eq(app_of(&g, 5)->name, "beta");
+	cr_expect_neq(app_of(&g, 2), app_of(&g, 5));
+	cr_expect_eq(app_of(&g, 8), app_of(&g, 5));
+	cr_expect_eq(g.r.shared, 0);
+	ungroup(&g);
+	fixture_close(&f);
+}
+
 static const Cairn__Store__App *snap_app_of(const Cairn__Store__Snapshot *s, uint8_t h)
 {
 	char id[65];
