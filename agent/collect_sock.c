@@ -360,6 +360,12 @@ static struct mnl_socket *nl_open_in(struct sock_scanner *s, struct netns_ent *n
 		*err = -errno;
 		return NULL;
 	}
+	struct stat st;
+	if (fstat(nsfd, &st) < 0 || (uint64_t)st.st_ino != ns->ino) {
+		close(nsfd);
+		*err = -ESTALE; /* that process has moved to another namespace */
+		return NULL;
+	}
 	struct nsopen o = {.nsfd = nsfd};
 	pthread_t t;
 	int rc = pthread_create(&t, NULL, nsopen_thread, &o);
@@ -897,7 +903,17 @@ static int dump_netns(struct sock_scanner *s, struct collect_ctx *ctx, struct ne
 		if (ns->is_own) {
 			ns->nl = nl_open(&err);
 		} else {
-			ns->nl = nl_open_in(s, ns, &err, &what);
+			/* The process may have exited (or moved) since the listing:
+			 * another one of the namespace will do. */
+			for (int attempt = 0; attempt < 3; attempt++) {
+				ns->nl = nl_open_in(s, ns, &err, &what);
+				if (ns->nl || (err != -ENOENT && err != -ESRCH && err != -ESTALE))
+					break;
+				int32_t other = netns_other_pid(s, ns->ino, ns->pid);
+				if (!other)
+					break;
+				ns->pid = other;
+			}
 		}
 		if (!ns->nl) {
 			ns->nl_failed = true;
