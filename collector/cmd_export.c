@@ -158,8 +158,10 @@ static int load(struct planctx *p, struct loaded *l)
 		l->nedges = calloc(n, sizeof(size_t));
 		if (!l->windows || !l->nwindows || !l->edges || !l->nedges)
 			rc = -ENOMEM;
+		/* without --since the files hold everything stored (retention bounds it) */
+		int64_t since = p->opt.since_ms > 0 ? l->es.since_ms : 0;
 		for (size_t i = 0; !rc && i < l->es.n; i++)
-			rc = load_host_series(txn, &p->db, &l->es.hosts[i], l->es.since_ms, l->es.now_ms, l, i);
+			rc = load_host_series(txn, &p->db, &l->es.hosts[i], since, l->es.now_ms, l, i);
 		if (!rc)
 			rc = load_statuses(txn, &p->db, l);
 		if (rc)

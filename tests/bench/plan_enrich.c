@@ -7,6 +7,10 @@
  * through ingest_apply like real batches. Deterministic per host name.
  *
  *   cairn-plan-enrich --state-dir DIR [--days N] [--now-ms MS]
+ *
+ * The perf windows cover the last --days (default 7) before now: planning
+ * judges the recent period. (cairn-estate dates its traffic from a fixed day
+ * for reproducibility, so map edges are older than that period.)
  */
 #include <errno.h>
 #include <getopt.h>
