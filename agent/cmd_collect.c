@@ -272,7 +272,7 @@ static void print_host(const Cairn__HostInfo *h)
 		if (v->hypervisor[0])
 			printf(", hypervisor %s", v->hypervisor);
 		if (v->container[0])
-			printf(", container %s", v->container);
+			printf(" (%s)", v->container);
 		if (v->dmi_sys_vendor[0] || v->dmi_product_name[0])
 			printf(" (%s %s)", v->dmi_sys_vendor, v->dmi_product_name);
 		printf("\n");

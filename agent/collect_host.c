@@ -492,11 +492,19 @@ int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 		char full[8400];
 		if (!stat(collect_path(ctx, full, sizeof(full), mnt), &sb) && !S_ISDIR(sb.st_mode))
 			continue;
-		/* A later mount on the same point hides the earlier one. */
+		/* A later mount on the same point hides the earlier one; a block
+		 * device seen before is a bind mount of a filesystem already listed
+		 * (counting it twice would double the host's storage). */
 		struct host_mount *m = NULL;
-		for (size_t i = 0; i < *n; i++)
+		bool bind = false;
+		for (size_t i = 0; i < *n; i++) {
 			if (!strcmp((*out)[i].mountpoint, mnt))
 				m = &(*out)[i];
+			else if (!strncmp(dev, "/dev/", 5) && !strcmp((*out)[i].device, dev))
+				bind = true;
+		}
+		if (bind && !m)
+			continue;
 		if (!m) {
 			if (*n >= 4096)
 				break;
