@@ -13,6 +13,7 @@
 #include "enroll.h"
 #include "ingest.h"
 #include "keys.h"
+#include "snapshot.h"
 #include "store.h"
 
 static void hosts_usage(FILE *f)
@@ -33,6 +34,42 @@ static void fmt_time(int64_t ms, char *out, size_t n)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* Application of each host from the latest snapshot (analysis): pairs of
+ * (agent id hex, app name) sorted by id for bsearch. */
+struct host_app {
+	const char *id;
+	const char *app;
+};
+
+static int cmp_host_app(const void *a, const void *b)
+{
+	return strcmp(((const struct host_app *)a)->id, ((const struct host_app *)b)->id);
+}
+
+static struct host_app *host_apps(const Cairn__Store__Snapshot *s, size_t *n)
+{
+	*n = 0;
+	size_t total = 0;
+	for (size_t i = 0; s && i < s->n_apps; i++)
+		total += s->apps[i]->n_hosts;
+	struct host_app *ha = calloc(total + 1, sizeof(*ha));
+	if (!ha)
+		return NULL;
+	for (size_t i = 0; s && i < s->n_apps; i++)
+		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
+			ha[(*n)++] = (struct host_app){ s->apps[i]->hosts[j], s->apps[i]->name };
+	if (*n > 1)
+		qsort(ha, *n, sizeof(*ha), cmp_host_app);
+	return ha;
+}
+
+static const char *app_of(const struct host_app *ha, size_t n, const char *id)
+{
+	struct host_app key = { id, NULL };
+	const struct host_app *r = n ? bsearch(&key, ha, n, sizeof(*ha), cmp_host_app) : NULL;
+	return r ? r->app : "";
 }
 
 /* Number of keys under a 32-byte agent prefix in dbi. */
@@ -78,11 +115,15 @@ int hosts_main(int argc, char *argv[])
 		db_close(&db);
 		return 1;
 	}
+	Cairn__Store__Snapshot *snap = NULL;
+	snapshot_load_latest(txn, &db, false, &snap, NULL); /* none yet: no APP column values */
+	size_t nha = 0;
+	struct host_app *ha = host_apps(snap, &nha);
 	json_t *arr = cli.json ? json_array() : NULL;
 	if (!arr)
-		printf("%-16s  %-24s  %-28s  %-19s  %8s  %10s  %6s  %5s  %-8s\n", "FINGERPRINT",
+		printf("%-16s  %-24s  %-28s  %-19s  %8s  %10s  %6s  %5s  %-8s  %s\n", "FINGERPRINT",
 		       "HOSTNAME", "OS", "LAST SEEN (UTC)", "BATCHES", "RECORDS", "PERF", "EDGES",
-		       "STATE");
+		       "STATE", "APP");
 	MDB_cursor *cur;
 	mdb_cursor_open(txn, db.dbi[STORE_AGENTS], &cur);
 	MDB_val k, v;
@@ -114,10 +155,11 @@ int hosts_main(int argc, char *argv[])
 		keys_id_hex(id, hex);
 		keys_fingerprint(id, fp);
 		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
+		const char *app = ha ? app_of(ha, nha, hex) : "";
 		if (arr) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
 					  "id", hex, "fingerprint", fp, "hostname", hostname, "os", os,
 					  "kernel", hi ? hi->kernel_release : "",
 					  "architecture", hi ? hi->architecture : "",
@@ -127,14 +169,15 @@ int hosts_main(int argc, char *argv[])
 					  "perf_windows", (json_int_t)perf,
 					  "edge_days", (json_int_t)edges,
 					  "high_seq", (json_int_t)a->high_seq,
-					  "state", enroll_state_name(a->state)));
+					  "state", enroll_state_name(a->state), "app", app));
 		} else {
 			fmt_time(last, seen, sizeof(seen));
-			printf("%-16s  %-24.24s  %-28.28s  %-19s  %8llu  %10llu  %6llu  %5llu  %-8s\n",
+			printf("%-16s  %-24.24s  %-28.28s  %-19s  %8llu  %10llu  %6llu  %5llu  %-8s  %s\n",
 			       fp, *hostname ? hostname : "-", os, seen,
 			       (unsigned long long)a->batches_stored,
 			       (unsigned long long)a->records_stored, (unsigned long long)perf,
-			       (unsigned long long)edges, enroll_state_name(a->state));
+			       (unsigned long long)edges, enroll_state_name(a->state),
+			       *app ? app : "-");
 		}
 		n++;
 		if (hf)
@@ -142,6 +185,9 @@ int hosts_main(int argc, char *argv[])
 		cairn__store__agent__free_unpacked(a, NULL);
 	}
 	mdb_cursor_close(cur);
+	free(ha);
+	if (snap)
+		cairn__store__snapshot__free_unpacked(snap, NULL);
 	db_read_end(&db, txn);
 	db_close(&db);
 	if (arr) {
