@@ -258,14 +258,14 @@ static const struct vendor_map vendors[] = {
 	{ "BHYVE", "bhyve" },
 };
 
-static const char *container_from_environ(const char *env, size_t len)
+/* container= of pid 1's environment (into kind[64]), or "kubernetes". */
+static const char *container_from_environ(const char *env, size_t len, char kind[static 64])
 {
-	static char kind[64];
 	for (size_t i = 0; i < len;) {
 		const char *e = env + i;
 		size_t l = strnlen(e, len - i);
 		if (l > 10 && !strncmp(e, "container=", 10)) {
-			size_t vl = l - 10 < sizeof(kind) - 1 ? l - 10 : sizeof(kind) - 1;
+			size_t vl = l - 10 < 63 ? l - 10 : 63;
 			memcpy(kind, e + 10, vl);
 			kind[vl] = '\0';
 			return kind;
@@ -306,7 +306,7 @@ static void collect_virt(struct collect_ctx *ctx, Cairn__HostInfo *h, bool hyper
 	}
 
 	const char *container = NULL;
-	char path[4200];
+	char path[4200], kind[64];
 	struct stat sb;
 	if (!stat(collect_path(ctx, path, sizeof(path), "/.dockerenv"), &sb))
 		container = "docker";
@@ -316,7 +316,7 @@ static void collect_virt(struct collect_ctx *ctx, Cairn__HostInfo *h, bool hyper
 		char env[16384];
 		ssize_t n = collect_read(ctx, "/proc/1/environ", env, sizeof(env));
 		if (n > 0)
-			container = container_from_environ(env, (size_t)n);
+			container = container_from_environ(env, (size_t)n, kind);
 	}
 	if (!container) {
 		char cg[4096];

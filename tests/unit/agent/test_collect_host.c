@@ -327,3 +327,26 @@ Test(host_live, matches_the_machine)
 	cr_assert(h->collected_ms <= now && h->collected_ms > now - 60000);
 	cairn__host_info__free_unpacked(h, NULL);
 }
+
+static void check_container(const char *rel, const void *data, size_t len, const char *want)
+{
+	char *root = tu_tmpdir("virt");
+	tu_write_bytes(root, rel, data, len);
+	struct collect_ctx ctx;
+	Cairn__HostInfo *h = host_of(root, &ctx);
+	cr_assert_str_eq(h->virt->kind, "container", "%s", rel);
+	cr_assert_str_eq(h->virt->container, want, "%s", rel);
+	cairn__host_info__free_unpacked(h, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
+Test(host_virt, container_detection)
+{
+	check_container("/proc/1/environ", "HOME=/\0container=lxc\0", 21, "lxc");
+	check_container("/proc/1/environ", "container=systemd-nspawn\0", 25, "systemd-nspawn");
+	check_container("/proc/1/environ", "KUBERNETES_SERVICE_HOST=10.96.0.1\0", 34, "kubernetes");
+	check_container("/run/.containerenv", "", 0, "podman");
+	check_container("/proc/1/cgroup", "0::/kubepods/burstable/pod1/abc\n", 32, "kubernetes");
+	check_container("/proc/1/cgroup", "12:pids:/docker/abc\n", 20, "docker");
+}
