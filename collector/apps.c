@@ -972,11 +972,10 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	uint32_t *stack = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *local = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *label = malloc((nh + 1) * sizeof(uint32_t));
-	uint32_t *members = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *order = malloc((nh + 1) * sizeof(uint32_t));
 	bool *shared = calloc(nh + 1, sizeof(bool));
 	struct adj g = { 0 }, cl = { 0 }, down = { 0 };
-	if (!cut || !pairs || !cpairs || !comp || !stack || !local || !label || !members ||
+	if (!cut || !pairs || !cpairs || !comp || !stack || !local || !label ||
 	    !order || !shared)
 		goto out;
 	if ((rc = find_infra(c, cut, &res->hubs)))
@@ -1160,7 +1159,6 @@ out:
 	free(stack);
 	free(local);
 	free(label);
-	free(members);
 	free(order);
 	free(shared);
 	return rc;
@@ -1279,13 +1277,11 @@ static void name_group(struct ctx *c, struct group *gr, const Cairn__Store__Snap
 	if (gr->prev >= 0 && prev->apps[gr->prev]->name && *prev->apps[gr->prev]->name &&
 	    strcmp(prev->apps[gr->prev]->named_from, "person")) {
 		gr->name = strdup(prev->apps[gr->prev]->name);
-		gr->named_from = prev->apps[gr->prev]->named_from;
-		if (!strcmp(gr->named_from, "hostname-stem"))
-			gr->named_from = "hostname-stem";
-		else if (!strcmp(gr->named_from, "service"))
-			gr->named_from = "service";
-		else
-			gr->named_from = "host";
+		/* a static string: the previous snapshot is freed before ours */
+		const char *from = prev->apps[gr->prev]->named_from;
+		gr->named_from = !strcmp(from, "hostname-stem") ? "hostname-stem"
+				 : !strcmp(from, "service")     ? "service"
+								: "host";
 		return;
 	}
 	if (gr->infra) {

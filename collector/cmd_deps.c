@@ -120,7 +120,7 @@ static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent
 }
 
 static void write_dot(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__MapEdge **edges,
-		      size_t ne, const bool *keep_node, const struct query_nodes *ix)
+		      size_t ne, const bool *keep_node)
 {
 	const Cairn__Store__DepMap *m = s->map;
 	fprintf(f, "digraph cairn {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
@@ -168,7 +168,6 @@ static void write_dot(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__Ma
 		fputs("];\n", f);
 	}
 	fputs("}\n", f);
-	(void)ix;
 }
 
 /* ------------------------------------------------------------ main */
@@ -314,7 +313,7 @@ int deps_main(int argc, char *argv[])
 	}
 
 	if (o.dot) {
-		write_dot(stdout, s, edges, ne, keep_node, &ix);
+		write_dot(stdout, s, edges, ne, keep_node);
 	} else if (cli.json) {
 		json_t *root = json_object();
 		json_t *jn = json_array(), *je = json_array();

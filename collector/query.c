@@ -28,7 +28,7 @@ int query_open(struct query_ctx *q, const char *state_dir, const char *config_pa
 		str_copy(q->cfg.state_dir, state_dir, sizeof(q->cfg.state_dir));
 	int rc = store_open(&q->db, &q->cfg, writable, eb);
 	if (rc)
-		return rc == -ENOENT ? rc : rc;
+		return rc;
 	q->opened = true;
 	return 0;
 }
