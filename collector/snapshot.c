@@ -166,15 +166,18 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 	memset(&ar, 0, sizeof(ar));
 	struct depmap_opts mo = { .since_ms = o->since_ms, .now_ms = o->now_ms };
 	uint64_t gen = snapshot_facts_gen(txn, env);
+	uint64_t t0 = time_mono_us();
 	int rc = depmap_build(txn, env, &mo, &dm, eb);
 	if (rc)
 		return rc;
 	int prc = snapshot_load_latest(txn, env, false, &prev, NULL);
 	if (prc && prc != -ENOENT)
 		log_warn("previous snapshot unreadable; application ids start afresh");
+	uint64_t t1 = time_mono_us();
 	if ((rc = apps_decisions_load(txn, env, &dec, eb)) ||
 	    (rc = apps_compute(dm, &o->apps, prev, &dec, &ar, eb)))
 		goto out;
+	uint64_t t2 = time_mono_us();
 	Cairn__Store__Snapshot *s = malloc(sizeof(*s));
 	if (!s) {
 		rc = errbuf_set(eb, -ENOMEM, "snapshot: out of memory");
@@ -195,6 +198,7 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 	s->n_apps = ar.napps;
 	ar.apps = NULL;
 	ar.napps = 0;
+	uint64_t t3 = time_mono_us();
 	if (o->with_plan) {
 		struct plan_options po;
 		plan_options_init(&po, o->now_ms);
@@ -203,6 +207,10 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 		if (plrc)
 			log_warn("snapshot: planning skipped: %s", peb.msg);
 	}
+	log_debug("snapshot: map %.3f s (%zu service edges), applications %.3f s (%zu), "
+		  "protobuf %.3f s, planning %.3f s",
+		  (double)(t1 - t0) / 1e6, dm->nsvc, (double)(t2 - t1) / 1e6, s->n_apps,
+		  (double)(t3 - t2) / 1e6, (double)(time_mono_us() - t3) / 1e6);
 	*out = s;
 out:
 	if (prev)
