@@ -33,6 +33,9 @@
 
 #define MAX_GAPS_PER_BATCH 64
 #define SHUTDOWN_DEADLINE_MS 8000
+/* On stop, how long to wait for the ACK of batches in flight (the last
+ * window was just sent): saves a resend on the next start. */
+#define SHUTDOWN_ACK_GRACE_MS 1000
 /* A batch stays well below the collector's default max_frame (4 MiB). */
 #define BATCH_SOFT_MAX ((size_t)3 << 20)
 
@@ -99,6 +102,8 @@ struct daemon {
 	enum phase phase;
 
 	uv_timer_t sample_timer, report_timer, status_timer, watchdog_timer, deadline_timer;
+	uv_timer_t drain_timer;
+	uint64_t drain_until;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uint64_t watchdog_usec;
 
@@ -919,6 +924,24 @@ static void sender_stopped(struct sender *s)
 	uv_walk(&d->loop, close_walk_cb, NULL);
 }
 
+static void stop_sender(struct daemon *d)
+{
+	uv_timer_stop(&d->drain_timer);
+	uv_timer_stop(&d->deadline_timer);
+	if (d->sender_started)
+		sender_stop(&d->sender, sender_stopped);
+	else
+		sender_stopped(&d->sender);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	const struct sender_stats *ss = sender_get_stats(&d->sender);
+	if (!ss->connected || ss->inflight == 0 || uv_now(&d->loop) >= d->drain_until)
+		stop_sender(d);
+}
+
 static void continue_shutdown(struct daemon *d)
 {
 	if (d->job)
@@ -932,11 +955,13 @@ static void continue_shutdown(struct daemon *d)
 	}
 	if (d->phase == PHASE_CLOSING) {
 		d->phase = PHASE_DONE;
-		uv_timer_stop(&d->deadline_timer);
-		if (d->sender_started)
-			sender_stop(&d->sender, sender_stopped);
-		else
-			sender_stopped(&d->sender);
+		const struct sender_stats *ss = sender_get_stats(&d->sender);
+		if (d->sender_started && ss->connected && ss->inflight) {
+			d->drain_until = uv_now(&d->loop) + SHUTDOWN_ACK_GRACE_MS;
+			uv_timer_start(&d->drain_timer, drain_cb, 10, 10);
+		} else {
+			stop_sender(d);
+		}
 	}
 }
 
@@ -1072,6 +1097,8 @@ static int setup(struct daemon *d)
 	uv_timer_init(&d->loop, &d->status_timer);
 	uv_timer_init(&d->loop, &d->watchdog_timer);
 	uv_timer_init(&d->loop, &d->deadline_timer);
+	uv_timer_init(&d->loop, &d->drain_timer);
+	d->drain_timer.data = d;
 	d->sample_timer.data = d->report_timer.data = d->status_timer.data = d;
 	d->watchdog_timer.data = d->deadline_timer.data = d;
 	uv_signal_init(&d->loop, &d->sig_term);
