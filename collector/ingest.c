@@ -673,12 +673,76 @@ const char *ingest_result_name(enum ingest_result r)
 	return "unknown";
 }
 
+/* A bump allocator for decoding one batch: protobuf-c makes hundreds of
+ * small allocations per batch; here they cost a pointer bump each and are
+ * released together after the commit. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct arena {
+	ProtobufCAllocator a;
+	struct arena_chunk *head;
+	size_t next_cap;
+};
+
+static void *arena_alloc(void *ctx, size_t n)
+{
+	struct arena *ar = ctx;
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct arena_chunk *c = ar->head;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > ar->next_cap ? n : ar->next_cap;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = ar->head;
+		c->used = 0;
+		c->cap = cap;
+		ar->head = c;
+		ar->next_cap = cap * 2;
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+static void arena_free_one(void *ctx, void *p)
+{
+	(void)ctx;
+	(void)p; /* released with the arena */
+}
+
+static struct arena *arena_new(size_t first_cap)
+{
+	struct arena *ar = calloc(1, sizeof(*ar));
+	if (!ar)
+		return NULL;
+	ar->a.alloc = arena_alloc;
+	ar->a.free = arena_free_one;
+	ar->a.allocator_data = ar;
+	ar->next_cap = first_cap < 4096 ? 4096 : first_cap;
+	return ar;
+}
+
+static void arena_release(struct arena *ar)
+{
+	if (!ar)
+		return;
+	for (struct arena_chunk *c = ar->head, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(ar);
+}
+
 void ingest_item_free(struct ingest_item *it)
 {
 	if (!it)
 		return;
-	if (it->decoded)
-		cairn__batch__free_unpacked(it->decoded, NULL);
+	arena_release(it->decoded_arena);
 	free(it->payload);
 	free(it);
 }
@@ -687,6 +751,7 @@ void ingest_item_free(struct ingest_item *it)
 struct group_entry {
 	struct ingest_item *it;
 	Cairn__Batch *batch; /* NULL when rejected before the transaction */
+	struct arena *arena; /* holds batch */
 };
 
 struct group {
@@ -804,8 +869,10 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 			 (unsigned long long)it->seq, it->payload_len);
 		return;
 	}
-	Cairn__Batch *b = cairn__batch__unpack(NULL, it->payload_len, it->payload);
+	struct arena *ar = arena_new(it->payload_len * 3 + 1024);
+	Cairn__Batch *b = ar ? cairn__batch__unpack(&ar->a, it->payload_len, it->payload) : NULL;
 	if (!b) {
+		arena_release(ar);
 		it->result = INGEST_MALFORMED;
 		snprintf(it->detail, sizeof(it->detail),
 			 "payload of seq %llu (%zu bytes) is not a valid cairn.Batch",
@@ -818,17 +885,18 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 		snprintf(it->detail, sizeof(it->detail),
 			 "batch seq %llu / agent id inside the payload differ from the frame's (seq %llu)",
 			 (unsigned long long)b->seq, (unsigned long long)it->seq);
-		cairn__batch__free_unpacked(b, NULL);
+		arena_release(ar);
 		return;
 	}
 	struct errbuf eb;
 	if (ingest_check_limits(b, &w->limits, &eb) != 0) {
 		it->result = INGEST_LIMIT;
 		str_copy(it->detail, eb.msg, sizeof(it->detail));
-		cairn__batch__free_unpacked(b, NULL);
+		arena_release(ar);
 		return;
 	}
 	ge->batch = b;
+	ge->arena = ar;
 }
 
 static void *verifier_main(void *arg)
@@ -836,7 +904,9 @@ static void *verifier_main(void *arg)
 	struct ingest_writer *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->in_head && !w->stop)
+		/* stay at most two groups ahead of the writer: decoded batches
+		 * are several times their payload */
+		while ((!w->in_head || w->queued >= 2 * w->commit_batches) && !w->stop)
 			pthread_cond_wait(&w->vcv, &w->mu);
 		if (!w->in_head && w->stop)
 			break;
@@ -857,6 +927,7 @@ static void *verifier_main(void *arg)
 			struct group_entry ge = { .it = it };
 			prepare(w, &ge);
 			it->decoded = ge.batch;
+			it->decoded_arena = ge.arena;
 			rej.bad_signatures += it->result == INGEST_BAD_SIGNATURE;
 			rej.malformed += it->result == INGEST_MALFORMED;
 			rej.limits += it->result == INGEST_LIMIT;
@@ -913,7 +984,9 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 		g.e[i++].it = it;
 	for (i = 0; i < n; i++) {
 		g.e[i].batch = g.e[i].it->decoded;
+		g.e[i].arena = g.e[i].it->decoded_arena;
 		g.e[i].it->decoded = NULL;
+		g.e[i].it->decoded_arena = NULL;
 	}
 
 	struct group_ctx ctx = { &g, w->env, 0 };
@@ -982,7 +1055,7 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 	}
 	for (i = 0; i < n; i++)
 		if (g.e[i].batch)
-			cairn__batch__free_unpacked(g.e[i].batch, NULL);
+			arena_release(g.e[i].arena);
 	free(g.e);
 	w->done(list, w->done_arg);
 }
@@ -1025,6 +1098,7 @@ static void *writer_main(void *arg)
 			w->tail = NULL;
 		last->next = NULL;
 		w->queued -= taken;
+		pthread_cond_signal(&w->vcv);
 		pthread_mutex_unlock(&w->mu);
 		uint64_t bytes = 0;
 		for (struct ingest_item *it = list; it; it = it->next)

@@ -154,6 +154,7 @@ struct ingest_item {
 	uint32_t records;
 	char detail[200];       /* for the log line on failure */
 	Cairn__Batch *decoded;  /* set by the verifier stage; owned by the writer */
+	void *decoded_arena;    /* the arena decoded lives in (one free for all of it) */
 	/* INGEST_KIND_ENROLL: input, then outcome */
 	char hostname[256];
 	char peer[64];
