@@ -18,11 +18,14 @@
  * (needs CAP_DAC_READ_SEARCH + CAP_SYS_PTRACE for other users' processes).
  * The scanner keeps, per process, the fd slots it has read: a slot keeps its
  * socket while that socket is still in the dump, so a warm sample reads no fd
- * link at all. Only inodes never seen before are looked up: first in the
- * processes that own sockets on the same local port or to the same remote
- * endpoint, then in processes whose fd set changed, then (rarely) in every
- * slot not known to hold a live inet socket. Sockets still unowned after that
- * are not searched again until the periodic full rescan.
+ * link at all. Only inodes never seen before are looked up, cheapest first:
+ * in the processes that own sockets on the same local port or to the same
+ * remote endpoint (probing their freed fd numbers and the numbers above their
+ * highest, where the kernel puts new fds, before listing their fd dir), then
+ * in every process with freed slots or a changed fd count, then (at most
+ * every 4th sample) in every slot not known to hold a live inet socket.
+ * Sockets still unowned after that are not searched again until the periodic
+ * full rescan (opts.full_rescan_every). docs/sockets.md has the details.
  *
  * Direction: LISTEN for listeners (TCP LISTEN; unbound-remote UDP sockets on a
  * port below the ephemeral range); LOCAL when the other end is on this host
