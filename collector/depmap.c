@@ -1202,6 +1202,10 @@ int depmap_build(MDB_txn *txn, const struct db_env *env, const struct depmap_opt
 	if ((rc = build_levels(&L)) || (rc = name_external(m)))
 		goto fail;
 	m->stats.resolve_us = time_mono_us() - t1;
+	if (m->stats.malformed)
+		log_warn("dependency map: %llu stored values or addresses did not decode and were "
+			 "skipped (a newer agent, or damage: 'cairn-collector hosts' shows who reports)",
+			 (unsigned long long)m->stats.malformed);
 	loader_free(&L);
 	*out = m;
 	return 0;
