@@ -40,8 +40,13 @@ static void print_plan_header(const Cairn__Store__Snapshot *s)
 	char since[32], at[32];
 	fmt_time(s->plan_since_ms, since, sizeof(since));
 	fmt_time(s->computed_ms, at, sizeof(at));
-	printf("Plan from snapshot %llu (computed %s UTC), period since %s UTC, sizing %s\n",
-	       (unsigned long long)s->version, at, since, *s->sizing_mode ? s->sizing_mode : "-");
+	char which[64];
+	if (s->version)
+		snprintf(which, sizeof(which), "snapshot %llu", (unsigned long long)s->version);
+	else
+		snprintf(which, sizeof(which), "the current facts (not stored)");
+	printf("Plan from %s, computed %s UTC; period since %s UTC; sizing %s\n", which, at, since,
+	       *s->sizing_mode ? s->sizing_mode : "-");
 }
 
 /* ---------------------------------------------------------------- readiness */
@@ -71,6 +76,14 @@ static void reason_codes(const Cairn__Store__Readiness *r, char *out, size_t n)
 	}
 	if (!out[0])
 		snprintf(out, n, "-");
+}
+
+static int cmp_readiness_row(const void *x, const void *y)
+{
+	const Cairn__Store__Readiness *a = *(Cairn__Store__Readiness *const *)x;
+	const Cairn__Store__Readiness *b = *(Cairn__Store__Readiness *const *)y;
+	int c = strcmp(b->kind, a->kind); /* "host" before "app" */
+	return c ? c : strcmp(a->name, b->name);
 }
 
 static void print_readiness_detail(const Cairn__Store__Readiness *r)
@@ -208,8 +221,15 @@ int readiness_main(int argc, char *argv[])
 	printf("%-4s  %-24s  %-19s  %5s  %4s  %-10s  %s\n", "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
 	       "STRATEGY", "REASONS");
 	unsigned count[4] = { 0 };
+	Cairn__Store__Readiness **rows = malloc((s->n_readiness + 1) * sizeof(*rows));
+	if (!rows) {
+		planctx_close(&p);
+		return 1;
+	}
+	memcpy(rows, s->readiness, s->n_readiness * sizeof(*rows));
+	qsort(rows, s->n_readiness, sizeof(*rows), cmp_readiness_row);
 	for (size_t i = 0; i < s->n_readiness; i++) {
-		const Cairn__Store__Readiness *r = s->readiness[i];
+		const Cairn__Store__Readiness *r = rows[i];
 		char codes[512];
 		reason_codes(r, codes, sizeof(codes));
 		printf("%-4s  %-24.24s  %-19s  %5u  %3u/5  %-10s  %s\n", r->kind, r->name, r->category,
@@ -218,6 +238,7 @@ int readiness_main(int argc, char *argv[])
 			count[!strcmp(r->category, "Ready") ? 0 : !strcmp(r->category, "Conditionally ready") ? 1
 			      : !strcmp(r->category, "Not ready") ? 2 : 3]++;
 	}
+	free(rows);
 	if (!s->n_readiness)
 		printf("(no hosts yet)\n");
 	printf("\nHosts: %u ready, %u conditionally ready, %u not ready, %u unknown. "
@@ -237,6 +258,30 @@ static void sizing_usage(FILE *f)
 		   "use and IOPS/throughput; monthly cost (730 h), with the price date beside each price.\n\n");
 	cli_usage_common(f);
 	planctx_usage_options(f);
+}
+
+struct named_sizing {
+	const char *name;
+	const Cairn__Store__Sizing *z;
+};
+
+static int cmp_named(const void *x, const void *y)
+{
+	return strcmp(((const struct named_sizing *)x)->name, ((const struct named_sizing *)y)->name);
+}
+
+/* Sizing rows in host-name order (tables are for people). */
+static void sort_sizing(const Cairn__Store__Snapshot *s, const Cairn__Store__Sizing **v, size_t n)
+{
+	struct named_sizing *t = malloc((n + 1) * sizeof(*t));
+	if (!t)
+		return; /* unsorted is still correct */
+	for (size_t i = 0; i < n; i++)
+		t[i] = (struct named_sizing){ planctx_host_name(s, v[i]->host), v[i] };
+	qsort(t, n, sizeof(*t), cmp_named);
+	for (size_t i = 0; i < n; i++)
+		v[i] = t[i].z;
+	free(t);
 }
 
 int sizing_main(int argc, char *argv[])
@@ -271,8 +316,16 @@ int sizing_main(int argc, char *argv[])
 	printf("\n%-20s  %-6s  %-13s  %-15s  %-12s  %9s  %-10s  %-16s  %9s  %-10s  %s\n", "HOST", "MODE",
 	       "VCPU used>need", "MEM GiB used>need", "INSTANCE", "$/MONTH", "AS OF", "STORAGE",
 	       "$/MONTH", "AS OF", "NOTE");
+	const Cairn__Store__Sizing **zs = malloc((s->n_sizing + 1) * sizeof(*zs));
+	if (!zs) {
+		planctx_close(&p);
+		return 1;
+	}
+	for (size_t i = 0; i < s->n_sizing; i++)
+		zs[i] = s->sizing[i];
+	sort_sizing(s, zs, s->n_sizing);
 	for (size_t i = 0; i < s->n_sizing; i++) {
-		const Cairn__Store__Sizing *z = s->sizing[i];
+		const Cairn__Store__Sizing *z = zs[i];
 		char cpu[32], mem[32], st[48];
 		snprintf(cpu, sizeof(cpu), "%.2f>%.2f", z->cpu_observed, z->cpu_needed);
 		snprintf(mem, sizeof(mem), "%.2f>%.2f", z->mem_observed_gib, z->mem_needed_gib);
@@ -282,6 +335,7 @@ int sizing_main(int argc, char *argv[])
 		       *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
 		       z->catalog_as_of, st, z->storage_monthly_usd, rules_plan.ebs_as_of, z->note);
 	}
+	free(zs);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
 	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. EBS prices %s. 'cost' sums them up.\n",

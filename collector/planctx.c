@@ -174,8 +174,10 @@ int planctx_snapshot(struct planctx *p)
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
 		return 1;
 	}
+	/* a fresh snapshot already carries a default plan: recompute only for
+	 * planning options, or when planning was skipped (e.g. no catalog) */
 	bool empty = p->snap->n_sizing == 0 && p->snap->hosts > 0;
-	if (!p->custom && !p->fresh && !empty)
+	if (!p->custom && !empty)
 		return 0;
 	MDB_txn *txn;
 	if ((rc = db_read_begin(&p->db, &txn))) {
