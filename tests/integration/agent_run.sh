@@ -262,6 +262,74 @@ check_accounting "$tmp/d" D
 [ "$gaps" -eq 0 ] || fail "D: gaps reported without a full spool ($gaps)"
 stop_collector
 
+# ---------------------------------------------------------------- E
+note "E: IPv6 literal collector address, sd_notify READY/WATCHDOG/RELOADING/STOPPING"
+new_store e
+nstarts=$((nstarts + 1))
+clog=$tmp/collector-$nstarts.log
+"$collector" serve --state-dir "$coll" --listen '[::1]:0' --accept-any 2>"$clog" >/dev/null &
+cpid=$!
+addr6=
+i=0
+while [ $i -lt 50 ] && kill -0 "$cpid" 2>/dev/null; do
+	addr6=$(sed -n 's/.*listening on \(\[::1\]:[0-9]*\) .*/\1/p' "$clog")
+	[ -n "$addr6" ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+notify_pid=
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(1)
+end = time.time() + 30
+while time.time() < end:
+    try:
+        m = s.recv(4096).decode()
+    except socket.timeout:
+        continue
+    print(m, flush=True)
+    if m.startswith("STOPPING"):
+        break
+' "$tmp/notify.sock" >"$tmp/notify.out" &
+	notify_pid=$!
+	wait_for 10 "notify socket" test -S "$tmp/notify.sock"
+fi
+if [ -z "$addr6" ]; then
+	note "E: no IPv6 loopback here: IPv6 part skipped"
+	addr6=$addr
+	stop_collector
+	start_collector "$addr"
+fi
+if [ -n "$notify_pid" ]; then
+	NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 \
+		"$agent" run --state-dir "$tmp/e" -o sample_interval=1s -o report_interval=1s \
+		-o collector="$addr6" -o collector_key="$key" 2>>"$tmp/elog" >/dev/null &
+	apid=$!
+else
+	start_agent "$tmp/e" "$tmp/elog" -o collector="$addr6" -o collector_key="$key"
+fi
+wait_for 30 "E: connected to $addr6 and delivered" spool_empty_and_connected "$tmp/e"
+"$agent" status --state-dir "$tmp/e" >"$tmp/out"
+grep -qF "connected to $addr6" "$tmp/out" || fail "E: status: $(cat "$tmp/out")"
+kill -HUP "$apid"
+sleep 1.2
+stop_agent
+[ "$stop_rc" -eq 0 ] || fail "E: SIGTERM exit code $stop_rc"
+check_accounting "$tmp/e" E
+stop_collector
+if [ -n "$notify_pid" ]; then
+	wait "$notify_pid"
+	for m in READY=1 WATCHDOG=1 RELOADING=1 STOPPING=1; do
+		grep -qx "$m" "$tmp/notify.out" || fail "E: no $m from sd_notify: $(cat "$tmp/notify.out")"
+	done
+	[ "$(grep -cx READY=1 "$tmp/notify.out")" -ge 2 ] || fail "E: READY=1 after reload missing"
+else
+	note "E: python3 missing: sd_notify part skipped"
+fi
+
 if [ "$fails" -ne 0 ]; then
 	echo "--- agent log (A):" >&2
 	tail -20 "$tmp/alog" >&2
