@@ -140,6 +140,71 @@ static void stats_add(struct ingest_stats *to, const struct ingest_stats *from)
 		t[i] += f[i];
 }
 
+/* A bump allocator for decoding one batch: protobuf-c makes hundreds of
+ * small allocations per batch; here they cost a pointer bump each and are
+ * released together after the commit. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct arena {
+	ProtobufCAllocator a;
+	struct arena_chunk *head;
+	size_t next_cap;
+};
+
+static void *arena_alloc(void *ctx, size_t n)
+{
+	struct arena *ar = ctx;
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct arena_chunk *c = ar->head;
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > ar->next_cap ? n : ar->next_cap;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = ar->head;
+		c->used = 0;
+		c->cap = cap;
+		ar->head = c;
+		ar->next_cap = cap * 2;
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+static void arena_free_one(void *ctx, void *p)
+{
+	(void)ctx;
+	(void)p; /* released with the arena */
+}
+
+static struct arena *arena_new(size_t first_cap)
+{
+	struct arena *ar = calloc(1, sizeof(*ar));
+	if (!ar)
+		return NULL;
+	ar->a.alloc = arena_alloc;
+	ar->a.free = arena_free_one;
+	ar->a.allocator_data = ar;
+	ar->next_cap = first_cap < 4096 ? 4096 : first_cap;
+	return ar;
+}
+
+static void arena_release(struct arena *ar)
+{
+	if (!ar)
+		return;
+	for (struct arena_chunk *c = ar->head, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(ar);
+}
+
 /* ------------------------------------------------------------ records */
 
 static int addr_claims(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
@@ -334,50 +399,64 @@ uint64_t ingest_edge_hash(const Cairn__Edge *e)
 	return db_get_u64(out);
 }
 
+static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      uint32_t day, const Cairn__Edge *e, ProtobufCAllocator *alloc,
+		      struct ingest_stats *st);
+
 static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		       const Cairn__ConnectionWindow *w, int64_t now_ms, struct ingest_stats *st)
 {
 	int64_t t = w->window_start_ms > 0 ? w->window_start_ms : now_ms;
 	uint32_t day = (uint32_t)(t / STORE_DAY_MS);
-	for (size_t i = 0; i < w->n_edges; i++) {
-		const Cairn__Edge *e = w->edges[i];
-		struct db_key k;
-		key_agent(&k, agent_id);
-		db_key_u32(&k, day);
-		db_key_u64(&k, ingest_edge_hash(e));
-		ProtobufCMessage *oldm = NULL;
-		int rc = store_get_msg(txn, env->dbi[STORE_EDGES], &k,
-				       &cairn__store__edge_day__descriptor, &oldm);
-		if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
-			return rc;
-		Cairn__Edge merged = *e; /* latest names, pids and addresses */
-		Cairn__Store__EdgeDay ed = CAIRN__STORE__EDGE_DAY__INIT;
-		ed.edge = &merged;
-		ed.windows = 1;
-		if (rc == 0) {
-			const Cairn__Store__EdgeDay *old = (const Cairn__Store__EdgeDay *)oldm;
-			const Cairn__Edge *o = old->edge;
-			ed.windows = old->windows + 1;
-			if (o) {
-				merged.samples_seen += o->samples_seen;
-				if (o->max_concurrent > merged.max_concurrent)
-					merged.max_concurrent = o->max_concurrent;
-				if (o->first_seen_ms && (!merged.first_seen_ms ||
-							 o->first_seen_ms < merged.first_seen_ms))
-					merged.first_seen_ms = o->first_seen_ms;
-				if (o->last_seen_ms > merged.last_seen_ms)
-					merged.last_seen_ms = o->last_seen_ms;
-				merged.bytes_sent += o->bytes_sent;
-				merged.bytes_received += o->bytes_received;
-			}
+	/* the stored EdgeDays are decoded into one arena, released at the end */
+	struct arena *ar = arena_new(w->n_edges * 512);
+	if (!ar)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < w->n_edges && rc == 0; i++)
+		rc = merge_edge(txn, env, agent_id, day, w->edges[i], &ar->a, st);
+	arena_release(ar);
+	return rc;
+}
+
+static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      uint32_t day, const Cairn__Edge *e, ProtobufCAllocator *alloc,
+		      struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u32(&k, day);
+	db_key_u64(&k, ingest_edge_hash(e));
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg_alloc(txn, env->dbi[STORE_EDGES], &k,
+				     &cairn__store__edge_day__descriptor, alloc, &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	Cairn__Edge merged = *e; /* latest names, pids and addresses */
+	Cairn__Store__EdgeDay ed = CAIRN__STORE__EDGE_DAY__INIT;
+	ed.edge = &merged;
+	ed.windows = 1;
+	if (rc == 0) {
+		const Cairn__Store__EdgeDay *old = (const Cairn__Store__EdgeDay *)oldm;
+		const Cairn__Edge *o = old->edge;
+		ed.windows = old->windows + 1;
+		if (o) {
+			merged.samples_seen += o->samples_seen;
+			if (o->max_concurrent > merged.max_concurrent)
+				merged.max_concurrent = o->max_concurrent;
+			if (o->first_seen_ms &&
+			    (!merged.first_seen_ms || o->first_seen_ms < merged.first_seen_ms))
+				merged.first_seen_ms = o->first_seen_ms;
+			if (o->last_seen_ms > merged.last_seen_ms)
+				merged.last_seen_ms = o->last_seen_ms;
+			merged.bytes_sent += o->bytes_sent;
+			merged.bytes_received += o->bytes_received;
 		}
-		rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);
-		if (oldm)
-			protobuf_c_message_free_unpacked(oldm, NULL);
-		if (rc)
-			return rc;
-		st->edges++;
 	}
+	rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);
+	if (rc)
+		return rc;
+	st->edges++;
 	return 0;
 }
 
@@ -671,71 +750,6 @@ const char *ingest_result_name(enum ingest_result r)
 	case INGEST_FAILED: return "failed";
 	}
 	return "unknown";
-}
-
-/* A bump allocator for decoding one batch: protobuf-c makes hundreds of
- * small allocations per batch; here they cost a pointer bump each and are
- * released together after the commit. */
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
-struct arena {
-	ProtobufCAllocator a;
-	struct arena_chunk *head;
-	size_t next_cap;
-};
-
-static void *arena_alloc(void *ctx, size_t n)
-{
-	struct arena *ar = ctx;
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	struct arena_chunk *c = ar->head;
-	if (!c || c->cap - c->used < n) {
-		size_t cap = n > ar->next_cap ? n : ar->next_cap;
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return NULL;
-		c->next = ar->head;
-		c->used = 0;
-		c->cap = cap;
-		ar->head = c;
-		ar->next_cap = cap * 2;
-	}
-	void *p = (char *)c->data + c->used;
-	c->used += n;
-	return p;
-}
-
-static void arena_free_one(void *ctx, void *p)
-{
-	(void)ctx;
-	(void)p; /* released with the arena */
-}
-
-static struct arena *arena_new(size_t first_cap)
-{
-	struct arena *ar = calloc(1, sizeof(*ar));
-	if (!ar)
-		return NULL;
-	ar->a.alloc = arena_alloc;
-	ar->a.free = arena_free_one;
-	ar->a.allocator_data = ar;
-	ar->next_cap = first_cap < 4096 ? 4096 : first_cap;
-	return ar;
-}
-
-static void arena_release(struct arena *ar)
-{
-	if (!ar)
-		return;
-	for (struct arena_chunk *c = ar->head, *next; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	free(ar);
 }
 
 void ingest_item_free(struct ingest_item *it)

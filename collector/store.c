@@ -42,15 +42,22 @@ int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
 	return 0;
 }
 
-int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
-		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+			const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
+			ProtobufCMessage **out)
 {
 	MDB_val k = db_key_val(key), v;
 	int rc = mdb_get(txn, dbi, &k, &v);
 	if (rc)
 		return rc;
-	*out = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
+	*out = protobuf_c_message_unpack(desc, alloc, v.mv_size, v.mv_data);
 	return *out ? 0 : -EBADMSG;
+}
+
+int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+	return store_get_msg_alloc(txn, dbi, key, desc, NULL, out);
 }
 
 int store_open(struct db_env *db, const struct collector_config *cfg, bool writable,

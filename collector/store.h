@@ -79,5 +79,9 @@ int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
  * -EBADMSG when the stored bytes do not decode. */
 int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
 		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
+/* Same with a caller's allocator (e.g. an arena: then nothing to free). */
+int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+			const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
+			ProtobufCMessage **out);
 
 #endif
