@@ -712,7 +712,8 @@ struct proc_entry {
 	uint32_t pid;
 	uint64_t start_ticks;
 	uint64_t cpu_ticks;
-	/* pid-stable facts, read once */
+	/* pid-stable facts, read once (again after an exec, seen as a new comm) */
+	char comm[64];
 	char *exe, *cmdline, *identity;
 	uint32_t uid;
 	char container_id[PROC_CONTAINER_ID_MAX];
@@ -879,6 +880,7 @@ static struct proc_entry *entry_new(struct collect_ctx *ctx, uint32_t pid,
 	struct proc_entry *e = collect_alloc(sizeof(*e));
 	e->pid = pid;
 	e->start_ticks = sf->starttime;
+	str_copy(e->comm, sf->comm, sizeof(e->comm));
 	e->uid = r.uid;
 	e->netns = r.netns;
 	str_copy(e->container_id, r.container_id, sizeof(e->container_id));
@@ -957,7 +959,13 @@ int proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__Process
 		if (e) {
 			prev_cpu = e->cpu_ticks;
 			have_prev = true;
-		} else {
+		}
+		if (e && strcmp(e->comm, sf.comm)) {
+			/* Same process, new program: exec() changed exe and cmdline. */
+			entry_free(e);
+			e = NULL;
+		}
+		if (!e) {
 			size_t cmd_max = next_bytes < PROC_CACHE_BUDGET ? PROC_CMDLINE_MAX
 								       : PROC_CMDLINE_SHORT;
 			e = entry_new(ctx, (uint32_t)pid, &sf, cmd_max);

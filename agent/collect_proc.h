@@ -3,7 +3,8 @@
  * A process is identified over time by (pid, start time): the same pid with
  * another start time is another process. Facts that do not change during a
  * process's life (exe, cmdline, user, container, identity, netns) are read
- * once per process and cached in struct proc_state; a steady-state snapshot
+ * once per process (again when its comm changes: an exec) and cached in
+ * struct proc_state; a steady-state snapshot
  * only reads /proc/<pid>/stat of each process (CPU, RSS, threads, ppid).
  * Kernel threads (PF_KTHREAD, or children of kthreadd) are skipped.
  */

@@ -573,3 +573,28 @@ Test(proc_malformed, cache_budget_bounds_memory)
 	tu_rm_rf(root);
 	free(root);
 }
+
+Test(proc_cpu, exec_refreshes_cached_facts)
+{
+	char *root = tiny_root();
+	set_stat(root, 70, "sh", 1, 10, 500);
+	tu_write_bytes(root, "/proc/70/cmdline", "sh\0-c\0exec java Main\0", 22);
+	struct collect_ctx ctx;
+	struct proc_state *st;
+	Cairn__ProcessSnapshot *a = snap_of(root, &ctx, &st);
+	cr_assert_str_eq(find(a, 70)->identity, "sh");
+	/* the shell exec'd java: same pid and start time, new comm and cmdline */
+	tu_write(root, "/proc/uptime", "110.00 100.00\n");
+	set_stat(root, 70, "java", 1, 10 + (uint64_t)sysconf(_SC_CLK_TCK), 500);
+	tu_write_bytes(root, "/proc/70/cmdline", "java\0Main\0", 10);
+	Cairn__ProcessSnapshot *b;
+	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	cr_assert_str_eq(find(b, 70)->cmdline, "java Main");
+	cr_assert_str_eq(find(b, 70)->identity, "java Main");
+	cr_assert_float_eq(find(b, 70)->cpu_pct, 10.0, 1e-6, "CPU continues across the exec");
+	cairn__process_snapshot__free_unpacked(a, NULL);
+	cairn__process_snapshot__free_unpacked(b, NULL);
+	proc_state_free(st);
+	tu_rm_rf(root);
+	free(root);
+}
