@@ -249,3 +249,34 @@ Test(depmap, addresses_and_ports)
 	cr_expect(depmap_port_is_infra(10050));
 	cr_expect_not(depmap_port_is_infra(5432));
 }
+
+static int put_garbage(MDB_txn *txn, void *arg)
+{
+	const struct db_env *env = arg;
+	uint8_t key[44];
+	memset(key, 1, 32); /* host 1 */
+	memset(key + 32, 0, 12);
+	key[35] = 1;
+	MDB_val k = { sizeof(key), key }, v = { 5, (void *)"\xff\xff\xff\xff\xff" };
+	int rc = mdb_put(txn, env->dbi[STORE_EDGES], &k, &v, 0);
+	MDB_val k2 = { 7, (void *)"short!!" };
+	return rc ? rc : mdb_put(txn, env->dbi[STORE_EDGES], &k2, &v, 0);
+}
+
+Test(depmap, bad_values_are_counted_and_skipped)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "good", "10.0.0.2", 5432, NULL);
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "bad-address", "10.0.0.999", 5432,
+		     NULL);
+	cr_assert_eq(db_write(&f.env, put_garbage, &f.env), 0);
+	struct depmap *m = build(&f, 0);
+	cr_expect_eq(m->stats.malformed, 3, "malformed %llu",
+		     (unsigned long long)m->stats.malformed);
+	cr_expect_not_null(svc_from(m, host(m, 1), "good"));
+	cr_expect_null(svc_from(m, host(m, 1), "bad-address"));
+	depmap_free(m);
+	fixture_close(&f);
+}
