@@ -193,6 +193,54 @@ Test(apps, call_between_applications_is_a_weak_link)
 	fixture_close(&f);
 }
 
+Test(apps, large_component_split_by_louvain)
+{
+	struct fixture f;
+	fixture_open(&f);
+	/* two dense clusters of 6 (every pair talks) joined by two edges: one
+	 * component, no weak link; above max_app_hosts it is split */
+	char name[32];
+	for (uint8_t h = 1; h <= 12; h++) {
+		snprintf(name, sizeof(name), "%s-node-%02u", h <= 6 ? "kafka" : "spark", h);
+		host(&f, h, name);
+	}
+	for (uint8_t a = 1; a <= 12; a++)
+		for (uint8_t b = a + 1; b <= 12; b++)
+			if ((a <= 6) == (b <= 6))
+				conn(&f, a, b, 9092);
+	conn(&f, 1, 7, 7077);
+	conn(&f, 2, 8, 7077);
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&f.env, &txn), 0);
+	struct errbuf eb = { { 0 } };
+	struct depmap_opts mo = { 0 };
+	struct grouped g;
+	cr_assert_eq(depmap_build(txn, &f.env, &mo, &g.m, &eb), 0, "%s", eb.msg);
+	db_read_end(&f.env, txn);
+	struct apps_opts o;
+	apps_opts_default(&o);
+	o.max_app_hosts = 8;
+	cr_assert_eq(apps_compute(g.m, &o, NULL, NULL, &g.r, &eb), 0, "%s", eb.msg);
+	cr_expect_eq(g.r.louvain_splits, 1);
+	cr_expect_eq(g.r.bridges, 0);
+	cr_expect_eq(g.r.napps, 2);
+	for (uint8_t h = 2; h <= 6; h++)
+		cr_expect_eq(app_of(&g, h), app_of(&g, 1));
+	for (uint8_t h = 8; h <= 12; h++)
+		cr_expect_eq(app_of(&g, h), app_of(&g, 7));
+	cr_expect_neq(app_of(&g, 1), app_of(&g, 7));
+	cr_expect_str_eq(app_of(&g, 1)->name, "kafka");
+	cr_expect_str_eq(app_of(&g, 7)->name, "spark");
+	/* the same input gives the same result */
+	struct apps_result r2;
+	cr_assert_eq(apps_compute(g.m, &o, NULL, NULL, &r2, &eb), 0);
+	for (uint32_t i = 0; i < g.m->nhosts; i++)
+		cr_expect_str_eq(r2.apps[r2.app_of_host[i]]->id, g.r.apps[g.r.app_of_host[i]]->id);
+	apps_result_free(&r2);
+	ungroup(&g);
+	fixture_close(&f);
+}
+
 static const Cairn__Store__App *snap_app_of(const Cairn__Store__Snapshot *s, uint8_t h)
 {
 	char id[65];
