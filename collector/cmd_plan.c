@@ -139,7 +139,7 @@ static int readiness_history(struct planctx *p, const char *needle)
 						      "readiness", msg_json(r));
 				json_array_append_new(arr, e);
 			} else {
-				char change[256] = "";
+				char change[sizeof(prev_codes) + 16] = "";
 				if (n && strcmp(codes, prev_codes))
 					snprintf(change, sizeof(change), "  (was %s)", prev_codes);
 				if (n && r->score != prev_score)
