@@ -436,6 +436,10 @@ bool host_fs_is_pseudo(const char *fstype, const char *mountpoint)
 
 bool host_fs_is_network(const char *fstype)
 {
+	/* FUSE filesystems (s3fs, rclone, gcsfuse, sshfs ...) mostly talk to a
+	 * server; fuseblk (ntfs-3g, exfat) sits on a local disk. */
+	if (!strncmp(fstype, "fuse.", 5))
+		return true;
 	for (size_t i = 0; network_fs[i]; i++)
 		if (!strcmp(fstype, network_fs[i]))
 			return true;
