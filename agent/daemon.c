@@ -36,8 +36,10 @@
 /* On stop, how long to wait for the ACK of batches in flight (the last
  * window was just sent): saves a resend on the next start. */
 #define SHUTDOWN_ACK_GRACE_MS 1000
-/* A batch stays well below the collector's default max_frame (4 MiB). */
+/* A batch stays well below the collector's default max_frame (4 MiB), and
+ * below half the spool so one batch never evicts everything else. */
 #define BATCH_SOFT_MAX ((size_t)3 << 20)
+
 
 enum job_kind { JOB_SAMPLE, JOB_REPORT };
 
@@ -417,6 +419,12 @@ static int pack_and_sign_seq(struct job *j, uint64_t seq)
 	return pack_and_sign(j);
 }
 
+static size_t batch_soft_max(const struct job *j)
+{
+	size_t half = (size_t)(j->spool_st.spool_max / 2);
+	return half && half < BATCH_SOFT_MAX ? half : BATCH_SOFT_MAX;
+}
+
 /* A batch too large for the collector would be refused forever: shed the
  * bulkiest optional parts (process command lines, then package lists). */
 static void shrink_batch(struct job *j)
@@ -424,30 +432,44 @@ static void shrink_batch(struct job *j)
 	Cairn__Batch *b = j->batch;
 	for (size_t i = 0; i < b->n_records; i++) {
 		Cairn__Record *r = b->records[i];
-		if (r->kind_case == CAIRN__RECORD__KIND_PROCESSES && r->processes) {
-			for (size_t k = 0; k < r->processes->n_processes; k++) {
-				Cairn__Process *p = r->processes->processes[k];
-				if (p->cmdline && strlen(p->cmdline) > 200)
-					p->cmdline[200] = '\0';
-			}
+		if (r->kind_case != CAIRN__RECORD__KIND_PROCESSES || !r->processes)
+			continue;
+		for (size_t k = 0; k < r->processes->n_processes; k++) {
+			char *cmd = r->processes->processes[k]->cmdline;
+			size_t cut = 200;
+			if (!cmd || strlen(cmd) <= cut)
+				continue;
+			while (cut > 0 && ((unsigned char)cmd[cut] & 0xC0) == 0x80)
+				cut--; /* keep whole UTF-8 characters */
+			cmd[cut] = '\0';
 		}
 	}
-	if (cairn__batch__get_packed_size(b) <= BATCH_SOFT_MAX)
+	if (cairn__batch__get_packed_size(b) <= batch_soft_max(j))
 		return;
+	/* Package lists go out in the next batch instead, on their own; lists
+	 * that cannot fit even alone are not sent until they change (or the next
+	 * inventory), rather than failing every window. */
+	size_t kept = 0, pkg_bytes = 0;
 	for (size_t i = 0; i < b->n_records; i++) {
 		Cairn__Record *r = b->records[i];
-		if (r->kind_case == CAIRN__RECORD__KIND_PACKAGES && r->packages) {
-			for (size_t k = 0; k < r->packages->n_packages; k++)
-				cairn__package__free_unpacked(r->packages->packages[k], NULL);
-			free(r->packages->packages);
-			r->packages->packages = NULL;
-			r->packages->n_packages = 0;
-			r->packages->unchanged = false;
+		if (r->kind_case == CAIRN__RECORD__KIND_PACKAGES) {
+			pkg_bytes += cairn__record__get_packed_size(r);
+			cairn__record__free_unpacked(r, NULL);
+		} else {
+			b->records[kept++] = r;
 		}
 	}
-	log_warn("batch %llu was larger than %zu bytes: command lines cut to 200 bytes and "
-		 "package lists left out",
-		 (unsigned long long)j->seq, BATCH_SOFT_MAX);
+	b->n_records = kept;
+	if (pkg_bytes + 4096 < batch_soft_max(j)) {
+		memset(&j->d->pkg, 0, sizeof(j->d->pkg));
+		log_warn("batch %llu was larger than %zu bytes: command lines cut to 200 bytes, "
+			 "package lists moved to the next batch",
+			 (unsigned long long)j->seq, batch_soft_max(j));
+	} else {
+		log_error("package lists (%zu bytes) do not fit in one batch (at most %zu bytes, half "
+			  "of spool_max up to 3 MiB): not sent; raise spool_max",
+			  pkg_bytes, batch_soft_max(j));
+	}
 }
 
 static void report_work(uv_work_t *req)
@@ -513,7 +535,7 @@ static void report_work(uv_work_t *req)
 	add_health(j, b);
 	j->nrecords = b->n_records;
 
-	if (cairn__batch__get_packed_size(b) > BATCH_SOFT_MAX)
+	if (cairn__batch__get_packed_size(b) > batch_soft_max(j))
 		shrink_batch(j);
 	j->rc = pack_and_sign(j);
 	if (j->rc)
