@@ -139,7 +139,8 @@ static int load_statuses(MDB_txn *txn, const struct db_env *db, struct loaded *l
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int load(struct planctx *p, struct loaded *l)
+/* series: also every host's perf windows and edges (ads-csv needs them) */
+static int load(struct planctx *p, struct loaded *l, bool series)
 {
 	memset(l, 0, sizeof(*l));
 	MDB_txn *txn;
@@ -160,7 +161,7 @@ static int load(struct planctx *p, struct loaded *l)
 			rc = -ENOMEM;
 		/* without --since the files hold everything stored (retention bounds it) */
 		int64_t since = p->opt.since_ms > 0 ? l->es.since_ms : 0;
-		for (size_t i = 0; !rc && i < l->es.n; i++)
+		for (size_t i = 0; series && !rc && i < l->es.n; i++)
 			rc = load_host_series(txn, &p->db, &l->es.hosts[i], since, l->es.now_ms, l, i);
 		if (!rc)
 			rc = load_statuses(txn, &p->db, l);
@@ -217,14 +218,14 @@ int export_main(int argc, char *argv[])
 		return rc;
 	}
 	struct loaded l;
-	if ((rc = load(&p, &l))) {
+	if ((rc = load(&p, &l, ads))) {
 		planctx_close(&p);
 		free(args);
 		return rc;
 	}
 	struct export_input in = {
-		.snap = p.snap, .estate = &l.es, .windows = l.windows, .nwindows = l.nwindows,
-		.edges = l.edges, .nedges = l.nedges, .statuses = l.statuses, .nstatuses = l.nstatuses,
+		.snap = p.snap, .estate = &l.es, .windows = ads ? l.windows : NULL, .nwindows = l.nwindows,
+		.edges = ads ? l.edges : NULL, .nedges = l.nedges, .statuses = l.statuses, .nstatuses = l.nstatuses,
 		.generated_ms = p.opt.now_ms,
 	};
 	struct errbuf eb = { { 0 } };

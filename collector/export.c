@@ -688,44 +688,79 @@ static json_t *host_json(const struct export_input *in, const struct estate_host
 			 "status", pb(st));
 }
 
+/* Writes "key": value (value's reference is stolen) as one member of the
+ * top-level object; values are dumped one at a time so that memory stays at
+ * one host's worth however large the estate. */
+static int member(FILE *f, const char *key, json_t *value, bool first)
+{
+	if (!value)
+		return -ENOMEM;
+	fprintf(f, "%s\n  \"%s\": ", first ? "" : ",", key);
+	int rc = json_dumpf(value, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	json_decref(value);
+	return rc ? -EIO : 0;
+}
+
 int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 {
 	const Cairn__Store__Snapshot *s = in->snap;
-	json_t *hosts = json_array(), *apps = json_array(), *waves = json_array(), *notes = json_array();
-	json_t *statuses = json_array();
-	for (size_t i = 0; i < in->estate->n; i++)
-		json_array_append_new(hosts, host_json(in, &in->estate->hosts[i]));
-	for (size_t i = 0; i < s->n_apps; i++) {
-		char key[300];
-		snprintf(key, sizeof(key), "app:%s", s->apps[i]->id);
-		json_t *a = pb(s->apps[i]);
-		json_object_set_new(a, "wave", json_integer(waves_of_app(s, s->apps[i]->id)));
-		json_object_set_new(a, "readiness", pb(readiness_of(s, s->apps[i]->id)));
-		json_object_set_new(a, "status", pb(status_of(in, key)));
-		json_array_append_new(apps, a);
-	}
-	for (size_t i = 0; i < s->n_waves; i++)
-		json_array_append_new(waves, pb(s->waves[i]));
-	for (size_t i = 0; i < s->n_plan_notes; i++)
+	json_t *notes = json_array();
+	for (size_t i = 0; notes && i < s->n_plan_notes; i++)
 		json_array_append_new(notes, json_string(s->plan_notes[i]));
-	for (size_t i = 0; i < in->nstatuses; i++)
-		json_array_append_new(statuses, pb(in->statuses[i]));
-	json_t *map = s->map ? pb(s->map) : json_object();
-	json_t *root = json_pack(
-		"{s:s, s:I, s:{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:o}, s:o, s:o, s:o, s:o, s:o}",
-		"schema", "cairn-export/1", "generated_ms", (json_int_t)in->generated_ms,
-		"snapshot", "version", (json_int_t)s->version, "computed_ms", (json_int_t)s->computed_ms,
-		"plan_since_ms", (json_int_t)s->plan_since_ms, "sizing_mode", s->sizing_mode,
-		"catalog_as_of", s->catalog_as_of, "lifecycle_as_of", s->lifecycle_as_of,
-		"ebs_as_of", rules_plan.ebs_as_of, "notes", notes,
-		"hosts", hosts, "map", map, "apps", apps, "waves", waves, "statuses", statuses);
-	if (!root)
-		return errbuf_set(eb, -ENOMEM, "json export: out of memory");
-	int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', f);
-	json_decref(root);
+	fputc('{', f);
+	int rc = member(f, "schema", json_string("cairn-export/1"), true);
+	if (!rc)
+		rc = member(f, "generated_ms", json_integer(in->generated_ms), false);
+	if (!rc)
+		rc = member(f, "snapshot",
+			    json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "version",
+				      (json_int_t)s->version, "computed_ms", (json_int_t)s->computed_ms,
+				      "plan_since_ms", (json_int_t)s->plan_since_ms, "sizing_mode",
+				      s->sizing_mode, "catalog_as_of", s->catalog_as_of, "lifecycle_as_of",
+				      s->lifecycle_as_of, "ebs_as_of", rules_plan.ebs_as_of, "notes", notes),
+			    false);
+	if (!rc) {
+		/* hosts one by one */
+		fputs(",\n  \"hosts\": [", f);
+		for (size_t i = 0; !rc && i < in->estate->n; i++) {
+			fputs(i ? ",\n" : "\n", f);
+			json_t *h = host_json(in, &in->estate->hosts[i]);
+			rc = h ? json_dumpf(h, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -ENOMEM;
+			json_decref(h);
+		}
+		fputs("\n  ]", f);
+	}
+	if (!rc)
+		rc = member(f, "map", s->map ? pb(s->map) : json_object(), false);
+	if (!rc) {
+		json_t *apps = json_array();
+		for (size_t i = 0; apps && i < s->n_apps; i++) {
+			char key[300];
+			snprintf(key, sizeof(key), "app:%s", s->apps[i]->id);
+			json_t *a = pb(s->apps[i]);
+			json_object_set_new(a, "wave", json_integer(waves_of_app(s, s->apps[i]->id)));
+			json_object_set_new(a, "readiness", pb(readiness_of(s, s->apps[i]->id)));
+			json_object_set_new(a, "status", pb(status_of(in, key)));
+			json_array_append_new(apps, a);
+		}
+		rc = member(f, "apps", apps, false);
+	}
+	if (!rc) {
+		json_t *waves = json_array();
+		for (size_t i = 0; waves && i < s->n_waves; i++)
+			json_array_append_new(waves, pb(s->waves[i]));
+		rc = member(f, "waves", waves, false);
+	}
+	if (!rc) {
+		json_t *statuses = json_array();
+		for (size_t i = 0; statuses && i < in->nstatuses; i++)
+			json_array_append_new(statuses, pb(in->statuses[i]));
+		rc = member(f, "statuses", statuses, false);
+	}
+	fputs("\n}\n", f);
 	if (rc || ferror(f))
-		return errbuf_set(eb, -EIO, "json export: write failed (disk full?)");
+		return errbuf_set(eb, rc == -ENOMEM ? -ENOMEM : -EIO, "json export: %s",
+				  rc == -ENOMEM ? "out of memory" : "write failed (disk full?)");
 	return 0;
 }
 
