@@ -1185,7 +1185,10 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 {
 	const struct depmap *m = c->m;
 	int rc = 0;
-	size_t nprev = prev ? prev->n_apps : 0;
+	/* what to match against: the automatic groups when the previous
+	 * snapshot has them, its applications otherwise */
+	bool use_auto = prev && prev->n_auto_groups;
+	size_t nprev = !prev ? 0 : use_auto ? prev->n_auto_groups : prev->n_apps;
 	int32_t *prev_of = malloc((c->nh + 1) * sizeof(int32_t));
 	bool *prev_used = calloc(nprev + 1, sizeof(bool));
 	if (!prev_of || !prev_used) {
@@ -1195,10 +1198,11 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 	for (uint32_t h = 0; h < c->nh; h++)
 		prev_of[h] = -1;
 	for (size_t a = 0; a < nprev; a++) {
-		const Cairn__Store__App *pa = prev->apps[a];
-		for (size_t i = 0; i < pa->n_hosts; i++) {
+		size_t nh = use_auto ? prev->auto_groups[a]->n_hosts : prev->apps[a]->n_hosts;
+		char **hosts = use_auto ? prev->auto_groups[a]->hosts : prev->apps[a]->hosts;
+		for (size_t i = 0; i < nh; i++) {
 			uint8_t id[32];
-			if (strlen(pa->hosts[i]) != 64 || hex_decode(id, 32, pa->hosts[i]))
+			if (strlen(hosts[i]) != 64 || hex_decode(id, 32, hosts[i]))
 				continue;
 			uint32_t h = depmap_host_index(m, id);
 			if (h != DEPMAP_NONE)
@@ -1212,7 +1216,11 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 		struct group *gr = &c->groups[g];
 		for (size_t i = 0; i < gr->n; i++) {
 			int32_t p = prev_of[gr->hosts[i]];
-			if (p < 0 || prev->apps[p]->infrastructure != gr->infra)
+			if (p < 0)
+				continue;
+			bool pinfra = use_auto ? prev->auto_groups[p]->infrastructure
+					       : prev->apps[p]->infrastructure;
+			if (pinfra != gr->infra)
 				continue;
 			size_t q;
 			for (q = 0; q < nm; q++)
@@ -1243,19 +1251,37 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 		gr->prev = (int32_t)ms[q].prev;
 		prev_used[ms[q].prev] = true;
 	}
+	/* matched ids first, so a derived id can step aside from them */
 	for (size_t g = 0; g < c->ngroups; g++) {
 		struct group *gr = &c->groups[g];
-		char buf[96];
-		if (gr->prev >= 0) {
-			gr->id = strdup(prev->apps[gr->prev]->id);
-		} else if (gr->infra) {
-			snprintf(buf, sizeof(buf), "infra-%s", gr->label);
-			gr->id = strdup(buf);
-		} else {
-			snprintf(buf, sizeof(buf), "app-%.10s", m->nodes[gr->min_host].id);
-			gr->id = strdup(buf);
+		if (gr->prev >= 0 &&
+		    !(gr->id = strdup(use_auto ? prev->auto_groups[gr->prev]->id
+					      : prev->apps[gr->prev]->id))) {
+			rc = -ENOMEM;
+			goto out_ms;
 		}
-		if (!gr->id) {
+	}
+	for (size_t g = 0; g < c->ngroups; g++) {
+		struct group *gr = &c->groups[g];
+		if (gr->prev >= 0)
+			continue;
+		char base[96], buf[112];
+		if (gr->infra)
+			snprintf(base, sizeof(base), "infra-%s", gr->label);
+		else
+			snprintf(base, sizeof(base), "app-%.10s", m->nodes[gr->min_host].id);
+		str_copy(buf, base, sizeof(buf));
+		/* the host that named an application may have moved to another
+		 * group while the application kept its id by overlap */
+		for (int suffix = 2;; suffix++) {
+			bool taken = false;
+			for (size_t q = 0; q < c->ngroups && !taken; q++)
+				taken = c->groups[q].id && !strcmp(c->groups[q].id, buf);
+			if (!taken)
+				break;
+			snprintf(buf, sizeof(buf), "%s-%d", base, suffix);
+		}
+		if (!(gr->id = strdup(buf))) {
 			rc = -ENOMEM;
 			goto out_ms;
 		}
@@ -1274,11 +1300,18 @@ static void name_group(struct ctx *c, struct group *gr, const Cairn__Store__Snap
 	char buf[96];
 	free(gr->name);
 	gr->name = NULL;
-	if (gr->prev >= 0 && prev->apps[gr->prev]->name && *prev->apps[gr->prev]->name &&
-	    strcmp(prev->apps[gr->prev]->named_from, "person")) {
-		gr->name = strdup(prev->apps[gr->prev]->name);
+	const char *pname = NULL, *pfrom = NULL;
+	if (gr->prev >= 0 && prev->n_auto_groups) {
+		pname = prev->auto_groups[gr->prev]->name;
+		pfrom = prev->auto_groups[gr->prev]->named_from;
+	} else if (gr->prev >= 0) {
+		pname = prev->apps[gr->prev]->name;
+		pfrom = prev->apps[gr->prev]->named_from;
+	}
+	if (pname && *pname && strcmp(pfrom, "person")) {
+		gr->name = strdup(pname);
 		/* a static string: the previous snapshot is freed before ours */
-		const char *from = prev->apps[gr->prev]->named_from;
+		const char *from = pfrom;
 		gr->named_from = !strcmp(from, "hostname-stem") ? "hostname-stem"
 				 : !strcmp(from, "service")     ? "service"
 								: "host";
@@ -1522,6 +1555,27 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			goto fail;
 		}
 	}
+	out->auto_groups = calloc(c.ngroups + 1, sizeof(*out->auto_groups));
+	if (!out->auto_groups)
+		goto fail;
+	for (size_t g = 0; g < c.ngroups; g++) {
+		struct group *gr = &c.groups[g];
+		Cairn__Store__AutoGroup *ag = malloc(sizeof(*ag));
+		if (!ag)
+			goto fail;
+		cairn__store__auto_group__init(ag);
+		out->auto_groups[out->nauto++] = ag;
+		ag->id = strdup(gr->id);
+		ag->name = strdup(gr->name);
+		ag->named_from = strdup(gr->named_from ? gr->named_from : "host");
+		ag->infrastructure = gr->infra;
+		ag->hosts = calloc(gr->n + 1, sizeof(char *));
+		if (!ag->id || !ag->name || !ag->named_from || !ag->hosts)
+			goto fail;
+		for (size_t i = 0; i < gr->n; i++)
+			if (!(ag->hosts[ag->n_hosts++] = strdup(m->nodes[gr->hosts[i]].id)))
+				goto fail;
+	}
 	if ((rc = apply_decisions(&c, d, pinned)))
 		goto fail;
 	/* drop emptied groups, order by (infra, id) */
@@ -1633,6 +1687,10 @@ void apps_result_free(struct apps_result *r)
 		if (r->apps[i])
 			cairn__store__app__free_unpacked(r->apps[i], NULL);
 	free(r->apps);
+	for (size_t i = 0; i < r->nauto; i++)
+		if (r->auto_groups[i])
+			cairn__store__auto_group__free_unpacked(r->auto_groups[i], NULL);
+	free(r->auto_groups);
 	free(r->app_of_host);
 	free(r->infra_host);
 	memset(r, 0, sizeof(*r));

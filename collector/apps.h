@@ -20,7 +20,8 @@
  *      bridge_min_part hosts each (one application calling another) is cut;
  *      connected components of what remains; components above max_app_hosts are split by Louvain community
  *      detection (deterministic: fixed node order, ties to the lower index);
- *   5. ids: matched to the previous snapshot's applications by largest host
+ *   5. ids: matched to the previous snapshot's automatic groups (before
+ *      decisions; its applications for older snapshots) by largest host
  *      overlap, else "app-" + 10 hex digits of the smallest member's agent id;
  *      names: kept from the previous snapshot when matched, else the most
  *      common host-name token (covering >= half of the hosts), else the
@@ -71,6 +72,8 @@ struct apps_result {
 	bool *infra_host;
 	Cairn__Store__App **apps;     /* malloc'd messages; ownership may be taken */
 	size_t napps;
+	Cairn__Store__AutoGroup **auto_groups; /* before decisions; same ownership */
+	size_t nauto;
 	uint32_t hubs, shared, bridges, louvain_splits;
 };
 

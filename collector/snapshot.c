@@ -198,6 +198,10 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 	s->n_apps = ar.napps;
 	ar.apps = NULL;
 	ar.napps = 0;
+	s->auto_groups = ar.auto_groups;
+	s->n_auto_groups = ar.nauto;
+	ar.auto_groups = NULL;
+	ar.nauto = 0;
 	uint64_t t3 = time_mono_us();
 	if (o->with_plan) {
 		struct plan_options po;
