@@ -288,6 +288,13 @@ static void on_ready(struct sender *s, struct sender_conn *c)
 	c->hs_active = false;
 	c->ready = true;
 
+	if (r->high_seq < s->ack_applied)
+		log_warn("collector %s reports seq %llu stored, but had acknowledged up to %llu: "
+			 "batches %llu..%llu were lost on the collector side (restored store?) and "
+			 "are no longer in this agent's spool",
+			 s->opts.collector, (unsigned long long)r->high_seq,
+			 (unsigned long long)s->ack_applied, (unsigned long long)r->high_seq + 1,
+			 (unsigned long long)s->ack_applied);
 	/* Whatever the collector stored is done; if it is ahead of us, our
 	 * spool was reset and numbering continues after its high-water mark. */
 	apply_acks(s);

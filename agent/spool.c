@@ -179,6 +179,13 @@ int spool_open(struct spool **out, const char *state_dir, uint64_t spool_max, bo
 		free(sp);
 		return rc;
 	}
+	if (!readonly) {
+		int dead = 0;
+		mdb_reader_check(sp->db.env, &dead);
+		if (dead)
+			log_info("spool %s: cleared %d reader slot%s of exited processes", path, dead,
+				 dead == 1 ? "" : "s");
+	}
 	*out = sp;
 	return 0;
 }
@@ -540,6 +547,10 @@ int spool_append(struct spool *sp, const struct spool_batch *b, uint64_t *droppe
 				  "raise spool_max",
 				  (unsigned long long)b->seq, b->payload_len,
 				  (unsigned long long)sp->spool_max);
+	/* A reader that died (a killed `status`) would pin old pages and make
+	 * the file grow: clear such slots first. Cheap: a scan of the table. */
+	int dead = 0;
+	mdb_reader_check(sp->db.env, &dead);
 	struct append_ctx c = { .sp = sp, .b = b };
 	int rc = db_write(&sp->db, append_txn, &c);
 	if (rc == -ESTALE)
