@@ -1,0 +1,136 @@
+#!/bin/sh
+# Planning end to end over a store: a 50-host synthetic estate (cairn-estate)
+# enriched with OS, sizes, perf and processes (cairn-plan-enrich), then every
+# planning command as a person and a program would run it: readiness (table,
+# one host, JSON), sizing modes, cost, plan waves, migrate/progress, validate,
+# all exports parsed back (Python csv and json), and the error paths' exit
+# codes and messages.
+# Usage: planning.sh COLLECTOR ESTATE PLAN_ENRICH CHECK_CSV_PY
+set -u
+C=$1
+estate=$2
+enrich=$3
+checkcsv=$4
+tmp=$(mktemp -d /tmp/cairn-it-plan-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() {
+	echo "FAIL: $*" >&2
+	fails=$((fails + 1))
+}
+note() { echo "--- $*"; }
+S="--state-dir $tmp/state"
+
+"$estate" --state-dir "$tmp/state" --hosts 50 --seed 7 --write >/dev/null || { echo "estate failed"; exit 1; }
+"$enrich" --state-dir "$tmp/state" || { echo "enrich failed"; exit 1; }
+
+note "readiness"
+$C readiness $S >"$tmp/r.txt" || fail "readiness exit $?"
+for s in Rehost Replatform Retire Retain Relocate Refactor; do
+	grep -q " $s " "$tmp/r.txt" || fail "no $s strategy in the readiness table"
+done
+for c in os_eol os_unsupported hardware_dongle idle; do
+	grep -q "$c" "$tmp/r.txt" || fail "reason $c missing"
+done
+grep -q "^Hosts: .* ready" "$tmp/r.txt" || fail "readiness summary line"
+$C readiness billing-batch-02 $S >"$tmp/one.txt" || fail "readiness HOST"
+grep -q "hardware_dongle" "$tmp/one.txt" || fail "dongle host explained: $(cat "$tmp/one.txt")"
+grep -q "Strategy: Retain" "$tmp/one.txt" || fail "dongle host Retain"
+$C readiness --json $S >"$tmp/r.json" || fail "readiness --json"
+python3 - "$tmp/r.json" <<'PY' || fail "readiness JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["readiness"]
+hosts = [x for x in r if x["kind"] == "host"]
+assert len(hosts) == 51, len(hosts)
+for x in r:
+    assert 0 <= x["score"] <= 100 and 1 <= x["confidence"] <= 5
+    assert x["category"] in ("Ready", "Conditionally ready", "Not ready", "Unknown")
+    assert x["strategy_reasons"], x["target"]
+PY
+
+note "sizing and cost"
+$C sizing $S >"$tmp/s.txt" || fail "sizing"
+[ "$(grep -c ' p95 ' "$tmp/s.txt")" -eq 51 ] || fail "sizing rows: $(grep -c ' p95 ' "$tmp/s.txt")"
+grep -q "2026-07-20" "$tmp/s.txt" || fail "catalog date beside prices"
+$C sizing --mode max --comfort 1.5 --json $S >"$tmp/smax.json" || fail "sizing --mode max"
+python3 -c "
+import json,sys
+d=json.load(open('$tmp/smax.json'))
+assert d['mode']=='max' and len(d['sizing'])==51
+assert all(abs(z['comfort']-1.5)<1e-9 for z in d['sizing'])
+" || fail "sizing --mode max JSON"
+$C cost $S >"$tmp/c.txt" || fail "cost"
+grep -q "^TOTAL 51 hosts: as-is" "$tmp/c.txt" || fail "cost total: $(tail -1 "$tmp/c.txt")"
+$C cost --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+t=d['total']
+assert t['hosts']==51 and t['rightsized_monthly_usd']>0 and t['asis_monthly_usd']>=t['rightsized_monthly_usd']
+assert abs(sum(h['asis_monthly_usd'] for h in d['hosts'])-t['asis_monthly_usd'])<0.01
+" || fail "cost JSON totals"
+
+note "plan waves"
+$C plan waves --max-hosts 15 $S >"$tmp/w.txt" || fail "plan waves"
+grep -q "^Wave 1 " "$tmp/w.txt" || fail "wave 1"
+grep -q "shared infrastructure" "$tmp/w.txt" || fail "infrastructure first"
+grep -q "^Not migrated" "$tmp/w.txt" || fail "Retire/Retain apps listed apart"
+$C plan waves --max-hosts 15 --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+assert d['max_hosts']==15
+for w in d['waves']:
+    assert all(a['why'] for a in w['apps'])
+" || fail "plan waves JSON"
+
+note "migrate, progress"
+$C migrate set shop IN_PROGRESS --progress 40 --note "rehearsal, done" $S >/dev/null || fail "migrate set app"
+$C migrate set shop-db-01 COMPLETED $S >/dev/null || fail "migrate set host"
+$C migrate set shop-db-01 FAILED --note "rollback" $S >/dev/null || fail "migrate set host again"
+$C migrate history shop-db-01 $S >"$tmp/h.txt" || fail "migrate history"
+[ "$(grep -cE 'COMPLETED|FAILED' "$tmp/h.txt")" -eq 2 ] || fail "history has both changes: $(cat "$tmp/h.txt")"
+$C progress --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+apps={a['name']:a for w in d['waves'] for a in w['apps']}
+assert apps['shop']['state']=='IN_PROGRESS' and abs(apps['shop']['percent']-40)<1e-6, apps['shop']
+" || fail "progress JSON"
+$C migrate set shop DONE $S 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] || fail "bad state exit $rc"
+
+note "validate"
+$C validate shop-web-01 shop-web-02 $S >"$tmp/v.txt"; rc=$?
+[ $rc -le 1 ] || fail "validate exit $rc"
+grep -q "^listener" "$tmp/v.txt" || fail "validate compares listeners"
+$C validate shop-web-01 shop-web-01 $S 2>/dev/null; [ $? -eq 2 ] || fail "validate same host is a usage error"
+
+note "exports"
+mkdir -p "$tmp/out"
+$C export mhub-csv -o "$tmp/out/mhub.csv" $S 2>/dev/null || fail "export mhub-csv"
+$C export ads-csv "$tmp/out/ads" $S 2>/dev/null || fail "export ads-csv"
+$C export json -o "$tmp/out/inv.json" $S 2>/dev/null || fail "export json"
+$C export dot -o "$tmp/out/map.dot" $S 2>/dev/null || fail "export dot"
+python3 "$checkcsv" "$tmp/out" >"$tmp/csv.txt" || fail "CSV check: $(cat "$tmp/csv.txt")"
+[ "$(($(wc -l <"$tmp/out/mhub.csv") - 1))" -eq 51 ] || fail "mhub rows"
+python3 -c "
+import json
+d=json.load(open('$tmp/out/inv.json'))
+assert d['schema']=='cairn-export/1' and len(d['hosts'])==51
+assert all(h['readiness'] and h['sizing'] for h in d['hosts'])
+" || fail "json export"
+grep -q "^digraph cairn" "$tmp/out/map.dot" || fail "dot export"
+if command -v dot >/dev/null; then dot -Tsvg "$tmp/out/map.dot" -o "$tmp/out/map.svg" || fail "dot does not parse"; fi
+
+note "errors"
+$C readiness no-such-host $S 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "no host or application 'no-such-host'" "$tmp/err" || fail "unknown host: $rc $(cat "$tmp/err")"
+$C readiness shop-web-0 $S 2>"$tmp/err"; grep -q "did you mean" "$tmp/err" || fail "no suggestion: $(cat "$tmp/err")"
+$C sizing --mode median $S 2>/dev/null; [ $? -eq 2 ] || fail "bad --mode is a usage error"
+printf 'instance_type,family,vcpu,memory_gib,linux_on_demand_usd_per_hour,region,as_of\nx.large,x,two,4,0.1,r,2026-01-01\n' >"$tmp/bad.csv"
+$C sizing --catalog "$tmp/bad.csv" $S 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && grep -q "bad.csv:2: vcpu 'two'" "$tmp/err" || fail "bad catalog: $rc $(cat "$tmp/err")"
+$C plan bogus $S 2>/dev/null; [ $? -eq 2 ] || fail "plan bogus"
+$C export xml $S 2>/dev/null; [ $? -eq 2 ] || fail "export xml"
+
+[ $fails -eq 0 ] && echo "planning: all checks passed"
+exit $((fails > 0))
