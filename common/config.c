@@ -411,10 +411,16 @@ static void cf_error(struct cf_load *ld, int line, const char *fmt, ...)
 {
 	char msg[600];
 	int n = snprintf(msg, sizeof(msg), "%s:%d: ", ld->path, line);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
-	va_end(ap);
+	/* A path longer than msg leaves no room for the text: keep the
+	 * truncated prefix rather than writing past the buffer. */
+	if (n < 0)
+		n = 0;
+	if ((size_t)n < sizeof(msg)) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
 	ld->errors++;
 	if (ld->report)
 		ld->report(msg, ld->report_arg);

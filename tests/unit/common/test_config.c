@@ -392,3 +392,28 @@ Test(config, keys_outside_a_section_belong_to_the_program)
 	cr_assert_str_eq(c.state_dir, "/srv/x");
 	cr_assert_str_eq(c.root, "/mnt/fixture");
 }
+
+Test(config, error_on_a_very_long_path_stays_in_bounds)
+{
+	/* "/tmp/./././..." names /tmp with a path longer than any message
+	 * buffer: the error must still be reported, truncated, never written
+	 * past its buffer (ASan). */
+	char longpath[3000];
+	size_t n = str_copy(longpath, "/tmp", sizeof(longpath));
+	while (n < 2000)
+		n += str_copy(longpath + n, "/.", sizeof(longpath) - n);
+	str_copy(longpath + n, "/cairn-test-conf-XXXXXX", sizeof(longpath) - n);
+	int fd = mkstemp(longpath);
+	cr_assert_geq(fd, 0);
+	const char *text = "[agent]\nsample_intervl = 5s\n";
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	struct agent_config c;
+	config_agent_defaults(&c);
+	struct errbuf eb;
+	int rc = config_agent_load(&c, longpath, &eb);
+	unlink(longpath);
+	cr_assert_eq(rc, -EINVAL);
+	cr_assert_eq(strncmp(eb.msg, "/tmp/./.", 8), 0, "%s", eb.msg);
+	cr_assert_lt(strlen(eb.msg), sizeof(eb.msg));
+}
