@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <sodium.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -532,6 +533,8 @@ static int cf_load_file(const struct cf_schema *s, void *obj, const char *path,
 		cf_error(&ld, bad, "syntax error");
 	else if (bad < 0)
 		cf_error(&ld, 0, "out of memory while parsing");
+	/* The text may hold enroll_token: wipe it before it returns to the heap. */
+	sodium_memzero(text, len);
 	free(text);
 	return ld.errors;
 }
@@ -610,7 +613,7 @@ static int cf_assign(const struct cf_schema *s, void *obj, const char *assignmen
 		value++;
 	char vbuf[PATH_MAX + 1];
 	if (str_copy(vbuf, value, sizeof(vbuf)) >= sizeof(vbuf))
-		return errbuf_set(eb, -EINVAL, "-o '%.40s...': value is too long", assignment);
+		return errbuf_set(eb, -EINVAL, "-o %s: value is too long", key);
 	size_t vlen = strlen(vbuf);
 	while (vlen && (vbuf[vlen - 1] == ' ' || vbuf[vlen - 1] == '\t'))
 		vbuf[--vlen] = '\0';
@@ -619,13 +622,16 @@ static int cf_assign(const struct cf_schema *s, void *obj, const char *assignmen
 	if (!k) {
 		char hint[96];
 		suggest(s, key, hint, sizeof(hint));
-		return errbuf_set(eb, -EINVAL, "-o '%s': unknown key '%s' in [%s]%s", assignment,
-				  key, s->section, hint);
+		/* The value is not echoed: a misspelled enroll_token would
+		 * otherwise print the secret. */
+		sodium_memzero(vbuf, sizeof(vbuf));
+		return errbuf_set(eb, -EINVAL, "-o %s=...: unknown key '%s' in [%s]%s", key, key,
+				  s->section, hint);
 	}
 	struct errbuf inner;
-	if (cf_set(k, obj, value, &inner))
-		return errbuf_set(eb, -EINVAL, "-o: %s", inner.msg);
-	return 0;
+	int rc = cf_set(k, obj, value, &inner) ? errbuf_set(eb, -EINVAL, "-o: %s", inner.msg) : 0;
+	sodium_memzero(vbuf, sizeof(vbuf));
+	return rc;
 }
 
 int config_agent_set(struct agent_config *c, const char *assignment, struct errbuf *eb)

@@ -417,3 +417,19 @@ Test(config, error_on_a_very_long_path_stays_in_bounds)
 	cr_assert_eq(strncmp(eb.msg, "/tmp/./.", 8), 0, "%s", eb.msg);
 	cr_assert_lt(strlen(eb.msg), sizeof(eb.msg));
 }
+
+Test(config, misspelled_secret_override_is_not_echoed)
+{
+	struct agent_config c;
+	config_agent_defaults(&c);
+	struct errbuf eb;
+	cr_assert_eq(config_agent_set(&c, "enrol_token=hunter2-s3cret", &eb), -EINVAL);
+	cr_assert_null(strstr(eb.msg, "hunter2"), "secret echoed: %s", eb.msg);
+	cr_assert_not_null(strstr(eb.msg, "did you mean 'enroll_token'"), "%s", eb.msg);
+	char big[PATH_MAX + 40];
+	int n = snprintf(big, sizeof(big), "enroll_token=hunter2");
+	memset(big + n, 'x', sizeof(big) - (size_t)n - 1);
+	big[sizeof(big) - 1] = '\0';
+	cr_assert_eq(config_agent_set(&c, big, &eb), -EINVAL);
+	cr_assert_null(strstr(eb.msg, "hunter2"), "secret echoed: %s", eb.msg);
+}
