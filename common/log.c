@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,10 @@
 #include <unistd.h>
 
 static const char *log_prog = "cairn";
-static enum log_level log_max = LOGL_INFO;
-static int log_journal = -1;
+/* Read by every thread that logs, written by log_init/log_set_level (e.g. on
+ * SIGHUP reload): atomics, so a level change is never a data race. */
+static _Atomic int log_max = LOGL_INFO;
+static _Atomic int log_journal = -1;
 
 /* JOURNAL_STREAM is "DEV:INODE" of the stream journald gave us; it only
  * applies while stderr is still that very stream (not after a redirect). */
@@ -43,14 +46,17 @@ void log_set_level(enum log_level level)
 
 enum log_level log_get_level(void)
 {
-	return log_max;
+	return (enum log_level)log_max;
 }
 
 int log_is_journal(void)
 {
-	if (log_journal < 0)
-		log_journal = detect_journal();
-	return log_journal;
+	int j = log_journal;
+	if (j < 0) {
+		j = detect_journal();
+		log_journal = j;
+	}
+	return j;
 }
 
 int log_level_parse(const char *s, enum log_level *out)
@@ -90,7 +96,7 @@ static const char *level_name(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	if (level > log_max)
+	if ((int)level > log_max)
 		return;
 	int saved = errno;
 	char line[2048];
@@ -107,6 +113,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 				      ts.tv_nsec / 1000000, log_prog, (long)getpid(),
 				      level_name(level));
 	}
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	size_t text = n;
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -116,6 +125,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	n += (size_t)m;
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	/* Messages carry names from outside (process names, host names sent by
+	 * agents, file contents): a newline or escape sequence in one must not
+	 * start a forged log line (under journald, with a priority of its
+	 * choosing) or drive the terminal. */
+	for (size_t i = text; i < n; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c < 0x20 || c == 0x7f)
+			line[i] = '?';
+	}
 	line[n++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, n);
 	(void)w;

@@ -96,3 +96,22 @@ Test(log, level_names)
 	cr_assert_eq(l, LOGL_WARN);
 	cr_assert_lt(log_level_parse("loud", &l), 0);
 }
+
+static void journal_injection(void)
+{
+	struct stat st;
+	fstat(STDERR_FILENO, &st);
+	char js[64];
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	log_init("cairn-test", LOGL_INFO);
+	/* A process or host name from outside, trying to forge an emergency line. */
+	log_warn("process '%s' skipped", "x\n<0>forged\r\x1b[2J");
+}
+
+Test(log, control_characters_cannot_forge_lines)
+{
+	char *out = capture(journal_injection);
+	cr_assert_str_eq(out, "<4>process 'x?<0>forged??[2J' skipped\n");
+}
