@@ -149,7 +149,12 @@ int db_open(struct db_env *e, const char *path, const char *const names[], size_
 		goto fail;
 	}
 	MDB_envinfo info;
-	mdb_env_info(e->env, &info);
+	rc = mdb_env_info(e->env, &info);
+	if (rc) {
+		errbuf_set(eb, rc, "%s: cannot read LMDB environment info: %s", path,
+			   mdb_strerror(rc));
+		goto fail;
+	}
 	e->map_size = info.me_mapsize;
 	if (e->map_max < e->map_size)
 		e->map_max = e->map_size;
@@ -165,7 +170,8 @@ fail:
 	pthread_cond_destroy(&e->gate_cond);
 	pthread_mutex_destroy(&e->gate);
 	pthread_mutex_destroy(&e->write_lock);
-	return rc;
+	/* LMDB reports system errors as positive errno: callers get -errno. */
+	return rc > 0 ? -rc : rc;
 }
 
 void db_close(struct db_env *e)

@@ -48,7 +48,8 @@ struct db_env {
  * "never grow beyond map_size". With MDB_RDONLY a missing named DB is an error
  * (-ENOENT, "not created yet"); otherwise missing DBs are created. Several
  * processes may open the same environment: one writer at a time (LMDB's lock),
- * any number of readers, also while a writer runs. */
+ * any number of readers, also while a writer runs. Returns 0, a negative
+ * errno, or an LMDB error code (MDB_*, also negative), message in eb. */
 int db_open(struct db_env *e, const char *path, const char *const names[], size_t ndbs,
 	    size_t map_size, size_t map_max, unsigned flags, struct errbuf *eb);
 void db_close(struct db_env *e);
