@@ -80,8 +80,13 @@ static int keys_parse(const char *path, char *text, size_t len, struct keypair *
 				  "%s: not a cairn key file (expected '%s' and %d hex digits); "
 				  "move it away and run keygen to create a new key",
 				  path, KEY_FILE_TAG, 2 * KEY_SECRET_LEN);
-	if (hex_decode(kp->sk, KEY_SECRET_LEN, text + tag_len + 1))
-		return errbuf_set(eb, -EINVAL, "%s: key is not valid hex", path);
+	if (hex_decode(kp->sk, KEY_SECRET_LEN, text + tag_len + 1)) {
+		keys_wipe(kp); /* the digits decoded before the bad one */
+		return errbuf_set(eb, -EINVAL,
+				  "%s: key is not valid hex; move it away and run keygen to "
+				  "create a new key",
+				  path);
+	}
 	/* The secret key is seed | public key; re-deriving both from the seed
 	 * detects a damaged file instead of signing with garbage. */
 	uint8_t pk[KEY_PUBLIC_LEN], sk[KEY_SECRET_LEN];
