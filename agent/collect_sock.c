@@ -36,6 +36,7 @@
 #define DEFAULT_FULL_RESCAN 40
 #define SLOW_PASS_EVERY 4       /* samples between "re-read non-inet slots" passes */
 #define NL_BUF_SIZE 32768       /* the kernel fills dump skbs up to 32 KiB */
+#define PROCNET_CHUNK 65536     /* /proc/net files are parsed this much at a time */
 
 struct fd_slot {
 	int32_t fd;
@@ -108,24 +109,10 @@ struct sock_scanner {
 
 	struct sock_sample sample;
 	char *nlbuf;
+	char *pnbuf;            /* PROCNET_CHUNK bytes, allocated on first use */
 };
 
 /* ------------------------------------------------------------ small arrays */
-
-static int grow_array(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 64;
-	while (ncap < need)
-		ncap *= 2;
-	void *p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 static int entry_push(struct sock_scanner *s, const struct sock_entry *e)
 {
@@ -137,7 +124,7 @@ static int entry_push(struct sock_scanner *s, const struct sock_entry *e)
 	    (e->state == ST_FIN_WAIT1 || e->state == ST_FIN_WAIT2 || e->state == ST_CLOSING ||
 	     e->state == ST_LAST_ACK))
 		return 0;
-	if (grow_array((void **)&s->entries, &s->cap, s->n + 1, sizeof(*s->entries)))
+	if (array_grow((void **)&s->entries, &s->cap, s->n + 1, sizeof(*s->entries)))
 		return -ENOMEM;
 	s->entries[s->n++] = *e;
 	return 0;
@@ -160,6 +147,53 @@ static void procnet_add(void *arg, const struct sock_entry *e)
 		pc->err = -ENOMEM;
 }
 
+/* Parses one /proc/net file in PROCNET_CHUNK pieces, whole lines at a time:
+ * a container with a million sockets has a table of ~150 MB, which must not
+ * be held in memory at once. Returns 0 or -errno of read(); malformed lines
+ * (also a line longer than a chunk) are added to *bad. */
+static int parse_proc_net_fd(struct sock_scanner *s, int fd, uint8_t protocol,
+			     struct procnet_ctx *pc, uint32_t *bad)
+{
+	char *buf = s->pnbuf;
+	size_t have = 0;
+	bool skipping = false; /* inside an over-long line, until its newline */
+	for (;;) {
+		ssize_t r = read(fd, buf + have, PROCNET_CHUNK - have);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		have += (size_t)r;
+		char *nl = memrchr(buf, '\n', have);
+		if (!nl) {
+			if (have == PROCNET_CHUNK) {
+				if (!skipping)
+					(*bad)++;
+				skipping = true;
+				have = 0;
+			}
+			continue;
+		}
+		size_t done = (size_t)(nl - buf) + 1, from = 0;
+		if (skipping) {
+			from = (size_t)((char *)memchr(buf, '\n', have) - buf) + 1;
+			skipping = false;
+		}
+		sock_parse_proc_net(buf + from, done - from, protocol, procnet_add, pc, bad);
+		if (pc->err)
+			return pc->err;
+		memmove(buf, buf + done, have - done);
+		have -= done;
+	}
+	/* What is left has no newline: a cut-off line, counted as malformed. */
+	if (have && !skipping)
+		sock_parse_proc_net(buf, have, protocol, procnet_add, pc, bad);
+	return pc->err;
+}
+
 /* Reads <dir>/{tcp,tcp6,udp,udp6} relative to procfd ("net" or "PID/net"). */
 static int read_proc_net(struct sock_scanner *s, struct collect_ctx *ctx, const char *dir,
 			 uint64_t netns, unsigned *files_read)
@@ -172,6 +206,8 @@ static int read_proc_net(struct sock_scanner *s, struct collect_ctx *ctx, const 
 	};
 	struct procnet_ctx pc = {.s = s, .netns = netns};
 	*files_read = 0;
+	if (!s->pnbuf && !(s->pnbuf = malloc(PROCNET_CHUNK)))
+		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		char rel[64];
 		snprintf(rel, sizeof(rel), "%s/%s", dir, files[i].name);
@@ -183,38 +219,16 @@ static int read_proc_net(struct sock_scanner *s, struct collect_ctx *ctx, const 
 					      strerror(errno));
 			continue;
 		}
-		char *buf = NULL;
-		size_t len = 0, cap = 0;
-		int rc = 0;
-		for (;;) {
-			if (grow_array((void **)&buf, &cap, len + 65536, 1)) {
-				rc = -ENOMEM;
-				break;
-			}
-			ssize_t r = read(fd, buf + len, cap - len);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				rc = -errno;
-				break;
-			}
-			if (r == 0)
-				break;
-			len += (size_t)r;
-		}
+		uint32_t bad = 0;
+		int rc = parse_proc_net_fd(s, fd, files[i].protocol, &pc, &bad);
 		close(fd);
+		if (rc == -ENOMEM)
+			return rc;
 		if (rc) {
-			free(buf);
-			if (rc == -ENOMEM)
-				return rc;
-			collect_error(ctx, COLLECT_SOCK, "%s/proc/%s: read: %s", s->root, rel, strerror(-rc));
+			collect_error(ctx, COLLECT_SOCK, "%s/proc/%s: read: %s", s->root, rel,
+				      strerror(-rc));
 			continue;
 		}
-		uint32_t bad = 0;
-		sock_parse_proc_net(buf, len, files[i].protocol, procnet_add, &pc, &bad);
-		free(buf);
-		if (pc.err)
-			return pc.err;
 		if (bad) {
 			ctx->stats[COLLECT_SOCK].errors += bad - 1;
 			collect_error(ctx, COLLECT_SOCK, "%s/proc/%s: %u malformed line(s) skipped",
@@ -654,7 +668,7 @@ static int proc_refresh_fds(struct sock_scanner *s, struct proc_ent *p, enum rer
 		long fd = strtol(de->d_name, NULL, 10);
 		if (fd < 0 || fd > INT_MAX)
 			continue;
-		if (grow_array((void **)&s->fdbuf, &s->capfdbuf, nfds + 1, sizeof(int))) {
+		if (array_grow((void **)&s->fdbuf, &s->capfdbuf, nfds + 1, sizeof(int))) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -839,7 +853,7 @@ static int netns_update(struct sock_scanner *s)
 			continue;
 		struct netns_ent *ns = netns_get(s, p->netns);
 		if (!ns) {
-			if (grow_array((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
+			if (array_grow((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
 				return -ENOMEM;
 			ns = &s->ns[s->nns++];
 			memset(ns, 0, sizeof(*ns));
@@ -853,7 +867,7 @@ static int netns_update(struct sock_scanner *s)
 	}
 	struct netns_ent *own = netns_get(s, s->own_netns);
 	if (!own) {
-		if (grow_array((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
+		if (array_grow((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
 			return -ENOMEM;
 		own = &s->ns[s->nns++];
 		memset(own, 0, sizeof(*own));
@@ -1047,7 +1061,7 @@ static int if_addrs_refresh(struct sock_scanner *s)
 			sock_addr_set(&a, AF_INET, &((struct sockaddr_in *)(void *)x->ifa_addr)->sin_addr);
 		else
 			sock_addr_set(&a, AF_INET6, &((struct sockaddr_in6 *)(void *)x->ifa_addr)->sin6_addr);
-		if (grow_array((void **)&s->if_addrs, &s->capif, s->nif + 1, sizeof(*s->if_addrs))) {
+		if (array_grow((void **)&s->if_addrs, &s->capif, s->nif + 1, sizeof(*s->if_addrs))) {
 			freeifaddrs(ifa);
 			return -ENOMEM;
 		}
@@ -1071,7 +1085,7 @@ static int own_addrs_collect(struct sock_scanner *s)
 			seen = !sock_addr_cmp(&s->own_addrs[k], &e->local);
 		if (seen)
 			continue;
-		if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + 1, sizeof(*s->own_addrs)))
+		if (array_grow((void **)&s->own_addrs, &s->capown, s->nown + 1, sizeof(*s->own_addrs)))
 			return -ENOMEM;
 		s->own_addrs[s->nown++] = e->local;
 	}
@@ -1080,9 +1094,10 @@ static int own_addrs_collect(struct sock_scanner *s)
 		if (rc)
 			return rc;
 	}
-	if (grow_array((void **)&s->own_addrs, &s->capown, s->nown + s->nif, sizeof(*s->own_addrs)))
+	if (array_grow((void **)&s->own_addrs, &s->capown, s->nown + s->nif, sizeof(*s->own_addrs)))
 		return -ENOMEM;
-	memcpy(s->own_addrs + s->nown, s->if_addrs, s->nif * sizeof(*s->if_addrs));
+	if (s->nif)
+		memcpy(s->own_addrs + s->nown, s->if_addrs, s->nif * sizeof(*s->if_addrs));
 	s->nown += s->nif;
 	qsort(s->own_addrs, s->nown, sizeof(*s->own_addrs), sock_addr_cmp);
 	size_t u = 0;
@@ -1287,7 +1302,7 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 		e->pid = 0;
 		if (!e->inode || lookup_owner(s, e) || sockhash_get(&s->orphans, e->inode, NULL))
 			continue;
-		if (grow_array((void **)&s->pending, &s->cappending, s->npending + 1, sizeof(*s->pending)))
+		if (array_grow((void **)&s->pending, &s->cappending, s->npending + 1, sizeof(*s->pending)))
 			return -ENOMEM;
 		s->pending[s->npending++] = (uint32_t)i;
 	}
@@ -1422,6 +1437,7 @@ void sock_scanner_free(struct sock_scanner *s)
 	free(s->pending);
 	free(s->fdbuf);
 	free(s->nlbuf);
+	free(s->pnbuf);
 	free(s);
 }
 
@@ -1520,7 +1536,7 @@ int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t
 	if (rc)
 		return rc;
 
-	if (grow_array((void **)&s->prev_inodes, &s->capprev, s->n + 1, sizeof(*s->prev_inodes)))
+	if (array_grow((void **)&s->prev_inodes, &s->capprev, s->n + 1, sizeof(*s->prev_inodes)))
 		return -ENOMEM;
 	s->nprev = 0;
 	for (size_t i = 0; i < s->n; i++)
