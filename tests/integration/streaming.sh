@@ -26,7 +26,7 @@ start_collector() { # LISTEN extra args...
 	listen=$1
 	shift
 	: >"$tmp/log"
-	"$collector" serve --state-dir "$tmp/state" --listen "$listen" -o max_connections=15000 \
+	"$collector" serve --state-dir "${state:-$tmp/state}" --listen "$listen" -o max_connections=15000 \
 		-o handshake_timeout=2s -o idle_timeout=30s -o max_records=2000 \
 		-o commit_interval=5ms "$@" 2>>"$tmp/log" &
 	cpid=$!
@@ -142,6 +142,41 @@ rc=$?
 cpid=
 [ $rc -eq 0 ] || fail "SIGTERM exit code $rc"
 grep -q "stopped:" "$tmp/log" || fail "no shutdown summary in the log"
+
+# -- store full: no ACKs, nothing lost; more space, everything arrives once
+state=$tmp/full
+mkdir -p "$state"
+cp "$tmp/state/collector.key" "$state/"
+start_collector 127.0.0.1:0 --accept-any -o map_size=256KiB -o map_max=1MiB
+ta -i "$tmp/full.key" -n full-01 stream 300 0 reconnect >"$tmp/full.out" 2>&1 &
+fpid=$!
+i=0
+until grep -q "cannot commit" "$tmp/log"; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || break
+	sleep 0.1
+done
+grep -q "cannot commit" "$tmp/log" || fail "the store never filled up"
+sleep 1
+kill -TERM "$cpid"
+wait "$cpid"
+rc=$?
+[ $rc -eq 1 ] || fail "stopping with a full store: exit $rc, want 1"
+"$collector" agents --json --state-dir "$state" >"$tmp/agents.json"
+held=$(awk '/"high_seq":/ { gsub(/,/, "", $2); print $2; exit }' "$tmp/agents.json")
+note "store full at high seq $held of 300; restarting with map_max=256MiB"
+[ "${held:-0}" -lt 300 ] || fail "everything was stored although the map was full"
+start_collector "$addr" --accept-any -o map_max=256MiB
+wait $fpid || fail "agent did not complete after space returned: $(cat "$tmp/full.out")"
+"$collector" agents --json --state-dir "$state" >"$tmp/agents.json"
+for f in high_seq batches_stored; do
+	v=$(awk -v f="\"$f\":" '$1 == f { gsub(/,/, "", $2); print $2; exit }' "$tmp/agents.json")
+	[ "$v" = 300 ] || fail "after the store was full: $f = '$v', want 300"
+done
+note "after space returned: $(tail -1 "$tmp/full.out")"
+kill -TERM "$cpid"
+wait "$cpid"
+cpid=
 
 if [ $fails -ne 0 ]; then
 	echo "---- collector log (tail)" >&2
