@@ -454,7 +454,9 @@ int apps_main(int argc, char *argv[])
 	struct errbuf eb = { { 0 } };
 	Cairn__Store__Snapshot *s = NULL;
 	bool need_map = verb && !strcmp(verb, "show");
-	if (snapshot_get(&q.db, fresh, writes || fresh, need_map, &s, &eb)) {
+	/* decisions name applications of the latest snapshot (stale or not):
+	 * the refresh after writing them is the one that counts */
+	if (snapshot_get(&q.db, fresh, fresh, need_map, &s, &eb)) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		query_close(&q);
 		return 1;
