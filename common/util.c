@@ -77,6 +77,26 @@ int hex_decode(uint8_t *out, size_t len, const char *in)
 	return in[2 * len] == '\0' ? 0 : -EINVAL;
 }
 
+int array_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 32;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return -ENOMEM;
+		ncap *= 2;
+	}
+	if (elem && ncap > SIZE_MAX / elem)
+		return -ENOMEM;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
 size_t str_copy(char *dst, const char *src, size_t n)
 {
 	size_t len = strlen(src);

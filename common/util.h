@@ -33,6 +33,11 @@ void hex_encode(char *out, const uint8_t *in, size_t len);
 /* Decodes exactly 2*len hex digits (either case) from in; -EINVAL otherwise. */
 int hex_decode(uint8_t *out, size_t len, const char *in);
 
+/* Makes room for need elements of elem bytes in the realloc'd array *arr of
+ * *cap elements (doubling, starting at 32). 0, or -ENOMEM (also when the
+ * size would overflow) with *arr and *cap unchanged. */
+int array_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
 /* Copies src into dst of size n, always NUL-terminated; returns strlen(src)
  * (truncation when >= n). */
 size_t str_copy(char *dst, const char *src, size_t n);
