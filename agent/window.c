@@ -64,21 +64,6 @@ struct window {
 	size_t nbytes, capbytes;
 };
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 32;
-	while (ncap < need)
-		ncap *= 2;
-	void *p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 int window_new(struct window **out, int64_t start_ms)
 {
 	struct window *w = calloc(1, sizeof(*w));
@@ -172,7 +157,7 @@ static int add_listener(struct window *w, const struct sock_sample *s, const str
 	uint64_t slot = 0;
 	if (find_key(&w->ls_idx, w->ls, sizeof(*w->ls), key, &slot) >= 0)
 		return 0;
-	if (grow((void **)&w->ls, &w->capls, w->nls + 1, sizeof(*w->ls)))
+	if (array_grow((void **)&w->ls, &w->capls, w->nls + 1, sizeof(*w->ls)))
 		return -ENOMEM;
 	const struct sock_proc *p = sock_scanner_proc(s->scanner, e->pid);
 	struct listener *l = &w->ls[w->nls];
@@ -227,7 +212,7 @@ static int socket_bytes(struct window *w, const struct sock_entry *e, uint64_t *
 		*sent = e->bytes_acked;
 		*recv = e->bytes_received;
 	}
-	if (grow((void **)&w->bytes, &w->capbytes, w->nbytes + 1, sizeof(*w->bytes)))
+	if (array_grow((void **)&w->bytes, &w->capbytes, w->nbytes + 1, sizeof(*w->bytes)))
 		return -ENOMEM;
 	w->bytes[w->nbytes] = (struct sock_bytes){.id = id, .acked = e->bytes_acked,
 						  .received = e->bytes_received,
@@ -322,7 +307,7 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 	uint64_t slot = 0;
 	long idx = find_key(&w->edge_idx, w->edges, sizeof(*w->edges), key, &slot);
 	if (idx < 0) {
-		if (grow((void **)&w->edges, &w->capedges, w->nedges + 1, sizeof(*w->edges)))
+		if (array_grow((void **)&w->edges, &w->capedges, w->nedges + 1, sizeof(*w->edges)))
 			return -ENOMEM;
 		ed = &w->edges[w->nedges];
 		memset(ed, 0, sizeof(*ed));

@@ -133,3 +133,23 @@ Test(util, clocks)
 	cr_assert_gt(time_now_ms(), 1600000000000LL);
 	cr_assert_neq(os_user_name()[0], '\0');
 }
+
+Test(util, array_grow_doubles_and_refuses_overflow)
+{
+	int *a = NULL;
+	size_t cap = 0;
+	cr_assert_eq(array_grow((void **)&a, &cap, 1, sizeof(*a)), 0);
+	cr_assert_eq(cap, 32);
+	a[31] = 7;
+	cr_assert_eq(array_grow((void **)&a, &cap, 32, sizeof(*a)), 0);
+	cr_assert_eq(cap, 32, "no growth when there is room");
+	cr_assert_eq(array_grow((void **)&a, &cap, 100, sizeof(*a)), 0);
+	cr_assert_eq(cap, 128);
+	cr_assert_eq(a[31], 7, "contents kept");
+	int *before = a;
+	cr_assert_eq(array_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof(*a)), -ENOMEM);
+	cr_assert_eq(cap, 128);
+	cr_assert_eq(a, before, "array untouched on failure");
+	cr_assert_eq(array_grow((void **)&a, &cap, SIZE_MAX, 1), -ENOMEM);
+	free(a);
+}
