@@ -178,6 +178,14 @@ kill -TERM "$cpid"
 wait "$cpid"
 cpid=
 
+# -- max_connections: the excess is refused with ERROR busy and a log line
+start_collector 127.0.0.1:0 -o max_connections=5
+check "connections above max_connections" "busy 5)" ta halfopen 10 4
+grep -q "max_connections (5) reached" "$tmp/log" || fail "no log line for max_connections"
+kill -TERM "$cpid"
+wait "$cpid"
+cpid=
+
 if [ $fails -ne 0 ]; then
 	echo "---- collector log (tail)" >&2
 	tail -40 "$tmp/log" >&2
