@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "cairn.pb-c.h"
+#include "config.h"
 #include "log.h"
 #include "store.h"
 
@@ -381,7 +382,8 @@ static bool is_self_traffic(const char *ident, const char *name)
 		return false;
 	const char *base = strrchr(s, '/');
 	base = base ? base + 1 : s;
-	return !strcmp(base, "cairn-agent") || !strcmp(base, "cairn-collector");
+	/* comm is cut at 15 characters: "cairn-collecto" */
+	return !strcmp(base, "cairn-agent") || !strncmp(base, "cairn-collecto", 14);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -673,7 +675,12 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		if (since_ms > 0 && e->last_seen_ms && e->last_seen_ms < since_ms)
 			continue;
 		m->stats.edges_in_period++;
+		/* an unattributed socket on the collector's port is cairn too */
+		bool anonymous = !*e->identity && !*e->process_name;
+		uint32_t port = e->direction == CAIRN__DIRECTION__OUTBOUND ? e->remote_port
+									  : e->local_port;
 		if (is_self_traffic(e->identity, e->process_name) ||
+		    (anonymous && port == COLLECTOR_DEFAULT_PORT) ||
 		    (e->direction == CAIRN__DIRECTION__LOCAL &&
 		     is_self_traffic(e->peer_identity, e->peer_process_name))) {
 			m->stats.self_traffic++;

@@ -182,6 +182,8 @@ Test(depmap, local_edges_self_traffic_and_inbound_only)
 	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "cairn-agent", "10.9.9.9", 7415, NULL);
 	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "/usr/sbin/cairn-agent", "10.0.0.6",
 		     7415, NULL);
+	fixture_edge(&f, 6, 0, CAIRN__DIRECTION__INBOUND, "cairn-collecto", "10.0.0.2", 7415, NULL);
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "", "10.0.0.6", 7415, NULL);
 	/* host 6 saw host 1 connect on 5432; host 1 reported nothing */
 	fixture_edge(&f, 6, 0, CAIRN__DIRECTION__INBOUND, "postgres", "10.0.0.1", 5432, NULL);
 	struct depmap *m = build(&f, 0);
@@ -189,7 +191,7 @@ Test(depmap, local_edges_self_traffic_and_inbound_only)
 	cr_assert_not_null(e);
 	cr_expect(e->local);
 	cr_expect_str_eq(m->strings[e->to_ident], "memcached");
-	cr_expect_eq(m->stats.self_traffic, 2);
+	cr_expect_eq(m->stats.self_traffic, 4);
 	cr_expect_null(svc_from(m, host(m, 2), "cairn-agent"));
 	cr_expect(host_edge(m, host(m, 1), host(m, 6)));
 	cr_expect_eq(m->stats.inbound_only, 1);
