@@ -167,7 +167,11 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 		rc = errbuf_set(eb, -errno, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto fail;
 	}
-	fsync_dir_of(path);
+	/* Without this the rename itself may not survive a crash. */
+	rc = fsync_dir_of(path);
+	if (rc)
+		return errbuf_set(eb, rc, "wrote %s but cannot fsync its directory: %s", path,
+				  strerror(-rc));
 	return 0;
 fail:
 	if (fd >= 0)

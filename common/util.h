@@ -43,7 +43,9 @@ int array_grow(void **arr, size_t *cap, size_t need, size_t elem);
 size_t str_copy(char *dst, const char *src, size_t n);
 
 /* Writes data to path atomically: a temporary file in the same directory with
- * the given mode, fsync, rename, fsync of the directory. */
+ * the given mode, fsync, rename, fsync of the directory. An error from the
+ * last step is returned although path then holds the new data (its rename
+ * may not be durable). */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		      struct errbuf *eb);
 
