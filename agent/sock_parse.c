@@ -54,23 +54,12 @@ int sock_addr_cmp(const void *x, const void *y)
 
 /* ------------------------------------------------------------ /proc/net files */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parses exactly ndig hex digits into *out. */
 static bool parse_hex(const char *p, size_t ndig, uint32_t *out)
 {
 	uint32_t v = 0;
 	for (size_t i = 0; i < ndig; i++) {
-		int h = hexval(p[i]);
+		int h = hex_digit(p[i]);
 		if (h < 0)
 			return false;
 		v = v << 4 | (uint32_t)h;
@@ -139,7 +128,10 @@ static bool parse_proc_net_line(const char *line, size_t len, uint8_t protocol, 
 	for (size_t k = 0; k < tlen[9]; k++) {
 		if (tok[9][k] < '0' || tok[9][k] > '9')
 			return false;
-		ino = ino * 10 + (uint64_t)(tok[9][k] - '0');
+		unsigned d = (unsigned)(tok[9][k] - '0');
+		if (ino > (UINT64_MAX - d) / 10)
+			return false; /* 20 digits above 2^64: not an inode */
+		ino = ino * 10 + d;
 	}
 	e->inode = ino;
 	e->state = (uint8_t)st;

@@ -52,7 +52,7 @@ void hex_encode(char *out, const uint8_t *in, size_t len)
 	out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -66,10 +66,10 @@ static int hex_value(char c)
 int hex_decode(uint8_t *out, size_t len, const char *in)
 {
 	for (size_t i = 0; i < len; i++) {
-		int hi = hex_value(in[2 * i]);
+		int hi = hex_digit(in[2 * i]);
 		if (hi < 0)
 			return -EINVAL;
-		int lo = hex_value(in[2 * i + 1]);
+		int lo = hex_digit(in[2 * i + 1]);
 		if (lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -30,6 +30,8 @@ uint64_t time_mono_us(void);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
 void hex_encode(char *out, const uint8_t *in, size_t len);
+/* Value of one hex digit (either case), or -1. */
+int hex_digit(char c);
 /* Decodes exactly 2*len hex digits (either case) from in; -EINVAL otherwise. */
 int hex_decode(uint8_t *out, size_t len, const char *in);
 

@@ -85,13 +85,14 @@ Test(sock_parse, malformed_lines_are_counted_and_skipped)
 		"   3: 0100007F:1F90 0200007F:D431 XX 00000000:00000000 00:00000000 00000000  1000        0 3 1\n"
 		"   4: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 4x 1\n"
 		"   5: 0100007F:1F90 0200007F:D431 01 00000000:00000000\n"
+		"   5: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 99999999999999999999 1\n"
 		"\n"
 		"   6: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 6 1\n"
 		"   7: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 7";
 	struct collected c = {0};
 	uint32_t bad = 0;
 	cr_assert_eq(sock_parse_proc_net(text, sizeof(text) - 1, IPPROTO_TCP, collect_cb, &c, &bad), 2);
-	cr_assert_eq(bad, 6, "bad = %u", bad);
+	cr_assert_eq(bad, 7, "bad = %u", bad);
 	cr_assert_eq(c.e[0].inode, 1);
 	cr_assert_eq(c.e[1].inode, 6);
 }
