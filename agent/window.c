@@ -196,12 +196,15 @@ static int socket_bytes(struct window *w, const struct sock_entry *e, uint64_t *
 	uint64_t v;
 	if (sockhash_get(&w->bytes_idx, id, &v)) {
 		struct sock_bytes *b = &w->bytes[v - 1];
+		/* A sample without counters (its namespace fell back to
+		 * /proc/net) keeps the last known ones: resetting them to 0
+		 * would count the socket's whole history again later. */
 		if (e->has_bytes) {
 			*sent = e->bytes_acked >= b->acked ? e->bytes_acked - b->acked : 0;
 			*recv = e->bytes_received >= b->received ? e->bytes_received - b->received : 0;
+			b->acked = e->bytes_acked;
+			b->received = e->bytes_received;
 		}
-		b->acked = e->bytes_acked;
-		b->received = e->bytes_received;
 		b->seen = w->total_samples;
 		*track = (long)(v - 1);
 		return 0;

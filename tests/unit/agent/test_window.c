@@ -263,3 +263,35 @@ Test(window, steady_socket_follows_owner_changes_and_window_ends)
 	cairn__connection_window__free_unpacked(cw, NULL);
 	window_free(w);
 }
+
+Test(window, sample_without_counters_keeps_the_last_ones)
+{
+	/* A namespace whose netlink socket failed falls back to /proc/net for
+	 * one sample (no tcp_info): the socket's counters must not restart
+	 * from zero and be counted twice when they come back. */
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	struct sock_entry a = sock(SOCK_DIR_OUTBOUND, 70, "10.0.0.5", 40000, "10.1.1.1", 443);
+	a.has_bytes = true;
+	a.bytes_acked = 1000000;
+	a.bytes_received = 2000000;
+	struct sock_sample s = sample(&a, 1, 1000);
+	cr_assert_eq(window_add_sample(w, &s), 0); /* baseline */
+	struct sock_entry b = a;
+	b.has_bytes = false;
+	b.bytes_acked = b.bytes_received = 0;
+	s = sample(&b, 1, 2000);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	a.bytes_acked += 10;
+	a.bytes_received += 20;
+	s = sample(&a, 1, 3000);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	Cairn__ConnectionWindow *cw;
+	cr_assert_eq(window_close(w, 3500, &cw, NULL), 0);
+	cr_assert_eq(cw->n_edges, 1);
+	cr_assert_eq(cw->edges[0]->bytes_sent, 10);
+	cr_assert_eq(cw->edges[0]->bytes_received, 20);
+	cr_assert_eq(cw->edges[0]->samples_seen, 3);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	window_free(w);
+}
