@@ -201,7 +201,11 @@ static void on_ack(struct agent *a, uint64_t ack)
 		if (G.measuring) {
 			G.acked_batches++;
 			G.acked_records += G.records_per_batch;
-			record_latency(t - a->sent_us[a->acked % MAX_WINDOW]);
+			/* latency only of batches sent in the measured phase: the
+			 * connect phase's backlog is not steady state */
+			uint64_t sent = a->sent_us[a->acked % MAX_WINDOW];
+			if (sent >= G.t_measure_us)
+				record_latency(t - sent);
 		}
 	}
 	if (ack > a->acked)
