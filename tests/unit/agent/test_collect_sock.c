@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,6 +220,71 @@ Test(sock_fixture, missing_root_is_an_error)
 	cr_assert_lt(collect_sock(&ctx, 5000, &cw, &ls), 0);
 	cr_assert_null(cw);
 	cr_assert_gt(ctx.stats[COLLECT_SOCK].errors, 0);
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+Test(sock_fixture, large_table_read_in_pieces)
+{
+	/* A /proc/net/tcp far larger than the collector's read buffer, with an
+	 * over-long line and a cut-off last line: every good line is found
+	 * once, wherever the buffer boundaries fall. */
+	char root[] = "/tmp/cairn-test-procnet-XXXXXX";
+	cr_assert_not_null(mkdtemp(root));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/proc", root);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/proc/net", root);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	enum { NLINES = 5000 };
+	size_t cap = 200 * (NLINES + 10) + 300000, len = 0;
+	char *text = malloc(cap);
+	len += (size_t)snprintf(text + len, cap - len,
+				"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+				"retrnsmt   uid  timeout inode\n");
+	for (int i = 0; i < NLINES; i++) {
+		if (i == NLINES / 2) {
+			/* 200 KB without a newline in the middle of the table. */
+			memset(text + len, 'x', 200000);
+			len += 200000;
+			text[len++] = '\n';
+		}
+		len += (size_t)snprintf(text + len, cap - len,
+					"%4d: 0500000A:%04X 0700000A:1538 01 00000000:00000000 "
+					"00:00000000 00000000  1000        0 %d 1 0 20 4 30 10 -1\n",
+					i, 10000 + i, 100000 + i);
+	}
+	len += (size_t)snprintf(text + len, cap - len, "9999: 0500000A:0001 0700000A:1538 01 000");
+	snprintf(path, sizeof(path), "%s/proc/net/tcp", root);
+	write_file(path, text, len);
+	free(text);
+
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, root);
+	struct sock_scanner *s;
+	const struct sock_sample *smp;
+	cr_assert_eq(sock_scanner_new(&s, &ctx, NULL), 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(smp->n, NLINES, "n = %zu", smp->n);
+	for (size_t i = 0; i < smp->n; i++)
+		cr_assert_eq(smp->entries[i].inode, 100000 + i, "entry %zu: inode %llu", i,
+			     (unsigned long long)smp->entries[i].inode);
+	cr_assert_eq(ctx.stats[COLLECT_SOCK].errors, 2, "errors = %llu",
+		     (unsigned long long)ctx.stats[COLLECT_SOCK].errors);
+	sock_scanner_free(s);
+	snprintf(path, sizeof(path), "%s/proc/net/tcp", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/proc/net", root);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/proc", root);
+	rmdir(path);
+	rmdir(root);
 }
 
 /* ------------------------------------------------------------ live sockets */
