@@ -44,6 +44,8 @@ static int grow(struct sockhash *h)
 
 int sockhash_put(struct sockhash *h, uint64_t key, uint64_t val)
 {
+	if (!key)
+		return -EINVAL; /* 0 marks an empty slot */
 	if ((h->n + 1) * 2 > h->cap) {
 		int rc = grow(h);
 		if (rc)

@@ -23,7 +23,7 @@ struct sockhash {
 
 #define SOCKHASH_INIT {NULL, NULL, 0, 0}
 
-/* Inserts or replaces. 0 or -ENOMEM. key must not be 0. */
+/* Inserts or replaces. 0, -ENOMEM, or -EINVAL for key 0 (reserved). */
 int sockhash_put(struct sockhash *h, uint64_t key, uint64_t val);
 /* True and *val (may be NULL) when key is present. */
 bool sockhash_get(const struct sockhash *h, uint64_t key, uint64_t *val);

@@ -19,6 +19,7 @@
 
 #include "collect_sock.h"
 #include "sock_parse.h"
+#include "sockhash.h"
 #include "util.h"
 #include "window.h"
 
@@ -106,6 +107,105 @@ Test(sock_parse, empty_and_binary_input)
 	const char bin[] = "\x00\xff\xfe:\n\x01\x02 0100007F:0035\n";
 	cr_assert_eq(sock_parse_proc_net(bin, sizeof(bin) - 1, IPPROTO_UDP, collect_cb, &c, &bad), 0);
 	cr_assert_eq(bad, 2);
+}
+
+/* ------------------------------------------------------------ sockhash */
+
+Test(sockhash, matches_a_reference_under_random_puts_and_deletes)
+{
+	/* Few distinct keys and many deletes: long probe runs that wrap around
+	 * the end of the table, where backward-shift deletion goes wrong. */
+	enum { NKEYS = 3000, OPS = 200000 };
+	static uint64_t ref[NKEYS + 1];
+	static bool present[NKEYS + 1];
+	struct sockhash h = SOCKHASH_INIT;
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	size_t count = 0;
+	for (int op = 0; op < OPS; op++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint64_t key = 1 + x % NKEYS;
+		/* Same low bits for many keys: collisions after the mixer too. */
+		uint64_t hkey = key << 40 | 1;
+		if ((x >> 32) % 3) {
+			cr_assert_eq(sockhash_put(&h, hkey, x), 0);
+			count += !present[key];
+			present[key] = true;
+			ref[key] = x;
+		} else {
+			cr_assert_eq(sockhash_del(&h, hkey), present[key], "op %d key %llu", op,
+				     (unsigned long long)key);
+			count -= present[key];
+			present[key] = false;
+		}
+		cr_assert_eq(h.n, count, "op %d", op);
+	}
+	for (uint64_t key = 1; key <= NKEYS; key++) {
+		uint64_t v = 0;
+		cr_assert_eq(sockhash_get(&h, key << 40 | 1, &v), present[key], "key %llu",
+			     (unsigned long long)key);
+		if (present[key])
+			cr_assert_eq(v, ref[key]);
+	}
+	size_t seen = 0;
+	for (size_t i = 0; i < h.cap; i++)
+		seen += h.keys[i] != 0;
+	cr_assert_eq(seen, count);
+	cr_assert_eq(sockhash_put(&h, 0, 1), -EINVAL, "key 0 is the empty marker");
+	cr_assert_eq(h.n, count);
+	sockhash_clear(&h);
+	cr_assert_eq(h.n, 0);
+	cr_assert_not(sockhash_get(&h, 2ULL << 40 | 1, NULL));
+	sockhash_free(&h);
+	cr_assert_neq(sockhash_bytes("a", 1, 0), sockhash_bytes("b", 1, 0));
+	cr_assert_neq(sockhash_probe_key(77, 1), 77);
+	cr_assert_eq(sockhash_probe_key(77, 0), 77);
+}
+
+/* The slot key lands in when alone in a fresh 64-slot table. */
+static size_t home_slot(uint64_t key)
+{
+	struct sockhash h = SOCKHASH_INIT;
+	cr_assert_eq(sockhash_put(&h, key, 1), 0);
+	cr_assert_eq(h.cap, 64);
+	size_t slot = 0;
+	while (h.keys[slot] != key)
+		slot++;
+	sockhash_free(&h);
+	return slot;
+}
+
+Test(sockhash, delete_keeps_a_run_that_wraps_around_the_end)
+{
+	/* a lives at 62; x and b both belong at 63, so b wraps to slot 0.
+	 * Deleting a must leave b where it is: moving it to 62, before its
+	 * home, would lose it. */
+	uint64_t a = 0, x = 0, b = 0;
+	for (uint64_t k = 1; k < 100000 && (!a || !x || !b); k++) {
+		size_t home = home_slot(k);
+		if (home == 62 && !a)
+			a = k;
+		else if (home == 63 && !x)
+			x = k;
+		else if (home == 63 && !b)
+			b = k;
+	}
+	cr_assert(a && x && b);
+	struct sockhash h = SOCKHASH_INIT;
+	cr_assert_eq(sockhash_put(&h, a, 10), 0);
+	cr_assert_eq(sockhash_put(&h, x, 20), 0);
+	cr_assert_eq(sockhash_put(&h, b, 30), 0);
+	cr_assert_eq(h.keys[0], b, "b wrapped to slot 0");
+	cr_assert(sockhash_del(&h, a));
+	uint64_t v = 0;
+	cr_assert(sockhash_get(&h, x, &v));
+	cr_assert_eq(v, 20);
+	cr_assert(sockhash_get(&h, b, &v), "key of a wrapped run lost after a delete");
+	cr_assert_eq(v, 30);
+	cr_assert_not(sockhash_get(&h, a, NULL));
+	cr_assert_eq(h.n, 2);
+	sockhash_free(&h);
 }
 
 /* ------------------------------------------------------------ fixture host */
