@@ -239,38 +239,45 @@ static void apply_log_level(const char *name)
 		log_set_level(level);
 }
 
-int cli_agent_config(struct cli *cli, struct agent_config *cfg)
+/* Reports the errors of loading (already done by report_to_stderr), then
+ * validates: the tail both programs share. */
+static int cli_finish(struct cli *cli, int nerrors, int (*validate)(const void *cfg, struct errbuf *eb),
+		      const void *cfg, const char *log_level)
 {
-	struct report_stderr r = { cli->prog };
-	int n = cli_agent_config_report(cli, cfg, report_to_stderr, &r);
-	if (n < 0)
-		return n;
-	if (n > 0)
+	if (nerrors < 0)
+		return nerrors;
+	if (nerrors > 0)
 		return -EINVAL;
 	struct errbuf eb;
-	if (config_agent_validate(cfg, &eb)) {
+	if (validate(cfg, &eb)) {
 		fprintf(stderr, "%s: %s%s%s\n", cli->prog, cli->config_used,
 			cli->config_used[0] ? ": " : "", eb.msg);
 		return -EINVAL;
 	}
-	apply_log_level(cfg->log_level);
+	apply_log_level(log_level);
 	return 0;
+}
+
+static int validate_agent(const void *cfg, struct errbuf *eb)
+{
+	return config_agent_validate(cfg, eb);
+}
+
+static int validate_collector(const void *cfg, struct errbuf *eb)
+{
+	return config_collector_validate(cfg, eb);
+}
+
+int cli_agent_config(struct cli *cli, struct agent_config *cfg)
+{
+	struct report_stderr r = { cli->prog };
+	int n = cli_agent_config_report(cli, cfg, report_to_stderr, &r);
+	return cli_finish(cli, n, validate_agent, cfg, cfg->log_level);
 }
 
 int cli_collector_config(struct cli *cli, struct collector_config *cfg)
 {
 	struct report_stderr r = { cli->prog };
 	int n = cli_collector_config_report(cli, cfg, report_to_stderr, &r);
-	if (n < 0)
-		return n;
-	if (n > 0)
-		return -EINVAL;
-	struct errbuf eb;
-	if (config_collector_validate(cfg, &eb)) {
-		fprintf(stderr, "%s: %s%s%s\n", cli->prog, cli->config_used,
-			cli->config_used[0] ? ": " : "", eb.msg);
-		return -EINVAL;
-	}
-	apply_log_level(cfg->log_level);
-	return 0;
+	return cli_finish(cli, n, validate_collector, cfg, cfg->log_level);
 }
