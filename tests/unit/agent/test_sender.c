@@ -515,3 +515,45 @@ Test(sender, backoff_doubles_up_to_the_maximum)
 	cr_assert_eq(sender_backoff_ms(1000, 60000, 7), 60000);
 	cr_assert_eq(sender_backoff_ms(1000, 60000, 1000), 60000);
 }
+
+static struct sender_opts update_to;
+static bool updated;
+
+static bool update_after_failure_then_drain(void)
+{
+	if (!updated && sender_get_stats(&snd)->errors[SENDER_ERR_CONNECT] >= 1) {
+		updated = true;
+		sender_update(&snd, &update_to); /* what SIGHUP does with a new address */
+	}
+	return updated && all_acked();
+}
+
+Test(sender, reload_with_a_new_address_reconnects_there)
+{
+	struct sender_opts o;
+	spool_n(4, 100);
+	make_opts(&o, "127.0.0.1", fk.kp.pk);
+	update_to = o;
+	/* Start with a port where nothing listens (the fake's port + 1 may be
+	 * taken by chance; a closed listener's port is free for sure). */
+	uv_tcp_t spare;
+	struct sockaddr_in a;
+	struct sockaddr_storage got;
+	int len = sizeof(got);
+	uv_tcp_init(&loop, &spare);
+	uv_ip4_addr("127.0.0.1", 0, &a);
+	cr_assert_eq(uv_tcp_bind(&spare, (struct sockaddr *)&a, 0), 0);
+	uv_tcp_getsockname(&spare, (struct sockaddr *)&got, &len);
+	snprintf(o.collector, sizeof(o.collector), "127.0.0.1:%d",
+		 ntohs(((struct sockaddr_in *)&got)->sin_port));
+	uv_close((uv_handle_t *)&spare, NULL);
+	o.backoff_min_ms = 2000; /* the update must not wait for the backoff */
+	o.backoff_max_ms = 2000;
+	update_to.backoff_min_ms = 2000;
+	update_to.backoff_max_ms = 2000;
+	updated = false;
+	run_until(&o, update_after_failure_then_drain, 1500);
+	cr_assert_not(timed_out, "not delivered after the update");
+	assert_stored_once(1, 4);
+	cr_assert_eq(fk.connections, 1);
+}
