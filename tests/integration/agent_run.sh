@@ -218,14 +218,22 @@ stop_collector
 # ---------------------------------------------------------------- C
 note "C: collector down until the spool overflows"
 new_store c
-# Full inventory in every batch (inventory_interval = 1s) makes batches large
-# enough to fill the smallest spool (1 MiB) in seconds.
+# Full inventory in every batch (inventory_interval = 1s) with a root whose
+# only content is a 3,000-package dpkg database makes batches of ~340 KB, so
+# the smallest spool (1 MiB) overflows in seconds whatever this host runs.
+# (The other collectors find no /proc there: they count errors and go on.)
+mkdir -p "$tmp/root/var/lib/dpkg"
+awk 'BEGIN { for (i = 0; i < 3000; i++)
+	printf "Package: cairn-test-package-%05d\nStatus: install ok installed\n" \
+	       "Architecture: amd64\nVersion: 1.0.%d-a-long-version-string-to-fill-the-spool\n" \
+	       "Installed-Size: %d\nDescription: filler\n\n", i, i, i }' \
+	>"$tmp/root/var/lib/dpkg/status"
 start_agent "$tmp/c" "$tmp/clog-agent" -o collector="$addr" -o collector_key="$key" \
-	-o spool_max=1MiB -o inventory_interval=1s
+	-o spool_max=1MiB -o inventory_interval=1s -o root="$tmp/root"
 spool_dropped() {
 	agent_status "$tmp/c" && [ "$(jget dropped_batches "$tmp/st.json")" -ge 2 ]
 }
-wait_for 90 "spool overflow" spool_dropped
+wait_for 60 "spool overflow" spool_dropped
 stop_agent
 agent_status "$tmp/c"
 dropped=$(jget dropped_batches "$tmp/st.json")
@@ -234,7 +242,7 @@ grep -q 'full (spool_max 1048576 bytes): dropped' "$tmp/clog-agent" || fail "C: 
 # Drain with small batches, so nothing in flight is dropped meanwhile.
 start_collector "$addr"
 start_agent "$tmp/c" "$tmp/clog-agent" -o collector="$addr" -o collector_key="$key" \
-	-o spool_max=1MiB
+	-o spool_max=1MiB -o root="$tmp/root"
 wait_for 60 "C: spool drained" spool_empty_and_connected "$tmp/c"
 agent_status "$tmp/c"
 [ "$(jget pending_gaps "$tmp/st.json")" -eq 0 ] || fail "C: gap still pending after drain"
