@@ -298,11 +298,15 @@ static const char *rpm_program(const struct collect_ctx *ctx)
 }
 
 /* Runs argv (no shell) with stdout captured, at most max bytes, killed after
- * timeout_ms. 0 and the output, or -ETIMEDOUT, -EFBIG, -ENOEXEC (non-zero exit). */
+ * timeout_ms. 0 and the output (malloc'd, NUL-terminated), or -ETIMEDOUT,
+ * -EFBIG, -ENOEXEC (non-zero exit, *exit_status says which) with *out NULL. */
 static int run_capture(char *const argv[], uint32_t timeout_ms, size_t max, char **out,
 		       size_t *out_len, int *exit_status)
 {
 	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	*out = NULL;
+	*out_len = 0;
+	*exit_status = 0;
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC))
 		return -errno;
@@ -422,7 +426,7 @@ static int collect_rpm(struct collect_ctx *ctx, const char *dbpath, Cairn__Packa
 	argv[a] = NULL;
 	char *out;
 	size_t len;
-	int status = 0;
+	int status;
 	int rc = run_capture(argv, ctx->rpm_timeout_ms, ctx->rpm_max_output, &out, &len, &status);
 	if (rc == -ETIMEDOUT) {
 		collect_error(ctx, COLLECT_PKG, "%s -qa did not finish within %u ms; killed it",
