@@ -87,6 +87,22 @@ static const char *app_name(const Cairn__Store__Snapshot *s, const char *app_id)
 	return app_id;
 }
 
+/* Tables read best by name: client, then server, then port. */
+static int cmp_edge_names(const void *pa, const void *pb, void *ctx)
+{
+	const struct query_nodes *ix = ctx;
+	const Cairn__Store__MapEdge *a = *(Cairn__Store__MapEdge *const *)pa;
+	const Cairn__Store__MapEdge *b = *(Cairn__Store__MapEdge *const *)pb;
+	int c = strcmp(node_name(ix, a->from), node_name(ix, b->from));
+	if (!c)
+		c = strcmp(node_name(ix, a->to), node_name(ix, b->to));
+	if (!c)
+		c = a->port < b->port ? -1 : a->port > b->port;
+	if (!c)
+		c = strcmp(a->from_process, b->from_process);
+	return c;
+}
+
 /* ------------------------------------------------------------ DOT */
 
 static void dot_str(FILE *f, const char *s)
@@ -345,6 +361,8 @@ int deps_main(int argc, char *argv[])
 						   "LAST SEEN (UTC)", "CONFIRMED", NULL };
 		static const char *const sh[] = { "FROM", "PROCESS", "TO", "PROCESS", "PORT",
 						   "SERVICE", "SAMPLES", "BYTES", "CONFIRMED", NULL };
+		if (ne > 1)
+			qsort_r(edges, ne, sizeof(*edges), cmp_edge_names, &ix);
 		struct query_table *t = o.service ? query_table_new(9, sh) : query_table_new(7, hh);
 		if (!t) {
 			exit_code = 1;
