@@ -647,6 +647,61 @@ Test(sock_live, tcp_ipv6_loopback, .timeout = 60)
 	live_tcp(AF_INET6);
 }
 
+/* Waits for a command, then listens on a loopback port moved to fd 700, far
+ * above its other fds (where probing the numbers above the top does not
+ * reach), and reports the port. */
+static void late_high_fd_listener_child(int ctl, void *arg)
+{
+	(void)arg;
+	send_u32(ctl, 1);
+	uint32_t cmd;
+	if (read(ctl, &cmd, sizeof(cmd)) != sizeof(cmd))
+		_exit(0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(in);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&in, len) < 0 || listen(fd, 16) < 0 ||
+	    dup2(fd, 700) != 700) {
+		send_u32(ctl, 0);
+		_exit(1);
+	}
+	close(fd);
+	getsockname(700, (struct sockaddr *)&in, &len);
+	send_u32(ctl, ntohs(in.sin_port));
+}
+
+Test(sock_live, warm_sample_lists_a_process_whose_fd_count_changed, .timeout = 60)
+{
+	/* Between two samples (no full rescan, no slow pass), a known process
+	 * opens a socket that no hint points to, at an fd number probing does
+	 * not reach: only listing the processes whose number of open fds
+	 * changed finds it in the very next sample. */
+	struct child c = spawn(late_high_fd_listener_child, NULL);
+	cr_assert_eq(recv_u32(c.ctl), 1);
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, "/");
+	struct sock_scanner_opts opts = {.full_rescan_every = 1000};
+	struct sock_scanner *s;
+	const struct sock_sample *smp;
+	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert(smp->full_rescan);
+	send_u32(c.ctl, 1);
+	uint16_t port = (uint16_t)recv_u32(c.ctl);
+	cr_assert_neq(port, 0);
+	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_not(smp->full_rescan);
+	const struct sock_entry *l = NULL;
+	for (size_t i = 0; i < smp->n; i++)
+		if (smp->entries[i].dir == SOCK_DIR_LISTEN && smp->entries[i].local_port == port &&
+		    smp->entries[i].protocol == IPPROTO_TCP)
+			l = &smp->entries[i];
+	cr_assert_not_null(l, "listener on %u not in the sample", port);
+	cr_assert_eq(l->pid, c.pid, "listener on %u: owner %d, want %d", port, l->pid, (int)c.pid);
+	sock_scanner_free(s);
+	stop(&c);
+}
+
 Test(sock_live, udp_listener_below_ephemeral_range, .timeout = 60)
 {
 	struct child srv = {0};
