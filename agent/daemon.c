@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,6 +116,7 @@ struct daemon {
 	uint64_t last_seq_spooled;
 	char last_report_error[256];
 	int exit_code;
+	int lock_fd;
 };
 
 static void schedule_jobs(struct daemon *d);
@@ -1060,6 +1062,40 @@ static void close_collectors(struct daemon *d)
 	d->perf = NULL;
 }
 
+/* One daemon per state dir: a second one would fight over the spool's
+ * sequence numbers and the collector connection. The lock dies with the
+ * process (also on kill -9). */
+static int lock_state_dir(struct daemon *d)
+{
+	char path[PATH_MAX + 32], buf[32];
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_LOCK_FILE);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int err = errno;
+		log_error("cannot open %s: %s", path, strerror(err));
+		return -err;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (err == EWOULDBLOCK)
+			log_error("another 'cairn-agent run' (pid %s) uses state dir %s: stop it first "
+				  "or give this one its own --state-dir",
+				  buf[0] ? buf : "?", d->cfg.state_dir);
+		else
+			log_error("cannot lock %s: %s", path, strerror(err));
+		close(fd);
+		return -EBUSY;
+	}
+	int len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)len, 0) != len)
+		log_warn("cannot write the pid to %s: %s", path, strerror(errno));
+	d->lock_fd = fd;
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	struct errbuf eb;
@@ -1071,6 +1107,8 @@ static int setup(struct daemon *d)
 		log_error("%s", eb.msg);
 		return rc;
 	}
+	if ((rc = lock_state_dir(d)))
+		return rc;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_KEY_FILE) >=
 	    sizeof(path))
 		return -ENAMETOOLONG;
@@ -1143,6 +1181,7 @@ int daemon_run(struct cli *cli, const struct agent_config *cfg)
 	}
 	d->cli = cli;
 	d->cfg = *cfg;
+	d->lock_fd = -1;
 	int rc = uv_loop_init(&d->loop);
 	if (rc) {
 		log_error("cannot create the event loop: %s", uv_strerror(rc));
@@ -1157,6 +1196,8 @@ int daemon_run(struct cli *cli, const struct agent_config *cfg)
 		close_collectors(d);
 		spool_close(d->spool);
 		keys_wipe(&d->kp);
+		if (d->lock_fd >= 0)
+			close(d->lock_fd);
 		free(d);
 		return 1;
 	}
@@ -1190,6 +1231,8 @@ int daemon_run(struct cli *cli, const struct agent_config *cfg)
 	close_collectors(d);
 	spool_close(d->spool);
 	keys_wipe(&d->kp);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 	int code = d->exit_code;
 	free(d);
 	log_notice("stopped");

@@ -29,6 +29,7 @@
 
 #define DAEMON_STATUS_FILE "status.json"
 #define DAEMON_KEY_FILE "agent.key"
+#define DAEMON_LOCK_FILE "run.lock" /* flock'd by the running daemon; holds its pid */
 #define DAEMON_STATUS_VERSION 1
 #define DAEMON_STATUS_PERIOD_MS 2000
 

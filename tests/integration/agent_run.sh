@@ -171,6 +171,12 @@ agent_status "$tmp/a"
 [ "$(jget connected "$tmp/st.json")" = false ] || fail "status --json connected"
 [ "$(jget pid "$tmp/st.json")" = "$apid" ] || fail "status --json pid"
 
+"$agent" run -c "$tmp/agent.conf" >/dev/null 2>"$tmp/second.err"
+rc=$?
+[ "$rc" -eq 1 ] || fail "a second run on the same state dir: exit $rc, want 1"
+grep -q "another 'cairn-agent run' (pid $apid) uses state dir" "$tmp/second.err" ||
+	fail "second run message: $(cat "$tmp/second.err")"
+
 sed -i 's/^report_interval = 1s/report_interval = 2s/' "$tmp/agent.conf"
 kill -HUP "$apid"
 wait_for 10 "reload logged" grep -q 'reload: report_interval 1s -> 2s' "$tmp/alog"
