@@ -481,8 +481,13 @@ int estate_load(MDB_txn *txn, const struct db_env *env, int64_t since_ms, int64_
 		return errbuf_set(eb, rc, "reading the host list: %s", db_strerror(rc));
 	}
 	n = unique_ids(ids, n);
-	if (since_ms <= 0)
+	if (since_ms <= 0) {
+		/* the last default_period_days, or less when the data is younger */
+		int64_t floor_ms = now_ms - (int64_t)rules_plan.default_period_days * STORE_DAY_MS;
 		since_ms = oldest_perf(txn, env, (const uint8_t (*)[32])ids, n);
+		if (since_ms < floor_ms)
+			since_ms = floor_ms;
+	}
 	if (since_ms <= 0 || since_ms > now_ms)
 		since_ms = now_ms;
 	out->since_ms = since_ms;

@@ -70,8 +70,9 @@ struct estate {
 	int64_t now_ms;
 };
 
-/* Reads every known host (hosts DB and accepted agents). since_ms 0 = from the
- * oldest stored perf window. percentile in 1..100 for estate_stat.pctl. */
+/* Reads every known host (hosts DB and accepted agents). since_ms 0 = the
+ * last rules_plan.default_period_days (30), or from the oldest stored perf
+ * window when that is younger. percentile in 1..100 for estate_stat.pctl. */
 int estate_load(MDB_txn *txn, const struct db_env *env, int64_t since_ms, int64_t now_ms,
 		double percentile, struct estate *out, struct errbuf *eb);
 void estate_free(struct estate *e);

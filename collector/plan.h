@@ -36,7 +36,7 @@ enum sizing_mode {
 
 struct plan_options {
 	int64_t now_ms;           /* end of the assessment period */
-	int64_t since_ms;         /* start; 0 = the oldest perf window stored */
+	int64_t since_ms;         /* start; 0 = the last 30 days (rules_plan), or from the oldest perf window */
 	enum sizing_mode mode;    /* default SIZING_PERCENTILE */
 	double percentile;        /* 1..100, default 95 */
 	double comfort;           /* >= 1, default 1.3 */

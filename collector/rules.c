@@ -125,6 +125,7 @@ const struct rules_plan rules_plan = {
 	.idle_cpu_pct = 5,
 	.idle_net_bytes_ps = 8192,
 	.wave_max_hosts = 25,
+	.default_period_days = 30,
 	.real_fstypes = real_fstypes,
 	.arch_32bit = arch_32bit,
 	.retire_ignore_ports = retire_ignore_ports,

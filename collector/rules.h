@@ -103,6 +103,7 @@ struct rules_plan {
 	double idle_cpu_pct;             /* every window's peak CPU below this ... */
 	double idle_net_bytes_ps;        /* ... and average network below this: idle */
 	unsigned wave_max_hosts;         /* default wave size */
+	unsigned default_period_days;    /* assessment period without --since */
 	const char *const *real_fstypes; /* filesystems that move with the host */
 	const char *const *arch_32bit;   /* architectures reported by uname -m */
 	const unsigned *retire_ignore_ports; /* inbound on these does not count as use */
