@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
+#include "key_owner.h"
 #include "keys.h"
 
 #define AGENT_KEY_FILE "agent.key"
@@ -97,6 +98,11 @@ int keygen_main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s%s\n", cli.prog, eb.msg,
 			rc == -EACCES ? " (run as root or the service user, or pass --state-dir DIR)"
 				      : "");
+		return 1;
+	}
+	if (created && (rc = key_owner_adopt(path, &eb))) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		keys_wipe(&kp);
 		return 1;
 	}
 	print_identity(&cli, &kp, path, created, false);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
+#include "key_owner.h"
 #include "keys.h"
 
 #define COLLECTOR_KEY_FILE "collector.key"
@@ -67,6 +68,11 @@ int key_main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s%s\n", cli.prog, eb.msg,
 			rc == -EACCES ? " (run as root or the service user, or pass --state-dir DIR)"
 				      : "");
+		return 1;
+	}
+	if (created && (rc = key_owner_adopt(path, &eb))) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		keys_wipe(&kp);
 		return 1;
 	}
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
