@@ -74,6 +74,9 @@ grep -q "bad.conf:2: unknown key 'sample_intervl' in \[agent\] (did you mean 'sa
 grep -q "bad.conf:3: spool_max" "$tmp/err" || fail "second error not reported: $(cat "$tmp/err")"
 expect_rc 2 "keygen with bad config" "$agent" keygen -c "$tmp/bad.conf"
 expect_rc 2 "bad -o" "$agent" id -o report_interval=soon --state-dir "$tmp/a"
+expect_rc 2 "misspelled secret -o" "$agent" id -o enrol_token=s3cr3t-xyz --state-dir "$tmp/a"
+grep -q "s3cr3t" "$tmp/err" && fail "a misspelled enroll_token was echoed: $(cat "$tmp/err")"
+grep -q "did you mean 'enroll_token'" "$tmp/err" || fail "no suggestion for enrol_token: $(cat "$tmp/err")"
 expect_rc 2 "collector check-config token without file" "$collector" check-config -c /dev/null -o accept=token
 expect_rc 0 "collector check-config --json" "$collector" check-config -c /dev/null --json -o accept=any
 grep -q '"ok": true' "$tmp/out" || fail "check-config --json: $(cat "$tmp/out")"
