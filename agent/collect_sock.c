@@ -930,11 +930,16 @@ static int dump_netns(struct sock_scanner *s, struct collect_ctx *ctx, struct ne
 			}
 		}
 		if (!ns->nl) {
+			char via[16];
+			if (ns->is_own)
+				str_copy(via, "self", sizeof(via));
+			else
+				snprintf(via, sizeof(via), "%d", (int)ns->pid);
 			ns->nl_failed = true;
 			collect_error(ctx, COLLECT_SOCK,
-				      "netns %llu (pid %d): %s: %s; reading /proc/%s/net instead%s",
+				      "netns %llu (pid %d): %s: %s; reading %s/proc/%s/net instead%s",
 				      (unsigned long long)ns->ino, (int)ns->pid, what, strerror(-err),
-				      ns->is_own ? "self" : "PID",
+				      s->root, via,
 				      err == -EPERM ? " (entering a namespace needs CAP_SYS_ADMIN)" : "");
 		}
 	}
