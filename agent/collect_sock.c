@@ -649,7 +649,9 @@ static int proc_refresh_fds(struct sock_scanner *s, struct proc_ent *p, enum rer
 	int dfd = openat(s->procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	int lfd = dup(dfd);
+	/* CLOEXEC like every other fd here: the package collector forks and
+	 * execs rpm, possibly from another thread while this runs. */
+	int lfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
 	if (!d) {
 		int rc = -errno;
