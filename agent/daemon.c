@@ -57,6 +57,7 @@ struct job {
 	struct spool_gap gaps[MAX_GAPS_PER_BATCH];
 	size_t ngaps;
 	bool full;              /* full process snapshot, host facts, packages */
+	bool full_procs;        /* full process snapshot (after gaps: deltas were lost) */
 	bool final;             /* shutdown: skip the slow inventory parts */
 	struct spool_stats spool_st;
 	struct sender_stats send_st;
@@ -100,6 +101,7 @@ struct daemon {
 	struct job *job;
 	bool sample_due, report_due;
 	bool need_full;
+	uint64_t dropped_at_full;    /* spool drops when the last full batch was spooled */
 	int64_t window_start_ms;
 	uint64_t next_inventory_mono;
 	enum phase phase;
@@ -335,7 +337,7 @@ static void add_processes(struct job *j, Cairn__Batch *b)
 		collect_error(&d->ctx, COLLECT_PROC, "process scan failed: %s", strerror(-rc));
 		return;
 	}
-	if (j->full || !d->last_procs) {
+	if (j->full_procs || !d->last_procs) {
 		Cairn__Record *r = record_new();
 		r->kind_case = CAIRN__RECORD__KIND_PROCESSES;
 		r->processes = snap;
@@ -615,8 +617,10 @@ static void spool_report(struct daemon *d, struct job *j)
 		 (unsigned long long)j->seq,
 		 (long long)(j->window_end_ms - j->window_start_ms) / 1000, j->nrecords,
 		 j->packed_len, j->ngaps ? " (carries gaps)" : "");
-	if (j->ngaps || j->full)
+	if (j->full) {
 		d->need_full = false;
+		d->dropped_at_full = j->spool_st.dropped_batches + dropped;
+	}
 }
 
 static void job_done(uv_work_t *req, int status)
@@ -677,8 +681,12 @@ static int queue_job(struct daemon *d, enum job_kind kind, bool final)
 			d->need_full = true;
 			d->next_inventory_mono = mono + d->cfg.inventory_interval_ms;
 		}
-		/* After a gap the collector may have missed a full snapshot. */
-		j->full = d->need_full || j->ngaps > 0;
+		/* Batches dropped while the collector was away may have held host
+		 * facts or package lists that changed: once connected again, send
+		 * everything once. Process deltas need their base at once. */
+		bool lost = j->spool_st.dropped_batches > d->dropped_at_full;
+		j->full = !final && (d->need_full || (lost && j->send_st.connected));
+		j->full_procs = j->full || j->ngaps > 0;
 	}
 	int rc = uv_queue_work(&d->loop, &j->req, job_work, job_done);
 	if (rc) {
