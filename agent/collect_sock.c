@@ -90,6 +90,7 @@ struct sock_scanner {
 
 	struct netns_ent *ns;
 	size_t nns, capns;
+	struct sockhash ns_idx; /* namespace inode -> index + 1 into ns (netns_update) */
 
 	struct sock_entry *entries;
 	size_t n, cap;
@@ -835,47 +836,54 @@ static int scan_pids(struct sock_scanner *s, struct collect_ctx *ctx)
 
 /* ------------------------------------------------------------ namespaces */
 
-static struct netns_ent *netns_get(struct sock_scanner *s, uint64_t ino)
+/* The entry for namespace ino, added when new. s->ns_idx (ino -> index + 1)
+ * is rebuilt by netns_update before its lookups: a linear search per process
+ * costs processes x namespaces on a host with hundreds of containers. */
+static struct netns_ent *netns_get_or_add(struct sock_scanner *s, uint64_t ino)
 {
-	for (size_t i = 0; i < s->nns; i++)
-		if (s->ns[i].ino == ino)
+	uint64_t v;
+	if (ino && sockhash_get(&s->ns_idx, ino, &v))
+		return &s->ns[v - 1];
+	for (size_t i = 0; !ino && i < s->nns; i++)
+		if (s->ns[i].ino == 0)
 			return &s->ns[i];
-	return NULL;
+	if (array_grow((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
+		return NULL;
+	if (ino && sockhash_put(&s->ns_idx, ino, s->nns + 1))
+		return NULL;
+	struct netns_ent *ns = &s->ns[s->nns++];
+	memset(ns, 0, sizeof(*ns));
+	ns->ino = ino;
+	ns->is_own = ino == s->own_netns;
+	return ns;
 }
 
 /* The distinct namespaces of the listed processes (plus ours), each with a
  * live process in it. */
 static int netns_update(struct sock_scanner *s)
 {
+	sockhash_clear(&s->ns_idx);
+	for (size_t i = 0; i < s->nns; i++)
+		if (s->ns[i].ino && sockhash_put(&s->ns_idx, s->ns[i].ino, i + 1))
+			return -ENOMEM;
 	for (size_t i = 0; i < s->procs.cap; i++) {
 		if (!s->procs.keys[i])
 			continue;
 		struct proc_ent *p = (struct proc_ent *)(uintptr_t)s->procs.vals[i];
 		if (!p->netns)
 			continue;
-		struct netns_ent *ns = netns_get(s, p->netns);
-		if (!ns) {
-			if (array_grow((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
-				return -ENOMEM;
-			ns = &s->ns[s->nns++];
-			memset(ns, 0, sizeof(*ns));
-			ns->ino = p->netns;
-			ns->is_own = p->netns == s->own_netns;
-		}
+		struct netns_ent *ns = netns_get_or_add(s, p->netns);
+		if (!ns)
+			return -ENOMEM;
 		if (ns->seen_gen != s->seq) {
 			ns->seen_gen = s->seq;
 			ns->pid = p->pid;
 		}
 	}
-	struct netns_ent *own = netns_get(s, s->own_netns);
-	if (!own) {
-		if (array_grow((void **)&s->ns, &s->capns, s->nns + 1, sizeof(*s->ns)))
-			return -ENOMEM;
-		own = &s->ns[s->nns++];
-		memset(own, 0, sizeof(*own));
-		own->ino = s->own_netns;
-		own->is_own = true;
-	}
+	struct netns_ent *own = netns_get_or_add(s, s->own_netns);
+	if (!own)
+		return -ENOMEM;
+	own->is_own = true;
 	own->seen_gen = s->seq;
 	own->pid = 0;
 	/* Forget namespaces nobody lives in any more. */
@@ -1436,6 +1444,7 @@ void sock_scanner_free(struct sock_scanner *s)
 	sockhash_free(&s->tuples);
 	sockhash_free(&s->listen);
 	sockhash_free(&s->hints);
+	sockhash_free(&s->ns_idx);
 	free(s->ns);
 	free(s->entries);
 	free(s->prev_inodes);
