@@ -11,6 +11,7 @@
 #include "pbjson.h"
 #include "planctx.h"
 #include "rules.h"
+#include "apps.h"
 #include "store.h"
 #include "waves.h"
 
@@ -469,13 +470,79 @@ int cost_main(int argc, char *argv[])
 
 static void plan_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-collector plan waves [--max-hosts N] [--json]\n\n"
+	fprintf(f, "Usage: cairn-collector plan waves [--max-hosts N] [--json]\n"
+		   "       cairn-collector plan pin APP WAVE | plan unpin APP\n\n"
 		   "A dependency-aware wave plan: shared infrastructure first, applications that\n"
 		   "depend on each other in the same wave, at most N hosts per wave (default %u),\n"
 		   "people's pins respected; says why each application landed in its wave and\n"
-		   "reports dependencies the size limit forced apart.\n\n", rules_plan.wave_max_hosts);
+		   "reports dependencies the size limit forced apart.\n"
+		   "pin puts an application into a wave whatever the plan says (applications that\n"
+		   "depend on it follow); unpin removes that. Both go to the audit log.\n\n",
+		   rules_plan.wave_max_hosts);
 	cli_usage_common(f);
 	planctx_usage_options(f);
+}
+
+struct pin_arg {
+	const struct db_env *env;
+	const char *app, *wave;
+	struct errbuf *eb;
+};
+
+static int pin_txn(MDB_txn *txn, void *arg)
+{
+	struct pin_arg *a = arg;
+	return apps_decision_put(txn, a->env, CAIRN__STORE__DECISION_KIND__WAVE_PIN, a->app, a->wave,
+				 a->wave ? "plan.pin" : "plan.unpin", time_now_ms(), a->eb);
+}
+
+/* plan pin APP WAVE / plan unpin APP: a WAVE_PIN decision plus its audit entry. */
+static int plan_pin(struct planctx *p, bool pin)
+{
+	char wave[16] = "";
+	if (pin) {
+		char *end;
+		unsigned long w = strtoul(p->cli.args[2], &end, 10);
+		if (!*p->cli.args[2] || *end || w < 1 || w > 10000) {
+			fprintf(stderr, "%s: wave '%s': use a wave number 1..10000\n", p->cli.prog,
+				p->cli.args[2]);
+			return 2;
+		}
+		snprintf(wave, sizeof(wave), "%lu", w);
+	}
+	int rc;
+	if ((rc = planctx_open(p, true)) || (rc = planctx_snapshot(p))) {
+		planctx_close(p);
+		return rc;
+	}
+	char id[256];
+	bool is_app = false;
+	if ((rc = planctx_resolve(p, p->cli.args[1], id, sizeof(id), &is_app))) {
+		planctx_close(p);
+		return rc;
+	}
+	if (!is_app) {
+		fprintf(stderr, "%s: '%s' is a host; waves hold applications (see 'cairn-collector apps')\n",
+			p->cli.prog, p->cli.args[1]);
+		planctx_close(p);
+		return 2;
+	}
+	const Cairn__Store__App *app = planctx_app(p->snap, id);
+	struct errbuf eb = { { 0 } };
+	struct pin_arg a = { &p->db, id, pin ? wave : NULL, &eb };
+	rc = db_write(&p->db, pin_txn, &a);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
+		planctx_close(p);
+		return 1;
+	}
+	if (pin)
+		printf("application %s pinned to wave %s (by %s); 'plan waves' shows the plan\n",
+		       app ? app->name : id, wave, os_user_name());
+	else
+		printf("application %s unpinned (by %s)\n", app ? app->name : id, os_user_name());
+	planctx_close(p);
+	return 0;
 }
 
 int plan_main(int argc, char *argv[])
@@ -484,8 +551,13 @@ int plan_main(int argc, char *argv[])
 	int rc = planctx_parse(&p, argc, argv, plan_usage);
 	if (rc != CLI_CONTINUE)
 		return rc;
+	bool pin = p.cli.nargs == 3 && !strcmp(p.cli.args[0], "pin");
+	bool unpin = p.cli.nargs == 2 && !strcmp(p.cli.args[0], "unpin");
+	if (pin || unpin)
+		return plan_pin(&p, pin);
 	if (p.cli.nargs != 1 || strcmp(p.cli.args[0], "waves")) {
-		fprintf(stderr, "%s: expected 'plan waves'\n\n", p.cli.prog);
+		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE' or 'plan unpin APP'\n\n",
+			p.cli.prog);
 		plan_usage(stderr);
 		return 2;
 	}

@@ -151,6 +151,32 @@ int planctx_open(struct planctx *p, bool writable)
 	return 0;
 }
 
+/* Whether the audit log has a plan.pin / plan.unpin at or after since_ms. */
+static bool pins_changed_since(struct planctx *p, int64_t since_ms)
+{
+	MDB_txn *txn;
+	if (db_read_begin(&p->db, &txn))
+		return false;
+	MDB_cursor *cur;
+	bool changed = false;
+	if (!mdb_cursor_open(txn, p->db.dbi[STORE_AUDIT], &cur)) {
+		uint8_t k[8];
+		db_put_u64(k, since_ms > 0 ? (uint64_t)since_ms : 0);
+		MDB_val key = { sizeof(k), k }, val;
+		for (int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); !rc && !changed;
+		     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+			Cairn__Store__AuditEntry *a =
+				cairn__store__audit_entry__unpack(NULL, val.mv_size, val.mv_data);
+			changed = a && !strncmp(a->action, "plan.", 5);
+			if (a)
+				cairn__store__audit_entry__free_unpacked(a, NULL);
+		}
+		mdb_cursor_close(cur);
+	}
+	db_read_end(&p->db, txn);
+	return changed;
+}
+
 int planctx_snapshot(struct planctx *p)
 {
 	struct errbuf eb = { { 0 } };
@@ -175,9 +201,10 @@ int planctx_snapshot(struct planctx *p)
 		return 1;
 	}
 	/* a fresh snapshot already carries a default plan: recompute only for
-	 * planning options, or when planning was skipped (e.g. no catalog) */
+	 * planning options, when planning was skipped (e.g. no catalog), or when
+	 * a wave was pinned or unpinned after the snapshot was computed */
 	bool empty = p->snap->n_sizing == 0 && p->snap->hosts > 0;
-	if (!p->custom && !empty)
+	if (!p->custom && !empty && !pins_changed_since(p, p->snap->computed_ms))
 		return 0;
 	MDB_txn *txn;
 	if ((rc = db_read_begin(&p->db, &txn))) {

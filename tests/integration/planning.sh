@@ -83,6 +83,22 @@ for w in d['waves']:
     assert all(a['why'] for a in w['apps'])
 " || fail "plan waves JSON"
 
+$C plan pin wiki 7 $S >/dev/null || fail "plan pin"
+$C plan waves --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+w={a['name']:x['number'] for x in d['waves'] for a in x['apps']}
+assert w['wiki']==7, w
+" || fail "pinned app not in its wave"
+$C plan unpin wiki $S >/dev/null || fail "plan unpin"
+$C plan waves --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+w={a['name']:x['number'] for x in d['waves'] for a in x['apps']}
+assert w['wiki']!=7, w
+" || fail "unpinned app still in wave 7"
+$C plan pin shop-web-01 2 $S 2>/dev/null; [ $? -eq 2 ] || fail "pinning a host is a usage error"
+
 note "migrate, progress"
 $C migrate set shop IN_PROGRESS --progress 40 --note "rehearsal, done" $S >/dev/null || fail "migrate set app"
 $C migrate set shop-db-01 COMPLETED $S >/dev/null || fail "migrate set host"
