@@ -110,6 +110,10 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 			fmt_age(now - jint(st, "started_ms"), b, sizeof(b));
 			printf("agent:       running (pid %lld, up %s)%s\n", (long long)jint(st, "pid"),
 			       b, strcmp(jstr(st, "phase"), "stopping") ? "" : ", stopping");
+		} else if (strcmp(jstr(st, "phase"), "stopped") && pid_alive(jint(st, "pid"))) {
+			printf("agent:       not responding: pid %lld exists but its status is %s "
+			       "old (stuck, or the pid was reused)\n",
+			       (long long)jint(st, "pid"), a);
 		} else {
 			printf("agent:       not running (last status %s ago, pid %lld)\n", a,
 			       (long long)jint(st, "pid"));
