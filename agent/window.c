@@ -226,20 +226,23 @@ static int socket_bytes(struct window *w, const struct sock_entry *e, uint64_t *
 	return 0;
 }
 
-/* Sockets not in this sample are gone: drop their counters. */
+/* Sockets not in this sample are gone: drop their counters. Swap-remove,
+ * touching the index only for what moves: with churn, rebuilding the whole
+ * index every sample cost as much as the steady sockets themselves. */
 static int bytes_prune(struct window *w)
 {
-	size_t u = 0;
-	for (size_t i = 0; i < w->nbytes; i++)
-		if (w->bytes[i].seen == w->total_samples)
-			w->bytes[u++] = w->bytes[i];
-	if (u == w->nbytes)
-		return 0;
-	w->nbytes = u;
-	sockhash_clear(&w->bytes_idx);
-	for (size_t i = 0; i < u; i++)
-		if (sockhash_put(&w->bytes_idx, w->bytes[i].id, i + 1))
-			return -ENOMEM;
+	for (size_t i = 0; i < w->nbytes;) {
+		if (w->bytes[i].seen == w->total_samples) {
+			i++;
+			continue;
+		}
+		sockhash_del(&w->bytes_idx, w->bytes[i].id);
+		if (i != --w->nbytes) {
+			w->bytes[i] = w->bytes[w->nbytes];
+			if (sockhash_put(&w->bytes_idx, w->bytes[i].id, i + 1))
+				return -ENOMEM;
+		}
+	}
 	return 0;
 }
 

@@ -295,3 +295,49 @@ Test(window, sample_without_counters_keeps_the_last_ones)
 	cairn__connection_window__free_unpacked(cw, NULL);
 	window_free(w);
 }
+
+Test(window, counters_stay_with_their_socket_when_others_close)
+{
+	/* Sockets closing between samples are dropped from the middle of the
+	 * tracking table; the survivors must keep their own counters. */
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	struct sock_entry a[6];
+	for (int i = 0; i < 6; i++) {
+		a[i] = sock(SOCK_DIR_OUTBOUND, 80, "10.0.0.5", (uint16_t)(41000 + i), "10.1.1.1", 443);
+		a[i].has_bytes = true;
+		a[i].cookie = 500 + (uint64_t)i;
+		a[i].bytes_acked = 1000u * (uint64_t)(i + 1);
+		a[i].bytes_received = 7;
+	}
+	struct sock_sample s = sample(a, 6, 1000);
+	cr_assert_eq(window_add_sample(w, &s), 0); /* baseline */
+	/* 0, 2, 4 stay (+10 each); 1, 3, 5 close. */
+	struct sock_entry b[3] = {a[0], a[2], a[4]};
+	for (int i = 0; i < 3; i++)
+		b[i].bytes_acked += 10;
+	s = sample(b, 3, 2000);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	/* Two new sockets (taking the freed table slots first), then the
+	 * survivors reordered, +1 each: still matched by cookie. */
+	struct sock_entry c[5] = {
+		sock(SOCK_DIR_OUTBOUND, 80, "10.0.0.5", 42000, "10.1.1.1", 443),
+		sock(SOCK_DIR_OUTBOUND, 80, "10.0.0.5", 42001, "10.1.1.1", 443),
+		b[2], b[0], b[1],
+	};
+	c[0].has_bytes = c[1].has_bytes = true;
+	c[0].cookie = 600;
+	c[1].cookie = 601;
+	for (int i = 2; i < 5; i++)
+		c[i].bytes_acked += 1;
+	s = sample(c, 5, 3000);
+	cr_assert_eq(window_add_sample(w, &s), 0);
+	Cairn__ConnectionWindow *cw;
+	cr_assert_eq(window_close(w, 3500, &cw, NULL), 0);
+	cr_assert_eq(cw->n_edges, 1);
+	cr_assert_eq(cw->edges[0]->bytes_sent, 3 * 10 + 3 * 1);
+	cr_assert_eq(cw->edges[0]->bytes_received, 0);
+	cr_assert_eq(cw->edges[0]->max_concurrent, 6);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	window_free(w);
+}
