@@ -788,7 +788,7 @@ static void proc_refresh(struct sock_scanner *s, struct collect_ctx *ctx, struct
 
 /* Lists <root>/proc: adds new pids (reading their namespace on a live host),
  * drops vanished ones. */
-static int scan_pids(struct sock_scanner *s, struct collect_ctx *ctx)
+static int scan_pids(struct sock_scanner *s)
 {
 	int lfd = openat(s->procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
@@ -830,7 +830,6 @@ static int scan_pids(struct sock_scanner *s, struct collect_ctx *ctx)
 			i--; /* backward shift may have moved a later key here */
 		}
 	}
-	(void)ctx;
 	return 0;
 }
 
@@ -1530,7 +1529,7 @@ int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t
 	s->sample.taken_ms = now_ms;
 	s->n = 0;
 
-	int rc = scan_pids(s, ctx);
+	int rc = scan_pids(s);
 	if (rc) {
 		collect_error(ctx, COLLECT_SOCK, "%s/proc: %s", s->root, strerror(-rc));
 		return rc;
