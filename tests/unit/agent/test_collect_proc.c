@@ -255,6 +255,36 @@ Test(proc_identity, interpreters)
 	check_id("", "agetty", "agetty", 0);                    /* nothing but comm */
 }
 
+/* A program is named by what it was started as when the kernel's comm
+ * confirms it (multi-call binaries), never by a rewritten title. */
+Test(proc_identity, multi_call_binaries_and_titles)
+{
+	/* Debian: /usr/bin/redis-server -> redis-check-rdb; redis rewrites argv[0]. */
+	check_id("/usr/bin/redis-check-rdb", "redis-server", "redis-server", 2,
+		 "/usr/bin/redis-server", "/etc/redis/redis.conf");
+	check_id("/usr/bin/redis-check-rdb", "redis-server", "redis-server", 1,
+		 "/usr/bin/redis-server 127.0.0.1:6379");
+	check_id("/usr/bin/redis-check-rdb", "redis-check-rdb", "redis-check-rdb", 2,
+		 "/usr/bin/redis-check-rdb", "/var/lib/redis/dump.rdb");
+	/* busybox applets; comm is cut at 15 bytes, argv[0] is not. */
+	check_id("/bin/busybox", "httpd", "httpd", 3, "/usr/sbin/httpd", "-f", "-p8080");
+	check_id("/usr/libexec/multitool", "longservicename", "longservicename-daemon", 1,
+		 "/usr/sbin/longservicename-daemon");
+	/* Renamed titles: the binary's name stays. */
+	check_id("/usr/lib/postgresql/15/bin/postgres", "postgres", "postgres", 1,
+		 "postgres: checkpointer ");
+	check_id("/usr/lib/postgresql/15/bin/postgres", "postgres", "postgres", 1,
+		 "postgres: 15/main: walwriter");
+	check_id("/usr/sbin/sshd", "sshd", "sshd", 1, "sshd: root@pts/0");
+	/* argv[0] that comm does not confirm is a title, not a name. */
+	check_id("/usr/bin/foo", "foo", "foo", 2, "bar", "--x");
+	/* Interpreters keep their exe name and add what they run. */
+	check_id("/usr/bin/python3.11", "python3", "python3.11 /srv/app/worker.py", 3,
+		 "/usr/bin/python3", "/srv/app/worker.py", "--queue=high");
+	check_id("/usr/bin/python3.11", "python3", "python3.11 -m celery", 5,
+		 "python3", "-X", "dev", "-m", "celery");
+}
+
 /* ---------------------------------------------------------- container id */
 
 Test(proc_container, layouts)
