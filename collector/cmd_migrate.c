@@ -11,6 +11,7 @@
 #include "estate.h"
 #include "migrate.h"
 #include "planctx.h"
+#include "waves.h"
 
 static void fmt_time(int64_t ms, char *out, size_t n)
 {
@@ -236,17 +237,28 @@ int progress_main(int argc, char *argv[])
 		planctx_close(&p);
 		return 1;
 	}
+	/* applications that do not move (Retire / Retain) are in no wave */
+	size_t staying = 0, staying_hosts = 0;
+	for (size_t i = 0; i < s->n_apps; i++)
+		if (!waves_of_app(s, s->apps[i]->id)) {
+			staying++;
+			staying_hosts += s->apps[i]->n_hosts;
+		}
 	double tpct = thosts ? tsum / thosts : 0;
 	if (jw)
-		print_json(json_pack("{s:o, s:{s:i, s:f, s:{s:i, s:i, s:i, s:i}}}", "waves", jw, "total", "hosts",
-				     (int)thosts, "percent", tpct, "host_states", "NOT_STARTED", (int)total[1],
-				     "IN_PROGRESS", (int)total[2], "FAILED", (int)total[3], "COMPLETED",
-				     (int)total[4]));
+		print_json(json_pack("{s:o, s:{s:i, s:f, s:{s:i, s:i, s:i, s:i}}, s:{s:i, s:i}}", "waves", jw,
+				     "total", "hosts", (int)thosts, "percent", tpct, "host_states", "NOT_STARTED",
+				     (int)total[1], "IN_PROGRESS", (int)total[2], "FAILED", (int)total[3],
+				     "COMPLETED", (int)total[4], "not_migrated", "apps", (int)staying, "hosts",
+				     (int)staying_hosts));
 	else
 		printf("TOTAL %u hosts: %.0f%% done; %u not started (%.0f%%), %u in progress, %u failed, "
 		       "%u completed (%.0f%%)\n",
 		       thosts, tpct, total[1], thosts ? 100.0 * total[1] / thosts : 0, total[2], total[3],
 		       total[4], thosts ? 100.0 * total[4] / thosts : 0);
+	if (!jw && staying)
+		printf("Not migrated (Retire / Retain): %zu application%s, %zu host%s; 'plan waves' lists them\n",
+		       staying, staying == 1 ? "" : "s", staying_hosts, staying_hosts == 1 ? "" : "s");
 	planctx_close(&p);
 	return 0;
 }
