@@ -53,7 +53,8 @@ Test(log, plain_text)
 	cr_assert_eq(out[4], '-', "no ISO date at the start: %s", out);
 }
 
-static void journal(void)
+/* Makes JOURNAL_STREAM name the current stderr, as systemd does. */
+static void stderr_is_journal(void)
 {
 	struct stat st;
 	fstat(STDERR_FILENO, &st);
@@ -61,6 +62,11 @@ static void journal(void)
 	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
 		 (unsigned long long)st.st_ino);
 	setenv("JOURNAL_STREAM", js, 1);
+}
+
+static void journal(void)
+{
+	stderr_is_journal();
 	log_init("cairn-test", LOGL_DEBUG);
 	log_error("e");
 	log_warn("w");
@@ -99,12 +105,7 @@ Test(log, level_names)
 
 static void journal_injection(void)
 {
-	struct stat st;
-	fstat(STDERR_FILENO, &st);
-	char js[64];
-	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino);
-	setenv("JOURNAL_STREAM", js, 1);
+	stderr_is_journal();
 	log_init("cairn-test", LOGL_INFO);
 	/* A process or host name from outside, trying to forge an emergency line. */
 	log_warn("process '%s' skipped", "x\n<0>forged\r\x1b[2J");
