@@ -354,26 +354,18 @@ static int cf_set(const struct cf_key *k, void *obj, const char *value, struct e
 		return 0;
 	}
 	case CF_DURATION:
-		rc = config_parse_duration(value, &v);
+	case CF_SIZE: {
+		bool dur = k->type == CF_DURATION;
+		rc = dur ? config_parse_duration(value, &v) : config_parse_size(value, &v);
 		if (rc == -ERANGE)
 			return errbuf_set(eb, -EINVAL, "%s: '%s' is too large", k->name, value);
 		if (rc)
-			return errbuf_set(eb, -EINVAL,
-					  "%s: '%s' is not a duration (use e.g. 250ms, 15s, 5m, 6h, "
-					  "90d)",
-					  k->name, value);
+			return errbuf_set(eb, -EINVAL, "%s: '%s' is not a %s (use e.g. %s)", k->name,
+					  value, dur ? "duration" : "size",
+					  dur ? "250ms, 15s, 5m, 6h, 90d" : "512KiB, 256MiB, 2GiB");
 		memcpy(field, &v, sizeof(v));
 		return 0;
-	case CF_SIZE:
-		rc = config_parse_size(value, &v);
-		if (rc == -ERANGE)
-			return errbuf_set(eb, -EINVAL, "%s: '%s' is too large", k->name, value);
-		if (rc)
-			return errbuf_set(eb, -EINVAL,
-					  "%s: '%s' is not a size (use e.g. 512KiB, 256MiB, 2GiB)",
-					  k->name, value);
-		memcpy(field, &v, sizeof(v));
-		return 0;
+	}
 	case CF_U32: {
 		const char *rest = parse_u64_prefix(value, &v);
 		if (!rest || *rest || v > UINT32_MAX)
