@@ -102,6 +102,7 @@ struct sock_scanner {
 	struct sock_addr *if_addrs;
 	size_t nif, capif;
 	uint64_t if_addrs_seq;
+	uint32_t cache_nomem;   /* cache entries not kept for lack of memory, this sample */
 
 	uint32_t *pending;
 	size_t npending, cappending;
@@ -572,9 +573,17 @@ static int read_fd_link(int dirfd, int fd, uint32_t *nread, uint64_t *ino)
 	return 0;
 }
 
+/* Records what the owner caches could not keep (allocation failures): owners
+ * may then be missing until a later sample; counted, never silent. */
+static void cache_put(struct sock_scanner *s, struct sockhash *h, uint64_t key, uint64_t val)
+{
+	if (sockhash_put(h, key, val))
+		s->cache_nomem++;
+}
+
 static void owner_set(struct sock_scanner *s, uint64_t ino, int32_t pid, int32_t fd)
 {
-	sockhash_put(&s->owners, ino, (uint64_t)(uint32_t)pid << 32 | (uint32_t)fd);
+	cache_put(s, &s->owners, ino, (uint64_t)(uint32_t)pid << 32 | (uint32_t)fd);
 }
 
 #define PROBE_ABOVE_MAX 64
@@ -623,8 +632,10 @@ static int proc_probe(struct sock_scanner *s, struct proc_ent *p, uint32_t *new_
 		if (p->nslots == p->cap) {
 			uint32_t ncap = p->cap ? p->cap * 2 : 16;
 			struct fd_slot *ns = realloc(p->slots, ncap * sizeof(*ns));
-			if (!ns)
+			if (!ns) {
+				s->cache_nomem++;
 				break;
+			}
 			p->slots = ns;
 			p->cap = ncap;
 		}
@@ -1327,7 +1338,7 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 		/* Every slot was just read: what is still unowned has no owner we
 		 * can see (kernel sockets, unreadable processes). */
 		for (size_t i = 0; i < s->npending; i++)
-			sockhash_put(&s->orphans, s->entries[s->pending[i]].inode, s->seq);
+			cache_put(s, &s->orphans, s->entries[s->pending[i]].inode, s->seq);
 		s->npending = 0;
 	}
 	if (s->npending) {
@@ -1338,10 +1349,10 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 			const struct sock_entry *e = &s->entries[i];
 			if (!e->pid)
 				continue;
-			sockhash_put(&s->hints, listen_key(e->netns, e->protocol, e->local_port),
+			cache_put(s, &s->hints, listen_key(e->netns, e->protocol, e->local_port),
 				     (uint64_t)e->pid);
 			if (!is_unconnected(e))
-				sockhash_put(&s->hints, remote_hint_key(e), (uint64_t)e->pid);
+				cache_put(s, &s->hints, remote_hint_key(e), (uint64_t)e->pid);
 		}
 		/* Cheapest first: probe the hinted processes, then list them. */
 		for (enum reread mode = REREAD_PROBE; mode <= REREAD_NEW && s->npending; mode++) {
@@ -1377,7 +1388,7 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 		refresh_all(s, ctx, REREAD_NON_INET);
 		pending_settle(s);
 		for (size_t i = 0; i < s->npending; i++)
-			sockhash_put(&s->orphans, s->entries[s->pending[i]].inode, s->seq);
+			cache_put(s, &s->orphans, s->entries[s->pending[i]].inode, s->seq);
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		struct sock_entry *e = &s->entries[i];
@@ -1545,11 +1556,17 @@ int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t
 	forget_vanished(s);
 	bool full = s->seq == 1 || (s->seq - 1) % s->opts.full_rescan_every == 0;
 	s->sample.full_rescan = full;
+	s->cache_nomem = 0;
 	rc = resolve_owners(s, ctx, full);
 	if (!rc)
 		rc = classify(s);
 	if (rc)
 		return rc;
+	if (s->cache_nomem)
+		collect_error(ctx, COLLECT_SOCK,
+			      "out of memory: %u socket owner cache entries not kept; some owners "
+			      "may stay unknown until a later sample",
+			      s->cache_nomem);
 
 	if (array_grow((void **)&s->prev_inodes, &s->capprev, s->n + 1, sizeof(*s->prev_inodes)))
 		return -ENOMEM;
