@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -417,6 +418,8 @@ static void collect_disks(struct collect_ctx *ctx, Cairn__HostInfo *h)
 
 /* ------------------------------------------------------------ filesystems */
 
+#define HOST_MAX_MOUNTS 4096
+
 static const char *const pseudo_fs[] = { "proc", "sysfs", "devtmpfs", "devpts", "tmpfs",
 	"cgroup", "cgroup2", "securityfs", "debugfs", "tracefs", "configfs", "fusectl", "mqueue",
 	"hugetlbfs", "pstore", "bpf", "autofs", "binfmt_misc", "rpc_pipefs", "nsfs", "efivarfs",
@@ -462,17 +465,58 @@ static void unescape_mount(char *s)
 	*w = '\0';
 }
 
+/* Where pid 1's mountpoints are reached from this process's mount namespace. */
+#define INIT_ROOT "/proc/1/root"
+
+int host_mount_table_open(struct collect_ctx *ctx, bool *init_ns, const char **table)
+{
+	char path[4200];
+	struct stat sb;
+	*init_ns = false;
+	*table = "/proc/1/mounts";
+	/* /proc/1/root needs ptrace access to pid 1 (CAP_SYS_PTRACE): without
+	 * it pid 1's mountpoints could be listed but not measured. */
+	if (!stat(collect_path(ctx, path, sizeof(path), INIT_ROOT "/"), &sb)) {
+		int fd = open(collect_path(ctx, path, sizeof(path), *table), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			*init_ns = true;
+			return fd;
+		}
+	}
+	static const char *const own[] = { "/proc/self/mounts", "/proc/mounts" };
+	int err = ENOENT;
+	for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+		*table = own[i];
+		int fd = open(collect_path(ctx, path, sizeof(path), own[i]), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0)
+			return fd;
+		err = errno;
+	}
+	return -err;
+}
+
+/* Path of a mountpoint as this process reaches it (root-relative, for collect_path). */
+static const char *mount_path(const struct host_mount *m, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s", m->init_ns ? INIT_ROOT : "", m->mountpoint);
+	return out;
+}
+
 int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 {
-	static const char *const paths[] = { "/proc/self/mounts", "/proc/mounts" };
-	char path[4200];
-	FILE *f = NULL;
 	*out = NULL;
 	*n = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(paths) && !f; i++)
-		f = fopen(collect_path(ctx, path, sizeof(path), paths[i]), "re");
-	if (!f)
-		return -errno;
+	bool init_ns;
+	const char *table;
+	int fd = host_mount_table_open(ctx, &init_ns, &table);
+	if (fd < 0)
+		return fd;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
 	char line[8192];
 	while (fgets(line, sizeof(line), f)) {
 		char dev[4096], mnt[4096], type[64];
@@ -480,21 +524,26 @@ int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 			int c;
 			while ((c = fgetc(f)) != EOF && c != '\n')
 				;
-			collect_error(ctx, COLLECT_HOST, "%s: overlong line skipped", path);
+			collect_error(ctx, COLLECT_HOST, "%s: overlong line skipped", table);
 			continue;
 		}
 		if (sscanf(line, "%4095s %4095s %63s", dev, mnt, type) != 3) {
-			collect_error(ctx, COLLECT_HOST, "%s: malformed line skipped", path);
+			collect_error(ctx, COLLECT_HOST, "%s: malformed line skipped", table);
 			continue;
 		}
 		unescape_mount(dev);
 		unescape_mount(mnt);
 		if (host_fs_is_pseudo(type, mnt))
 			continue;
-		/* Containers bind-mount single files (/etc/hosts, /etc/resolv.conf). */
+		struct host_mount cand = { .init_ns = init_ns, .network = host_fs_is_network(type) };
+		str_copy(cand.mountpoint, mnt, sizeof(cand.mountpoint));
+		/* Containers bind-mount single files (/etc/hosts, /etc/resolv.conf).
+		 * Never stat a network mount: a hung server would block the agent. */
 		struct stat sb;
-		char full[8400];
-		if (!stat(collect_path(ctx, full, sizeof(full), mnt), &sb) && !S_ISDIR(sb.st_mode))
+		char rel[1200], full[8400];
+		if (!cand.network &&
+		    !stat(collect_path(ctx, full, sizeof(full), mount_path(&cand, rel, sizeof(rel))), &sb) &&
+		    !S_ISDIR(sb.st_mode))
 			continue;
 		/* A later mount on the same point hides the earlier one; a block
 		 * device seen before is a bind mount of a filesystem already listed
@@ -510,17 +559,25 @@ int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 		if (bind && !m)
 			continue;
 		if (!m) {
-			if (*n >= 4096)
+			if (*n >= HOST_MAX_MOUNTS) {
+				collect_error(ctx, COLLECT_HOST, "%s: more than %d filesystems; the rest are not listed",
+					      table, HOST_MAX_MOUNTS);
 				break;
+			}
 			m = collect_push(out, n, sizeof(**out));
 		}
-		str_copy(m->device, dev, sizeof(m->device));
-		str_copy(m->mountpoint, mnt, sizeof(m->mountpoint));
-		str_copy(m->fstype, type, sizeof(m->fstype));
-		m->network = host_fs_is_network(type);
+		str_copy(cand.device, dev, sizeof(cand.device));
+		str_copy(cand.fstype, type, sizeof(cand.fstype));
+		*m = cand;
 	}
+	int rc = ferror(f) ? -EIO : 0;
 	fclose(f);
-	return 0;
+	if (rc) { /* a partial table would make filesystems come and go */
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
 }
 
 int host_fs_usage(struct collect_ctx *ctx, const struct host_mount *m, struct host_fs_usage *u)
@@ -529,9 +586,9 @@ int host_fs_usage(struct collect_ctx *ctx, const struct host_mount *m, struct ho
 	if (ctx->live) {
 		if (m->network)
 			return -EREMOTE; /* a hung server would block the agent */
-		char path[4200];
+		char rel[1200], path[4200];
 		struct statvfs sv;
-		if (statvfs(collect_path(ctx, path, sizeof(path), m->mountpoint), &sv))
+		if (statvfs(collect_path(ctx, path, sizeof(path), mount_path(m, rel, sizeof(rel))), &sv))
 			return -errno;
 		u->size_bytes = (uint64_t)sv.f_blocks * sv.f_frsize;
 		u->used_bytes = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;

@@ -28,12 +28,21 @@ struct host_mount {
 	char mountpoint[1024];
 	char fstype[64];
 	bool network;    /* nfs, cifs, ...: never statvfs'd (a hung server would block) */
+	bool init_ns;    /* from pid 1's table: mountpoint resolves under /proc/1/root */
 };
 
-/* Real filesystems from <root>/proc/self/mounts (or /proc/mounts): pseudo
- * filesystems skipped (proc, sysfs, tmpfs, cgroup, overlay except on "/",
- * squashfs ...), octal escapes undone, one entry per mountpoint (the last
- * mount wins). *out is malloc'd (free()). 0 or a negative errno. */
+/* Opens (O_CLOEXEC) the mount table host_mounts() reads: pid 1's
+ * (<root>/proc/1/mounts) when <root>/proc/1/root is reachable, which is the
+ * host's view even when the agent runs in a systemd sandbox or a container
+ * with the host's pids; else <root>/proc/self/mounts, else /proc/mounts.
+ * *init_ns tells which, *table names it ("/proc/1/mounts" ...). The fd
+ * signals POLLPRI when the table changes. Returns the fd or a negative errno. */
+int host_mount_table_open(struct collect_ctx *ctx, bool *init_ns, const char **table);
+
+/* Real filesystems from host_mount_table_open()'s table: pseudo filesystems
+ * skipped (proc, sysfs, tmpfs, cgroup, overlay except on "/", squashfs ...),
+ * octal escapes undone, one entry per mountpoint (the last mount wins).
+ * *out is malloc'd (free()). 0 or a negative errno. */
 int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n);
 
 bool host_fs_is_pseudo(const char *fstype, const char *mountpoint);

@@ -456,8 +456,11 @@ static void refresh_mounts(struct collect_ctx *ctx, struct perf_state *st)
 {
 	bool changed = !st->mounts_read;
 	if (ctx->live) {
-		if (st->mounts_fd < 0)
-			st->mounts_fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+		if (st->mounts_fd < 0) {
+			bool init_ns;
+			const char *table;
+			st->mounts_fd = host_mount_table_open(ctx, &init_ns, &table);
+		}
 		if (st->mounts_fd >= 0) {
 			/* The kernel flags POLLPRI once per mount table change. */
 			struct pollfd p = { .fd = st->mounts_fd, .events = POLLPRI };

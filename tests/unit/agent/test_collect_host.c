@@ -289,6 +289,52 @@ Test(host_malformed, empty_tree_counts_errors_and_never_crashes)
 	free(root);
 }
 
+/* pid 1's mount table is the host's: the agent's own can be a systemd sandbox
+ * (ProtectHome= hides /home behind tmpfs, PrivateTmp= binds /tmp) or a
+ * container's. It is used whenever /proc/1/root is reachable, and its
+ * mountpoints are looked at through /proc/1/root. */
+Test(host_mounts, init_ns_table_when_reachable)
+{
+	char *root = tu_tmpdir("mounts");
+	tu_write(root, "/proc/self/mounts",
+		 "/dev/sda1 / ext4 rw 0 0\ntmpfs /home tmpfs ro 0 0\n/dev/sda1 /tmp ext4 rw 0 0\n");
+	tu_write(root, "/proc/1/mounts",
+		 "/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /home ext4 rw 0 0\n/dev/sdc1 /data xfs rw 0 0\n"
+		 "/dev/sdd1 /etc/hostname ext4 rw 0 0\nsrv:/x /mnt/nfs nfs4 rw 0 0\n");
+	/* /etc/hostname is a bind-mounted file in pid 1's view only. */
+	tu_write(root, "/proc/1/root/etc/hostname", "h\n");
+	char own[4200];
+	snprintf(own, sizeof(own), "%s/etc/hostname", root);
+	tu_mkdirs(own); /* a directory in the agent's own view */
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, root);
+	struct host_mount *m;
+	size_t n;
+	cr_assert_eq(host_mounts(&ctx, &m, &n), 0);
+	const char *want[] = { "/", "/home", "/data", "/mnt/nfs" };
+	cr_assert_eq(n, 4, "%zu mounts", n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(m[i].mountpoint, want[i]);
+		cr_assert(m[i].init_ns, "%s", want[i]);
+	}
+	cr_assert_str_eq(m[1].device, "/dev/sdb1");
+	cr_assert(m[3].network);
+	cr_assert_eq(ctx.stats[COLLECT_HOST].errors, 0, "%s", ctx.stats[COLLECT_HOST].last_error);
+	free(m);
+
+	/* Without access to pid 1's root: the agent's own view. */
+	char p1[4200];
+	snprintf(p1, sizeof(p1), "%s/proc/1/root", root);
+	tu_rm_rf(p1);
+	cr_assert_eq(host_mounts(&ctx, &m, &n), 0);
+	cr_assert_eq(n, 1, "%zu mounts", n);
+	cr_assert_str_eq(m[0].mountpoint, "/");
+	cr_assert_not(m[0].init_ns);
+	free(m);
+	tu_rm_rf(root);
+	free(root);
+}
+
 Test(host_live, matches_the_machine)
 {
 	struct collect_ctx ctx;
