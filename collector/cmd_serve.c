@@ -256,6 +256,7 @@ int serve_main(int argc, char *argv[])
 	struct errbuf eb = { "" };
 	struct server_params p;
 	server_params_from_config(&p, &cfg);
+	snapshot_set_catalog(cfg.catalog);
 	if ((rc = load_enroll_key(&cfg, &p, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		free(sv);

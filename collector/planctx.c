@@ -142,6 +142,7 @@ int planctx_open(struct planctx *p, bool writable)
 		p->custom = true;
 	}
 	p->opt.catalog_path = p->catalog[0] ? p->catalog : NULL;
+	snapshot_set_catalog(p->catalog);
 	struct errbuf eb = { { 0 } };
 	if (store_open(&p->db, &p->cfg, writable, &eb)) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "snapshot.h"
 
 int query_open(struct query_ctx *q, const char *state_dir, const char *config_path,
 	       bool writable, struct errbuf *eb)
@@ -38,6 +39,7 @@ int query_open_cli(struct query_ctx *q, struct cli *cli, bool writable)
 	memset(q, 0, sizeof(*q));
 	if (cli_collector_config(cli, &q->cfg))
 		return QUERY_EXIT_USAGE;
+	snapshot_set_catalog(q->cfg.catalog);
 	struct errbuf eb = { { 0 } };
 	int rc = store_open(&q->db, &q->cfg, writable, &eb);
 	if (rc) {

@@ -1,6 +1,7 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,12 +9,20 @@
 #include "plan.h"
 #include "store.h"
 
+static char snapshot_catalog[PATH_MAX];
+
+void snapshot_set_catalog(const char *path)
+{
+	str_copy(snapshot_catalog, path ? path : "", sizeof(snapshot_catalog));
+}
+
 void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms)
 {
 	memset(o, 0, sizeof(*o));
 	o->now_ms = now_ms;
 	o->since_ms = 0;
 	o->with_plan = true;
+	o->catalog_path = snapshot_catalog[0] ? snapshot_catalog : NULL;
 	apps_opts_default(&o->apps);
 }
 
@@ -206,6 +215,7 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 	if (o->with_plan) {
 		struct plan_options po;
 		plan_options_init(&po, o->now_ms);
+		po.catalog_path = o->catalog_path;
 		struct errbuf peb = { { 0 } };
 		int plrc = plan_compute(txn, env, &po, s, &peb);
 		if (plrc)

@@ -29,10 +29,16 @@ struct snapshot_opts {
 	int64_t now_ms;
 	int64_t since_ms;       /* map period start; 0 = everything stored */
 	bool with_plan;         /* readiness, sizing, waves (collector/plan.h) */
+	const char *catalog_path; /* instance catalog for sizing; NULL = shipped one */
 	struct apps_opts apps;
 };
 
 void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms);
+
+/* The instance catalog (config key `catalog`) every snapshot of this process
+ * is sized with, so the stored plan and a recomputed one agree. Set once
+ * after loading the configuration; "" or NULL = the shipped catalog. */
+void snapshot_set_catalog(const char *path);
 
 /* meta "facts_gen" (0 when never written). */
 uint64_t snapshot_facts_gen(MDB_txn *txn, const struct db_env *env);
