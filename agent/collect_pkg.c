@@ -82,6 +82,30 @@ static void finish_inventory(Cairn__PackageInventory *inv)
 	crypto_generichash_final(&h, inv->content_hash.data, 32);
 }
 
+/* Decimal field (digits only; the text after it is not looked at, so the
+ * field may end the input). 0 with an error counted when it is not a number;
+ * UINT64_MAX when it is too large. */
+static uint64_t field_u64(struct collect_ctx *ctx, struct field f, const char *what)
+{
+	uint64_t v = 0;
+	bool over = false;
+	for (size_t i = 0; i < f.len; i++) {
+		unsigned d = (unsigned)(f.v[i] - '0');
+		if (d > 9) {
+			collect_error(ctx, COLLECT_PKG, "%s: size '%.*s' is not a number", what,
+				      (int)(f.len > 32 ? 32 : f.len), f.v);
+			return 0;
+		}
+		if (v > (UINT64_MAX - d) / 10)
+			over = true;
+		v = over ? UINT64_MAX : v * 10 + d;
+	}
+	if (over)
+		collect_error(ctx, COLLECT_PKG, "%s: size '%.*s' is too large", what,
+			      (int)(f.len > 32 ? 32 : f.len), f.v);
+	return v;
+}
+
 /* Next line of text[0..len) from *pos (without '\n' and a trailing '\r'). */
 static bool next_line(const char *text, size_t len, size_t *pos, struct field *line)
 {
@@ -146,9 +170,10 @@ static void dpkg_flush(struct collect_ctx *ctx, Cairn__PackageInventory *inv, st
 			size_t sl = 0;
 			while (sl < src.len && src.v[sl] != ' ')
 				sl++;
-			uint64_t kib = p->size.len ? strtoull(p->size.v, NULL, 10) : 0;
+			uint64_t kib = field_u64(ctx, p->size, "dpkg status Installed-Size");
 			pkg_add(inv, p->package.v, p->package.len, p->version.v, p->version.len,
-				p->arch.v, p->arch.len, src.v, sl, kib * 1024);
+				p->arch.v, p->arch.len, src.v, sl,
+				kib > UINT64_MAX / 1024 ? UINT64_MAX : kib * 1024);
 		}
 	}
 	memset(p, 0, sizeof(*p));
@@ -221,7 +246,7 @@ int pkg_parse_apk_installed(struct collect_ctx *ctx, const char *text, size_t le
 				if (name.len && ver.len)
 					pkg_add(inv, name.v, name.len, ver.v, ver.len, arch.v, arch.len,
 						origin.len ? origin.v : name.v, origin.len ? origin.len : name.len,
-						size.len ? strtoull(size.v, NULL, 10) : 0);
+						field_u64(ctx, size, "apk installed I:"));
 				else
 					collect_error(ctx, COLLECT_PKG,
 						      "apk installed: entry ending at line %zu lacks P: or V:", lineno);
@@ -281,7 +306,7 @@ int pkg_parse_rpm_output(struct collect_ctx *ctx, const char *text, size_t len,
 			if (f[k].len == 6 && !memcmp(f[k].v, "(none)", 6))
 				f[k].len = 0;
 		pkg_add(inv, f[0].v, f[0].len, f[1].v, f[1].len, f[2].v, f[2].len, f[3].v, f[3].len,
-			strtoull(f[4].v, NULL, 10));
+			field_u64(ctx, f[4], "rpm -qa output"));
 	}
 	return 0;
 }

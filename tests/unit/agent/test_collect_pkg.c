@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "collect.h"
@@ -264,6 +265,49 @@ Test(pkg_malformed, garbage_in_apk_and_rpm_output)
 	for (size_t i = 0; i < inv.n_packages; i++)
 		cairn__package__free_unpacked(inv.packages[i], NULL);
 	free(inv.packages);
+}
+
+/* The parsers take text[0..len) with nothing after it (a fuzzer's buffer, a
+ * mapped file): a number that ends the input must not be read past its end.
+ * Each input ends right before an inaccessible page, so an over-read crashes
+ * (ASan does not see reads inside libc's strtoull). Sizes that are not
+ * numbers are counted and read as 0 (or the largest value when too long). */
+static void parse_exact(int (*parse)(struct collect_ctx *, const char *, size_t,
+				     Cairn__PackageInventory *),
+			const char *text, uint64_t want_size, uint64_t want_errors)
+{
+	size_t len = strlen(text);
+	long page = sysconf(_SC_PAGESIZE);
+	char *map = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	cr_assert_eq(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+	char *exact = map + page - len;
+	memcpy(exact, text, len);
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, "/nonexistent");
+	Cairn__PackageInventory inv = CAIRN__PACKAGE_INVENTORY__INIT;
+	parse(&ctx, exact, len, &inv);
+	cr_assert_eq(inv.n_packages, 1, "%s", text);
+	cr_assert_eq(inv.packages[0]->installed_size, want_size, "%s: %llu", text,
+		     (unsigned long long)inv.packages[0]->installed_size);
+	cr_assert_eq(ctx.stats[COLLECT_PKG].errors, want_errors, "%s: %s", text,
+		     ctx.stats[COLLECT_PKG].last_error);
+	cairn__package__free_unpacked(inv.packages[0], NULL);
+	free(inv.packages);
+	munmap(map, 2 * (size_t)page);
+}
+
+Test(pkg_malformed, numbers_at_the_very_end_and_not_numbers)
+{
+	parse_exact(pkg_parse_dpkg_status,
+		    "Package: a\nStatus: install ok installed\nVersion: 1\nInstalled-Size: 12", 12 * 1024, 0);
+	parse_exact(pkg_parse_apk_installed, "P:a\nV:1\nI:4096", 4096, 0);
+	parse_exact(pkg_parse_rpm_output, "a\t1-1\tx86_64\ta.src.rpm\t777", 777, 0);
+	parse_exact(pkg_parse_dpkg_status,
+		    "Package: a\nStatus: install ok installed\nVersion: 1\nInstalled-Size: lots\n", 0, 1);
+	parse_exact(pkg_parse_apk_installed, "P:a\nV:1\nI:-5\n", 0, 1);
+	parse_exact(pkg_parse_rpm_output, "a\t1-1\tx86_64\ta.src.rpm\t99999999999999999999999\n",
+		    UINT64_MAX, 1);
 }
 
 Test(pkg_malformed, no_package_manager)
