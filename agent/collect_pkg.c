@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pbjson.h"
@@ -322,6 +324,19 @@ static const char *rpm_program(const struct collect_ctx *ctx)
 	return NULL;
 }
 
+/* In a forked child: closes every descriptor above 2 (async-signal-safe). */
+static void close_fds_from3(long max_fd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
+		return;
+#endif
+	if (max_fd <= 0 || max_fd > 65536)
+		max_fd = 65536;
+	for (int fd = 3; fd < max_fd; fd++)
+		close(fd);
+}
+
 /* Runs argv (no shell) with stdout captured, at most max bytes, killed after
  * timeout_ms. 0 and the output (malloc'd, NUL-terminated), or -ETIMEDOUT,
  * -EFBIG, -ENOEXEC (non-zero exit, *exit_status says which) with *out NULL. */
@@ -336,6 +351,7 @@ static int run_capture(char *const argv[], uint32_t timeout_ms, size_t max, char
 	if (pipe2(pfd, O_CLOEXEC))
 		return -errno;
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	long max_fd = sysconf(_SC_OPEN_MAX); /* not async-signal-safe: before fork */
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = -errno;
@@ -353,6 +369,14 @@ static int run_capture(char *const argv[], uint32_t timeout_ms, size_t max, char
 			dup2(devnull, 2);
 		}
 		dup2(pfd[1], 1);
+		/* Nothing of the agent's (spool, collector connection, a descriptor
+		 * a library opened without O_CLOEXEC) goes to rpm, and rpm starts
+		 * with default signals whatever thread forked it. */
+		close_fds_from3(max_fd);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		execve(argv[0], argv, envp);
 		_exit(127);
 	}
@@ -411,11 +435,29 @@ static int run_capture(char *const argv[], uint32_t timeout_ms, size_t max, char
 		len += (size_t)r;
 	}
 	close(pfd[0]);
-	if (rc)
-		kill(-pid, SIGKILL), kill(pid, SIGKILL);
+	/* The output is complete, but rpm may still hang (or have closed its
+	 * stdout early): the deadline holds for its exit too. */
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	while (!rc) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		if (time_mono_ms() >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		struct timespec nap = { 0, 5 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+	}
+	if (rc) {
+		kill(-pid, SIGKILL), kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (!rc && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		rc = -ENOEXEC;
 		*exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

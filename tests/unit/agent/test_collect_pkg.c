@@ -188,6 +188,57 @@ Test(pkg_rpm, hanging_rpm_is_killed)
 	free_all(inv, n);
 }
 
+/* A fake rpm in a new temporary directory, returned for tu_rm_rf (the
+ * fixture's rpm database is used). */
+static char *fake_rpm(char *path, size_t n, const char *tag, const char *script)
+{
+	char *dir = tu_tmpdir(tag);
+	tu_write(dir, "/rpm", script);
+	snprintf(path, n, "%s/rpm", dir);
+	cr_assert_eq(chmod(path, 0755), 0);
+	return dir;
+}
+
+Test(pkg_rpm, rpm_that_closes_its_output_and_hangs_is_killed, .timeout = 30)
+{
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, FIXTURE_DIR "/rhel9");
+	char *dir = fake_rpm(ctx.rpm_path, sizeof(ctx.rpm_path), "rpmhang",
+		 "#!/bin/sh\nprintf 'a\\t1-1\\tx86_64\\ta.src.rpm\\t1\\n'\nexec >&-\nexec sleep 300\n");
+	ctx.rpm_timeout_ms = 300;
+	uint64_t t0 = time_mono_ms();
+	size_t n;
+	Cairn__PackageInventory **inv = collect(&ctx, NULL, &n);
+	uint64_t took = time_mono_ms() - t0;
+	cr_assert_eq(n, 0);
+	cr_assert_lt(took, 3000, "took %lu ms", (unsigned long)took);
+	cr_assert(strstr(ctx.stats[COLLECT_PKG].last_error, "did not finish within 300 ms"),
+		  "%s", ctx.stats[COLLECT_PKG].last_error);
+	free_all(inv, n);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
+Test(pkg_rpm, rpm_inherits_no_agent_descriptor)
+{
+	struct collect_ctx ctx;
+	collect_ctx_init(&ctx, FIXTURE_DIR "/rhel9");
+	/* The size field says whether fd 57 (left open without O_CLOEXEC) reached rpm. */
+	char *dir = fake_rpm(ctx.rpm_path, sizeof(ctx.rpm_path), "rpmfd",
+		 "#!/bin/sh\nif [ -e /proc/$$/fd/57 ]; then s=1; else s=0; fi\n"
+		 "printf 'a\\t1-1\\tx86_64\\ta.src.rpm\\t%s\\n' $s\n");
+	cr_assert_eq(dup2(1, 57), 57);
+	size_t n;
+	Cairn__PackageInventory **inv = collect(&ctx, NULL, &n);
+	close(57);
+	cr_assert_eq(n, 1, "%s", ctx.stats[COLLECT_PKG].last_error);
+	cr_assert_eq(inv[0]->n_packages, 1);
+	cr_assert_eq(inv[0]->packages[0]->installed_size, 0, "fd 57 was inherited by rpm");
+	free_all(inv, n);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
 Test(pkg_rpm, failing_and_overlong_rpm)
 {
 	struct collect_ctx ctx;
