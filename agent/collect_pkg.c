@@ -277,8 +277,6 @@ int pkg_parse_apk_installed(struct collect_ctx *ctx, const char *text, size_t le
 
 /* ------------------------------------------------------------------ rpm */
 
-#define RPM_QUERYFORMAT PKG_RPM_QUERYFORMAT
-
 int pkg_parse_rpm_output(struct collect_ctx *ctx, const char *text, size_t len,
 			 Cairn__PackageInventory *inv)
 {
@@ -489,7 +487,7 @@ static int collect_rpm(struct collect_ctx *ctx, const char *dbpath, Cairn__Packa
 		argv[a++] = (char *)dbpath;
 	}
 	argv[a++] = "--queryformat";
-	argv[a++] = RPM_QUERYFORMAT;
+	argv[a++] = PKG_RPM_QUERYFORMAT;
 	argv[a] = NULL;
 	char *out;
 	size_t len;
@@ -526,11 +524,17 @@ static const char *const apk_files[] = { "/lib/apk/db/installed", NULL };
 static const char *const rpm_dirs[] = { "/var/lib/rpm", "/usr/lib/sysimage/rpm", NULL };
 static const char *const rpm_db_names[] = { "rpmdb.sqlite", "Packages", "Packages.db", NULL };
 
-/* Signature of the first existing file; false when none exists. */
-static bool db_signature(struct collect_ctx *ctx, enum collect_kind kind, int mgr,
-			 char *found, size_t fn, uint64_t sig[4])
+static void stat_signature(const struct stat *sb, uint64_t sig[4])
 {
-	(void)kind;
+	sig[0] = (uint64_t)sb->st_dev;
+	sig[1] = (uint64_t)sb->st_ino;
+	sig[2] = (uint64_t)sb->st_size;
+	sig[3] = (uint64_t)sb->st_mtim.tv_sec * 1000000000u + (uint64_t)sb->st_mtim.tv_nsec;
+}
+
+/* Signature of the first existing file; false when none exists. */
+static bool db_signature(struct collect_ctx *ctx, int mgr, char *found, size_t fn, uint64_t sig[4])
+{
 	char path[4200];
 	struct stat sb;
 	memset(sig, 0, 4 * sizeof(uint64_t));
@@ -542,10 +546,7 @@ static bool db_signature(struct collect_ctx *ctx, enum collect_kind kind, int mg
 				if (stat(collect_path(ctx, path, sizeof(path), rel), &sb))
 					continue;
 				collect_path(ctx, found, fn, rpm_dirs[d]);
-				sig[0] = (uint64_t)sb.st_dev;
-				sig[1] = (uint64_t)sb.st_ino;
-				sig[2] = (uint64_t)sb.st_size;
-				sig[3] = (uint64_t)sb.st_mtim.tv_sec * 1000000000u + (uint64_t)sb.st_mtim.tv_nsec;
+				stat_signature(&sb, sig);
 				/* sqlite writes its -wal file first; fold it in. */
 				char wal[4300];
 				snprintf(wal, sizeof(wal), "%s-wal", path);
@@ -560,10 +561,7 @@ static bool db_signature(struct collect_ctx *ctx, enum collect_kind kind, int mg
 		if (stat(collect_path(ctx, path, sizeof(path), files[i]), &sb) || !S_ISREG(sb.st_mode))
 			continue;
 		str_copy(found, path, fn);
-		sig[0] = (uint64_t)sb.st_dev;
-		sig[1] = (uint64_t)sb.st_ino;
-		sig[2] = (uint64_t)sb.st_size;
-		sig[3] = (uint64_t)sb.st_mtim.tv_sec * 1000000000u + (uint64_t)sb.st_mtim.tv_nsec;
+		stat_signature(&sb, sig);
 		return true;
 	}
 	return false;
@@ -600,7 +598,7 @@ int pkg_collect(struct collect_ctx *ctx, struct pkg_state *st, Cairn__PackageInv
 	for (int mgr = 0; mgr < PKG_NMANAGERS; mgr++) {
 		char path[4200];
 		uint64_t sig[4];
-		if (!db_signature(ctx, COLLECT_PKG, mgr, path, sizeof(path), sig))
+		if (!db_signature(ctx, mgr, path, sizeof(path), sig))
 			continue;
 		struct pkg_manager_state *ms = st ? &st->m[mgr] : NULL;
 		Cairn__PackageInventory *inv = collect_alloc(sizeof(*inv));
