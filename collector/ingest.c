@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store.h"
@@ -913,31 +914,68 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 	ge->arena = ar;
 }
 
+/* Moves the verified prefix of the input queue to the writer queue: runs
+ * finish out of order on several verifiers but are published in arrival
+ * order. Called with mu held. */
+static void publish_verified(struct ingest_writer *w)
+{
+	struct ingest_item *first = w->in_head, *last = NULL;
+	uint32_t n = 0;
+	for (struct ingest_item *it = first; it && it->verified; it = it->next) {
+		last = it;
+		n++;
+	}
+	if (!n)
+		return;
+	w->in_head = last->next;
+	if (!w->in_head)
+		w->in_tail = NULL;
+	last->next = NULL;
+	w->in_queued -= n;
+	if (w->tail)
+		w->tail->next = first;
+	else
+		w->head = first;
+	w->tail = last;
+	w->queued += n;
+	pthread_cond_signal(&w->cv);
+}
+
 static void *verifier_main(void *arg)
 {
 	struct ingest_writer *w = arg;
+	pthread_setname_np(pthread_self(), "cairn-verify");
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		/* stay at most two groups ahead of the writer: decoded batches
 		 * are several times their payload */
-		while ((!w->in_head || w->queued >= 2 * w->commit_batches) && !w->stop)
+		while ((!w->claim || w->queued >= 2 * w->commit_batches) && !w->stop)
 			pthread_cond_wait(&w->vcv, &w->mu);
-		if (!w->in_head && w->stop)
+		if (!w->claim && w->stop)
 			break;
-		struct ingest_item *list = w->in_head, *last = list;
-		uint32_t taken = 1;
-		while (last->next && taken < 64) {
-			last = last->next;
+		/* claim a run: an even share of what waits, 1..64 */
+		uint32_t want = w->unclaimed / w->nverifiers;
+		want = want < 1 ? 1 : want > 64 ? 64 : want;
+		struct ingest_item *first = w->claim, *it = first;
+		uint32_t taken = 0;
+		while (it && taken < want) {
+			it = it->next;
 			taken++;
 		}
-		w->in_head = last->next;
-		if (!w->in_head)
-			w->in_tail = NULL;
-		last->next = NULL;
+		w->claim = it;
+		w->unclaimed -= taken;
+		if (w->claim)
+			pthread_cond_signal(&w->vcv); /* more for another verifier */
 		pthread_mutex_unlock(&w->mu);
 
+		/* the claimed run is ours alone: submit only appends after it,
+		 * publishing only moves verified items */
 		struct ingest_writer_stats rej = { 0 };
-		for (struct ingest_item *it = list; it; it = it->next) {
+		it = first;
+		for (uint32_t i = 0; i < taken; i++) {
+			/* the last one's next may change under submit: not read */
+			if (i)
+				it = it->next;
 			struct group_entry ge = { .it = it };
 			prepare(w, &ge);
 			it->decoded = ge.batch;
@@ -951,17 +989,15 @@ static void *verifier_main(void *arg)
 		w->stats.bad_signatures += rej.bad_signatures;
 		w->stats.malformed += rej.malformed;
 		w->stats.limits += rej.limits;
-		w->in_queued -= taken;
-		if (w->tail)
-			w->tail->next = list;
-		else
-			w->head = list;
-		w->tail = last;
-		w->queued += taken;
-		pthread_cond_signal(&w->cv);
+		it = first;
+		for (uint32_t i = 0; i < taken; i++, it = it->next)
+			it->verified = true;
+		publish_verified(w);
 	}
-	w->verifier_done = true;
-	pthread_cond_broadcast(&w->cv);
+	if (--w->verifiers_running == 0) {
+		w->verifier_done = true;
+		pthread_cond_broadcast(&w->cv);
+	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
 }
@@ -981,6 +1017,99 @@ static bool wait_retry(struct ingest_writer *w, uint64_t ms)
 	return false;
 }
 
+/* A committed group whose fsync failed: nothing in it may be acknowledged. */
+static void fail_unsynced(struct ingest_item *list, int rc)
+{
+	for (struct ingest_item *it = list; it; it = it->next)
+		if (it->result == INGEST_OK || it->result == INGEST_REPLAY) {
+			it->result = INGEST_FAILED;
+			snprintf(it->detail, sizeof(it->detail), "store fsync: %s",
+				 db_strerror(rc));
+		}
+}
+
+/* A group whose transaction committed (or failed) on its way to done(). */
+struct ingest_sync {
+	struct ingest_sync *next;
+	struct ingest_item *list;
+	bool committed;
+};
+
+/* The meta page of a committed group is synced here: until then nothing of
+ * the group is handed back (no ACK). Failures go the same way so that every
+ * connection sees its results in order. */
+static void hand_to_syncer(struct ingest_writer *w, struct ingest_item *list, bool committed)
+{
+	struct ingest_sync *sy = malloc(sizeof(*sy));
+	if (!sy) {
+		/* no memory for the queue entry: sync here, in order, after
+		 * what is already queued (the syncer syncs those first) */
+		pthread_mutex_lock(&w->mu);
+		while (w->sync_head || w->syncing)
+			pthread_cond_wait(&w->cv, &w->mu);
+		pthread_mutex_unlock(&w->mu);
+		int rc = committed ? mdb_env_sync(w->env->env, 1) : 0;
+		if (rc)
+			fail_unsynced(list, rc);
+		w->done(list, w->done_arg);
+		return;
+	}
+	sy->next = NULL;
+	sy->list = list;
+	sy->committed = committed;
+	pthread_mutex_lock(&w->mu);
+	if (w->sync_tail)
+		w->sync_tail->next = sy;
+	else
+		w->sync_head = sy;
+	w->sync_tail = sy;
+	pthread_cond_signal(&w->scv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void *syncer_main(void *arg)
+{
+	struct ingest_writer *w = arg;
+	pthread_setname_np(pthread_self(), "cairn-sync");
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->sync_head && !w->writer_done)
+			pthread_cond_wait(&w->scv, &w->mu);
+		if (!w->sync_head)
+			break;
+		/* everything committed so far: one fdatasync covers all of it */
+		struct ingest_sync *all = w->sync_head;
+		w->sync_head = w->sync_tail = NULL;
+		w->syncing = true;
+		pthread_mutex_unlock(&w->mu);
+		bool any = false;
+		for (struct ingest_sync *sy = all; sy; sy = sy->next)
+			any |= sy->committed;
+		uint64_t t0 = time_mono_us();
+		int rc = any ? mdb_env_sync(w->env->env, 1) : 0;
+		uint64_t dt = time_mono_us() - t0;
+		if (rc)
+			log_error("ingest: fsync of the store failed: %s; the batches of the last "
+				  "commit are not acknowledged and will be resent by the agents",
+				  db_strerror(rc));
+		while (all) {
+			struct ingest_sync *sy = all;
+			all = sy->next;
+			if (rc && sy->committed)
+				fail_unsynced(sy->list, rc);
+			w->done(sy->list, w->done_arg);
+			free(sy);
+		}
+		pthread_mutex_lock(&w->mu);
+		w->stats.syncs += any;
+		w->stats.last_sync_us = dt;
+		w->syncing = false;
+		pthread_cond_broadcast(&w->cv); /* hand_to_syncer's fallback waits on it */
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
 static void process_group(struct ingest_writer *w, struct ingest_item *list)
 {
 	size_t n = 0;
@@ -990,7 +1119,7 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 	if (!g.e) {
 		for (struct ingest_item *it = list; it; it = it->next)
 			it->result = INGEST_FAILED;
-		w->done(list, w->done_arg);
+		hand_to_syncer(w, list, false);
 		return;
 	}
 	size_t i = 0;
@@ -1071,21 +1200,24 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 		if (g.e[i].batch)
 			arena_release(g.e[i].arena);
 	free(g.e);
-	w->done(list, w->done_arg);
+	hand_to_syncer(w, list, rc == 0);
 }
 
 static void *writer_main(void *arg)
 {
 	struct ingest_writer *w = arg;
+	pthread_setname_np(pthread_self(), "cairn-writer");
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->head && !(w->stop && w->verifier_done))
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (!w->head)
 			break;
-		/* Group commit: wait for commit_batches or commit_interval. */
+		/* Group commit, sized by the load: what arrived while the last
+		 * group was stored and committed goes at once; after an idle
+		 * spell wait at most commit_interval for commit_batches. */
 		uint64_t deadline = time_mono_us() + w->commit_interval_us;
-		while (!w->stop && w->queued < w->commit_batches) {
+		while (!w->stop && !w->writer_busy && w->queued < w->commit_batches) {
 			uint64_t now = time_mono_us();
 			if (now >= deadline)
 				break;
@@ -1112,7 +1244,7 @@ static void *writer_main(void *arg)
 			w->tail = NULL;
 		last->next = NULL;
 		w->queued -= taken;
-		pthread_cond_signal(&w->vcv);
+		pthread_cond_broadcast(&w->vcv);
 		pthread_mutex_unlock(&w->mu);
 		uint64_t bytes = 0;
 		for (struct ingest_item *it = list; it; it = it->next)
@@ -1120,9 +1252,21 @@ static void *writer_main(void *arg)
 		process_group(w, list);
 		pthread_mutex_lock(&w->mu);
 		w->queued_bytes -= bytes;
+		w->writer_busy = w->head != NULL;
 	}
+	w->writer_done = true;
+	pthread_cond_signal(&w->scv);
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
+}
+
+static void stop_threads(struct ingest_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->vcv);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
@@ -1139,24 +1283,59 @@ int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
 	w->queue_max_bytes = 32u << 20;
 	w->done = done;
 	w->done_arg = done_arg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	w->nverifiers = ncpu < 1 ? 1 : ncpu > INGEST_VERIFIERS_MAX ? INGEST_VERIFIERS_MAX
+								     : (unsigned)ncpu;
+	w->verifiers = calloc(w->nverifiers, sizeof(*w->verifiers));
+	if (!w->verifiers)
+		return -ENOMEM;
+	/* commits sync the data pages; the syncer syncs the meta page before
+	 * anything of the commit is handed back */
+	int rc = mdb_env_set_flags(env->env, MDB_NOMETASYNC, 1);
+	if (rc) {
+		free(w->verifiers);
+		return rc > 0 ? -rc : rc;
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->vcv, NULL);
-	int rc = pthread_create(&w->verifier, NULL, verifier_main, w);
-	if (rc == 0) {
-		rc = pthread_create(&w->thread, NULL, writer_main, w);
+	pthread_cond_init(&w->scv, NULL);
+	unsigned started = 0;
+	bool writer = false, syncer = false;
+	for (; started < w->nverifiers; started++) {
+		pthread_mutex_lock(&w->mu);
+		w->verifiers_running++;
+		pthread_mutex_unlock(&w->mu);
+		rc = pthread_create(&w->verifiers[started], NULL, verifier_main, w);
 		if (rc) {
 			pthread_mutex_lock(&w->mu);
-			w->stop = true;
-			pthread_cond_broadcast(&w->vcv);
+			w->verifiers_running--;
 			pthread_mutex_unlock(&w->mu);
-			pthread_join(w->verifier, NULL);
+			break;
 		}
 	}
+	if (rc == 0) {
+		rc = pthread_create(&w->thread, NULL, writer_main, w);
+		writer = rc == 0;
+	}
+	if (rc == 0) {
+		rc = pthread_create(&w->syncer, NULL, syncer_main, w);
+		syncer = rc == 0;
+	}
 	if (rc) {
+		stop_threads(w);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(w->verifiers[i], NULL);
+		if (writer)
+			pthread_join(w->thread, NULL);
+		(void)syncer;
+		mdb_env_set_flags(env->env, MDB_NOMETASYNC, 0);
 		pthread_mutex_destroy(&w->mu);
 		pthread_cond_destroy(&w->cv);
 		pthread_cond_destroy(&w->vcv);
+		pthread_cond_destroy(&w->scv);
+		free(w->verifiers);
+		w->verifiers = NULL;
 		return -rc;
 	}
 	w->running = true;
@@ -1166,6 +1345,7 @@ int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
 void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it)
 {
 	it->next = NULL;
+	it->verified = false;
 	it->submitted_us = time_mono_us();
 	pthread_mutex_lock(&w->mu);
 	w->queued_bytes += it->payload_len;
@@ -1176,7 +1356,10 @@ void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it)
 		else
 			w->in_head = it;
 		w->in_tail = it;
+		if (!w->claim)
+			w->claim = it;
 		w->in_queued++;
+		w->unclaimed++;
 		pthread_cond_signal(&w->vcv);
 		pthread_mutex_unlock(&w->mu);
 		return;
@@ -1226,14 +1409,18 @@ void ingest_writer_stop(struct ingest_writer *w, uint64_t drain_ms)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->drain_ms = drain_ms;
-	w->stop = true;
-	pthread_cond_broadcast(&w->vcv);
-	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->verifier, NULL);
+	stop_threads(w);
+	for (unsigned i = 0; i < w->nverifiers; i++)
+		pthread_join(w->verifiers[i], NULL);
 	pthread_join(w->thread, NULL);
+	pthread_join(w->syncer, NULL); /* syncs and hands back the last commits */
+	mdb_env_set_flags(w->env->env, MDB_NOMETASYNC, 0);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->vcv);
+	pthread_cond_destroy(&w->scv);
+	free(w->verifiers);
+	w->verifiers = NULL;
 	w->running = false;
 }

@@ -4,14 +4,22 @@
  *  - Pure transaction functions (ingest_apply, ingest_store): given an open
  *    write transaction, store one batch. Analysis tests and data generators
  *    call ingest_apply directly to build stores.
- *  - The writer (struct ingest_writer): a two-stage pipeline. A verifier
- *    thread checks each batch's signature BEFORE unpacking its protobuf, then
- *    decodes it and checks the limits, in arrival order; the writer thread
- *    groups verified batches from many connections into one write transaction
- *    (commit every commit_interval or commit_batches), commits durably (fsync)
- *    and hands the results back, so ACKs go out only after the commit. The
- *    two stages run in parallel (verification of the next group overlaps the
- *    commit of this one). The caller's event loop never waits on fsync.
+ *  - The writer (struct ingest_writer): a three-stage pipeline.
+ *    1. Verifier threads (one per online CPU) check each batch's signature
+ *       BEFORE unpacking its protobuf, then decode it and check the limits.
+ *       They claim runs of queued batches in arrival order and publish them
+ *       to stage 2 strictly in arrival order (a finished run waits for the
+ *       runs before it), so every connection's batches stay in order.
+ *    2. The writer thread groups verified batches from many connections into
+ *       one write transaction and commits it. Group size follows the load:
+ *       when batches arrived while the previous group was being stored and
+ *       committed, it takes them at once (up to commit_batches); when it was
+ *       idle it waits at most commit_interval for more.
+ *    3. The syncer thread makes each commit durable (the commit itself
+ *       syncs the data pages; the meta page is synced by the syncer, LMDB's
+ *       MDB_NOMETASYNC) while the writer already stores the next group, and
+ *       only then hands the results back, so ACKs go out only after fsync.
+ *    The caller's event loop never waits on fsync.
  *
  * Keys and values: collector/store.h and docs/storage.md. */
 #ifndef CAIRN_INGEST_H
@@ -30,6 +38,8 @@
 #include "sign.h"
 #include "store.pb-c.h"
 #include "util.h"
+
+#define INGEST_VERIFIERS_MAX 16
 
 /* Protocol limits on one batch (docs/protocol.md). */
 #define INGEST_MAX_RECORDS_DEFAULT 100000u
@@ -153,6 +163,7 @@ struct ingest_item {
 	uint64_t ack_seq;       /* the agent's durable high_seq after the commit */
 	uint32_t records;
 	char detail[200];       /* for the log line on failure */
+	bool verified;          /* stage 1 finished with it (under the writer's mu) */
 	Cairn__Batch *decoded;  /* set by the verifier stage; owned by the writer */
 	void *decoded_arena;    /* the arena decoded lives in (one free for all of it) */
 	/* INGEST_KIND_ENROLL: input, then outcome */
@@ -177,8 +188,12 @@ struct ingest_writer_stats {
 	uint64_t commits, batches, records, replays, bad_signatures, malformed, limits,
 		not_enrolled, failures, storage_full_events;
 	uint64_t last_commit_us;   /* duration of the last commit */
+	uint64_t syncs;            /* meta-page fsyncs by the syncer (one may cover several commits) */
+	uint64_t last_sync_us;     /* duration of the last one */
 	bool storage_full;         /* currently refusing to commit: map_max or disk full */
 };
+
+struct ingest_sync;
 
 struct ingest_writer {
 	struct db_env *env;
@@ -192,22 +207,35 @@ struct ingest_writer {
 	void *done_arg;
 
 	pthread_t thread;
-	pthread_t verifier;        /* stage 1: signature, decoding, limits */
+	pthread_t *verifiers;      /* stage 1: signature, decoding, limits */
+	unsigned nverifiers, verifiers_running;
+	pthread_t syncer;          /* stage 3: meta-page fsync, then done() */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;         /* writer queue */
 	pthread_cond_t vcv;        /* verifier queue */
-	struct ingest_item *in_head, *in_tail; /* batches waiting for verification */
-	uint32_t in_queued;
+	pthread_cond_t scv;        /* syncer queue */
+	/* batches in arrival order, waiting for verification or for the runs
+	 * before them; claim = first one no verifier has taken yet */
+	struct ingest_item *in_head, *in_tail, *claim;
+	uint32_t in_queued, unclaimed;
 	struct ingest_item *head, *tail;       /* verified items waiting for a transaction */
 	uint32_t queued;
+	bool writer_busy;          /* items arrived while the last group was stored */
+	/* committed groups waiting for the syncer, in commit order */
+	struct ingest_sync *sync_head, *sync_tail;
+	bool syncing;              /* the syncer is handing a round back */
 	bool verifier_done;
+	bool writer_done;
 	bool stop;
 	bool running;
 	uint64_t drain_ms;
 	struct ingest_writer_stats stats; /* under mu */
 };
 
-/* Starts the writer thread. env stays owned by the caller (open until stop). */
+/* Starts the verifier threads (one per online CPU, at most
+ * INGEST_VERIFIERS_MAX), the writer thread and the syncer thread, and sets
+ * MDB_NOMETASYNC on env (the syncer syncs the meta page before any result is
+ * handed back). env stays owned by the caller (open until stop). */
 int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
 			const struct ingest_limits *limits, uint64_t commit_interval_ms,
 			uint32_t commit_batches, uint32_t queue_max, ingest_done_fn done,
