@@ -125,13 +125,38 @@ static void arm_model_name(long implementer, long part, char *out, size_t n)
 	snprintf(out, n, "ARM implementer 0x%02lx part 0x%03lx", implementer, part < 0 ? 0 : part);
 }
 
+/* Distinct sockets and (socket, core) pairs of /proc/cpuinfo; bounded:
+ * 4096 cores is plenty. */
+struct cpu_topology {
+	uint32_t pairs[4096], npairs;
+	uint32_t sockets[256], nsockets;
+};
+
+static void add_unique(uint32_t *set, uint32_t *n, uint32_t cap, uint32_t v)
+{
+	for (uint32_t i = 0; i < *n; i++)
+		if (set[i] == v)
+			return;
+	if (*n < cap)
+		set[(*n)++] = v;
+}
+
+/* One logical CPU's block ended with its physical id and core id (-1 unknown). */
+static void topology_add(struct cpu_topology *t, long phys, long core)
+{
+	if (phys < 0)
+		return;
+	add_unique(t->sockets, &t->nsockets, ARRAY_SIZE(t->sockets), (uint32_t)phys);
+	if (core >= 0)
+		add_unique(t->pairs, &t->npairs, ARRAY_SIZE(t->pairs),
+			   (uint32_t)phys << 16 | ((uint32_t)core & 0xffff));
+}
+
 int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 {
 	memset(cpu, 0, sizeof(*cpu));
-	/* (physical id, core id) pairs seen; bounded: 4096 cores is plenty. */
-	enum { MAXPAIRS = 4096 };
-	uint32_t pairs[MAXPAIRS];
-	uint32_t npairs = 0, sockets[256], nsockets = 0;
+	struct cpu_topology topo;
+	topo.npairs = topo.nsockets = 0;
 	long phys = -1, core = -1, arm_implementer = -1, arm_part = -1;
 	const char *p = text;
 	while (*p) {
@@ -144,23 +169,8 @@ int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 		line[len] = '\0';
 		p = eol ? eol + 1 : p + strlen(p);
 
-		if (!line[0]) {
-			/* End of one logical CPU's block. */
-			if (phys >= 0) {
-				bool seen = false;
-				for (uint32_t i = 0; i < nsockets; i++)
-					seen |= sockets[i] == (uint32_t)phys;
-				if (!seen && nsockets < ARRAY_SIZE(sockets))
-					sockets[nsockets++] = (uint32_t)phys;
-				if (core >= 0) {
-					uint32_t key = (uint32_t)phys << 16 | ((uint32_t)core & 0xffff);
-					bool s2 = false;
-					for (uint32_t i = 0; i < npairs; i++)
-						s2 |= pairs[i] == key;
-					if (!s2 && npairs < MAXPAIRS)
-						pairs[npairs++] = key;
-				}
-			}
+		if (!line[0]) { /* end of one logical CPU's block */
+			topology_add(&topo, phys, core);
 			phys = core = -1;
 			continue;
 		}
@@ -197,25 +207,11 @@ int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 				cpu->hypervisor_flag = true;
 		}
 	}
-	if (phys >= 0) { /* the last block may lack its blank line */
-		bool seen = false;
-		for (uint32_t i = 0; i < nsockets; i++)
-			seen |= sockets[i] == (uint32_t)phys;
-		if (!seen && nsockets < ARRAY_SIZE(sockets))
-			sockets[nsockets++] = (uint32_t)phys;
-		if (core >= 0) {
-			uint32_t key = (uint32_t)phys << 16 | ((uint32_t)core & 0xffff);
-			bool s2 = false;
-			for (uint32_t i = 0; i < npairs; i++)
-				s2 |= pairs[i] == key;
-			if (!s2 && npairs < MAXPAIRS)
-				pairs[npairs++] = key;
-		}
-	}
+	topology_add(&topo, phys, core); /* the last block may lack its blank line */
 	if (!cpu->model[0] && arm_implementer >= 0)
 		arm_model_name(arm_implementer, arm_part, cpu->model, sizeof(cpu->model));
-	cpu->sockets = nsockets ? nsockets : (cpu->threads ? 1 : 0);
-	cpu->cores = npairs ? npairs : cpu->threads;
+	cpu->sockets = topo.nsockets ? topo.nsockets : (cpu->threads ? 1 : 0);
+	cpu->cores = topo.npairs ? topo.npairs : cpu->threads;
 	return cpu->threads ? 0 : -ENODATA;
 }
 
@@ -346,16 +342,12 @@ static void collect_virt(struct collect_ctx *ctx, Cairn__HostInfo *h, bool hyper
 
 /* ---------------------------------------------------------------- disks */
 
-static uint64_t read_u64(struct collect_ctx *ctx, const char *path, bool *ok)
+/* A one-number sysfs file; 0 when missing. */
+static uint64_t read_u64(struct collect_ctx *ctx, const char *path)
 {
 	char buf[64];
-	if (collect_read_line(ctx, path, buf, sizeof(buf)) <= 0) {
-		if (ok)
-			*ok = false;
+	if (collect_read_line(ctx, path, buf, sizeof(buf)) <= 0)
 		return 0;
-	}
-	if (ok)
-		*ok = true;
 	return strtoull(buf, NULL, 10);
 }
 
@@ -404,9 +396,9 @@ static void collect_disks(struct collect_ctx *ctx, Cairn__HostInfo *h)
 		cairn__block_device__init(b);
 		b->name = dup_clean(n);
 		snprintf(p, sizeof(p), "/sys/block/%s/size", n);
-		b->size_bytes = read_u64(ctx, p, NULL) * 512;
+		b->size_bytes = read_u64(ctx, p) * 512;
 		snprintf(p, sizeof(p), "/sys/block/%s/queue/rotational", n);
-		b->rotational = read_u64(ctx, p, NULL) == 1;
+		b->rotational = read_u64(ctx, p) == 1;
 		snprintf(p, sizeof(p), "/sys/block/%s/device/model", n);
 		b->model = read_value(ctx, p);
 		b->kind = collect_strdup(kind);
@@ -817,7 +809,7 @@ static void collect_nics(struct collect_ctx *ctx, Cairn__HostInfo *h)
 			nic->mac = collect_strdup("");
 		}
 		snprintf(p, sizeof(p), "/sys/class/net/%s/mtu", n);
-		nic->mtu = (uint32_t)read_u64(ctx, p, NULL);
+		nic->mtu = (uint32_t)read_u64(ctx, p);
 		snprintf(p, sizeof(p), "/sys/class/net/%s/speed", n);
 		nic->speed_mbps = -1;
 		if (collect_read_line(ctx, p, buf, sizeof(buf)) > 0) {
@@ -958,9 +950,8 @@ static char *collect_timezone(struct collect_ctx *ctx)
 	char clock[1024];
 	if (collect_read(ctx, "/etc/sysconfig/clock", clock, sizeof(clock)) > 0) {
 		const char *z = strstr(clock, "ZONE=");
-		if (z) {
-			char v[256];
-			sscanf(z + 5, "%255[^\n]", v);
+		char v[256];
+		if (z && sscanf(z + 5, "%255[^\n]", v) == 1) {
 			unquote(v);
 			return dup_clean(v);
 		}

@@ -335,6 +335,26 @@ Test(host_mounts, init_ns_table_when_reachable)
 	free(root);
 }
 
+Test(host_malformed, time_zone_sources)
+{
+	char *root = tu_tmpdir("tz");
+	struct collect_ctx ctx;
+	tu_write(root, "/etc/sysconfig/clock", "UTC=true\nZONE=\n");
+	Cairn__HostInfo *h = host_of(root, &ctx);
+	cr_assert_str_eq(h->timezone, "", "an empty ZONE= names no zone");
+	cairn__host_info__free_unpacked(h, NULL);
+	tu_write(root, "/etc/sysconfig/clock", "ZONE=\"America/Sao Paulo\"\n");
+	h = host_of(root, &ctx);
+	cr_assert_str_eq(h->timezone, "America/Sao Paulo");
+	cairn__host_info__free_unpacked(h, NULL);
+	tu_write(root, "/etc/timezone", "Asia/Tokyo\n");
+	h = host_of(root, &ctx);
+	cr_assert_str_eq(h->timezone, "Asia/Tokyo", "/etc/timezone first");
+	cairn__host_info__free_unpacked(h, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
 Test(host_live, matches_the_machine)
 {
 	struct collect_ctx ctx;
