@@ -16,15 +16,19 @@
 #include "util.h"
 
 #define PERF_MAX_DEVICES 512     /* disks, NICs and filesystems each */
+#define PERF_TABLE_MAX (1 << 18)  /* bytes of /proc/diskstats or /proc/net/dev read */
 
 /* One metric over one window: exact avg/min/max over all samples, and the
- * newest `cap` values (a ring) for the p95. */
+ * newest `cap` values (a ring) for the p95. The ring's storage grows with the
+ * samples a window really has (20 for the default 15 s / 5 min), not to cap
+ * up front: a host with hundreds of veth NICs has hundreds of series. */
 struct series {
 	double sum, min, max;
 	uint32_t n;       /* samples added this window */
 	uint32_t held;    /* values in the ring */
 	uint32_t next;    /* ring write position */
 	uint32_t cap;
+	uint32_t alloc;   /* doubles allocated at v (<= cap) */
 	double *v;
 };
 
@@ -32,9 +36,17 @@ static void series_add(struct series *s, uint32_t cap, double x)
 {
 	if (!isfinite(x))
 		return;
-	if (!s->v) {
+	if (!s->v)
 		s->cap = cap;
-		s->v = collect_alloc(cap * sizeof(*s->v));
+	if (s->held == s->alloc && s->alloc < s->cap) {
+		/* Not wrapped yet (next == held): grow. */
+		uint32_t na = s->alloc ? (s->alloc > s->cap / 2 ? s->cap : s->alloc * 2)
+				       : (s->cap < 16 ? s->cap : 16);
+		double *nv = realloc(s->v, na * sizeof(*nv));
+		if (nv) {
+			s->v = nv;
+			s->alloc = na;
+		}
 	}
 	if (s->n == 0 || x < s->min)
 		s->min = x;
@@ -42,6 +54,8 @@ static void series_add(struct series *s, uint32_t cap, double x)
 		s->max = x;
 	s->sum += x;
 	s->n++;
+	if (s->held == s->alloc && s->alloc < s->cap)
+		return; /* could not grow: the p95 goes without this sample */
 	s->v[s->next] = x;
 	s->next = (s->next + 1) % s->cap;
 	if (s->held < s->cap)
@@ -69,6 +83,8 @@ static int cmp_double(const void *a, const void *b)
 /* Nearest-rank 95th percentile of the held values. */
 static double series_p95(const struct series *s, double *scratch)
 {
+	if (!s->held)
+		return s->max; /* no value could be held (out of memory) */
 	memcpy(scratch, s->v, s->held * sizeof(double));
 	qsort(scratch, s->held, sizeof(double), cmp_double);
 	size_t rank = (size_t)ceil(0.95 * (double)s->held);
@@ -132,6 +148,7 @@ struct perf_state {
 	bool mounts_read;
 	int mounts_fd;
 	bool sys_block_missing;
+	char *table;            /* PERF_TABLE_MAX bytes, reused by every sample */
 };
 
 int perf_open(struct perf_state **out, uint32_t interval_ms, uint32_t max_samples)
@@ -166,6 +183,7 @@ void perf_close(struct perf_state *st)
 	devs_free(&st->nics);
 	devs_free(&st->fss);
 	free(st->mounts);
+	free(st->table);
 	if (st->mounts_fd >= 0)
 		close(st->mounts_fd);
 	free(st);
@@ -340,22 +358,33 @@ static bool whole_disk(struct collect_ctx *ctx, struct perf_state *st, const cha
 	return true;
 }
 
+/* Reads a /proc table into st->table; NULL (error counted) when unreadable. */
+static char *read_table(struct collect_ctx *ctx, struct perf_state *st, const char *path)
+{
+	if (!st->table)
+		st->table = collect_alloc(PERF_TABLE_MAX);
+	ssize_t n = collect_read(ctx, path, st->table, PERF_TABLE_MAX);
+	if (n <= 0) {
+		collect_error(ctx, COLLECT_PERF, "cannot read %s: %s", path,
+			      n < 0 ? strerror((int)-n) : "empty");
+		return NULL;
+	}
+	return st->table;
+}
+
 static void sample_disks(struct collect_ctx *ctx, struct perf_state *st, double dt)
 {
-	char *buf = collect_alloc(1 << 18);
-	ssize_t n = collect_read(ctx, "/proc/diskstats", buf, 1 << 18);
-	if (n <= 0) {
-		collect_error(ctx, COLLECT_PERF, "cannot read /proc/diskstats");
-		free(buf);
+	char *buf = read_table(ctx, st, "/proc/diskstats");
+	if (!buf)
 		return;
-	}
 	char path[4200];
 	struct stat sb;
 	st->sys_block_missing = stat(collect_path(ctx, path, sizeof(path), "/sys/block"), &sb) != 0;
 	for (size_t i = 0; i < st->disks.n; i++)
 		st->disks.d[i].present = false;
 	char *save;
-	char *copy = collect_strdup(buf);
+	/* Without /sys/block, whole_disk() compares names with the other lines. */
+	char *copy = st->sys_block_missing ? collect_strdup(buf) : NULL;
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		unsigned maj, min;
 		char name[128];
@@ -393,20 +422,15 @@ static void sample_disks(struct collect_ctx *ctx, struct perf_state *st, double 
 		d->have_prev = true;
 	}
 	free(copy);
-	free(buf);
 }
 
 /* ----------------------------------------------------------------- NICs */
 
 static void sample_nics(struct collect_ctx *ctx, struct perf_state *st, double dt)
 {
-	char *buf = collect_alloc(1 << 18);
-	ssize_t n = collect_read(ctx, "/proc/net/dev", buf, 1 << 18);
-	if (n <= 0) {
-		collect_error(ctx, COLLECT_PERF, "cannot read /proc/net/dev");
-		free(buf);
+	char *buf = read_table(ctx, st, "/proc/net/dev");
+	if (!buf)
 		return;
-	}
 	for (size_t i = 0; i < st->nics.n; i++)
 		st->nics.d[i].present = false;
 	char *save;
@@ -447,7 +471,6 @@ static void sample_nics(struct collect_ctx *ctx, struct perf_state *st, double d
 		}
 		memcpy(d->last, errs, sizeof(errs));
 	}
-	free(buf);
 }
 
 /* ---------------------------------------------------------- filesystems */
@@ -522,11 +545,6 @@ int perf_sample(struct collect_ctx *ctx, struct perf_state *st, uint64_t mono_ms
 	return cpu && mem ? cpu : 0;
 }
 
-static Cairn__Stat *take(const struct series *s, double *scratch)
-{
-	return series_stat(s, scratch);
-}
-
 int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow **out)
 {
 	*out = NULL;
@@ -541,18 +559,18 @@ int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow *
 	w->interval_ms = st->interval_ms;
 	w->mem_total_bytes = st->mem_total;
 	w->cpu_threads = st->cpu_threads;
-	w->cpu_user_pct = take(&st->s[CPU_USER], scratch);
-	w->cpu_system_pct = take(&st->s[CPU_SYSTEM], scratch);
-	w->cpu_iowait_pct = take(&st->s[CPU_IOWAIT], scratch);
-	w->cpu_steal_pct = take(&st->s[CPU_STEAL], scratch);
-	w->cpu_idle_pct = take(&st->s[CPU_IDLE], scratch);
-	w->cpu_busy_pct = take(&st->s[CPU_BUSY], scratch);
-	w->load1 = take(&st->s[LOAD1], scratch);
-	w->load5 = take(&st->s[LOAD5], scratch);
-	w->load15 = take(&st->s[LOAD15], scratch);
-	w->mem_used_bytes = take(&st->s[MEM_USED], scratch);
-	w->mem_available_bytes = take(&st->s[MEM_AVAIL], scratch);
-	w->swap_used_bytes = take(&st->s[SWAP_USED], scratch);
+	w->cpu_user_pct = series_stat(&st->s[CPU_USER], scratch);
+	w->cpu_system_pct = series_stat(&st->s[CPU_SYSTEM], scratch);
+	w->cpu_iowait_pct = series_stat(&st->s[CPU_IOWAIT], scratch);
+	w->cpu_steal_pct = series_stat(&st->s[CPU_STEAL], scratch);
+	w->cpu_idle_pct = series_stat(&st->s[CPU_IDLE], scratch);
+	w->cpu_busy_pct = series_stat(&st->s[CPU_BUSY], scratch);
+	w->load1 = series_stat(&st->s[LOAD1], scratch);
+	w->load5 = series_stat(&st->s[LOAD5], scratch);
+	w->load15 = series_stat(&st->s[LOAD15], scratch);
+	w->mem_used_bytes = series_stat(&st->s[MEM_USED], scratch);
+	w->mem_available_bytes = series_stat(&st->s[MEM_AVAIL], scratch);
+	w->swap_used_bytes = series_stat(&st->s[SWAP_USED], scratch);
 
 	for (size_t i = 0; i < st->disks.n; i++) {
 		struct perf_dev *d = &st->disks.d[i];
@@ -561,11 +579,11 @@ int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow *
 		Cairn__DiskPerf *dp = collect_alloc(sizeof(*dp));
 		cairn__disk_perf__init(dp);
 		dp->device = collect_strdup(d->name);
-		dp->read_bytes_ps = take(&d->s[DISK_RB], scratch);
-		dp->write_bytes_ps = take(&d->s[DISK_WB], scratch);
-		dp->read_ops_ps = take(&d->s[DISK_RO], scratch);
-		dp->write_ops_ps = take(&d->s[DISK_WO], scratch);
-		dp->busy_pct = take(&d->s[DISK_BUSY], scratch);
+		dp->read_bytes_ps = series_stat(&d->s[DISK_RB], scratch);
+		dp->write_bytes_ps = series_stat(&d->s[DISK_WB], scratch);
+		dp->read_ops_ps = series_stat(&d->s[DISK_RO], scratch);
+		dp->write_ops_ps = series_stat(&d->s[DISK_WO], scratch);
+		dp->busy_pct = series_stat(&d->s[DISK_BUSY], scratch);
 		*COLLECT_PUSH(w, disks) = dp;
 	}
 	for (size_t i = 0; i < st->nics.n; i++) {
@@ -575,10 +593,10 @@ int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow *
 		Cairn__NicPerf *np = collect_alloc(sizeof(*np));
 		cairn__nic_perf__init(np);
 		np->name = collect_strdup(d->name);
-		np->rx_bytes_ps = take(&d->s[NIC_RXB], scratch);
-		np->tx_bytes_ps = take(&d->s[NIC_TXB], scratch);
-		np->rx_packets_ps = take(&d->s[NIC_RXP], scratch);
-		np->tx_packets_ps = take(&d->s[NIC_TXP], scratch);
+		np->rx_bytes_ps = series_stat(&d->s[NIC_RXB], scratch);
+		np->tx_bytes_ps = series_stat(&d->s[NIC_TXB], scratch);
+		np->rx_packets_ps = series_stat(&d->s[NIC_RXP], scratch);
+		np->tx_packets_ps = series_stat(&d->s[NIC_TXP], scratch);
 		uint64_t inc[NIC_NCOUNTERS];
 		for (int k = 0; k < NIC_NCOUNTERS; k++) /* a reset counter restarts from 0 */
 			inc[k] = d->last[k] >= d->base[k] ? d->last[k] - d->base[k] : d->last[k];
@@ -596,7 +614,7 @@ int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow *
 		cairn__fs_perf__init(fp);
 		fp->mountpoint = collect_strdup(d->name);
 		fp->size_bytes = d->size_bytes;
-		fp->used_bytes = take(&d->s[0], scratch);
+		fp->used_bytes = series_stat(&d->s[0], scratch);
 		*COLLECT_PUSH(w, filesystems) = fp;
 	}
 	free(scratch);

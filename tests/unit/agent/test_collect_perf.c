@@ -162,6 +162,19 @@ Test(perf, p95_window_reset_and_bounded_samples)
 	assert_stat(w->load1, 5.5, 1, 10, 4);
 	cairn__perf_window__free_unpacked(w, NULL);
 	perf_close(st);
+
+	/* The held values grow past their first allocations, then wrap. */
+	cr_assert_eq(perf_open(&st, 1000, 40), 0);
+	for (int i = 100; i >= 1; i--) {
+		snprintf(load, sizeof(load), "%d.00 0.00 0.00 1/1 1\n", i);
+		c.load = load;
+		write_counters(root, &c);
+		perf_sample(&ctx, st, (uint64_t)(200 - i) * 1000, 200 - i);
+	}
+	cr_assert_eq(perf_window_close(st, 300, &w), 0);
+	assert_stat(w->load1, 50.5, 1, 100, 38); /* newest 40 are 40..1: 38th of them */
+	cairn__perf_window__free_unpacked(w, NULL);
+	perf_close(st);
 	tu_rm_rf(root);
 	free(root);
 }
