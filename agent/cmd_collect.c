@@ -192,6 +192,10 @@ static int print_json(const struct collect_ctx *ctx, const struct collect_opts *
 		      const struct results *r)
 {
 	json_t *doc = json_object();
+	if (!doc) {
+		fprintf(stderr, "cairn-agent collect: out of memory building the JSON document\n");
+		return 1;
+	}
 	int rc = 0;
 	json_object_set_new(doc, "agent_version", json_string(CAIRN_VERSION));
 	json_t *root = json_string(ctx->root);
@@ -205,10 +209,13 @@ static int print_json(const struct collect_ctx *ctx, const struct collect_opts *
 	rc |= set_msg(doc, "connections", r->conns ? &r->conns->base : NULL);
 	if (o->only[COLLECT_PKG]) { /* [] when no database was found */
 		json_t *arr = json_array();
-		for (size_t i = 0; i < r->npkgs; i++)
-			json_array_append_new(arr, pbjson_from_message(&r->pkgs[i]->base,
-								       PBJSON_EMIT_DEFAULTS));
-		json_object_set_new(doc, "packages", arr);
+		for (size_t i = 0; arr && i < r->npkgs; i++) {
+			json_t *j = pbjson_from_message(&r->pkgs[i]->base, PBJSON_EMIT_DEFAULTS);
+			if (!j || json_array_append_new(arr, j))
+				rc = -ENOMEM; /* never a document with an inventory silently missing */
+		}
+		if (!arr || json_object_set_new(doc, "packages", arr))
+			rc = -ENOMEM;
 	}
 	rc |= set_msg(doc, "health", &r->health->base);
 	if (rc || json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))) {
@@ -222,6 +229,31 @@ static int print_json(const struct collect_ctx *ctx, const struct collect_opts *
 }
 
 /* --------------------------------------------------------------- people */
+
+/* Everything printed for people passes through T(): a process's command line,
+ * name or mountpoint is chosen by whoever started it, and control characters
+ * (ESC sequences, C1 controls, newlines) must not reach the terminal. Up to
+ * eight results are valid at a time (one printf). */
+static const char *term_safe(const char *s)
+{
+	static char pool[8][4200];
+	static unsigned next;
+	char *out = pool[next++ % 8];
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 2 < sizeof(pool[0]); p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			out[o++] = '?';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			out[o++] = '?'; /* U+0080..U+009F */
+			p++;
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+#define T(s) term_safe(s)
 
 static const char *human_size(double v, char *buf, size_t n)
 {
@@ -254,13 +286,13 @@ static double avg(const Cairn__Stat *s)
 static void print_host(const Cairn__HostInfo *h)
 {
 	char a[32], b[32];
-	printf("Host         %s (fqdn %s)\n", h->hostname, h->fqdn[0] ? h->fqdn : "-");
+	printf("Host         %s (fqdn %s)\n", T(h->hostname), h->fqdn[0] ? T(h->fqdn) : "-");
 	printf("OS           %s, kernel %s, %s\n",
-	       h->os && h->os->pretty_name[0] ? h->os->pretty_name : "(unknown)", h->kernel_release,
-	       h->architecture);
-	printf("Machine id   %s  boot id %s\n", h->machine_id[0] ? h->machine_id : "-",
-	       h->boot_id[0] ? h->boot_id : "-");
-	printf("CPU          %s: %u socket%s, %u cores, %u threads", h->cpu_model[0] ? h->cpu_model : "?",
+	       h->os && h->os->pretty_name[0] ? T(h->os->pretty_name) : "(unknown)", T(h->kernel_release),
+	       T(h->architecture));
+	printf("Machine id   %s  boot id %s\n", h->machine_id[0] ? T(h->machine_id) : "-",
+	       h->boot_id[0] ? T(h->boot_id) : "-");
+	printf("CPU          %s: %u socket%s, %u cores, %u threads", h->cpu_model[0] ? T(h->cpu_model) : "?",
 	       h->cpu_sockets, h->cpu_sockets == 1 ? "" : "s", h->cpu_cores, h->cpu_threads);
 	if (h->cpu_mhz)
 		printf(" @ %u MHz", h->cpu_mhz);
@@ -268,49 +300,49 @@ static void print_host(const Cairn__HostInfo *h)
 	       human_size((double)h->swap_total_bytes, b, sizeof(b)));
 	if (h->virt) {
 		const Cairn__Virtualization *v = h->virt;
-		printf("Platform     %s", v->kind);
+		printf("Platform     %s", T(v->kind));
 		if (v->hypervisor[0])
-			printf(", hypervisor %s", v->hypervisor);
+			printf(", hypervisor %s", T(v->hypervisor));
 		if (v->container[0])
-			printf(" (%s)", v->container);
+			printf(" (%s)", T(v->container));
 		if (v->dmi_sys_vendor[0] || v->dmi_product_name[0])
-			printf(" (%s %s)", v->dmi_sys_vendor, v->dmi_product_name);
+			printf(" (%s %s)", T(v->dmi_sys_vendor), T(v->dmi_product_name));
 		printf("\n");
 	}
 	for (size_t i = 0; i < h->n_disks; i++)
-		printf("%-12s %-10s %10s  %-5s %s%s\n", i ? "" : "Disks", h->disks[i]->name,
-		       human_size((double)h->disks[i]->size_bytes, a, sizeof(a)), h->disks[i]->kind,
-		       h->disks[i]->rotational ? "rotational " : "", h->disks[i]->model);
+		printf("%-12s %-10s %10s  %-5s %s%s\n", i ? "" : "Disks", T(h->disks[i]->name),
+		       human_size((double)h->disks[i]->size_bytes, a, sizeof(a)), T(h->disks[i]->kind),
+		       h->disks[i]->rotational ? "rotational " : "", T(h->disks[i]->model));
 	for (size_t i = 0; i < h->n_filesystems; i++) {
 		const Cairn__Filesystem *f = h->filesystems[i];
-		printf("%-12s %-20s %-8s %10s", i ? "" : "Filesystems", f->mountpoint, f->fstype,
+		printf("%-12s %-20s %-8s %10s", i ? "" : "Filesystems", T(f->mountpoint), T(f->fstype),
 		       human_size((double)f->size_bytes, a, sizeof(a)));
 		if (f->size_bytes)
 			printf("  %3.0f%% used", (double)f->used_bytes * 100 / (double)f->size_bytes);
-		printf("  %s\n", f->device);
+		printf("  %s\n", T(f->device));
 	}
 	for (size_t i = 0; i < h->n_nics; i++) {
 		const Cairn__Nic *n = h->nics[i];
-		printf("%-12s %-10s %-17s mtu %-5u %-4s", i ? "" : "NICs", n->name, n->mac[0] ? n->mac : "-",
+		printf("%-12s %-10s %-17s mtu %-5u %-4s", i ? "" : "NICs", T(n->name), n->mac[0] ? T(n->mac) : "-",
 		       n->mtu, n->up ? "up" : "down");
 		if (n->speed_mbps > 0)
 			printf(" %d Mb/s", n->speed_mbps);
 		for (size_t k = 0; k < n->n_addresses; k++)
-			printf(" %s/%u", n->addresses[k]->address, n->addresses[k]->prefix_len);
+			printf(" %s/%u", T(n->addresses[k]->address), n->addresses[k]->prefix_len);
 		printf("\n");
 	}
 	for (size_t i = 0; i < h->n_routes; i++)
-		printf("%-12s %s via %s dev %s\n", i ? "" : "Routes", h->routes[i]->destination,
-		       h->routes[i]->gateway, h->routes[i]->interface);
+		printf("%-12s %s via %s dev %s\n", i ? "" : "Routes", T(h->routes[i]->destination),
+		       T(h->routes[i]->gateway), T(h->routes[i]->interface));
 	printf("DNS         ");
 	for (size_t i = 0; i < h->n_dns_servers; i++)
-		printf(" %s", h->dns_servers[i]);
+		printf(" %s", T(h->dns_servers[i]));
 	if (h->n_dns_search) {
 		printf("  search");
 		for (size_t i = 0; i < h->n_dns_search; i++)
-			printf(" %s", h->dns_search[i]);
+			printf(" %s", T(h->dns_search[i]));
 	}
-	printf("\nTime zone    %s, up %s\n", h->timezone[0] ? h->timezone : "-",
+	printf("\nTime zone    %s, up %s\n", h->timezone[0] ? T(h->timezone) : "-",
 	       human_duration(h->uptime_s, a, sizeof(a)));
 }
 
@@ -330,14 +362,14 @@ static void print_perf(const Cairn__PerfWindow *p)
 	for (size_t i = 0; i < p->n_disks; i++) {
 		const Cairn__DiskPerf *d = p->disks[i];
 		printf("  Disk %-10s read %s/s (%.0f op/s)  write %s/s (%.0f op/s)  busy %.0f%%\n",
-		       d->device, human_size(avg(d->read_bytes_ps), a, sizeof(a)), avg(d->read_ops_ps),
+		       T(d->device), human_size(avg(d->read_bytes_ps), a, sizeof(a)), avg(d->read_ops_ps),
 		       human_size(avg(d->write_bytes_ps), b, sizeof(b)), avg(d->write_ops_ps),
 		       avg(d->busy_pct));
 	}
 	for (size_t i = 0; i < p->n_nics; i++) {
 		const Cairn__NicPerf *n = p->nics[i];
 		printf("  NIC  %-10s rx %s/s (%.0f pkt/s)  tx %s/s (%.0f pkt/s)  errors %lu/%lu\n",
-		       n->name, human_size(avg(n->rx_bytes_ps), a, sizeof(a)), avg(n->rx_packets_ps),
+		       T(n->name), human_size(avg(n->rx_bytes_ps), a, sizeof(a)), avg(n->rx_packets_ps),
 		       human_size(avg(n->tx_bytes_ps), b, sizeof(b)), avg(n->tx_packets_ps),
 		       (unsigned long)n->rx_errors, (unsigned long)n->tx_errors);
 	}
@@ -353,9 +385,9 @@ static void print_procs(const Cairn__ProcessSnapshot *s, const Cairn__ProcessDel
 	       "CMDLINE");
 	for (size_t i = 0; i < s->n_processes; i++) {
 		const Cairn__Process *p = s->processes[i];
-		printf("  %7u %7u %-10.10s %6.1f %9s %-24.24s %.100s%s\n", p->pid, p->ppid, p->user,
-		       p->cpu_pct, human_size((double)p->rss_bytes, a, sizeof(a)), p->identity,
-		       p->cmdline, p->container_id[0] ? " [container]" : "");
+		printf("  %7u %7u %-10.10s %6.1f %9s %-24.24s %.100s%s\n", p->pid, p->ppid, T(p->user),
+		       p->cpu_pct, human_size((double)p->rss_bytes, a, sizeof(a)), T(p->identity),
+		       T(p->cmdline), p->container_id[0] ? " [container]" : "");
 	}
 }
 
@@ -372,9 +404,9 @@ static void print_socks(const Cairn__ListenerSet *l, const Cairn__ConnectionWind
 			const Cairn__Listener *x = l->listeners[i];
 			bool v6 = strchr(x->address, ':') != NULL;
 			char ep[80];
-			snprintf(ep, sizeof(ep), v6 ? "[%s]:%u" : "%s:%u", x->address, x->port);
+			snprintf(ep, sizeof(ep), v6 ? "[%s]:%u" : "%s:%u", T(x->address), x->port);
 			printf("  %-4s %-28s pid %-7u %s\n", proto_name(x->protocol), ep, x->pid,
-			       x->identity[0] ? x->identity : x->process_name);
+			       T(x->identity[0] ? x->identity : x->process_name));
 		}
 	}
 	if (c) {
@@ -384,13 +416,13 @@ static void print_socks(const Cairn__ListenerSet *l, const Cairn__ConnectionWind
 			const Cairn__Edge *e = c->edges[i];
 			const char *dir = (unsigned)e->direction < 4 ? dirs[e->direction] : "?";
 			printf("  %-5s %-4s pid %-7u %-20.20s ", dir, proto_name(e->protocol), e->pid,
-			       e->identity[0] ? e->identity : e->process_name);
+			       T(e->identity[0] ? e->identity : e->process_name));
 			if (e->direction == CAIRN__DIRECTION__INBOUND)
-				printf("port %u <- %s", e->local_port, e->remote_address);
+				printf("port %u <- %s", e->local_port, T(e->remote_address));
 			else
-				printf("-> %s:%u", e->remote_address, e->remote_port);
+				printf("-> %s:%u", T(e->remote_address), e->remote_port);
 			if (e->peer_pid)
-				printf(" (pid %u %s)", e->peer_pid, e->peer_process_name);
+				printf(" (pid %u %s)", e->peer_pid, T(e->peer_process_name));
 			printf("  x%u\n", e->max_concurrent);
 		}
 	}
@@ -411,7 +443,7 @@ static void print_people(const struct results *r)
 			char hex[65];
 			hex_encode(hex, r->pkgs[i]->content_hash.data,
 				   r->pkgs[i]->content_hash.len > 32 ? 32 : r->pkgs[i]->content_hash.len);
-			printf("  %-5s %zu installed, content hash %.16s\n", r->pkgs[i]->manager,
+			printf("  %-5s %zu installed, content hash %.16s\n", T(r->pkgs[i]->manager),
 			       r->pkgs[i]->n_packages, hex);
 		}
 		if (!r->npkgs)
@@ -424,7 +456,7 @@ static void print_people(const struct results *r)
 			continue;
 		printf("  %-5s %5lu  (%lu items, %.1f ms)%s%s\n", s->collector, (unsigned long)s->errors,
 		       (unsigned long)s->items, (double)s->last_duration_us / 1000.0,
-		       s->last_error[0] ? "  last: " : "", s->last_error);
+		       s->last_error[0] ? "  last: " : "", T(s->last_error));
 	}
 }
 

@@ -120,6 +120,31 @@ Test(cmd_collect, only_and_people_output)
 	free(out);
 }
 
+/* A process chooses its own name and command line: escape sequences, C1
+ * controls and newlines in them never reach the terminal of whoever runs
+ * `cairn-agent collect`. */
+Test(cmd_collect, people_output_has_no_control_characters)
+{
+	char *root = tu_tmpdir("ctl");
+	tu_write(root, "/proc/uptime", "1000.00 900.00\n");
+	tu_write(root, "/proc/4242/stat",
+		 "4242 (ev\x1b]0;pwn\x07il) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 "
+		 "6000 1000000 250 18446744073709551615\n");
+	static const char cmd[] = "sh\0-c\0echo \x1b[2J\xc2\x9b" "31mred\nline2\0";
+	tu_write_bytes(root, "/proc/4242/cmdline", cmd, sizeof(cmd) - 1);
+	char *argv[] = { "collect", "--only", "proc", "--root", root, NULL };
+	char *out;
+	cr_assert_eq(run(&out, 5, argv), 0);
+	cr_assert(strstr(out, "4242"), "%s", out);
+	cr_assert_null(strchr(out, '\x1b'), "ESC reached the terminal");
+	cr_assert_null(strchr(out, '\x07'), "BEL reached the terminal");
+	cr_assert_null(strstr(out, "\xc2\x9b"), "a C1 CSI reached the terminal");
+	cr_assert(strstr(out, "red?line2"), "the command line stays on one line: %s", out);
+	free(out);
+	tu_rm_rf(root);
+	free(root);
+}
+
 Test(cmd_collect, usage_errors_exit_2)
 {
 	char *bad_only[] = { "collect", "--only", "host,bogus", NULL };
