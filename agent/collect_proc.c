@@ -505,6 +505,15 @@ void proc_cmdline_format(const char *argv, size_t argv_len, bool truncated, cons
 		return;
 	}
 	size_t w = pbjson_utf8_sanitize(fixed, fcap, raw, o.len);
+	/* One printable line: C0 controls, DEL and C1 controls (U+0080..U+009F)
+	 * become '?' (same byte count, so the cut below stays right). */
+	for (size_t k = 0; k < w; k++) {
+		unsigned char c = (unsigned char)fixed[k];
+		if (c < 0x20 || c == 0x7f)
+			fixed[k] = '?';
+		else if (c == 0xc2 && k + 1 < w && (unsigned char)fixed[k + 1] <= 0x9f)
+			fixed[k] = fixed[k + 1] = '?', k++;
+	}
 	bool cut = o.cut || truncated;
 	if (w + (cut ? 3 : 0) > out_n - 1) {
 		cut = true;
@@ -589,26 +598,26 @@ static void read_facts(struct collect_ctx *ctx, uint32_t pid, struct proc_raw *r
 		r->netns = parse_ns_link(link);
 }
 
+/* sysconf(name) read once into *cache; dflt when the system does not say. */
+static long sysconf_cached(long *cache, int name, long dflt)
+{
+	if (!*cache) {
+		long v = sysconf(name);
+		*cache = v > 0 ? v : dflt;
+	}
+	return *cache;
+}
+
 static long page_size(void)
 {
 	static long ps;
-	if (!ps) {
-		ps = sysconf(_SC_PAGESIZE);
-		if (ps <= 0)
-			ps = 4096;
-	}
-	return ps;
+	return sysconf_cached(&ps, _SC_PAGESIZE, 4096);
 }
 
 static long clock_ticks(void)
 {
 	static long hz;
-	if (!hz) {
-		hz = sysconf(_SC_CLK_TCK);
-		if (hz <= 0)
-			hz = 100;
-	}
-	return hz;
+	return sysconf_cached(&hz, _SC_CLK_TCK, 100);
 }
 
 int proc_info_read(struct collect_ctx *ctx, uint32_t pid, struct proc_info *out)
@@ -678,8 +687,12 @@ static void users_refresh(struct collect_ctx *ctx, struct user_table *t)
 	users_free(t);
 	memcpy(t->sig, sig, sizeof(sig));
 	char *text = NULL;
-	if (file_read_all(path, 16u << 20, &text, NULL, NULL))
+	struct errbuf eb;
+	if (file_read_all(path, 16u << 20, &text, NULL, &eb)) {
+		/* Users show as numbers until the file changes. */
+		collect_error(ctx, COLLECT_PROC, "%s", eb.msg);
 		return;
+	}
 	for (char *tsave_, *line = strtok_r(text, "\n", &tsave_); line; line = strtok_r(NULL, "\n", &tsave_)) {
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -729,6 +742,7 @@ struct proc_table {
 struct proc_state {
 	struct proc_table t;
 	double uptime_s;        /* of the previous snapshot, 0 = none */
+	int64_t btime;          /* boot time (s), 0 = not read yet; fixed until reboot */
 	struct user_table users;
 	size_t cached_bytes;    /* strings held by the entries of t */
 };
@@ -920,7 +934,12 @@ int proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__Process
 	double uptime = 0;
 	bool have_uptime = read_uptime(ctx, &uptime) == 0;
 	double elapsed = have_uptime && st->uptime_s > 0 ? uptime - st->uptime_s : 0;
-	int64_t btime = read_btime(ctx);
+	/* btime sits after every cpu and interrupt line of /proc/stat (tens of
+	 * KiB on a large host): read it once per boot, not per snapshot. A
+	 * reboot is seen as uptime going backwards. */
+	if (!st->btime || (have_uptime && uptime < st->uptime_s))
+		st->btime = read_btime(ctx);
+	int64_t btime = st->btime;
 	long hz = clock_ticks();
 
 	Cairn__ProcessSnapshot *snap = collect_alloc(sizeof(*snap));
@@ -1037,9 +1056,24 @@ static Cairn__Process *process_copy(const Cairn__Process *s)
 	return p;
 }
 
-static const Cairn__Process *find_pid(const Cairn__ProcessSnapshot *s, uint32_t pid)
+static bool sorted_by_pid(const Cairn__ProcessSnapshot *s)
 {
-	/* Snapshots are sorted by pid (proc_snapshot); fall back to a scan if not. */
+	for (size_t i = 1; i < s->n_processes; i++)
+		if (s->processes[i - 1]->pid > s->processes[i]->pid)
+			return false;
+	return true;
+}
+
+/* Snapshots from proc_snapshot() are sorted by pid: binary search. Others
+ * (sorted false) are scanned. */
+static const Cairn__Process *find_pid(const Cairn__ProcessSnapshot *s, bool sorted, uint32_t pid)
+{
+	if (!sorted) {
+		for (size_t i = 0; i < s->n_processes; i++)
+			if (s->processes[i]->pid == pid)
+				return s->processes[i];
+		return NULL;
+	}
 	size_t lo = 0, hi = s->n_processes;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -1051,9 +1085,6 @@ static const Cairn__Process *find_pid(const Cairn__ProcessSnapshot *s, uint32_t 
 		else
 			hi = mid;
 	}
-	for (size_t i = 0; i < s->n_processes; i++)
-		if (s->processes[i]->pid == pid)
-			return s->processes[i];
 	return NULL;
 }
 
@@ -1063,9 +1094,10 @@ int proc_delta(const Cairn__ProcessSnapshot *prev, const Cairn__ProcessSnapshot 
 	Cairn__ProcessDelta *d = collect_alloc(sizeof(*d));
 	cairn__process_delta__init(d);
 	d->taken_ms = cur->taken_ms;
+	bool prev_sorted = prev && sorted_by_pid(prev), cur_sorted = sorted_by_pid(cur);
 	for (size_t i = 0; i < cur->n_processes; i++) {
 		const Cairn__Process *c = cur->processes[i];
-		const Cairn__Process *p = prev ? find_pid(prev, c->pid) : NULL;
+		const Cairn__Process *p = prev ? find_pid(prev, prev_sorted, c->pid) : NULL;
 		bool reused = p && p->start_time_ms != c->start_time_ms;
 		if (!p || reused || stable_facts_differ(p, c))
 			*(Cairn__Process **)COLLECT_PUSH(d, started) = process_copy(c);
@@ -1074,7 +1106,7 @@ int proc_delta(const Cairn__ProcessSnapshot *prev, const Cairn__ProcessSnapshot 
 	}
 	for (size_t i = 0; prev && i < prev->n_processes; i++) {
 		const Cairn__Process *p = prev->processes[i];
-		if (!find_pid(cur, p->pid))
+		if (!find_pid(cur, cur_sorted, p->pid))
 			*(uint32_t *)COLLECT_PUSH(d, exited_pids) = p->pid;
 	}
 	*out = d;

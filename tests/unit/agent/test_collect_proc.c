@@ -192,6 +192,14 @@ Test(proc_redact, secrets)
 	check_cmd("", "app --verbose --port 8080", 4, "app", "--verbose", "--port", "8080");
 }
 
+/* One printable line: controls from the process's own arguments become '?'. */
+Test(proc_redact, control_characters)
+{
+	check_cmd("", "echo ?[2J ?red ?? tab?x \xc2\xa0ok", 6, "echo", "\x1b[2J", "\nred", "\xc2\x9b",
+		  "tab\tx", "\xc2\xa0ok");
+	check_cmd("", "app --password ***", 3, "app", "--password", "\x1b[31m");
+}
+
 Test(proc_redact, bounded_and_marked)
 {
 	size_t big = 1 << 20;
@@ -377,6 +385,18 @@ Test(proc_delta, started_changed_exited_reused)
 	/* first delta ever: everything started */
 	cr_assert_eq(proc_delta(NULL, b, &d), 0);
 	cr_assert_eq(d->n_started, b->n_processes);
+	cairn__process_delta__free_unpacked(d, NULL);
+	/* snapshots not in pid order (not from proc_snapshot) still compare right */
+	Cairn__Process *tmp = b->processes[0];
+	b->processes[0] = b->processes[b->n_processes - 1];
+	b->processes[b->n_processes - 1] = tmp;
+	cr_assert_eq(proc_delta(a, b, &d), 0);
+	cr_assert_eq(d->n_started, 2);
+	cr_assert_eq(d->n_exited_pids, 2);
+	cairn__process_delta__free_unpacked(d, NULL);
+	cr_assert_eq(proc_delta(b, a, &d), 0);
+	cr_assert_eq(d->n_started, 2, "1500 (reused) and 1600 come back");
+	cr_assert_eq(d->n_exited_pids, 2, "1500 (reused) and 1700");
 	cairn__process_delta__free_unpacked(d, NULL);
 	cairn__process_snapshot__free_unpacked(a, NULL);
 	cairn__process_snapshot__free_unpacked(b, NULL);
