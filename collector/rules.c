@@ -106,8 +106,6 @@ const struct rules_plan rules_plan = {
 	.hours_per_month = 730,
 	.default_percentile = 95,
 	.default_comfort = 1.3,
-	.burstable_max_cpu_share = 0.2,
-	.burstable_family = "t3",
 	.min_storage_gib = 8,
 	.gp3_gb_month_usd = 0.08,
 	.gp3_iops_included = 3000,
@@ -131,6 +129,41 @@ const struct rules_plan rules_plan = {
 	.retire_ignore_ports = retire_ignore_ports,
 	.nretire_ignore_ports = sizeof(retire_ignore_ports) / sizeof(retire_ignore_ports[0]),
 };
+
+/* awsdocs/amazon-ec2-user-guide, burstable-credits-baseline-concepts.md (commit
+ * 0147f878dcba), "Baseline utilization per vCPU"; see collector/data/SOURCES.md. */
+const struct rules_burstable rules_burstable[] = {
+	{ "t3",  "nano", 0.05 }, { "t3",  "micro", 0.10 }, { "t3",  "small", 0.20 },
+	{ "t3",  "medium", 0.20 }, { "t3",  "large", 0.30 }, { "t3",  "xlarge", 0.40 },
+	{ "t3",  "2xlarge", 0.40 },
+	{ "t3a", "nano", 0.05 }, { "t3a", "micro", 0.10 }, { "t3a", "small", 0.20 },
+	{ "t3a", "medium", 0.20 }, { "t3a", "large", 0.30 }, { "t3a", "xlarge", 0.40 },
+	{ "t3a", "2xlarge", 0.40 },
+	{ "t4g", "nano", 0.05 }, { "t4g", "micro", 0.10 }, { "t4g", "small", 0.20 },
+	{ "t4g", "medium", 0.20 }, { "t4g", "large", 0.30 }, { "t4g", "xlarge", 0.40 },
+	{ "t4g", "2xlarge", 0.40 },
+	{ "t2",  "nano", 0.05 }, { "t2",  "micro", 0.10 }, { "t2",  "small", 0.20 },
+	{ "t2",  "medium", 0.20 }, { "t2",  "large", 0.30 }, { "t2",  "xlarge", 0.225 },
+	{ "t2",  "2xlarge", 0.17 },
+};
+const size_t rules_nburstable = sizeof(rules_burstable) / sizeof(rules_burstable[0]);
+
+int rules_family_burstable(const char *family)
+{
+	return family[0] == 't' && family[1] >= '0' && family[1] <= '9';
+}
+
+double rules_burstable_baseline(const char *family, const char *type)
+{
+	const char *dot = strchr(type, '.');
+	if (!dot)
+		return 0;
+	for (size_t i = 0; i < rules_nburstable; i++)
+		if (!strcmp(rules_burstable[i].family, family) &&
+		    !strcmp(rules_burstable[i].size, dot + 1))
+			return rules_burstable[i].baseline;
+	return 0;
+}
 
 const struct rules_reason *rules_reason_find(const char *code)
 {

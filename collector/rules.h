@@ -84,8 +84,6 @@ struct rules_plan {
 	double hours_per_month;          /* 730 */
 	double default_percentile;       /* 95 */
 	double default_comfort;          /* 1.3 */
-	double burstable_max_cpu_share;  /* t3 only when sized vCPU <= share * instance vCPU */
-	const char *burstable_family;    /* "t3" */
 	double min_storage_gib;          /* smallest root volume priced */
 	double gp3_gb_month_usd;
 	double gp3_iops_included;
@@ -124,6 +122,23 @@ struct rules_validate {
 };
 extern const struct rules_validate rules_validate;
 
+/* Burstable (CPU-credit) instance sizes and their baseline utilization per
+ * vCPU, from the AWS EC2 user guide's credit table. A burstable instance is
+ * only picked when the sized vCPU stays within baseline x its vCPUs: above it
+ * the instance throttles (standard mode) or bills surplus credits (unlimited). */
+struct rules_burstable {
+	const char *family; /* catalog family: "t3", "t3a", "t4g", "t2" */
+	const char *size;   /* instance type after the dot: "nano", "2xlarge" */
+	double baseline;    /* share of each vCPU sustainable without credit debt */
+};
+extern const struct rules_burstable rules_burstable[];
+extern const size_t rules_nburstable;
+/* Whether family is burstable: t<digit>... ("t2", "t3", "t3a", "t4g"). */
+int rules_family_burstable(const char *family);
+/* Baseline share per vCPU of a burstable instance type ("t3.nano" in family
+ * "t3": 0.05); 0 when the type is not in rules_burstable (a burstable family
+ * with an unknown size is then never picked: its baseline cannot be checked). */
+double rules_burstable_baseline(const char *family, const char *type);
 /* True when fstype is a local filesystem that migrates with the host. */
 int rules_fstype_real(const char *fstype);
 int rules_arch_32bit(const char *arch);

@@ -166,8 +166,8 @@ const struct sizing_instance *sizing_pick(const struct sizing_catalog *c, double
 		const struct sizing_instance *in = &c->v[i];
 		if (in->vcpu + 1e-9 < cpu || in->memory_gib + 1e-9 < mem_gib)
 			continue;
-		if (!strcmp(in->family, rules_plan.burstable_family) &&
-		    cpu > rules_plan.burstable_max_cpu_share * in->vcpu)
+		if (rules_family_burstable(in->family) &&
+		    cpu > rules_burstable_baseline(in->family, in->type) * in->vcpu)
 			continue;
 		if (!best || in->hourly_usd < best->hourly_usd ||
 		    (in->hourly_usd == best->hourly_usd &&
@@ -295,9 +295,10 @@ int sizing_host(const struct estate_host *h, const struct sizing_catalog *c,
 		s->memory_gib = in->memory_gib;
 		s->hourly_usd = in->hourly_usd;
 		s->monthly_usd = in->hourly_usd * rules_plan.hours_per_month;
-		if (!strcmp(in->family, rules_plan.burstable_family) && !note[0])
-			snprintf(note, sizeof(note), "burstable %s: CPU credits cover <= %.0f%% of its vCPUs",
-				 in->family, rules_plan.burstable_max_cpu_share * 100);
+		if (rules_family_burstable(in->family) && !note[0])
+			snprintf(note, sizeof(note),
+				 "burstable %s: fits within its CPU-credit baseline of %.4g%% per vCPU",
+				 in->type, rules_burstable_baseline(in->family, in->type) * 100);
 	} else {
 		snprintf(note, sizeof(note), "no instance in %.100s fits %.1f vCPU / %.1f GiB (largest: %u vCPU, %.0f GiB)",
 			 c->path, s->cpu_needed, s->mem_needed_gib, c->max_vcpu, c->max_memory_gib);

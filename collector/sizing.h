@@ -44,7 +44,8 @@ int sizing_catalog_parse(const char *buf, size_t len, const char *name,
 void sizing_catalog_free(struct sizing_catalog *c);
 
 /* Cheapest instance with vcpu >= cpu and memory >= mem_gib (ties: fewer vCPU,
- * then name). Burstable instances only when cpu <= burstable share x vcpu.
+ * then name). Burstable instances only when cpu <= their baseline share x vcpu
+ * (rules_burstable).
  * NULL when nothing fits. */
 const struct sizing_instance *sizing_pick(const struct sizing_catalog *c, double cpu,
 					  double mem_gib);

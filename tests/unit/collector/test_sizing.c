@@ -83,6 +83,32 @@ Test(sizing, pick_cheapest_fitting_and_burstable_rule)
 	sizing_catalog_free(&c);
 }
 
+Test(sizing, burstable_baseline_depends_on_size)
+{
+	static const char cat[] =
+		"instance_type,family,vcpu,memory_gib,linux_on_demand_usd_per_hour,region,as_of\n"
+		"t3.nano,t3,2,0.5,0.0052,us-east-1,2026-07-20\n"
+		"t3.large,t3,2,8,0.0832,us-east-1,2026-07-20\n"
+		"t3.huge,t3,2,0.5,0.001,us-east-1,2026-07-20\n"
+		"t3a.micro,t3a,2,1,0.0094,us-east-1,2026-07-20\n"
+		"c6a.large,c6a,2,4,0.0765,us-east-1,2026-07-20\n";
+	struct sizing_catalog c;
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(sizing_catalog_parse(cat, strlen(cat), "cat.csv", &c, &eb), 0, "%s", eb.msg);
+	/* t3.nano's baseline is 5 % per vCPU: 0.1 vCPU of its 2; t3.huge has no known baseline */
+	cr_expect_str_eq(sizing_pick(&c, 0.1, 0.4)->type, "t3.nano");
+	/* 0.15 vCPU: over nano's baseline, within t3a.micro's 10 % x 2 */
+	cr_expect_str_eq(sizing_pick(&c, 0.15, 0.4)->type, "t3a.micro");
+	/* 0.5 vCPU: over every small burstable's baseline; t3.large (30 % x 2 = 0.6) costs more than c6a */
+	cr_expect_str_eq(sizing_pick(&c, 0.5, 0.4)->type, "c6a.large");
+	cr_expect_str_eq(sizing_pick(&c, 0.5, 5)->type, "t3.large");
+	cr_expect_null(sizing_pick(&c, 0.7, 5));
+	cr_expect(NEAR(rules_burstable_baseline("t3", "t3.xlarge"), 0.40));
+	cr_expect(rules_burstable_baseline("t3", "t3.huge") == 0);
+	cr_expect(!rules_family_burstable("c6a") && rules_family_burstable("t4g"));
+	sizing_catalog_free(&c);
+}
+
 Test(sizing, storage_prices)
 {
 	struct sizing_storage st;
