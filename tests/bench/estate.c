@@ -1,9 +1,16 @@
 /* cairn-estate: synthetic estates with ground truth, and the measurement of
  * the dependency map and the application grouping against it.
  *
- *   cairn-estate --state-dir DIR --hosts N [--seed S] [--days D]
+ *   cairn-estate --state-dir DIR --hosts N [--seed S] [--days D (7)]
+ *                [--end-ms MS (now)] [--perf-days P | --no-perf]
  *                [--extra-edges E] [--cross-app PCT] [--write] [--eval]
  *                [--truth FILE] [--send HOST:PORT --key HEX [--token T]]
+ *
+ * The estate's D days of data end now (or at --end-ms, Unix ms), so
+ * planning (readiness, sizing, cost) judges it as a current estate: every
+ * host has OS, sizes, processes, packages and one perf window per hour
+ * over the last P days (default 7, at most D; 1 above 2,000 hosts, whose
+ * runs measure the map; --no-perf leaves them out).
  *
  * --write stores the estate through ingest_apply (the collector's own
  * ingest transaction function) into DIR/db; --send delivers it instead
@@ -40,7 +47,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-estate --state-dir DIR --hosts N [--seed S] [--days D]\n"
+	fprintf(f, "Usage: cairn-estate --state-dir DIR --hosts N [--seed S] [--days D (7)]\n"
+		   "                    [--end-ms MS (now)] [--perf-days P | --no-perf]\n"
 		   "                    [--extra-edges E] [--cross-app PCT] [--write] [--eval]\n"
 		   "                    [--truth FILE] [--send HOST:PORT --key HEX [--token T]]\n");
 }
@@ -331,7 +339,7 @@ static int send_host(const struct estate_gen *e, uint32_t h, const char *addr,
 		if (seq <= hs.ready.high_seq)
 			continue; /* stored in an earlier run */
 		Cairn__Batch *b = NULL;
-		rc = estate_gen_batch(e, h, d, seq, d == 0, &b);
+		rc = estate_gen_batch(e, h, d, seq, false, &b);
 		size_t len = rc ? 0 : cairn__batch__get_packed_size(b);
 		uint8_t *payload = rc ? NULL : malloc(len + 1);
 		if (!payload) {
@@ -414,10 +422,11 @@ static int send_estate(const struct estate_gen *e, const char *addr, const char 
 int main(int argc, char *argv[])
 {
 	log_init("cairn-estate", LOGL_NOTICE);
-	struct estate_gen_spec spec = { .hosts = 50, .seed = 1, .days = 1 };
+	struct estate_gen_spec spec = { .hosts = 50, .seed = 1, .days = 7 };
 	const char *state_dir = NULL, *truth_path = NULL, *send_addr = NULL, *keyhex = NULL,
 		   *token = NULL;
 	bool do_write = false, do_eval = false;
+	int perf_days = -1;
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "hosts", required_argument, NULL, 'n' },
@@ -431,11 +440,14 @@ int main(int argc, char *argv[])
 		{ "send", required_argument, NULL, 'S' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "token", required_argument, NULL, 'T' },
+		{ "end-ms", required_argument, NULL, 'E' },
+		{ "perf-days", required_argument, NULL, 'p' },
+		{ "no-perf", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weS:k:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weS:k:T:E:p:Ph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': state_dir = optarg; break;
 		case 'n': spec.hosts = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -449,6 +461,9 @@ int main(int argc, char *argv[])
 		case 'S': send_addr = optarg; break;
 		case 'k': keyhex = optarg; break;
 		case 'T': token = optarg; break;
+		case 'E': spec.end_ms = strtoll(optarg, NULL, 10); break;
+		case 'p': perf_days = (int)strtol(optarg, NULL, 10); break;
+		case 'P': perf_days = 0; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -458,8 +473,15 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	/* a fixed start day keeps a store and a later --eval run in step */
-	spec.start_ms = 20000LL * STORE_DAY_MS;
+	/* The data ends now (rounded down to the hour) unless --end-ms says
+	 * when: planning judges the recent period. The map, the grouping and
+	 * the truth do not depend on the dates, so --eval runs on a store
+	 * written earlier. */
+	/* a week of hourly perf windows, one day above 2,000 hosts (the map
+	 * benchmarks do not read them; --perf-days asks for more) */
+	if (perf_days < 0)
+		perf_days = spec.hosts > 2000 ? 1 : 7;
+	spec.perf_days = (uint32_t)perf_days;
 	struct estate_gen *e;
 	uint64_t t0 = time_mono_us();
 	if (estate_gen_build(&spec, &e)) {

@@ -13,7 +13,22 @@
  *
  * Truth: the application each host belongs to (infrastructure hosts, shared
  * databases and the queue are ESTATE_GEN_INFRA) and the host-level edges
- * (client, server) between agent hosts. Deterministic for a given seed. */
+ * (client, server) between agent hosts. Deterministic for a given seed.
+ *
+ * Planning facts (built after the structure, from their own random stream,
+ * so they never change the map or the truth): every host has an OS from
+ * os-release values of real distributions chosen by role (some past their
+ * end of life, one 32-bit i686 host), a matching kernel, CPU model, sizes by
+ * role (databases bigger, a few oversized and nearly idle), swap, VMware or
+ * KVM, disks and filesystems (a backup server with a 24 TiB volume), NICs
+ * with MACs, DMI uuid, timezone; processes, listeners and packages of its
+ * role (PostgreSQL, Redis, nginx, HAProxy, Java and Python applications,
+ * RabbitMQ, MariaDB/MySQL, an Oracle Database, a HASP dongle daemon,
+ * Confluence on the wiki applications); and
+ * one PerfWindow per hour (ESTATE_GEN_PERF_MS) with a daily cycle by role
+ * (business hours, nightly batch, flat infrastructure), a database with
+ * sustained high IOPS, busy hosts, one idle batch host without inbound use,
+ * and a couple of agents that were installed late (lower confidence). */
 #ifndef CAIRN_ESTATE_GEN_H
 #define CAIRN_ESTATE_GEN_H
 
@@ -26,12 +41,17 @@
 #include "util.h"
 
 #define ESTATE_GEN_INFRA UINT32_MAX
+#define ESTATE_GEN_PERF_MS 3600000LL /* one perf window per hour */
 
 struct estate_gen_spec {
 	uint32_t hosts;        /* approximate; the estate is built of whole apps */
 	uint64_t seed;
-	uint32_t days;         /* days of traffic (edge records per host and day) */
-	int64_t start_ms;      /* first day; 0 = 30 days before now, at 00:00 UTC */
+	uint32_t days;         /* days of traffic (edge records per host and day) and perf */
+	int64_t start_ms;      /* first instant of the data; 0 = days before end_ms */
+	int64_t end_ms;        /* with start_ms 0: end of the data; 0 = now, rounded down
+				  to the hour (so the estate reads as current) */
+	uint32_t perf_days;    /* hourly perf windows over the last perf_days days of
+				  the data (at most days); 0 = none (map-only runs) */
 	uint32_t extra_edges;  /* per host and day: extra SaaS/external edges (load) */
 	uint32_t cross_app_pct; /* web apps whose web tier calls another app's VIP; 0 */
 };
@@ -46,6 +66,39 @@ struct estate_gen_conn {
 	uint32_t ext_addr;         /* external IPv4 (host order) when via = 3 */
 };
 
+/* What a host looks like to planning (see the header comment). */
+enum estate_gen_load {
+	ESTATE_GEN_LOAD_NORMAL,
+	ESTATE_GEN_LOAD_BUSY,      /* CPU near its allocation at peak */
+	ESTATE_GEN_LOAD_IOPS,      /* sustained IOPS above a gp3 volume's maximum */
+	ESTATE_GEN_LOAD_OVERSIZED, /* big allocation, a few % used */
+	ESTATE_GEN_LOAD_IDLE,      /* nothing runs: CPU < 2 %, network < 1 KB/s */
+};
+
+struct estate_gen_facts {
+	uint8_t os;                /* index into the OS table of estate_gen.c */
+	uint8_t cpu_model;
+	uint8_t tz;
+	uint8_t shape;             /* 0 business hours, 1 nightly, 2 flat */
+	uint8_t load;              /* enum estate_gen_load */
+	bool vmware;               /* else KVM */
+	bool i686;
+	bool oracle, dongle, mariadb, mysql, python_etl;
+	bool confluence;           /* Atlassian Confluence next to the app (Repurchase) */
+	uint16_t vcpu, sockets;
+	uint32_t mem_gib, swap_gib;
+	uint32_t root_gib, data_gib; /* data_gib 0: no data volume */
+	const char *data_mount;
+	float root_used, data_used;  /* share of size at the start of the data */
+	float cpu_pct;               /* busy % of all CPUs at the daily peak */
+	float mem_share;             /* used (total - available) share of memory */
+	float iops, mibps;           /* data volume at peak */
+	float net_bps;               /* rx + tx bytes/s at peak */
+	uint32_t perf_hours;         /* hours of perf before the end; 0 = all */
+	uint32_t uptime_days;
+	uint64_t id;                 /* per-host random bits: MACs, uuid, machine id */
+};
+
 struct estate_gen_host {
 	uint8_t pk[32];
 	uint8_t sk[64];
@@ -55,6 +108,7 @@ struct estate_gen_host {
 	bool docker;
 	uint32_t truth;            /* app index or ESTATE_GEN_INFRA */
 	const char *role;
+	struct estate_gen_facts f;
 };
 
 struct estate_gen {
@@ -74,8 +128,9 @@ struct estate_gen {
 int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out);
 void estate_gen_free(struct estate_gen *e);
 
-/* The batch host h sends for day d (HostInfo and listeners on day 0 only
- * unless full is set, one ConnectionWindow covering the day). Free with
+/* The batch host h sends for day d (HostInfo, listeners, processes and
+ * packages on the last day only unless full is set; the day's hourly PerfWindows;
+ * one ConnectionWindow covering the day). Free with
  * cairn__batch__free_unpacked(b, NULL). */
 int estate_gen_batch(const struct estate_gen *e, uint32_t h, uint32_t day, uint64_t seq, bool full,
 		     Cairn__Batch **out);
