@@ -24,37 +24,136 @@ void export_files_free(char **files, size_t n)
 	free(files);
 }
 
-static const Cairn__Store__App *app_of(const Cairn__Store__Snapshot *s, const char *host)
+/* Lookups by id, built once per export: a linear search per host made an
+ * export of 10,000 hosts quadratic. Each table is sorted by key; among equal
+ * keys the first in snapshot order wins, as the linear search did. */
+struct lookup {
+	const char *key;
+	const void *val;
+	size_t order;
+};
+
+struct export_index {
+	struct lookup *app;    /* host id -> App */
+	struct lookup *wave;   /* app id -> Wave */
+	struct lookup *ready;  /* host or app id -> Readiness */
+	struct lookup *sizing; /* host id -> Sizing */
+	struct lookup *status; /* target key -> MigrationStatus */
+	struct lookup *node;   /* map node id -> MapNode */
+	size_t napp, nwave, nready, nsizing, nstatus, nnode;
+};
+
+static int cmp_lookup(const void *x, const void *y)
 {
+	const struct lookup *a = x, *b = y;
+	int c = strcmp(a->key, b->key);
+	return c ? c : (a->order > b->order) - (a->order < b->order);
+}
+
+static int cmp_lookup_key(const void *k, const void *y)
+{
+	return strcmp(k, ((const struct lookup *)y)->key);
+}
+
+static const void *lookup_find(const struct lookup *v, size_t n, const char *key)
+{
+	const struct lookup *l = bsearch(key, v, n, sizeof(*v), cmp_lookup_key);
+	if (!l)
+		return NULL;
+	while (l > v && !strcmp(l[-1].key, key))
+		l--;
+	return l->val;
+}
+
+static void lookup_sort(struct lookup *v, size_t n)
+{
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_lookup);
+}
+
+static void export_index_free(struct export_index *ix)
+{
+	free(ix->app);
+	free(ix->wave);
+	free(ix->ready);
+	free(ix->sizing);
+	free(ix->status);
+	free(ix->node);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static int export_index_build(const struct export_input *in, struct export_index *ix)
+{
+	const Cairn__Store__Snapshot *s = in->snap;
+	const Cairn__Store__DepMap *m = s->map;
+	memset(ix, 0, sizeof(*ix));
+	size_t nhosts = 0, nwapps = 0;
 	for (size_t i = 0; i < s->n_apps; i++)
-		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
-			if (!strcmp(s->apps[i]->hosts[j], host))
-				return s->apps[i];
-	return NULL;
+		nhosts += s->apps[i]->n_hosts;
+	for (size_t i = 0; i < s->n_waves; i++)
+		nwapps += s->waves[i]->n_apps;
+	ix->app = calloc(nhosts + 1, sizeof(struct lookup));
+	ix->wave = calloc(nwapps + 1, sizeof(struct lookup));
+	ix->ready = calloc(s->n_readiness + 1, sizeof(struct lookup));
+	ix->sizing = calloc(s->n_sizing + 1, sizeof(struct lookup));
+	ix->status = calloc(in->nstatuses + 1, sizeof(struct lookup));
+	ix->node = calloc((m ? m->n_nodes : 0) + 1, sizeof(struct lookup));
+	if (!ix->app || !ix->wave || !ix->ready || !ix->sizing || !ix->status || !ix->node) {
+		export_index_free(ix);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_apps; i++)
+		for (size_t j = 0; j < s->apps[i]->n_hosts; j++, ix->napp++)
+			ix->app[ix->napp] = (struct lookup){ s->apps[i]->hosts[j], s->apps[i], ix->napp };
+	for (size_t i = 0; i < s->n_waves; i++)
+		for (size_t j = 0; j < s->waves[i]->n_apps; j++, ix->nwave++)
+			ix->wave[ix->nwave] = (struct lookup){ s->waves[i]->apps[j], s->waves[i], ix->nwave };
+	for (; ix->nready < s->n_readiness; ix->nready++)
+		ix->ready[ix->nready] = (struct lookup){ s->readiness[ix->nready]->target,
+							  s->readiness[ix->nready], ix->nready };
+	for (; ix->nsizing < s->n_sizing; ix->nsizing++)
+		ix->sizing[ix->nsizing] = (struct lookup){ s->sizing[ix->nsizing]->host,
+							   s->sizing[ix->nsizing], ix->nsizing };
+	for (; ix->nstatus < in->nstatuses; ix->nstatus++)
+		ix->status[ix->nstatus] = (struct lookup){ in->statuses[ix->nstatus]->target,
+							   in->statuses[ix->nstatus], ix->nstatus };
+	for (; m && ix->nnode < m->n_nodes; ix->nnode++)
+		ix->node[ix->nnode] = (struct lookup){ m->nodes[ix->nnode]->id, m->nodes[ix->nnode],
+						       ix->nnode };
+	lookup_sort(ix->app, ix->napp);
+	lookup_sort(ix->wave, ix->nwave);
+	lookup_sort(ix->ready, ix->nready);
+	lookup_sort(ix->sizing, ix->nsizing);
+	lookup_sort(ix->status, ix->nstatus);
+	lookup_sort(ix->node, ix->nnode);
+	return 0;
 }
 
-static const Cairn__Store__Readiness *readiness_of(const Cairn__Store__Snapshot *s, const char *t)
+static const Cairn__Store__App *app_of(const struct export_index *ix, const char *host)
 {
-	for (size_t i = 0; i < s->n_readiness; i++)
-		if (!strcmp(s->readiness[i]->target, t))
-			return s->readiness[i];
-	return NULL;
+	return lookup_find(ix->app, ix->napp, host);
 }
 
-static const Cairn__Store__Sizing *sizing_of(const Cairn__Store__Snapshot *s, const char *h)
+static unsigned wave_of(const struct export_index *ix, const char *app_id)
 {
-	for (size_t i = 0; i < s->n_sizing; i++)
-		if (!strcmp(s->sizing[i]->host, h))
-			return s->sizing[i];
-	return NULL;
+	const Cairn__Store__Wave *w = lookup_find(ix->wave, ix->nwave, app_id);
+	return w ? w->number : 0;
 }
 
-static const Cairn__Store__MigrationStatus *status_of(const struct export_input *in, const char *key)
+static const Cairn__Store__Readiness *readiness_of(const struct export_index *ix, const char *t)
 {
-	for (size_t i = 0; i < in->nstatuses; i++)
-		if (!strcmp(in->statuses[i]->target, key))
-			return in->statuses[i];
-	return NULL;
+	return lookup_find(ix->ready, ix->nready, t);
+}
+
+static const Cairn__Store__Sizing *sizing_of(const struct export_index *ix, const char *h)
+{
+	return lookup_find(ix->sizing, ix->nsizing, h);
+}
+
+static const Cairn__Store__MigrationStatus *status_of(const struct export_index *ix,
+							const char *key)
+{
+	return lookup_find(ix->status, ix->nstatus, key);
 }
 
 static const Cairn__HostInfo *info_of(const struct estate_host *h)
@@ -129,9 +228,8 @@ static void count(FILE *f, unsigned v)
 		fprintf(f, "%u", v);
 }
 
-static void mhub_row(const struct export_input *in, const struct estate_host *h, FILE *f)
+static void mhub_row(const struct export_index *ix, const struct estate_host *h, FILE *f)
 {
-	const Cairn__Store__Snapshot *s = in->snap;
 	const Cairn__HostInfo *hi = info_of(h);
 	char buf[1024];
 	csv_field(f, h->id, 1);
@@ -167,7 +265,7 @@ static void mhub_row(const struct export_input *in, const struct estate_host *h,
 	num2(f, h->stat[ESTATE_NET_RX_BPS].max / 1024, p);
 	num2(f, h->stat[ESTATE_NET_TX_BPS].avg / 1024, p);
 	num2(f, h->stat[ESTATE_NET_TX_BPS].max / 1024, p);
-	const Cairn__Store__App *app = app_of(s, h->id);
+	const Cairn__Store__App *app = app_of(ix, h->id);
 	/* Applications is itself a comma-separated list: a comma inside one
 	 * name would make two applications of it */
 	snprintf(buf, sizeof(buf), "%s", app ? app->name : "");
@@ -175,15 +273,15 @@ static void mhub_row(const struct export_input *in, const struct estate_host *h,
 		if (*c == ',')
 			*c = ';';
 	csv_field(f, buf, 0);
-	unsigned wave = app ? waves_of_app(s, app->id) : 0;
+	unsigned wave = app ? wave_of(ix, app->id) : 0;
 	if (wave)
 		snprintf(buf, sizeof(buf), "Wave %u", wave);
 	else
 		buf[0] = 0;
 	csv_field(f, buf, 0);
 	/* Tags: name:value pairs; values never contain commas */
-	const Cairn__Store__Readiness *r = readiness_of(s, h->id);
-	const Cairn__Store__Sizing *z = sizing_of(s, h->id);
+	const Cairn__Store__Readiness *r = readiness_of(ix, h->id);
+	const Cairn__Store__Sizing *z = sizing_of(ix, h->id);
 	size_t used = (size_t)snprintf(buf, sizeof(buf), "source:cairn");
 	if (r)
 		used += (size_t)snprintf(buf + used, sizeof(buf) - used, ", readiness:%s, strategy:%s",
@@ -257,8 +355,9 @@ int export_mhub_csv(const struct export_input *in, const char *path, size_t max_
 	size_t nrows = in->estate->n;
 	char **rows = calloc(nrows + 1, sizeof(char *));
 	size_t *lens = calloc(nrows + 1, sizeof(size_t));
-	int rc = 0;
-	if (!rows || !lens) {
+	struct export_index ix;
+	int rc = export_index_build(in, &ix);
+	if (rc || !rows || !lens) {
 		rc = errbuf_set(eb, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -268,7 +367,7 @@ int export_mhub_csv(const struct export_input *in, const char *path, size_t max_
 			rc = errbuf_set(eb, -ENOMEM, "out of memory");
 			goto out;
 		}
-		mhub_row(in, &in->estate->hosts[i], rf);
+		mhub_row(&ix, &in->estate->hosts[i], rf);
 		fclose(rf);
 		if (hlen + lens[i] > max_bytes) {
 			rc = errbuf_set(eb, -EFBIG, "mhub-csv: the row of host %s alone exceeds %zu bytes",
@@ -314,6 +413,7 @@ out:
 	free(rows);
 	free(lens);
 	free(hdr);
+	export_index_free(&ix);
 	return rc;
 }
 
@@ -661,9 +761,8 @@ static json_t *stat_json(const struct estate_stat *s)
 	return json_pack("{s:f, s:f, s:f}", "avg", s->avg, "max", s->max, "pctl", s->pctl);
 }
 
-static json_t *host_json(const struct export_input *in, const struct estate_host *h)
+static json_t *host_json(const struct export_index *ix, const struct estate_host *h)
 {
-	const Cairn__Store__Snapshot *s = in->snap;
 	static const char *const metric_names[ESTATE_NMETRICS] = {
 		"cpu_pct", "cpu_vcpu", "mem_used_bytes", "disk_read_bytes_ps", "disk_write_bytes_ps",
 		"disk_read_ops_ps", "disk_write_ops_ps", "disk_iops", "disk_bytes_ps",
@@ -675,16 +774,16 @@ static json_t *host_json(const struct export_input *in, const struct estate_host
 	json_t *pk = json_array();
 	for (size_t i = 0; i < h->npkgs; i++)
 		json_array_append_new(pk, pb(h->pkgs[i]));
-	const Cairn__Store__App *app = app_of(s, h->id);
-	const Cairn__Store__MigrationStatus *st = status_of(in, h->id);
+	const Cairn__Store__App *app = app_of(ix, h->id);
+	const Cairn__Store__MigrationStatus *st = status_of(ix, h->id);
 	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:o}, s:o, s:o, s:o}",
 			 "id", h->id, "name", h->name, "app", app ? app->id : "",
-			 "wave", (json_int_t)(app ? waves_of_app(s, app->id) : 0),
+			 "wave", (json_int_t)(app ? wave_of(ix, app->id) : 0),
 			 "facts", h->facts ? pb(h->facts->info) : json_null(),
 			 "packages", pk, "processes", pb(h->procs), "listeners", pb(h->listeners),
 			 "perf_period", "windows", (json_int_t)h->windows, "first_ms", (json_int_t)h->first_ms,
 			 "last_ms", (json_int_t)h->last_ms, "metrics", perf,
-			 "readiness", pb(readiness_of(s, h->id)), "sizing", pb(sizing_of(s, h->id)),
+			 "readiness", pb(readiness_of(ix, h->id)), "sizing", pb(sizing_of(ix, h->id)),
 			 "status", pb(st));
 }
 
@@ -704,6 +803,9 @@ static int member(FILE *f, const char *key, json_t *value, bool first)
 int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 {
 	const Cairn__Store__Snapshot *s = in->snap;
+	struct export_index ix;
+	if (export_index_build(in, &ix))
+		return errbuf_set(eb, -ENOMEM, "json export: out of memory");
 	json_t *notes = json_array();
 	for (size_t i = 0; notes && i < s->n_plan_notes; i++)
 		json_array_append_new(notes, json_string(s->plan_notes[i]));
@@ -724,7 +826,7 @@ int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 		fputs(",\n  \"hosts\": [", f);
 		for (size_t i = 0; !rc && i < in->estate->n; i++) {
 			fputs(i ? ",\n" : "\n", f);
-			json_t *h = host_json(in, &in->estate->hosts[i]);
+			json_t *h = host_json(&ix, &in->estate->hosts[i]);
 			rc = h ? json_dumpf(h, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -ENOMEM;
 			json_decref(h);
 		}
@@ -738,9 +840,9 @@ int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 			char key[300];
 			snprintf(key, sizeof(key), "app:%s", s->apps[i]->id);
 			json_t *a = pb(s->apps[i]);
-			json_object_set_new(a, "wave", json_integer(waves_of_app(s, s->apps[i]->id)));
-			json_object_set_new(a, "readiness", pb(readiness_of(s, s->apps[i]->id)));
-			json_object_set_new(a, "status", pb(status_of(in, key)));
+			json_object_set_new(a, "wave", json_integer(wave_of(&ix, s->apps[i]->id)));
+			json_object_set_new(a, "readiness", pb(readiness_of(&ix, s->apps[i]->id)));
+			json_object_set_new(a, "status", pb(status_of(&ix, key)));
 			json_array_append_new(apps, a);
 		}
 		rc = member(f, "apps", apps, false);
@@ -758,6 +860,7 @@ int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 		rc = member(f, "statuses", statuses, false);
 	}
 	fputs("\n}\n", f);
+	export_index_free(&ix);
 	if (rc || ferror(f))
 		return errbuf_set(eb, rc == -ENOMEM ? -ENOMEM : -EIO, "json export: %s",
 				  rc == -ENOMEM ? "out of memory" : "write failed (disk full?)");
@@ -798,10 +901,13 @@ int export_dot(const struct export_input *in, FILE *f, struct errbuf *eb)
 	const Cairn__Store__DepMap *m = s->map;
 	fputs("digraph cairn {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n"
 	      "  edge [fontname=\"Helvetica\", fontsize=10];\n", f);
+	struct export_index ix;
+	if (export_index_build(in, &ix))
+		return errbuf_set(eb, -ENOMEM, "dot export: out of memory");
 	for (size_t a = 0; a < s->n_apps; a++) {
 		const Cairn__Store__App *app = s->apps[a];
 		char label[512];
-		unsigned w = waves_of_app(s, app->id);
+		unsigned w = wave_of(&ix, app->id);
 		if (w)
 			snprintf(label, sizeof(label), "%s (wave %u)%s", app->name, w,
 				 app->infrastructure ? ", shared infrastructure" : "");
@@ -810,20 +916,17 @@ int export_dot(const struct export_input *in, FILE *f, struct errbuf *eb)
 		fprintf(f, "  subgraph \"cluster_%zu\" {\n    label=", a);
 		dot_str(f, label);
 		fputs(";\n", f);
-		for (size_t i = 0; m && i < m->n_nodes; i++)
-			for (size_t j = 0; j < app->n_hosts; j++)
-				if (!strcmp(app->hosts[j], m->nodes[i]->id))
-					dot_node(f, m->nodes[i], "    ");
+		for (size_t j = 0; j < app->n_hosts; j++) {
+			const Cairn__Store__MapNode *n = lookup_find(ix.node, ix.nnode, app->hosts[j]);
+			if (n)
+				dot_node(f, n, "    ");
+		}
 		fputs("  }\n", f);
 	}
-	for (size_t i = 0; m && i < m->n_nodes; i++) {
-		bool in_app = false;
-		for (size_t a = 0; a < s->n_apps && !in_app; a++)
-			for (size_t j = 0; j < s->apps[a]->n_hosts && !in_app; j++)
-				in_app = !strcmp(s->apps[a]->hosts[j], m->nodes[i]->id);
-		if (!in_app)
+	for (size_t i = 0; m && i < m->n_nodes; i++)
+		if (!app_of(&ix, m->nodes[i]->id))
 			dot_node(f, m->nodes[i], "  ");
-	}
+	export_index_free(&ix);
 	for (size_t i = 0; m && i < m->n_host_edges; i++) {
 		const Cairn__Store__MapEdge *e = m->host_edges[i];
 		char label[128];
