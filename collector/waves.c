@@ -511,6 +511,30 @@ static void clear_waves(Cairn__Store__Snapshot *snap)
 	snap->n_waves = 0;
 }
 
+static int cmp_stay(const void *a, const void *b)
+{
+	/* elements point at slots of snap->readiness, so slot order is snapshot order */
+	Cairn__Store__Readiness *const *x = *(Cairn__Store__Readiness *const *const *)a;
+	Cairn__Store__Readiness *const *y = *(Cairn__Store__Readiness *const *const *)b;
+	int c = strcmp((*x)->target, (*y)->target);
+	/* equal ids keep snapshot order (the last one wins, as before) */
+	return c ? c : (x > y) - (x < y);
+}
+
+static const Cairn__Store__Readiness *stay_find(Cairn__Store__Readiness *const *const *v,
+						 size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* first element with target > id */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp((*v[mid])->target, id) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && !strcmp((*v[lo - 1])->target, id) ? *v[lo - 1] : NULL;
+}
+
 int waves_compute(Cairn__Store__Snapshot *snap, const struct waves_pin *pins, size_t npins,
 		  unsigned max_hosts)
 {
@@ -520,20 +544,32 @@ int waves_compute(Cairn__Store__Snapshot *snap, const struct waves_pin *pins, si
 	p.limit = max_hosts ? max_hosts : 1;
 	p.napps = snap->n_apps;
 	p.apps = calloc(p.napps ? p.napps : 1, sizeof(*p.apps));
-	if (!p.apps)
+	/* applications that do not move, sorted by id: a search per application
+	 * through every readiness result was quadratic in the estate */
+	Cairn__Store__Readiness *const **stay = calloc(snap->n_readiness + 1, sizeof(*stay));
+	size_t nstay = 0;
+	if (!p.apps || !stay) {
+		free(p.apps);
+		free(stay);
 		return -ENOMEM;
+	}
+	for (size_t k = 0; k < snap->n_readiness; k++) {
+		const Cairn__Store__Readiness *r = snap->readiness[k];
+		if (!strcmp(r->kind, "app") &&
+		    (!strcmp(r->strategy, "Retire") || !strcmp(r->strategy, "Retain")))
+			stay[nstay++] = &snap->readiness[k];
+	}
+	if (nstay)
+		qsort(stay, nstay, sizeof(*stay), cmp_stay);
 	for (size_t i = 0; i < p.napps; i++) {
 		struct wapp *a = &p.apps[i];
 		a->app = snap->apps[i];
 		a->hosts = (unsigned)a->app->n_hosts;
 		a->infra = a->app->infrastructure;
-		for (size_t k = 0; k < snap->n_readiness; k++) {
-			const Cairn__Store__Readiness *r = snap->readiness[k];
-			if (!strcmp(r->kind, "app") && !strcmp(r->target, a->app->id) &&
-			    (!strcmp(r->strategy, "Retire") || !strcmp(r->strategy, "Retain"))) {
-				a->stays = true;
-				a->strategy = r->strategy;
-			}
+		const Cairn__Store__Readiness *r = stay_find(stay, nstay, a->app->id);
+		if (r) {
+			a->stays = true;
+			a->strategy = r->strategy;
 		}
 		for (size_t k = 0; k < npins; k++)
 			if (pins[k].wave && !strcmp(pins[k].app_id, a->app->id)) {
@@ -557,6 +593,7 @@ int waves_compute(Cairn__Store__Snapshot *snap, const struct waves_pin *pins, si
 	free(p.apps);
 	free(p.edges);
 	free(p.load);
+	free(stay);
 	if (rc)
 		clear_waves(snap);
 	return rc;
