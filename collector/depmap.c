@@ -325,21 +325,6 @@ struct loader {
 	size_t nodes_cap;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap : 64;
-	while (nc < need)
-		nc *= 2;
-	void *np = realloc(*p, nc * elem);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = nc;
-	return 0;
-}
-
 /* Interns a process identity; "" and NULL -> DEPMAP_NONE. Strings are keyed
  * by a 64-bit hash plus a full compare on the candidate. */
 static int intern(struct loader *L, const char *s, uint32_t *out)
@@ -359,7 +344,7 @@ static int intern(struct loader *L, const char *s, uint32_t *out)
 		}
 		h++; /* collision of different strings: probe the next hash value */
 	}
-	int rc = grow((void **)&m->strings, &L->strings_cap, m->nstrings + 1, sizeof(char *));
+	int rc = array_grow((void **)&m->strings, &L->strings_cap, m->nstrings + 1, sizeof(char *));
 	if (rc)
 		return rc;
 	char *copy = strdup(s);
@@ -411,7 +396,7 @@ uint32_t depmap_host_index(const struct depmap *m, const uint8_t id[static 32])
 static int add_host_node(struct loader *L, const uint8_t id[32], const char *name)
 {
 	struct depmap *m = L->m;
-	int rc = grow((void **)&m->nodes, &L->nodes_cap, m->nnodes + 1, sizeof(*m->nodes));
+	int rc = array_grow((void **)&m->nodes, &L->nodes_cap, m->nnodes + 1, sizeof(*m->nodes));
 	if (rc)
 		return rc;
 	struct depmap_node *n = &m->nodes[m->nnodes];
@@ -537,7 +522,7 @@ static int load_claims(struct loader *L)
 		uint32_t h = depmap_host_index(m, a + 16);
 		if (h == DEPMAP_NONE)
 			continue; /* a host we do not list (rejected agent) */
-		if ((rc = grow((void **)&L->claims, &L->claims_cap, L->nclaims + 1, sizeof(*L->claims))))
+		if ((rc = array_grow((void **)&L->claims, &L->claims_cap, L->nclaims + 1, sizeof(*L->claims))))
 			goto out;
 		memcpy(L->claims[L->nclaims].addr, a, 16);
 		L->claims[L->nclaims].host = h;
@@ -729,7 +714,7 @@ static int load_edges(struct loader *L, int64_t since_ms)
 			fedge_add(&L->edges[existing], &f);
 			continue;
 		}
-		if ((rc = grow((void **)&L->edges, &L->edges_cap, L->nedges + 1, sizeof(*L->edges))))
+		if ((rc = array_grow((void **)&L->edges, &L->edges_cap, L->nedges + 1, sizeof(*L->edges))))
 			goto out;
 		L->edges[L->nedges++] = f;
 	}
@@ -883,7 +868,7 @@ static int ext_node(struct loader *L, const uint8_t addr[16], Cairn__Store__Node
 		*out = existing;
 		return 0;
 	}
-	if ((rc = grow((void **)&m->nodes, &L->nodes_cap, m->nnodes + 1, sizeof(*m->nodes))))
+	if ((rc = array_grow((void **)&m->nodes, &L->nodes_cap, m->nnodes + 1, sizeof(*m->nodes))))
 		return rc;
 	struct depmap_node *n = &m->nodes[m->nnodes];
 	memset(n, 0, sizeof(*n));
@@ -910,7 +895,7 @@ static int emit(struct loader *L, const struct depmap_edge *e)
 		L->m->stats.self_traffic++;
 		return 0;
 	}
-	int rc = grow((void **)&L->out, &L->out_cap, L->nout + 1, sizeof(*L->out));
+	int rc = array_grow((void **)&L->out, &L->out_cap, L->nout + 1, sizeof(*L->out));
 	if (rc)
 		return rc;
 	L->out[L->nout++] = *e;
