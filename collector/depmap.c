@@ -292,6 +292,7 @@ struct fedge {
 	uint8_t addr[16];           /* remote address (INBOUND: the client) */
 	uint32_t samples;
 	bool matched;               /* INBOUND: an outbound edge was confirmed by it */
+	bool self;                  /* INBOUND to cairn: confirms and names, never drawn */
 	int64_t first_ms, last_ms;
 	uint64_t bytes;
 };
@@ -664,16 +665,21 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		bool anonymous = !*e->identity && !*e->process_name;
 		uint32_t port = e->direction == CAIRN__DIRECTION__OUTBOUND ? e->remote_port
 									  : e->local_port;
-		if (is_self_traffic(e->identity, e->process_name) ||
-		    (anonymous && port == COLLECTOR_DEFAULT_PORT) ||
-		    (e->direction == CAIRN__DIRECTION__LOCAL &&
-		     is_self_traffic(e->peer_identity, e->peer_process_name))) {
+		bool self = is_self_traffic(e->identity, e->process_name) ||
+			    (anonymous && port == COLLECTOR_DEFAULT_PORT) ||
+			    (e->direction == CAIRN__DIRECTION__LOCAL &&
+			     is_self_traffic(e->peer_identity, e->peer_process_name));
+		if (self)
 			m->stats.self_traffic++;
+		/* The collector's inbound edges are kept out of the map but still
+		 * resolve the agents' edges to it: a client socket that lost its
+		 * owner is then known as cairn's by its server (emit()). */
+		if (self && e->direction != CAIRN__DIRECTION__INBOUND)
 			continue;
-		}
 		struct fedge f;
 		memset(&f, 0, sizeof(f));
 		f.host = cur_host;
+		f.self = self;
 		f.dir = (uint8_t)e->direction;
 		f.proto = (uint8_t)e->protocol;
 		switch (e->direction) {
@@ -984,7 +990,8 @@ static int resolve_outbound(struct loader *L, struct fedge *f)
  * client address belongs to exactly one other agent host. */
 static int resolve_inbound_only(struct loader *L, const struct fedge *f)
 {
-	if (f->matched || depmap_addr_is_loopback(f->addr) || host_claims_addr(L, f->host, f->addr))
+	if (f->matched || f->self || depmap_addr_is_loopback(f->addr) ||
+	    host_claims_addr(L, f->host, f->addr))
 		return 0;
 	size_t lo, hi;
 	claims_range(L, f->addr, &lo, &hi);

@@ -282,3 +282,29 @@ Test(depmap, bad_values_are_counted_and_skipped)
 	depmap_free(m);
 	fixture_close(&f);
 }
+
+/* The collector's side names cairn's own traffic when the agent's client
+ * socket has no owner any more (closed by the agent, still in FIN_WAIT): the
+ * anonymous client is left out because the server identity is
+ * cairn-collector, on a port other than the default, whether that identity
+ * comes from the confirming inbound edge or from the listener alone. */
+Test(depmap, ownerless_client_to_collector_is_self_traffic)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	fixture_conn(&f, 2, "10.0.0.2", "", 6, "10.0.0.6", "cairn-collector", 7500);
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "", "10.0.0.6", 7500, NULL);
+	/* the same ownerless client to a real service stays in the map */
+	fixture_conn(&f, 2, "10.0.0.2", "", 6, "10.0.0.6", "postgres", 5432);
+	struct depmap *m = build(&f, 0);
+	for (size_t i = 0; i < m->nsvc; i++)
+		cr_expect_not(m->svc[i].port == 7500, "cairn's own edge %u -> %u kept",
+			      m->svc[i].from, m->svc[i].to);
+	cr_expect_eq(m->stats.self_traffic, 3, "self traffic %llu",
+		     (unsigned long long)m->stats.self_traffic);
+	cr_expect_not(host_edge(m, host(m, 1), host(m, 6)));
+	cr_expect(host_edge(m, host(m, 2), host(m, 6)));
+	depmap_free(m);
+	fixture_close(&f);
+}
