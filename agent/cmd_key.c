@@ -63,33 +63,36 @@ static void print_identity(const struct cli *cli, const struct keypair *kp, cons
 	}
 }
 
-static int key_path(const struct agent_config *cfg, char path[static PATH_MAX])
+/* Shared start of keygen and id: options, no operands, the configuration and
+ * the key's path. CLI_CONTINUE, or the exit code to return. */
+static int key_command_start(int argc, char *argv[], const struct cli_extra *extra,
+			     void (*usage)(FILE *), struct cli *cli, char path[static PATH_MAX])
 {
-	return (size_t)snprintf(path, PATH_MAX, "%s/%s", cfg->state_dir, AGENT_KEY_FILE) >=
-			       PATH_MAX
-		       ? -ENAMETOOLONG
-		       : 0;
+	int rc = cli_parse(cli, "cairn-agent", argc, argv, extra, usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cli->nargs) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli->prog, cli->args[0]);
+		usage(stderr);
+		return 2;
+	}
+	struct agent_config cfg;
+	if (cli_agent_config(cli, &cfg))
+		return 2;
+	if ((size_t)snprintf(path, PATH_MAX, "%s/%s", cfg.state_dir, AGENT_KEY_FILE) >= PATH_MAX) {
+		fprintf(stderr, "%s: state_dir is too long\n", cli->prog);
+		return 2;
+	}
+	return CLI_CONTINUE;
 }
 
 int keygen_main(int argc, char *argv[])
 {
 	struct cli cli;
-	int rc = cli_parse(&cli, "cairn-agent", argc, argv, NULL, keygen_usage);
+	char path[PATH_MAX];
+	int rc = key_command_start(argc, argv, NULL, keygen_usage, &cli, path);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
-		keygen_usage(stderr);
-		return 2;
-	}
-	struct agent_config cfg;
-	if (cli_agent_config(&cli, &cfg))
-		return 2;
-	char path[PATH_MAX];
-	if (key_path(&cfg, path)) {
-		fprintf(stderr, "%s: state_dir is too long\n", cli.prog);
-		return 2;
-	}
 	struct keypair kp;
 	bool created;
 	struct errbuf eb;
@@ -116,22 +119,10 @@ int id_main(int argc, char *argv[])
 	static const struct option longopts[] = { { "quiet", no_argument, NULL, 'q' }, { 0 } };
 	struct cli_extra extra = { "q", longopts, quiet_option, &quiet };
 	struct cli cli;
-	int rc = cli_parse(&cli, "cairn-agent", argc, argv, &extra, id_usage);
+	char path[PATH_MAX];
+	int rc = key_command_start(argc, argv, &extra, id_usage, &cli, path);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
-		id_usage(stderr);
-		return 2;
-	}
-	struct agent_config cfg;
-	if (cli_agent_config(&cli, &cfg))
-		return 2;
-	char path[PATH_MAX];
-	if (key_path(&cfg, path)) {
-		fprintf(stderr, "%s: state_dir is too long\n", cli.prog);
-		return 2;
-	}
 	struct keypair kp;
 	struct errbuf eb;
 	rc = keys_load(path, &kp, &eb);
