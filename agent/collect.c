@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,17 +189,16 @@ void *collect_push(void *array_ptr, size_t *count, size_t elem_size)
 {
 	void **arr = array_ptr;
 	size_t n = *count;
-	/* Capacity is implicit: the next power of two >= n. Grow when n is one. */
-	if (n == 0 || (n & (n - 1)) == 0) {
+	/* Capacity is implicit: 4, then the next power of two >= n. Full when n
+	 * is 0, or a power of two from 4 on. */
+	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
 		size_t cap = n ? n * 2 : 4;
-		if (n && n < 4)
-			cap = 4;
-		if (n == 0 || n >= 4) {
-			void *p = realloc(*arr, cap * elem_size);
-			if (!p)
-				out_of_memory(cap * elem_size);
-			*arr = p;
-		}
+		if (cap > SIZE_MAX / elem_size)
+			out_of_memory(SIZE_MAX);
+		void *p = realloc(*arr, cap * elem_size);
+		if (!p)
+			out_of_memory(cap * elem_size);
+		*arr = p;
 	}
 	char *elem = (char *)*arr + n * elem_size;
 	memset(elem, 0, elem_size);
