@@ -70,7 +70,9 @@ struct job {
 	size_t packed_len;
 	uint8_t sig[SIGN_LEN];
 	size_t nrecords;
-	int rc;
+	uint64_t dropped;       /* batches the spool dropped to make room */
+	int rc;                 /* 0: the batch is in the spool */
+	bool spool_failed;      /* rc came from the spool, not from building */
 	char err[256];
 };
 
@@ -476,6 +478,42 @@ static void shrink_batch(struct job *j)
 	}
 }
 
+/* Writes the signed batch to the spool. Runs on the worker: the commit
+ * fsyncs up to a few MiB, which must not stall the sender on the loop thread
+ * (the spool serialises writers; the sender's ACK deletes simply wait). */
+static void spool_batch_work(struct job *j)
+{
+	struct daemon *d = j->d;
+	struct errbuf eb;
+	int rc = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct spool_batch sb = { .seq = j->seq, .sig = j->sig,
+					  .window_start_ms = j->window_start_ms,
+					  .window_end_ms = j->window_end_ms, .payload = j->packed,
+					  .payload_len = j->packed_len, .gaps = j->gaps,
+					  .ngaps = j->ngaps };
+		rc = spool_append(d->spool, &sb, &j->dropped, &eb);
+		if (rc != -ESTALE)
+			break;
+		/* The sender moved next_seq (the collector was ahead): renumber. */
+		uint64_t seq;
+		int rc2 = spool_next_seq(d->spool, &seq);
+		if (rc2 == 0)
+			rc2 = pack_and_sign_seq(j, seq);
+		if (rc2) {
+			errbuf_set(&eb, rc2, "spool: cannot renumber batch %llu: %s",
+				   (unsigned long long)j->seq, db_strerror(rc2));
+			rc = rc2;
+			break;
+		}
+	}
+	if (rc) {
+		j->rc = rc;
+		j->spool_failed = true;
+		str_copy(j->err, eb.msg, sizeof(j->err));
+	}
+}
+
 static void report_work(uv_work_t *req)
 {
 	struct job *j = req->data;
@@ -542,9 +580,12 @@ static void report_work(uv_work_t *req)
 	if (cairn__batch__get_packed_size(b) > batch_soft_max(j))
 		shrink_batch(j);
 	j->rc = pack_and_sign(j);
-	if (j->rc)
+	if (j->rc) {
 		snprintf(j->err, sizeof(j->err), "cannot pack/sign batch %llu: %s",
 			 (unsigned long long)j->seq, strerror(-j->rc));
+		return;
+	}
+	spool_batch_work(j);
 }
 
 static void job_work(uv_work_t *req)
@@ -576,41 +617,19 @@ static void free_job(struct job *j)
 	free(j);
 }
 
-static void spool_report(struct daemon *d, struct job *j)
+static void report_done(struct daemon *d, struct job *j)
 {
-	struct errbuf eb;
-	uint64_t dropped = 0;
-	int rc = j->rc;
-	if (rc) {
+	if (j->rc) {
 		d->report_errors++;
+		if (j->spool_failed)
+			d->spool_errors++;
 		str_copy(d->last_report_error, j->err, sizeof(d->last_report_error));
-		log_error("report window lost: %s", j->err);
-		return;
-	}
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct spool_batch sb = { .seq = j->seq, .sig = j->sig,
-					  .window_start_ms = j->window_start_ms,
-					  .window_end_ms = j->window_end_ms, .payload = j->packed,
-					  .payload_len = j->packed_len, .gaps = j->gaps,
-					  .ngaps = j->ngaps };
-		rc = spool_append(d->spool, &sb, &dropped, &eb);
-		if (rc != -ESTALE)
-			break;
-		/* The sender moved next_seq (the collector was ahead): renumber. */
-		uint64_t seq;
-		if (spool_next_seq(d->spool, &seq) || pack_and_sign_seq(j, seq))
-			break;
-	}
-	if (rc) {
-		d->spool_errors++;
-		d->report_errors++;
-		str_copy(d->last_report_error, eb.msg, sizeof(d->last_report_error));
 		log_error("report window %lld..%lld lost: %s", (long long)j->window_start_ms,
-			  (long long)j->window_end_ms, eb.msg);
+			  (long long)j->window_end_ms, j->err);
 		return;
 	}
 	d->spooled++;
-	d->dropped_by_spool += dropped;
+	d->dropped_by_spool += j->dropped;
 	d->last_seq_spooled = j->seq;
 	d->last_report_ms = j->window_end_ms;
 	log_info("batch %llu spooled: window %lld s, %zu records, %zu bytes%s",
@@ -619,7 +638,7 @@ static void spool_report(struct daemon *d, struct job *j)
 		 j->packed_len, j->ngaps ? " (carries gaps)" : "");
 	if (j->full) {
 		d->need_full = false;
-		d->dropped_at_full = j->spool_st.dropped_batches + dropped;
+		d->dropped_at_full = j->spool_st.dropped_batches + j->dropped;
 	}
 }
 
@@ -636,7 +655,7 @@ static void job_done(uv_work_t *req, int status)
 		d->reports++;
 		d->window_start_ms = j->window_end_ms;
 		if (status == 0)
-			spool_report(d, j);
+			report_done(d, j);
 		if (d->sender_started)
 			sender_kick(&d->sender);
 	}

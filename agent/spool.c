@@ -18,9 +18,22 @@ static const char *const spool_db_names[SPOOL_NDBS] = { "batches", "meta", "gaps
 
 struct spool {
 	struct db_env db;
-	uint64_t spool_max;
+	uint64_t spool_max; /* atomic: set on the loop thread, read by the writer */
 	bool readonly;
 };
+
+static uint64_t max_get(const struct spool *sp)
+{
+	return __atomic_load_n(&sp->spool_max, __ATOMIC_RELAXED);
+}
+
+/* The most the map may grow to for a given bound: values, LMDB's page
+ * overhead and the pages a transaction frees but cannot reuse before it
+ * commits. */
+static size_t map_max_for(uint64_t spool_max)
+{
+	return (size_t)(4 * spool_max + (64u << 20));
+}
 
 /* ---------------------------------------------------------------- encoding */
 
@@ -172,7 +185,7 @@ int spool_open(struct spool **out, const char *state_dir, uint64_t spool_max, bo
 	 * transaction frees but cannot reuse before it commits; db_write grows the
 	 * map up to map_max should that not suffice. */
 	size_t map_size = (size_t)(spool_max + spool_max / 2 + (32u << 20));
-	size_t map_max = (size_t)(4 * spool_max + (64u << 20));
+	size_t map_max = map_max_for(spool_max);
 	rc = db_open(&sp->db, path, spool_db_names, SPOOL_NDBS, map_size, map_max,
 		     readonly ? MDB_RDONLY : 0, eb);
 	if (rc) {
@@ -200,7 +213,8 @@ void spool_close(struct spool *sp)
 
 void spool_set_max(struct spool *sp, uint64_t spool_max)
 {
-	sp->spool_max = spool_max < SPOOL_MAX_MIN ? SPOOL_MAX_MIN : spool_max;
+	__atomic_store_n(&sp->spool_max, spool_max < SPOOL_MAX_MIN ? SPOOL_MAX_MIN : spool_max,
+			 __ATOMIC_RELAXED);
 }
 
 /* ---------------------------------------------------------------- readers */
@@ -223,7 +237,7 @@ int spool_stats(struct spool *sp, struct spool_stats *st)
 	st->bytes = m.bytes;
 	st->dropped_batches = m.dropped_batches;
 	st->dropped_bytes = m.dropped_bytes;
-	st->spool_max = sp->spool_max;
+	st->spool_max = max_get(sp);
 	if ((rc = mdb_cursor_open(txn, sp->db.dbi[DBI_BATCHES], &cur)))
 		goto leave;
 	if ((rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST)) == 0 && k.mv_size == 8)
@@ -438,6 +452,7 @@ static int gaps_add_drop(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t ws, in
 struct append_ctx {
 	struct spool *sp;
 	const struct spool_batch *b;
+	uint64_t spool_max;
 	uint64_t dropped;
 	uint64_t found_seq; /* for -ESTALE messages */
 };
@@ -486,7 +501,7 @@ static int append_txn(MDB_txn *txn, void *arg)
 	/* Make room: oldest first. */
 	if ((rc = mdb_cursor_open(txn, bdb, &cur)))
 		return rc;
-	while (m.batches > 0 && m.bytes + vlen > sp->spool_max) {
+	while (m.batches > 0 && m.bytes + vlen > c->spool_max) {
 		struct spool_entry e;
 		if ((rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST)))
 			break;
@@ -541,17 +556,18 @@ int spool_append(struct spool *sp, const struct spool_batch *b, uint64_t *droppe
 		*dropped = 0;
 	if (sp->readonly)
 		return errbuf_set(eb, -EROFS, "spool: opened read-only");
-	if (SPOOL_HDR_LEN + b->payload_len > sp->spool_max)
+	uint64_t spool_max = max_get(sp);
+	if (SPOOL_HDR_LEN + b->payload_len > spool_max)
 		return errbuf_set(eb, -EFBIG,
 				  "spool: batch %llu is %zu bytes, more than spool_max (%llu bytes); "
 				  "raise spool_max",
 				  (unsigned long long)b->seq, b->payload_len,
-				  (unsigned long long)sp->spool_max);
+				  (unsigned long long)spool_max);
 	/* A reader that died (a killed `status`) would pin old pages and make
 	 * the file grow: clear such slots first. Cheap: a scan of the table. */
 	int dead = 0;
 	mdb_reader_check(sp->db.env, &dead);
-	struct append_ctx c = { .sp = sp, .b = b };
+	struct append_ctx c = { .sp = sp, .b = b, .spool_max = spool_max };
 	int rc = db_write(&sp->db, append_txn, &c);
 	if (rc == -ESTALE)
 		return errbuf_set(eb, rc, "spool: batch seq %llu is not the next seq %llu",
@@ -563,7 +579,7 @@ int spool_append(struct spool *sp, const struct spool_batch *b, uint64_t *droppe
 		*dropped = c.dropped;
 	if (c.dropped)
 		log_warn("spool %s: full (spool_max %llu bytes): dropped the %llu oldest batch%s",
-			 sp->db.path, (unsigned long long)sp->spool_max,
+			 sp->db.path, (unsigned long long)spool_max,
 			 (unsigned long long)c.dropped, c.dropped == 1 ? "" : "es");
 	return 0;
 }

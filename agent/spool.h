@@ -21,8 +21,10 @@
  * is acknowledged; if the carrying batch is itself dropped, its gaps become
  * pending again, so the collector learns of every lost seq.
  *
- * One process writes (the daemon, from one thread); any number may read,
- * also with spool_open(..., readonly = true) while the daemon runs. */
+ * One process writes (the daemon); its write calls may come from different
+ * threads (LMDB's writer lock serialises them: appends run on a worker, ACK
+ * deletes on the loop). Any number may read, also with
+ * spool_open(..., readonly = true) while the daemon runs. */
 #ifndef CAIRN_AGENT_SPOOL_H
 #define CAIRN_AGENT_SPOOL_H
 
