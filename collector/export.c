@@ -639,18 +639,21 @@ static void perf_row(FILE *f, const struct estate_host *h, double rd, double wr,
 	count(f, hi ? hi->cpu_sockets : 0);
 	count(f, count_disks(hi));
 	count(f, count_cards(hi));
+	/* unknown is empty, never 0 (NAN arguments are unknown) */
 	num2(f, cpu, true);
-	num2(f, alloc / GIB, true);
-	num2(f, free_gb, true);
-	num2(f, h->mem_total / MIB, true);
+	num2(f, alloc / GIB, alloc > 0);
+	num2(f, free_gb, alloc > 0);
+	num2(f, h->mem_total / MIB, h->mem_total > 0);
 	num2(f, free_ram, true);
 	csv_field(f, ts, 0);
 	csv_end(f);
 }
 
-static double stat_avg(const Cairn__Stat *s)
+/* A window's average, or missing when the window does not carry the metric
+ * (0 where device values are summed, NAN where the value is shown as is). */
+static double stat_avg(const Cairn__Stat *s, double missing)
 {
-	return s ? s->avg : 0;
+	return s ? s->avg : missing;
 }
 
 /* Whether mount is one of the host's local filesystems that move with it. */
@@ -675,38 +678,37 @@ static void ads_perf(FILE *f, const struct export_input *in, size_t idx)
 			 h->stat[ESTATE_DISK_READ_OPS].avg, h->stat[ESTATE_DISK_WRITE_OPS].avg,
 			 h->stat[ESTATE_NET_RX_BPS].avg, h->stat[ESTATE_NET_TX_BPS].avg,
 			 h->stat[ESTATE_CPU_PCT].avg, (alloc - used) / GIB,
-			 (h->mem_total - h->stat[ESTATE_MEM_USED].avg) / MIB, h->last_ms);
+			 h->mem_total > 0 ? (h->mem_total - h->stat[ESTATE_MEM_USED].avg) / MIB : NAN,
+			 h->last_ms);
 		return;
 	}
 	for (size_t i = 0; i < in->nwindows[idx]; i++) {
 		const Cairn__PerfWindow *w = in->windows[idx][i];
-		double rd = 0, wr = 0, rops = 0, wops = 0, rx = 0, tx = 0, fs_size = 0, fs_used = 0;
+		double rd = 0, wr = 0, rops = 0, wops = 0, rx = 0, tx = 0, fs_used = 0;
 		for (size_t k = 0; k < w->n_disks; k++) {
-			rd += stat_avg(w->disks[k]->read_bytes_ps);
-			wr += stat_avg(w->disks[k]->write_bytes_ps);
-			rops += stat_avg(w->disks[k]->read_ops_ps);
-			wops += stat_avg(w->disks[k]->write_ops_ps);
+			rd += stat_avg(w->disks[k]->read_bytes_ps, 0);
+			wr += stat_avg(w->disks[k]->write_bytes_ps, 0);
+			rops += stat_avg(w->disks[k]->read_ops_ps, 0);
+			wops += stat_avg(w->disks[k]->write_ops_ps, 0);
 		}
 		for (size_t k = 0; k < w->n_nics; k++) {
 			if (!strcmp(w->nics[k]->name, "lo"))
 				continue;
-			rx += stat_avg(w->nics[k]->rx_bytes_ps);
-			tx += stat_avg(w->nics[k]->tx_bytes_ps);
+			rx += stat_avg(w->nics[k]->rx_bytes_ps, 0);
+			tx += stat_avg(w->nics[k]->tx_bytes_ps, 0);
 		}
 		size_t nreal = 0;
 		for (size_t k = 0; k < w->n_filesystems; k++) {
 			if (!real_mount(h, w->filesystems[k]->mountpoint))
 				continue;
-			fs_size += (double)w->filesystems[k]->size_bytes;
-			fs_used += stat_avg(w->filesystems[k]->used_bytes);
+			fs_used += stat_avg(w->filesystems[k]->used_bytes, 0);
 			nreal++;
 		}
-		(void)fs_size;
 		double free_gb = nreal ? (alloc - fs_used) / GIB : (alloc - used) / GIB;
 		if (free_gb < 0)
 			free_gb = 0;
-		perf_row(f, h, rd, wr, rops, wops, rx, tx, stat_avg(w->cpu_busy_pct), free_gb,
-			 stat_avg(w->mem_available_bytes) / MIB, w->window_end_ms);
+		perf_row(f, h, rd, wr, rops, wops, rx, tx, stat_avg(w->cpu_busy_pct, NAN), free_gb,
+			 stat_avg(w->mem_available_bytes, NAN) / MIB, w->window_end_ms);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "csv.h"
 #include "export.h"
 #include "plan.h"
 #include "plan_fixture.h"
@@ -305,6 +306,44 @@ Test(export, ads_csv_golden)
 		snprintf(name, sizeof(name), "ads/%s.csv", files[i]);
 		golden(name);
 	}
+}
+
+/* A metric cairn does not have is an empty cell, never a 0 that a tool would
+ * average in: a window without CPU or memory, a host without facts. */
+Test(export, ads_unknown_values_are_empty)
+{
+	struct export_input in = input();
+	Cairn__PerfWindow *w = win[0][0];
+	Cairn__Stat *cpu = w->cpu_busy_pct, *avail = w->mem_available_bytes;
+	w->cpu_busy_pct = NULL;
+	w->mem_available_bytes = NULL;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/ads-unknown", tmpdir);
+	struct errbuf eb = { { 0 } };
+	int rc = export_ads_csv(&in, dir, &eb);
+	w->cpu_busy_pct = cpu;
+	w->mem_available_bytes = avail;
+	cr_assert_eq(rc, 0, "%s", eb.msg);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/systemPerformance.csv", dir);
+	size_t len;
+	char *buf = slurp(path, &len);
+	cr_assert_not_null(buf);
+	struct csv_reader r;
+	struct csv_record hdr, row;
+	csv_reader_init(&r, buf, len, path);
+	cr_assert_eq(csv_next(&r, &hdr, &eb), 1);
+	cr_assert_eq(csv_next(&r, &row, &eb), 1, "no data row");
+	cr_assert_eq(row.n, hdr.n);
+	for (size_t i = 0; i < hdr.n; i++) {
+		if (!strcmp(hdr.f[i], "totalCpuUsagePct") || !strcmp(hdr.f[i], "freeRAM (MB)"))
+			cr_expect_str_empty(row.f[i], "%s is '%s' for a window without it", hdr.f[i], row.f[i]);
+		if (!strcmp(hdr.f[i], "totalRAM (MB)"))
+			cr_expect_str_not_empty(row.f[i], "totalRAM comes from the host's facts");
+	}
+	csv_record_free(&hdr);
+	csv_record_free(&row);
+	free(buf);
 }
 
 Test(export, json_golden)
