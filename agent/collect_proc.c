@@ -650,6 +650,7 @@ int proc_info_read(struct collect_ctx *ctx, uint32_t pid, struct proc_info *out)
 
 struct user_entry {
 	uint32_t uid;
+	uint32_t line;     /* order in the file: the first entry of a uid wins */
 	char *name;
 };
 
@@ -666,6 +667,14 @@ static void users_free(struct user_table *t)
 	free(t->e);
 	t->e = NULL;
 	t->n = 0;
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+	const struct user_entry *x = a, *y = b;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
 }
 
 /* Re-reads <root>/etc/passwd when it changed. Reading the file (not NSS) keeps
@@ -704,19 +713,28 @@ static void users_refresh(struct collect_ctx *ctx, struct user_table *t)
 			continue;
 		struct user_entry *e = collect_push(&t->e, &t->n, sizeof(*t->e));
 		e->uid = (uint32_t)uid;
+		e->line = (uint32_t)t->n;
 		e->name = collect_strndup(line, (size_t)(c1 - line));
 	}
 	free(text);
+	qsort(t->e, t->n, sizeof(*t->e), cmp_user);
 }
 
+/* Once per process per snapshot: a binary search over the sorted table. */
 static void user_name(const struct user_table *t, uint32_t uid, char *out, size_t n)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->e[i].uid == uid) {
-			pbjson_utf8_sanitize(out, n, t->e[i].name, strlen(t->e[i].name));
-			return;
-		}
-	snprintf(out, n, "%u", uid);
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) { /* first entry with e.uid >= uid */
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->e[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < t->n && t->e[lo].uid == uid)
+		pbjson_utf8_sanitize(out, n, t->e[lo].name, strlen(t->e[lo].name));
+	else
+		snprintf(out, n, "%u", uid);
 }
 
 /* ------------------------------------------------------------- snapshots */

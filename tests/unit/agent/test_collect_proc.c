@@ -146,6 +146,38 @@ Test(proc_fixture, info_read_single_pid)
 	cr_assert_eq(proc_info_read(&ctx, 99999, &pi), -ENOENT);
 }
 
+/* User names: the first passwd entry of a uid wins (as getpwuid), whatever
+ * the order of uids in the file; unknown uids are numbers. */
+Test(proc_fixture, user_names_from_passwd)
+{
+	char *root = tu_tmpdir("users");
+	tu_write(root, "/etc/passwd", "b:x:5:5::/:/bin/sh\nroot:x:0:0::/:/bin/sh\ntoor:x:0:0::/:/bin/sh\n"
+		 "a:x:3:3::/:/bin/sh\nbroken line\n");
+	tu_write(root, "/proc/uptime", "100.0 90.0\n");
+	const uint32_t uids[] = { 0, 3, 4, 5 };
+	for (size_t i = 0; i < 4; i++) {
+		char rel[64], text[512];
+		snprintf(rel, sizeof(rel), "/proc/%zu/stat", 100 + i);
+		snprintf(text, sizeof(text), "%zu (p) S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 50 0 0 0\n",
+			 100 + i);
+		tu_write(root, rel, text);
+		snprintf(rel, sizeof(rel), "/proc/%zu/status", 100 + i);
+		snprintf(text, sizeof(text), "Name:\tp\nUid:\t%u\t%u\t%u\t%u\n", uids[i], uids[i], uids[i],
+			 uids[i]);
+		tu_write(root, rel, text);
+	}
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = snap_of(root, &ctx, NULL);
+	cr_assert_eq(s->n_processes, 4);
+	cr_assert_str_eq(find(s, 100)->user, "root");
+	cr_assert_str_eq(find(s, 101)->user, "a");
+	cr_assert_str_eq(find(s, 102)->user, "4");
+	cr_assert_str_eq(find(s, 103)->user, "b");
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
+}
+
 /* ------------------------------------------------------------- redaction */
 
 static void check_cmd(const char *exe_base, const char *out_want, int nargs, ...)
