@@ -64,6 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		proc_cmdline_format(in, len, false, "mysql", out, sizeof(out));
 		if (strlen(out) >= sizeof(out) || !pbjson_utf8_valid(out, strlen(out)))
 			abort();
+		for (const unsigned char *c = (const unsigned char *)out; *c; c++)
+			if (*c < 0x20 || *c == 0x7f || (c[0] == 0xc2 && c[1] <= 0x9f))
+				abort(); /* one printable line, as documented */
 		proc_identity("/usr/bin/java", "java", in, len, id, sizeof(id));
 		proc_identity("", "x", in, len, id, sizeof(id));
 		if (!pbjson_utf8_valid(id, strlen(id)))
