@@ -180,18 +180,26 @@ Test(proc_fixture, user_names_from_passwd)
 
 /* ------------------------------------------------------------- redaction */
 
-static void check_cmd(const char *exe_base, const char *out_want, int nargs, ...)
+/* Joins nargs strings of ap into a raw NUL-separated cmdline; returns its length. */
+static size_t raw_argv(char *raw, size_t cap, int nargs, va_list ap)
 {
-	char raw[4096];
 	size_t len = 0;
-	va_list ap;
-	va_start(ap, nargs);
 	for (int i = 0; i < nargs; i++) {
 		const char *a = va_arg(ap, const char *);
 		size_t l = strlen(a) + 1;
+		cr_assert_leq(len + l, cap);
 		memcpy(raw + len, a, l);
 		len += l;
 	}
+	return len;
+}
+
+static void check_cmd(const char *exe_base, const char *out_want, int nargs, ...)
+{
+	char raw[4096];
+	va_list ap;
+	va_start(ap, nargs);
+	size_t len = raw_argv(raw, sizeof(raw), nargs, ap);
 	va_end(ap);
 	char out[PROC_CMDLINE_MAX];
 	proc_cmdline_format(raw, len, false, exe_base, out, sizeof(out));
@@ -259,15 +267,9 @@ Test(proc_redact, bounded_and_marked)
 static void check_id(const char *exe, const char *comm, const char *want, int nargs, ...)
 {
 	char raw[2048];
-	size_t len = 0;
 	va_list ap;
 	va_start(ap, nargs);
-	for (int i = 0; i < nargs; i++) {
-		const char *a = va_arg(ap, const char *);
-		size_t l = strlen(a) + 1;
-		memcpy(raw + len, a, l);
-		len += l;
-	}
+	size_t len = raw_argv(raw, sizeof(raw), nargs, ap);
 	va_end(ap);
 	char out[PROC_IDENTITY_MAX];
 	proc_identity(exe, comm, raw, len, out, sizeof(out));
