@@ -491,7 +491,7 @@ static void spool_batch_work(struct job *j)
 					  .window_start_ms = j->window_start_ms,
 					  .window_end_ms = j->window_end_ms, .payload = j->packed,
 					  .payload_len = j->packed_len, .gaps = j->gaps,
-					  .ngaps = j->ngaps };
+					  .ngaps = j->ngaps, .acked = j->send_st.acked_seq };
 		rc = spool_append(d->spool, &sb, &j->dropped, &eb);
 		if (rc != -ESTALE)
 			break;

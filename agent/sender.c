@@ -305,7 +305,7 @@ static void on_ready(struct sender *s, struct sender_conn *c)
 		return;
 	}
 	if (r->high_seq > s->ack_applied)
-		s->ack_applied = s->ack_pending = r->high_seq;
+		s->ack_applied = s->ack_pending = s->st.acked_seq = r->high_seq;
 	if (raised)
 		log_warn("collector %s has batches up to seq %llu, beyond this agent's spool "
 			 "(state dir reset?): continuing at %llu",
@@ -447,7 +447,7 @@ static void handle_ack(struct sender *s, struct sender_conn *c, uint64_t seq)
 		s->probe = false;
 	}
 	if (seq > s->ack_pending) {
-		s->ack_pending = seq;
+		s->ack_pending = s->st.acked_seq = seq;
 		if (!uv_is_active((uv_handle_t *)&s->ack_timer))
 			uv_timer_start(&s->ack_timer, ack_timer_cb, s->opts.ack_flush_ms, 0);
 	}
@@ -853,7 +853,7 @@ int sender_init(struct sender *s, uv_loop_t *loop, struct spool *spool,
 	s->handles_open = 2;
 	struct spool_stats st;
 	if (spool_stats(spool, &st) == 0) {
-		s->ack_applied = s->ack_pending = st.acked_seq;
+		s->ack_applied = s->ack_pending = s->st.acked_seq = st.acked_seq;
 		s->st.last_ack_seq = st.acked_seq;
 	}
 	s->st.state = SENDER_IDLE;

@@ -76,6 +76,8 @@ struct sender_stats {
 	int64_t connected_since_ms;
 	int64_t last_ack_ms;
 	uint64_t last_ack_seq;
+	uint64_t acked_seq;            /* highest seq the collector holds (ACK or READY),
+					  applied to the spool or not yet */
 	uint64_t collector_high_seq;   /* from the last READY */
 	uint8_t enroll_state;          /* from the last READY (store.EnrollState) */
 	uint64_t inflight;

@@ -449,6 +449,62 @@ static int gaps_add_drop(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t ws, in
 	return gap_put(txn, dbi, &g);
 }
 
+/* Deletes every batch <= upto and the gaps they carried (those reached the
+ * collector); raises acked_seq. Counters in m, stored by the caller. */
+static int ack_upto(MDB_txn *txn, struct spool *sp, struct meta *m, uint64_t upto)
+{
+	MDB_dbi bdb = sp->db.dbi[DBI_BATCHES], gdb = sp->db.dbi[DBI_GAPS];
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, bdb, &cur)))
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST)) {
+		if (k.mv_size != 8 || db_get_u64(k.mv_data) > upto)
+			break;
+		size_t len = d.mv_size;
+		if ((rc = mdb_cursor_del(cur, 0)))
+			break;
+		m->batches = m->batches ? m->batches - 1 : 0;
+		m->bytes = m->bytes >= len ? m->bytes - len : 0;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		m->batches = 0;
+		m->bytes = 0;
+		rc = 0;
+	}
+	if (rc)
+		return rc;
+
+	/* Gaps carried by acknowledged batches have reached the collector. */
+	uint64_t done[SPOOL_MAX_GAPS + 1];
+	size_t ndone = 0;
+	if ((rc = mdb_cursor_open(txn, gdb, &cur)))
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && ndone < ARRAY_SIZE(done);
+	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		struct spool_gap g;
+		if (gap_decode(&k, &d, &g) == 0 && g.carrier != 0 && g.carrier <= upto)
+			done[ndone++] = g.first_seq;
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	for (size_t i = 0; i < ndone; i++) {
+		uint8_t gk[8];
+		MDB_val gkey = seq_key(gk, done[i]);
+		if ((rc = mdb_del(txn, gdb, &gkey, NULL)) && rc != MDB_NOTFOUND)
+			return rc;
+	}
+
+	if (upto > m->acked_seq)
+		m->acked_seq = upto;
+	return 0;
+}
+
 struct append_ctx {
 	struct spool *sp;
 	const struct spool_batch *b;
@@ -476,6 +532,8 @@ static int append_txn(MDB_txn *txn, void *arg)
 	c->found_seq = m.next_seq;
 	if (b->seq != m.next_seq)
 		return -ESTALE;
+	if (b->acked && (rc = ack_upto(txn, sp, &m, b->acked < b->seq ? b->acked : b->seq - 1)))
+		return rc;
 
 	/* The gaps it carries, first: drops below must start new gaps rather
 	 * than extend one this batch already reports. */
@@ -639,11 +697,8 @@ static int ack_txn(MDB_txn *txn, void *arg)
 {
 	struct ack_ctx *c = arg;
 	struct spool *sp = c->sp;
-	MDB_dbi bdb = sp->db.dbi[DBI_BATCHES], mdb = sp->db.dbi[DBI_META],
-		gdb = sp->db.dbi[DBI_GAPS];
+	MDB_dbi mdb = sp->db.dbi[DBI_META];
 	struct meta m;
-	MDB_cursor *cur;
-	MDB_val k, d;
 	int rc;
 
 	c->raised = false;
@@ -657,50 +712,8 @@ static int ack_txn(MDB_txn *txn, void *arg)
 	if (c->min_next && c->min_next - 1 > upto)
 		upto = c->min_next - 1;
 
-	if ((rc = mdb_cursor_open(txn, bdb, &cur)))
+	if ((rc = ack_upto(txn, sp, &m, upto)))
 		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST)) {
-		if (k.mv_size != 8 || db_get_u64(k.mv_data) > upto)
-			break;
-		size_t len = d.mv_size;
-		if ((rc = mdb_cursor_del(cur, 0)))
-			break;
-		m.batches = m.batches ? m.batches - 1 : 0;
-		m.bytes = m.bytes >= len ? m.bytes - len : 0;
-	}
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND) {
-		m.batches = 0;
-		m.bytes = 0;
-		rc = 0;
-	}
-	if (rc)
-		return rc;
-
-	/* Gaps carried by acknowledged batches have reached the collector. */
-	uint64_t done[SPOOL_MAX_GAPS + 1];
-	size_t ndone = 0;
-	if ((rc = mdb_cursor_open(txn, gdb, &cur)))
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && ndone < ARRAY_SIZE(done);
-	     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		struct spool_gap g;
-		if (gap_decode(&k, &d, &g) == 0 && g.carrier != 0 && g.carrier <= upto)
-			done[ndone++] = g.first_seq;
-	}
-	mdb_cursor_close(cur);
-	if (rc && rc != MDB_NOTFOUND)
-		return rc;
-	for (size_t i = 0; i < ndone; i++) {
-		uint8_t gk[8];
-		MDB_val gkey = seq_key(gk, done[i]);
-		if ((rc = mdb_del(txn, gdb, &gkey, NULL)) && rc != MDB_NOTFOUND)
-			return rc;
-	}
-
-	if (upto > m.acked_seq)
-		m.acked_seq = upto;
 	return meta_store(txn, mdb, &m);
 }
 

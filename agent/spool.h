@@ -81,7 +81,11 @@ struct spool_entry {
 };
 
 /* What spool_append stores. gaps[0..ngaps) are the pending gaps the payload
- * included (as returned by spool_pending_gaps); they become carried by seq. */
+ * included (as returned by spool_pending_gaps); they become carried by seq.
+ * acked (0 = none) is the highest seq the collector acknowledged, should the
+ * caller know more than the spool does yet: those batches are deleted in the
+ * same transaction, before room is made, so a batch the collector holds is
+ * never dropped as "oldest" and reported as a gap. */
 struct spool_batch {
 	uint64_t seq;
 	const uint8_t *sig;
@@ -91,6 +95,7 @@ struct spool_batch {
 	size_t payload_len;
 	const struct spool_gap *gaps;
 	size_t ngaps;
+	uint64_t acked;
 };
 
 /* Opens (creating when missing, unless readonly) <state_dir>/spool.

@@ -276,6 +276,56 @@ Test(spool, full_drops_oldest_and_records_gap)
 	spool_close(sp);
 }
 
+/* A full spool whose oldest batches the collector already acknowledged (the
+ * sender has not applied the ACK yet) deletes them instead of dropping them:
+ * no drop is counted, no gap reported. */
+static int append_acked(struct spool *sp, size_t len, uint64_t acked, uint64_t *dropped)
+{
+	uint64_t seq;
+	int rc = spool_next_seq(sp, &seq);
+	if (rc)
+		return rc;
+	uint8_t *p = malloc(len);
+	uint8_t sig[SIGN_LEN];
+	fill_payload(p, len, seq);
+	sign_batch(sig, kp.sk, kp.pk, seq, p, len);
+	struct spool_batch b = { .seq = seq, .sig = sig, .window_start_ms = 1,
+				 .window_end_ms = 2, .payload = p, .payload_len = len,
+				 .acked = acked };
+	struct errbuf eb;
+	rc = spool_append(sp, &b, dropped, &eb);
+	free(p);
+	return rc;
+}
+
+Test(spool, append_deletes_acknowledged_before_dropping)
+{
+	struct spool *sp;
+	struct errbuf eb;
+	struct spool_stats st;
+	const size_t len = 100 << 10; /* 10 fit in 1 MiB */
+	uint64_t dropped;
+	cr_assert_eq(spool_open(&sp, dir, SPOOL_MAX_MIN, false, &eb), 0, "%s", eb.msg);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(append_acked(sp, len, 0, &dropped), 0);
+	/* 11th, the collector holds 1..3: those go, nothing is dropped. */
+	cr_assert_eq(append_acked(sp, len, 3, &dropped), 0);
+	cr_assert_eq(dropped, 0);
+	cr_assert_eq(spool_stats(sp, &st), 0);
+	cr_assert_eq(st.dropped_batches, 0);
+	cr_assert_eq(st.pending_gaps, 0);
+	cr_assert_eq(st.acked_seq, 3);
+	cr_assert_eq(st.oldest_seq, 4);
+	cr_assert_eq(st.batches, 8);
+	/* An acked beyond the new batch never deletes the batch itself. */
+	cr_assert_eq(append_acked(sp, len, 99, &dropped), 0);
+	cr_assert_eq(spool_stats(sp, &st), 0);
+	cr_assert_eq(st.batches, 1);
+	cr_assert_eq(st.oldest_seq, 12);
+	cr_assert_eq(st.acked_seq, 11);
+	spool_close(sp);
+}
+
 Test(spool, advance_after_lost_spool)
 {
 	struct spool *sp;
