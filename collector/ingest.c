@@ -1017,6 +1017,18 @@ static bool wait_retry(struct ingest_writer *w, uint64_t ms)
 	return false;
 }
 
+/* fdatasync of the data file: makes the meta pages of every commit so far
+ * durable. Not mdb_env_sync: that reads the meta through the map, which the
+ * writer may be remapping (growth) at the same moment. */
+static int store_fdatasync(struct ingest_writer *w)
+{
+	mdb_filehandle_t fd;
+	int rc = mdb_env_get_fd(w->env->env, &fd);
+	if (rc)
+		return rc;
+	return fdatasync(fd) ? -errno : 0;
+}
+
 /* A committed group whose fsync failed: nothing in it may be acknowledged. */
 static void fail_unsynced(struct ingest_item *list, int rc)
 {
@@ -1048,7 +1060,7 @@ static void hand_to_syncer(struct ingest_writer *w, struct ingest_item *list, bo
 		while (w->sync_head || w->syncing)
 			pthread_cond_wait(&w->cv, &w->mu);
 		pthread_mutex_unlock(&w->mu);
-		int rc = committed ? mdb_env_sync(w->env->env, 1) : 0;
+		int rc = committed ? store_fdatasync(w) : 0;
 		if (rc)
 			fail_unsynced(list, rc);
 		w->done(list, w->done_arg);
@@ -1086,7 +1098,7 @@ static void *syncer_main(void *arg)
 		for (struct ingest_sync *sy = all; sy; sy = sy->next)
 			any |= sy->committed;
 		uint64_t t0 = time_mono_us();
-		int rc = any ? mdb_env_sync(w->env->env, 1) : 0;
+		int rc = any ? store_fdatasync(w) : 0;
 		uint64_t dt = time_mono_us() - t0;
 		if (rc)
 			log_error("ingest: fsync of the store failed: %s; the batches of the last "
@@ -1108,6 +1120,77 @@ static void *syncer_main(void *arg)
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
+}
+
+/* ------------------------------------------------------------ holes
+ * Per agent, batches after one that was not stored must not be stored either:
+ * the agent resends from its stored high seq, and a later seq stored first
+ * would turn the missing one into a "replay" (ACKed, never stored). */
+
+static struct ingest_hole *hole_find(struct ingest_writer *w, const uint8_t id[static 32])
+{
+	for (size_t i = 0; i < w->nholes; i++)
+		if (!memcmp(w->holes[i].agent_id, id, 32))
+			return &w->holes[i];
+	return NULL;
+}
+
+static void hole_add(struct ingest_writer *w, const uint8_t id[static 32], uint64_t seq)
+{
+	struct ingest_hole *h = hole_find(w, id);
+	if (h) {
+		if (seq < h->seq)
+			h->seq = seq;
+		return;
+	}
+	if (w->nholes == INGEST_HOLES_MAX) {
+		log_warn("ingest: %u agents with unstored batches pending resend; forgetting the "
+			 "oldest", INGEST_HOLES_MAX);
+		memmove(w->holes, w->holes + 1, (w->nholes - 1) * sizeof(*w->holes));
+		w->nholes--;
+	}
+	if (array_grow((void **)&w->holes, &w->capholes, w->nholes + 1, sizeof(*w->holes)) != 0) {
+		log_error("ingest: out of memory noting an unstored batch of seq %llu",
+			  (unsigned long long)seq);
+		return;
+	}
+	memcpy(w->holes[w->nholes].agent_id, id, 32);
+	w->holes[w->nholes].seq = seq;
+	w->nholes++;
+}
+
+static void hole_del(struct ingest_writer *w, struct ingest_hole *h)
+{
+	*h = w->holes[--w->nholes];
+}
+
+/* In group order: batches behind a hole are failed (not stored); a resend
+ * (seq <= the hole) closes it. Holes come from groups that failed to commit
+ * (not from rejected batches: those can never be stored, so waiting for
+ * them would stall the agent for good). */
+static void holes_check(struct ingest_writer *w, struct group *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		struct group_entry *ge = &g->e[i];
+		struct ingest_item *it = ge->it;
+		if (it->kind != INGEST_KIND_BATCH)
+			continue;
+		struct ingest_hole *h = w->nholes ? hole_find(w, it->agent_id) : NULL;
+		if (h && it->seq > h->seq) {
+			if (ge->batch) {
+				arena_release(ge->arena);
+				ge->batch = NULL;
+				ge->arena = NULL;
+				it->result = INGEST_FAILED;
+				snprintf(it->detail, sizeof(it->detail),
+					 "batch %llu of this agent was not stored; resend from there",
+					 (unsigned long long)h->seq);
+			}
+			continue;
+		}
+		if (h)
+			hole_del(w, h);
+	}
 }
 
 static void process_group(struct ingest_writer *w, struct ingest_item *list)
@@ -1132,6 +1215,7 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 		g.e[i].it->decoded_arena = NULL;
 	}
 
+	holes_check(w, &g);
 	struct group_ctx ctx = { &g, w->env, 0 };
 	uint64_t t0 = time_mono_us();
 	uint64_t drain_deadline = 0;
@@ -1194,6 +1278,8 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 				it->result = INGEST_FAILED;
 				snprintf(it->detail, sizeof(it->detail), "store: %s", db_strerror(rc));
 			}
+			if (it->kind == INGEST_KIND_BATCH && g.e[i].batch)
+				hole_add(w, it->agent_id, it->seq);
 		}
 	}
 	for (i = 0; i < n; i++)
@@ -1422,5 +1508,8 @@ void ingest_writer_stop(struct ingest_writer *w, uint64_t drain_ms)
 	pthread_cond_destroy(&w->scv);
 	free(w->verifiers);
 	w->verifiers = NULL;
+	free(w->holes);
+	w->holes = NULL;
+	w->nholes = w->capholes = 0;
 	w->running = false;
 }

@@ -195,6 +195,13 @@ struct ingest_writer_stats {
 
 struct ingest_sync;
 
+struct ingest_hole {
+	uint8_t agent_id[32];
+	uint64_t seq;
+};
+
+#define INGEST_HOLES_MAX 65536
+
 struct ingest_writer {
 	struct db_env *env;
 	struct ingest_limits limits;
@@ -221,6 +228,13 @@ struct ingest_writer {
 	struct ingest_item *head, *tail;       /* verified items waiting for a transaction */
 	uint32_t queued;
 	bool writer_busy;          /* items arrived while the last group was stored */
+	/* writer thread only: agents with a batch whose group failed to commit
+	 * and the lowest such seq. Their later batches
+	 * still in the pipeline are not stored either (a gap would make the
+	 * missing one a "replay" when resent); the agent's resend from its
+	 * stored high seq (seq <= the failed one) clears the entry. */
+	struct ingest_hole *holes;
+	size_t nholes, capholes;
 	/* committed groups waiting for the syncer, in commit order */
 	struct ingest_sync *sync_head, *sync_tail;
 	bool syncing;              /* the syncer is handing a round back */
