@@ -57,6 +57,39 @@ static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 	return -EBADMSG;
 }
 
+/* Steps over one top-level field at *p (< end): its number in *field and,
+ * for a varint, its value in *val. -EBADMSG when cut short or of a wire type
+ * a Snapshot does not use. */
+static int field_next(const uint8_t **p, const uint8_t *end, uint32_t *field, uint64_t *val)
+{
+	uint64_t tag, n;
+	*val = 0;
+	if (varint(p, end, &tag))
+		return -EBADMSG;
+	*field = (uint32_t)(tag >> 3);
+	switch (tag & 7) {
+	case 0:
+		return varint(p, end, val);
+	case 1:
+		if (end - *p < 8)
+			return -EBADMSG;
+		*p += 8;
+		return 0;
+	case 2:
+		if (varint(p, end, &n) || (uint64_t)(end - *p) < n)
+			return -EBADMSG;
+		*p += n;
+		return 0;
+	case 5:
+		if (end - *p < 4)
+			return -EBADMSG;
+		*p += 4;
+		return 0;
+	default:
+		return -EBADMSG;
+	}
+}
+
 /* Copies the top-level fields of an encoded Snapshot except field `skip`
  * into out (at least len bytes). Returns the new length or -EBADMSG. */
 static long strip_field(const uint8_t *in, size_t len, uint32_t skip, uint8_t *out)
@@ -65,38 +98,43 @@ static long strip_field(const uint8_t *in, size_t len, uint32_t skip, uint8_t *o
 	size_t w = 0;
 	while (p < end) {
 		const uint8_t *start = p;
-		uint64_t tag, n;
-		if (varint(&p, end, &tag))
+		uint32_t field;
+		uint64_t val;
+		if (field_next(&p, end, &field, &val))
 			return -EBADMSG;
-		switch (tag & 7) {
-		case 0:
-			if (varint(&p, end, &n))
-				return -EBADMSG;
-			break;
-		case 1:
-			if (end - p < 8)
-				return -EBADMSG;
-			p += 8;
-			break;
-		case 2:
-			if (varint(&p, end, &n) || (uint64_t)(end - p) < n)
-				return -EBADMSG;
-			p += n;
-			break;
-		case 5:
-			if (end - p < 4)
-				return -EBADMSG;
-			p += 4;
-			break;
-		default:
-			return -EBADMSG;
-		}
-		if ((tag >> 3) == skip)
+		if (field == skip)
 			continue;
 		memcpy(out + w, start, (size_t)(p - start));
 		w += (size_t)(p - start);
 	}
 	return (long)w;
+}
+
+/* What the history needs of a packed Snapshot, read without unpacking it:
+ * facts_gen (3), computed_ms (2) and whether it holds the map (5). */
+struct packed_head {
+	uint64_t facts_gen;
+	int64_t computed_ms;
+	bool has_map;
+};
+
+static int packed_head(const MDB_val *v, struct packed_head *h)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	memset(h, 0, sizeof(*h));
+	while (p < end) {
+		uint32_t field;
+		uint64_t val;
+		if (field_next(&p, end, &field, &val))
+			return -EBADMSG;
+		if (field == 2)
+			h->computed_ms = (int64_t)val;
+		else if (field == 3)
+			h->facts_gen = val;
+		else if (field == 5)
+			h->has_map = true;
+	}
+	return 0;
 }
 
 static int unpack_snapshot(const MDB_val *v, bool with_map, Cairn__Store__Snapshot **out)
@@ -240,6 +278,57 @@ out:
 
 /* ------------------------------------------------------------ store */
 
+/* Older snapshots than the newest SNAPSHOT_KEEP (versions <= last_old) are
+ * thinned to a history for `readiness --history`: the first of each hour of
+ * the last SNAPSHOT_HOURLY_MS, the first of each day of the last
+ * SNAPSHOT_DAILY_MS, stored without their map (most of the bytes); the rest
+ * is deleted. Only the top level of each packed value is read (a few
+ * hundred values at most), and a map is stripped once, when its snapshot
+ * leaves the newest ones. Values that do not decode are deleted. */
+static int thin_history(MDB_cursor *c, uint64_t last_old, int64_t now_ms)
+{
+	MDB_val k, v;
+	int64_t prev_hour = INT64_MIN, prev_day = INT64_MIN;
+	int rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || db_get_u64(k.mv_data) > last_old)
+			break;
+		struct packed_head h;
+		bool keep = false;
+		if (!packed_head(&v, &h)) {
+			int64_t age = now_ms - h.computed_ms, hour = h.computed_ms / SNAPSHOT_HOUR_MS,
+				day = h.computed_ms / STORE_DAY_MS;
+			if (age <= SNAPSHOT_HOURLY_MS)
+				keep = hour != prev_hour;
+			else if (age <= SNAPSHOT_DAILY_MS)
+				keep = day != prev_day;
+			prev_hour = hour;
+			prev_day = day;
+		}
+		if (!keep) {
+			if ((rc = mdb_cursor_del(c, 0)))
+				return rc;
+			continue;
+		}
+		if (!h.has_map)
+			continue;
+		uint8_t *buf = malloc(v.mv_size);
+		if (!buf)
+			return -ENOMEM;
+		long n = strip_field(v.mv_data, v.mv_size, 5, buf);
+		if (n >= 0) {
+			uint8_t key[8];
+			memcpy(key, k.mv_data, 8);
+			MDB_val nk = { 8, key }, nv = { (size_t)n, buf };
+			rc = mdb_cursor_put(c, &nk, &nv, MDB_CURRENT);
+		}
+		free(buf);
+		if (rc)
+			return rc;
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 struct store_arg {
 	Cairn__Store__Snapshot *snap;
 	MDB_dbi dbi;
@@ -271,22 +360,10 @@ static int store_fn(MDB_txn *txn, void *arg)
 		return rc;
 	}
 	cairn__store__snapshot__pack(a->snap, v.mv_data);
-	/* keep the newest SNAPSHOT_KEEP */
-	if (version > SNAPSHOT_KEEP) {
-		uint8_t cut[8];
-		db_put_u64(cut, version - SNAPSHOT_KEEP);
-		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
-		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-			if (k.mv_size != 8 || memcmp(k.mv_data, cut, 8) > 0)
-				break;
-			if ((rc = mdb_cursor_del(c, 0)))
-				break;
-		}
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	} else {
+	if (version > SNAPSHOT_KEEP)
+		rc = thin_history(c, version - SNAPSHOT_KEEP, a->snap->computed_ms);
+	else
 		rc = 0;
-	}
 	mdb_cursor_close(c);
 	return rc;
 }
@@ -335,33 +412,10 @@ static int latest_gen(MDB_txn *txn, const struct db_env *env, uint64_t *gen)
 		mdb_cursor_close(c);
 		return rc == MDB_NOTFOUND ? -ENOENT : rc;
 	}
-	/* facts_gen is field 3 (varint): walk the top level only */
-	const uint8_t *p = v.mv_data, *end = p + v.mv_size;
-	rc = -ENOENT;
-	*gen = 0;
-	while (p < end) {
-		uint64_t tag, n;
-		if (varint(&p, end, &tag))
-			break;
-		if ((tag & 7) == 0) {
-			if (varint(&p, end, &n))
-				break;
-			if ((tag >> 3) == 3) {
-				*gen = n;
-				break;
-			}
-		} else if ((tag & 7) == 2) {
-			if (varint(&p, end, &n) || (uint64_t)(end - p) < n)
-				break;
-			p += n;
-		} else if ((tag & 7) == 1) {
-			p += 8;
-		} else if ((tag & 7) == 5) {
-			p += 4;
-		} else {
-			break;
-		}
-	}
+	/* facts_gen is field 3: the top level only is walked; a value that
+	 * does not decode counts as gen 0 (stale) */
+	struct packed_head h;
+	*gen = packed_head(&v, &h) ? 0 : h.facts_gen;
 	mdb_cursor_close(c);
 	return 0; /* a snapshot exists; gen 0 when it never saw facts */
 }

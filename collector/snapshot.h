@@ -3,7 +3,9 @@
  *
  * snapshot_compute() is pure (depmap_build + apps_compute + plan_compute of
  * collector/plan.h over the same txn); snapshot_store() writes the result as
- * version = latest + 1 and keeps the newest SNAPSHOT_KEEP versions.
+ * version = latest + 1 and keeps the newest SNAPSHOT_KEEP versions whole,
+ * plus a thinned history without the map (first snapshot of each hour of the
+ * last 48 h, of each day of the last 90 days) for `readiness --history`.
  * Queries read the latest snapshot at once (snapshot_load_latest); `serve`
  * calls snapshot_refresh_if_stale() from a timer (at most once per
  * recompute_interval) so a snapshot follows the facts: meta "facts_gen" moves
@@ -24,6 +26,9 @@
 #include "util.h"
 
 #define SNAPSHOT_KEEP 4
+#define SNAPSHOT_HOUR_MS (3600000LL)
+#define SNAPSHOT_HOURLY_MS (48 * SNAPSHOT_HOUR_MS)   /* history: one an hour */
+#define SNAPSHOT_DAILY_MS (90 * 86400000LL)          /* history: one a day */
 
 struct snapshot_opts {
 	int64_t now_ms;
@@ -52,7 +57,8 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 		     Cairn__Store__Snapshot **out, struct depmap **dm, struct errbuf *eb);
 
 /* Stores snap as the next version (sets snap->version) in one durable write
- * transaction and deletes versions older than the newest SNAPSHOT_KEEP. */
+ * transaction and thins the versions older than the newest SNAPSHOT_KEEP to
+ * the history described above (their map removed). */
 int snapshot_store(struct db_env *env, Cairn__Store__Snapshot *snap, struct errbuf *eb);
 
 /* The latest stored snapshot, unpacked (malloc'd). with_map = false skips
