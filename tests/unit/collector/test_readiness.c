@@ -246,6 +246,39 @@ Test(readiness, app_takes_worst_host_and_first_strategy)
 	estate_host_free(&b);
 }
 
+/* Two hosts with the same reason: the app lists both, the penalty counts once
+ * (an app of 40 old Debian hosts is not 600 points worse than one). */
+Test(readiness, app_penalty_once_per_code)
+{
+	struct estate_host a, b;
+	fx_host(&a, 1, "web-1");
+	fx_host(&b, 2, "web-2");
+	os_eol(&a);
+	os_eol(&b);
+	Cairn__Store__Readiness *ra = assess(&a, 0), *rb = assess(&b, 0);
+	const char *hosts[] = { a.id, b.id };
+	Cairn__Store__App *app = fx_app("app1", "shop", false, hosts, 2);
+	const Cairn__Store__Readiness *hr[] = { ra, rb };
+	Cairn__Store__Readiness *r = NULL;
+	cr_assert_eq(readiness_app(app, hr, 0, &r), 0);
+	size_t n = 0;
+	int penalties = 0;
+	for (size_t i = 0; i < r->n_reasons; i++)
+		if (!strcmp(r->reasons[i]->code, "os_eol")) {
+			n++;
+			penalties += r->reasons[i]->penalty;
+		}
+	cr_expect_eq(n, 2, "each host's reason is listed");
+	cr_expect_eq(penalties, rules_reason_find("os_eol")->penalty);
+	cr_expect_eq(r->score, 100 - rules_reason_find("os_eol")->penalty);
+	cairn__store__readiness__free_unpacked(r, NULL);
+	cairn__store__readiness__free_unpacked(ra, NULL);
+	cairn__store__readiness__free_unpacked(rb, NULL);
+	cairn__store__app__free_unpacked(app, NULL);
+	estate_host_free(&a);
+	estate_host_free(&b);
+}
+
 Test(readiness, lifecycle_errors_name_file_and_line)
 {
 	struct readiness_lifecycle l;
