@@ -527,6 +527,10 @@ static int append_txn(MDB_txn *txn, void *arg)
 	int rc;
 
 	c->dropped = 0;
+	/* A bound raised by a reload needs room in the map too; db_write reads
+	 * map_max under the lock this transaction holds. */
+	if (map_max_for(c->spool_max) > sp->db.map_max)
+		sp->db.map_max = map_max_for(c->spool_max);
 	if ((rc = meta_load(txn, mdb, &m)))
 		return rc;
 	c->found_seq = m.next_seq;

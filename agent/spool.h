@@ -105,7 +105,9 @@ int spool_open(struct spool **out, const char *state_dir, uint64_t spool_max, bo
 	       struct errbuf *eb);
 void spool_close(struct spool *sp);
 
-/* Changes the bound; takes effect with the next append. */
+/* Changes the bound; takes effect with the next append (which also lets the
+ * map grow accordingly). Safe to call from another thread than the one that
+ * appends. */
 void spool_set_max(struct spool *sp, uint64_t spool_max);
 
 int spool_stats(struct spool *sp, struct spool_stats *st);

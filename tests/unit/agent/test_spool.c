@@ -326,6 +326,29 @@ Test(spool, append_deletes_acknowledged_before_dropping)
 	spool_close(sp);
 }
 
+/* A bound raised while running (SIGHUP) lets the spool hold more than the
+ * map it was opened with could: the map limit follows the bound. */
+Test(spool, raised_bound_takes_effect_with_the_next_append)
+{
+	struct spool *sp;
+	struct errbuf eb;
+	struct spool_stats st;
+	const size_t len = 1 << 20;
+	uint64_t dropped, total = 0;
+	cr_assert_eq(spool_open(&sp, dir, SPOOL_MAX_MIN * 2, false, &eb), 0, "%s", eb.msg);
+	/* Opened for 2 MiB: the map may grow to 72 MiB, less than 90 batches. */
+	spool_set_max(sp, (uint64_t)96 << 20);
+	for (int i = 0; i < 90; i++) {
+		cr_assert_eq(append_acked(sp, len, 0, &dropped), 0, "append %d", i);
+		total += dropped;
+	}
+	cr_assert_eq(total, 0);
+	cr_assert_eq(spool_stats(sp, &st), 0);
+	cr_assert_eq(st.batches, 90);
+	cr_assert_eq(st.spool_max, (uint64_t)96 << 20);
+	spool_close(sp);
+}
+
 Test(spool, advance_after_lost_spool)
 {
 	struct spool *sp;
