@@ -9,8 +9,8 @@
  * The estate's D days of data end now (or at --end-ms, Unix ms), so
  * planning (readiness, sizing, cost) judges it as a current estate: every
  * host has OS, sizes, processes, packages and one perf window per hour
- * over the last P days (default 7, at most D; 1 above 2,000 hosts, whose
- * runs measure the map; --no-perf leaves them out).
+ * over the last P days (default 7, at most D; none above 2,000 hosts,
+ * whose runs measure the map; --no-perf leaves them out).
  *
  * --write stores the estate through ingest_apply (the collector's own
  * ingest transaction function) into DIR/db; --send delivers it instead
@@ -477,10 +477,13 @@ int main(int argc, char *argv[])
 	 * when: planning judges the recent period. The map, the grouping and
 	 * the truth do not depend on the dates, so --eval runs on a store
 	 * written earlier. */
-	/* a week of hourly perf windows, one day above 2,000 hosts (the map
-	 * benchmarks do not read them; --perf-days asks for more) */
-	if (perf_days < 0)
-		perf_days = spec.hosts > 2000 ? 1 : 7;
+	/* a week of hourly perf windows; none above 2,000 hosts, whose runs
+	 * measure the map (--perf-days asks for them) */
+	if (perf_days < 0) {
+		perf_days = spec.hosts > 2000 ? 0 : 7;
+		if (!perf_days)
+			fprintf(stderr, "estate: no perf windows above 2,000 hosts unless --perf-days is given\n");
+	}
 	spec.perf_days = (uint32_t)perf_days;
 	struct estate_gen *e;
 	uint64_t t0 = time_mono_us();

@@ -1821,8 +1821,10 @@ static int perf_record(const struct estate_gen *e, uint32_t hi, int64_t start, C
 	return 0;
 }
 
-static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, uint64_t seq, bool full,
-		       bool with_perf, Cairn__Batch **out)
+enum { PART_INV = 1, PART_PERF = 2, PART_EDGES = 4 };
+
+static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, uint64_t seq,
+		       unsigned parts, Cairn__Batch **out)
 {
 	*out = NULL;
 	const struct estate_gen_host *h = &e->hosts[hi];
@@ -1846,7 +1848,7 @@ static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, ui
 	if (!b->records || !b->boot_id || !b->agent_version)
 		return -ENOMEM;
 	int rc;
-	if (day + 1 == e->spec.days || full) {
+	if (parts & PART_INV) {
 		/* inventory as the agent sent it last, a minute before the end */
 		int64_t ti = t0 + STORE_DAY_MS - 60000;
 		int (*const inv[])(const struct estate_gen *, uint32_t, int64_t, Cairn__Record **) = {
@@ -1860,12 +1862,14 @@ static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, ui
 	}
 	uint32_t first, nh;
 	perf_hours(e, hi, day, &first, &nh);
-	for (uint32_t k = 0; with_perf && k < nh; k++) {
+	for (uint32_t k = 0; (parts & PART_PERF) && k < nh; k++) {
 		if ((rc = perf_record(e, hi, t0 + (int64_t)(first + k) * ESTATE_GEN_PERF_MS,
 				      &b->records[b->n_records])))
 			return rc;
 		b->n_records++;
 	}
+	if (!(parts & PART_EDGES))
+		return 0;
 	Cairn__Record *r = record_new();
 	Cairn__ConnectionWindow *cw = malloc(sizeof(*cw));
 	if (!r || !cw) {
@@ -1967,7 +1971,10 @@ static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, ui
 int estate_gen_batch(const struct estate_gen *e, uint32_t hi, uint32_t day, uint64_t seq, bool full,
 		     Cairn__Batch **out)
 {
-	return batch_build(e, hi, day, seq, full, true, out);
+	unsigned parts = PART_PERF | PART_EDGES;
+	if (day + 1 == e->spec.days || full)
+		parts |= PART_INV;
+	return batch_build(e, hi, day, seq, parts, out);
 }
 
 static int estate_gen_write_with(const struct estate_gen *e, struct db_env *env,
@@ -2012,7 +2019,11 @@ int estate_gen_write(const struct estate_gen *e, struct db_env *env, struct errb
 static int estate_gen_write_with(const struct estate_gen *e, struct db_env *env,
 				 struct perf_buf *pbs, Cairn__Record **recs, struct errbuf *eb)
 {
+	/* Two passes: the edges of every host first, then inventory and perf,
+	 * so that the edge pages lie together in the file (the map reads only
+	 * those). */
 	const uint32_t per_txn = 200;
+	for (uint32_t pass = 0; pass < 2; pass++)
 	for (uint32_t first = 0; first < e->nhosts; first += per_txn) {
 		MDB_txn *txn;
 		int rc = mdb_txn_begin(env->env, NULL, 0, &txn);
@@ -2021,19 +2032,22 @@ static int estate_gen_write_with(const struct estate_gen *e, struct db_env *env,
 		uint32_t last = first + per_txn < e->nhosts ? first + per_txn : e->nhosts;
 		for (uint32_t h = first; h < last && !rc; h++) {
 			for (uint32_t d = 0; d < e->spec.days && !rc; d++) {
+				unsigned parts = pass == 0 ? PART_EDGES
+							   : d + 1 == e->spec.days ? PART_INV : 0;
 				Cairn__Batch *b = NULL;
-				rc = batch_build(e, h, d, d + 1, false, false, &b);
-				if (!rc)
+				if (parts)
+					rc = batch_build(e, h, d, d + 1, parts, &b);
+				if (!rc && b)
 					rc = ingest_apply(txn, env, e->hosts[h].pk, b,
 							  e->spec.start_ms + (int64_t)(d + 1) * STORE_DAY_MS,
 							  NULL);
 				if (b)
 					cairn__batch__free_unpacked(b, NULL);
-				if (!rc)
+				if (!rc && pass == 1)
 					rc = write_perf(e, env, txn, h, d, pbs, recs);
 			}
-			if (rc)
-				break;
+			if (rc || pass == 1)
+				continue;
 			Cairn__Store__Agent a = CAIRN__STORE__AGENT__INIT;
 			a.agent_id.data = (uint8_t *)e->hosts[h].pk;
 			a.agent_id.len = 32;
