@@ -103,6 +103,12 @@ static int cmp_edge_names(const void *pa, const void *pb, void *ctx)
 	return c;
 }
 
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* ------------------------------------------------------------ DOT */
 
 static void dot_str(FILE *f, const char *s)
@@ -322,9 +328,15 @@ int deps_main(int argc, char *argv[])
 			ends[nends++] = query_nodes_get(&ix, edges[i]->from);
 			ends[nends++] = query_nodes_get(&ix, edges[i]->to);
 		}
+		/* sorted once and searched per node: a hub host's edges times
+		 * every node of the estate would be quadratic */
+		if (ends && nends > 1)
+			qsort(ends, nends, sizeof(*ends), cmp_ptr);
 		for (size_t j = 0; ends && j < m->n_nodes; j++)
-			for (size_t i = 0; i < nends && !keep_node[j]; i++)
-				keep_node[j] = ends[i] == m->nodes[j];
+			if (!keep_node[j]) {
+				const Cairn__Store__MapNode *key = m->nodes[j];
+				keep_node[j] = nends && bsearch(&key, ends, nends, sizeof(*ends), cmp_ptr);
+			}
 		free(ends);
 	}
 

@@ -72,6 +72,10 @@ else
 fi
 cc deps --host shop-app-01 --level service >"$tmp/deps" || fail "deps --host"
 grep -q 'postgres' "$tmp/deps" || fail "shop-app-01 has no postgres dependency: $(cat "$tmp/deps")"
+cc deps --host shop-app-01 --json >"$tmp/deps-host.json" || fail "deps --host --json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); names={n["name"] for n in d["nodes"]}
+assert "shop-app-01" in names and any(n.startswith("shop-db") for n in names), names' \
+	"$tmp/deps-host.json" || fail "deps --host leaves out the host or the other ends of its edges"
 cc host shop-db-01 >"$tmp/host" || fail "host shop-db-01"
 grep -q 'Used by' "$tmp/host" || fail "host shows no dependencies"
 cc host shop-db-1 >"$tmp/out" 2>&1 && fail "unknown host accepted"
