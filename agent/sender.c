@@ -322,7 +322,10 @@ static void on_ready(struct sender *s, struct sender_conn *c)
 	s->st.connected = true;
 	s->st.connected_since_ms = time_now_ms();
 	s->st.readies++;
-	s->attempts = 0;
+	/* The backoff is not reset here but by the first ACK or a link that
+	 * stays up (schedule_retry): a collector that READYs and then drops every
+	 * link would otherwise draw a fleet back at the minimum delay forever. */
+	s->ready_mono = time_mono_ms();
 	s->st.backoff_ms = 0;
 	s->st.next_attempt_ms = 0;
 	log_info("connected to collector %s (%s): stored up to seq %llu%s", s->opts.collector,
@@ -437,6 +440,7 @@ static void handle_ack(struct sender *s, struct sender_conn *c, uint64_t seq)
 		c->ninflight -= n;
 	}
 	s->st.acks++;
+	s->attempts = 0; /* progress: the next failure starts from the shortest delay */
 	if (seq > s->st.last_ack_seq || !s->st.last_ack_ms) {
 		s->st.last_ack_seq = seq;
 	}
@@ -813,6 +817,11 @@ static void schedule_retry(struct sender *s)
 {
 	if (s->stopping)
 		return;
+	if (s->ready_mono) {
+		if (time_mono_ms() - s->ready_mono >= s->opts.backoff_max_ms)
+			s->attempts = 0; /* the link was healthy for a while */
+		s->ready_mono = 0;
+	}
 	s->attempts++;
 	uint64_t d = sender_backoff_ms(s->opts.backoff_min_ms, s->opts.backoff_max_ms, s->attempts);
 	/* Jitter: a fleet restarted together must not reconnect in lockstep. */

@@ -14,7 +14,9 @@
  *     on a peer that sent nothing for 3 ping intervals.
  * Any failure closes the connection and retries after an exponential backoff
  * with jitter (backoff_min_ms doubling up to backoff_max_ms, each delay drawn
- * from [d/2, d]); a successful READY resets it.
+ * from [d/2, d]); an ACK, or a link that stayed up for backoff_max_ms, resets
+ * it (a READY alone does not: a collector that drops every link right after
+ * READY would otherwise draw the whole fleet back at the shortest delay).
  *
  * A batch the collector refuses for its content (ERROR malformed, limit or
  * bad signature) would be resent forever. After such an error the sender
@@ -106,7 +108,8 @@ struct sender {
 	struct sender_conn *conn;
 	struct sockaddr_storage addrs[8];
 	size_t naddrs, addr_next;
-	uint32_t attempts;             /* failed attempts since the last READY */
+	uint32_t attempts;             /* failed attempts since the last progress */
+	uint64_t ready_mono;           /* when the current link got READY, 0 = none */
 	uint64_t ack_pending;          /* highest ACK not yet applied to the spool */
 	uint64_t ack_applied;
 	uint64_t max_sent_seq;         /* highest seq ever sent (to count resends) */

@@ -35,6 +35,7 @@ struct fake {
 	bool ack;                      /* ACK every stored batch */
 	unsigned close_after;          /* first connection: close after N batches, no ACK */
 	uint64_t reject_seq;           /* answer ERROR MALFORMED to this seq */
+	bool drop_on_ready;            /* close every link right after READY */
 	unsigned connections, readies;
 };
 
@@ -156,6 +157,8 @@ static void fhandle(struct fconn *c, const struct frame *fr)
 			c->ready = true;
 			f->readies++;
 			frame_decoder_set_max(&c->dec, FRAME_MAX_DEFAULT);
+			if (f->drop_on_ready)
+				fclose_conn(c);
 		}
 		return;
 	}
@@ -504,6 +507,27 @@ Test(sender, backs_off_while_the_collector_is_down)
 	cr_assert_not(timed_out);
 	const struct sender_stats *st = sender_get_stats(&snd);
 	cr_assert_geq(st->backoff_ms, 10, "jittered delay within [d/2, d]");
+	cr_assert_eq(spool_batches(), 1);
+}
+
+static bool dropped_four_times(void)
+{
+	return sender_get_stats(&snd)->errors[SENDER_ERR_SEND] >= 4;
+}
+
+Test(sender, keeps_backing_off_when_every_link_drops_after_ready)
+{
+	struct sender_opts o;
+	spool_n(1, 100);
+	fk.drop_on_ready = true;
+	make_opts(&o, "127.0.0.1", fk.kp.pk); /* backoff 20 ms doubling to 200 ms */
+	run_until(&o, dropped_four_times, 5000);
+	cr_assert_not(timed_out);
+	const struct sender_stats *st = sender_get_stats(&snd);
+	cr_assert_geq(st->readies, 4);
+	/* Fourth failure in a row: 160 ms, jittered within [80, 160]; had READY
+	 * reset the backoff, every retry would wait 10..20 ms. */
+	cr_assert_geq(st->backoff_ms, 80, "backoff %llu ms", (unsigned long long)st->backoff_ms);
 	cr_assert_eq(spool_batches(), 1);
 }
 
