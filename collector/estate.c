@@ -147,12 +147,26 @@ void estate_storage(const struct estate_host *h, uint64_t *allocated, uint64_t *
 /* Per-window value of each metric: average, peak and p95 (sums over devices). */
 struct win_vals {
 	double avg[ESTATE_NMETRICS], max[ESTATE_NMETRICS], p95[ESTATE_NMETRICS];
+	size_t bad; /* statistics ignored: NaN, infinite or negative */
 };
 
+static bool stat_sane(const Cairn__Stat *s)
+{
+	return isfinite(s->avg) && isfinite(s->max) && isfinite(s->p95) && s->avg >= 0 &&
+	       s->max >= 0 && s->p95 >= 0;
+}
+
+/* A stored statistic that is not a finite non-negative number (a broken or
+ * hostile agent) is left out: one NaN would otherwise make every instance
+ * "fit" and turn the JSON export into an error. */
 static void add_stat(struct win_vals *w, enum estate_metric m, const Cairn__Stat *s, double scale)
 {
 	if (!s)
 		return;
+	if (!stat_sane(s)) {
+		w->bad++;
+		return;
+	}
 	w->avg[m] += s->avg * scale;
 	w->max[m] += s->max * scale;
 	w->p95[m] += s->p95 * scale;
@@ -190,6 +204,7 @@ struct perf_acc {
 	size_t n, cap;
 	double wsum[ESTATE_NMETRICS];
 	double weight;
+	size_t bad;
 };
 
 static int acc_add(struct perf_acc *a, const Cairn__PerfWindow *pw, struct estate_host *h)
@@ -210,6 +225,7 @@ static int acc_add(struct perf_acc *a, const Cairn__PerfWindow *pw, struct estat
 	}
 	struct win_vals w;
 	window_values(pw, &w);
+	a->bad += w.bad;
 	double weight = pw->samples ? pw->samples : 1;
 	for (int m = 0; m < ESTATE_NMETRICS; m++) {
 		a->peaks[m][a->n] = w.p95[m];
@@ -287,6 +303,9 @@ static int load_perf(MDB_txn *txn, const struct db_env *env, struct estate_host 
 		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
+	if (acc.bad)
+		log_warn("perf windows of host %s: %zu statistics NaN, infinite or negative, ignored",
+			 h->id, acc.bad);
 	acc_finish(&acc, h, pct);
 	return rc == MDB_NOTFOUND || !rc ? 0 : rc;
 }

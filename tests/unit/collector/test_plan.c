@@ -4,11 +4,13 @@
  * reports how long planning takes for a few hundred hosts. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batchgen.h"
+#include "estate.h"
 #include "ingest.h"
 #include "plan.h"
 #include "snapshot.h"
@@ -102,6 +104,78 @@ static Cairn__Store__Snapshot *compute(unsigned hosts, unsigned windows, int64_t
 	*plan_us = (int64_t)(time_mono_us() - t0);
 	db_read_end(&env, txn);
 	return s;
+}
+
+struct poison {
+	int64_t start;
+	unsigned windows;
+};
+
+/* One host whose every other window carries NaN, infinite and negative
+ * statistics, as a broken or hostile agent could send them. */
+static int poison_fn(MDB_txn *txn, void *arg)
+{
+	const struct poison *p = arg;
+	uint8_t pk[KEY_PUBLIC_LEN];
+	memset(pk, 0x77, sizeof(pk));
+	for (unsigned w = 0; w < p->windows; w++) {
+		struct batchgen_opts o;
+		batchgen_defaults(&o);
+		o.seq = w + 1;
+		o.window_start_ms = p->start + (int64_t)w * o.window_ms;
+		o.with_host = w == 0;
+		o.nperf = 1;
+		uint8_t *payload;
+		size_t len;
+		if (batchgen_build(pk, &o, &payload, &len, NULL))
+			return -EINVAL;
+		Cairn__Batch *b = cairn__batch__unpack(NULL, len, payload);
+		free(payload);
+		if (!b)
+			return -EBADMSG;
+		for (size_t i = 0; w % 2 && i < b->n_records; i++) {
+			Cairn__PerfWindow *pw = b->records[i]->kind_case == CAIRN__RECORD__KIND_PERF
+							? b->records[i]->perf : NULL;
+			if (pw && pw->cpu_busy_pct)
+				pw->cpu_busy_pct->p95 = NAN;
+			if (pw && pw->mem_used_bytes)
+				pw->mem_used_bytes->max = INFINITY;
+			for (size_t d = 0; pw && d < pw->n_disks; d++)
+				if (pw->disks[d]->read_ops_ps)
+					pw->disks[d]->read_ops_ps->avg = -1e300;
+		}
+		struct ingest_stats st;
+		memset(&st, 0, sizeof(st));
+		int rc = ingest_apply(txn, &env, pk, b, o.window_start_ms + o.window_ms, &st);
+		cairn__batch__free_unpacked(b, NULL);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+Test(plan, hostile_perf_values_are_ignored)
+{
+	struct poison p = { 1795564800000LL, 8 };
+	cr_assert_eq(db_write(&env, poison_fn, &p), 0);
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&env, &txn), 0);
+	struct estate es;
+	struct errbuf eb = { { 0 } };
+	int64_t now = p.start + (int64_t)p.windows * 300000;
+	cr_assert_eq(estate_load(txn, &env, p.start, now, 95, &es, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(es.n, 1);
+	const struct estate_host *h = &es.hosts[0];
+	cr_expect_eq(h->windows, p.windows, "windows are kept, only their bad statistics dropped");
+	for (int m = 0; m < ESTATE_NMETRICS; m++) {
+		const struct estate_stat *st = &h->stat[m];
+		cr_expect(isfinite(st->avg) && isfinite(st->max) && isfinite(st->pctl) && st->avg >= 0 &&
+				  st->max >= 0 && st->pctl >= 0,
+			  "metric %d: avg %g max %g pctl %g", m, st->avg, st->max, st->pctl);
+	}
+	cr_expect_gt(h->stat[ESTATE_CPU_PCT].pctl, 0, "the good windows still count");
+	estate_free(&es);
+	db_read_end(&env, txn);
 }
 
 Test(plan, covers_every_host_and_app)
