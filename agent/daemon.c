@@ -101,6 +101,8 @@ struct daemon {
 	/* Loop-side copies and schedule. */
 	struct collect_stat stats[COLLECT_NKINDS];
 	struct job *job;
+	uint64_t job_started_mono;
+	bool watchdog_withheld;
 	bool sample_due, report_due;
 	bool need_full;
 	uint64_t dropped_at_full;    /* spool drops when the last full batch was spooled */
@@ -144,8 +146,27 @@ static void notify(const char *state)
 #endif
 }
 
+/* The loop thread is alive, but that says nothing about a scan stuck on
+ * the thread pool (a hung NFS mount under /proc/PID/cwd, a wedged rpm): with
+ * one job at a time, no window would ever close again. A job that runs this
+ * long stops the pings so systemd restarts the agent; the spool is
+ * consistent at every instant, so nothing stored is lost. Well above the
+ * slowest legitimate job (rpm's own timeout is 60 s). */
+#define JOB_HANG_MS (180 * 1000)
+
 static void watchdog_cb(uv_timer_t *t)
 {
+	struct daemon *d = t->data;
+	if (d->job && time_mono_ms() - d->job_started_mono > JOB_HANG_MS) {
+		if (!d->watchdog_withheld)
+			log_error("a %s job has been running for %llu s: withholding the systemd "
+				  "watchdog ping so the agent gets restarted",
+				  d->job->kind == JOB_SAMPLE ? "sample" : "report",
+				  (unsigned long long)(time_mono_ms() - d->job_started_mono) / 1000);
+		d->watchdog_withheld = true;
+		return;
+	}
+	d->watchdog_withheld = false;
 	notify("WATCHDOG=1");
 }
 
@@ -713,6 +734,7 @@ static int queue_job(struct daemon *d, enum job_kind kind, bool final)
 		return rc;
 	}
 	d->job = j;
+	d->job_started_mono = time_mono_ms();
 	return 0;
 }
 
