@@ -265,14 +265,17 @@ static int kidx_put(struct kidx *k, const void *key, uint32_t val, uint32_t *exi
 struct arena {
 	uint8_t *buf;
 	size_t cap, used;
+	bool exhausted;             /* an allocation did not fit */
 };
 
 static void *arena_alloc(void *data, size_t n)
 {
 	struct arena *a = data;
 	size_t at = (a->used + 15) & ~(size_t)15;
-	if (at + n > a->cap)
+	if (at + n > a->cap) {
+		a->exhausted = true;
 		return NULL;
+	}
 	a->used = at + n;
 	return a->buf + at;
 }
@@ -325,6 +328,31 @@ struct loader {
 	size_t nout, out_cap;
 	size_t nodes_cap;
 };
+
+/* The largest arena a single stored value may unpack into. */
+#define ARENA_MAX ((size_t)256 << 20)
+
+/* Unpacks v into the arena (emptied first). A value too large for the
+ * arena (a host with thousands of listeners or interfaces) grows it and is
+ * tried again rather than being counted as malformed. NULL when the value
+ * does not decode or cannot fit in ARENA_MAX. */
+static void *arena_unpack(struct loader *L, const ProtobufCMessageDescriptor *d, const MDB_val *v)
+{
+	for (;;) {
+		L->arena.used = 0;
+		L->arena.exhausted = false;
+		void *msg = protobuf_c_message_unpack(d, &L->alloc, v->mv_size, v->mv_data);
+		if (msg || !L->arena.exhausted || L->arena.cap >= ARENA_MAX)
+			return msg;
+		size_t ncap = L->arena.cap * 4;
+		uint8_t *nb = malloc(ncap < ARENA_MAX ? ncap : ARENA_MAX);
+		if (!nb)
+			return NULL;
+		free(L->arena.buf);
+		L->arena.buf = nb;
+		L->arena.cap = ncap < ARENA_MAX ? ncap : ARENA_MAX;
+	}
+}
 
 /* Interns a process identity; "" and NULL -> DEPMAP_NONE. Strings are keyed
  * by a 64-bit hash plus a full compare on the candidate. */
@@ -433,9 +461,7 @@ static int load_hosts(struct loader *L)
 			m->stats.malformed++;
 			continue;
 		}
-		L->arena.used = 0;
-		Cairn__Store__Agent *a =
-			cairn__store__agent__unpack(&L->alloc, v.mv_size, v.mv_data);
+		Cairn__Store__Agent *a = arena_unpack(L, &cairn__store__agent__descriptor, &v);
 		if (!a) {
 			m->stats.malformed++;
 			continue;
@@ -470,9 +496,7 @@ static int load_hosts(struct loader *L)
 		bool unnamed = idx != DEPMAP_NONE && !strcmp(m->nodes[idx].name, m->nodes[idx].id);
 		if (idx != DEPMAP_NONE && !unnamed)
 			continue;
-		L->arena.used = 0;
-		Cairn__Store__HostFacts *hf =
-			cairn__store__host_facts__unpack(&L->alloc, v.mv_size, v.mv_data);
+		Cairn__Store__HostFacts *hf = arena_unpack(L, &cairn__store__host_facts__descriptor, &v);
 		const char *name = hf && hf->info ? hf->info->hostname : NULL;
 		if (!hf)
 			m->stats.malformed++;
@@ -650,9 +674,7 @@ static int load_edges(struct loader *L, int64_t since_ms)
 			continue; /* edges of an agent no longer listed */
 		if (db_get_u32(kb + 32) < since_day)
 			continue;
-		L->arena.used = 0;
-		Cairn__Store__EdgeDay *ed =
-			cairn__store__edge_day__unpack(&L->alloc, v.mv_size, v.mv_data);
+		Cairn__Store__EdgeDay *ed = arena_unpack(L, &cairn__store__edge_day__descriptor, &v);
 		if (!ed || !ed->edge) {
 			m->stats.malformed++;
 			continue;
@@ -785,9 +807,7 @@ static int load_listeners(struct loader *L)
 		uint32_t h = depmap_host_index(m, k.mv_data);
 		if (h == DEPMAP_NONE)
 			continue;
-		L->arena.used = 0;
-		Cairn__ListenerSet *ls =
-			cairn__listener_set__unpack(&L->alloc, v.mv_size, v.mv_data);
+		Cairn__ListenerSet *ls = arena_unpack(L, &cairn__listener_set__descriptor, &v);
 		if (!ls) {
 			m->stats.malformed++;
 			continue;

@@ -308,3 +308,58 @@ Test(depmap, ownerless_client_to_collector_is_self_traffic)
 	depmap_free(m);
 	fixture_close(&f);
 }
+
+/* A host with 20,000 listeners (a mail or media server, a port range): its
+ * ListenerSet unpacks into more than the loader's first arena and must
+ * still name the server of an unconfirmed edge, not count as damage. */
+static int put_big_listener_set(MDB_txn *txn, void *arg)
+{
+	const struct db_env *env = arg;
+	enum { N = 20000 };
+	Cairn__Listener *ls = calloc(N, sizeof(*ls));
+	Cairn__Listener **lp = calloc(N, sizeof(*lp));
+	cr_assert(ls && lp);
+	for (size_t i = 0; i < N; i++) {
+		cairn__listener__init(&ls[i]);
+		ls[i].protocol = CAIRN__PROTOCOL__TCP;
+		ls[i].address = "0.0.0.0";
+		ls[i].port = (uint32_t)(20000 + i);
+		ls[i].process_name = ls[i].identity = "media-relay";
+		lp[i] = &ls[i];
+	}
+	ls[N - 1].port = 5432;
+	ls[N - 1].process_name = ls[N - 1].identity = "postgres";
+	Cairn__ListenerSet set = CAIRN__LISTENER_SET__INIT;
+	set.listeners = lp;
+	set.n_listeners = N;
+	size_t len = cairn__listener_set__get_packed_size(&set);
+	uint8_t *buf = malloc(len);
+	cr_assert_not_null(buf);
+	cairn__listener_set__pack(&set, buf);
+	uint8_t key[32];
+	fixture_id(key, 2);
+	MDB_val k = { 32, key }, v = { len, buf };
+	int rc = mdb_put(txn, env->dbi[STORE_LISTENERS], &k, &v, 0);
+	free(buf);
+	free(lp);
+	free(ls);
+	return rc;
+}
+
+Test(depmap, large_listener_set_names_the_server)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	cr_assert_eq(db_write(&f.env, put_big_listener_set, &f.env), 0);
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "app", "10.0.0.2", 5432, NULL);
+	struct depmap *m = build(&f, 0);
+	cr_expect_eq(m->stats.malformed, 0, "malformed %llu", (unsigned long long)m->stats.malformed);
+	const struct depmap_edge *e = svc_from(m, host(m, 1), "app");
+	cr_assert_not_null(e);
+	cr_expect_eq(e->to, host(m, 2));
+	cr_assert_neq(e->to_ident, DEPMAP_NONE, "listener not found");
+	cr_expect_str_eq(m->strings[e->to_ident], "postgres");
+	depmap_free(m);
+	fixture_close(&f);
+}
