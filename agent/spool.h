@@ -52,7 +52,7 @@ struct spool_stats {
 	uint64_t bytes;           /* bytes of stored values (header + payload) */
 	uint64_t oldest_seq;      /* 0 when empty */
 	uint64_t newest_seq;      /* 0 when empty */
-	uint64_t dropped_batches; /* dropped because the spool was full, ever */
+	uint64_t dropped_batches; /* dropped, ever: spool full or spool_reject */
 	uint64_t dropped_bytes;
 	uint64_t pending_gaps;    /* gaps not yet carried by a batch */
 	uint64_t spool_max;
