@@ -428,8 +428,9 @@ static void ads_time(int64_t ms, char *out, size_t n)
 	}
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%m/%d/%Y %I:%M:%S %p", &tm);
+	/* a stored time beyond what struct tm holds is left empty, not garbage */
+	if (!gmtime_r(&t, &tm) || !strftime(out, n, "%m/%d/%Y %I:%M:%S %p", &tm))
+		out[0] = 0;
 }
 
 static FILE *ads_open(const char *dir, const char *name, const char *const *cols, size_t ncols,
