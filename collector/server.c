@@ -149,6 +149,14 @@ static void drain_done(struct server *s)
 		}
 		ingest_item_free(it);
 	}
+	/* one cumulative ACK per connection for everything this round made durable */
+	while (s->ack_head) {
+		struct session *se = s->ack_head;
+		s->ack_head = se->ack_next;
+		se->ack_next = NULL;
+		session_flush_ack(se);
+		session_unref(se);
+	}
 	if (s->paused && !s->stopping && ingest_writer_queued(&s->writer) <= s->p.queue_max / 2 &&
 	    !ingest_writer_full(&s->writer))
 		set_paused(s, false);

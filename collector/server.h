@@ -61,6 +61,7 @@ struct server {
 	struct ingest_writer writer;
 	bool writer_started;
 	struct session *sessions;     /* doubly linked */
+	struct session *ack_head;     /* sessions owing an ACK after this round */
 	uint32_t nsessions;
 	bool paused;                  /* reading stopped for backpressure */
 	bool stopping;

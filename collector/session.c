@@ -338,6 +338,9 @@ void session_on_done(struct session *se, struct ingest_item *it)
 		on_enroll_done(se, it);
 		return;
 	}
+	/* what became durable before a rejection is still ACKed, before the ERROR */
+	if (it->result != INGEST_OK && it->result != INGEST_REPLAY)
+		session_flush_ack(se);
 	switch (it->result) {
 	case INGEST_OK:
 	case INGEST_REPLAY:
@@ -345,14 +348,17 @@ void session_on_done(struct session *se, struct ingest_item *it)
 			log_info("agent %s at %s: batch %s, not stored again (acknowledged)", who(se),
 				 se->peer, it->detail);
 		/* a replay is ACKed even when nothing new became durable: the agent
-		 * resent it because it never saw the ACK, and frees its spool on it */
+		 * resent it because it never saw the ACK, and frees its spool on it.
+		 * One cumulative ACK per round (session_flush_ack). */
 		if (it->ack_seq > se->acked || it->result == INGEST_REPLAY) {
-			uint8_t b[8];
-			if (it->ack_seq > se->acked)
-				se->acked = it->ack_seq;
-			channel_u64_encode(b, it->ack_seq);
-			send_sealed(se, FRAME_ACK, b, sizeof(b));
-			srv->stats.acks_sent++;
+			if (it->ack_seq > se->ack_due)
+				se->ack_due = it->ack_seq;
+			if (!se->ack_queued) {
+				se->ack_queued = true;
+				session_ref(se);
+				se->ack_next = srv->ack_head;
+				srv->ack_head = se;
+			}
 		}
 		server_record_latency(srv, time_mono_us() - it->submitted_us);
 		break;
@@ -382,6 +388,21 @@ void session_on_done(struct session *se, struct ingest_item *it)
 		return;
 	}
 	session_update_reading(se);
+}
+
+void session_flush_ack(struct session *se)
+{
+	if (!se->ack_queued)
+		return;
+	se->ack_queued = false;
+	if (se->closing || se->state != SESSION_STREAM)
+		return;
+	uint8_t b[8];
+	if (se->ack_due > se->acked)
+		se->acked = se->ack_due;
+	channel_u64_encode(b, se->ack_due);
+	send_sealed(se, FRAME_ACK, b, sizeof(b));
+	se->srv->stats.acks_sent++;
 }
 
 /* ------------------------------------------------------------ reading */

@@ -40,6 +40,9 @@ struct session {
 	uint8_t agent_id[KEY_PUBLIC_LEN];
 	uint32_t inflight;     /* items at the writer */
 	uint64_t acked;        /* highest seq ACKed on this connection */
+	uint64_t ack_due;      /* highest durable seq to ACK at the next flush */
+	bool ack_queued;       /* on the server's ACK list (holds a reference) */
+	struct session *ack_next;
 	uint64_t batches, bytes_in;
 };
 
@@ -49,6 +52,9 @@ void session_init(struct session *se, struct server *srv);
 void session_start(struct session *se);
 /* Called by the server for each item the writer finished. */
 void session_on_done(struct session *se, struct ingest_item *it);
+/* Sends the one cumulative ACK owed after a round of session_on_done calls
+ * (ACKs are cumulative: one frame covers every batch of the round). */
+void session_flush_ack(struct session *se);
 /* Checks the deadline against now; closes with ERROR(TIMEOUT) when past. */
 void session_check_timeout(struct session *se, uint64_t now_ms);
 /* Starts or stops reading according to backpressure and state. */
