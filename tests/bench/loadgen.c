@@ -399,12 +399,20 @@ static int proc_sample(int pid, struct proc_sample *s)
 }
 
 static struct proc_sample cs0, cs1;
+static struct rusage lg0, lg1; /* the load generator's own CPU, measured phase */
+
+static double rusage_s(const struct rusage *r)
+{
+	return (double)r->ru_utime.tv_sec + (double)r->ru_utime.tv_usec / 1e6 +
+	       (double)r->ru_stime.tv_sec + (double)r->ru_stime.tv_usec / 1e6;
+}
 
 static void start_measuring(void)
 {
 	G.t_all_ready_us = now_us();
 	G.t_measure_us = G.t_all_ready_us;
 	G.measuring = true;
+	getrusage(RUSAGE_SELF, &lg0);
 	if (G.collector_pid)
 		proc_sample(G.collector_pid, &cs0);
 }
@@ -434,6 +442,7 @@ static void on_tick(uv_timer_t *t)
 		G.t_end_us = now;
 		G.measuring = false;
 		G.stopping = true;
+		getrusage(RUSAGE_SELF, &lg1);
 		if (G.collector_pid)
 			proc_sample(G.collector_pid, &cs1);
 		for (uint32_t i = 0; i < G.next_to_connect; i++)
@@ -566,10 +575,17 @@ int main(int argc, char **argv)
 	       (double)G.acked_records / secs, G.rate > 0 ? "set" : "unlimited");
 	printf("ACK latency: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu samples)\n", p50, p99,
 	       pmax, G.nlat);
+	double lg_cpu = rusage_s(&lg1) - rusage_s(&lg0);
+	printf("loadgen: CPU %.0f%% of one core (%.3f ms per ACKed batch)\n", lg_cpu / secs * 100.0,
+	       G.acked_batches ? lg_cpu * 1000.0 / (double)G.acked_batches : 0.0);
 	if (G.collector_pid) {
 		long hz = sysconf(_SC_CLK_TCK);
 		double cpu = (double)(cs1.ticks - cs0.ticks) / (double)hz /
 			     ((double)(cs1.t_us - cs0.t_us) / 1e6) * 100.0;
+		printf("collector: %.3f ms CPU per ACKed batch\n",
+		       G.acked_batches ? (double)(cs1.ticks - cs0.ticks) / (double)hz * 1000.0 /
+						 (double)G.acked_batches
+				       : 0.0);
 		printf("collector: CPU %.0f%% of one core, RSS %.1f MiB (peak %.1f MiB; anonymous "
 		       "%.1f MiB, file-backed LMDB map pages %.1f MiB)\n",
 		       cpu, (double)cs1.rss_kb / 1024.0, (double)cs1.hwm_kb / 1024.0,
