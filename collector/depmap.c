@@ -706,10 +706,10 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		f.proto = (uint8_t)e->protocol;
 		switch (e->direction) {
 		case CAIRN__DIRECTION__OUTBOUND:
+		case CAIRN__DIRECTION__LOCAL: /* oriented client -> server */
 			f.port = (uint16_t)e->remote_port;
 			break;
 		case CAIRN__DIRECTION__INBOUND:
-		case CAIRN__DIRECTION__LOCAL:
 			f.port = (uint16_t)e->local_port;
 			break;
 		default:

@@ -1925,11 +1925,9 @@ static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, ui
 				ed->peer_pid = 1000 + c->port;
 				ed->peer_process_name = sdup(c->server_ident);
 				ed->peer_identity = sdup(c->server_ident);
-				ed->local_port = c->port;
 				break;
 			}
-			if (c->via != 4)
-				ed->remote_port = c->port;
+			ed->remote_port = c->port;
 			if (!ed->remote_address || !ed->identity)
 				return -ENOMEM;
 		}

@@ -128,7 +128,7 @@ void fixture_edge(struct fixture *f, uint8_t n, uint32_t day, Cairn__Direction d
 		e.local_port = port;
 	} else {
 		e.remote_address = (char *)"127.0.0.1";
-		e.local_port = port;
+		e.remote_port = port;
 		e.peer_process_name = (char *)peer;
 		e.peer_identity = (char *)peer;
 	}
