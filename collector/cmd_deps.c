@@ -141,33 +141,64 @@ static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent
 	fputs("];\n", f);
 }
 
-static void write_dot(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__MapEdge **edges,
-		      size_t ne, const bool *keep_node)
+static int cmp_node_app(const void *pa, const void *pb)
+{
+	const Cairn__Store__MapNode *a = *(const Cairn__Store__MapNode *const *)pa,
+				    *b = *(const Cairn__Store__MapNode *const *)pb;
+	int c = strcmp(a->app_id, b->app_id);
+	return c ? c : strcmp(a->id, b->id);
+}
+
+/* Index of the first of the n nodes (sorted by app_id) in application id. */
+static size_t first_of_app(const Cairn__Store__MapNode **byapp, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(byapp[mid]->app_id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The kept nodes sorted by application: each cluster is one range, not a
+ * pass over every node per application. */
+static int write_dot(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__MapEdge **edges,
+		     size_t ne, const bool *keep_node)
 {
 	const Cairn__Store__DepMap *m = s->map;
+	const Cairn__Store__MapNode **byapp = malloc((m->n_nodes + 1) * sizeof(*byapp));
+	if (!byapp)
+		return -ENOMEM;
+	size_t nk = 0;
+	for (size_t i = 0; i < m->n_nodes; i++)
+		if (keep_node[i])
+			byapp[nk++] = m->nodes[i];
+	if (nk > 1)
+		qsort(byapp, nk, sizeof(*byapp), cmp_node_app);
 	fprintf(f, "digraph cairn {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
 		   "  edge [fontname=\"Helvetica\", fontsize=8];\n");
 	for (size_t a = 0; a < s->n_apps; a++) {
 		const Cairn__Store__App *app = s->apps[a];
-		bool any = false;
-		for (size_t i = 0; i < m->n_nodes; i++)
-			if (keep_node[i] && !strcmp(m->nodes[i]->app_id, app->id))
-				any = true;
-		if (!any)
+		if (!*app->id)
+			continue;
+		size_t first = first_of_app(byapp, nk, app->id);
+		if (first == nk || strcmp(byapp[first]->app_id, app->id))
 			continue;
 		fprintf(f, "  subgraph \"cluster_%zu\" {\n    label=", a);
 		dot_str(f, app->name);
 		fputs(app->infrastructure ? ";\n    style=filled; fillcolor=\"#f4f4f4\"; color=\"#999999\";\n"
 					  : ";\n    style=rounded; color=\"#3070b0\";\n",
 		      f);
-		for (size_t i = 0; i < m->n_nodes; i++)
-			if (keep_node[i] && !strcmp(m->nodes[i]->app_id, app->id))
-				dot_node(f, m->nodes[i], "    ");
+		for (size_t i = first; i < nk && !strcmp(byapp[i]->app_id, app->id); i++)
+			dot_node(f, byapp[i], "    ");
 		fputs("  }\n", f);
 	}
-	for (size_t i = 0; i < m->n_nodes; i++)
-		if (keep_node[i] && !*m->nodes[i]->app_id)
-			dot_node(f, m->nodes[i], "  ");
+	for (size_t i = 0; i < nk && !*byapp[i]->app_id; i++)
+		dot_node(f, byapp[i], "  ");
+	free(byapp);
 	for (size_t i = 0; i < ne; i++) {
 		const Cairn__Store__MapEdge *e = edges[i];
 		fputs("  ", f);
@@ -190,6 +221,7 @@ static void write_dot(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__Ma
 		fputs("];\n", f);
 	}
 	fputs("}\n", f);
+	return 0;
 }
 
 /* ------------------------------------------------------------ main */
@@ -341,7 +373,10 @@ int deps_main(int argc, char *argv[])
 	}
 
 	if (o.dot) {
-		write_dot(stdout, s, edges, ne, keep_node);
+		if (write_dot(stdout, s, edges, ne, keep_node)) {
+			fprintf(stderr, "%s: out of memory\n", cli.prog);
+			exit_code = 1;
+		}
 	} else if (cli.json) {
 		json_t *root = json_object();
 		json_t *jn = json_array(), *je = json_array();

@@ -446,6 +446,24 @@ Test(apps, dot_and_json_output)
 	cr_expect(strstr(dot, "subgraph \"cluster_"));
 	cr_expect(strstr(dot, "label=\"shared dns\""));
 	cr_expect(strstr(dot, "https 52.1.2.3"));
+	/* each of the 11 hosts is declared once, inside its application's
+	 * cluster (indented), the external node once outside */
+	size_t in_cluster = 0, outside = 0;
+	for (const char *l = dot; (l = strchr(l, '\n')); l++) {
+		char line[512];
+		str_copy(line, l + 1, sizeof(line));
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!strstr(line, " [label=") || strstr(line, " -> "))
+			continue;
+		if (!strncmp(line, "    \"", 5))
+			in_cluster++;
+		else if (!strncmp(line, "  \"", 3))
+			outside++;
+	}
+	cr_expect_eq(in_cluster, 11, "%zu host nodes in clusters:\n%s", in_cluster, dot);
+	cr_expect_eq(outside, 1, "%zu nodes outside clusters", outside);
 	free(dot);
 	if (system("command -v dot >/dev/null 2>&1") == 0) {
 		char cmd[700];
