@@ -115,7 +115,21 @@ static int set_txn(MDB_txn *txn, void *argp)
 	}
 	memcpy(hk, a->key, klen);
 	hk[klen] = 0;
-	db_put_u64(hk + klen + 1, (uint64_t)a->now_ms);
+	/* two changes within one millisecond keep both history entries: the
+	 * later one takes the next free millisecond instead of replacing */
+	for (int64_t t = a->now_ms;; t++) {
+		db_put_u64(hk + klen + 1, (uint64_t)t);
+		MDB_val hkv = { klen + 9, hk }, old;
+		rc = mdb_get(txn, c->env->dbi[STORE_MIGRATION_HIST], &hkv, &old);
+		if (rc == MDB_NOTFOUND)
+			break;
+		if (rc)
+			goto out;
+		if (t - a->now_ms >= 1000) {
+			rc = -EEXIST;
+			goto out;
+		}
+	}
 	if ((rc = put_msg(txn, c->env->dbi[STORE_MIGRATION_HIST], hk, klen + 9, &m)))
 		goto out;
 	char detail[512];

@@ -72,6 +72,11 @@ Test(migrate, set_history_audit_progress, .init = open_store, .fini = close_stor
 				 "bob", 3500, NULL, &eb), 0);
 	cr_expect_eq(migrate_set(&env, "host-b", CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS, 101, NULL,
 				 "bob", 3600, NULL, &eb), -EINVAL);
+	/* two changes in the same millisecond: both stay in the history */
+	cr_assert_eq(migrate_set(&env, "host-c", CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS, 10, NULL,
+				 "carol", 4000, NULL, &eb), 0);
+	cr_assert_eq(migrate_set(&env, "host-c", CAIRN__STORE__MIGRATION_STATE__NOT_STARTED, -1,
+				 "rolled back", "carol", 4000, NULL, &eb), 0);
 
 	MDB_txn *txn;
 	cr_assert_eq(db_read_begin(&env, &txn), 0);
@@ -85,9 +90,14 @@ Test(migrate, set_history_audit_progress, .init = open_store, .fini = close_stor
 	cr_expect_eq(v[2]->progress_pct, 100);
 	cr_expect_lt(v[0]->updated_ms, v[2]->updated_ms);
 	migrate_list_free(v, n);
+	cr_assert_eq(migrate_history(txn, &env, "host-c", &v, &n), 0);
+	cr_assert_eq(n, 2, "same-millisecond changes both kept");
+	cr_expect_eq(v[0]->state, CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS);
+	cr_expect_eq(v[1]->state, CAIRN__STORE__MIGRATION_STATE__NOT_STARTED);
+	migrate_list_free(v, n);
 	/* "host-a" must not see "host-ab"'s history: keys end with 0x00 */
-	cr_expect_eq(count(txn, STORE_AUDIT), 4, "every change is audited");
-	cr_expect_eq(count(txn, STORE_MIGRATION), 2);
+	cr_expect_eq(count(txn, STORE_AUDIT), 6, "every change is audited");
+	cr_expect_eq(count(txn, STORE_MIGRATION), 3);
 
 	const char *hosts[] = { "host-a", "host-b", "host-c" };
 	Cairn__Store__App *app = fx_app("app1", "shop", false, hosts, 3);
