@@ -583,3 +583,87 @@ Test(ingest, retention_prunes_old_batches_and_perf)
 	cr_assert_eq(a->high_seq, 3);
 	cairn__store__agent__free_unpacked(a, NULL);
 }
+
+/* Several verifier threads: one agent's batches still reach the store in
+ * order (a reordering would turn the overtaken ones into replays). */
+Test(ingest, writer_keeps_each_agents_order_across_verifiers)
+{
+	add_agent(CAIRN__STORE__ENROLL_STATE__ACCEPTED);
+	struct collected c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct ingest_writer w;
+	struct ingest_limits lim;
+	ingest_limits_default(&lim);
+	cr_assert_eq(ingest_writer_start(&w, &env, &lim, 1, 16, 1000, collect, &c), 0);
+	const uint64_t n = 200;
+	for (uint64_t s = 1; s <= n; s++) {
+		ingest_writer_submit(&w, item(s, 0));
+		if (s % 37 == 0)
+			usleep(2000); /* uneven bursts: runs of different lengths */
+	}
+	cr_assert_eq(wait_items(&c, n, 20000), n);
+	ingest_writer_stop(&w, 1000);
+	uint64_t last = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		struct ingest_item *it = c.items[i];
+		cr_assert_eq(it->result, INGEST_OK, "seq %llu: %s (%s)", (unsigned long long)it->seq,
+			     ingest_result_name(it->result), it->detail);
+		cr_assert_gt(it->seq, last, "seq %llu handed back after %llu",
+			     (unsigned long long)it->seq, (unsigned long long)last);
+		last = it->seq;
+		ingest_item_free(it);
+	}
+	Cairn__Store__Agent *a = get_agent();
+	cr_assert_eq(a->high_seq, n);
+	cr_assert_eq(a->batches_stored, n);
+	cr_assert_eq(a->replays_rejected, 0);
+	cairn__store__agent__free_unpacked(a, NULL);
+}
+
+/* Stopping while the store is full: the held group fails, and no later batch
+ * of the agent may be stored past it (its seqs would become "replays" when
+ * resent: acknowledged, never stored). */
+Test(ingest, nothing_stored_past_a_failed_group)
+{
+	db_close(&env);
+	open_env(256 << 10, 512 << 10);
+	add_agent(CAIRN__STORE__ENROLL_STATE__ACCEPTED);
+	struct collected c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct ingest_writer w;
+	struct ingest_limits lim;
+	ingest_limits_default(&lim);
+	cr_assert_eq(ingest_writer_start(&w, &env, &lim, 1, 4, 1000, collect, &c), 0);
+	const uint64_t n = 200;
+	for (uint64_t s = 1; s <= n; s++)
+		ingest_writer_submit(&w, item(s, 0));
+	struct ingest_writer_stats ws = { 0 };
+	for (int i = 0; i < 1000 && !ws.storage_full && c.n < n; i++) {
+		usleep(10000);
+		ingest_writer_get_stats(&w, &ws);
+	}
+	cr_assert(ws.storage_full, "the store never filled up (%zu of %llu came back)", c.n,
+		  (unsigned long long)n);
+	ingest_writer_stop(&w, 0);
+	cr_assert_eq(c.n, n);
+	uint64_t first_failed = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		struct ingest_item *it = c.items[i];
+		if (it->result == INGEST_FAILED && (!first_failed || it->seq < first_failed))
+			first_failed = it->seq;
+	}
+	cr_assert_gt(first_failed, 0, "nothing failed although the store was full");
+	for (size_t i = 0; i < c.n; i++) {
+		struct ingest_item *it = c.items[i];
+		if (it->seq > first_failed)
+			cr_assert_neq(it->result, INGEST_OK, "seq %llu stored past failed seq %llu",
+				      (unsigned long long)it->seq, (unsigned long long)first_failed);
+		ingest_item_free(it);
+	}
+	Cairn__Store__Agent *a = get_agent();
+	cr_assert_eq(a->high_seq, first_failed - 1);
+	cr_assert_eq(a->batches_stored, first_failed - 1);
+	cairn__store__agent__free_unpacked(a, NULL);
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(count_db(txn, STORE_BATCHES), first_failed - 1);
+	mdb_txn_abort(txn);
+}
