@@ -56,6 +56,9 @@ struct job {
 	uint64_t seq;
 	struct spool_gap gaps[MAX_GAPS_PER_BATCH];
 	size_t ngaps;
+	uint64_t lost;          /* earlier windows never stored: seqs seq-lost .. seq-1 */
+	int64_t lost_start_ms, lost_end_ms;
+	Cairn__Gap *lost_gap;   /* their Gap record in the batch */
 	bool full;              /* full process snapshot, host facts, packages */
 	bool full_procs;        /* full process snapshot (after gaps: deltas were lost) */
 	bool final;             /* shutdown: skip the slow inventory parts */
@@ -106,6 +109,8 @@ struct daemon {
 	bool sample_due, report_due;
 	bool need_full;
 	uint64_t dropped_at_full;    /* spool drops when the last full batch was spooled */
+	uint64_t lost_windows;       /* windows not stored since the last batch that was */
+	int64_t lost_start_ms, lost_end_ms;
 	int64_t window_start_ms;
 	uint64_t next_inventory_mono;
 	enum phase phase;
@@ -443,6 +448,10 @@ static int pack_and_sign(struct job *j)
 static int pack_and_sign_seq(struct job *j, uint64_t seq)
 {
 	j->seq = seq;
+	if (j->lost_gap) {
+		j->lost_gap->first_seq = seq - j->lost;
+		j->lost_gap->last_seq = seq - 1;
+	}
 	return pack_and_sign(j);
 }
 
@@ -512,7 +521,9 @@ static void spool_batch_work(struct job *j)
 					  .window_start_ms = j->window_start_ms,
 					  .window_end_ms = j->window_end_ms, .payload = j->packed,
 					  .payload_len = j->packed_len, .gaps = j->gaps,
-					  .ngaps = j->ngaps, .acked = j->send_st.acked_seq };
+					  .ngaps = j->ngaps, .acked = j->send_st.acked_seq,
+					  .lost = j->lost, .lost_start_ms = j->lost_start_ms,
+					  .lost_end_ms = j->lost_end_ms };
 		rc = spool_append(d->spool, &sb, &j->dropped, &eb);
 		if (rc != -ESTALE)
 			break;
@@ -520,7 +531,7 @@ static void spool_batch_work(struct job *j)
 		uint64_t seq;
 		int rc2 = spool_next_seq(d->spool, &seq);
 		if (rc2 == 0)
-			rc2 = pack_and_sign_seq(j, seq);
+			rc2 = pack_and_sign_seq(j, seq + j->lost);
 		if (rc2) {
 			errbuf_set(&eb, rc2, "spool: cannot renumber batch %llu: %s",
 				   (unsigned long long)j->seq, db_strerror(rc2));
@@ -595,6 +606,20 @@ static void report_work(uv_work_t *req)
 		r->gap = g;
 		batch_add(b, r);
 	}
+	if (j->lost) {
+		struct spool_gap lg = { .first_seq = j->seq - j->lost, .last_seq = j->seq - 1,
+					.reason = SPOOL_GAP_UNWRITTEN,
+					.window_start_ms = j->lost_start_ms,
+					.window_end_ms = j->lost_end_ms };
+		Cairn__Gap *g = collect_alloc(sizeof(*g));
+		spool_gap_to_proto(&lg, g);
+		g->detail = collect_strdup(g->detail);
+		Cairn__Record *r = record_new();
+		r->kind_case = CAIRN__RECORD__KIND_GAP;
+		r->gap = g;
+		batch_add(b, r);
+		j->lost_gap = g;
+	}
 	add_health(j, b);
 	j->nrecords = b->n_records;
 
@@ -647,8 +672,22 @@ static void report_done(struct daemon *d, struct job *j)
 		str_copy(d->last_report_error, j->err, sizeof(d->last_report_error));
 		log_error("report window %lld..%lld lost: %s", (long long)j->window_start_ms,
 			  (long long)j->window_end_ms, j->err);
+		/* The next batch that is stored reports it as a gap, and resends
+		 * what it may have held (process delta base, changed facts). */
+		if (!d->lost_windows)
+			d->lost_start_ms = j->window_start_ms;
+		d->lost_windows++;
+		d->lost_end_ms = j->window_end_ms;
+		d->need_full = true;
 		return;
 	}
+	if (j->lost)
+		log_warn("batch %llu records the %llu window%s before it that could not be "
+			 "stored (seq %llu..%llu) as a gap",
+			 (unsigned long long)j->seq, (unsigned long long)j->lost,
+			 j->lost == 1 ? "" : "s", (unsigned long long)(j->seq - j->lost),
+			 (unsigned long long)(j->seq - 1));
+	d->lost_windows -= j->lost;
 	d->spooled++;
 	d->dropped_by_spool += j->dropped;
 	d->last_seq_spooled = j->seq;
@@ -704,6 +743,10 @@ static int queue_job(struct daemon *d, enum job_kind kind, bool final)
 	j->req.data = j;
 	if (kind == JOB_REPORT) {
 		int rc = spool_next_seq(d->spool, &j->seq);
+		j->lost = d->lost_windows;
+		j->seq += j->lost;
+		j->lost_start_ms = d->lost_start_ms;
+		j->lost_end_ms = d->lost_end_ms;
 		if (!rc)
 			rc = spool_pending_gaps(d->spool, j->gaps, MAX_GAPS_PER_BATCH, &j->ngaps);
 		if (!rc)
@@ -726,7 +769,7 @@ static int queue_job(struct daemon *d, enum job_kind kind, bool final)
 		 * everything once. Process deltas need their base at once. */
 		bool lost = j->spool_st.dropped_batches > d->dropped_at_full;
 		j->full = !final && (d->need_full || (lost && j->send_st.connected));
-		j->full_procs = j->full || j->ngaps > 0;
+		j->full_procs = j->full || j->ngaps > 0 || j->lost > 0;
 	}
 	int rc = uv_queue_work(&d->loop, &j->req, job_work, job_done);
 	if (rc) {

@@ -534,7 +534,7 @@ static int append_txn(MDB_txn *txn, void *arg)
 	if ((rc = meta_load(txn, mdb, &m)))
 		return rc;
 	c->found_seq = m.next_seq;
-	if (b->seq != m.next_seq)
+	if (b->seq != m.next_seq + b->lost)
 		return -ESTALE;
 	if (b->acked && (rc = ack_upto(txn, sp, &m, b->acked < b->seq ? b->acked : b->seq - 1)))
 		return rc;
@@ -558,6 +558,18 @@ static int append_txn(MDB_txn *txn, void *arg)
 		g.carrier = b->seq;
 		if ((rc = gap_put(txn, gdb, &g)))
 			return rc;
+	}
+
+	/* Windows that never reached the spool: a gap this batch carries (it
+	 * becomes pending again should this batch be dropped unsent). */
+	if (b->lost) {
+		struct spool_gap g = { .first_seq = m.next_seq, .last_seq = b->seq - 1,
+				       .reason = SPOOL_GAP_UNWRITTEN, .carrier = b->seq,
+				       .window_start_ms = b->lost_start_ms,
+				       .window_end_ms = b->lost_end_ms };
+		if ((rc = gap_put(txn, gdb, &g)))
+			return rc;
+		m.dropped_batches += b->lost;
 	}
 
 	/* Make room: oldest first. */
@@ -754,6 +766,10 @@ void spool_gap_to_proto(const struct spool_gap *g, Cairn__Gap *out)
 		break;
 	case CAIRN__GAP_REASON__COLLECTOR_REJECTED:
 		out->detail = (char *)"collector refused the batch twice: dropped";
+		break;
+	case SPOOL_GAP_UNWRITTEN:
+		out->detail = (char *)"agent could not write these windows to its spool "
+				      "(disk full or I/O error): lost";
 		break;
 	default:
 		out->detail = (char *)"";

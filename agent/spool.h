@@ -52,7 +52,8 @@ struct spool_stats {
 	uint64_t bytes;           /* bytes of stored values (header + payload) */
 	uint64_t oldest_seq;      /* 0 when empty */
 	uint64_t newest_seq;      /* 0 when empty */
-	uint64_t dropped_batches; /* dropped, ever: spool full or spool_reject */
+	uint64_t dropped_batches; /* dropped, ever: spool full, spool_reject, or
+				     never written (spool_batch.lost) */
 	uint64_t dropped_bytes;
 	uint64_t pending_gaps;    /* gaps not yet carried by a batch */
 	uint64_t spool_max;
@@ -96,7 +97,17 @@ struct spool_batch {
 	const struct spool_gap *gaps;
 	size_t ngaps;
 	uint64_t acked;
+	/* Windows before this one that could not be stored (an append failed:
+	 * disk full, I/O error): they take seqs seq - lost .. seq - 1, recorded
+	 * as a SPOOL_GAP_UNWRITTEN gap carried by this batch (whose payload
+	 * should hold the same Gap). seq must then be next_seq + lost. */
+	uint64_t lost;
+	int64_t lost_start_ms, lost_end_ms;
 };
+
+/* Reason of the gap for windows that were never stored: the wire protocol
+ * has no dedicated value yet, so the unspecified one, with a detail text. */
+#define SPOOL_GAP_UNWRITTEN CAIRN__GAP_REASON__GAP_REASON_UNSPECIFIED
 
 /* Opens (creating when missing, unless readonly) <state_dir>/spool.
  * spool_max is the bound in bytes (>= SPOOL_MAX_MIN). A reader opened
@@ -119,8 +130,8 @@ int spool_pending_gaps(struct spool *sp, struct spool_gap *out, size_t max, size
 /* Every gap entry, pending or carried by a stored batch. */
 int spool_gaps(struct spool *sp, struct spool_gap *out, size_t max, size_t *n);
 
-/* Stores b durably. b->seq must equal the current next_seq (-ESTALE
- * otherwise); next_seq becomes b->seq + 1. Oldest batches are dropped first
+/* Stores b durably. b->seq must equal the current next_seq + b->lost
+ * (-ESTALE otherwise); next_seq becomes b->seq + 1. Oldest batches are dropped first
  * when the value would not fit under spool_max; *dropped (may be NULL) says how
  * many. -EFBIG when the value alone is larger than spool_max (nothing changes).
  * Other failures are LMDB errors (negative errno or MDB_* codes; db_strerror). */

@@ -349,6 +349,49 @@ Test(spool, raised_bound_takes_effect_with_the_next_append)
 	spool_close(sp);
 }
 
+/* Windows whose append failed (disk full) take seqs when the next batch is
+ * stored: a gap carried by it, counted as dropped. */
+Test(spool, windows_never_stored_become_a_gap_of_the_next_batch)
+{
+	struct spool *sp;
+	struct errbuf eb;
+	struct spool_stats st;
+	cr_assert_eq(spool_open(&sp, dir, SPOOL_MAX_DEFAULT, false, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(append_one(sp, 10, NULL, 0, NULL, NULL), 0);
+	cr_assert_eq(append_one(sp, 10, NULL, 0, NULL, NULL), 0);
+	uint8_t p[10] = { 0 }, sig[SIGN_LEN];
+	sign_batch(sig, kp.sk, kp.pk, 6, p, sizeof(p));
+	struct spool_batch b = { .seq = 5, .sig = sig, .window_start_ms = 9000,
+				 .window_end_ms = 10000, .payload = p, .payload_len = sizeof(p),
+				 .lost = 3, .lost_start_ms = 3000, .lost_end_ms = 9000 };
+	cr_assert_eq(spool_append(sp, &b, NULL, &eb), -ESTALE, "seq must be next_seq + lost");
+	b.seq = 6;
+	cr_assert_eq(spool_append(sp, &b, NULL, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(spool_stats(sp, &st), 0);
+	cr_assert_eq(st.next_seq, 7);
+	cr_assert_eq(st.batches, 3);
+	cr_assert_eq(st.dropped_batches, 3);
+	cr_assert_eq(st.pending_gaps, 0, "carried by batch 6, not pending");
+	struct spool_gap g[4];
+	size_t n;
+	cr_assert_eq(spool_gaps(sp, g, 4, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(g[0].first_seq, 3);
+	cr_assert_eq(g[0].last_seq, 5);
+	cr_assert_eq(g[0].carrier, 6);
+	cr_assert_eq(g[0].reason, SPOOL_GAP_UNWRITTEN);
+	cr_assert_eq(g[0].window_start_ms, 3000);
+	cr_assert_eq(g[0].window_end_ms, 9000);
+	/* Refused by the collector: the gap it carried becomes pending again. */
+	cr_assert_eq(spool_reject(sp, 6, CAIRN__GAP_REASON__COLLECTOR_REJECTED), 0);
+	cr_assert_eq(spool_pending_gaps(sp, g, 4, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(g[0].first_seq, 3);
+	cr_assert_eq(g[0].last_seq, 5);
+	cr_assert_eq(g[1].first_seq, 6);
+	spool_close(sp);
+}
+
 Test(spool, advance_after_lost_spool)
 {
 	struct spool *sp;
