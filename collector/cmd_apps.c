@@ -203,7 +203,7 @@ static int show_app(const struct cli *cli, const Cairn__Store__Snapshot *s, size
 		json_t *root = pbjson_from_message(&a->base, PBJSON_EMIT_DEFAULTS);
 		json_t *hn = json_array();
 		for (size_t i = 0; i < a->n_hosts; i++)
-			json_array_append_new(hn, json_string(host_name(nm, a->hosts[i])));
+			json_array_append_new(hn, query_json_str(host_name(nm, a->hosts[i])));
 		json_object_set_new(root, "hostnames", hn);
 		json_object_set_new(root, "depends_on", jout);
 		json_object_set_new(root, "used_by", jin);

@@ -173,7 +173,7 @@ int host_main(int argc, char *argv[])
 		json_t *root = json_object();
 		json_object_set_new(root, "id", json_string(h.id_hex));
 		json_object_set_new(root, "fingerprint", json_string(h.fingerprint));
-		json_object_set_new(root, "hostname", json_string(h.hostname));
+		json_object_set_new(root, "hostname", query_json_str(h.hostname));
 		if (hi)
 			json_object_set_new(root, "facts", pbjson_from_message(&hi->base, 0));
 		json_t *ju = json_object();
@@ -198,7 +198,7 @@ int host_main(int argc, char *argv[])
 		json_object_set_new(root, "packages", jp);
 		if (app) {
 			json_object_set_new(root, "app_id", json_string(app->id));
-			json_object_set_new(root, "app", json_string(app->name));
+			json_object_set_new(root, "app", query_json_str(app->name));
 		}
 		json_t *din = json_array(), *dout = json_array();
 		for (size_t i = 0; s && s->map && i < s->map->n_service_edges; i++) {

@@ -13,6 +13,7 @@
 #include "enroll.h"
 #include "ingest.h"
 #include "keys.h"
+#include "query.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -159,17 +160,18 @@ int hosts_main(int argc, char *argv[])
 		if (arr) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
-					  "id", hex, "fingerprint", fp, "hostname", hostname, "os", os,
-					  "kernel", hi ? hi->kernel_release : "",
-					  "architecture", hi ? hi->architecture : "",
+				json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+					  "id", hex, "fingerprint", fp, "hostname", query_json_str(hostname),
+					  "os", query_json_str(os),
+					  "kernel", query_json_str(hi ? hi->kernel_release : ""),
+					  "architecture", query_json_str(hi ? hi->architecture : ""),
 					  "last_seen_ms", (json_int_t)last,
 					  "batches", (json_int_t)a->batches_stored,
 					  "records", (json_int_t)a->records_stored,
 					  "perf_windows", (json_int_t)perf,
 					  "edge_days", (json_int_t)edges,
 					  "high_seq", (json_int_t)a->high_seq,
-					  "state", enroll_state_name(a->state), "app", app));
+					  "state", enroll_state_name(a->state), "app", query_json_str(app)));
 		} else {
 			fmt_time(last, seen, sizeof(seen));
 			printf("%-16s  %-24.24s  %-28.28s  %-19s  %8llu  %10llu  %6llu  %5llu  %-8s  %s\n",

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "pbjson.h"
 #include "snapshot.h"
 
 int query_open(struct query_ctx *q, const char *state_dir, const char *config_path,
@@ -526,6 +527,23 @@ void query_fmt_age(int64_t ms, int64_t now_ms, char *out, size_t n)
 		snprintf(out, n, "%lldh ago", (long long)(d / 3600));
 	else
 		snprintf(out, n, "%lldd ago", (long long)(d / 86400));
+}
+
+void *query_json_str(const char *s)
+{
+	if (!s)
+		s = "";
+	size_t len = strlen(s);
+	if (pbjson_utf8_valid(s, len))
+		return json_stringn(s, len);
+	size_t cap = len * 3 + 1;
+	char *fixed = malloc(cap);
+	if (!fixed)
+		return NULL;
+	size_t n = pbjson_utf8_sanitize(fixed, cap, s, len);
+	json_t *j = json_stringn(fixed, n);
+	free(fixed);
+	return j;
 }
 
 int query_print_json(void *json)

@@ -430,6 +430,7 @@ Test(apps, dot_and_json_output)
 	host(&f, 20, "dns-01");
 	for (uint8_t h = 1; h <= 10; h++)
 		conn(&f, h, 20, 53);
+	host(&f, 21, "bad\xff-name");
 	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "client", "52.1.2.3", 443, NULL);
 	Cairn__Store__Snapshot *s = refresh(&f);
 	cairn__store__snapshot__free_unpacked(s, NULL);
@@ -446,7 +447,7 @@ Test(apps, dot_and_json_output)
 	cr_expect(strstr(dot, "subgraph \"cluster_"));
 	cr_expect(strstr(dot, "label=\"shared dns\""));
 	cr_expect(strstr(dot, "https 52.1.2.3"));
-	/* each of the 11 hosts is declared once, inside its application's
+	/* each of the 12 hosts is declared once, inside its application's
 	 * cluster (indented), the external node once outside */
 	size_t in_cluster = 0, outside = 0;
 	for (const char *l = dot; (l = strchr(l, '\n')); l++) {
@@ -462,7 +463,7 @@ Test(apps, dot_and_json_output)
 		else if (!strncmp(line, "  \"", 3))
 			outside++;
 	}
-	cr_expect_eq(in_cluster, 11, "%zu host nodes in clusters:\n%s", in_cluster, dot);
+	cr_expect_eq(in_cluster, 12, "%zu host nodes in clusters:\n%s", in_cluster, dot);
 	cr_expect_eq(outside, 1, "%zu nodes outside clusters", outside);
 	free(dot);
 	if (system("command -v dot >/dev/null 2>&1") == 0) {
@@ -478,7 +479,8 @@ Test(apps, dot_and_json_output)
 	cr_assert_not_null(root, "apps --json: %s", err.text);
 	json_t *apps = json_object_get(root, "apps");
 	cr_assert(json_is_array(apps));
-	cr_expect_eq(json_array_size(apps), 5, "shop, crm, billing, shared postgres, shared dns");
+	cr_expect_eq(json_array_size(apps), 6,
+		     "shop, crm, billing, shared postgres, shared dns, the lone bad-name host");
 	json_decref(root);
 	free(js);
 
@@ -494,6 +496,18 @@ Test(apps, dot_and_json_output)
 	char *argv5[] = { "deps", "--level", "bogus", "--state-dir", f.dir, NULL };
 	txt = run_cmd(deps_main, 5, argv5, json_path, &rc);
 	cr_expect_eq(rc, 2);
+	free(txt);
+	/* a host name that is not UTF-8 (nothing checks agents' strings when
+	 * stored) is still in the JSON, with U+FFFD for the bad byte */
+	char hex[65];
+	fixture_id_hex(hex, 21);
+	char *argv6[] = { "host", hex, "--state-dir", f.dir, "--json", NULL };
+	txt = run_cmd(host_main, 5, argv6, json_path, &rc);
+	cr_expect_eq(rc, 0);
+	root = json_loads(txt, 0, &err);
+	cr_assert_not_null(root, "host --json: %s", err.text);
+	cr_expect_str_eq(json_string_value(json_object_get(root, "hostname")), "bad\xef\xbf\xbd-name");
+	json_decref(root);
 	free(txt);
 	/* reopen so fixture_close can close it */
 	struct errbuf eb;
