@@ -1214,6 +1214,7 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 	struct match *ms = NULL;
 	for (size_t g = 0; g < c->ngroups; g++) {
 		struct group *gr = &c->groups[g];
+		size_t first = nm; /* this group's matches: [first, nm) */
 		for (size_t i = 0; i < gr->n; i++) {
 			int32_t p = prev_of[gr->hosts[i]];
 			if (p < 0)
@@ -1222,11 +1223,12 @@ static int assign_ids(struct ctx *c, const Cairn__Store__Snapshot *prev)
 					       : prev->apps[p]->infrastructure;
 			if (pinfra != gr->infra)
 				continue;
+			/* matches of one group are contiguous at the end: only
+			 * those are searched (all of them made this hosts x groups) */
 			size_t q;
-			for (q = 0; q < nm; q++)
-				if (ms[q].group == g && ms[q].prev == (uint32_t)p)
+			for (q = first; q < nm; q++)
+				if (ms[q].prev == (uint32_t)p)
 					break;
-			/* matches of one group are contiguous at the end */
 			if (q == nm) {
 				if (nm == mcap) {
 					mcap = mcap ? mcap * 2 : 64;
