@@ -272,13 +272,13 @@ static int cmp_named(const void *x, const void *y)
 }
 
 /* Sizing rows in host-name order (tables are for people). */
-static void sort_sizing(const Cairn__Store__Snapshot *s, const Cairn__Store__Sizing **v, size_t n)
+static void sort_sizing(const struct planctx_names *nm, const Cairn__Store__Sizing **v, size_t n)
 {
 	struct named_sizing *t = malloc((n + 1) * sizeof(*t));
 	if (!t)
 		return; /* unsorted is still correct */
 	for (size_t i = 0; i < n; i++)
-		t[i] = (struct named_sizing){ planctx_host_name(s, v[i]->host), v[i] };
+		t[i] = (struct named_sizing){ planctx_names_get(nm, v[i]->host), v[i] };
 	qsort(t, n, sizeof(*t), cmp_named);
 	for (size_t i = 0; i < n; i++)
 		v[i] = t[i].z;
@@ -301,15 +301,22 @@ int sizing_main(int argc, char *argv[])
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
+	struct planctx_names nm;
+	if (planctx_names_build(s, &nm)) {
+		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
+		planctx_close(&p);
+		return 1;
+	}
 	if (p.cli.json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < s->n_sizing; i++) {
 			json_t *j = msg_json(s->sizing[i]);
-			json_object_set_new(j, "name", json_string(planctx_host_name(s, s->sizing[i]->host)));
+			json_object_set_new(j, "name", json_string(planctx_names_get(&nm, s->sizing[i]->host)));
 			json_array_append_new(arr, j);
 		}
 		print_json(json_pack("{s:s, s:s, s:s, s:o}", "mode", s->sizing_mode, "catalog_as_of",
 				     s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of, "sizing", arr));
+		planctx_names_free(&nm);
 		planctx_close(&p);
 		return 0;
 	}
@@ -319,12 +326,13 @@ int sizing_main(int argc, char *argv[])
 	       "$/MONTH", "AS OF", "NOTE");
 	const Cairn__Store__Sizing **zs = malloc((s->n_sizing + 1) * sizeof(*zs));
 	if (!zs) {
+		planctx_names_free(&nm);
 		planctx_close(&p);
 		return 1;
 	}
 	for (size_t i = 0; i < s->n_sizing; i++)
 		zs[i] = s->sizing[i];
-	sort_sizing(s, zs, s->n_sizing);
+	sort_sizing(&nm, zs, s->n_sizing);
 	for (size_t i = 0; i < s->n_sizing; i++) {
 		const Cairn__Store__Sizing *z = zs[i];
 		char cpu[32], mem[32], st[48];
@@ -332,11 +340,12 @@ int sizing_main(int argc, char *argv[])
 		snprintf(mem, sizeof(mem), "%.2f>%.2f", z->mem_observed_gib, z->mem_needed_gib);
 		snprintf(st, sizeof(st), "%.0fGiB %s %.0fIOPS", z->storage_gib, z->storage_type, z->storage_iops);
 		printf("%-20.20s  %-6s  %-13s  %-15s  %-12s  %9.2f  %-10s  %-16s  %9.2f  %-10s  %s\n",
-		       planctx_host_name(s, z->host), z->mode, cpu, mem,
+		       planctx_names_get(&nm, z->host), z->mode, cpu, mem,
 		       *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
 		       z->catalog_as_of, st, z->storage_monthly_usd, rules_plan.ebs_as_of, z->note);
 	}
 	free(zs);
+	planctx_names_free(&nm);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
 	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. EBS prices %s. 'cost' sums them up.\n",
@@ -372,6 +381,34 @@ static double asis_total(const Cairn__Store__Sizing *z)
 	return z->asis_monthly_usd + z->asis_storage_monthly_usd;
 }
 
+/* Applications sorted by id (then position), for one lookup per host row
+ * instead of a pass over every application. */
+struct app_pos {
+	const char *id;
+	size_t k;
+};
+
+static int cmp_app_pos(const void *x, const void *y)
+{
+	const struct app_pos *a = x, *b = y;
+	int c = strcmp(a->id, b->id);
+	return c ? c : (a->k > b->k) - (a->k < b->k);
+}
+
+/* Position of the first application with id, or n. */
+static size_t app_index(const struct app_pos *v, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(v[lo].id, id) ? v[lo].k : n;
+}
+
 int cost_main(int argc, char *argv[])
 {
 	struct planctx p;
@@ -390,10 +427,19 @@ int cost_main(int argc, char *argv[])
 	const Cairn__Store__Snapshot *s = p.snap;
 	struct cost_sum total = { 0 };
 	struct cost_sum *apps = calloc(s->n_apps + 1, sizeof(*apps));
-	if (!apps) {
+	struct app_pos *order = calloc(s->n_apps + 1, sizeof(*order));
+	struct planctx_names nm = { 0 };
+	if (!apps || !order || planctx_names_build(s, &nm)) {
+		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
+		free(apps);
+		free(order);
 		planctx_close(&p);
 		return 1;
 	}
+	for (size_t k = 0; k < s->n_apps; k++)
+		order[k] = (struct app_pos){ s->apps[k]->id, k };
+	if (s->n_apps)
+		qsort(order, s->n_apps, sizeof(*order), cmp_app_pos);
 	json_t *jh = p.cli.json ? json_array() : NULL;
 	const char *asof = *s->catalog_as_of ? s->catalog_as_of : "?";
 	if (!jh) {
@@ -405,20 +451,20 @@ int cost_main(int argc, char *argv[])
 	}
 	for (size_t i = 0; i < s->n_sizing; i++) {
 		const Cairn__Store__Sizing *z = s->sizing[i];
-		const Cairn__Store__App *app = planctx_app(s, z->app_id);
+		size_t k = app_index(order, s->n_apps, z->app_id);
+		const Cairn__Store__App *app = k < s->n_apps ? s->apps[k] : NULL;
 		double a = asis_total(z), r = sized_total(z);
 		total.asis += a;
 		total.sized += r;
 		total.hosts++;
-		for (size_t k = 0; k < s->n_apps; k++)
-			if (app == s->apps[k]) {
-				apps[k].asis += a;
-				apps[k].sized += r;
-				apps[k].hosts++;
-			}
+		if (app) {
+			apps[k].asis += a;
+			apps[k].sized += r;
+			apps[k].hosts++;
+		}
 		if (jh) {
 			json_array_append_new(jh, json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:f, s:f, s:s}",
-							    "host", z->host, "name", planctx_host_name(s, z->host),
+							    "host", z->host, "name", planctx_names_get(&nm, z->host),
 							    "app", app ? app->name : "",
 							    "asis_instance", z->asis_instance_type,
 							    "asis_monthly_usd", a,
@@ -427,7 +473,7 @@ int cost_main(int argc, char *argv[])
 							    "as_of", z->catalog_as_of));
 		} else {
 			printf("%-20.20s  %-16.16s  %-12s  %10.2f  %-12s  %10.2f  %10.2f  %s\n",
-			       planctx_host_name(s, z->host), app ? app->name : "-",
+			       planctx_names_get(&nm, z->host), app ? app->name : "-",
 			       *z->asis_instance_type ? z->asis_instance_type : "(none)", a,
 			       *z->instance_type ? z->instance_type : "(none)", r, a - r, z->catalog_as_of);
 		}
@@ -462,6 +508,8 @@ int cost_main(int argc, char *argv[])
 		       rules_plan.ebs_as_of);
 	}
 	free(apps);
+	free(order);
+	planctx_names_free(&nm);
 	planctx_close(&p);
 	return 0;
 }

@@ -258,6 +258,58 @@ const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host)
 	return host;
 }
 
+struct planctx_name {
+	const char *id, *name;
+	int rank; /* 0: readiness name, 1: map node name; the lower wins */
+};
+
+static int cmp_name(const void *x, const void *y)
+{
+	const struct planctx_name *a = x, *b = y;
+	int c = strcmp(a->id, b->id);
+	return c ? c : a->rank - b->rank;
+}
+
+int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out)
+{
+	size_t nodes = s->map ? s->map->n_nodes : 0;
+	out->n = 0;
+	out->v = malloc((s->n_readiness + nodes + 1) * sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_readiness; i++)
+		if (*s->readiness[i]->name)
+			out->v[out->n++] = (struct planctx_name){ s->readiness[i]->target,
+								  s->readiness[i]->name, 0 };
+	for (size_t i = 0; i < nodes; i++)
+		if (*s->map->nodes[i]->name)
+			out->v[out->n++] = (struct planctx_name){ s->map->nodes[i]->id,
+								  s->map->nodes[i]->name, 1 };
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_name);
+	return 0;
+}
+
+const char *planctx_names_get(const struct planctx_names *nm, const char *host)
+{
+	size_t lo = 0, hi = nm->n;
+	while (lo < hi) { /* first entry with id >= host */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(nm->v[mid].id, host) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nm->n && !strcmp(nm->v[lo].id, host) ? nm->v[lo].name : host;
+}
+
+void planctx_names_free(struct planctx_names *nm)
+{
+	free(nm->v);
+	nm->v = NULL;
+	nm->n = 0;
+}
+
 const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id)
 {
 	for (size_t i = 0; i < s->n_apps; i++)

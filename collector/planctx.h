@@ -68,6 +68,17 @@ const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s
 const Cairn__Store__Sizing *planctx_sizing(const Cairn__Store__Snapshot *s, const char *host);
 /* Name of a host id in the snapshot's map (or the id prefix). */
 const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host);
+/* Host id -> the name planctx_host_name gives, for every host of a snapshot
+ * at once: per-host tables look names up here in O(log n) (a linear
+ * planctx_host_name per row is quadratic at 10,000 hosts). The names point
+ * into the snapshot, valid while it is. */
+struct planctx_names {
+	struct planctx_name *v;
+	size_t n;
+};
+int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out);
+const char *planctx_names_get(const struct planctx_names *nm, const char *host);
+void planctx_names_free(struct planctx_names *nm);
 /* Application of id, or NULL. */
 const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id);
 

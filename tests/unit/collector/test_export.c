@@ -14,6 +14,7 @@
 #include "export.h"
 #include "plan.h"
 #include "plan_fixture.h"
+#include "planctx.h"
 #include "readiness.h"
 #include "sizing.h"
 #include "waves.h"
@@ -344,6 +345,21 @@ Test(export, ads_unknown_values_are_empty)
 	csv_record_free(&hdr);
 	csv_record_free(&row);
 	free(buf);
+}
+
+/* The name index the per-host tables use gives what planctx_host_name gives. */
+Test(export, planctx_names_match_host_name)
+{
+	struct planctx_names nm;
+	cr_assert_eq(planctx_names_build(snap, &nm), 0);
+	const char *ids[] = { es.hosts[0].id, es.hosts[1].id, es.hosts[2].id, "ext:192.0.2.53:53",
+			      "no-such-host" };
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		cr_expect_str_eq(planctx_names_get(&nm, ids[i]), planctx_host_name(snap, ids[i]),
+				 "%s", ids[i]);
+	cr_expect_str_eq(planctx_names_get(&nm, "ext:192.0.2.53:53"), "dns \"resolver\" 192.0.2.53");
+	cr_expect_str_neq(planctx_names_get(&nm, es.hosts[0].id), es.hosts[0].id);
+	planctx_names_free(&nm);
 }
 
 Test(export, json_golden)
