@@ -151,7 +151,8 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 		       (long long)jint(spool, "batches"), jint(spool, "batches") == 1 ? "" : "es", a,
 		       (long long)jint(spool, "next_seq"), (long long)jint(spool, "acked_seq"));
 		fmt_bytes((uint64_t)jint(spool, "dropped_bytes"), a, sizeof(a));
-		printf("dropped:     %lld batch%s (%s): spool full or not writable, or refused by the collector%s\n",
+		printf("dropped:     %lld batch%s (%s): spool full or not writable, or refused by "
+		       "the collector%s\n",
 		       (long long)jint(spool, "dropped_batches"),
 		       jint(spool, "dropped_batches") == 1 ? "" : "es", a,
 		       jint(spool, "pending_gaps") ? "; gap record pending" : "");
