@@ -685,8 +685,8 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		m->stats.edges_in_period++;
 		/* an unattributed socket on the collector's port is cairn too */
 		bool anonymous = !*e->identity && !*e->process_name;
-		uint32_t port = e->direction == CAIRN__DIRECTION__OUTBOUND ? e->remote_port
-									  : e->local_port;
+		uint32_t port = e->direction == CAIRN__DIRECTION__INBOUND ? e->local_port
+									 : e->remote_port;
 		bool self = is_self_traffic(e->identity, e->process_name) ||
 			    (anonymous && port == COLLECTOR_DEFAULT_PORT) ||
 			    (e->direction == CAIRN__DIRECTION__LOCAL &&

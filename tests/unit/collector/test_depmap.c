@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis_fixture.h"
+#include "config.h"
 #include "depmap.h"
 #include "store.h"
 
@@ -295,13 +296,19 @@ Test(depmap, ownerless_client_to_collector_is_self_traffic)
 	estate(&f);
 	fixture_conn(&f, 2, "10.0.0.2", "", 6, "10.0.0.6", "cairn-collector", 7500);
 	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "", "10.0.0.6", 7500, NULL);
+	/* an agent on the collector's own host: same-host, both ends unknown,
+	 * the default port (LOCAL edges carry it as the remote port) */
+	fixture_edge(&f, 6, 0, CAIRN__DIRECTION__LOCAL, "", NULL, COLLECTOR_DEFAULT_PORT, NULL);
 	/* the same ownerless client to a real service stays in the map */
 	fixture_conn(&f, 2, "10.0.0.2", "", 6, "10.0.0.6", "postgres", 5432);
 	struct depmap *m = build(&f, 0);
 	for (size_t i = 0; i < m->nsvc; i++)
 		cr_expect_not(m->svc[i].port == 7500, "cairn's own edge %u -> %u kept",
 			      m->svc[i].from, m->svc[i].to);
-	cr_expect_eq(m->stats.self_traffic, 3, "self traffic %llu",
+	for (size_t i = 0; i < m->nsvc; i++)
+		cr_expect_not(m->svc[i].local && m->svc[i].port == COLLECTOR_DEFAULT_PORT,
+			      "cairn's same-host edge kept");
+	cr_expect_eq(m->stats.self_traffic, 4, "self traffic %llu",
 		     (unsigned long long)m->stats.self_traffic);
 	cr_expect_not(host_edge(m, host(m, 1), host(m, 6)));
 	cr_expect(host_edge(m, host(m, 2), host(m, 6)));
