@@ -508,6 +508,18 @@ static void shrink_batch(struct job *j)
 	}
 }
 
+static Cairn__Gap *add_gap(Cairn__Batch *b, const struct spool_gap *sg)
+{
+	Cairn__Gap *g = collect_alloc(sizeof(*g));
+	spool_gap_to_proto(sg, g);
+	g->detail = collect_strdup(g->detail);
+	Cairn__Record *r = record_new();
+	r->kind_case = CAIRN__RECORD__KIND_GAP;
+	r->gap = g;
+	batch_add(b, r);
+	return g;
+}
+
 /* Writes the signed batch to the spool. Runs on the worker: the commit
  * fsyncs up to a few MiB, which must not stall the sender on the loop thread
  * (the spool serialises writers; the sender's ACK deletes simply wait). */
@@ -597,28 +609,14 @@ static void report_work(uv_work_t *req)
 		add_host(j, b);
 		add_packages(j, b);
 	}
-	for (size_t i = 0; i < j->ngaps; i++) {
-		Cairn__Gap *g = collect_alloc(sizeof(*g));
-		spool_gap_to_proto(&j->gaps[i], g);
-		g->detail = collect_strdup(g->detail);
-		Cairn__Record *r = record_new();
-		r->kind_case = CAIRN__RECORD__KIND_GAP;
-		r->gap = g;
-		batch_add(b, r);
-	}
+	for (size_t i = 0; i < j->ngaps; i++)
+		add_gap(b, &j->gaps[i]);
 	if (j->lost) {
 		struct spool_gap lg = { .first_seq = j->seq - j->lost, .last_seq = j->seq - 1,
 					.reason = SPOOL_GAP_UNWRITTEN,
 					.window_start_ms = j->lost_start_ms,
 					.window_end_ms = j->lost_end_ms };
-		Cairn__Gap *g = collect_alloc(sizeof(*g));
-		spool_gap_to_proto(&lg, g);
-		g->detail = collect_strdup(g->detail);
-		Cairn__Record *r = record_new();
-		r->kind_case = CAIRN__RECORD__KIND_GAP;
-		r->gap = g;
-		batch_add(b, r);
-		j->lost_gap = g;
+		j->lost_gap = add_gap(b, &lg);
 	}
 	add_health(j, b);
 	j->nrecords = b->n_records;
