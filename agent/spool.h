@@ -105,9 +105,8 @@ struct spool_batch {
 	int64_t lost_start_ms, lost_end_ms;
 };
 
-/* Reason of the gap for windows that were never stored: the wire protocol
- * has no dedicated value yet, so the unspecified one, with a detail text. */
-#define SPOOL_GAP_UNWRITTEN CAIRN__GAP_REASON__GAP_REASON_UNSPECIFIED
+/* Reason of the gap for windows that were never stored. */
+#define SPOOL_GAP_UNWRITTEN CAIRN__GAP_REASON__SPOOL_WRITE_FAILED
 
 /* Opens (creating when missing, unless readonly) <state_dir>/spool.
  * spool_max is the bound in bytes (>= SPOOL_MAX_MIN). A reader opened
