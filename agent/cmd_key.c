@@ -8,7 +8,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
-#include "key_owner.h"
 #include "keys.h"
 
 #define AGENT_KEY_FILE "agent.key"
@@ -28,15 +27,6 @@ static void id_usage(FILE *f)
 		   "Prints the agent id (hex of the public key) and its fingerprint.\n\n"
 		   "  -q, --quiet           print only the agent id\n");
 	cli_usage_common(f);
-}
-
-static int quiet_option(int opt, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (opt != 'q')
-		return -1;
-	*(bool *)ctx = true;
-	return 0;
 }
 
 static void print_identity(const struct cli *cli, const struct keypair *kp, const char *path,
@@ -95,19 +85,9 @@ int keygen_main(int argc, char *argv[])
 		return rc;
 	struct keypair kp;
 	bool created;
-	struct errbuf eb;
-	rc = keys_load_or_create(path, &kp, &created, &eb);
-	if (rc) {
-		fprintf(stderr, "%s: %s%s\n", cli.prog, eb.msg,
-			rc == -EACCES ? " (run as root or the service user, or pass --state-dir DIR)"
-				      : "");
-		return 1;
-	}
-	if (created && (rc = key_owner_adopt(path, &eb))) {
-		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-		keys_wipe(&kp);
-		return 1;
-	}
+	rc = cli_key_load_or_create(&cli, path, &kp, &created);
+	if (rc)
+		return rc;
 	print_identity(&cli, &kp, path, created, false);
 	keys_wipe(&kp);
 	return 0;
@@ -116,8 +96,7 @@ int keygen_main(int argc, char *argv[])
 int id_main(int argc, char *argv[])
 {
 	bool quiet = false;
-	static const struct option longopts[] = { { "quiet", no_argument, NULL, 'q' }, { 0 } };
-	struct cli_extra extra = { "q", longopts, quiet_option, &quiet };
+	struct cli_extra extra = cli_quiet_option(&quiet);
 	struct cli cli;
 	char path[PATH_MAX];
 	int rc = key_command_start(argc, argv, &extra, id_usage, &cli, path);

@@ -1,7 +1,6 @@
 /* cairn-collector key show: the collector's Ed25519 key in
  * <state_dir>/collector.key, created on first use. Agents pin its public key
  * (collector_key in agent.conf). */
-#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,7 +9,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
-#include "key_owner.h"
 #include "keys.h"
 
 #define COLLECTOR_KEY_FILE "collector.key"
@@ -25,20 +23,10 @@ static void key_usage(FILE *f)
 	cli_usage_common(f);
 }
 
-static int quiet_option(int opt, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (opt != 'q')
-		return -1;
-	*(bool *)ctx = true;
-	return 0;
-}
-
 int key_main(int argc, char *argv[])
 {
 	bool quiet = false;
-	static const struct option longopts[] = { { "quiet", no_argument, NULL, 'q' }, { 0 } };
-	struct cli_extra extra = { "q", longopts, quiet_option, &quiet };
+	struct cli_extra extra = cli_quiet_option(&quiet);
 	struct cli cli;
 	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, key_usage);
 	if (rc != CLI_CONTINUE)
@@ -62,19 +50,9 @@ int key_main(int argc, char *argv[])
 	}
 	struct keypair kp;
 	bool created;
-	struct errbuf eb;
-	rc = keys_load_or_create(path, &kp, &created, &eb);
-	if (rc) {
-		fprintf(stderr, "%s: %s%s\n", cli.prog, eb.msg,
-			rc == -EACCES ? " (run as root or the service user, or pass --state-dir DIR)"
-				      : "");
-		return 1;
-	}
-	if (created && (rc = key_owner_adopt(path, &eb))) {
-		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-		keys_wipe(&kp);
-		return 1;
-	}
+	rc = cli_key_load_or_create(&cli, path, &kp, &created);
+	if (rc)
+		return rc;
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
 	keys_id_hex(kp.pk, hex);
 	keys_fingerprint(kp.pk, fp);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "key_owner.h"
+#include "keys.h"
 #include "log.h"
 
 #define COMMON_SHORT "c:o:h"
@@ -280,4 +282,38 @@ int cli_collector_config(struct cli *cli, struct collector_config *cfg)
 	struct report_stderr r = { cli->prog };
 	int n = cli_collector_config_report(cli, cfg, report_to_stderr, &r);
 	return cli_finish(cli, n, validate_collector, cfg, cfg->log_level);
+}
+
+static int quiet_option(int opt, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (opt != 'q')
+		return -1;
+	*(bool *)ctx = true;
+	return 0;
+}
+
+struct cli_extra cli_quiet_option(bool *quiet)
+{
+	static const struct option longopts[] = { { "quiet", no_argument, NULL, 'q' }, { 0 } };
+	return (struct cli_extra){ "q", longopts, quiet_option, quiet };
+}
+
+int cli_key_load_or_create(const struct cli *cli, const char *path, struct keypair *kp,
+			   bool *created)
+{
+	struct errbuf eb;
+	int rc = keys_load_or_create(path, kp, created, &eb);
+	if (rc) {
+		fprintf(stderr, "%s: %s%s\n", cli->prog, eb.msg,
+			rc == -EACCES ? " (run as root or the service user, or pass --state-dir DIR)"
+				      : "");
+		return 1;
+	}
+	if (*created && key_owner_adopt(path, &eb)) {
+		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
+		keys_wipe(kp);
+		return 1;
+	}
+	return 0;
 }

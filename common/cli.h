@@ -90,4 +90,14 @@ int cli_agent_config_report(struct cli *cli, struct agent_config *cfg, config_re
 int cli_collector_config_report(struct cli *cli, struct collector_config *cfg,
 				config_report_fn report, void *arg);
 
+/* The -q, --quiet option of the key commands, as a struct cli_extra that sets
+ * *quiet. */
+struct cli_extra cli_quiet_option(bool *quiet);
+
+/* Loads the key at path, or creates it (mode 0600) and gives it to the owner of
+ * its directory (key_owner_adopt). Returns 0, or prints "prog: why" to stderr
+ * and returns exit code 1; kp holds no secret then. */
+int cli_key_load_or_create(const struct cli *cli, const char *path, struct keypair *kp,
+			   bool *created);
+
 #endif

@@ -1,0 +1,40 @@
+/* The check-config command both programs share: reads the configuration the
+ * way the daemon would, reports every error as FILE:LINE: message (exit 2 on
+ * any), then prints a summary, the effective configuration (--dump) or, with
+ * --json, {"file", "ok", "errors"[, "warnings"]}.
+ *
+ * Each program describes its configuration with a struct checkconf_program;
+ * the command's main is then
+ *
+ *   struct agent_config cfg;
+ *   const struct checkconf_program p = { .prog_name = "cairn-agent", .cfg = &cfg, ... };
+ *   return checkconf_main(&p, argc, argv);
+ */
+#ifndef CAIRN_CHECKCONF_H
+#define CAIRN_CHECKCONF_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "config.h"
+
+struct checkconf_program {
+	const char *prog_name; /* "cairn-agent" */
+	void (*usage)(FILE *f);
+	void *cfg; /* the caller's configuration struct, filled by load */
+	/* cli_*_config_report: returns the number of errors or a negative errno. */
+	int (*load)(struct cli *cli, void *cfg, config_report_fn report, void *arg);
+	int (*validate)(const void *cfg, struct errbuf *eb);
+	/* Appends warning strings for a valid configuration; NULL when the
+	 * program has none (its --json output then has no "warnings"). */
+	void (*warnings)(const struct cli *cli, const void *cfg, json_t *warnings);
+	void (*dump)(const void *cfg, FILE *f);
+	/* The lines after "FILE: OK". */
+	void (*summary)(const void *cfg);
+};
+
+/* Runs check-config; returns the exit code (0 valid, 2 on any error). */
+int checkconf_main(const struct checkconf_program *p, int argc, char *argv[]);
+
+#endif
