@@ -846,6 +846,33 @@ static Cairn__Record *record_new(void)
 	return r;
 }
 
+/* A new record of the given kind holding a new, initialised message of that
+ * kind (desc); *out receives the record. Returns the message, or NULL (and
+ * nothing allocated) when out of memory. */
+static void *record_with(Cairn__Record **out, Cairn__Record__KindCase kind,
+			 const ProtobufCMessageDescriptor *desc)
+{
+	Cairn__Record *r = record_new();
+	void *m = malloc(desc->sizeof_message);
+	if (!r || !m) {
+		free(r);
+		free(m);
+		return NULL;
+	}
+	protobuf_c_message_init(desc, m);
+	r->kind_case = kind;
+	switch (kind) {
+	case CAIRN__RECORD__KIND_HOST: r->host = m; break;
+	case CAIRN__RECORD__KIND_LISTENERS: r->listeners = m; break;
+	case CAIRN__RECORD__KIND_PROCESSES: r->processes = m; break;
+	case CAIRN__RECORD__KIND_PACKAGES: r->packages = m; break;
+	case CAIRN__RECORD__KIND_CONNECTIONS: r->connections = m; break;
+	default: abort(); /* a kind this generator does not make */
+	}
+	*out = r;
+	return m;
+}
+
 /* ------------------------------------------------------------ facts -> records */
 
 static const struct os_row *host_os(const struct estate_gen_host *h)
@@ -1128,17 +1155,10 @@ static int host_record(const struct estate_gen *e, uint32_t hi, int64_t t, Cairn
 	const struct estate_gen_host *h = &e->hosts[hi];
 	const struct estate_gen_facts *f = &h->f;
 	const struct os_row *os = host_os(h);
-	Cairn__Record *r = record_new();
-	Cairn__HostInfo *info = malloc(sizeof(*info));
-	if (!r || !info) {
-		free(r);
-		free(info);
+	Cairn__HostInfo *info =
+		record_with(out, CAIRN__RECORD__KIND_HOST, &cairn__host_info__descriptor);
+	if (!info)
 		return -ENOMEM;
-	}
-	cairn__host_info__init(info);
-	r->kind_case = CAIRN__RECORD__KIND_HOST;
-	r->host = info;
-	*out = r;
 	const char *rootdev, *datadev, *nicname;
 	host_devs(h, &rootdev, &datadev, &nicname);
 	char buf[160];
@@ -1318,17 +1338,10 @@ static int listener_add(Cairn__ListenerSet *ls, uint8_t proto, const char *addr,
 
 static int listeners_record(const struct estate_gen *e, uint32_t hi, int64_t t, Cairn__Record **out)
 {
-	Cairn__Record *r = record_new();
-	Cairn__ListenerSet *ls = malloc(sizeof(*ls));
-	if (!r || !ls) {
-		free(r);
-		free(ls);
+	Cairn__ListenerSet *ls =
+		record_with(out, CAIRN__RECORD__KIND_LISTENERS, &cairn__listener_set__descriptor);
+	if (!ls)
 		return -ENOMEM;
-	}
-	cairn__listener_set__init(ls);
-	r->kind_case = CAIRN__RECORD__KIND_LISTENERS;
-	r->listeners = ls;
-	*out = r;
 	ls->taken_ms = t;
 	struct extra_listener extra[16];
 	size_t nextra = host_extra_listeners(&e->hosts[hi], extra);
@@ -1401,17 +1414,10 @@ static int proc_add(struct proc_list *pl, const struct estate_gen *e, uint32_t h
 static int processes_record(const struct estate_gen *e, uint32_t hi, int64_t t, Cairn__Record **out)
 {
 	const struct estate_gen_host *h = &e->hosts[hi];
-	Cairn__Record *r = record_new();
-	Cairn__ProcessSnapshot *ps = malloc(sizeof(*ps));
-	if (!r || !ps) {
-		free(r);
-		free(ps);
+	Cairn__ProcessSnapshot *ps =
+		record_with(out, CAIRN__RECORD__KIND_PROCESSES, &cairn__process_snapshot__descriptor);
+	if (!ps)
 		return -ENOMEM;
-	}
-	cairn__process_snapshot__init(ps);
-	r->kind_case = CAIRN__RECORD__KIND_PROCESSES;
-	r->processes = ps;
-	*out = r;
 	ps->taken_ms = t;
 	struct proc_list pl = { ps, 0 };
 	static const char *const base[] = { "systemd", "sshd", "rsyslogd", "chronyd", "sssd_be",
@@ -1506,17 +1512,10 @@ static int packages_record(const struct estate_gen *e, uint32_t hi, int64_t t, C
 	const struct estate_gen_host *h = &e->hosts[hi];
 	const struct estate_gen_facts *f = &h->f;
 	const struct os_row *os = host_os(h);
-	Cairn__Record *r = record_new();
-	Cairn__PackageInventory *pi = malloc(sizeof(*pi));
-	if (!r || !pi) {
-		free(r);
-		free(pi);
+	Cairn__PackageInventory *pi =
+		record_with(out, CAIRN__RECORD__KIND_PACKAGES, &cairn__package_inventory__descriptor);
+	if (!pi)
 		return -ENOMEM;
-	}
-	cairn__package_inventory__init(pi);
-	r->kind_case = CAIRN__RECORD__KIND_PACKAGES;
-	r->packages = pi;
-	*out = r;
 	pi->manager = sdup(os->rpm ? "rpm" : "dpkg");
 	pi->collected_ms = t;
 	size_t cap = 0;
@@ -1870,17 +1869,12 @@ static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, ui
 	}
 	if (!(parts & PART_EDGES))
 		return 0;
-	Cairn__Record *r = record_new();
-	Cairn__ConnectionWindow *cw = malloc(sizeof(*cw));
-	if (!r || !cw) {
-		free(r);
-		free(cw);
+	Cairn__ConnectionWindow *cw = record_with(&b->records[b->n_records],
+						  CAIRN__RECORD__KIND_CONNECTIONS,
+						  &cairn__connection_window__descriptor);
+	if (!cw)
 		return -ENOMEM;
-	}
-	cairn__connection_window__init(cw);
-	r->kind_case = CAIRN__RECORD__KIND_CONNECTIONS;
-	r->connections = cw;
-	b->records[b->n_records++] = r;
+	b->n_records++;
 	cw->window_start_ms = t0;
 	cw->window_end_ms = t0 + STORE_DAY_MS;
 	cw->samples = 5760;
