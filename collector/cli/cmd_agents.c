@@ -16,9 +16,9 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "format.h"
 #include "enroll.h"
 #include "decide.h"
+#include "docs.h"
 #include "format.h"
 #include "read.h"
 #include "keys.h"
@@ -47,29 +47,6 @@ static int agents_option(int opt, const char *arg, void *ctx)
 	return 0;
 }
 
-static json_t *agent_json(const Cairn__Store__Agent *a)
-{
-	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
-	keys_id_hex(a->agent_id.data, hex);
-	keys_fingerprint(a->agent_id.data, fp);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:s, s:s, s:s, s:I}",
-			 "id", hex, "fingerprint", fp, "hostname", a->hostname,
-			 "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
-			 "first_seen_ms", (json_int_t)a->first_seen_ms,
-			 "last_seen_ms", (json_int_t)a->last_seen_ms,
-			 "last_batch_ms", (json_int_t)a->last_batch_ms,
-			 "high_seq", (json_int_t)a->high_seq,
-			 "batches_stored", (json_int_t)a->batches_stored,
-			 "records_stored", (json_int_t)a->records_stored,
-			 "replays_rejected", (json_int_t)a->replays_rejected,
-			 "bad_signatures", (json_int_t)a->bad_signatures,
-			 "malformed_batches", (json_int_t)a->malformed_batches,
-			 "gaps_reported", (json_int_t)a->gaps_reported,
-			 "last_peer", a->last_peer, "agent_version", a->agent_version,
-			 "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms);
-}
-
 static int agents_list(struct cli *cli, bool pending_only)
 {
 	struct read_ctx r;
@@ -90,7 +67,11 @@ static int agents_list(struct cli *cli, bool pending_only)
 	if (ags.undecodable)
 		fprintf(stderr, "%s: skipped %zu undecodable agent records\n", cli->prog,
 			ags.undecodable);
-	json_t *arr = cli->json ? json_array() : NULL;
+	json_t *arr = cli->json ? docs_agents(&ags, pending_only) : NULL;
+	if (cli->json && !arr) {
+		read_agents_free(&ags);
+		return 1;
+	}
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "STATE", "VIA",
 					     "LAST SEEN (UTC)", "LAST BATCH (UTC)", "HIGH SEQ",
 					     "BATCHES", "RECORDS", "REPLAYS", "BAD SIG", "MALFORMED",
@@ -104,15 +85,13 @@ static int agents_list(struct cli *cli, bool pending_only)
 		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
 		shown++;
-		if (arr) {
-			json_array_append_new(arr, agent_json(a));
-		} else if (tab) {
+		if (tab) {
 			char seen[32], batch[32];
 			format_time_sec(a->last_seen_ms, seen, sizeof(seen));
 			format_time_sec(a->last_batch_ms, batch, sizeof(batch));
 			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
 					  ags.v[i].fingerprint, *a->hostname ? a->hostname : "-",
-					  enroll_state_name(a->state),
+					  store_enroll_state_name(a->state),
 					  *a->enroll_via ? a->enroll_via : "-", seen, batch,
 					  (unsigned long long)a->high_seq,
 					  (unsigned long long)a->batches_stored,

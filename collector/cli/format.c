@@ -244,23 +244,6 @@ void format_age(int64_t ms, int64_t now_ms, char *out, size_t n)
 		snprintf(out, n, "%lldd ago", (long long)(d / 86400));
 }
 
-void *format_json_str(const char *s)
-{
-	if (!s)
-		s = "";
-	size_t len = strlen(s);
-	if (pbjson_utf8_valid(s, len))
-		return json_stringn(s, len);
-	size_t cap = len * 3 + 1;
-	char *fixed = malloc(cap);
-	if (!fixed)
-		return NULL;
-	size_t n = pbjson_utf8_sanitize(fixed, cap, s, len);
-	json_t *j = json_stringn(fixed, n);
-	free(fixed);
-	return j;
-}
-
 int format_print_json(void *json)
 {
 	json_t *j = json;

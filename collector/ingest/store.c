@@ -102,3 +102,14 @@ int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__
 	db_key_bytes(&k, a->agent_id.data, 32);
 	return store_put_msg(txn, env->dbi[STORE_AGENTS], &k, &a->base);
 }
+
+const char *store_enroll_state_name(Cairn__Store__EnrollState s)
+{
+	switch (s) {
+	case CAIRN__STORE__ENROLL_STATE__PENDING: return "pending";
+	case CAIRN__STORE__ENROLL_STATE__ACCEPTED: return "accepted";
+	case CAIRN__STORE__ENROLL_STATE__REJECTED: return "rejected";
+	case CAIRN__STORE__ENROLL_STATE__REVOKED: return "revoked";
+	default: return "unknown";
+	}
+}

@@ -91,4 +91,7 @@ int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_
 		     Cairn__Store__Agent **out);
 int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
 
+/* "pending", "accepted", "rejected", "revoked" ("unknown" otherwise). */
+const char *store_enroll_state_name(Cairn__Store__EnrollState s);
+
 #endif
