@@ -20,6 +20,9 @@ int migrate_main(int argc, char *argv[]);
 int progress_main(int argc, char *argv[]);
 int validate_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
+/* the console (cmd_web.c) and its tokens (cmd_token.c) */
+int web_main(int argc, char *argv[]);
+int token_main(int argc, char *argv[]);
 
 void collector_usage(void *f);
 

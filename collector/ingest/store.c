@@ -27,6 +27,7 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_SNAPSHOTS] = "snapshots",
 	[STORE_HEALTH] = "health",
 	[STORE_AGENT_NAMES] = "agent_names",
+	[STORE_TOKENS] = "tokens",
 };
 
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
