@@ -4,10 +4,12 @@
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
 libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libmnl-dev libinih-dev libjansson-dev
-libsystemd-dev"
+libsystemd-dev libmicrohttpd-dev libgnutls28-dev node-d3"
 # Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
+# The console's browser tests: chromium, chromium-driver, python3-selenium;
+# its HTTPS test makes a certificate with openssl.
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
-libclang-rt-14-dev"
+libclang-rt-14-dev chromium chromium-driver python3-selenium openssl curl"
 
 cairn_missing_packages() {
 	local missing="" p
