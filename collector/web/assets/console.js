@@ -69,7 +69,8 @@ async function login(ev) {
 
 /* A sortable, filterable table: cols = [{ key, title, num, fmt, link }]. */
 function table(rows, cols, opts) {
-  let sortKey = (opts && opts.sort) || null, asc = true, filter = "";
+  const first = opts && opts.sort ? cols.find((c) => c.title === opts.sort) : null;
+  let sortKey = first ? (first.key || first.title) : null, asc = true, filter = "";
   const wrap = h("div", {});
   const input = h("input", { type: "search", placeholder: "filter…", class: "filter" });
   input.addEventListener("input", () => { filter = input.value.toLowerCase(); draw(); });
@@ -164,6 +165,13 @@ async function overview() {
 
 const map = { hideInfra: false, hideExt: false, colour: "app", expanded: new Set(), search: "" };
 
+/* a map control changed: draw again (the page marker says when it is done) */
+async function redraw() {
+  document.body.dataset.page = "loading";
+  try { await mapPage(); document.body.dataset.page = "mapPage"; }
+  catch (e) { page("Error", h("p", { class: "error", id: "page-error" }, e.message)); document.body.dataset.page = "error"; }
+}
+
 async function mapPage() {
   const [deps, waves, ready] = await Promise.all([api("deps?level=app"), api("waves"), api("readiness")]);
   const waveOf = {}, readyOf = {};
@@ -174,17 +182,17 @@ async function mapPage() {
 
   const toolbar = h("div", { class: "toolbar" },
     h("label", {}, h("input", { type: "checkbox", id: "hide-infra", checked: map.hideInfra ? "" : null,
-      onchange: (e) => { map.hideInfra = e.target.checked; mapPage(); } }), " hide shared infrastructure"),
+      onchange: (e) => { map.hideInfra = e.target.checked; redraw(); } }), " hide shared infrastructure"),
     h("label", {}, h("input", { type: "checkbox", id: "hide-ext", checked: map.hideExt ? "" : null,
-      onchange: (e) => { map.hideExt = e.target.checked; mapPage(); } }), " hide external endpoints"),
+      onchange: (e) => { map.hideExt = e.target.checked; redraw(); } }), " hide external endpoints"),
     h("label", {}, "colour by ", (() => {
-      const s = h("select", { id: "colour", onchange: (e) => { map.colour = e.target.value; mapPage(); } },
+      const s = h("select", { id: "colour", onchange: (e) => { map.colour = e.target.value; redraw(); } },
         ["app", "wave", "readiness"].map((v) => h("option", { value: v, selected: map.colour === v ? "" : null }, v)));
       return s;
     })()),
     h("input", { type: "search", id: "map-search", placeholder: "search host, IP, application…", value: map.search,
-      onchange: (e) => { map.search = e.target.value.toLowerCase(); mapPage(); } }),
-    map.expanded.size ? h("button", { id: "collapse", onclick: () => { map.expanded.clear(); mapPage(); } }, "collapse all") : null);
+      onchange: (e) => { map.search = e.target.value.toLowerCase(); redraw(); } }),
+    map.expanded.size ? h("button", { id: "collapse", onclick: () => { map.expanded.clear(); redraw(); } }, "collapse all") : null);
   const svgEl = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svgEl.setAttribute("id", "map");
   const panel = h("div", { class: "panel", id: "map-panel" }, "Click an application to expand it to its hosts; click a host to open its page.");
@@ -222,8 +230,9 @@ async function mapPage() {
 
   const W = svgEl.clientWidth || 1000, H = svgEl.clientHeight || 640;
   const sim = d3.forceSimulation(nodes)
-    .force("link", d3.forceLink(links).id((d) => d.id).distance(60).strength(0.2))
-    .force("charge", d3.forceManyBody().strength(nodes.length > 500 ? -20 : -120).theta(0.9))
+    .force("link", d3.forceLink(links).id((d) => d.id).distance(nodes.length > 500 ? 40 : 110).strength(0.05))
+    .force("charge", d3.forceManyBody().strength(nodes.length > 500 ? -25 : nodes.length > 150 ? -90 : -500).theta(0.9))
+    .force("collide", d3.forceCollide((d) => (d.kind === "app" ? 6 + 2.5 * Math.sqrt(d.hosts) : 6)))
     .force("center", d3.forceCenter(W / 2, H / 2))
     .force("x", d3.forceX(W / 2).strength(0.03)).force("y", d3.forceY(H / 2).strength(0.03))
     .stop();
@@ -242,7 +251,15 @@ async function mapPage() {
   };
   const svg = d3.select(svgEl);
   const g = svg.append("g");
-  svg.call(d3.zoom().scaleExtent([0.05, 8]).on("zoom", (ev) => g.attr("transform", ev.transform)));
+  /* Debian's node-d3 is d3 v5: handlers get the datum, the event is d3.event */
+  const zoom = d3.zoom().scaleExtent([0.05, 8]).on("zoom", () => g.attr("transform", d3.event.transform));
+  svg.call(zoom);
+  /* the whole graph in view at first */
+  if (nodes.length) {
+    const [x0, x1] = d3.extent(nodes, (n) => n.x), [y0, y1] = d3.extent(nodes, (n) => n.y);
+    const k = Math.min(2, 0.9 * Math.min(W / (x1 - x0 + 80), H / (y1 - y0 + 40)));
+    svg.call(zoom.transform, d3.zoomIdentity.translate(W / 2, H / 2).scale(k).translate(-(x0 + x1) / 2, -(y0 + y1) / 2));
+  }
   const wmax = d3.max(links, (l) => l.w) || 1;
   g.append("g").selectAll("line").data(links).join("line")
     .attr("x1", (l) => l.source.x).attr("y1", (l) => l.source.y)
@@ -256,8 +273,8 @@ async function mapPage() {
     .attr("cx", (n) => n.x).attr("cy", (n) => n.y)
     .attr("r", (n) => n.kind === "app" ? 4 + 2.5 * Math.sqrt(n.hosts) : 4)
     .attr("fill", colourOf)
-    .on("click", (ev, n) => {
-      if (n.kind === "app") { map.expanded.add(n.id); mapPage(); }
+    .on("click", (n) => {
+      if (n.kind === "app") { map.expanded.add(n.id); redraw(); }
       else if (n.kind === "host") location.hash = "#/host/" + enc(n.id);
     });
   node.append("title").text((n) => n.name + (n.kind === "app" ? " (" + n.hosts + " hosts)" : ""));
