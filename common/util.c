@@ -298,3 +298,18 @@ size_t str_distance(const char *a, const char *b)
 	}
 	return row[lb];
 }
+
+void str_bytes(uint64_t b, char *out, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, n, "%llu B", (unsigned long long)b);
+	else
+		snprintf(out, n, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}

@@ -65,4 +65,7 @@ const char *os_user_name(void);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 
+/* A byte count for people: "17 B", "1.5 KiB", "730 MiB", "12 GiB". */
+void str_bytes(uint64_t b, char *out, size_t n);
+
 #endif
