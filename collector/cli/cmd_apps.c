@@ -147,8 +147,8 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 	}
 	char when[32];
 	format_time(s->computed_ms, when, sizeof(when));
-	printf("\nsnapshot %llu computed %s UTC from %u hosts\n", (unsigned long long)s->version, when,
-	       s->hosts);
+	printf("\nsnapshot %llu computed %s UTC from %u %s\n", (unsigned long long)s->version, when,
+	       s->hosts, format_noun(s->hosts, "host", "hosts"));
 	return 0;
 }
 

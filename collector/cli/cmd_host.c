@@ -155,8 +155,11 @@ int host_main(int argc, char *argv[])
 		printf("  os        %s\n", hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-");
 		printf("  kernel    %s (%s)\n", *hi->kernel_release ? hi->kernel_release : "-",
 		       *hi->architecture ? hi->architecture : "-");
-		printf("  cpu       %u threads, %u cores, %u sockets%s%s\n", hi->cpu_threads,
-		       hi->cpu_cores, hi->cpu_sockets, *hi->cpu_model ? ": " : "", hi->cpu_model);
+		printf("  cpu       %u %s, %u %s, %u %s%s%s\n", hi->cpu_threads,
+		       format_noun(hi->cpu_threads, "thread", "threads"), hi->cpu_cores,
+		       format_noun(hi->cpu_cores, "core", "cores"), hi->cpu_sockets,
+		       format_noun(hi->cpu_sockets, "socket", "sockets"), *hi->cpu_model ? ": " : "",
+		       hi->cpu_model);
 		printf("  memory    %s\n", mem);
 		if (hi->virt)
 			printf("  virt      %s%s%s\n", *hi->virt->kind ? hi->virt->kind : "-",

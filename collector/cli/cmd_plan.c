@@ -76,9 +76,9 @@ static int cmp_readiness_row(const void *x, const void *y)
 
 static void print_readiness_detail(const Cairn__Store__Readiness *r)
 {
-	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u windows)\n",
+	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u %s)\n",
 	       r->kind, r->name, r->target, r->category, r->score, r->confidence, r->coverage * 100,
-	       r->windows);
+	       r->windows, format_noun(r->windows, "window", "windows"));
 	printf("Reasons:\n");
 	if (!r->n_reasons)
 		printf("  (none: nothing found that needs work before a move)\n");
@@ -496,9 +496,9 @@ int cost_main(int argc, char *argv[])
 				     "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
 				     "saving_usd", total.asis - total.sized));
 	} else {
-		printf("\nTOTAL %u hosts: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
+		printf("\nTOTAL %u %s: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
 		       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
-		       total.hosts, total.asis, total.sized, total.asis - total.sized,
+		       total.hosts, format_noun(total.hosts, "host", "hosts"), total.asis, total.sized, total.asis - total.sized,
 		       total.asis > 0 ? (total.asis - total.sized) / total.asis * 100 : 0, asof,
 		       rules_plan.ebs_as_of);
 	}
@@ -632,7 +632,7 @@ int plan_main(int argc, char *argv[])
 		return 0;
 	}
 	print_plan_header(s);
-	printf("Wave size limit: %u hosts\n", limit);
+	printf("Wave size limit: %u %s\n", limit, format_noun(limit, "host", "hosts"));
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");

@@ -258,3 +258,8 @@ const char *format_count(uint64_t count, const char *one, const char *many, char
 	snprintf(out, n, "%llu %s", (unsigned long long)count, count == 1 ? one : many);
 	return out;
 }
+
+const char *format_noun(uint64_t count, const char *one, const char *many)
+{
+	return count == 1 ? one : many;
+}
