@@ -324,6 +324,14 @@ int deps_main(int argc, char *argv[])
 		}
 		format_table_align_right(t, o.service ? 6 : 3);
 		format_table_align_right(t, o.service ? 7 : 4);
+		format_table_elastic(t, 0);
+		format_table_elastic(t, o.service ? 2 : 1);
+		if (o.service) {
+			format_table_elastic(t, 1);
+			format_table_elastic(t, 3);
+		} else {
+			format_table_elastic(t, 2);
+		}
 		format_table_print(t, stdout);
 		format_table_free(t);
 		char when[32];

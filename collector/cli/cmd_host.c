@@ -240,6 +240,7 @@ int host_main(int argc, char *argv[])
 		printf("\nListeners (%zu):\n", ls->n_listeners);
 		if (t) {
 			format_table_align_right(t, 2);
+			format_table_elastic(t, 4);
 			format_table_print(t, stdout);
 		}
 		format_table_free(t);
@@ -275,6 +276,9 @@ int host_main(int argc, char *argv[])
 			if (t && n) {
 				format_table_align_right(t, 3);
 				format_table_align_right(t, 5);
+				format_table_elastic(t, 0);
+				format_table_elastic(t, 1);
+				format_table_elastic(t, 2);
 				format_table_print(t, stdout);
 			}
 			format_table_free(t);
