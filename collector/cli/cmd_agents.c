@@ -136,6 +136,36 @@ static int decide_txn(MDB_txn *txn, const struct db_env *env, void *arg)
 	return rc;
 }
 
+/* One enrollment decision with its audit entry: `agents accept|reject|revoke`
+ * and the console's admin buttons (web_opts.enroll) both write through here. */
+static int enroll_write(struct read_ctx *r, const char *needle, enum enroll_action action,
+			uint8_t id[static 32], struct errbuf *eb)
+{
+	struct decision d = { needle, action, { 0 }, eb };
+	int rc = decide_write(r, decide_txn, &d, eb);
+	memcpy(id, d.id, 32);
+	return rc;
+}
+
+int agents_enroll(struct read_ctx *r, const char *needle, const char *verb,
+		  char id_hex[static KEY_ID_HEX_LEN + 1], struct errbuf *eb)
+{
+	enum enroll_action action;
+	if (!strcmp(verb, "accept"))
+		action = ENROLL_ACCEPT;
+	else if (!strcmp(verb, "reject"))
+		action = ENROLL_REJECT;
+	else if (!strcmp(verb, "revoke"))
+		action = ENROLL_REVOKE;
+	else
+		return errbuf_set(eb, -EINVAL, "'%s' is not accept, reject or revoke", verb);
+	uint8_t id[32] = { 0 };
+	int rc = enroll_write(r, needle, action, id, eb);
+	if (!rc)
+		keys_id_hex(id, id_hex);
+	return rc;
+}
+
 static int agents_decide(struct cli *cli, enum enroll_action action, const char *needle)
 {
 	struct read_ctx r;
@@ -144,7 +174,7 @@ static int agents_decide(struct cli *cli, enum enroll_action action, const char 
 		return rc;
 	struct errbuf eb = { { 0 } };
 	struct decision d = { needle, action, { 0 }, &eb };
-	rc = decide_write(&r, decide_txn, &d, &eb);
+	rc = enroll_write(&r, needle, action, d.id, &eb);
 	read_close(&r);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);

@@ -309,6 +309,14 @@ int deps_main(int argc, char *argv[])
 		}
 		format_table_align_right(t, service ? 6 : 3);
 		format_table_align_right(t, service ? 7 : 4);
+		format_table_elastic(t, 0);
+		format_table_elastic(t, service ? 2 : 1);
+		if (service) {
+			format_table_elastic(t, 1);
+			format_table_elastic(t, 3);
+		} else {
+			format_table_elastic(t, 2);
+		}
 		format_table_print(t, stdout);
 		format_table_free(t);
 		char when[32];

@@ -71,9 +71,9 @@ static int cmp_readiness_row(const void *x, const void *y)
 
 static void print_readiness_detail(const Cairn__Store__Readiness *r)
 {
-	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u windows)\n",
+	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u %s)\n",
 	       r->kind, r->name, r->target, r->category, r->score, r->confidence, r->coverage * 100,
-	       r->windows);
+	       r->windows, format_noun(r->windows, "window", "windows"));
 	printf("Reasons:\n");
 	if (!r->n_reasons)
 		printf("  (none: nothing found that needs work before a move)\n");
@@ -203,11 +203,14 @@ int readiness_main(int argc, char *argv[])
 	}
 	print_plan_header(s);
 	printf("OS lifecycle table as of %s\n\n", *s->lifecycle_as_of ? s->lifecycle_as_of : "?");
-	printf("%-4s  %-24s  %-19s  %5s  %4s  %-10s  %s\n", "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
-	       "STRATEGY", "REASONS");
+	static const char *const rhead[] = { "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
+					      "STRATEGY", "REASONS", NULL };
+	struct format_table *t = format_table_new(7, rhead);
 	unsigned count[4] = { 0 };
 	Cairn__Store__Readiness **rows = malloc((s->n_readiness + 1) * sizeof(*rows));
-	if (!rows) {
+	if (!rows || !t) {
+		free(rows);
+		format_table_free(t);
 		planctx_close(&p);
 		return 1;
 	}
@@ -217,13 +220,18 @@ int readiness_main(int argc, char *argv[])
 		const Cairn__Store__Readiness *r = rows[i];
 		char codes[512];
 		reason_codes(r, codes, sizeof(codes));
-		printf("%-4s  %-24.24s  %-19s  %5u  %3u/5  %-10s  %s\n", r->kind, r->name, r->category,
-		       r->score, r->confidence, r->strategy, codes);
+		format_table_rowf(t, "%s\t%s\t%s\t%u\t%u/5\t%s\t%s", r->kind, r->name, r->category,
+				  r->score, r->confidence, r->strategy, codes);
 		if (!strcmp(r->kind, "host"))
 			count[!strcmp(r->category, "Ready") ? 0 : !strcmp(r->category, "Conditionally ready") ? 1
 			      : !strcmp(r->category, "Not ready") ? 2 : 3]++;
 	}
 	free(rows);
+	format_table_align_right(t, 3);
+	format_table_elastic(t, 1);
+	format_table_elastic(t, 6);
+	format_table_print(t, stdout);
+	format_table_free(t);
 	if (!s->n_readiness)
 		printf("(no hosts yet)\n");
 	printf("\nHosts: %u ready, %u conditionally ready, %u not ready, %u unknown. "
@@ -298,11 +306,15 @@ int sizing_main(int argc, char *argv[])
 		return rc;
 	}
 	print_plan_header(s);
-	printf("\n%-20s  %-6s  %-13s  %-15s  %-12s  %9s  %-10s  %-16s  %9s  %-10s  %s\n", "HOST", "MODE",
-	       "VCPU used>need", "MEM GiB used>need", "INSTANCE", "$/MONTH", "AS OF", "STORAGE",
-	       "$/MONTH", "AS OF", "NOTE");
+	printf("\n");
+	static const char *const zhead[] = { "HOST", "MODE", "VCPU used>need", "MEM GiB used>need",
+					      "INSTANCE", "$/MONTH", "STORAGE", "$/MONTH", "NOTE",
+					      NULL };
+	struct format_table *t = format_table_new(9, zhead);
 	const Cairn__Store__Sizing **zs = malloc((s->n_sizing + 1) * sizeof(*zs));
-	if (!zs) {
+	if (!zs || !t) {
+		free(zs);
+		format_table_free(t);
 		snapshot_names_free(&nm);
 		planctx_close(&p);
 		return 1;
@@ -316,17 +328,27 @@ int sizing_main(int argc, char *argv[])
 		snprintf(cpu, sizeof(cpu), "%.2f>%.2f", z->cpu_observed, z->cpu_needed);
 		snprintf(mem, sizeof(mem), "%.2f>%.2f", z->mem_observed_gib, z->mem_needed_gib);
 		snprintf(st, sizeof(st), "%.0fGiB %s %.0fIOPS", z->storage_gib, z->storage_type, z->storage_iops);
-		printf("%-20.20s  %-6s  %-13s  %-15s  %-12s  %9.2f  %-10s  %-16s  %9.2f  %-10s  %s\n",
-		       snapshot_names_get(&nm, z->host), z->mode, cpu, mem,
-		       *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
-		       z->catalog_as_of, st, z->storage_monthly_usd, rules_plan.ebs_as_of, z->note);
+		format_table_rowf(t, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s",
+				  snapshot_names_get(&nm, z->host), z->mode, cpu, mem,
+				  *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
+				  st, z->storage_monthly_usd, z->note);
 	}
 	free(zs);
+	format_table_align_right(t, 5);
+	format_table_align_right(t, 7);
+	format_table_elastic(t, 0);
+	format_table_elastic(t, 8);
+	if (s->n_sizing)
+		format_table_print(t, stdout);
+	format_table_free(t);
 	snapshot_names_free(&nm);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
-	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. EBS prices %s. 'cost' sums them up.\n",
-	       s->n_sizing ? s->sizing[0]->region : "us-east-1", rules_plan.ebs_region);
+	printf("\nEC2 prices: Linux on-demand, %s, as of %s, 730 h/month. EBS prices %s, as of %s. "
+	       "'cost' sums them up; --json has the date of every row.\n",
+	       s->n_sizing ? s->sizing[0]->region : "us-east-1",
+	       *s->catalog_as_of ? s->catalog_as_of : "?", rules_plan.ebs_region,
+	       rules_plan.ebs_as_of);
 	planctx_close(&p);
 	return 0;
 }
@@ -370,13 +392,17 @@ int cost_main(int argc, char *argv[])
 		planctx_close(&p);
 		return rc;
 	}
-	/* the table is the same document, for people */
+	/* the tables are the same document, for people */
 	const char *asof = json_string_value(json_object_get(doc, "catalog_as_of"));
 	print_plan_header(s);
 	printf("EC2 prices as of %s, EBS prices as of %s (%s)\n\n", asof, rules_plan.ebs_as_of,
 	       rules_plan.ebs_region);
-	printf("%-20s  %-16s  %-12s  %10s  %-12s  %10s  %10s  %s\n", "HOST", "APPLICATION",
-	       "AS-IS", "$/MONTH", "RIGHT-SIZED", "$/MONTH", "SAVING", "AS OF");
+	static const char *const chead[] = { "HOST", "APPLICATION", "AS-IS", "$/MONTH",
+					      "RIGHT-SIZED", "$/MONTH", "SAVING", NULL };
+	static const char *const ahead[] = { "APPLICATION", "HOSTS", "AS-IS $/MO", "SIZED $/MO",
+					      "SAVING", NULL };
+	struct format_table *th = format_table_new(7, chead);
+	struct format_table *ta = format_table_new(5, ahead);
 	size_t i;
 	json_t *h;
 #define STR(o, k) json_string_value(json_object_get((o), (k)))
@@ -384,23 +410,40 @@ int cost_main(int argc, char *argv[])
 	json_array_foreach(json_object_get(doc, "hosts"), i, h) {
 		const char *app = STR(h, "app"), *ai = STR(h, "asis_instance"),
 			   *ri = STR(h, "rightsized_instance");
-		printf("%-20.20s  %-16.16s  %-12s  %10.2f  %-12s  %10.2f  %10.2f  %s\n", STR(h, "name"),
-		       *app ? app : "-", *ai ? ai : "(none)", NUM(h, "asis_monthly_usd"),
-		       *ri ? ri : "(none)", NUM(h, "rightsized_monthly_usd"), NUM(h, "saving_usd"),
-		       STR(h, "as_of"));
+		if (th)
+			format_table_rowf(th, "%s\t%s\t%s\t%.2f\t%s\t%.2f\t%.2f", STR(h, "name"),
+					  *app ? app : "-", *ai ? ai : "(none)", NUM(h, "asis_monthly_usd"),
+					  *ri ? ri : "(none)", NUM(h, "rightsized_monthly_usd"),
+					  NUM(h, "saving_usd"));
 	}
-	printf("\n%-36s  %5s  %10s  %10s  %10s  %s\n", "APPLICATION", "HOSTS", "AS-IS $/MO",
-	       "SIZED $/MO", "SAVING", "AS OF");
+	if (th) {
+		for (size_t c = 3; c < 7; c += (c == 3 ? 2 : 1))
+			format_table_align_right(th, c);
+		format_table_elastic(th, 0);
+		format_table_elastic(th, 1);
+		format_table_print(th, stdout);
+		printf("\n");
+	}
 	json_array_foreach(json_object_get(doc, "apps"), i, h)
-		printf("%-36.36s  %5lld  %10.2f  %10.2f  %10.2f  %s\n", STR(h, "name"),
-		       (long long)json_integer_value(json_object_get(h, "hosts")),
-		       NUM(h, "asis_monthly_usd"), NUM(h, "rightsized_monthly_usd"), NUM(h, "saving_usd"),
-		       asof);
+		if (ta)
+			format_table_rowf(ta, "%s\t%lld\t%.2f\t%.2f\t%.2f", STR(h, "name"),
+					  (long long)json_integer_value(json_object_get(h, "hosts")),
+					  NUM(h, "asis_monthly_usd"), NUM(h, "rightsized_monthly_usd"),
+					  NUM(h, "saving_usd"));
+	if (ta) {
+		for (size_t c = 1; c < 5; c++)
+			format_table_align_right(ta, c);
+		format_table_elastic(ta, 0);
+		format_table_print(ta, stdout);
+	}
+	format_table_free(th);
+	format_table_free(ta);
 	const json_t *t = json_object_get(doc, "total");
 	double asis = NUM(t, "asis_monthly_usd"), sized = NUM(t, "rightsized_monthly_usd");
-	printf("\nTOTAL %lld hosts: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
+	unsigned hosts = (unsigned)json_integer_value(json_object_get(t, "hosts"));
+	printf("\nTOTAL %u %s: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
 	       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
-	       (long long)json_integer_value(json_object_get(t, "hosts")), asis, sized, asis - sized,
+	       hosts, format_noun(hosts, "host", "hosts"), asis, sized, asis - sized,
 	       asis > 0 ? (asis - sized) / asis * 100 : 0, asof, rules_plan.ebs_as_of);
 #undef STR
 #undef NUM
@@ -515,7 +558,7 @@ int plan_main(int argc, char *argv[])
 		return rc;
 	}
 	print_plan_header(s);
-	printf("Wave size limit: %u hosts\n", limit);
+	printf("Wave size limit: %u %s\n", limit, format_noun(limit, "host", "hosts"));
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");

@@ -51,7 +51,7 @@ int web_main(int argc, char *argv[])
 		return rc;
 	struct errbuf eb = { { 0 } };
 	struct web *w = NULL;
-	struct web_opts o = { .cfg = &r.cfg, .rd = &r };
+	struct web_opts o = { .cfg = &r.cfg, .rd = &r, .enroll = agents_enroll };
 	if ((rc = web_start(&w, &o, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		read_close(&r);

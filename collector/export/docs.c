@@ -17,19 +17,7 @@
 
 json_t *docs_json_str(const char *s)
 {
-	if (!s)
-		s = "";
-	size_t len = strlen(s);
-	if (pbjson_utf8_valid(s, len))
-		return json_stringn(s, len);
-	size_t cap = len * 3 + 1;
-	char *fixed = malloc(cap);
-	if (!fixed)
-		return NULL;
-	size_t n = pbjson_utf8_sanitize(fixed, cap, s, len);
-	json_t *j = json_stringn(fixed, n);
-	free(fixed);
-	return j;
+	return pbjson_string(s);
 }
 
 json_t *docs_message(const void *msg)

@@ -521,6 +521,7 @@ int web_start(struct web **out, const struct web_opts *o, struct errbuf *eb)
 	w->tls = tls;
 	w->allow_loopback = !strcmp(cfg->web_allow_loopback, "true");
 	web_api_init(&w->api, o->rd);
+	w->api.enroll = o->enroll;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

@@ -37,6 +37,12 @@ struct web_opts {
 	const struct collector_config *cfg;  /* web_listen, web_tls_*, web_allow_loopback */
 	struct read_ctx *rd;                 /* opened writable (decisions); outlives the server */
 	unsigned threads;                    /* 0 = WEB_THREADS */
+	/* Enrollment (admin): agents accept|reject|revoke belong to ingest, which
+	 * web may not reach (docs/architecture.md); the command line passes the
+	 * same function `agents accept` uses. verb is "accept", "reject" or
+	 * "revoke"; id_hex receives the agent. NULL: enrollment answers 501. */
+	int (*enroll)(struct read_ctx *rd, const char *needle, const char *verb,
+		      char id_hex[static 65], struct errbuf *eb);
 };
 
 /* Starts serving. -EINVAL with eb saying why for a bad address or a

@@ -11,7 +11,6 @@
 #include "apps.h"
 #include "decide.h"
 #include "docs.h"
-#include "enroll.h"
 #include "estate.h"
 #include "keys.h"
 #include "migrate.h"
@@ -172,7 +171,7 @@ static void paginate(struct web_reply *r, const char *key, const struct webq *q)
 
 static unsigned status_of(int rc)
 {
-	return rc == -ENOENT ? 404 : rc == -EEXIST || rc == -EINVAL ? 400 : 500;
+	return rc == -ENOENT ? 404 : rc == -EEXIST || rc == -EINVAL ? 400 : rc == -ENOSYS ? 501 : 500;
 }
 
 /* ---------------------------------------------------------------- reads */
@@ -433,25 +432,12 @@ static int write_decision(struct web_api *a, const struct put *p, struct errbuf 
 	return snapshot_refresh(&a->rd->db, &so, NULL, eb);
 }
 
-struct enroll_arg {
-	uint8_t id[32];
-	enum enroll_action action;
-	struct errbuf *eb;
-};
-
-static int enroll_fn(MDB_txn *txn, const struct db_env *env, void *arg)
-{
-	struct enroll_arg *e = arg;
-	return enroll_decide(txn, env, e->id, e->action, os_user_name(), time_now_ms(), e->eb);
-}
-
 /* What a POST names, resolved in a read transaction that ends before the
  * write (decide_write wants none open in this thread). */
 struct target {
 	char app_id[WEBQ_TEXT_MAX], app_name[WEBQ_TEXT_MAX];
 	char other_id[WEBQ_TEXT_MAX];
 	char host_id[KEY_ID_HEX_LEN + 1];
-	uint8_t agent[32];
 };
 
 static void handle_post(struct web_api *a, const struct token_info *who,
@@ -498,7 +484,8 @@ static void handle_post(struct web_api *a, const struct token_info *who,
 	const char *name = NULL, *state = NULL, *note = NULL;
 	int progress = -1;
 	if (agents) {
-		rc = enroll_find(t.txn, t.db, seg[1], tg.agent, &eb);
+		if (!a->enroll)
+			rc = errbuf_set(&eb, -ENOSYS, "enrollment is not available in this server");
 	} else if ((rc = snap_acquire(a, &t, &ws, &eb)) == 0) {
 		const Cairn__Store__Snapshot *s = ws->s;
 		size_t ai;
@@ -597,15 +584,10 @@ static void handle_post(struct web_api *a, const struct token_info *who,
 			cairn__store__migration_status__free_unpacked(m, NULL);
 		}
 	} else {
-		struct enroll_arg e = { .eb = &eb };
-		memcpy(e.id, tg.agent, sizeof(e.id));
-		e.action = !strcmp(verb, "accept") ? ENROLL_ACCEPT
-			   : !strcmp(verb, "reject") ? ENROLL_REJECT : ENROLL_REVOKE;
-		rc = decide_write(a->rd, enroll_fn, &e, &eb);
-		char hex[KEY_ID_HEX_LEN + 1];
-		keys_id_hex(tg.agent, hex);
-		r->body = json_pack("{s:s, s:s, s:s}", "id", hex, "action", enroll_action_name(e.action),
-				    "by", actor);
+		char hex[65];
+		rc = a->enroll(a->rd, seg[1], verb, hex, &eb);
+		if (!rc)
+			r->body = json_pack("{s:s, s:s, s:s}", "id", hex, "action", verb, "by", actor);
 	}
 	os_user_act_as(NULL);
 	json_decref(in);

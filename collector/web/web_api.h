@@ -22,6 +22,8 @@ struct web_snap_cache {
 
 struct web_api {
 	struct read_ctx *rd;
+	int (*enroll)(struct read_ctx *rd, const char *needle, const char *verb,
+		      char id_hex[static 65], struct errbuf *eb);
 	struct web_snap_cache cache;
 };
 
