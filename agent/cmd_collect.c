@@ -15,6 +15,9 @@
 
 #include "cli.h"
 #include "collect.h"
+#include "collect_host.h"
+#include "collect_perf.h"
+#include "collect_pkg.h"
 #include "collect_proc.h"
 #include "collect_sock.h"
 #include "commands.h"
@@ -22,6 +25,7 @@
 #include "log.h"
 #include "pbjson.h"
 #include "util.h"
+#include "window.h"
 
 enum { OPT_ROOT = CLI_OPT_USER, OPT_ONLY, OPT_INTERVAL };
 
@@ -130,6 +134,28 @@ static void sleep_ms(long ms)
 		;
 }
 
+int cmd_collect_sock(struct collect_ctx *ctx, int64_t now_ms, Cairn__ConnectionWindow **conns,
+		     Cairn__ListenerSet **listeners)
+{
+	struct sock_scanner *s = NULL;
+	struct window *w = NULL;
+	const struct sock_sample *smp;
+	*conns = NULL;
+	*listeners = NULL;
+	int rc = collect_sock_scanner_new(&s, ctx, NULL);
+	if (!rc)
+		rc = window_new(&w, now_ms);
+	if (!rc)
+		rc = collect_sock_scanner_sample(s, ctx, now_ms, &smp);
+	if (!rc)
+		rc = window_add_sample(w, smp);
+	if (!rc)
+		rc = window_close(w, now_ms, conns, listeners);
+	window_free(w);
+	collect_sock_scanner_free(s);
+	return rc;
+}
+
 static int run_collectors(struct collect_ctx *ctx, const struct collect_opts *o, struct results *r)
 {
 	struct perf_state *perf = NULL;
@@ -138,40 +164,40 @@ static int run_collectors(struct collect_ctx *ctx, const struct collect_opts *o,
 	int rc = 0;
 
 	if (o->only[COLLECT_PERF]) {
-		rc = perf_open(&perf, (uint32_t)o->interval_ms, 0);
+		rc = collect_perf_open(&perf, (uint32_t)o->interval_ms, 0);
 		if (!rc)
-			perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
+			collect_perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
 	}
 	if (!rc && o->only[COLLECT_PROC]) {
-		rc = proc_state_new(&proc);
-		if (!rc && proc_snapshot(ctx, proc, &first))
+		rc = collect_proc_state_new(&proc);
+		if (!rc && collect_proc_snapshot(ctx, proc, &first))
 			first = NULL;
 	}
 	if (rc)
 		goto out;
 	if (o->only[COLLECT_HOST])
-		host_collect(ctx, &r->host);
+		collect_host(ctx, &r->host);
 	if (o->only[COLLECT_PKG])
-		pkg_collect(ctx, NULL, &r->pkgs, &r->npkgs);
+		collect_pkg(ctx, NULL, &r->pkgs, &r->npkgs);
 	if (o->only[COLLECT_PERF] || o->only[COLLECT_PROC])
 		sleep_ms(o->interval_ms);
 	if (perf) {
-		perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
-		if (perf_window_close(perf, time_now_ms(), &r->perf))
+		collect_perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
+		if (collect_perf_window_close(perf, time_now_ms(), &r->perf))
 			collect_error(ctx, COLLECT_PERF, "no performance counters could be sampled");
 	}
-	if (proc && !proc_snapshot(ctx, proc, &r->procs) && first)
-		proc_delta(first, r->procs, &r->delta);
+	if (proc && !collect_proc_snapshot(ctx, proc, &r->procs) && first)
+		collect_proc_delta(first, r->procs, &r->delta);
 	if (o->only[COLLECT_SOCK]) {
-		int src = collect_sock(ctx, time_now_ms(), &r->conns, &r->listeners);
+		int src = cmd_collect_sock(ctx, time_now_ms(), &r->conns, &r->listeners);
 		if (src)
 			collect_error(ctx, COLLECT_SOCK, "no socket table could be read: %s", strerror(-src));
 	}
 out:
 	if (first)
 		cairn__process_snapshot__free_unpacked(first, NULL);
-	perf_close(perf);
-	proc_state_free(proc);
+	collect_perf_close(perf);
+	collect_proc_state_free(proc);
 	r->health = collect_health(ctx);
 	return rc;
 }

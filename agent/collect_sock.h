@@ -94,8 +94,8 @@ struct sock_proc {
 	const char *container_id; /* "" when not in a container */
 };
 
-/* One sample. Owned by the scanner; valid until the next sock_scanner_sample()
- * or sock_scanner_free(). */
+/* One sample. Owned by the scanner; valid until the next collect_sock_scanner_sample()
+ * or collect_sock_scanner_free(). */
 struct sock_sample {
 	int64_t taken_ms;
 	uint64_t seq;           /* 1 for the scanner's first sample */
@@ -121,28 +121,22 @@ struct sock_scanner_opts {
 
 /* Creates a scanner for ctx (root, live). opts may be NULL. Returns 0 or
  * -ENOMEM. Nothing is opened until the first sample. */
-int sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
+int collect_sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
 		     const struct sock_scanner_opts *opts);
 /* Closes every netlink socket and frees all state, NULL-safe. */
-void sock_scanner_free(struct sock_scanner *s);
+void collect_sock_scanner_free(struct sock_scanner *s);
 
 /* Takes one sample at wall time now_ms. Returns 0 (items and errors counted in
  * ctx->stats[COLLECT_SOCK]) or a negative errno when nothing at all could be
  * read (no netlink and no /proc/net file); then *out is NULL. */
-int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
+int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
 			const struct sock_sample **out);
 
 /* The process record for pid as of the last sample, NULL when unknown (or s
  * is NULL, as in hand-made samples). */
-const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t pid);
+const struct sock_proc *collect_sock_scanner_proc(const struct sock_scanner *s, int32_t pid);
 
 /* Text form of an address ("127.0.0.1", "::1") into out (>= 46 bytes). */
 const char *sock_addr_str(const struct sock_addr *a, char *out, size_t n);
-
-/* One-shot for `cairn-agent collect --only sock`: one sample, aggregated into
- * a single-sample window. Frees with cairn__connection_window__free_unpacked /
- * cairn__listener_set__free_unpacked (NULL allocator). */
-int collect_sock(struct collect_ctx *ctx, int64_t now_ms,
-		 Cairn__ConnectionWindow **conns, Cairn__ListenerSet **listeners);
 
 #endif

@@ -159,7 +159,7 @@ static int add_listener(struct window *w, const struct sock_sample *s, const str
 		return 0;
 	if (array_grow((void **)&w->ls, &w->capls, w->nls + 1, sizeof(*w->ls)))
 		return -ENOMEM;
-	const struct sock_proc *p = sock_scanner_proc(s->scanner, e->pid);
+	const struct sock_proc *p = collect_sock_scanner_proc(s->scanner, e->pid);
 	struct listener *l = &w->ls[w->nls];
 	memset(l, 0, sizeof(*l));
 	l->key = strdup(key);
@@ -248,8 +248,8 @@ static int bytes_prune(struct window *w)
 
 static int add_edge(struct window *w, const struct sock_sample *s, const struct sock_entry *e)
 {
-	const struct sock_proc *self = sock_scanner_proc(s->scanner, e->pid);
-	const struct sock_proc *peer = e->peer_found ? sock_scanner_proc(s->scanner, e->peer_pid) : NULL;
+	const struct sock_proc *self = collect_sock_scanner_proc(s->scanner, e->pid);
+	const struct sock_proc *peer = e->peer_found ? collect_sock_scanner_proc(s->scanner, e->peer_pid) : NULL;
 	uint64_t sent, recv;
 	long track;
 	int rc = socket_bytes(w, e, &sent, &recv, &track);
