@@ -1581,3 +1581,32 @@ int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx,
 	*out = &s->sample;
 	return 0;
 }
+
+/* ------------------------------------------------------------ queries for event capture */
+
+bool collect_sock_scanner_is_local(const struct sock_scanner *s, const struct sock_addr *a)
+{
+	if (sock_addr_is_loopback(a))
+		return true;
+	return s && own_addr(s, a);
+}
+
+int32_t collect_sock_scanner_listener(const struct sock_scanner *s, uint64_t netns,
+				      uint8_t protocol, uint16_t port)
+{
+	uint64_t v;
+	if (!s || !s->n ||
+	    !sockhash_get(&s->listen, listen_key(netns, protocol, port), &v) || v > s->n)
+		return 0;
+	return s->entries[v - 1].pid;
+}
+
+bool collect_sock_scanner_is_server_port(const struct sock_scanner *s, uint64_t netns,
+					 uint8_t protocol, uint16_t local_port, uint16_t remote_port)
+{
+	if (s && s->n &&
+	    sockhash_get(&s->listen, listen_key(netns, protocol, local_port), NULL))
+		return true;
+	uint16_t lo = s ? s->ephemeral_lo : 32768;
+	return local_port < lo && remote_port >= lo;
+}

@@ -136,6 +136,20 @@ int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx,
  * is NULL, as in hand-made samples). */
 const struct sock_proc *collect_sock_scanner_proc(const struct sock_scanner *s, int32_t pid);
 
+/* What the event capture (window_add_flows) asks about the host as of the
+ * scanner's last sample. With s NULL nothing is known: only loopback is
+ * local, no listener is known, and the port rule decides. */
+/* Loopback, or an address of this host (any namespace's sockets, our
+ * interfaces). */
+bool collect_sock_scanner_is_local(const struct sock_scanner *s, const struct sock_addr *a);
+/* Owner of the listener on (netns, protocol, port), 0 when none or unknown. */
+int32_t collect_sock_scanner_listener(const struct sock_scanner *s, uint64_t netns,
+				      uint8_t protocol, uint16_t port);
+/* The local end of a flow is its server end: a listener on local_port, or
+ * a port below the ephemeral range talking to one inside it. */
+bool collect_sock_scanner_is_server_port(const struct sock_scanner *s, uint64_t netns,
+					 uint8_t protocol, uint16_t local_port, uint16_t remote_port);
+
 /* Text form of an address ("127.0.0.1", "::1") into out (>= 46 bytes). */
 const char *sock_addr_str(const struct sock_addr *a, char *out, size_t n);
 

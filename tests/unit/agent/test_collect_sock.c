@@ -280,7 +280,7 @@ Test(sock_fixture, one_shot_collect_builds_edges_and_listeners)
 	collect_ctx_init(&ctx, FIXTURE_DIR "/net/host1");
 	Cairn__ConnectionWindow *cw;
 	Cairn__ListenerSet *ls;
-	cr_assert_eq(cmd_collect_sock(&ctx, 5000, &cw, &ls), 0);
+	cr_assert_eq(cmd_collect_sock(&ctx, 5000, 0, 1000, NULL, &cw, &ls), 0);
 	cr_assert_eq(cw->samples, 1);
 	cr_assert_eq(cw->n_edges, 4, "edges = %zu", cw->n_edges);
 	const Cairn__Edge *e = find_edge(cw, CAIRN__DIRECTION__OUTBOUND, "app", 5432);
@@ -318,7 +318,7 @@ Test(sock_fixture, missing_root_is_an_error)
 	collect_ctx_init(&ctx, FIXTURE_DIR "/net/does-not-exist");
 	Cairn__ConnectionWindow *cw;
 	Cairn__ListenerSet *ls;
-	cr_assert_lt(cmd_collect_sock(&ctx, 5000, &cw, &ls), 0);
+	cr_assert_lt(cmd_collect_sock(&ctx, 5000, 0, 1000, NULL, &cw, &ls), 0);
 	cr_assert_null(cw);
 	cr_assert_gt(ctx.stats[COLLECT_SOCK].errors, 0);
 }
@@ -720,7 +720,7 @@ Test(sock_live, udp_listener_below_ephemeral_range, .timeout = 60)
 	collect_ctx_init(&ctx, "/");
 	Cairn__ConnectionWindow *cw;
 	Cairn__ListenerSet *ls;
-	cr_assert_eq(cmd_collect_sock(&ctx, 1000, &cw, &ls), 0);
+	cr_assert_eq(cmd_collect_sock(&ctx, 1000, 0, 1000, NULL, &cw, &ls), 0);
 	bool found = false;
 	for (size_t i = 0; i < ls->n_listeners; i++) {
 		const Cairn__Listener *l = ls->listeners[i];
