@@ -229,6 +229,14 @@ void batch_add_health(struct batch *b, const struct collect_ctx *ctx, const stru
 	h->spool_batches = in->spool_batches;
 	h->spool_bytes = in->spool_bytes;
 	h->dropped_batches = in->dropped_batches;
+	if (in->capture) {
+		h->capture = collect_strdup(in->capture);
+		h->capture_ebpf = in->capture_ebpf;
+		h->capture_events = in->capture_events;
+		h->capture_ringbuf_drops = in->capture_ringbuf_drops;
+		h->capture_map_full = in->capture_map_full;
+		h->capture_udp_datagrams = in->capture_udp_datagrams;
+	}
 	add_record(b, CAIRN__RECORD__KIND_HEALTH)->health = h;
 }
 

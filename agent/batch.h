@@ -94,6 +94,9 @@ struct batch_health {
 	double cpu_pct;                   /* < 0: unknown (first window) */
 	uint64_t rss_bytes;
 	uint64_t spool_batches, spool_bytes, dropped_batches;
+	const char *capture;              /* capture_describe(); NULL: not reported */
+	bool capture_ebpf;
+	uint64_t capture_events, capture_ringbuf_drops, capture_map_full, capture_udp_datagrams;
 };
 void batch_add_health(struct batch *b, const struct collect_ctx *ctx, const struct batch_health *h);
 

@@ -23,6 +23,7 @@
 #endif
 
 #include "batch.h"
+#include "capture.h"
 #include "collect.h"
 #include "collect_host.h"
 #include "collect_perf.h"
@@ -92,6 +93,8 @@ struct daemon {
 	struct sock_scanner *sock;
 	struct window *win;
 	struct perf_state *perf;
+	struct capture *cap;          /* polled on the loop thread, taken by jobs */
+	struct capture_counters cap_reported; /* totals at the last health record */
 	char boot_id[64];
 
 	/* Loop-side copies and schedule. */
@@ -110,6 +113,8 @@ struct daemon {
 
 	uv_timer_t sample_timer, report_timer, status_timer, watchdog_timer, deadline_timer;
 	uv_timer_t drain_timer;
+	uv_timer_t capture_timer;
+	uv_poll_t capture_poll;
 	uint64_t drain_until;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uint64_t watchdog_usec;
@@ -239,6 +244,23 @@ static double self_cpu_pct(struct daemon *d)
 
 /* ---------------------------------------------------------------- jobs (worker thread) */
 
+/* The capture's flows since the last take into the window; runs on the
+ * worker, after a socket sample (the scanner's listeners and addresses are
+ * fresh) and before it is added (so a socket whose close was counted adds no
+ * bytes again). */
+static void add_flows(struct daemon *d)
+{
+	if (!capture_active(d->cap) || !d->win)
+		return;
+	struct capture_take t;
+	int rc = capture_take(d->cap, &t);
+	if (!rc)
+		rc = window_add_flows(d->win, d->sock, &t, (uint32_t)d->cfg.sample_interval_ms);
+	if (rc)
+		collect_error(&d->ctx, COLLECT_SOCK, "adding captured flows: %s", strerror(-rc));
+	capture_take_free(&t);
+}
+
 static void sample_work(uv_work_t *req)
 {
 	struct job *j = req->data;
@@ -252,6 +274,7 @@ static void sample_work(uv_work_t *req)
 	if (d->sock && d->win) {
 		const struct sock_sample *s = NULL;
 		int rc = collect_sock_scanner_sample(d->sock, &d->ctx, now, &s);
+		add_flows(d);
 		if (rc == 0 && s) {
 			if (window_add_sample(d->win, s))
 				collect_error(&d->ctx, COLLECT_SOCK, "out of memory adding a sample");
@@ -268,7 +291,15 @@ static void add_health(struct job *j)
 	for (int k = 0; k < SENDER_NERRS; k++)
 		if (k != SENDER_ERR_SPOOL)
 			send_errors += j->send_st.errors[k];
+	struct capture_counters cc;
+	capture_get_counters(d->cap, &cc);
+	struct capture_counters *p = &d->cap_reported;
 	struct batch_health h = {
+		.capture = capture_describe(d->cap), .capture_ebpf = capture_active(d->cap),
+		.capture_events = cc.events - p->events,
+		.capture_ringbuf_drops = cc.ringbuf_drops - p->ringbuf_drops,
+		.capture_map_full = cc.map_full + cc.flows_lost - p->map_full - p->flows_lost,
+		.capture_udp_datagrams = cc.udp_datagrams - p->udp_datagrams,
 		.spool_errors = d->spool_errors + j->send_st.errors[SENDER_ERR_SPOOL],
 		.spool_items = j->spool_st.batches, .spool_runs = d->spooled,
 		.spool_last_error = d->last_report_error,
@@ -279,6 +310,7 @@ static void add_health(struct job *j)
 		.dropped_batches = j->spool_st.dropped_batches,
 	};
 	batch_add_health(&j->b, &d->ctx, &h);
+	*p = cc;
 }
 
 /* Writes the signed batch to the spool. Runs on the worker: the commit
@@ -337,6 +369,7 @@ static void report_work(uv_work_t *req)
 	}
 	if (d->win) {
 		Cairn__ConnectionWindow *cw = NULL;
+		add_flows(d);
 		Cairn__ListenerSet *ls = NULL;
 		if (window_close(d->win, j->window_end_ms, &cw, &ls) == 0)
 			batch_add_connections(&j->b, cw, ls);
@@ -577,6 +610,16 @@ static json_t *status_json(struct daemon *d)
 		"next_attempt_ms", (json_int_t)ss->next_attempt_ms, "backoff_ms",
 		(json_int_t)ss->backoff_ms);
 	json_object_set_new(o, "errors", errors);
+	struct capture_counters cc;
+	capture_get_counters(d->cap, &cc);
+	json_object_set_new(
+		o, "capture",
+		json_pack("{s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I}", "mechanism",
+			  capture_describe(d->cap), "ebpf", capture_active(d->cap), "tcp",
+			  capture_tcp_hook(d->cap), "udp", capture_udp_hook(d->cap), "events",
+			  (json_int_t)cc.events, "udp_datagrams", (json_int_t)cc.udp_datagrams,
+			  "ringbuf_drops", (json_int_t)cc.ringbuf_drops, "map_full",
+			  (json_int_t)(cc.map_full + cc.flows_lost)));
 	json_object_set_new(o, "collectors", collectors);
 	if (sprc == 0)
 		json_object_set_new(
@@ -714,6 +757,11 @@ static void reload(struct daemon *d)
 			 nc.state_dir, oc->state_dir);
 		str_copy(nc.state_dir, oc->state_dir, sizeof(nc.state_dir));
 	}
+	if (strcmp(oc->capture, nc.capture)) {
+		log_warn("reload: capture change to '%s' needs a restart; still '%s'", nc.capture,
+			 oc->capture);
+		str_copy(nc.capture, oc->capture, sizeof(nc.capture));
+	}
 	if (strcmp(oc->root, nc.root)) {
 		log_warn("reload: root change to '%s' needs a restart; still reading '%s'", nc.root,
 			 oc->root);
@@ -831,6 +879,25 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 /* ---------------------------------------------------------------- setup */
 
+static void capture_drain(struct daemon *d)
+{
+	int rc = capture_poll(d->cap, 0);
+	if (rc < 0)
+		log_debug("connection capture: reading events: %s", strerror(-rc));
+}
+
+static void capture_poll_cb(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	capture_drain(h->data);
+}
+
+static void capture_timer_cb(uv_timer_t *t)
+{
+	capture_drain(t->data);
+}
+
 static int open_collectors(struct daemon *d)
 {
 	int rc;
@@ -848,6 +915,13 @@ static int open_collectors(struct daemon *d)
 		return rc;
 	}
 	uint64_t iv = d->cfg.sample_interval_ms;
+	struct capture_opts co = { .short_lived_ms = (uint32_t)(iv > UINT32_MAX ? UINT32_MAX : iv),
+				   .disable = !strcmp(d->cfg.capture, "poll"),
+				   .disable_reason = "capture = poll in the configuration" };
+	if ((rc = capture_open(&d->cap, &d->ctx, &co))) {
+		log_error("connection capture: %s", strerror(-rc));
+		return rc;
+	}
 	if ((rc = collect_perf_open(&d->perf, (uint32_t)(iv > UINT32_MAX ? UINT32_MAX : iv), 0))) {
 		log_error("perf collector: %s", strerror(-rc));
 		return rc;
@@ -862,6 +936,8 @@ static void close_collectors(struct daemon *d)
 	collect_sock_scanner_free(d->sock);
 	window_free(d->win);
 	collect_perf_close(d->perf);
+	capture_close(d->cap); /* detaches every BPF program */
+	d->cap = NULL;
 	d->proc = NULL;
 	d->sock = NULL;
 	d->win = NULL;
@@ -967,6 +1043,18 @@ static int setup(struct daemon *d)
 	d->drain_timer.data = d;
 	d->sample_timer.data = d->report_timer.data = d->status_timer.data = d;
 	d->watchdog_timer.data = d->deadline_timer.data = d;
+	uv_timer_init(&d->loop, &d->capture_timer);
+	d->capture_timer.data = d->capture_poll.data = d;
+	if (capture_active(d->cap)) {
+		/* Batched wake-ups: the kernel wakes us over a fill level or for a
+		 * new process; the timer drains the rest once a second. */
+		if ((rc = uv_poll_init(&d->loop, &d->capture_poll, capture_fd(d->cap))) == 0)
+			uv_poll_start(&d->capture_poll, UV_READABLE, capture_poll_cb);
+		else
+			log_warn("connection capture: cannot watch the ring buffer: %s "
+				 "(drained once a second only)", uv_strerror(rc));
+		uv_timer_start(&d->capture_timer, capture_timer_cb, 1000, 1000);
+	}
 	uv_signal_init(&d->loop, &d->sig_term);
 	uv_signal_init(&d->loop, &d->sig_int);
 	uv_signal_init(&d->loop, &d->sig_hup);
