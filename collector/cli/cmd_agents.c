@@ -1,0 +1,225 @@
+/* cairn-collector agents: enrollment and health of every agent.
+ *
+ *   agents [--pending] [--json]      list (health: last seen, last batch, high seq,
+ *                                    batches/records stored, replays, bad signatures, gaps)
+ *   agents accept|reject|revoke ID   a person's decision, written to the audit log
+ *
+ * ID is a full hex id, a unique id prefix (4+ hex digits), a fingerprint or a
+ * hostname. Works while serve runs (LMDB allows one writer at a time across
+ * processes; decisions are small transactions). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "format.h"
+#include "enroll.h"
+#include "decide.h"
+#include "format.h"
+#include "read.h"
+#include "keys.h"
+
+struct agents_opts {
+	bool pending;
+};
+
+static void agents_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector agents [--pending] [--json]\n"
+		   "       cairn-collector agents accept|reject|revoke ID\n\n"
+		   "Lists agents with their enrollment state and health, or records a decision.\n"
+		   "ID: full hex id, id prefix (4+ hex digits), fingerprint or hostname.\n"
+		   "Decisions go to the audit log with time and OS user.\n\n"
+		   "  --pending             only agents awaiting a decision\n");
+	cli_usage_common(f);
+}
+
+static int agents_option(int opt, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (opt != CLI_OPT_USER)
+		return -1;
+	((struct agents_opts *)ctx)->pending = true;
+	return 0;
+}
+
+static json_t *agent_json(const Cairn__Store__Agent *a)
+{
+	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
+	keys_id_hex(a->agent_id.data, hex);
+	keys_fingerprint(a->agent_id.data, fp);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:s, s:s, s:s, s:I}",
+			 "id", hex, "fingerprint", fp, "hostname", a->hostname,
+			 "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
+			 "first_seen_ms", (json_int_t)a->first_seen_ms,
+			 "last_seen_ms", (json_int_t)a->last_seen_ms,
+			 "last_batch_ms", (json_int_t)a->last_batch_ms,
+			 "high_seq", (json_int_t)a->high_seq,
+			 "batches_stored", (json_int_t)a->batches_stored,
+			 "records_stored", (json_int_t)a->records_stored,
+			 "replays_rejected", (json_int_t)a->replays_rejected,
+			 "bad_signatures", (json_int_t)a->bad_signatures,
+			 "malformed_batches", (json_int_t)a->malformed_batches,
+			 "gaps_reported", (json_int_t)a->gaps_reported,
+			 "last_peer", a->last_peer, "agent_version", a->agent_version,
+			 "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms);
+}
+
+static int agents_list(struct cli *cli, bool pending_only)
+{
+	struct read_ctx r;
+	int rc = cmd_open_store(&r, cli, false);
+	if (rc)
+		return rc;
+	struct errbuf eb = { { 0 } };
+	struct read_txn t;
+	struct read_agents ags;
+	if ((rc = read_begin(&r, &t, &eb)) || (rc = read_agents(&t, 0, &ags, &eb))) {
+		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
+		read_end(&t);
+		read_close(&r);
+		return 1;
+	}
+	read_end(&t);
+	read_close(&r);
+	if (ags.undecodable)
+		fprintf(stderr, "%s: skipped %zu undecodable agent records\n", cli->prog,
+			ags.undecodable);
+	json_t *arr = cli->json ? json_array() : NULL;
+	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "STATE", "VIA",
+					     "LAST SEEN (UTC)", "LAST BATCH (UTC)", "HIGH SEQ",
+					     "BATCHES", "RECORDS", "REPLAYS", "BAD SIG", "MALFORMED",
+					     "GAPS", NULL };
+	struct format_table *tab = arr ? NULL : format_table_new(13, head);
+	size_t shown = 0, pending = 0;
+	for (size_t i = 0; i < ags.n; i++) {
+		const Cairn__Store__Agent *a = ags.v[i].agent;
+		if (a->state == CAIRN__STORE__ENROLL_STATE__PENDING)
+			pending++;
+		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
+			continue;
+		shown++;
+		if (arr) {
+			json_array_append_new(arr, agent_json(a));
+		} else if (tab) {
+			char seen[32], batch[32];
+			format_time_sec(a->last_seen_ms, seen, sizeof(seen));
+			format_time_sec(a->last_batch_ms, batch, sizeof(batch));
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
+					  ags.v[i].fingerprint, *a->hostname ? a->hostname : "-",
+					  enroll_state_name(a->state),
+					  *a->enroll_via ? a->enroll_via : "-", seen, batch,
+					  (unsigned long long)a->high_seq,
+					  (unsigned long long)a->batches_stored,
+					  (unsigned long long)a->records_stored,
+					  (unsigned long long)a->replays_rejected,
+					  (unsigned long long)a->bad_signatures,
+					  (unsigned long long)a->malformed_batches,
+					  (unsigned long long)a->gaps_reported);
+		}
+	}
+	read_agents_free(&ags);
+	if (arr) {
+		rc = format_print_json(arr) ? 1 : 0;
+	} else if (!shown) {
+		printf("(no %sagents)\n", pending_only ? "pending " : "");
+	} else if (tab) {
+		for (size_t c = 6; c < 13; c++)
+			format_table_align_right(tab, c);
+		format_table_elastic(tab, 1);
+		format_table_print(tab, stdout);
+		if (pending && !pending_only)
+			printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
+			       pending);
+	}
+	format_table_free(tab);
+	return rc;
+}
+
+struct decision {
+	const char *needle;
+	enum enroll_action action;
+	uint8_t id[32];
+	struct errbuf *eb;
+};
+
+static int decide_txn(MDB_txn *txn, const struct db_env *env, void *arg)
+{
+	struct decision *d = arg;
+	int rc = enroll_find(txn, env, d->needle, d->id, d->eb);
+	if (!rc)
+		rc = enroll_decide(txn, env, d->id, d->action, os_user_name(), time_now_ms(), d->eb);
+	return rc;
+}
+
+static int agents_decide(struct cli *cli, enum enroll_action action, const char *needle)
+{
+	struct read_ctx r;
+	int rc = cmd_open_store(&r, cli, true);
+	if (rc)
+		return rc;
+	struct errbuf eb = { { 0 } };
+	struct decision d = { needle, action, { 0 }, &eb };
+	rc = decide_write(&r, decide_txn, &d, &eb);
+	read_close(&r);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
+		return rc == -ENOENT || rc == -EEXIST || rc == -EINVAL ? 2 : 1;
+	}
+	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
+	keys_id_hex(d.id, hex);
+	keys_fingerprint(d.id, fp);
+	if (cli->json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", hex, "fingerprint", fp, "action",
+				      enroll_action_name(action), "by", os_user_name());
+		if (format_print_json(o))
+			return 1;
+	} else {
+		printf("agent %s (%s): %s by %s%s\n", fp, hex, action == ENROLL_ACCEPT ? "accepted"
+			       : action == ENROLL_REJECT ? "rejected" : "revoked",
+		       os_user_name(),
+		       action == ENROLL_ACCEPT ? "; it streams from its next connection" : "");
+	}
+	return 0;
+}
+
+int agents_main(int argc, char *argv[])
+{
+	struct agents_opts o = { 0 };
+	static const struct option longopts[] = {
+		{ "pending", no_argument, NULL, CLI_OPT_USER },
+		{ 0 },
+	};
+	struct cli_extra extra = { "", longopts, agents_option, &o };
+	struct cli cli;
+	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, agents_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cli.nargs == 0)
+		return agents_list(&cli, o.pending);
+	static const struct {
+		const char *name;
+		enum enroll_action action;
+	} acts[] = { { "accept", ENROLL_ACCEPT }, { "reject", ENROLL_REJECT },
+		     { "revoke", ENROLL_REVOKE } };
+	for (size_t i = 0; i < ARRAY_SIZE(acts); i++) {
+		if (strcmp(cli.args[0], acts[i].name))
+			continue;
+		if (cli.nargs != 2) {
+			fprintf(stderr, "%s: '%s' needs exactly one agent ID\n\n", cli.prog,
+				acts[i].name);
+			agents_usage(stderr);
+			return 2;
+		}
+		return agents_decide(&cli, acts[i].action, cli.args[1]);
+	}
+	fprintf(stderr, "%s: unknown subcommand '%s' (accept, reject, revoke)\n\n", cli.prog,
+		cli.args[0]);
+	agents_usage(stderr);
+	return 2;
+}

@@ -1,0 +1,293 @@
+/* cairn-collector host ID|NAME: everything known about one host: facts,
+ * utilization, processes, listeners, packages, application and
+ * dependencies in and out. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "pbjson.h"
+#include "format.h"
+#include "estate.h"
+#include "read.h"
+#include "snapshot.h"
+#include "util.h"
+
+static void host_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector host HOST [--json]\n\n"
+		   "Shows one host: facts (OS, CPU, memory, disks, addresses), utilization over\n"
+		   "the stored performance windows, the busiest processes, listeners, package\n"
+		   "counts, its application and its dependencies in and out. HOST is a\n"
+		   "hostname, agent id, id prefix or fingerprint.\n");
+	cli_usage_common(f);
+}
+
+static int cmp_proc_cpu(const void *a, const void *b)
+{
+	const Cairn__Process *x = *(Cairn__Process *const *)a, *y = *(Cairn__Process *const *)b;
+	if (x->cpu_pct != y->cpu_pct)
+		return x->cpu_pct > y->cpu_pct ? -1 : 1;
+	return x->rss_bytes > y->rss_bytes ? -1 : x->rss_bytes < y->rss_bytes;
+}
+
+int host_main(int argc, char *argv[])
+{
+	struct cli cli;
+	int rc = cli_parse(&cli, "cairn-collector", argc, argv, NULL, host_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cli.nargs != 1) {
+		fprintf(stderr, "%s: give one host (name, id, id prefix or fingerprint)\n\n",
+			cli.prog);
+		host_usage(stderr);
+		return 2;
+	}
+	struct read_ctx q;
+	if ((rc = cmd_open_store(&q, &cli, false)))
+		return rc;
+	struct errbuf eb = { { 0 } };
+	struct read_txn rt;
+	if ((rc = read_begin(&q, &rt, &eb))) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		read_close(&q);
+		return 1;
+	}
+	struct read_host h;
+	if (read_find_host(rt.txn, rt.db, cli.args[0], &h, &eb)) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		read_end(&rt);
+		read_close(&q);
+		return 1;
+	}
+	/* everything stored (since 0, no default period): the same host view,
+	 * and so the same utilization arithmetic, as sizing's */
+	struct estate_opts eo = { .now_ms = time_now_ms(), .percentile = 95,
+				  .default_days = UINT32_MAX / 2 };
+	struct estate_host eh;
+	if (estate_load_host(rt.txn, rt.db, h.id, &eo, &eh, &eb)) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		read_end(&rt);
+		read_close(&q);
+		return 1;
+	}
+	Cairn__Store__Snapshot *s = NULL;
+	int src = read_snapshot_latest(rt.txn, rt.db, true, &s, &eb);
+	if (src && src != -ENOENT)
+		fprintf(stderr, "%s: warning: %s\n", cli.prog, eb.msg);
+	read_end(&rt);
+	const Cairn__Store__HostFacts *hf = eh.facts;
+	const Cairn__ProcessSnapshot *ps = eh.procs;
+	const Cairn__ListenerSet *ls = eh.listeners;
+	const struct estate_stat *cpu = &eh.stat[ESTATE_CPU_PCT], *memu = &eh.stat[ESTATE_MEM_USED];
+
+	const Cairn__Store__App *app = NULL;
+	for (size_t i = 0; s && i < s->n_apps && !app; i++)
+		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
+			if (!strcmp(s->apps[i]->hosts[j], h.id_hex)) {
+				app = s->apps[i];
+				break;
+			}
+	struct read_nodes ix = { 0 };
+	if (s && s->map)
+		read_nodes_index(&ix, s->map);
+	const Cairn__HostInfo *hi = hf ? hf->info : NULL;
+	int exit_code = 0;
+	if (cli.json) {
+		json_t *root = json_object();
+		json_object_set_new(root, "id", json_string(h.id_hex));
+		json_object_set_new(root, "fingerprint", json_string(h.fingerprint));
+		json_object_set_new(root, "hostname", format_json_str(h.hostname));
+		if (hi)
+			json_object_set_new(root, "facts", pbjson_from_message(&hi->base, 0));
+		json_t *ju = json_object();
+		json_object_set_new(ju, "windows", json_integer((json_int_t)eh.windows));
+		json_object_set_new(ju, "cpu_busy_avg_pct", json_real(cpu->avg));
+		json_object_set_new(ju, "cpu_busy_p95_pct", json_real(cpu->pctl));
+		json_object_set_new(ju, "cpu_busy_p95_max_pct", json_real(eh.cpu_peak_p95));
+		json_object_set_new(ju, "cpu_busy_max_pct", json_real(cpu->max));
+		json_object_set_new(ju, "mem_used_avg_bytes", json_real(memu->avg));
+		json_object_set_new(ju, "mem_used_p95_bytes", json_real(memu->pctl));
+		json_object_set_new(ju, "mem_used_max_bytes", json_real(memu->max));
+		json_object_set_new(ju, "from_ms", json_integer(eh.first_ms));
+		json_object_set_new(ju, "to_ms", json_integer(eh.last_ms));
+		json_object_set_new(root, "utilization", ju);
+		json_object_set_new(root, "processes",
+				    json_integer(ps ? (json_int_t)ps->n_processes : 0));
+		if (ls)
+			json_object_set_new(root, "listeners", pbjson_from_message(&ls->base, 0));
+		json_t *jp = json_object();
+		for (size_t i = 0; i < eh.npkgs; i++)
+			json_object_set_new(jp, eh.pkgs[i]->manager,
+					    json_integer((json_int_t)eh.pkgs[i]->n_packages));
+		json_object_set_new(root, "packages", jp);
+		if (app) {
+			json_object_set_new(root, "app_id", json_string(app->id));
+			json_object_set_new(root, "app", format_json_str(app->name));
+		}
+		json_t *din = json_array(), *dout = json_array();
+		for (size_t i = 0; s && s->map && i < s->map->n_service_edges; i++) {
+			const Cairn__Store__MapEdge *e = s->map->service_edges[i];
+			if (!strcmp(e->from, h.id_hex))
+				json_array_append_new(dout, pbjson_from_message(&e->base, 0));
+			else if (!strcmp(e->to, h.id_hex))
+				json_array_append_new(din, pbjson_from_message(&e->base, 0));
+		}
+		json_object_set_new(root, "depends_on", dout);
+		json_object_set_new(root, "used_by", din);
+		if (format_print_json(root))
+			exit_code = 1;
+		goto out;
+	}
+	printf("%s  (id %s, fingerprint %s)\n", h.hostname[0] ? h.hostname : "?", h.id_hex,
+	       h.fingerprint);
+	if (app)
+		printf("application: %s (%s)%s\n", app->name, app->id,
+		       app->infrastructure ? ", shared infrastructure" : "");
+	if (hi) {
+		char mem[32], when[32];
+		format_bytes(hi->mem_total_bytes, mem, sizeof(mem));
+		format_time(hf->updated_ms, when, sizeof(when));
+		printf("\nFacts (as of %s UTC):\n", when);
+		printf("  os        %s\n", hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-");
+		printf("  kernel    %s (%s)\n", *hi->kernel_release ? hi->kernel_release : "-",
+		       *hi->architecture ? hi->architecture : "-");
+		printf("  cpu       %u threads, %u cores, %u sockets%s%s\n", hi->cpu_threads,
+		       hi->cpu_cores, hi->cpu_sockets, *hi->cpu_model ? ": " : "", hi->cpu_model);
+		printf("  memory    %s\n", mem);
+		if (hi->virt)
+			printf("  virt      %s%s%s\n", *hi->virt->kind ? hi->virt->kind : "-",
+			       *hi->virt->hypervisor ? " " : "", hi->virt->hypervisor);
+		for (size_t i = 0; i < hi->n_filesystems; i++) {
+			const Cairn__Filesystem *fs = hi->filesystems[i];
+			char size[32], used[32];
+			format_bytes(fs->size_bytes, size, sizeof(size));
+			format_bytes(fs->used_bytes, used, sizeof(used));
+			printf("  fs        %-20s %s of %s used (%s)\n", fs->mountpoint, used, size,
+			       fs->fstype);
+		}
+		for (size_t i = 0; i < hi->n_nics; i++) {
+			const Cairn__Nic *n = hi->nics[i];
+			printf("  nic       %-10s", n->name);
+			for (size_t j = 0; j < n->n_addresses; j++)
+				printf(" %s/%u", n->addresses[j]->address, n->addresses[j]->prefix_len);
+			printf("\n");
+		}
+	} else {
+		printf("\n(no host facts reported yet)\n");
+	}
+	if (eh.windows) {
+		char avg[32], max[32], total[32], from[32], to[32], nw[48];
+		format_bytes((uint64_t)memu->avg, avg, sizeof(avg));
+		format_bytes((uint64_t)memu->max, max, sizeof(max));
+		format_bytes(eh.mem_total, total, sizeof(total));
+		format_time(eh.first_ms, from, sizeof(from));
+		format_time(eh.last_ms, to, sizeof(to));
+		printf("\nUtilization (%s, %s .. %s UTC):\n",
+		       format_count(eh.windows, "window", "windows", nw, sizeof(nw)), from, to);
+		printf("  cpu busy  avg %.1f%%, p95 %.1f%% (highest window p95 %.1f%%), max %.1f%%\n",
+		       cpu->avg, cpu->pctl, eh.cpu_peak_p95, cpu->max);
+		printf("  memory    avg %s, max %s of %s\n", avg, max, total);
+	} else {
+		printf("\nUtilization: no performance windows stored\n");
+	}
+	if (ps && ps->n_processes) {
+		Cairn__Process **sorted = malloc(ps->n_processes * sizeof(*sorted));
+		if (sorted) {
+			memcpy(sorted, ps->processes, ps->n_processes * sizeof(*sorted));
+			qsort(sorted, ps->n_processes, sizeof(*sorted), cmp_proc_cpu);
+			static const char *const ph[] = { "PID", "USER", "CPU%", "RSS", "IDENTITY",
+							  NULL };
+			struct format_table *t = format_table_new(5, ph);
+			for (size_t i = 0; t && i < ps->n_processes && i < 15; i++) {
+				char rss[32];
+				format_bytes(sorted[i]->rss_bytes, rss, sizeof(rss));
+				format_table_rowf(t, "%u\t%s\t%.1f\t%s\t%s", sorted[i]->pid,
+						 sorted[i]->user, sorted[i]->cpu_pct, rss,
+						 *sorted[i]->identity ? sorted[i]->identity
+								      : sorted[i]->name);
+			}
+			printf("\nProcesses (%zu, busiest 15):\n", ps->n_processes);
+			if (t) {
+				format_table_align_right(t, 0);
+				format_table_align_right(t, 2);
+				format_table_align_right(t, 3);
+				format_table_elastic(t, 4);
+				format_table_print(t, stdout);
+			}
+			format_table_free(t);
+			free(sorted);
+		}
+	}
+	if (ls && ls->n_listeners) {
+		static const char *const lh[] = { "PROTO", "ADDRESS", "PORT", "SERVICE", "PROCESS",
+						  NULL };
+		struct format_table *t = format_table_new(5, lh);
+		for (size_t i = 0; t && i < ls->n_listeners; i++) {
+			const Cairn__Listener *l = ls->listeners[i];
+			const char *lab = depmap_port_label(l->port);
+			format_table_rowf(t, "%s\t%s\t%u\t%s\t%s",
+					 l->protocol == CAIRN__PROTOCOL__UDP ? "udp" : "tcp", l->address,
+					 l->port, lab ? lab : "",
+					 *l->identity ? l->identity : l->process_name);
+		}
+		printf("\nListeners (%zu):\n", ls->n_listeners);
+		if (t) {
+			format_table_align_right(t, 2);
+			format_table_print(t, stdout);
+		}
+		format_table_free(t);
+	}
+	printf("\nPackages:");
+	for (size_t i = 0; i < eh.npkgs; i++)
+		printf("%s %zu (%s)", i ? "," : "", eh.pkgs[i]->n_packages, eh.pkgs[i]->manager);
+	printf("%s\n", eh.npkgs ? "" : " none reported");
+	if (s && s->map) {
+		for (int dir = 0; dir < 2; dir++) {
+			static const char *const dh[] = { "PROCESS", "PEER", "PEER PROCESS", "PORT",
+							  "SERVICE", "SAMPLES", "CONFIRMED", NULL };
+			struct format_table *t = format_table_new(7, dh);
+			size_t n = 0;
+			for (size_t i = 0; t && i < s->map->n_service_edges; i++) {
+				const Cairn__Store__MapEdge *e = s->map->service_edges[i];
+				bool out_edge = !strcmp(e->from, h.id_hex);
+				bool in_edge = !strcmp(e->to, h.id_hex) && !e->local;
+				if (dir == 0 ? !out_edge : !in_edge)
+					continue;
+				const Cairn__Store__MapNode *peer =
+					read_nodes_get(&ix, dir == 0 ? e->to : e->from);
+				const char *pname = e->local ? "(this host)"
+							     : peer ? peer->name : (dir == 0 ? e->to : e->from);
+				format_table_rowf(t, "%s\t%s\t%s\t%u\t%s\t%llu\t%s",
+						 dir == 0 ? e->from_process : e->to_process, pname,
+						 dir == 0 ? e->to_process : e->from_process, e->port,
+						 e->label, (unsigned long long)e->samples_seen,
+						 e->confirmed ? "yes" : "no");
+				n++;
+			}
+			printf("\n%s (%zu):\n", dir == 0 ? "Depends on" : "Used by", n);
+			if (t && n) {
+				format_table_align_right(t, 3);
+				format_table_align_right(t, 5);
+				format_table_print(t, stdout);
+			}
+			format_table_free(t);
+		}
+		char when[32];
+		format_time(s->computed_ms, when, sizeof(when));
+		printf("\n(dependencies from snapshot %llu, computed %s UTC)\n",
+		       (unsigned long long)s->version, when);
+	} else {
+		printf("\nDependencies: no snapshot yet (run 'cairn-collector deps --fresh')\n");
+	}
+out:
+	read_nodes_free(&ix);
+	if (s)
+		cairn__store__snapshot__free_unpacked(s, NULL);
+	estate_host_free(&eh);
+	read_close(&q);
+	return exit_code;
+}

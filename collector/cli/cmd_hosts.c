@@ -1,0 +1,157 @@
+/* cairn-collector hosts: every host that reported, with last-seen time and
+ * record counts. A first reader of the store (the analysis commands build on
+ * the same DBs). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "enroll.h"
+#include "keys.h"
+#include "format.h"
+#include "read.h"
+#include "snapshot.h"
+
+static void hosts_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector hosts [--json] [--state-dir DIR | -c FILE]\n\n"
+		   "Lists the hosts whose agents delivered data: hostname, OS, last seen, and\n"
+		   "how many batches and records are stored.\n");
+	cli_usage_common(f);
+}
+
+/* Application of each host from the latest snapshot (analysis): pairs of
+ * (agent id hex, app name) sorted by id for bsearch. */
+struct host_app {
+	const char *id;
+	const char *app;
+};
+
+static int cmp_host_app(const void *a, const void *b)
+{
+	return strcmp(((const struct host_app *)a)->id, ((const struct host_app *)b)->id);
+}
+
+static struct host_app *host_apps(const Cairn__Store__Snapshot *s, size_t *n)
+{
+	*n = 0;
+	size_t total = 0;
+	for (size_t i = 0; s && i < s->n_apps; i++)
+		total += s->apps[i]->n_hosts;
+	struct host_app *ha = calloc(total + 1, sizeof(*ha));
+	if (!ha)
+		return NULL;
+	for (size_t i = 0; s && i < s->n_apps; i++)
+		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
+			ha[(*n)++] = (struct host_app){ s->apps[i]->hosts[j], s->apps[i]->name };
+	if (*n > 1)
+		qsort(ha, *n, sizeof(*ha), cmp_host_app);
+	return ha;
+}
+
+static const char *app_of(const struct host_app *ha, size_t n, const char *id)
+{
+	struct host_app key = { id, NULL };
+	const struct host_app *r = n ? bsearch(&key, ha, n, sizeof(*ha), cmp_host_app) : NULL;
+	return r ? r->app : "";
+}
+
+int hosts_main(int argc, char *argv[])
+{
+	struct cli cli;
+	int rc = cli_parse(&cli, "cairn-collector", argc, argv, NULL, hosts_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cli.nargs) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
+		hosts_usage(stderr);
+		return 2;
+	}
+	struct read_ctx r;
+	if ((rc = cmd_open_store(&r, &cli, false)))
+		return rc;
+	struct errbuf eb = { { 0 } };
+	struct read_txn t;
+	struct read_agents ags;
+	if ((rc = read_begin(&r, &t, &eb)) ||
+	    (rc = read_agents(&t, READ_AGENT_FACTS | READ_AGENT_COUNTS, &ags, &eb))) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		read_end(&t);
+		read_close(&r);
+		return 1;
+	}
+	Cairn__Store__Snapshot *snap = NULL;
+	read_snapshot_latest(t.txn, t.db, false, &snap, NULL); /* none yet: no APP column values */
+	read_end(&t);
+	size_t nha = 0;
+	struct host_app *ha = host_apps(snap, &nha);
+	json_t *arr = cli.json ? json_array() : NULL;
+	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "OS", "LAST SEEN (UTC)",
+					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "APP",
+					     NULL };
+	struct format_table *tab = arr ? NULL : format_table_new(10, head);
+	size_t n = 0;
+	for (size_t i = 0; i < ags.n; i++) {
+		const struct read_agent *ra = &ags.v[i];
+		const Cairn__Store__Agent *a = ra->agent;
+		if (!ra->facts && a->batches_stored == 0)
+			continue; /* enrolled or pending but never delivered: `agents` lists those */
+		const Cairn__HostInfo *hi = ra->facts ? ra->facts->info : NULL;
+		const char *hostname = hi && *hi->hostname ? hi->hostname : a->hostname;
+		const char *os = hi && hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-";
+		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
+		const char *app = ha ? app_of(ha, nha, ra->id_hex) : "";
+		if (arr) {
+			json_array_append_new(
+				arr,
+				json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+					  "id", ra->id_hex, "fingerprint", ra->fingerprint,
+					  "hostname", format_json_str(hostname),
+					  "os", format_json_str(os),
+					  "kernel", format_json_str(hi ? hi->kernel_release : ""),
+					  "architecture", format_json_str(hi ? hi->architecture : ""),
+					  "last_seen_ms", (json_int_t)last,
+					  "batches", (json_int_t)a->batches_stored,
+					  "records", (json_int_t)a->records_stored,
+					  "perf_windows", (json_int_t)ra->perf_windows,
+					  "edge_days", (json_int_t)ra->edge_records,
+					  "high_seq", (json_int_t)a->high_seq,
+					  "state", enroll_state_name(a->state), "app", format_json_str(app)));
+		} else if (tab) {
+			char seen[32];
+			format_time_sec(last, seen, sizeof(seen));
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s",
+					  ra->fingerprint, *hostname ? hostname : "-", os, seen,
+					  (unsigned long long)a->batches_stored,
+					  (unsigned long long)a->records_stored,
+					  (unsigned long long)ra->perf_windows,
+					  (unsigned long long)ra->edge_records,
+					  enroll_state_name(a->state), *app ? app : "-");
+		}
+		n++;
+	}
+	free(ha);
+	if (snap)
+		cairn__store__snapshot__free_unpacked(snap, NULL);
+	read_agents_free(&ags);
+	read_close(&r);
+	if (arr) {
+		if (format_print_json(arr))
+			return 1;
+	} else if (!n) {
+		printf("(no host has delivered data yet)\n");
+	} else if (tab) {
+		for (size_t c = 4; c < 8; c++)
+			format_table_align_right(tab, c);
+		format_table_elastic(tab, 1);
+		format_table_elastic(tab, 2);
+		format_table_elastic(tab, 9);
+		format_table_print(tab, stdout);
+	}
+	format_table_free(tab);
+	return 0;
+}

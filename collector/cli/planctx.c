@@ -1,0 +1,385 @@
+/* Shared plumbing of the planning commands; see planctx.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "keys.h"
+#include "planctx.h"
+
+#include "format.h"
+#include "sizing.h"
+#include "snapshot.h"
+#include "store.h"
+
+static const struct option plan_longopts[] = {
+	{ "mode", required_argument, NULL, PLANCTX_OPT_MODE },
+	{ "percentile", required_argument, NULL, PLANCTX_OPT_PERCENTILE },
+	{ "comfort", required_argument, NULL, PLANCTX_OPT_COMFORT },
+	{ "since", required_argument, NULL, PLANCTX_OPT_SINCE },
+	{ "catalog", required_argument, NULL, PLANCTX_OPT_CATALOG },
+	{ "max-hosts", required_argument, NULL, PLANCTX_OPT_MAX_HOSTS },
+	{ "history", required_argument, NULL, PLANCTX_OPT_HISTORY },
+	{ "output", required_argument, NULL, PLANCTX_OPT_OUTPUT },
+	{ "progress", required_argument, NULL, PLANCTX_OPT_PROGRESS },
+	{ "note", required_argument, NULL, PLANCTX_OPT_NOTE },
+	{ "fresh", no_argument, NULL, PLANCTX_OPT_FRESH },
+	{ 0 },
+};
+
+void planctx_usage_options(FILE *f)
+{
+	fprintf(f, "Planning options:\n"
+		   "  --mode asis|p95|max|avg  sizing statistic (default p95); pNN = any percentile\n"
+		   "  --percentile N           percentile for --mode p (1..100, default 95)\n"
+		   "  --comfort F              headroom factor on measured use (default 1.3)\n"
+		   "  --since DUR              assessment period: the last DUR (e.g. 30d); default all data\n"
+		   "  --catalog CSV            instance catalog (default: config key catalog, else shipped)\n"
+		   "  --max-hosts N            hosts per migration wave (default 25)\n"
+		   "  --fresh                  recompute the plan now instead of using the stored snapshot\n");
+}
+
+static int parse_num(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int handle(int opt, const char *arg, void *ctx)
+{
+	struct planctx *p = ctx;
+	const char *prog = p->cli.prog ? p->cli.prog : "cairn-collector";
+	double v;
+	uint64_t ms;
+	switch (opt) {
+	case PLANCTX_OPT_MODE:
+		if (sizing_mode_parse(arg, &p->opt.mode, &p->opt.percentile)) {
+			fprintf(stderr, "%s: --mode '%s': use asis, p95 (or pNN), max or avg\n", prog, arg);
+			return -1;
+		}
+		p->custom = true;
+		return 0;
+	case PLANCTX_OPT_PERCENTILE:
+		if (parse_num(arg, &v) || v <= 0 || v > 100) {
+			fprintf(stderr, "%s: --percentile '%s': use a number in 1..100\n", prog, arg);
+			return -1;
+		}
+		p->opt.percentile = v;
+		p->opt.mode = SIZING_PERCENTILE;
+		p->custom = true;
+		return 0;
+	case PLANCTX_OPT_COMFORT:
+		if (parse_num(arg, &v) || v < 1 || v > 10) {
+			fprintf(stderr, "%s: --comfort '%s': use a factor between 1 and 10 (e.g. 1.3)\n", prog, arg);
+			return -1;
+		}
+		p->opt.comfort = v;
+		p->custom = true;
+		return 0;
+	case PLANCTX_OPT_SINCE:
+		if (config_parse_duration(arg, &ms) || !ms) {
+			fprintf(stderr, "%s: --since '%s' is not a duration (use e.g. 12h, 7d, 30d)\n", prog, arg);
+			return -1;
+		}
+		p->opt.since_ms = p->opt.now_ms - (int64_t)ms;
+		p->custom = true;
+		return 0;
+	case PLANCTX_OPT_CATALOG:
+		str_copy(p->catalog, arg, sizeof(p->catalog));
+		p->custom = true;
+		return 0;
+	case PLANCTX_OPT_MAX_HOSTS:
+		if (parse_num(arg, &v) || v < 1 || v > 1000000 || v != (unsigned)v) {
+			fprintf(stderr, "%s: --max-hosts '%s': use a whole number >= 1\n", prog, arg);
+			return -1;
+		}
+		p->opt.wave_max_hosts = (uint32_t)v;
+		p->custom = true;
+		return 0;
+	case PLANCTX_OPT_HISTORY:
+		p->history = arg;
+		return 0;
+	case 'o':
+	case PLANCTX_OPT_OUTPUT:
+		p->output = arg;
+		return 0;
+	case PLANCTX_OPT_PROGRESS:
+		if (parse_num(arg, &v) || v < 0 || v > 100 || v != (int)v) {
+			fprintf(stderr, "%s: --progress '%s': use a whole percentage 0..100\n", prog, arg);
+			return -1;
+		}
+		p->progress = (int)v;
+		return 0;
+	case PLANCTX_OPT_NOTE:
+		p->note = arg;
+		return 0;
+	case PLANCTX_OPT_FRESH:
+		p->fresh = true;
+		return 0;
+	}
+	return -1;
+}
+
+int planctx_parse(struct planctx *p, int argc, char *argv[], void (*usage)(FILE *f))
+{
+	memset(p, 0, sizeof(*p));
+	plan_options_init(&p->opt, time_now_ms());
+	p->progress = -1;
+	struct cli_extra extra = { NULL, plan_longopts, handle, p };
+	return cli_parse(&p->cli, "cairn-collector", argc, argv, &extra, usage);
+}
+
+int planctx_open(struct planctx *p, bool writable)
+{
+	format_set_wide(p->cli.wide);
+	struct collector_config cfg;
+	if (cli_collector_config(&p->cli, &cfg))
+		return 2;
+	if (!p->catalog[0] && cfg.catalog[0]) {
+		str_copy(p->catalog, cfg.catalog, sizeof(p->catalog));
+		p->custom = true;
+	}
+	p->opt.catalog_path = p->catalog[0] ? p->catalog : NULL;
+	snapshot_set_catalog(p->catalog);
+	struct errbuf eb = { { 0 } };
+	if (read_open_config(&p->rd, &cfg, writable, &eb)) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the audit log has a plan.pin / plan.unpin at or after since_ms. */
+static bool pins_changed_since(struct planctx *p, int64_t since_ms)
+{
+	struct read_txn t;
+	struct read_audit au;
+	bool changed = false;
+	if (read_begin(&p->rd, &t, NULL))
+		return false;
+	if (!read_audit(&t, since_ms, 0, &au, NULL)) {
+		for (size_t i = 0; i < au.n && !changed; i++)
+			changed = !strncmp(au.v[i]->action, "plan.", 5);
+		read_audit_free(&au);
+	}
+	read_end(&t);
+	return changed;
+}
+
+int planctx_snapshot(struct planctx *p)
+{
+	struct errbuf eb = { { 0 } };
+	int rc = snapshot_get(&p->rd.db, p->fresh, false, true, &p->snap, &eb);
+	if (!rc && !p->fresh) {
+		/* facts moved since the stored snapshot (serve not running, or
+		 * not yet refreshed): compute a current one, unstored */
+		struct read_txn t;
+		bool stale = false;
+		if (!read_begin(&p->rd, &t, NULL)) {
+			stale = read_facts_gen(t.txn, t.db) != p->snap->facts_gen;
+			read_end(&t);
+		}
+		if (stale) {
+			cairn__store__snapshot__free_unpacked(p->snap, NULL);
+			p->snap = NULL;
+			rc = snapshot_get(&p->rd.db, true, false, true, &p->snap, &eb);
+		}
+	}
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
+		return 1;
+	}
+	/* a fresh snapshot already carries a default plan: recompute only for
+	 * planning options, when planning was skipped (e.g. no catalog), or when
+	 * a wave was pinned or unpinned after the snapshot was computed */
+	bool empty = p->snap->n_sizing == 0 && p->snap->hosts > 0;
+	if (!p->custom && !empty && !pins_changed_since(p, p->snap->computed_ms))
+		return 0;
+	struct read_txn t;
+	if ((rc = read_begin(&p->rd, &t, &eb))) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return 1;
+	}
+	rc = plan_compute(t.txn, t.db, &p->opt, p->snap, &eb);
+	read_end(&t);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return 1;
+	}
+	return 0;
+}
+
+void planctx_close(struct planctx *p)
+{
+	if (p->snap)
+		cairn__store__snapshot__free_unpacked(p->snap, NULL);
+	p->snap = NULL;
+	read_close(&p->rd);
+}
+
+const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s, const char *target)
+{
+	for (size_t i = 0; i < s->n_readiness; i++)
+		if (!strcmp(s->readiness[i]->target, target))
+			return s->readiness[i];
+	return NULL;
+}
+
+const Cairn__Store__Sizing *planctx_sizing(const Cairn__Store__Snapshot *s, const char *host)
+{
+	for (size_t i = 0; i < s->n_sizing; i++)
+		if (!strcmp(s->sizing[i]->host, host))
+			return s->sizing[i];
+	return NULL;
+}
+
+const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host)
+{
+	const Cairn__Store__Readiness *r = planctx_readiness(s, host);
+	if (r && *r->name)
+		return r->name;
+	for (size_t i = 0; s->map && i < s->map->n_nodes; i++)
+		if (!strcmp(s->map->nodes[i]->id, host) && *s->map->nodes[i]->name)
+			return s->map->nodes[i]->name;
+	return host;
+}
+
+struct planctx_name {
+	const char *id, *name;
+	int rank; /* 0: readiness name, 1: map node name; the lower wins */
+};
+
+static int cmp_name(const void *x, const void *y)
+{
+	const struct planctx_name *a = x, *b = y;
+	int c = strcmp(a->id, b->id);
+	return c ? c : a->rank - b->rank;
+}
+
+int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out)
+{
+	size_t nodes = s->map ? s->map->n_nodes : 0;
+	out->n = 0;
+	out->v = malloc((s->n_readiness + nodes + 1) * sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_readiness; i++)
+		if (*s->readiness[i]->name)
+			out->v[out->n++] = (struct planctx_name){ s->readiness[i]->target,
+								  s->readiness[i]->name, 0 };
+	for (size_t i = 0; i < nodes; i++)
+		if (*s->map->nodes[i]->name)
+			out->v[out->n++] = (struct planctx_name){ s->map->nodes[i]->id,
+								  s->map->nodes[i]->name, 1 };
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_name);
+	return 0;
+}
+
+const char *planctx_names_get(const struct planctx_names *nm, const char *host)
+{
+	size_t lo = 0, hi = nm->n;
+	while (lo < hi) { /* first entry with id >= host */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(nm->v[mid].id, host) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nm->n && !strcmp(nm->v[lo].id, host) ? nm->v[lo].name : host;
+}
+
+void planctx_names_free(struct planctx_names *nm)
+{
+	free(nm->v);
+	nm->v = NULL;
+	nm->n = 0;
+}
+
+const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_apps; i++)
+		if (!strcmp(s->apps[i]->id, id))
+			return s->apps[i];
+	return NULL;
+}
+
+int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, bool *is_app)
+{
+	const Cairn__Store__Snapshot *s = p->snap;
+	const char *found = NULL;
+	size_t hits = 0;
+	bool app = false;
+	/* exact id first, then hosts by name or id prefix, then applications by name */
+	for (size_t i = 0; i < s->n_readiness && !hits; i++)
+		if (!strcmp(s->readiness[i]->target, needle)) {
+			found = s->readiness[i]->target;
+			app = strcmp(s->readiness[i]->kind, "host") != 0;
+			hits = 1;
+		}
+	for (int pass = 0; pass < 2 && !hits; pass++) {
+		for (size_t i = 0; i < s->n_readiness; i++) {
+			const Cairn__Store__Readiness *r = s->readiness[i];
+			bool host = !strcmp(r->kind, "host");
+			if (host != (pass == 0))
+				continue;
+			bool match = !strcasecmp(r->name, needle) ||
+				     (strlen(needle) >= 4 && !strncmp(r->target, needle, strlen(needle)));
+			if (!match && host && strlen(needle) >= 4) {
+				/* the fingerprint `hosts` and `agents` print */
+				uint8_t pk[KEY_PUBLIC_LEN];
+				char fp[KEY_FINGERPRINT_HEX_LEN + 1];
+				if (strlen(r->target) == 2 * KEY_PUBLIC_LEN &&
+				    !hex_decode(pk, KEY_PUBLIC_LEN, r->target)) {
+					keys_fingerprint(pk, fp);
+					match = !strncasecmp(fp, needle, strlen(needle));
+				}
+			}
+			if (!match || (found && !strcmp(found, r->target)))
+				continue;
+			found = r->target;
+			app = !host;
+			hits++;
+		}
+	}
+	for (size_t i = 0; !hits && i < s->n_apps; i++) {
+		if (!strcmp(s->apps[i]->id, needle) || !strcasecmp(s->apps[i]->name, needle)) {
+			found = s->apps[i]->id;
+			app = true;
+			hits = 1;
+		}
+	}
+	if (hits == 1) {
+		str_copy(id, found, n);
+		*is_app = app;
+		return 0;
+	}
+	if (hits > 1) {
+		fprintf(stderr, "%s: '%s' matches several hosts or applications: give more of the id\n",
+			p->cli.prog, needle);
+		return 1;
+	}
+	char sugg[512] = "";
+	size_t used = 0, shown = 0;
+	for (size_t i = 0; i < s->n_readiness && shown < 3; i++) {
+		const char *name = s->readiness[i]->name;
+		if (str_distance(name, needle) <= 2 + strlen(needle) / 4) {
+			used += (size_t)snprintf(sugg + used, sizeof(sugg) - used, "%s'%s'", shown ? ", " : "", name);
+			shown++;
+			if (used >= sizeof(sugg))
+				break;
+		}
+	}
+	if (shown)
+		fprintf(stderr, "%s: no host or application '%s' (did you mean %s?)\n", p->cli.prog, needle, sugg);
+	else
+		fprintf(stderr, "%s: no host or application '%s' (see 'cairn-collector hosts' and 'apps')\n",
+			p->cli.prog, needle);
+	return 1;
+}

@@ -1,0 +1,89 @@
+/* What the planning commands (readiness, sizing, cost, plan, progress,
+ * validate, export) share: their common options, the open store and a
+ * snapshot whose plan matches those options.
+ *
+ * The stored snapshot's plan is used as it is when the options are the
+ * defaults; with any planning option given (--mode, --percentile, --comfort,
+ * --since, --catalog, --max-hosts, or config key `catalog`) the plan is
+ * recomputed over the stored map and applications in one read transaction and
+ * printed, not stored. */
+#ifndef CAIRN_PLANCTX_H
+#define CAIRN_PLANCTX_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "plan.h"
+#include "read.h"
+#include "store.pb-c.h"
+
+enum {
+	PLANCTX_OPT_MODE = CLI_OPT_USER + 0x40,
+	PLANCTX_OPT_PERCENTILE,
+	PLANCTX_OPT_COMFORT,
+	PLANCTX_OPT_SINCE,
+	PLANCTX_OPT_CATALOG,
+	PLANCTX_OPT_MAX_HOSTS,
+	PLANCTX_OPT_HISTORY,
+	PLANCTX_OPT_OUTPUT,
+	PLANCTX_OPT_PROGRESS,
+	PLANCTX_OPT_NOTE,
+	PLANCTX_OPT_FRESH,
+};
+
+struct planctx {
+	struct cli cli;
+	struct read_ctx rd;        /* rd.cfg: the configuration; rd.db: the store */
+	struct plan_options opt;
+	bool custom;             /* a planning option was given: recompute */
+	const char *history;     /* --history TARGET */
+	const char *output;      /* -o PATH */
+	int progress;            /* --progress N, -1 when absent */
+	const char *note;        /* --note TEXT */
+	bool fresh;              /* --fresh: recompute even with default options */
+	char catalog[4096];
+	Cairn__Store__Snapshot *snap;
+};
+
+/* Parses argv with the common options and the planning options above.
+ * Returns CLI_CONTINUE or an exit code (0 after --help, 2 on usage errors). */
+int planctx_parse(struct planctx *p, int argc, char *argv[], void (*usage)(FILE *f));
+/* Prints the planning options for usage texts. */
+void planctx_usage_options(FILE *f);
+
+/* Loads the configuration and opens the store. Returns 0 or the exit code
+ * (message already printed). */
+int planctx_open(struct planctx *p, bool writable);
+/* p->snap: the latest snapshot with its map, the plan recomputed when needed.
+ * Returns 0 or exit code 1 (message printed). */
+int planctx_snapshot(struct planctx *p);
+void planctx_close(struct planctx *p);
+
+/* Readiness entry / sizing entry for a target id in p->snap, or NULL. */
+const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s, const char *target);
+const Cairn__Store__Sizing *planctx_sizing(const Cairn__Store__Snapshot *s, const char *host);
+/* Name of a host id in the snapshot's map (or the id prefix). */
+const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host);
+/* Host id -> the name planctx_host_name gives, for every host of a snapshot
+ * at once: per-host tables look names up here in O(log n) (a linear
+ * planctx_host_name per row is quadratic at 10,000 hosts). The names point
+ * into the snapshot, valid while it is. */
+struct planctx_names {
+	struct planctx_name *v;
+	size_t n;
+};
+int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out);
+const char *planctx_names_get(const struct planctx_names *nm, const char *host);
+void planctx_names_free(struct planctx_names *nm);
+/* Application of id, or NULL. */
+const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id);
+
+/* Resolves what a person typed to a host id (hex) or app id in p->snap:
+ * host by id/prefix/name, else app by id/name. *is_app tells which. Prints an
+ * error with close matches and returns exit code 1 when nothing matches. */
+int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, bool *is_app);
+
+#endif

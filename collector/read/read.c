@@ -1,0 +1,876 @@
+#include "read.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "pbjson.h"
+
+int read_open_config(struct read_ctx *r, const struct collector_config *cfg, bool writable,
+		     struct errbuf *eb)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = *cfg;
+	int rc = store_open(&r->db, &r->cfg, writable, eb);
+	if (rc)
+		return rc;
+	r->opened = true;
+	return 0;
+}
+
+int read_open(struct read_ctx *r, const char *state_dir, const char *config_path,
+	      bool writable, struct errbuf *eb)
+{
+	struct collector_config cfg;
+	config_collector_defaults(&cfg);
+	if (config_path) {
+		int rc = config_collector_load(&cfg, config_path, eb);
+		if (rc)
+			return rc == -ENOENT ? errbuf_set(eb, -EINVAL, "%s: no such file", config_path)
+					     : -EINVAL;
+	}
+	if (state_dir)
+		str_copy(cfg.state_dir, state_dir, sizeof(cfg.state_dir));
+	return read_open_config(r, &cfg, writable, eb);
+}
+
+void read_close(struct read_ctx *r)
+{
+	if (r->opened)
+		db_close(&r->db);
+	r->opened = false;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+int read_begin(const struct read_ctx *r, struct read_txn *t, struct errbuf *eb)
+{
+	t->db = &r->db;
+	t->txn = NULL;
+	int rc = db_read_begin((struct db_env *)&r->db, &t->txn);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the store %s: %s", r->cfg.state_dir,
+				  db_strerror(rc));
+	return 0;
+}
+
+void read_end(struct read_txn *t)
+{
+	if (t->txn)
+		db_read_end((struct db_env *)t->db, t->txn);
+	t->txn = NULL;
+}
+
+/* ------------------------------------------------------------ agents */
+
+/* Entries whose key starts with the 32-byte agent id. */
+static uint64_t count_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[static 32])
+{
+	MDB_cursor *cur;
+	if (mdb_cursor_open(txn, dbi, &cur))
+		return 0;
+	uint64_t n = 0;
+	MDB_val k = { 32, (void *)id }, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (!rc && k.mv_size >= 32 && !memcmp(k.mv_data, id, 32)) {
+		n++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return n;
+}
+
+static void *get_by_id(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[static 32],
+		       const ProtobufCMessageDescriptor *d)
+{
+	MDB_val k = { 32, (void *)id }, v;
+	if (mdb_get(txn, dbi, &k, &v))
+		return NULL;
+	return protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
+}
+
+int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out,
+		struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_AGENTS], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB agents: %s", db_strerror(rc));
+	size_t cap = 0;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Cairn__Store__Agent *a = cairn__store__agent__unpack(NULL, v.mv_size, v.mv_data);
+		if (!a || a->agent_id.len != KEY_PUBLIC_LEN) {
+			if (a)
+				cairn__store__agent__free_unpacked(a, NULL);
+			out->undecodable++;
+			continue;
+		}
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct read_agent *nv = realloc(out->v, cap * sizeof(*nv));
+			if (!nv) {
+				cairn__store__agent__free_unpacked(a, NULL);
+				mdb_cursor_close(cur);
+				read_agents_free(out);
+				return errbuf_set(eb, -ENOMEM, "agents: out of memory");
+			}
+			out->v = nv;
+		}
+		struct read_agent *ra = &out->v[out->n++];
+		memset(ra, 0, sizeof(*ra));
+		ra->agent = a;
+		memcpy(ra->id, a->agent_id.data, KEY_PUBLIC_LEN);
+		keys_id_hex(ra->id, ra->id_hex);
+		keys_fingerprint(ra->id, ra->fingerprint);
+		if (what & READ_AGENT_FACTS)
+			ra->facts = get_by_id(t->txn, t->db->dbi[STORE_HOSTS], ra->id,
+					      &cairn__store__host_facts__descriptor);
+		if (what & READ_AGENT_HEALTH)
+			ra->health = get_by_id(t->txn, t->db->dbi[STORE_HEALTH], ra->id,
+					       &cairn__collector_health__descriptor);
+		if (what & READ_AGENT_COUNTS) {
+			ra->perf_windows = count_prefix(t->txn, t->db->dbi[STORE_PERF], ra->id);
+			ra->edge_records = count_prefix(t->txn, t->db->dbi[STORE_EDGES], ra->id);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		read_agents_free(out);
+		return errbuf_set(eb, rc, "reading DB agents: %s", db_strerror(rc));
+	}
+	return 0;
+}
+
+void read_agents_free(struct read_agents *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		cairn__store__agent__free_unpacked(a->v[i].agent, NULL);
+		if (a->v[i].facts)
+			cairn__store__host_facts__free_unpacked(a->v[i].facts, NULL);
+		if (a->v[i].health)
+			cairn__collector_health__free_unpacked(a->v[i].health, NULL);
+	}
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ------------------------------------------------------------ series */
+
+static int push_msg(void ***v, size_t *n, void *p)
+{
+	if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow to the next power of two */
+		void **nv = realloc(*v, (*n ? *n * 2 : 1) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+	}
+	(*v)[(*n)++] = p;
+	return 0;
+}
+
+struct range {
+	int64_t since_ms, until_ms;
+};
+
+/* Walks the entries of one agent from key agent | start (start_len bytes of
+ * big-endian start): judge(key after the id, range) says 1 keep (unpack with
+ * d), 0 skip, -1 stop. */
+static int walk_agent(const struct read_txn *t, enum store_db dbi, const uint8_t id[static 32],
+		      const uint8_t *start, size_t start_len, const ProtobufCMessageDescriptor *d,
+		      int (*judge)(const uint8_t *rest, size_t n, const struct range *r),
+		      const struct range *arg,
+		      void ***v, size_t *n, const char *what, struct errbuf *eb)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[dbi], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB %s: %s", what, db_strerror(rc));
+	uint8_t key[48];
+	memcpy(key, id, 32);
+	memcpy(key + 32, start, start_len);
+	MDB_val k = { 32 + start_len, key }, val;
+	for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
+	     !rc && k.mv_size >= 32 && !memcmp(k.mv_data, id, 32);
+	     rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+		int j = judge((const uint8_t *)k.mv_data + 32, k.mv_size - 32, arg);
+		if (j < 0)
+			break;
+		if (j == 0)
+			continue;
+		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, val.mv_size, val.mv_data);
+		if (!m) {
+			char hex[KEY_ID_HEX_LEN + 1];
+			keys_id_hex(id, hex);
+			log_warn("a stored %s value of agent %.16s does not decode; skipped", what, hex);
+			continue;
+		}
+		if (push_msg(v, n, m)) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			mdb_cursor_close(cur);
+			return errbuf_set(eb, -ENOMEM, "%s: out of memory", what);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return errbuf_set(eb, rc, "reading DB %s: %s", what, db_strerror(rc));
+	return 0;
+}
+
+/* perf key: window_start_ms(u64) */
+static int judge_perf(const uint8_t *rest, size_t n, const struct range *r)
+{
+	if (n != 8)
+		return 0;
+	int64_t start = (int64_t)db_get_u64(rest);
+	if (r->until_ms > 0 && start >= r->until_ms)
+		return -1;
+	return start >= r->since_ms;
+}
+
+int read_perf_series(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
+		     int64_t since_ms, int64_t until_ms, struct read_perf *out, struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	struct range r = { since_ms > 0 ? since_ms : 0, until_ms };
+	uint8_t start[8];
+	db_put_u64(start, (uint64_t)r.since_ms);
+	int rc = walk_agent(t, STORE_PERF, id, start, 8, &cairn__perf_window__descriptor, judge_perf,
+			    &r, (void ***)&out->v, &out->n, "perf", eb);
+	if (rc)
+		read_perf_free(out);
+	return rc;
+}
+
+void read_perf_free(struct read_perf *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		cairn__perf_window__free_unpacked(p->v[i], NULL);
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+/* edges key: day(u32) | edge_hash(u64) */
+static int judge_edge(const uint8_t *rest, size_t n, const struct range *r)
+{
+	if (n < 4)
+		return 0;
+	int64_t day_ms = (int64_t)db_get_u32(rest) * STORE_DAY_MS;
+	if (r->until_ms > 0 && day_ms >= r->until_ms)
+		return -1;
+	return 1;
+}
+
+int read_edge_days(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
+		   int64_t since_ms, int64_t until_ms, struct read_edges *out, struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	struct range r = { since_ms > 0 ? since_ms : 0, until_ms };
+	uint8_t start[4];
+	db_put_u32(start, (uint32_t)(r.since_ms / STORE_DAY_MS));
+	int rc = walk_agent(t, STORE_EDGES, id, start, 4, &cairn__store__edge_day__descriptor,
+			    judge_edge, &r, (void ***)&out->v, &out->n, "edges", eb);
+	if (rc)
+		read_edges_free(out);
+	return rc;
+}
+
+void read_edges_free(struct read_edges *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		cairn__store__edge_day__free_unpacked(e->v[i], NULL);
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+/* ------------------------------------------------------------ migration statuses */
+
+int read_statuses(const struct read_txn *t, struct read_statuses *out, struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_MIGRATION], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB migration: %s", db_strerror(rc));
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Cairn__Store__MigrationStatus *m =
+			cairn__store__migration_status__unpack(NULL, v.mv_size, v.mv_data);
+		if (!m)
+			continue;
+		if (push_msg((void ***)&out->v, &out->n, m)) {
+			cairn__store__migration_status__free_unpacked(m, NULL);
+			mdb_cursor_close(cur);
+			read_statuses_free(out);
+			return errbuf_set(eb, -ENOMEM, "migration statuses: out of memory");
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		read_statuses_free(out);
+		return errbuf_set(eb, rc, "reading DB migration: %s", db_strerror(rc));
+	}
+	return 0;
+}
+
+void read_statuses_free(struct read_statuses *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		cairn__store__migration_status__free_unpacked(s->v[i], NULL);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ------------------------------------------------------------ audit log */
+
+int read_audit(const struct read_txn *t, int64_t since_ms, size_t max, struct read_audit *out,
+	       struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_AUDIT], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB audit: %s", db_strerror(rc));
+	uint8_t k8[8];
+	db_put_u64(k8, since_ms > 0 ? (uint64_t)since_ms : 0);
+	MDB_val k = { sizeof(k8), k8 }, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc && (!max || out->n < max);
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Cairn__Store__AuditEntry *a =
+			cairn__store__audit_entry__unpack(NULL, v.mv_size, v.mv_data);
+		if (!a)
+			continue;
+		if (push_msg((void ***)&out->v, &out->n, a)) {
+			cairn__store__audit_entry__free_unpacked(a, NULL);
+			mdb_cursor_close(cur);
+			read_audit_free(out);
+			return errbuf_set(eb, -ENOMEM, "audit log: out of memory");
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND) {
+		read_audit_free(out);
+		return errbuf_set(eb, rc, "reading DB audit: %s", db_strerror(rc));
+	}
+	return 0;
+}
+
+void read_audit_free(struct read_audit *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		cairn__store__audit_entry__free_unpacked(a->v[i], NULL);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ------------------------------------------------------------ hosts */
+
+static int cmp_host(const void *a, const void *b)
+{
+	return memcmp(((const struct read_host *)a)->id, ((const struct read_host *)b)->id,
+		      KEY_PUBLIC_LEN);
+}
+
+int read_hosts_list(MDB_txn *txn, const struct db_env *db, struct read_host **out, size_t *n,
+		     struct errbuf *eb)
+{
+	*out = NULL;
+	*n = 0;
+	size_t cap = 0;
+	struct read_host *hs = NULL;
+	MDB_cursor *c;
+	MDB_val k, v;
+	/* agents first, then hosts with facts but no agent record */
+	for (int pass = 0; pass < 2; pass++) {
+		MDB_dbi dbi = db->dbi[pass == 0 ? STORE_AGENTS : STORE_HOSTS];
+		int rc = mdb_cursor_open(txn, dbi, &c);
+		if (rc) {
+			free(hs);
+			return errbuf_set(eb, rc, "reading the host list: %s", db_strerror(rc));
+		}
+		size_t known = *n;
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
+		     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != KEY_PUBLIC_LEN)
+				continue;
+			struct read_host *found = NULL;
+			if (pass == 1) {
+				struct read_host key;
+				memcpy(key.id, k.mv_data, KEY_PUBLIC_LEN);
+				found = known ? bsearch(&key, hs, known, sizeof(*hs), cmp_host) : NULL;
+				if (found && found->hostname[0])
+					continue;
+			}
+			char name[256] = "";
+			if (pass == 0) {
+				Cairn__Store__Agent *a =
+					cairn__store__agent__unpack(NULL, v.mv_size, v.mv_data);
+				if (a) {
+					str_copy(name, a->hostname, sizeof(name));
+					cairn__store__agent__free_unpacked(a, NULL);
+				}
+			} else {
+				Cairn__Store__HostFacts *hf =
+					cairn__store__host_facts__unpack(NULL, v.mv_size, v.mv_data);
+				if (hf) {
+					if (hf->info)
+						str_copy(name, hf->info->hostname, sizeof(name));
+					cairn__store__host_facts__free_unpacked(hf, NULL);
+				}
+			}
+			if (found) {
+				str_copy(found->hostname, name, sizeof(found->hostname));
+				continue;
+			}
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 64;
+				struct read_host *nh = realloc(hs, cap * sizeof(*nh));
+				if (!nh) {
+					mdb_cursor_close(c);
+					free(hs);
+					return errbuf_set(eb, -ENOMEM, "host list: out of memory");
+				}
+				hs = nh;
+			}
+			struct read_host *h = &hs[(*n)++];
+			memset(h, 0, sizeof(*h));
+			memcpy(h->id, k.mv_data, KEY_PUBLIC_LEN);
+			keys_id_hex(h->id, h->id_hex);
+			keys_fingerprint(h->id, h->fingerprint);
+			str_copy(h->hostname, name, sizeof(h->hostname));
+		}
+		mdb_cursor_close(c);
+		if (*n > 1)
+			qsort(hs, *n, sizeof(*hs), cmp_host);
+	}
+	*out = hs;
+	return 0;
+}
+
+size_t read_suggest(const char *needle, const char *const *cands, size_t n, char *out,
+		     size_t outn)
+{
+	size_t best_d[3] = { SIZE_MAX, SIZE_MAX, SIZE_MAX };
+	size_t best_i[3] = { 0 };
+	size_t limit = strlen(needle) / 3 + 2;
+	for (size_t i = 0; i < n; i++) {
+		if (!cands[i] || !*cands[i])
+			continue;
+		size_t d = str_distance(needle, cands[i]);
+		/* a candidate that contains what was typed is close too */
+		if (strcasestr(cands[i], needle))
+			d = d < 1 ? d : 1;
+		if (d > limit)
+			continue;
+		for (int s = 0; s < 3; s++) {
+			if (d < best_d[s]) {
+				for (int t = 2; t > s; t--) {
+					best_d[t] = best_d[t - 1];
+					best_i[t] = best_i[t - 1];
+				}
+				best_d[s] = d;
+				best_i[s] = i;
+				break;
+			}
+		}
+	}
+	size_t got = 0, used = strlen(out);
+	/* only the closest: "shp" suggests "shop", not also "hr" */
+	for (int s = 0; s < 3 && best_d[s] != SIZE_MAX && best_d[s] <= best_d[0]; s++) {
+		bool dup = false;
+		for (int t = 0; t < s; t++)
+			if (!strcmp(cands[best_i[t]], cands[best_i[s]]))
+				dup = true;
+		if (dup)
+			continue;
+		int w = snprintf(out + used, outn > used ? outn - used : 0, "%s'%s'", got ? ", " : "",
+				 cands[best_i[s]]);
+		if (w < 0 || (size_t)w >= outn - used)
+			break;
+		used += (size_t)w;
+		got++;
+	}
+	return got;
+}
+
+static bool is_hex(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static bool name_matches(const char *hostname, const char *needle)
+{
+	if (!strcasecmp(hostname, needle))
+		return true;
+	/* "web-01" matches "web-01.example.net" */
+	size_t n = strlen(needle);
+	return !strncasecmp(hostname, needle, n) && hostname[n] == '.';
+}
+
+int read_match_host(const struct read_host *hosts, size_t n, const char *needle, size_t *idx,
+		     struct errbuf *eb)
+{
+	size_t hits = 0, hit = 0;
+	size_t nl = strlen(needle);
+	bool hex = is_hex(needle) && nl >= 4;
+	/* exact id or name first, then prefixes of id / fingerprint */
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(hosts[i].id_hex, needle) || name_matches(hosts[i].hostname, needle)) {
+			if (!hits || hit != i)
+				hits++;
+			hit = i;
+		}
+	if (!hits && hex)
+		for (size_t i = 0; i < n; i++)
+			if (!strncasecmp(hosts[i].id_hex, needle, nl) ||
+			    !strncasecmp(hosts[i].fingerprint, needle, nl)) {
+				hits++;
+				hit = i;
+			}
+	if (hits == 1) {
+		*idx = hit;
+		return 0;
+	}
+	if (hits > 1) {
+		char list[300] = "";
+		size_t shown = 0;
+		for (size_t i = 0; i < n && shown < 4; i++)
+			if (!strcasecmp(hosts[i].id_hex, needle) ||
+			    name_matches(hosts[i].hostname, needle) ||
+			    (hex && (!strncasecmp(hosts[i].id_hex, needle, nl) ||
+				     !strncasecmp(hosts[i].fingerprint, needle, nl)))) {
+				size_t used = strlen(list);
+				snprintf(list + used, sizeof(list) - used, "%s%s (%.16s)",
+					 shown ? ", " : "", hosts[i].hostname[0] ? hosts[i].hostname : "?",
+					 hosts[i].id_hex);
+				shown++;
+			}
+		return errbuf_set(eb, -EEXIST,
+				  "'%s' matches %zu hosts: %s%s; give more of the id", needle, hits,
+				  list, hits > shown ? ", ..." : "");
+	}
+	const char **names = malloc((n + 1) * sizeof(char *));
+	char sugg[300] = "";
+	if (names) {
+		for (size_t i = 0; i < n; i++)
+			names[i] = hosts[i].hostname;
+		read_suggest(needle, names, n, sugg, sizeof(sugg));
+		free(names);
+	}
+	if (sugg[0])
+		return errbuf_set(eb, -ENOENT, "no host '%s' (did you mean %s?)", needle, sugg);
+	return errbuf_set(eb, -ENOENT,
+			  "no host '%s' among %zu hosts; 'cairn-collector hosts' lists them (name, "
+			  "id or id prefix, fingerprint)",
+			  needle, n);
+}
+
+int read_find_host(MDB_txn *txn, const struct db_env *db, const char *needle,
+		    struct read_host *out, struct errbuf *eb)
+{
+	struct read_host *hs;
+	size_t n, idx;
+	int rc = read_hosts_list(txn, db, &hs, &n, eb);
+	if (rc)
+		return rc;
+	rc = read_match_host(hs, n, needle, &idx, eb);
+	if (!rc)
+		*out = hs[idx];
+	free(hs);
+	return rc;
+}
+
+int read_find_app(const Cairn__Store__Snapshot *snap, const char *needle, size_t *idx,
+		   struct errbuf *eb)
+{
+	size_t hits = 0, hit = 0;
+	for (size_t i = 0; i < snap->n_apps; i++)
+		if (!strcmp(snap->apps[i]->id, needle) || !strcasecmp(snap->apps[i]->name, needle)) {
+			hits++;
+			hit = i;
+		}
+	if (!hits) {
+		size_t nl = strlen(needle);
+		for (size_t i = 0; i < snap->n_apps; i++)
+			if (nl >= 5 && !strncmp(snap->apps[i]->id, needle, nl)) {
+				hits++;
+				hit = i;
+			}
+	}
+	if (hits == 1) {
+		*idx = hit;
+		return 0;
+	}
+	if (hits > 1)
+		return errbuf_set(eb, -EEXIST,
+				  "'%s' names %zu applications; use the application id ('cairn-collector "
+				  "apps' lists them)",
+				  needle, hits);
+	const char **names = malloc((2 * snap->n_apps + 1) * sizeof(char *));
+	char sugg[300] = "";
+	if (names) {
+		for (size_t i = 0; i < snap->n_apps; i++) {
+			names[2 * i] = snap->apps[i]->name;
+			names[2 * i + 1] = snap->apps[i]->id;
+		}
+		read_suggest(needle, names, 2 * snap->n_apps, sugg, sizeof(sugg));
+		free(names);
+	}
+	if (sugg[0])
+		return errbuf_set(eb, -ENOENT, "no application '%s' (did you mean %s?)", needle, sugg);
+	return errbuf_set(eb, -ENOENT,
+			  "no application '%s'; 'cairn-collector apps' lists the %zu applications",
+			  needle, snap->n_apps);
+}
+
+/* ------------------------------------------------------------ map nodes */
+
+static int cmp_node(const void *a, const void *b)
+{
+	return strcmp((*(const Cairn__Store__MapNode *const *)a)->id,
+		      (*(const Cairn__Store__MapNode *const *)b)->id);
+}
+
+int read_nodes_index(struct read_nodes *ix, const Cairn__Store__DepMap *m)
+{
+	ix->n = m ? m->n_nodes : 0;
+	ix->sorted = malloc((ix->n + 1) * sizeof(*ix->sorted));
+	if (!ix->sorted)
+		return -ENOMEM;
+	for (size_t i = 0; i < ix->n; i++)
+		ix->sorted[i] = m->nodes[i];
+	if (ix->n > 1)
+		qsort(ix->sorted, ix->n, sizeof(*ix->sorted), cmp_node);
+	return 0;
+}
+
+const Cairn__Store__MapNode *read_nodes_get(const struct read_nodes *ix, const char *id)
+{
+	Cairn__Store__MapNode key = CAIRN__STORE__MAP_NODE__INIT;
+	key.id = (char *)id;
+	const Cairn__Store__MapNode *kp = &key;
+	const Cairn__Store__MapNode **r =
+		ix->n ? bsearch(&kp, ix->sorted, ix->n, sizeof(*ix->sorted), cmp_node) : NULL;
+	return r ? *r : NULL;
+}
+
+void read_nodes_free(struct read_nodes *ix)
+{
+	free(ix->sorted);
+	ix->sorted = NULL;
+	ix->n = 0;
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+uint64_t read_facts_gen(MDB_txn *txn, const struct db_env *env)
+{
+	MDB_val k = { .mv_size = 9, .mv_data = "facts_gen" }, v;
+	if (mdb_get(txn, env->dbi[STORE_META], &k, &v))
+		return 0;
+	Cairn__Store__Counter *c = cairn__store__counter__unpack(NULL, v.mv_size, v.mv_data);
+	uint64_t gen = c ? c->value : 0;
+	if (c)
+		cairn__store__counter__free_unpacked(c, NULL);
+	return gen;
+}
+
+/* ------------------------------------------------------------ wire walk */
+
+/* Reads a varint at *p (< end); -EBADMSG when cut short. */
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return -EBADMSG;
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* Steps over one top-level field at *p (< end): its number in *field and,
+ * for a varint, its value in *val. -EBADMSG when cut short or of a wire type
+ * a Snapshot does not use. */
+static int field_next(const uint8_t **p, const uint8_t *end, uint32_t *field, uint64_t *val)
+{
+	uint64_t tag, n;
+	*val = 0;
+	if (varint(p, end, &tag))
+		return -EBADMSG;
+	*field = (uint32_t)(tag >> 3);
+	switch (tag & 7) {
+	case 0:
+		return varint(p, end, val);
+	case 1:
+		if (end - *p < 8)
+			return -EBADMSG;
+		*p += 8;
+		return 0;
+	case 2:
+		if (varint(p, end, &n) || (uint64_t)(end - *p) < n)
+			return -EBADMSG;
+		*p += n;
+		return 0;
+	case 5:
+		if (end - *p < 4)
+			return -EBADMSG;
+		*p += 4;
+		return 0;
+	default:
+		return -EBADMSG;
+	}
+}
+
+/* Copies the top-level fields of an encoded Snapshot except field `skip`
+ * into out (at least len bytes). Returns the new length or -EBADMSG. */
+static long strip_field(const uint8_t *in, size_t len, uint32_t skip, uint8_t *out)
+{
+	const uint8_t *p = in, *end = in + len;
+	size_t w = 0;
+	while (p < end) {
+		const uint8_t *start = p;
+		uint32_t field;
+		uint64_t val;
+		if (field_next(&p, end, &field, &val))
+			return -EBADMSG;
+		if (field == skip)
+			continue;
+		memcpy(out + w, start, (size_t)(p - start));
+		w += (size_t)(p - start);
+	}
+	return (long)w;
+}
+
+int read_snapshot_head(const MDB_val *v, struct read_snapshot_head *h)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	memset(h, 0, sizeof(*h));
+	while (p < end) {
+		uint32_t field;
+		uint64_t val;
+		if (field_next(&p, end, &field, &val))
+			return -EBADMSG;
+		if (field == 2)
+			h->computed_ms = (int64_t)val;
+		else if (field == 3)
+			h->facts_gen = val;
+		else if (field == 5)
+			h->has_map = true;
+	}
+	return 0;
+}
+
+static int unpack_snapshot(const MDB_val *v, bool with_map, Cairn__Store__Snapshot **out)
+{
+	if (with_map) {
+		*out = cairn__store__snapshot__unpack(NULL, v->mv_size, v->mv_data);
+		return *out ? 0 : -EBADMSG;
+	}
+	uint8_t *buf = malloc(v->mv_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	long n = strip_field(v->mv_data, v->mv_size, 5, buf);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	*out = cairn__store__snapshot__unpack(NULL, (size_t)n, buf);
+	free(buf);
+	return *out ? 0 : -EBADMSG;
+}
+
+int read_snapshot_latest(MDB_txn *txn, const struct db_env *env, bool with_map,
+			 Cairn__Store__Snapshot **out, struct errbuf *eb)
+{
+	*out = NULL;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, env->dbi[STORE_SNAPSHOTS], &c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND) {
+		mdb_cursor_close(c);
+		return errbuf_set(eb, -ENOENT, "no snapshot stored yet");
+	}
+	if (!rc)
+		rc = unpack_snapshot(&v, with_map, out);
+	mdb_cursor_close(c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the latest snapshot: %s",
+				  rc == -EBADMSG ? "stored value does not decode (recompute with --fresh)"
+						 : db_strerror(rc));
+	return 0;
+}
+
+long read_snapshot_strip_map(const uint8_t *in, size_t len, uint8_t *out)
+{
+	return strip_field(in, len, 5, out);
+}
+
+int read_snapshots_each(const struct read_txn *t, bool with_map,
+			int (*fn)(const Cairn__Store__Snapshot *s, void *arg), void *arg,
+			struct errbuf *eb)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_SNAPSHOTS], &c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		Cairn__Store__Snapshot *s;
+		int urc = unpack_snapshot(&v, with_map, &s);
+		if (urc == -EBADMSG) {
+			log_warn("snapshot %llu does not decode; skipped",
+				 k.mv_size == 8 ? (unsigned long long)db_get_u64(k.mv_data) : 0ULL);
+			continue;
+		}
+		if (urc) {
+			rc = urc;
+			break;
+		}
+		int frc = fn(s, arg);
+		cairn__store__snapshot__free_unpacked(s, NULL);
+		if (frc) {
+			mdb_cursor_close(c);
+			return frc;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
+	return 0;
+}
+
+int read_lookup_host(const struct read_ctx *r, const char *needle, struct read_host *out,
+		     struct errbuf *eb)
+{
+	struct read_txn t;
+	int rc = read_begin(r, &t, eb);
+	if (rc)
+		return rc;
+	rc = read_find_host(t.txn, t.db, needle, out, eb);
+	read_end(&t);
+	return rc;
+}
