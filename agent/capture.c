@@ -198,7 +198,7 @@ static bool flow_matches(const struct capture_flow *f, const struct flow_key *k)
 }
 
 static struct capture_flow *flow_get(struct capture *c, const struct flow_key *k, const char *comm,
-				     int64_t when_ms, size_t *index)
+				     int64_t when_ms, uint64_t when_ns, size_t *index)
 {
 	struct flow_table *t = &c->t;
 	uint64_t h = sockhash_bytes(k, sizeof(*k), 11), v;
@@ -213,6 +213,8 @@ static struct capture_flow *flow_get(struct capture *c, const struct flow_key *k
 			struct capture_flow *f = &t->flows[v - 1];
 			if (when_ms < f->first_ms)
 				f->first_ms = when_ms;
+			if (when_ns < f->first_ns)
+				f->first_ns = when_ns;
 			if (when_ms > f->last_ms)
 				f->last_ms = when_ms;
 			if (!f->proc && k->pid)
@@ -240,6 +242,7 @@ static struct capture_flow *flow_get(struct capture *c, const struct flow_key *k
 	f->local_port = k->local_port;
 	f->remote_port = k->remote_port;
 	f->first_ms = f->last_ms = when_ms;
+	f->first_ns = when_ns;
 	str_copy(f->comm, comm, sizeof(f->comm));
 	f->proc = proc_resolve(c, k->pid, comm);
 	*index = t->n++;
@@ -302,7 +305,7 @@ static int on_event(void *arg, void *data, size_t size)
 	comm[CAPTURE_COMM_LEN] = '\0';
 	int64_t when = wall_ms_of(e->ts_ns, c->now_mono, c->now_wall);
 	size_t idx;
-	struct capture_flow *f = flow_get(c, &k, comm, when, &idx);
+	struct capture_flow *f = flow_get(c, &k, comm, when, e->ts_ns, &idx);
 	if (!f)
 		return 0;
 	if (e->kind == CAPTURE_OPEN) {
@@ -370,7 +373,8 @@ static void udp_add(struct capture *c, const struct capture_udp_key *uk,
 	memcpy(comm, uv->comm, CAPTURE_COMM_LEN);
 	comm[CAPTURE_COMM_LEN] = '\0';
 	size_t idx;
-	struct capture_flow *f = flow_get(c, &k, comm, wall_ms_of(uv->first_ns, now_mono, now_wall), &idx);
+	struct capture_flow *f = flow_get(c, &k, comm, wall_ms_of(uv->first_ns, now_mono, now_wall),
+					  uv->first_ns, &idx);
 	if (!f)
 		return;
 	int64_t last = wall_ms_of(uv->last_ns, now_mono, now_wall);

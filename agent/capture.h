@@ -55,6 +55,7 @@ struct capture_flow {
 	uint64_t bytes_sent, bytes_received;
 	uint64_t datagrams_sent;    /* UDP */
 	int64_t first_ms, last_ms;  /* wall clock */
+	uint64_t first_ns;          /* monotonic: orders the two directions of a UDP flow */
 	const struct sock_proc *proc; /* resolved owner, NULL unknown; valid until the next take */
 	char comm[16];              /* the kernel's name of the process at the event */
 };

@@ -527,25 +527,75 @@ static int flow_count(struct window *w, const struct edge_in *in, const struct c
 	return 0;
 }
 
+static uint64_t udp_dir_key(const struct sock_addr *from, uint16_t fport, const struct sock_addr *to,
+			    uint16_t tport, uint64_t netns)
+{
+	return server_key(IPPROTO_UDP, to, tport, from, netns) ^ ((uint64_t)fport << 17);
+}
+
+/* UDP flows come without a role. A listener on the local port, or a port
+ * below the ephemeral range talking to one inside it, makes the server end.
+ * Otherwise, when both directions of the flow are here, the end that sent
+ * first is the client (a request precedes its answer). */
+static int udp_roles(const struct sock_scanner *s, struct capture_take *t)
+{
+	struct sockhash dirs = SOCKHASH_INIT;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < t->nflows; i++) {
+		const struct capture_flow *f = &t->flows[i];
+		if (f->role != CAPTURE_ROLE_UNKNOWN)
+			continue;
+		uint64_t h = udp_dir_key(&f->local, f->local_port, &f->remote, f->remote_port, f->netns);
+		for (unsigned k = 0;; k++) {
+			uint64_t probe = sockhash_probe_key(h, k);
+			if (!sockhash_get(&dirs, probe, NULL)) {
+				rc = sockhash_put(&dirs, probe, i + 1);
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; !rc && i < t->nflows; i++) {
+		struct capture_flow *f = &t->flows[i];
+		if (f->role != CAPTURE_ROLE_UNKNOWN)
+			continue;
+		if (collect_sock_scanner_is_server_port(s, f->netns, f->protocol, f->local_port,
+							f->remote_port)) {
+			f->role = CAPTURE_ROLE_SERVER;
+			continue;
+		}
+		f->role = CAPTURE_ROLE_CLIENT;
+		uint64_t h = udp_dir_key(&f->remote, f->remote_port, &f->local, f->local_port, f->netns), v;
+		for (unsigned k = 0; sockhash_get(&dirs, sockhash_probe_key(h, k), &v); k++) {
+			const struct capture_flow *m = &t->flows[v - 1];
+			if (m->local_port != f->remote_port || m->remote_port != f->local_port ||
+			    sock_addr_cmp(&m->local, &f->remote) || sock_addr_cmp(&m->remote, &f->local))
+				continue;
+			bool mirror_server = collect_sock_scanner_is_server_port(
+				s, m->netns, m->protocol, m->local_port, m->remote_port);
+			if (!mirror_server && f->first_ns > m->first_ns)
+				f->role = CAPTURE_ROLE_SERVER;
+			break;
+		}
+	}
+	sockhash_free(&dirs);
+	return rc;
+}
+
 int window_add_flows(struct window *w, const struct sock_scanner *s, struct capture_take *t,
 		     uint32_t short_lived_ms)
 {
 	w->short_lived_ms = short_lived_ms;
 	sampled_dedup(w, t);
-	/* Roles: UDP from the ports; servers without a pid from the listeners. */
+	int rc = udp_roles(s, t);
 	for (size_t i = 0; i < t->nflows; i++) {
 		struct capture_flow *f = &t->flows[i];
-		if (f->role == CAPTURE_ROLE_UNKNOWN) {
-			bool server = collect_sock_scanner_is_server_port(s, f->netns, f->protocol,
-									  f->local_port, f->remote_port);
-			f->role = server ? CAPTURE_ROLE_SERVER : CAPTURE_ROLE_CLIENT;
-		}
 		if (f->role == CAPTURE_ROLE_SERVER && !f->pid)
 			f->pid = collect_sock_scanner_listener(s, f->netns, f->protocol, f->local_port);
 	}
 	struct sockhash servers = SOCKHASH_INIT;
 	uint8_t *used = calloc(t->nflows ? t->nflows : 1, 1);
-	int rc = used ? 0 : -ENOMEM;
+	if (!rc && !used)
+		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < t->nflows; i++) {
 		const struct capture_flow *f = &t->flows[i];
 		if (f->role != CAPTURE_ROLE_SERVER)
