@@ -4,12 +4,17 @@
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
 libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libmnl-dev libinih-dev libjansson-dev
-libsystemd-dev libmicrohttpd-dev libgnutls28-dev node-d3"
-# Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
-# The console's browser tests: chromium, chromium-driver, python3-selenium;
-# its HTTPS test makes a certificate with openssl.
+libsystemd-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev
+node-d3"
+# (clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev: the agent's eBPF
+# connection capture, -Dbpf=auto; without them the agent polls only.
+# libmicrohttpd-dev + libgnutls28-dev: the web console; node-d3: its map.)
+# Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing,
+# capability drops for the capture fallback test (setpriv: util-linux); the
+# console's browser tests (chromium, chromium-driver, python3-selenium) and its
+# HTTPS test (openssl makes a certificate).
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
-libclang-rt-14-dev chromium chromium-driver python3-selenium openssl curl"
+libclang-rt-14-dev util-linux chromium chromium-driver python3-selenium openssl curl"
 
 cairn_missing_packages() {
 	local missing="" p

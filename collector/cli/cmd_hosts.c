@@ -21,7 +21,9 @@ static void hosts_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-collector hosts [--json] [--state-dir DIR | -c FILE]\n\n"
 		   "Lists the hosts whose agents delivered data: hostname, OS, last seen, and\n"
-		   "how many batches and records are stored.\n");
+		   "how many batches and records are stored, and how its agent captures\n"
+		   "connections: ebpf (every connection counted, short-lived ones too) or\n"
+		   "poll (sockets open at a sample instant only; --json says why).\n");
 	cli_usage_common(f);
 }
 
@@ -43,7 +45,7 @@ int hosts_main(int argc, char *argv[])
 	struct read_txn t;
 	struct read_agents ags;
 	if ((rc = read_begin(&r, &t, &eb)) ||
-	    (rc = read_agents(&t, READ_AGENT_FACTS | READ_AGENT_COUNTS, &ags, &eb))) {
+	    (rc = read_agents(&t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH, &ags, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		read_end(&t);
 		read_close(&r);
@@ -63,9 +65,9 @@ int hosts_main(int argc, char *argv[])
 	/* the APP column: the same document's "app" per host */
 	json_t *apps = docs_hosts(&ags, snap);
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "OS", "LAST SEEN (UTC)",
-					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "APP",
-					     NULL };
-	struct format_table *tab = format_table_new(10, head);
+					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "CAPTURE",
+					     "APP", NULL };
+	struct format_table *tab = format_table_new(11, head);
 	size_t n = 0;
 	for (size_t i = 0; i < ags.n; i++) {
 		const struct read_agent *ra = &ags.v[i];
@@ -77,16 +79,20 @@ int hosts_main(int argc, char *argv[])
 		const char *os = hi && hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-";
 		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
 		const char *app = json_string_value(json_object_get(json_array_get(apps, n), "app"));
+		/* Agents before capture reporting send no mechanism: unknown. */
+		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
+		const char *capture_kind = !*capture ? "-" : ra->health->capture_ebpf ? "ebpf" : "poll";
 		if (tab) {
 			char seen[32];
 			format_time_sec(last, seen, sizeof(seen));
-			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s",
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s\t%s",
 					  ra->fingerprint, *hostname ? hostname : "-", os, seen,
 					  (unsigned long long)a->batches_stored,
 					  (unsigned long long)a->records_stored,
 					  (unsigned long long)ra->perf_windows,
 					  (unsigned long long)ra->edge_records,
-					  store_enroll_state_name(a->state), app && *app ? app : "-");
+					  store_enroll_state_name(a->state), capture_kind,
+					  app && *app ? app : "-");
 		}
 		n++;
 	}
@@ -102,7 +108,7 @@ int hosts_main(int argc, char *argv[])
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
 		format_table_elastic(tab, 2);
-		format_table_elastic(tab, 9);
+		format_table_elastic(tab, 10);
 		format_table_print(tab, stdout);
 	}
 	format_table_free(tab);

@@ -105,6 +105,10 @@ json_t *docs_hosts(const struct read_agents *ags, const Cairn__Store__Snapshot *
 				  "high_seq", (json_int_t)a->high_seq,
 				  "state", store_enroll_state_name(a->state),
 				  "app", docs_json_str(app_of(ha, nha, ra->id_hex))));
+		/* the last window's capture mechanism ("" before agents reported it) */
+		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "capture",
+				    docs_json_str(capture));
 	}
 	free(ha);
 	return arr;
@@ -145,7 +149,15 @@ json_t *docs_agents(const struct read_agents *ags, bool pending_only)
 		const Cairn__Store__Agent *a = ags->v[i].agent;
 		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
-		json_array_append_new(arr, docs_agent(a));
+		json_t *o = docs_agent(a);
+		/* the last window's capture: mechanism and events it lost (needs
+		 * READ_AGENT_HEALTH) */
+		const Cairn__CollectorHealth *h = ags->v[i].health;
+		json_object_set_new(o, "capture", docs_json_str(h ? h->capture : ""));
+		json_object_set_new(o, "capture_lost_events",
+				    json_integer(h ? (json_int_t)(h->capture_ringbuf_drops +
+								  h->capture_map_full) : 0));
+		json_array_append_new(arr, o);
 	}
 	return arr;
 }
@@ -153,7 +165,7 @@ json_t *docs_agents(const struct read_agents *ags, bool pending_only)
 /* ---------------------------------------------------------------- host */
 
 json_t *docs_host(const struct read_host *h, const struct estate_host *eh,
-		  const Cairn__Store__Snapshot *s)
+		  const Cairn__CollectorHealth *health, const Cairn__Store__Snapshot *s)
 {
 	const Cairn__Store__HostFacts *hf = eh->facts;
 	const Cairn__ProcessSnapshot *ps = eh->procs;
@@ -173,6 +185,14 @@ json_t *docs_host(const struct read_host *h, const struct estate_host *eh,
 	json_object_set_new(root, "id", json_string(h->id_hex));
 	json_object_set_new(root, "fingerprint", json_string(h->fingerprint));
 	json_object_set_new(root, "hostname", docs_json_str(h->hostname));
+	json_object_set_new(root, "capture",
+			    docs_json_str(health && *health->capture ? health->capture : ""));
+	if (health) {
+		json_object_set_new(root, "capture_ebpf", json_boolean(health->capture_ebpf));
+		json_object_set_new(root, "capture_lost_events",
+				    json_integer((json_int_t)(health->capture_ringbuf_drops +
+							      health->capture_map_full)));
+	}
 	if (hi)
 		json_object_set_new(root, "facts", pbjson_from_message(&hi->base, 0));
 	json_t *ju = json_object();

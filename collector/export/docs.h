@@ -23,18 +23,20 @@
 json_t *docs_json_str(const char *s);
 
 /* hosts: every host that delivered data (ags read with READ_AGENT_FACTS |
- * READ_AGENT_COUNTS); snap (may be NULL) gives each host's application. */
+ * READ_AGENT_COUNTS | READ_AGENT_HEALTH); snap (may be NULL) gives each host's application. */
 bool docs_host_listed(const struct read_agent *ra);
 json_t *docs_hosts(const struct read_agents *ags, const Cairn__Store__Snapshot *snap);
 
-/* agents [--pending]: every agent record (or the pending ones). */
+/* agents [--pending]: every agent record (or the pending ones), with its
+ * capture health when ags was read with READ_AGENT_HEALTH. */
 json_t *docs_agent(const Cairn__Store__Agent *a);
 json_t *docs_agents(const struct read_agents *ags, bool pending_only);
 
-/* host HOST: facts, utilization (the host view eh), listeners, packages, the
- * application and service-level dependencies in snap (may be NULL). */
+/* host HOST: facts, capture (health may be NULL), utilization (the host view
+ * eh), listeners, packages, the application and service-level dependencies
+ * in snap (may be NULL). */
 json_t *docs_host(const struct read_host *h, const struct estate_host *eh,
-		  const Cairn__Store__Snapshot *snap);
+		  const Cairn__CollectorHealth *health, const Cairn__Store__Snapshot *snap);
 
 /* apps; apps show APP (hosts names host ids). */
 json_t *docs_apps(const Cairn__Store__Snapshot *snap);

@@ -180,7 +180,7 @@ static void get_hosts(const struct read_txn *t, struct web_api *a, struct web_re
 {
 	struct errbuf eb = { { 0 } };
 	struct read_agents ags;
-	if (read_agents(t, READ_AGENT_FACTS | READ_AGENT_COUNTS, &ags, &eb)) {
+	if (read_agents(t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH, &ags, &eb)) {
 		web_reply_error(r, 500, "%s", eb.msg);
 		return;
 	}
@@ -214,7 +214,10 @@ static void get_host(const struct read_txn *t, struct web_api *a, const char *ne
 	struct web_snap *ws = NULL;
 	if (snap_acquire(a, t, &ws, &eb))
 		ws = NULL;
-	r->body = docs_host(&h, &eh, ws ? ws->s : NULL);
+	Cairn__CollectorHealth *health = read_agent_health(t, h.id);
+	r->body = docs_host(&h, &eh, health, ws ? ws->s : NULL);
+	if (health)
+		cairn__collector_health__free_unpacked(health, NULL);
 	if (ws)
 		snap_release(a, ws);
 	estate_host_free(&eh);
@@ -224,7 +227,7 @@ static void get_agents(const struct read_txn *t, const struct webq *q, struct we
 {
 	struct errbuf eb = { { 0 } };
 	struct read_agents ags;
-	if (read_agents(t, 0, &ags, &eb)) {
+	if (read_agents(t, READ_AGENT_HEALTH, &ags, &eb)) {
 		web_reply_error(r, 500, "%s", eb.msg);
 		return;
 	}
