@@ -25,6 +25,9 @@ static const struct option plan_longopts[] = {
 	{ "progress", required_argument, NULL, PLANCTX_OPT_PROGRESS },
 	{ "note", required_argument, NULL, PLANCTX_OPT_NOTE },
 	{ "fresh", no_argument, NULL, PLANCTX_OPT_FRESH },
+	{ "level", required_argument, NULL, PLANCTX_OPT_LEVEL },
+	{ "app", required_argument, NULL, PLANCTX_OPT_APP },
+	{ "with-infra", no_argument, NULL, PLANCTX_OPT_WITH_INFRA },
 	{ 0 },
 };
 
@@ -121,6 +124,15 @@ static int handle(int opt, const char *arg, void *ctx)
 		return 0;
 	case PLANCTX_OPT_FRESH:
 		p->fresh = true;
+		return 0;
+	case PLANCTX_OPT_LEVEL:
+		p->level = arg;
+		return 0;
+	case PLANCTX_OPT_APP:
+		p->app = arg;
+		return 0;
+	case PLANCTX_OPT_WITH_INFRA:
+		p->with_infra = true;
 		return 0;
 	}
 	return -1;

@@ -33,6 +33,9 @@ enum {
 	PLANCTX_OPT_PROGRESS,
 	PLANCTX_OPT_NOTE,
 	PLANCTX_OPT_FRESH,
+	PLANCTX_OPT_LEVEL,
+	PLANCTX_OPT_APP,
+	PLANCTX_OPT_WITH_INFRA,
 };
 
 struct planctx {
@@ -45,6 +48,9 @@ struct planctx {
 	int progress;            /* --progress N, -1 when absent */
 	const char *note;        /* --note TEXT */
 	bool fresh;              /* --fresh: recompute even with default options */
+	const char *level;       /* export graphs: --level host|service|app */
+	const char *app;         /* export graphs and html: --app A */
+	bool with_infra;         /* export graphs: keep shared infrastructure */
 	char catalog[4096];
 	Cairn__Store__Snapshot *snap;
 };

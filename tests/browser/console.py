@@ -174,6 +174,31 @@ try:
         wait.until(lambda d: "Application storefront" in d.find_element(By.TAG_NAME, "h1").text)
         if " storefront " not in cc("apps"):
             fail("the rename from the console is not in `cairn-collector apps`")
+
+    note("export html opens from disk without the server")
+    page_file = os.path.join(tmp, "plan.html")
+    cc("export", "html", "-o", page_file)
+    web.terminate()
+    web.wait(timeout=20)
+    size = os.path.getsize(page_file)
+    if size > 5 * 1000 * 1000:
+        fail(f"export html of 40 hosts is {size} bytes")
+    driver.get("file://" + page_file + "#/map")
+    if page_done("mapPage"):
+        names = set(driver.execute_script(
+            "return [...document.querySelectorAll('#map circle.node-app')].map(c => c.dataset.name)"))
+        if names != {a["name"] for a in json.loads(cc("apps", "--json"))["apps"]}:
+            fail(f"the exported map shows {sorted(names)}")
+        driver.execute_script(
+            "document.querySelector('#map circle.node-app').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        page_done("mapPage")
+        if not driver.find_elements(By.CSS_SELECTOR, "#map circle.node-host"):
+            fail("an application of the exported map does not expand")
+    for hash_, name in (("#/overview", "overview"), ("#/cost", "costPage"), ("#/waves", "wavesPage"),
+                        ("#/readiness", "readinessPage"), ("#/app/" + shop["id"], "appPage")):
+        driver.get("file://" + page_file + hash_)
+        page_done(name)
+    print(f"export html: {size} bytes")
 finally:
     if driver:
         driver.quit()

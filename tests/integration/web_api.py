@@ -313,6 +313,41 @@ try:
     else:
         print("(openssl not installed: TLS not exercised)")
 
+    note("graph exports: GraphML, Cytoscape.js, edges CSV, DOT at application level")
+    import csv
+    import io
+    import xml.etree.ElementTree as ET
+    ns = "{http://graphml.graphdrawing.org/xmlns}"
+    host_doc = json.loads(cc("deps", "--json").stdout)
+    no_infra = [n for n in host_doc["nodes"] if not n.get("infrastructure")]
+    g = ET.fromstring(cc("export", "graphml").stdout)
+    gnodes = g.findall(f"{ns}graph/{ns}node")
+    if len(gnodes) != len(no_infra):
+        fail(f"graphml has {len(gnodes)} nodes, the map {len(no_infra)} without infrastructure")
+    g = ET.fromstring(cc("export", "graphml", "--with-infra").stdout)
+    if len(g.findall(f"{ns}graph/{ns}node")) != len(host_doc["nodes"]) or \
+            len(g.findall(f"{ns}graph/{ns}edge")) != len(host_doc["edges"]):
+        fail("graphml --with-infra is not the whole host-level map")
+    cy = json.loads(cc("export", "cytoscape", "--level", "app", "--with-infra").stdout)
+    app_doc = json.loads(cc("deps", "--level", "app", "--json").stdout)
+    if len(cy["elements"]["nodes"]) != len(app_doc["nodes"]) or \
+            len(cy["elements"]["edges"]) != len(app_doc["edges"]):
+        fail("cytoscape --level app differs from deps --level app")
+    rows = list(csv.DictReader(io.StringIO(cc("export", "edges-csv", "--level", "service", "--app",
+                                              "webshop", "--with-infra").stdout)))
+    svc = json.loads(cc("deps", "--level", "service", "--app", "webshop", "--json").stdout)
+    if len(rows) != len(svc["edges"]) or not rows or not all(r["from_name"] and r["to_name"] for r in rows):
+        fail(f"edges-csv --app webshop: {len(rows)} rows, deps {len(svc['edges'])}")
+    dot_app = cc("export", "dot", "--level", "app").stdout
+    if not dot_app.startswith("digraph") or "webshop" not in dot_app or "shared " in dot_app:
+        fail("export dot --level app (shared infrastructure left out by default)")
+    if "shared " not in cc("export", "dot", "--level", "app", "--with-infra").stdout:
+        fail("export dot --level app --with-infra has no shared infrastructure")
+    if shutil.which("dot"):
+        r = subprocess.run(["dot", "-Tsvg"], input=dot_app, capture_output=True, text=True)
+        if r.returncode:
+            fail("dot rejects export dot --level app: " + r.stderr[:200])
+
     note("SIGTERM stops the console")
     web.terminate()
     if web.wait(timeout=20) != 0:
