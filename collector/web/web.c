@@ -311,11 +311,13 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const char *method, 
 		const char *msg = json_string_value(json_object_get(r->body, "error"));
 		enum MHD_Result rc = send_error(c, method, url, r->status, "%s", msg ? msg : "error");
 		json_decref(r->body);
+		free(r->raw);
 		return rc;
 	}
 	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
 	if (r->etag[0] && inm && !strcmp(inm, r->etag)) {
 		json_decref(r->body);
+		free(r->raw);
 		struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
 									    MHD_RESPMEM_PERSISTENT);
 		if (!resp)
@@ -326,7 +328,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const char *method, 
 		MHD_destroy_response(resp);
 		return rc;
 	}
-	char *s = json_dumps(r->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s = r->raw ? r->raw : json_dumps(r->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(r->body);
 	if (!s)
 		return send_error(c, method, url, 500, "out of memory");

@@ -27,6 +27,8 @@ void web_reply_error(struct web_reply *r, unsigned status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_decref(r->body);
+	free(r->raw);
+	r->raw = NULL;
 	r->status = status;
 	r->body = json_pack("{s:o}", "error", docs_json_str(msg));
 	r->etag[0] = 0;
@@ -45,6 +47,7 @@ void web_api_init(struct web_api *a, struct read_ctx *rd)
 	memset(a, 0, sizeof(*a));
 	a->rd = rd;
 	pthread_mutex_init(&a->cache.lock, NULL);
+	pthread_mutex_init(&a->bodies.lock, NULL);
 }
 
 static void snap_unref_locked(struct web_snap *ws)
@@ -67,6 +70,9 @@ void web_api_free(struct web_api *a)
 	snap_release(a, a->cache.cur);
 	a->cache.cur = NULL;
 	pthread_mutex_destroy(&a->cache.lock);
+	for (size_t i = 0; i < WEB_BODY_CACHE; i++)
+		free(a->bodies.v[i].body);
+	pthread_mutex_destroy(&a->bodies.lock);
 }
 
 /* Version of the newest stored snapshot (the last key), 0 when none. */
@@ -129,6 +135,66 @@ static int snap_acquire(struct web_api *a, const struct read_txn *t, struct web_
 	}
 	*out = ws;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- answer cache */
+
+/* A copy of the cached answer to key at etag into r: true on a hit. */
+static bool body_get(struct web_api *a, const char *key, const char *etag, struct web_reply *r)
+{
+	bool hit = false;
+	pthread_mutex_lock(&a->bodies.lock);
+	for (size_t i = 0; i < WEB_BODY_CACHE && !hit; i++) {
+		struct web_body *b = &a->bodies.v[i];
+		if (b->body && !strcmp(b->key, key) && !strcmp(b->etag, etag)) {
+			r->raw = strdup(b->body);
+			hit = r->raw != NULL;
+			r->paged = b->paged;
+			r->has_next = b->has_next;
+			r->total = b->total;
+			r->next_offset = b->next_offset;
+			b->used = ++a->bodies.tick;
+		}
+	}
+	pthread_mutex_unlock(&a->bodies.lock);
+	return hit;
+}
+
+/* Serializes r's body into r->raw and keeps a copy (the least recently used
+ * entry, or the one of the same key, makes room). */
+static void body_put(struct web_api *a, const char *key, struct web_reply *r)
+{
+	if (!r->body || r->status != 200 || !r->etag[0])
+		return;
+	r->raw = json_dumps(r->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!r->raw)
+		return;
+	json_decref(r->body);
+	r->body = NULL;
+	char *copy = strdup(r->raw);
+	if (!copy)
+		return;
+	pthread_mutex_lock(&a->bodies.lock);
+	struct web_body *slot = &a->bodies.v[0];
+	for (size_t i = 0; i < WEB_BODY_CACHE; i++) {
+		struct web_body *b = &a->bodies.v[i];
+		if (b->body && !strcmp(b->key, key)) {
+			slot = b;
+			break;
+		}
+		if (!b->body || b->used < slot->used)
+			slot = b;
+	}
+	free(slot->body);
+	slot->body = copy;
+	str_copy(slot->key, key, sizeof(slot->key));
+	str_copy(slot->etag, r->etag, sizeof(slot->etag));
+	slot->paged = r->paged;
+	slot->has_next = r->has_next;
+	slot->total = r->total;
+	slot->next_offset = r->next_offset;
+	slot->used = ++a->bodies.tick;
+	pthread_mutex_unlock(&a->bodies.lock);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -340,9 +406,16 @@ static void handle_get(struct web_api *a, char seg[][WEBQ_TEXT_MAX], int nseg,
 			return;
 		}
 		const Cairn__Store__Snapshot *s = since ? since : ws->s;
-		if (!since && strcmp(what, "progress"))
+		/* progress reads migration statuses, which no ETag follows */
+		bool cacheable = !since && strcmp(what, "progress");
+		char key[1400];
+		snprintf(key, sizeof(key), "%s/%s?%d&%s&%s&%d&%zu&%zu", what, two ? seg[1] : "",
+			 (int)q->level, q->app, q->host, q->has_limit, q->limit, q->offset);
+		if (cacheable)
 			set_etag(r, s, read_facts_gen(t.txn, t.db));
-		if (!strcmp(what, "apps") && two) {
+		if (cacheable && body_get(a, key, r->etag, r)) {
+			/* answered from the cache */
+		} else if (!strcmp(what, "apps") && two) {
 			get_app(&t, s, seg[1], r);
 		} else if (!strcmp(what, "apps")) {
 			r->body = docs_apps(s);
@@ -381,6 +454,8 @@ static void handle_get(struct web_api *a, char seg[][WEBQ_TEXT_MAX], int nseg,
 			else
 				r->body = doc;
 		}
+		if (cacheable && !r->raw)
+			body_put(a, key, r);
 		if (ws)
 			snap_release(a, ws);
 		if (since)
@@ -393,7 +468,7 @@ static void handle_get(struct web_api *a, char seg[][WEBQ_TEXT_MAX], int nseg,
 				nseg > 1 ? "/" : "", nseg > 1 ? seg[1] : "");
 	}
 	read_end(&t);
-	if (!r->body)
+	if (!r->body && !r->raw)
 		web_reply_error(r, 500, "out of memory");
 }
 

@@ -20,16 +20,36 @@ struct web_snap_cache {
 	struct web_snap *cur;
 };
 
+/* Serialized answers of the snapshot documents by request and ETag: 200
+ * clients asking for the same map get one JSON encoding, not 200. */
+#define WEB_BODY_CACHE 32
+struct web_body {
+	char key[1400];
+	char etag[96];
+	char *body;
+	bool paged, has_next;
+	size_t total, next_offset;
+	uint64_t used;
+};
+
+struct web_body_cache {
+	pthread_mutex_t lock;
+	struct web_body v[WEB_BODY_CACHE];
+	uint64_t tick;
+};
+
 struct web_api {
 	struct read_ctx *rd;
 	int (*enroll)(struct read_ctx *rd, const char *needle, const char *verb,
 		      char id_hex[static 65], struct errbuf *eb);
 	struct web_snap_cache cache;
+	struct web_body_cache bodies;
 };
 
 struct web_reply {
 	unsigned status;       /* HTTP status */
 	json_t *body;          /* owned; {"error": ...} for errors */
+	char *raw;             /* owned: the body already serialized (from the cache), or NULL */
 	char etag[96];         /* "" = none */
 	bool paged;
 	size_t total, next_offset;

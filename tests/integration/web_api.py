@@ -142,6 +142,9 @@ try:
         want = json.loads(cc(*cli, "--json").stdout)
         if doc is not None and doc != want:
             fail(f"/api/v1/{path} differs from `{' '.join(cli)} --json`")
+        again, _ = get_json("/api/v1/" + path, viewer)  # the second answer comes from the cache
+        if again != doc:
+            fail(f"/api/v1/{path} answered twice differs")
     app_level, _ = get_json("/api/v1/deps?level=app", viewer)
     names = {n["name"] for n in app_level["nodes"]} if app_level else set()
     if not {"shop", "crm", "billing"} <= names:
