@@ -136,6 +136,8 @@ try:
              ("readiness", ["readiness"]), ("sizing", ["sizing"]), ("cost", ["cost"]),
              ("waves", ["plan", "waves"]), ("progress", ["progress"]),
              ("hosts/shop-db-01", ["host", "shop-db-01"]), ("apps/shop", ["apps", "show", "shop"]),
+             ("hosts/" + json.loads(cc("hosts", "--json").stdout)[3]["id"],
+              ["host", json.loads(cc("hosts", "--json").stdout)[3]["id"]]),
              ("readiness/shop-db-01", ["readiness", "shop-db-01"])]
     for path, cli in pairs:
         doc, _ = get_json("/api/v1/" + path, viewer)
@@ -350,6 +352,19 @@ try:
         r = subprocess.run(["dot", "-Tsvg"], input=dot_app, capture_output=True, text=True)
         if r.returncode:
             fail("dot rejects export dot --level app: " + r.stderr[:200])
+
+    note("web_allow_loopback = true: loopback needs no token (default: it does)")
+    lo, lurl = start(["web", "--state-dir", state, "-o", "web_listen=127.0.0.1:0",
+                      "-o", "web_allow_loopback=true"], r"API on (\S+) ", "web-lo.log")
+    lport = int(re.search(r":(\d+)/$", lurl).group(1))
+    st, _, data = request("GET", "/api/v1/whoami", port=lport)
+    if st != 200 or json.loads(data).get("name") != "loopback":
+        fail(f"web_allow_loopback: {st} {data[:100]!r}")
+    st, _, _ = request("GET", "/api/v1/whoami", "cairn_" + "1" * 64, port=lport)
+    if st != 401:
+        fail(f"web_allow_loopback still checks a token that is sent: {st}")
+    lo.terminate()
+    lo.wait(timeout=20)
 
     note("SIGTERM stops the console")
     web.terminate()
