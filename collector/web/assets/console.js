@@ -24,7 +24,8 @@ function h(tag, attrs, ...kids) {
 async function api(path, opts) {
   /* an exported file (export html) carries its documents inline */
   if (window.CAIRN_DATA) {
-    const d = window.CAIRN_DATA[path];
+    let d = window.CAIRN_DATA[path];
+    if (d === undefined) d = derived(path);
     if (d === undefined || (opts && opts.method === "POST"))
       throw new Error("not in this exported file (" + path + "): open the console for everything");
     return JSON.parse(JSON.stringify(d));
@@ -39,6 +40,36 @@ async function api(path, opts) {
   if (r.status === 401) { showLogin(body.error); throw new Error(body.error); }
   if (!r.ok) throw new Error(body && body.error ? body.error : "HTTP " + r.status);
   return body;
+}
+
+/* An exported file holds the host-level map once; an application's expansion
+ * and its page are cut from it here, as the API would answer them. */
+function derived(path) {
+  const full = window.CAIRN_DATA["deps?level=host"];
+  if (!full) return undefined;
+  const byId = {};
+  for (const n of full.nodes) byId[n.id] = n;
+  const appOf = (x) => (byId[x] ? byId[x].app_id : undefined);
+  let m = path.match(/^deps\?level=host&app=(.+)$/);
+  if (m) {
+    const app = decodeURIComponent(m[1]);
+    const edges = full.edges.filter((e) => appOf(e.from) === app || appOf(e.to) === app);
+    const ends = new Set();
+    for (const e of edges) { ends.add(e.from); ends.add(e.to); }
+    return Object.assign({}, full, { nodes: full.nodes.filter((n) => n.app_id === app || ends.has(n.id)), edges });
+  }
+  m = path.match(/^apps\/(.+)$/);
+  if (m) {
+    const want = decodeURIComponent(m[1]);
+    const a = window.CAIRN_DATA.apps.apps.find((x) => x.id === want || x.name === want);
+    if (!a) return undefined;
+    const inApp = (x) => appOf(x) === a.id;
+    return Object.assign({}, a, {
+      hostnames: a.hosts.map((h) => (byId[h] ? byId[h].name : h)),
+      depends_on: full.edges.filter((e) => inApp(e.from) && !inApp(e.to)),
+      used_by: full.edges.filter((e) => !inApp(e.from) && inApp(e.to)) });
+  }
+  return undefined;
 }
 
 const post = (path, obj) => api(path, { method: "POST", body: JSON.stringify(obj) });
