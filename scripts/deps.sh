@@ -3,8 +3,11 @@
 
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
-libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libmnl-dev libinih-dev libjansson-dev
+libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libinih-dev libjansson-dev
 libsystemd-dev"
+# scripts/package portable: the static archives Debian ships outside the -dev
+# packages above (glibc's libc.a is in libc6-dev, pulled in by gcc).
+CAIRN_PORTABLE_PACKAGES="binutils libc6-dev"
 # Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
 libclang-rt-14-dev"
