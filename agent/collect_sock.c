@@ -252,37 +252,11 @@ struct nl_dump_ctx {
 static int nl_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_dump_ctx *dc = data;
-	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-		return 0;
-	const struct inet_diag_msg *m = netlink_payload(nlh);
-	if (netlink_payload_len(nlh) < sizeof(*m))
-		return 0;
 	struct sock_entry e;
-	memset(&e, 0, sizeof(e));
-	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+	if (!sock_parse_diag(nlh, &e))
 		return 0;
-	sock_addr_set(&e.local, m->idiag_family, m->id.idiag_src);
-	sock_addr_set(&e.remote, m->idiag_family, m->id.idiag_dst);
-	e.local_port = ntohs(m->id.idiag_sport);
-	e.remote_port = ntohs(m->id.idiag_dport);
-	e.state = m->idiag_state;
-	e.inode = m->idiag_inode;
-	e.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
 	e.netns = dc->netns;
 	e.protocol = dc->protocol;
-	const struct nlattr *attr = NULL;
-	while ((attr = netlink_attr_next(nlh, sizeof(*m), attr))) {
-		if (netlink_attr_type(attr) != INET_DIAG_INFO)
-			continue;
-		size_t plen = netlink_attr_payload_len(attr);
-		/* Older kernels send a shorter tcp_info: use only what is there. */
-		if (plen >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(uint64_t)) {
-			const char *p = netlink_attr_payload(attr);
-			memcpy(&e.bytes_acked, p + offsetof(struct tcp_info, tcpi_bytes_acked), 8);
-			memcpy(&e.bytes_received, p + offsetof(struct tcp_info, tcpi_bytes_received), 8);
-			e.has_bytes = true;
-		}
-	}
 	if (entry_push(dc->s, &e))
 		return -ENOMEM;
 	return 0;

@@ -24,6 +24,7 @@ struct edge {
 	uint64_t cur_seq;
 	int64_t first_ms, last_ms;
 	uint64_t bytes_sent, bytes_received;
+	bool bytes_known;       /* some socket of the edge had tcp_info counters */
 };
 
 struct listener {
@@ -383,6 +384,7 @@ count:;
 	ed->last_ms = s->taken_ms;
 	ed->bytes_sent += sent;
 	ed->bytes_received += recv;
+	ed->bytes_known |= e->has_bytes;
 	return 0;
 }
 
@@ -458,6 +460,7 @@ static int build_edges(const struct window *w, int64_t end_ms, Cairn__Connection
 		x->last_seen_ms = ed->last_ms;
 		x->bytes_sent = ed->bytes_sent;
 		x->bytes_received = ed->bytes_received;
+		x->bytes_unknown = !ed->bytes_known;
 		x->netns = ed->netns;
 		x->peer_pid = (uint32_t)ed->peer_pid;
 		/* Strings start as the shared empty default so a partial edge frees cleanly. */

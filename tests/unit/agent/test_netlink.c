@@ -1,5 +1,6 @@
 /* netlink framing: message walk (done, error, truncated, foreign replies),
- * attribute walk over malformed lengths, and a live sock_diag round trip. */
+ * attribute walk over malformed lengths, a live sock_diag round trip, and
+ * sock_parse_diag on replies of old (3.10) and current kernels. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -10,8 +11,10 @@
 
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
+#include <linux/tcp.h>
 
 #include "netlink.h"
+#include "sock_parse.h"
 
 struct buf {
 	_Alignas(4) char b[4096];
@@ -203,4 +206,50 @@ Test(netlink, live_sock_diag_dump_sees_a_listener)
 	cr_assert_eq(f.hits, 1, "listener on port %u seen %d times", f.port, f.hits);
 	netlink_close(&ns);
 	close(l);
+}
+
+/* A sock_diag reply as a kernel sends it, with a tcp_info of tcpi_len bytes. */
+static const struct nlmsghdr *diag_reply(struct buf *b, size_t tcpi_len, uint64_t acked,
+					 uint64_t received)
+{
+	b->len = 0;
+	char payload[NLMSG_ALIGN(sizeof(struct inet_diag_msg)) + NLA_HDRLEN + 512];
+	memset(payload, 0, sizeof(payload));
+	struct inet_diag_msg *m = (struct inet_diag_msg *)payload;
+	m->idiag_family = AF_INET;
+	m->idiag_state = 1;
+	m->idiag_inode = 4242;
+	m->id.idiag_sport = htons(40000);
+	m->id.idiag_dport = htons(443);
+	inet_pton(AF_INET, "10.0.0.5", m->id.idiag_src);
+	inet_pton(AF_INET, "10.1.1.1", m->id.idiag_dst);
+	char info[512] = {0};
+	memcpy(info + offsetof(struct tcp_info, tcpi_bytes_acked), &acked, 8);
+	memcpy(info + offsetof(struct tcp_info, tcpi_bytes_received), &received, 8);
+	put_attr(payload + NLMSG_ALIGN(sizeof(*m)), INET_DIAG_INFO, info, (uint16_t)tcpi_len);
+	const struct nlmsghdr *h = put(b, SOCK_DIAG_BY_FAMILY, 1, payload,
+				       NLMSG_ALIGN(sizeof(*m)) + NLA_HDRLEN + tcpi_len);
+	return h;
+}
+
+Test(netlink, diag_reply_of_a_3_10_kernel_has_no_byte_counters)
+{
+	/* 3.10's struct tcp_info ends at tcpi_total_retrans: 104 bytes
+	 * (tcpi_bytes_acked and tcpi_bytes_received arrived in 4.1). */
+	struct buf b;
+	struct sock_entry e;
+	cr_assert(sock_parse_diag(diag_reply(&b, 104, 111, 222), &e));
+	cr_assert_eq(e.local_port, 40000);
+	cr_assert_eq(e.remote_port, 443);
+	cr_assert_eq(e.inode, 4242);
+	cr_assert_not(e.has_bytes, "a 3.10 tcp_info must leave the bytes unknown");
+	cr_assert_eq(e.bytes_acked, 0);
+	/* No INET_DIAG_INFO at all (stripped): the same. */
+	cr_assert(sock_parse_diag(diag_reply(&b, 0, 111, 222), &e));
+	cr_assert_not(e.has_bytes);
+	/* A current kernel's tcp_info carries them. */
+	cr_assert(sock_parse_diag(diag_reply(&b, sizeof(struct tcp_info), 111, 222), &e));
+	cr_assert(e.has_bytes);
+	cr_assert_eq(e.bytes_acked, 111);
+	cr_assert_eq(e.bytes_received, 222);
 }
