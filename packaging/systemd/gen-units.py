@@ -10,7 +10,9 @@ Each generation keeps what its systemd knows and replaces what it does not:
   219 (219-228: RHEL/CentOS 7, Amazon Linux 2, SLES 12)  no ambient
       capabilities: the package sets file capabilities on /usr/sbin/cairn-agent
       (mode 0750 root:cairn-agent, so only the service user can run it) and
-      NoNewPrivileges= goes (it would stop the exec from gaining them);
+      NoNewPrivileges= goes, with every setting that implies it (seccomp
+      filters, PrivateDevices=: NNP_IMPLIED_BY), which would stop the exec
+      from gaining them;
       ProtectSystem=full plus ReadWriteDirectories= for the state directory;
       MemoryLimit= for MemoryMax=
   229 (229-234: Ubuntu 16.04, Debian 9, SLES 15 SP0/SP1)  ambient
@@ -30,6 +32,16 @@ GENERATIONS = {
     235: '235-244 (Ubuntu 18.04, RHEL 8, Debian 10)',
 }
 STATE_DIR = '/var/lib/cairn-agent'
+# Settings that make systemd set no_new_privs for a service running as a
+# user without CAP_SYS_ADMIN (they install seccomp filters or imply them;
+# systemd.exec(5), NoNewPrivileges=). Where the agent's capabilities are file
+# capabilities, any of them would keep the exec from gaining those, so the
+# file-capability generation goes without them.
+NNP_IMPLIED_BY = ('SystemCallFilter', 'SystemCallArchitectures', 'SystemCallErrorNumber',
+                  'RestrictAddressFamilies', 'RestrictNamespaces', 'RestrictRealtime',
+                  'RestrictSUIDSGID', 'MemoryDenyWriteExecute', 'LockPersonality',
+                  'PrivateDevices', 'ProtectKernelTunables', 'ProtectKernelModules',
+                  'ProtectKernelLogs', 'ProtectClock', 'ProtectHostname')
 
 
 def load_table(path=os.path.join(HERE, 'directives.tsv')):
@@ -76,7 +88,7 @@ def generate(table, gen):
         if s is None:
             raise SystemExit('%s: %s=%s is not in directives.tsv' % (SOURCE, key, value))
         if s <= gen:
-            if key == 'NoNewPrivileges' and gen < table['AmbientCapabilities']:
+            if key in NNP_IMPLIED_BY + ('NoNewPrivileges',) and gen < table['AmbientCapabilities']:
                 continue  # file capabilities need the exec to gain privileges
             keep.append((section, key, value))
             continue
@@ -96,7 +108,9 @@ def generate(table, gen):
     if gen < table['AmbientCapabilities']:
         head += ['# This systemd has no AmbientCapabilities=: the package gives',
                  '# /usr/sbin/cairn-agent the file capabilities cap_dac_read_search and',
-                 '# cap_sys_ptrace (mode 0750 root:cairn-agent: only the service user runs it).']
+                 '# cap_sys_ptrace (mode 0750 root:cairn-agent: only the service user runs it),',
+                 '# and the unit avoids every setting that implies NoNewPrivileges= (seccomp',
+                 '# filters, PrivateDevices=), which would keep the exec from gaining them.']
     if gen < table['StateDirectory']:
         head += ['# No StateDirectory=: the package creates %s (0700).' % STATE_DIR]
     out, section = head, None

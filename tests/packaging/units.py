@@ -41,8 +41,9 @@ for path, gen in units.items():
         if not want <= set(caps.get('AmbientCapabilities', '').split()):
             fails.append('%s: AmbientCapabilities lacks %s' % (path, want))
     else:
-        if 'NoNewPrivileges' in keys:
-            fails.append('%s: NoNewPrivileges= would keep the file capabilities from applying' % path)
+        for k in sorted(keys & set(gen_units.NNP_IMPLIED_BY + ('NoNewPrivileges',))):
+            fails.append('%s: %s= implies NoNewPrivileges=, which keeps the file capabilities '
+                         'from applying' % (path, k))
         if 'file capabilities' not in open(path).read():
             fails.append('%s: does not say the package sets file capabilities' % path)
     if gen < table['StateDirectory'] and not keys & {'ReadWritePaths', 'ReadWriteDirectories'}:
