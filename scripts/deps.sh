@@ -8,6 +8,9 @@ libsystemd-dev"
 # scripts/package portable: the static archives Debian ships outside the -dev
 # packages above (glibc's libc.a is in libc6-dev, pulled in by gcc).
 CAIRN_PORTABLE_PACKAGES="binutils libc6-dev"
+# tests/packaging/portable: file capabilities, containers, rpm tools, the
+# Ansible role's test.
+CAIRN_PACKAGING_TEST_PACKAGES="libcap2-bin systemd-container rpm cpio python3 ansible-core"
 # Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
 libclang-rt-14-dev"
