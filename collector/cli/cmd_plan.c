@@ -8,27 +8,14 @@
 #include <time.h>
 
 #include "commands.h"
+#include "decide.h"
+#include "format.h"
 #include "pbjson.h"
 #include "planctx.h"
 #include "rules.h"
 #include "apps.h"
 #include "store.h"
 #include "waves.h"
-
-static void fmt_time(int64_t ms, char *out, size_t n)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%d %H:%M", &tm);
-}
-
-static void print_json(json_t *j)
-{
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(j);
-}
 
 static json_t *msg_json(const void *msg)
 {
@@ -39,8 +26,8 @@ static json_t *msg_json(const void *msg)
 static void print_plan_header(const Cairn__Store__Snapshot *s)
 {
 	char since[32], at[32];
-	fmt_time(s->plan_since_ms, since, sizeof(since));
-	fmt_time(s->computed_ms, at, sizeof(at));
+	format_time(s->plan_since_ms, since, sizeof(since));
+	format_time(s->computed_ms, at, sizeof(at));
 	char which[64];
 	if (s->version)
 		snprintf(which, sizeof(which), "snapshot %llu", (unsigned long long)s->version);
@@ -89,9 +76,9 @@ static int cmp_readiness_row(const void *x, const void *y)
 
 static void print_readiness_detail(const Cairn__Store__Readiness *r)
 {
-	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u windows)\n",
+	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u %s)\n",
 	       r->kind, r->name, r->target, r->category, r->score, r->confidence, r->coverage * 100,
-	       r->windows);
+	       r->windows, format_noun(r->windows, "window", "windows"));
 	printf("Reasons:\n");
 	if (!r->n_reasons)
 		printf("  (none: nothing found that needs work before a move)\n");
@@ -103,64 +90,72 @@ static void print_readiness_detail(const Cairn__Store__Readiness *r)
 		printf("  %-18s %s\n", r->strategy_reasons[i]->code, r->strategy_reasons[i]->text);
 }
 
+struct history {
+	const char *id;
+	json_t *arr;
+	char prev_codes[1024];
+	unsigned prev_score;
+	size_t n;
+};
+
+static int history_row(const Cairn__Store__Snapshot *s, void *arg)
+{
+	struct history *h = arg;
+	const Cairn__Store__Readiness *r = planctx_readiness(s, h->id);
+	if (!r)
+		return 0;
+	char codes[1024], at[32];
+	reason_codes(r, codes, sizeof(codes));
+	format_time(s->computed_ms, at, sizeof(at));
+	if (h->arr) {
+		json_t *e = json_pack("{s:I, s:I, s:o}", "snapshot", (json_int_t)s->version,
+				      "computed_ms", (json_int_t)s->computed_ms, "readiness",
+				      msg_json(r));
+		json_array_append_new(h->arr, e);
+	} else {
+		char change[sizeof(h->prev_codes) + 16] = "";
+		if (h->n && strcmp(codes, h->prev_codes))
+			snprintf(change, sizeof(change), "  (was %s)", h->prev_codes);
+		if (h->n && r->score != h->prev_score)
+			snprintf(change + strlen(change), sizeof(change) - strlen(change),
+				 "  score %+d", (int)r->score - (int)h->prev_score);
+		printf("%-8llu  %-16s  %-20s  %5u  %4u  %-10s  %s%s\n",
+		       (unsigned long long)s->version, at, r->category, r->score, r->confidence,
+		       r->strategy, codes, change);
+	}
+	str_copy(h->prev_codes, codes, sizeof(h->prev_codes));
+	h->prev_score = r->score;
+	h->n++;
+	return 0;
+}
+
 static int readiness_history(struct planctx *p, const char *needle)
 {
 	char id[256];
 	bool is_app;
 	if (planctx_resolve(p, needle, id, sizeof(id), &is_app))
 		return 1;
-	MDB_txn *txn;
-	int rc = db_read_begin(&p->db, &txn);
-	if (rc) {
-		fprintf(stderr, "%s: reading the store: %s\n", p->cli.prog, db_strerror(rc));
+	struct read_txn t;
+	struct errbuf eb = { { 0 } };
+	if (read_begin(&p->rd, &t, &eb)) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
 		return 1;
 	}
-	MDB_cursor *cur;
-	mdb_cursor_open(txn, p->db.dbi[STORE_SNAPSHOTS], &cur);
-	MDB_val k, v;
-	json_t *arr = p->cli.json ? json_array() : NULL;
-	char prev_codes[1024] = "";
-	unsigned prev_score = 0;
-	size_t n = 0;
-	if (!arr)
+	struct history h = { .id = id, .arr = p->cli.json ? json_array() : NULL };
+	if (!h.arr)
 		printf("%-8s  %-16s  %-20s  %5s  %4s  %-10s  %s\n", "SNAPSHOT", "COMPUTED (UTC)",
 		       "CATEGORY", "SCORE", "CONF", "STRATEGY", "REASONS (changes)");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Cairn__Store__Snapshot *s = cairn__store__snapshot__unpack(NULL, v.mv_size, v.mv_data);
-		if (!s)
-			continue;
-		const Cairn__Store__Readiness *r = planctx_readiness(s, id);
-		if (r) {
-			char codes[1024], at[32];
-			reason_codes(r, codes, sizeof(codes));
-			fmt_time(s->computed_ms, at, sizeof(at));
-			if (arr) {
-				json_t *e = json_pack("{s:I, s:I, s:o}", "snapshot", (json_int_t)s->version,
-						      "computed_ms", (json_int_t)s->computed_ms,
-						      "readiness", msg_json(r));
-				json_array_append_new(arr, e);
-			} else {
-				char change[sizeof(prev_codes) + 16] = "";
-				if (n && strcmp(codes, prev_codes))
-					snprintf(change, sizeof(change), "  (was %s)", prev_codes);
-				if (n && r->score != prev_score)
-					snprintf(change + strlen(change), sizeof(change) - strlen(change),
-						 "  score %+d", (int)r->score - (int)prev_score);
-				printf("%-8llu  %-16s  %-20s  %5u  %4u  %-10s  %s%s\n",
-				       (unsigned long long)s->version, at, r->category, r->score,
-				       r->confidence, r->strategy, codes, change);
-			}
-			str_copy(prev_codes, codes, sizeof(prev_codes));
-			prev_score = r->score;
-			n++;
-		}
-		cairn__store__snapshot__free_unpacked(s, NULL);
+	int rc = read_snapshots_each(&t, true, history_row, &h, &eb);
+	read_end(&t);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		if (h.arr)
+			json_decref(h.arr);
+		return 1;
 	}
-	mdb_cursor_close(cur);
-	db_read_end(&p->db, txn);
-	if (arr)
-		print_json(arr);
-	else if (!n)
+	if (h.arr)
+		format_print_json(h.arr);
+	else if (!h.n)
 		printf("(no stored snapshot has readiness for %s yet)\n", needle);
 	return 0;
 }
@@ -200,7 +195,7 @@ int readiness_main(int argc, char *argv[])
 			return 1;
 		}
 		if (p.cli.json)
-			print_json(msg_json(r));
+			format_print_json(msg_json(r));
 		else
 			print_readiness_detail(r);
 		planctx_close(&p);
@@ -210,7 +205,7 @@ int readiness_main(int argc, char *argv[])
 		json_t *arr = json_array();
 		for (size_t i = 0; i < s->n_readiness; i++)
 			json_array_append_new(arr, msg_json(s->readiness[i]));
-		print_json(json_pack("{s:I, s:I, s:I, s:s, s:o}", "snapshot", (json_int_t)s->version,
+		format_print_json(json_pack("{s:I, s:I, s:I, s:s, s:o}", "snapshot", (json_int_t)s->version,
 				     "computed_ms", (json_int_t)s->computed_ms,
 				     "since_ms", (json_int_t)s->plan_since_ms,
 				     "lifecycle_as_of", s->lifecycle_as_of, "readiness", arr));
@@ -314,7 +309,7 @@ int sizing_main(int argc, char *argv[])
 			json_object_set_new(j, "name", json_string(planctx_names_get(&nm, s->sizing[i]->host)));
 			json_array_append_new(arr, j);
 		}
-		print_json(json_pack("{s:s, s:s, s:s, s:o}", "mode", s->sizing_mode, "catalog_as_of",
+		format_print_json(json_pack("{s:s, s:s, s:s, s:o}", "mode", s->sizing_mode, "catalog_as_of",
 				     s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of, "sizing", arr));
 		planctx_names_free(&nm);
 		planctx_close(&p);
@@ -494,16 +489,16 @@ int cost_main(int argc, char *argv[])
 			       apps[k].asis, apps[k].sized, apps[k].asis - apps[k].sized, asof);
 	}
 	if (jh) {
-		print_json(json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
+		format_print_json(json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
 				     "mode", s->sizing_mode, "catalog_as_of", asof, "ebs_as_of",
 				     rules_plan.ebs_as_of, "hours_per_month", rules_plan.hours_per_month,
 				     "hosts", jh, "apps", ja, "total", "hosts", (int)total.hosts,
 				     "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
 				     "saving_usd", total.asis - total.sized));
 	} else {
-		printf("\nTOTAL %u hosts: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
+		printf("\nTOTAL %u %s: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
 		       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
-		       total.hosts, total.asis, total.sized, total.asis - total.sized,
+		       total.hosts, format_noun(total.hosts, "host", "hosts"), total.asis, total.sized, total.asis - total.sized,
 		       total.asis > 0 ? (total.asis - total.sized) / total.asis * 100 : 0, asof,
 		       rules_plan.ebs_as_of);
 	}
@@ -532,15 +527,14 @@ static void plan_usage(FILE *f)
 }
 
 struct pin_arg {
-	const struct db_env *env;
 	const char *app, *wave;
 	struct errbuf *eb;
 };
 
-static int pin_txn(MDB_txn *txn, void *arg)
+static int pin_txn(MDB_txn *txn, const struct db_env *env, void *arg)
 {
 	struct pin_arg *a = arg;
-	return apps_decision_put(txn, a->env, CAIRN__STORE__DECISION_KIND__WAVE_PIN, a->app, a->wave,
+	return apps_decision_put(txn, env, CAIRN__STORE__DECISION_KIND__WAVE_PIN, a->app, a->wave,
 				 a->wave ? "plan.pin" : "plan.unpin", time_now_ms(), a->eb);
 }
 
@@ -577,8 +571,8 @@ static int plan_pin(struct planctx *p, bool pin)
 	}
 	const Cairn__Store__App *app = planctx_app(p->snap, id);
 	struct errbuf eb = { { 0 } };
-	struct pin_arg a = { &p->db, id, pin ? wave : NULL, &eb };
-	rc = db_write(&p->db, pin_txn, &a);
+	struct pin_arg a = { id, pin ? wave : NULL, &eb };
+	rc = decide_write(&p->rd, pin_txn, &a, &eb);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
 		planctx_close(p);
@@ -633,12 +627,12 @@ int plan_main(int argc, char *argv[])
 							       "hosts", (int)w->hosts, "apps", apps,
 							       "warnings", warn));
 		}
-		print_json(json_pack("{s:i, s:o}", "max_hosts", (int)limit, "waves", waves));
+		format_print_json(json_pack("{s:i, s:o}", "max_hosts", (int)limit, "waves", waves));
 		planctx_close(&p);
 		return 0;
 	}
 	print_plan_header(s);
-	printf("Wave size limit: %u hosts\n", limit);
+	printf("Wave size limit: %u %s\n", limit, format_noun(limit, "host", "hosts"));
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");

@@ -169,7 +169,7 @@ static int listen_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-Test(netlink, live_sock_diag_dump_sees_a_listener)
+Test(netlink_live, sock_diag_dump_sees_a_listener)
 {
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
