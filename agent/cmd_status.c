@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "channel.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -222,7 +223,8 @@ static bool delivery_stalled(json_t *st, int64_t now)
 	if (!*jstr(st, "collector"))
 		return false;
 	json_t *errors = json_object_get(st, "errors");
-	if (jint(errors, "conflict")) {
+	if (jint(errors, "conflict") && jint(st, "last_error_code") == PROTO_ERR_CONFLICT &&
+	    jint(st, "last_error_ms") >= jint(st, "last_ack_ms")) {
 		snprintf(buf, sizeof(buf),
 			 "refused by the collector as a conflict (%lld): a batch with the same seq "
 			 "but other content is stored: agent key used by two machines? (docs/"

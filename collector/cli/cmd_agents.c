@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "pbjson.h"
 #include "commands.h"
 #include "enroll.h"
 #include "ingest.h"
@@ -62,22 +63,35 @@ static json_t *agent_json(const Cairn__Store__Agent *a)
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
 	keys_id_hex(a->agent_id.data, hex);
 	keys_fingerprint(a->agent_id.data, fp);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:s, s:s, s:s, s:I}",
-			 "id", hex, "fingerprint", fp, "hostname", a->hostname,
-			 "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
-			 "first_seen_ms", (json_int_t)a->first_seen_ms,
-			 "last_seen_ms", (json_int_t)a->last_seen_ms,
-			 "last_batch_ms", (json_int_t)a->last_batch_ms,
-			 "high_seq", (json_int_t)a->high_seq,
-			 "batches_stored", (json_int_t)a->batches_stored,
-			 "records_stored", (json_int_t)a->records_stored,
-			 "replays_rejected", (json_int_t)a->replays_rejected,
-			 "bad_signatures", (json_int_t)a->bad_signatures,
-			 "malformed_batches", (json_int_t)a->malformed_batches,
-			 "gaps_reported", (json_int_t)a->gaps_reported,
-			 "last_peer", a->last_peer, "agent_version", a->agent_version,
-			 "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I}",
+			      "id", hex, "fingerprint", fp, "hostname", a->hostname,
+			      "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
+			      "first_seen_ms", (json_int_t)a->first_seen_ms,
+			      "last_seen_ms", (json_int_t)a->last_seen_ms,
+			      "last_batch_ms", (json_int_t)a->last_batch_ms,
+			      "last_peer", a->last_peer, "agent_version", a->agent_version,
+			      "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms,
+			      "last_conflict_ms", (json_int_t)a->last_conflict_ms);
+	/* uint64 counters: a value above 2^63-1 (a forged seq in an old store)
+	 * must not print as a negative number (pbjson's mapping) */
+	const struct {
+		const char *name;
+		uint64_t v;
+	} u64s[] = {
+		{ "high_seq", a->high_seq },
+		{ "batches_stored", a->batches_stored },
+		{ "records_stored", a->records_stored },
+		{ "replays_rejected", a->replays_rejected },
+		{ "bad_signatures", a->bad_signatures },
+		{ "malformed_batches", a->malformed_batches },
+		{ "limit_batches", a->limit_batches },
+		{ "gaps_reported", a->gaps_reported },
+		{ "conflicts", a->conflicts },
+		{ "last_conflict_seq", a->last_conflict_seq },
+	};
+	for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
+		json_object_set_new(o, u64s[i].name, pbjson_u64(u64s[i].v));
+	return o;
 }
 
 static int agents_list(struct cli *cli, const struct collector_config *cfg, bool pending_only)
@@ -99,11 +113,13 @@ static int agents_list(struct cli *cli, const struct collector_config *cfg, bool
 	mdb_cursor_open(txn, db.dbi[STORE_AGENTS], &cur);
 	json_t *arr = cli->json ? json_array() : NULL;
 	if (!cli->json)
-		printf("%-16s  %-20s  %-8s  %-8s  %-19s  %-19s  %8s  %8s  %10s  %7s  %7s  %9s  %6s\n",
+		printf("%-16s  %-20s  %-8s  %-8s  %-19s  %-19s  %8s  %8s  %10s  %7s  %7s  %9s  %6s  "
+		       "%9s\n",
 		       "FINGERPRINT", "HOSTNAME", "STATE", "VIA", "LAST SEEN (UTC)",
 		       "LAST BATCH (UTC)", "HIGH SEQ", "BATCHES", "RECORDS", "REPLAYS", "BAD SIG",
-		       "MALFORMED", "GAPS");
+		       "MALFORMED", "GAPS", "CONFLICTS");
 	size_t shown = 0, pending = 0;
+	json_t *conflicted = json_array();
 	MDB_val k, v;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -130,15 +146,28 @@ static int agents_list(struct cli *cli, const struct collector_config *cfg, bool
 			fmt_time(a->last_seen_ms, seen, sizeof(seen));
 			fmt_time(a->last_batch_ms, batch, sizeof(batch));
 			printf("%-16s  %-20.20s  %-8s  %-8s  %-19s  %-19s  %8llu  %8llu  %10llu  %7llu  "
-			       "%7llu  %9llu  %6llu\n",
+			       "%7llu  %9llu  %6llu  %9llu\n",
 			       fp, *a->hostname ? a->hostname : "-", enroll_state_name(a->state),
 			       *a->enroll_via ? a->enroll_via : "-", seen, batch,
 			       (unsigned long long)a->high_seq, (unsigned long long)a->batches_stored,
 			       (unsigned long long)a->records_stored,
 			       (unsigned long long)a->replays_rejected,
 			       (unsigned long long)a->bad_signatures,
-			       (unsigned long long)a->malformed_batches,
-			       (unsigned long long)a->gaps_reported);
+			       (unsigned long long)a->malformed_batches + a->limit_batches,
+			       (unsigned long long)a->gaps_reported,
+			       (unsigned long long)a->conflicts);
+			if (a->conflicts) {
+				char when[32], line[256];
+				fmt_time(a->last_conflict_ms, when, sizeof(when));
+				snprintf(line, sizeof(line),
+					 "agent %s ('%s'): %llu conflict%s, last at seq %llu on %s UTC: "
+					 "agent key used by two machines? (docs/operations.md, "
+					 "'Cloned agent keys')",
+					 fp, a->hostname, (unsigned long long)a->conflicts,
+					 a->conflicts == 1 ? "" : "s",
+					 (unsigned long long)a->last_conflict_seq, when);
+				json_array_append_new(conflicted, json_string(line));
+			}
 		}
 		cairn__store__agent__free_unpacked(a, NULL);
 	}
@@ -155,6 +184,11 @@ static int agents_list(struct cli *cli, const struct collector_config *cfg, bool
 		printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
 		       pending);
 	}
+	size_t i;
+	json_t *line;
+	json_array_foreach(conflicted, i, line)
+		printf("%s%s\n", i ? "" : "\n", json_string_value(line));
+	json_decref(conflicted);
 	return 0;
 }
 
