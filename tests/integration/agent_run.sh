@@ -141,8 +141,8 @@ check_accounting() {
 # identity, and a collector refuses a second key for a known hostname.
 new_store() { # NAME
 	coll=$tmp/coll-$1
-	key=$("$collector" key show -q --state-dir "$coll") ||
-		{ echo "key show failed" >&2; exit 1; }
+	key=$("$collector" key create -q --state-dir "$coll") ||
+		{ echo "key create failed" >&2; exit 1; }
 }
 new_store port
 
