@@ -24,7 +24,8 @@
  *   seq N                          one honest batch with seq N -> prints "acked" or the ERROR
  *   gap FIRST LAST                 a batch (next seq) carrying Gap FIRST..LAST -> the reaction
  *   conflict                       seq = high seq again with other content -> ERROR conflict
- *   bloat NFIELDS                  a batch of NFIELDS two-byte unknown fields -> ERROR malformed
+ *   bloat NFIELDS [COUNT]          COUNT (1) batches of NFIELDS two-byte unknown fields, sent
+ *                                  back to back -> ERROR malformed
  *   hold SECONDS                   handshake, then idle: prints the ERROR that ends it, or "held"
  *   helloflags                     HELLO with reserved flags set -> ERROR protocol
  *   badauth                        AUTH with a flipped byte -> the collector closes
@@ -458,9 +459,15 @@ static int mode_crafted(const char *kind, int argc, char **argv)
 	if (argc > 2)
 		b = strtoull(argv[2], NULL, 10);
 	size_t len;
-	uint8_t *payload = crafted_payload(kind, seq, a, b, &len);
-	send_payload(fd, &c.ch, seq, payload, len);
-	free(payload);
+	/* bloat NFIELDS COUNT: COUNT such batches back to back (all in flight) */
+	uint64_t count = !strcmp(kind, "bloat") && b ? b : 1;
+	for (uint64_t i = 0; i < count; i++) {
+		uint8_t *payload = crafted_payload(kind, seq + i, a, b, &len);
+		int src = send_payload(fd, &c.ch, seq + i, payload, len);
+		free(payload);
+		if (src)
+			break;
+	}
 	uint64_t acked = 0;
 	int rc = wait_ack(fd, &d, &c.ch, seq, &acked, 30000);
 	close(fd);
