@@ -13,6 +13,8 @@
 #   E  IPv6 collector address, sd_notify
 #   F  status exit codes 0/4/3; a spool cut to half is moved aside, reported
 #      as a SPOOL_DAMAGED gap, and the agent delivers again
+#   G  two agents with one copied state dir: a conflict, counted by the
+#      collector; the refused agent keeps its batches and exits 4 in status
 # Usage: agent_run.sh AGENT COLLECTOR
 set -u
 agent=$1
@@ -399,6 +401,43 @@ note "F: lost from seq $lost_from; collector high $high, stored $stored, gaps $g
 # Every seq up to high is stored or covered by the SPOOL_DAMAGED gap (which
 # may overlap what the collector got before the ACK came back).
 [ $((stored + gaps)) -ge "$high" ] || fail "F: stored $stored + gaps $gaps < high $high"
+stop_collector
+
+# ---------------------------------------------------------------- G
+note "G: a copied state dir (cloned key): a conflict, the batch kept, status exit 4"
+new_store g
+start_collector "$addr"
+start_agent "$tmp/g1" "$tmp/g1log" -o collector="$addr" -o collector_key="$key"
+wait_for 30 "G: first agent delivered" spool_empty_and_connected "$tmp/g1"
+stop_agent
+cp -a "$tmp/g1" "$tmp/g2"
+start_agent "$tmp/g1" "$tmp/g1log" -o collector="$addr" -o collector_key="$key"
+g1=$apid
+start_agent "$tmp/g2" "$tmp/g2log" -o collector="$addr" -o collector_key="$key"
+g2=$apid
+conflicted() {
+	for d in g1 g2; do
+		"$agent" status --state-dir "$tmp/$d" >"$tmp/$d.out"
+		[ $? -eq 4 ] && grep -q 'conflict' "$tmp/$d.out" && { cdir=$d; return 0; }
+	done
+	return 1
+}
+cdir=
+wait_for 40 "G: one of the clones reports a conflict (status exit 4)" conflicted
+if [ -n "$cdir" ]; then
+	grep -q '^delivery: *refused by the collector as a conflict' "$tmp/$cdir.out" ||
+		fail "G: status does not say why: $(cat "$tmp/$cdir.out")"
+	agent_status "$tmp/$cdir"
+	[ "$(jget batches "$tmp/st.json")" -ge 1 ] ||
+		fail "G: the conflicted agent dropped its batches: $(cat "$tmp/st.json")"
+	grep -q 'agent key used by two machines' "$tmp/${cdir}log" || fail "G: no conflict in the agent log"
+fi
+collector_agents
+[ "$(jget conflicts "$tmp/agents.json")" -ge 1 ] || fail "G: collector counted no conflict"
+grep -q 'agent key used by two machines?' "$clog" || fail "G: no conflict line in the collector log"
+kill -TERM "$g1" "$g2"
+wait "$g1" "$g2" 2>/dev/null
+apid=
 stop_collector
 
 if [ "$fails" -ne 0 ]; then
