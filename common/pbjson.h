@@ -52,4 +52,10 @@ size_t pbjson_utf8_sanitize(char *out, size_t n, const char *s, size_t len);
  * 2^63-1 (never a negative number). */
 json_t *pbjson_u64(uint64_t v);
 
+/* A JSON string of s (NULL = ""): agents' strings are not checked for UTF-8
+ * when stored and jansson refuses invalid UTF-8 (a value would silently go
+ * missing), so bytes that do not form UTF-8 become U+FFFD. NULL only when
+ * out of memory. */
+json_t *pbjson_string(const char *s);
+
 #endif
