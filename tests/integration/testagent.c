@@ -340,7 +340,9 @@ static int mode_stream(int argc, char **argv)
 		handshake_client_wipe(&c);
 	}
 	uint64_t target = base + n, acked = base;
-	uint64_t deadline = now_ms() + 120000;
+	/* CAIRN_TESTAGENT_DEADLINE_S: how long reconnecting may go on (soak runs) */
+	const char *dl = getenv("CAIRN_TESTAGENT_DEADLINE_S");
+	uint64_t deadline = now_ms() + (dl ? strtoull(dl, NULL, 10) * 1000 : 120000);
 	int attempts = 0;
 	for (;;) {
 		int rc = stream_once(target, interval, &acked);
