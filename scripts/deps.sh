@@ -4,10 +4,13 @@
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
 libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libmnl-dev libinih-dev libjansson-dev
-libsystemd-dev"
-# Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
+libsystemd-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev"
+# (clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev: the agent's eBPF
+# connection capture, -Dbpf=auto; without them the agent polls only.)
+# Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing,
+# capability drops for the capture fallback test (setpriv: util-linux).
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
-libclang-rt-14-dev"
+libclang-rt-14-dev util-linux"
 
 cairn_missing_packages() {
 	local missing="" p
