@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "docs.h"
 #include "format.h"
+#include "pbjson.h"
 #include "read.h"
 #include "snapshot.h"
 

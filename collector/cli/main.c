@@ -29,7 +29,7 @@ static const struct command commands[] = {
 	{ "export", export_main, "export mhub-csv | ads-csv DIR | json | dot" },
 	{ "web", web_main, "the web console and JSON API (its own process)" },
 	{ "token", token_main, "token create|list|revoke: bearer tokens of the console and API" },
-	{ "key", key_main, "key show: print the collector's public key (to pin in agent.conf)" },
+	{ "key", key_main, "key show|create: print (create) the collector's public key (to pin in agent.conf)" },
 	{ "check-config", check_config_main, "validate a configuration file" },
 };
 

@@ -91,7 +91,7 @@ json_t *docs_hosts(const struct read_agents *ags, const Cairn__Store__Snapshot *
 		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
 		json_array_append_new(
 			arr,
-			json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+			json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:o}",
 				  "id", ra->id_hex, "fingerprint", ra->fingerprint,
 				  "hostname", docs_json_str(hostname),
 				  "os", docs_json_str(os),
@@ -102,7 +102,7 @@ json_t *docs_hosts(const struct read_agents *ags, const Cairn__Store__Snapshot *
 				  "records", (json_int_t)a->records_stored,
 				  "perf_windows", (json_int_t)ra->perf_windows,
 				  "edge_days", (json_int_t)ra->edge_records,
-				  "high_seq", (json_int_t)a->high_seq,
+				  "high_seq", pbjson_u64(a->high_seq),
 				  "state", store_enroll_state_name(a->state),
 				  "app", docs_json_str(app_of(ha, nha, ra->id_hex))));
 		/* the last window's capture mechanism ("" before agents reported it) */
@@ -121,25 +121,40 @@ json_t *docs_agent(const Cairn__Store__Agent *a)
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
 	keys_id_hex(a->agent_id.data, hex);
 	keys_fingerprint(a->agent_id.data, fp);
-	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:o, s:o, s:o, s:I}",
-			 "id", hex, "fingerprint", fp, "hostname", docs_json_str(a->hostname),
-			 "state", store_enroll_state_name(a->state),
-			 "enroll_via", docs_json_str(a->enroll_via),
-			 "first_seen_ms", (json_int_t)a->first_seen_ms,
-			 "last_seen_ms", (json_int_t)a->last_seen_ms,
-			 "last_batch_ms", (json_int_t)a->last_batch_ms,
-			 "high_seq", (json_int_t)a->high_seq,
-			 "batches_stored", (json_int_t)a->batches_stored,
-			 "records_stored", (json_int_t)a->records_stored,
-			 "replays_rejected", (json_int_t)a->replays_rejected,
-			 "bad_signatures", (json_int_t)a->bad_signatures,
-			 "malformed_batches", (json_int_t)a->malformed_batches,
-			 "gaps_reported", (json_int_t)a->gaps_reported,
-			 "last_peer", docs_json_str(a->last_peer),
-			 "agent_version", docs_json_str(a->agent_version),
-			 "decided_by", docs_json_str(a->decided_by),
-			 "decided_ms", (json_int_t)a->decided_ms);
+	json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I}",
+			      "id", hex, "fingerprint", fp, "hostname", docs_json_str(a->hostname),
+			      "state", store_enroll_state_name(a->state),
+			      "enroll_via", docs_json_str(a->enroll_via),
+			      "first_seen_ms", (json_int_t)a->first_seen_ms,
+			      "last_seen_ms", (json_int_t)a->last_seen_ms,
+			      "last_batch_ms", (json_int_t)a->last_batch_ms,
+			      "last_peer", docs_json_str(a->last_peer),
+			      "agent_version", docs_json_str(a->agent_version),
+			      "decided_by", docs_json_str(a->decided_by),
+			      "decided_ms", (json_int_t)a->decided_ms,
+			      "last_conflict_ms", (json_int_t)a->last_conflict_ms);
+	if (!o)
+		return NULL;
+	/* uint64 counters: a value above 2^63-1 (a forged seq in an old store)
+	 * must not print as a negative number (pbjson's mapping) */
+	const struct {
+		const char *name;
+		uint64_t v;
+	} u64s[] = {
+		{ "high_seq", a->high_seq },
+		{ "batches_stored", a->batches_stored },
+		{ "records_stored", a->records_stored },
+		{ "replays_rejected", a->replays_rejected },
+		{ "bad_signatures", a->bad_signatures },
+		{ "malformed_batches", a->malformed_batches },
+		{ "limit_batches", a->limit_batches },
+		{ "gaps_reported", a->gaps_reported },
+		{ "conflicts", a->conflicts },
+		{ "last_conflict_seq", a->last_conflict_seq },
+	};
+	for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
+		json_object_set_new(o, u64s[i].name, pbjson_u64(u64s[i].v));
+	return o;
 }
 
 json_t *docs_agents(const struct read_agents *ags, bool pending_only)

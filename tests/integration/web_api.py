@@ -85,7 +85,7 @@ def get_json(path, token, want=200):
 
 try:
     note("serve, and web on the same store")
-    key = cc("key", "show", "-q").stdout.strip()
+    key = cc("key", "create", "-q").stdout.strip()
     serve, addr = start(["serve", "--state-dir", state, "--listen", "127.0.0.1:0", "--accept-any",
                          "-o", "recompute_interval=1s", "-o", "commit_interval=5ms"],
                         r"listening on (\S+) ", "serve.log")
