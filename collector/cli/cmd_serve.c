@@ -346,10 +346,11 @@ int serve_main(int argc, char *argv[])
 	uv_run(&sv->loop, UV_RUN_DEFAULT);
 	struct ingest_writer_stats ws = sv->srv.writer.stats;
 	log_notice("stopped: %llu commits, %llu batches and %llu records stored, %llu replays, "
-		   "%llu bad signatures, %llu malformed",
+		   "%llu bad signatures, %llu malformed, %llu over a limit, %llu conflicts",
 		   (unsigned long long)ws.commits, (unsigned long long)ws.batches,
 		   (unsigned long long)ws.records, (unsigned long long)ws.replays,
-		   (unsigned long long)ws.bad_signatures, (unsigned long long)ws.malformed);
+		   (unsigned long long)ws.bad_signatures, (unsigned long long)ws.malformed,
+		   (unsigned long long)ws.limits, (unsigned long long)ws.conflicts);
 	rc = uv_loop_close(&sv->loop);
 	if (rc)
 		log_debug("loop close: %s", uv_strerror(rc));

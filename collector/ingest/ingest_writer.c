@@ -576,6 +576,8 @@ static void process_group(struct ingest_writer *w, struct ingest_item *list)
 		w->stats.records += g.delta.records;
 		w->stats.replays += g.delta.replays;
 		w->stats.not_enrolled += g.delta.not_enrolled;
+		w->stats.conflicts += g.delta.conflicts;
+		w->stats.limits += g.delta.limits;
 	} else {
 		w->stats.failures += n;
 	}

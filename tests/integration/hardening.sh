@@ -118,6 +118,7 @@ grep -q "honest-01.*1 conflict, last at seq 8.*agent key used by two machines" "
 check "replay with the same content" "acked" ta -i "$tmp/h.key" -n honest-01 replay
 
 # ---------------------------------------------------------------- takeover
+: >"$tmp/hold.out"
 ta -i "$tmp/h.key" -n honest-01 hold 20 >"$tmp/hold.out" 2>&1 &
 hpid=$!
 i=0
