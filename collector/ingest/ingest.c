@@ -11,6 +11,7 @@
 
 #include "arena.h"
 #include "log.h"
+#include "rollup.h"
 #include "store.h"
 
 void ingest_limits_default(struct ingest_limits *l)
@@ -397,6 +398,77 @@ static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 	return 0;
 }
 
+/* Adds the window pw (already stored raw) to the rollup of the day or hour
+ * [from_ms, to_ms) at key in dbi. A rollup that does not exist yet is built
+ * from the raw windows of its span (they include pw, and any stored before
+ * rollups existed); a window that replaced a stored one (same start) rebuilds
+ * the span from the raw windows when they are all still there, so the rollup
+ * always says what the raw windows say. */
+static int rollup_window(MDB_txn *txn, const struct db_env *env, MDB_dbi dbi,
+			 const uint8_t agent_id[static 32], uint32_t unit, int64_t unit_ms,
+			 const Cairn__PerfWindow *pw, bool replaced, struct rollup *r,
+			 struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u32(&k, unit);
+	int64_t from = (int64_t)unit * unit_ms, to = from + unit_ms;
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, dbi, &k, &cairn__store__perf_rollup__descriptor, &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	rollup_reset(r);
+	if (rc == 0 && !replaced) {
+		rc = rollup_merge_msg(r, (const Cairn__Store__PerfRollup *)oldm);
+		if (rc == 0)
+			rc = rollup_add_window(r, pw);
+	} else {
+		rc = rollup_scan_raw(txn, env->dbi[STORE_PERF], agent_id, from, to, r, NULL);
+		if (rc == 0 && oldm && replaced &&
+		    r->windows != ((const Cairn__Store__PerfRollup *)oldm)->windows) {
+			/* raw windows of the span were pruned: keep the rollup, count */
+			st->rollups_stale++;
+			protobuf_c_message_free_unpacked(oldm, NULL);
+			return 0;
+		}
+	}
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	if (rc == 0)
+		rc = rollup_put(txn, dbi, &k, r);
+	st->rollups += rc == 0;
+	return rc;
+}
+
+static int apply_perf(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      const Cairn__PerfWindow *pw, int64_t now_ms, struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u64(&k, (uint64_t)pw->window_start_ms);
+	MDB_val kv = db_key_val(&k), old;
+	int rc = mdb_get(txn, env->dbi[STORE_PERF], &kv, &old);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	bool replaced = rc == 0;
+	rc = store_put_msg(txn, env->dbi[STORE_PERF], &k, &pw->base);
+	if (rc)
+		return rc;
+	st->perf++;
+	if (pw->window_start_ms < 0)
+		return 0;
+	struct rollup r = { 0 };
+	rc = rollup_window(txn, env, env->dbi[STORE_PERF_DAY], agent_id,
+			   (uint32_t)(pw->window_start_ms / STORE_DAY_MS), STORE_DAY_MS, pw, replaced,
+			   &r, st);
+	if (rc == 0 && pw->window_start_ms >= now_ms - ROLLUP_HOUR_KEEP_MS)
+		rc = rollup_window(txn, env, env->dbi[STORE_PERF_HOUR], agent_id,
+				   (uint32_t)(pw->window_start_ms / ROLLUP_HOUR_MS), ROLLUP_HOUR_MS,
+				   pw, replaced, &r, st);
+	rollup_free(&r);
+	return rc;
+}
+
 static int bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
 {
 	struct db_key k;
@@ -428,10 +500,7 @@ static int apply_record(MDB_txn *txn, const struct db_env *env, const uint8_t ag
 	case CAIRN__RECORD__KIND_HOST:
 		return apply_host(txn, env, agent_id, b, r->host, now_ms, st);
 	case CAIRN__RECORD__KIND_PERF:
-		db_key_u64(&k, (uint64_t)r->perf->window_start_ms);
-		rc = store_put_msg(txn, env->dbi[STORE_PERF], &k, &r->perf->base);
-		st->perf += rc == 0;
-		return rc;
+		return apply_perf(txn, env, agent_id, r->perf, now_ms, st);
 	case CAIRN__RECORD__KIND_PROCESSES:
 		rc = store_put_msg(txn, env->dbi[STORE_PROCS], &k, &r->processes->base);
 		st->procs += rc == 0;

@@ -62,6 +62,8 @@ struct ingest_stats {
 	uint64_t unknown_records;  /* Record with no kind set (newer agent): skipped */
 	uint64_t unchanged_without_base; /* packages unchanged=true but nothing stored before */
 	uint64_t replays;          /* ingest_store: seq <= high_seq, not stored */
+	uint64_t rollups;          /* perf_day / perf_hour values written */
+	uint64_t rollups_stale;    /* a replaced window whose span's raw windows were pruned */
 };
 
 /* Checks a decoded batch against the limits: record count, every string and
@@ -72,7 +74,9 @@ int ingest_check_limits(const Cairn__Batch *b, const struct ingest_limits *l, st
 /* Stores the records of one verified batch for agent_id (32 bytes), in txn:
  *   host      -> hosts (HostFacts) + addrs (claims from the NICs; the agent's
  *                claims from its previous HostInfo are removed first)
- *   perf      -> perf, key agent | window_start_ms
+ *   perf      -> perf, key agent | window_start_ms, and added to the rollups of
+ *                its UTC day (perf_day) and, within the last 7 days of now_ms,
+ *                its hour (perf_hour): collector/ingest/rollup.h
  *   processes -> procs (replaces), process_delta -> procs (applied to the stored snapshot)
  *   listeners -> listeners (replaces)
  *   packages  -> packages, key agent | manager; unchanged=true keeps the stored list

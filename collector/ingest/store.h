@@ -24,6 +24,8 @@
  *   snapshots        version(u64)                               store.Snapshot
  *   health           agent_id(32)                               cairn.CollectorHealth (latest)
  *   agent_names      lower(hostname) | 0x00 | agent_id(32)      empty (index: hostname claimed in AUTH)
+ *   perf_day         agent_id(32) | day(u32)                    store.PerfRollup (collector/ingest/rollup.h)
+ *   perf_hour        agent_id(32) | hour(u32)                   store.PerfRollup, the last 7 days
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -57,6 +59,8 @@ enum store_db {
 	STORE_SNAPSHOTS,
 	STORE_HEALTH,
 	STORE_AGENT_NAMES,
+	STORE_PERF_DAY,
+	STORE_PERF_HOUR,
 	STORE_NDBS
 };
 
