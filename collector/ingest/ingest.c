@@ -551,9 +551,67 @@ static int64_t raw_received_ms(const MDB_val *v)
 	return 0;
 }
 
-/* Positions cur at the first key of the next agent after the 32-byte prefix
- * of k. Returns MDB_NOTFOUND at the end. */
-static int next_agent(MDB_cursor *cur, const MDB_val *k, MDB_val *nk, MDB_val *nv)
+void ingest_retention_at(struct ingest_retention *r, int64_t now_ms, uint64_t retention_raw_ms,
+			 uint64_t retention_ms)
+{
+	if (retention_raw_ms > retention_ms)
+		retention_raw_ms = retention_ms;
+	r->raw_cutoff_ms = now_ms - (int64_t)retention_raw_ms;
+	r->hour_cutoff_ms = now_ms - ROLLUP_HOUR_KEEP_MS;
+	r->rollup_cutoff_ms = now_ms - (int64_t)retention_ms;
+}
+
+/* What the sweep visits, in order, and how a key of each says its age. */
+enum prune_time {
+	PRUNE_RECEIVED, /* RawBatch.received_ms of the value */
+	PRUNE_KEY_MS,   /* agent | u64 ms */
+	PRUNE_KEY_HOUR, /* agent | u32 hour: gone when the whole hour is older */
+	PRUNE_KEY_DAY,  /* agent | u32 day ... */
+};
+
+static const struct {
+	enum store_db db;
+	enum prune_time time;
+} prune_dbs[] = {
+	{ STORE_BATCHES, PRUNE_RECEIVED }, { STORE_PERF, PRUNE_KEY_MS },
+	{ STORE_PERF_HOUR, PRUNE_KEY_HOUR }, { STORE_PERF_DAY, PRUNE_KEY_DAY },
+	{ STORE_EDGES, PRUNE_KEY_DAY },
+};
+
+/* Age of one entry (ms of its end for hour/day keys); 0 when unknown. */
+static int64_t prune_age(enum prune_time how, const MDB_val *k, const MDB_val *v)
+{
+	const uint8_t *p = (const uint8_t *)k->mv_data + 32;
+	switch (how) {
+	case PRUNE_RECEIVED:
+		return raw_received_ms(v);
+	case PRUNE_KEY_MS:
+		return k->mv_size >= 40 ? (int64_t)db_get_u64(p) : 0;
+	case PRUNE_KEY_HOUR:
+		return k->mv_size >= 36 ? ((int64_t)db_get_u32(p) + 1) * ROLLUP_HOUR_MS : 0;
+	case PRUNE_KEY_DAY:
+		return k->mv_size >= 36 ? ((int64_t)db_get_u32(p) + 1) * STORE_DAY_MS : 0;
+	}
+	return 0;
+}
+
+static int64_t prune_cutoff(const struct ingest_retention *r, enum prune_time how)
+{
+	switch (how) {
+	case PRUNE_RECEIVED:
+	case PRUNE_KEY_MS:
+		return r->raw_cutoff_ms;
+	case PRUNE_KEY_HOUR:
+		return r->hour_cutoff_ms;
+	case PRUNE_KEY_DAY:
+		return r->rollup_cutoff_ms;
+	}
+	return 0;
+}
+
+/* Positions cur at the first key of the agent after the 32-byte prefix of k.
+ * MDB_NOTFOUND at the end. */
+static int next_agent(MDB_cursor *cur, MDB_val *k, MDB_val *v)
 {
 	uint8_t id[32];
 	memcpy(id, k->mv_data, 32);
@@ -562,28 +620,41 @@ static int next_agent(MDB_cursor *cur, const MDB_val *k, MDB_val *nk, MDB_val *n
 		i--;
 	if (i < 0)
 		return MDB_NOTFOUND;
-	nk->mv_data = id;
-	nk->mv_size = 32;
-	return mdb_cursor_get(cur, nk, nv, MDB_SET_RANGE);
+	k->mv_data = id;
+	k->mv_size = 32;
+	return mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
 }
 
-static int prune_db(MDB_txn *txn, MDB_dbi dbi, bool raw, int64_t cutoff_ms, uint64_t max,
-		    uint64_t *deleted)
+/* One DB from pos->agent on; stops after *work reaches max (pos then names
+ * the agent to continue with) and returns 1, 0 when the DB is done. */
+static int prune_db(MDB_txn *txn, MDB_dbi dbi, enum prune_time how, int64_t cutoff_ms,
+		    struct ingest_prune_pos *pos, uint64_t max, uint64_t *work, uint64_t *deleted)
 {
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc)
 		return rc;
-	MDB_val k, v;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0 && (!max || *deleted < max)) {
-		if (k.mv_size < 40) {
+	MDB_val k = { 32, pos->agent }, v;
+	rc = mdb_cursor_get(cur, &k, &v, pos->at_agent ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		if (max && *work >= max) {
+			memcpy(pos->agent, k.mv_data, k.mv_size < 32 ? k.mv_size : 32);
+			if (k.mv_size < 32)
+				memset(pos->agent + k.mv_size, 0, 32 - k.mv_size);
+			pos->at_agent = true;
+			mdb_cursor_close(cur);
+			return 1;
+		}
+		(*work)++;
+		if (k.mv_size < 36) {
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 			continue;
 		}
-		int64_t t = raw ? raw_received_ms(&v)
-				: (int64_t)db_get_u64((const uint8_t *)k.mv_data + 32);
-		if (t && t < cutoff_ms) {
+		/* raw entries: their time; hour and day keys: the end of their span */
+		int64_t t = prune_age(how, &k, &v);
+		bool old = how == PRUNE_RECEIVED || how == PRUNE_KEY_MS ? t < cutoff_ms
+									: t <= cutoff_ms;
+		if (t && old) {
 			if ((rc = mdb_cursor_del(cur, 0)))
 				break;
 			(*deleted)++;
@@ -592,20 +663,35 @@ static int prune_db(MDB_txn *txn, MDB_dbi dbi, bool raw, int64_t cutoff_ms, uint
 			continue;
 		}
 		/* keys of one agent are in seq / time order: the rest of it is newer */
-		rc = next_agent(cur, &k, &k, &v);
+		rc = next_agent(cur, &k, &v);
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint64_t max_deletes,
-		 uint64_t *deleted)
+int ingest_prune(MDB_txn *txn, const struct db_env *env, const struct ingest_retention *r,
+		 struct ingest_prune_pos *pos, uint64_t max_work, uint64_t *deleted, bool *done)
 {
+	struct ingest_prune_pos whole = { 0 };
+	if (!pos)
+		pos = &whole;
 	*deleted = 0;
-	int rc = prune_db(txn, env->dbi[STORE_BATCHES], true, cutoff_ms, max_deletes, deleted);
-	if (rc == 0)
-		rc = prune_db(txn, env->dbi[STORE_PERF], false, cutoff_ms, max_deletes, deleted);
-	return rc;
+	*done = false;
+	uint64_t work = 0;
+	while (pos->db < ARRAY_SIZE(prune_dbs)) {
+		enum prune_time how = prune_dbs[pos->db].time;
+		int rc = prune_db(txn, env->dbi[prune_dbs[pos->db].db], how, prune_cutoff(r, how),
+				  pos, max_work, &work, deleted);
+		if (rc < 0 || rc > 1)
+			return rc;
+		if (rc == 1)
+			return 0;
+		pos->db++;
+		pos->at_agent = false;
+	}
+	*done = true;
+	memset(pos, 0, sizeof(*pos));
+	return 0;
 }
 
 static const Cairn__HostInfo *batch_host(const Cairn__Batch *b)

@@ -103,11 +103,33 @@ int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
 		 struct ingest_stats *st, bool *stored, uint64_t *high_seq);
 
-/* Retention: deletes raw batches received before cutoff_ms and perf windows
- * that started before it, at most max_deletes entries (0 = no bound).
- * *deleted gets the count; when it equals max_deletes more may remain. */
-int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint64_t max_deletes,
-		 uint64_t *deleted);
+/* Retention cutoffs (ms since the epoch): raw batches received and perf
+ * windows started before raw_cutoff_ms, hour rollups of hours that ended by
+ * hour_cutoff_ms, day rollups and edge days of days that ended by
+ * rollup_cutoff_ms are deleted. */
+struct ingest_retention {
+	int64_t raw_cutoff_ms, hour_cutoff_ms, rollup_cutoff_ms;
+};
+/* The cutoffs at now_ms for the config keys retention_raw and retention
+ * (raw data is never kept longer than retention); hours: 7 days. */
+void ingest_retention_at(struct ingest_retention *r, int64_t now_ms, uint64_t retention_raw_ms,
+			 uint64_t retention_ms);
+
+/* Where an incremental sweep goes on: DB (in sweep order: batches, perf,
+ * perf_hour, perf_day, edges) and agent. Zeroed = from the start. */
+struct ingest_prune_pos {
+	unsigned db;
+	uint8_t agent[32];
+	bool at_agent;
+};
+
+/* Retention: deletes what r says is old, from *pos on (NULL: the whole
+ * store), doing at most max_work steps (an entry deleted or an agent looked
+ * at; 0 = no bound), so one call is a short transaction. *done = true when
+ * the sweep reached the end (pos is reset), else pos says where to go on.
+ * *deleted gets the count. */
+int ingest_prune(MDB_txn *txn, const struct db_env *env, const struct ingest_retention *r,
+		 struct ingest_prune_pos *pos, uint64_t max_work, uint64_t *deleted, bool *done);
 
 /* Stable 64-bit hash of an edge's collapsed key: direction, protocol,
  * identity (or process name), container id, local port for inbound/local,

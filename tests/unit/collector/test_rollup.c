@@ -154,10 +154,29 @@ static void ingest_range(size_t from, size_t to, bool reverse)
 		Cairn__Record rec = CAIRN__RECORD__INIT;
 		rec.kind_case = CAIRN__RECORD__KIND_PERF;
 		rec.perf = &pw;
-		Cairn__Record *recs[] = { &rec };
+		/* and one outbound edge in every window: one EdgeDay per day */
+		Cairn__Edge edge = CAIRN__EDGE__INIT;
+		edge.direction = CAIRN__DIRECTION__OUTBOUND;
+		edge.protocol = CAIRN__PROTOCOL__TCP;
+		edge.process_name = "app";
+		edge.remote_address = "10.0.0.9";
+		edge.remote_port = 5432;
+		edge.samples_seen = 3;
+		edge.first_seen_ms = g->start;
+		edge.last_seen_ms = g->end;
+		Cairn__Edge *edges[] = { &edge };
+		Cairn__ConnectionWindow cw = CAIRN__CONNECTION_WINDOW__INIT;
+		cw.window_start_ms = g->start;
+		cw.window_end_ms = g->end;
+		cw.n_edges = 1;
+		cw.edges = edges;
+		Cairn__Record crec = CAIRN__RECORD__INIT;
+		crec.kind_case = CAIRN__RECORD__KIND_CONNECTIONS;
+		crec.connections = &cw;
+		Cairn__Record *recs[] = { &rec, &crec };
 		Cairn__Batch b = CAIRN__BATCH__INIT;
 		b.seq = i + 1;
-		b.n_records = 1;
+		b.n_records = 2;
 		b.records = recs;
 		cr_assert_eq(ingest_apply(txn, &env, agent, &b, g->end + 3600000, NULL), 0);
 	}
@@ -387,4 +406,55 @@ Test(rollup, sketch_error_bound)
 	cr_assert_eq(rollup_bucket(0), 0);
 	cr_assert_eq(rollup_bucket(NAN), 0);
 	cr_assert_eq(rollup_bucket(1e300), ROLLUP_SKETCH_BUCKETS - 1);
+}
+
+/* Retention in small steps: raw windows beyond retention_raw, hours beyond 7
+ * days, day rollups and edge days beyond retention go; the host view of the
+ * kept days still counts every window (from the day rollups). */
+Test(rollup, retention_sweeps_in_steps)
+{
+	generate();
+	ingest_range(0, ngens, false);
+	cr_assert_eq(count_db(STORE_EDGES), DAYS);
+	int64_t now = T0 + DAYS * DAY;
+	struct ingest_retention r;
+	ingest_retention_at(&r, now, 2 * DAY, 5 * DAY);
+	struct ingest_prune_pos pos = { 0 };
+	bool done = false;
+	uint64_t total = 0, steps = 0;
+	while (!done) {
+		MDB_txn *txn;
+		uint64_t deleted;
+		cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
+		cr_assert_eq(ingest_prune(txn, &env, &r, &pos, 50, &deleted, &done), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		cr_assert_leq(deleted, 50);
+		total += deleted;
+		cr_assert_lt(++steps, 10000, "the sweep does not end");
+	}
+	cr_assert_gt(steps, 20, "small steps (%llu)", (unsigned long long)steps);
+	size_t raw_kept = 0;
+	for (size_t i = 0; i < ngens; i++)
+		raw_kept += gens[i].start >= now - 2 * DAY;
+	cr_assert_eq(count_db(STORE_PERF), raw_kept);
+	cr_assert_eq(count_db(STORE_PERF_DAY), 5);
+	cr_assert_eq(count_db(STORE_EDGES), 5);
+	cr_assert_eq(count_db(STORE_PERF_HOUR), 7 * 24);
+	cr_assert_eq(total, (ngens - raw_kept) + (DAYS - 5) * 2 +
+				    (count_db(STORE_PERF_HOUR) ? (DAYS - 7) * 24 : 0));
+	/* a second sweep finds nothing */
+	MDB_txn *txn;
+	uint64_t deleted;
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
+	cr_assert_eq(ingest_prune(txn, &env, &r, NULL, 0, &deleted, &done), 0);
+	mdb_txn_abort(txn);
+	cr_assert_eq(deleted, 0);
+	cr_assert(done);
+	struct ref want;
+	reference(now - 5 * DAY, now, 95, &want);
+	struct estate_host h;
+	load(now - 5 * DAY, now, 95, false, &h);
+	cr_assert_eq(h.windows, want.windows);
+	cr_assert_eq(h.stat[ESTATE_CPU_PCT].max, want.cpu_max);
+	estate_host_free(&h);
 }
