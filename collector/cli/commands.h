@@ -20,6 +20,7 @@ int migrate_main(int argc, char *argv[]);
 int progress_main(int argc, char *argv[]);
 int validate_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
+int store_main(int argc, char *argv[]);        /* cmd_store.c: store stats */
 
 void collector_usage(void *f);
 

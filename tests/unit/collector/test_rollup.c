@@ -11,6 +11,7 @@
 
 #include "estate.h"
 #include "ingest.h"
+#include "read.h"
 #include "rollup.h"
 #include "store.h"
 
@@ -457,4 +458,39 @@ Test(rollup, retention_sweeps_in_steps)
 	cr_assert_eq(h.windows, want.windows);
 	cr_assert_eq(h.stat[ESTATE_CPU_PCT].max, want.cpu_max);
 	estate_host_free(&h);
+}
+
+/* store stats: DB entry counts from mdb_stat, the dated records of each day,
+ * and one host holding all of them. */
+Test(rollup, store_size_per_db_day_and_host)
+{
+	generate();
+	ingest_range(0, ngens, false);
+	struct read_txn t = { .db = &env };
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &t.txn), 0);
+	struct read_store_size s;
+	struct errbuf eb;
+	cr_assert_eq(read_store_size(&t, READ_SIZE_DAYS | READ_SIZE_HOSTS, &s, &eb), 0, "%s",
+		     eb.msg);
+	mdb_txn_abort(t.txn);
+	cr_assert_eq(s.dbs[STORE_PERF_DAY].entries, DAYS);
+	cr_assert_str_eq(s.dbs[STORE_PERF_DAY].name, "perf_day");
+	cr_assert_eq(s.dbs[STORE_PERF].entries, ngens);
+	cr_assert_gt(s.dbs[STORE_PERF].bytes, 0);
+	cr_assert_gt(s.file_bytes, 0);
+	cr_assert_geq(s.used_bytes, s.dbs[STORE_PERF].bytes);
+	cr_assert_eq(s.ndays, DAYS);
+	uint64_t entries = 0, bytes = 0;
+	for (size_t i = 0; i < s.ndays; i++) {
+		cr_assert_eq(s.days[i].day, (uint32_t)(T0 / DAY) + i);
+		entries += s.days[i].entries;
+		bytes += s.days[i].bytes;
+	}
+	/* perf windows, hour and day rollups, edge days */
+	cr_assert_eq(entries, ngens + s.dbs[STORE_PERF_HOUR].entries + DAYS + DAYS);
+	cr_assert_eq(s.nhosts, 1);
+	cr_assert_eq(memcmp(s.hosts[0].id, agent, 32), 0);
+	cr_assert_eq(s.hosts[0].entries, entries);
+	cr_assert_eq(s.hosts[0].bytes, bytes);
+	read_store_size_free(&s);
 }
