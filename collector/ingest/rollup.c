@@ -239,9 +239,10 @@ int rollup_merge_msg(struct rollup *r, const Cairn__Store__PerfRollup *m)
 		if (!r->windows || pm->p95_max > a->pmax)
 			a->pmax = pm->p95_max;
 		size_t nb = pm->n_buckets < pm->n_counts ? pm->n_buckets : pm->n_counts;
+		uint64_t at = 0; /* buckets are stored as gaps from the previous one */
 		for (size_t j = 0; j < nb; j++) {
-			uint32_t b = pm->buckets[j] < ROLLUP_SKETCH_BUCKETS ? pm->buckets[j]
-									: ROLLUP_SKETCH_BUCKETS - 1;
+			at += pm->buckets[j];
+			uint32_t b = at < ROLLUP_SKETCH_BUCKETS ? (uint32_t)at : ROLLUP_SKETCH_BUCKETS - 1;
 			int rc = sketch_add(a, b, pm->counts[j]);
 			if (rc)
 				return rc;
@@ -265,6 +266,12 @@ int rollup_merge_msg(struct rollup *r, const Cairn__Store__PerfRollup *m)
 
 int rollup_put(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key, const struct rollup *r)
 {
+	size_t total = 0;
+	for (int i = 0; i < ROLLUP_NMETRICS; i++)
+		total += r->m[i].n;
+	uint32_t *gaps = malloc((total ? total : 1) * sizeof(*gaps));
+	if (!gaps)
+		return -ENOMEM;
 	Cairn__Store__PerfMetricRollup pm[ROLLUP_NMETRICS];
 	Cairn__Store__PerfMetricRollup *pmp[ROLLUP_NMETRICS];
 	Cairn__Store__PerfRollup m = CAIRN__STORE__PERF_ROLLUP__INIT;
@@ -279,6 +286,7 @@ int rollup_put(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key, const struct
 	m.mem_total_ms = r->mem_total_ms;
 	m.cpu_peak_p95 = r->cpu_peak_p95;
 	m.net_avg_peak = r->net_avg_peak;
+	size_t used = 0;
 	for (int i = 0; i < ROLLUP_NMETRICS; i++) {
 		const struct rollup_metric_acc *a = &r->m[i];
 		cairn__store__perf_metric_rollup__init(&pm[i]);
@@ -287,7 +295,10 @@ int rollup_put(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key, const struct
 		pm[i].p95_min = a->pmin;
 		pm[i].p95_max = a->pmax;
 		pm[i].n_buckets = pm[i].n_counts = a->n;
-		pm[i].buckets = a->bucket;
+		pm[i].buckets = gaps + used;
+		for (size_t j = 0; j < a->n; j++)
+			gaps[used + j] = a->bucket[j] - (j ? a->bucket[j - 1] : 0);
+		used += a->n;
 		pm[i].counts = a->count;
 		pmp[i] = &pm[i];
 	}
@@ -296,7 +307,9 @@ int rollup_put(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key, const struct
 	m.n_lengths = m.n_length_counts = r->nlen;
 	m.lengths = (uint64_t *)r->len;
 	m.length_counts = (uint64_t *)r->len_count;
-	return store_put_msg(txn, dbi, key, &m.base);
+	int rc = store_put_msg(txn, dbi, key, &m.base);
+	free(gaps);
+	return rc;
 }
 
 int rollup_scan_raw(MDB_txn *txn, MDB_dbi perf, const uint8_t id[static 32], int64_t from_ms,
