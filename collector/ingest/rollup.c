@@ -136,6 +136,52 @@ static int sketch_add(struct rollup_metric_acc *a, uint32_t b, uint32_t count)
 	return 0;
 }
 
+/* a += a stored sketch (bucket gaps, counts): one merge of two ascending
+ * lists into fresh arrays. */
+static int sketch_merge(struct rollup_metric_acc *a, const uint32_t *gaps, const uint32_t *counts,
+			size_t n)
+{
+	if (!n)
+		return 0;
+	size_t cap = a->n + n;
+	uint32_t *nb = malloc(cap * sizeof(*nb)), *nc = malloc(cap * sizeof(*nc));
+	if (!nb || !nc) {
+		free(nb);
+		free(nc);
+		return -ENOMEM;
+	}
+	size_t i = 0, u = 0;
+	uint64_t at = 0;
+	for (size_t j = 0; j < n; j++) {
+		at += gaps[j];
+		uint32_t b = at < ROLLUP_SKETCH_BUCKETS ? (uint32_t)at : ROLLUP_SKETCH_BUCKETS - 1;
+		while (i < a->n && a->bucket[i] < b) {
+			nb[u] = a->bucket[i];
+			nc[u++] = a->count[i++];
+		}
+		uint32_t c = counts[j];
+		if (i < a->n && a->bucket[i] == b)
+			c += a->count[i++];
+		if (u && nb[u - 1] == b) /* a repeated (clamped) stored bucket */
+			nc[u - 1] += c;
+		else {
+			nb[u] = b;
+			nc[u++] = c;
+		}
+	}
+	while (i < a->n) {
+		nb[u] = a->bucket[i];
+		nc[u++] = a->count[i++];
+	}
+	free(a->bucket);
+	free(a->count);
+	a->bucket = nb;
+	a->count = nc;
+	a->n = u;
+	a->cap = cap;
+	return 0;
+}
+
 static void lengths_add(struct rollup *r, uint64_t len, uint64_t count)
 {
 	size_t i = 0;
@@ -239,14 +285,9 @@ int rollup_merge_msg(struct rollup *r, const Cairn__Store__PerfRollup *m)
 		if (!r->windows || pm->p95_max > a->pmax)
 			a->pmax = pm->p95_max;
 		size_t nb = pm->n_buckets < pm->n_counts ? pm->n_buckets : pm->n_counts;
-		uint64_t at = 0; /* buckets are stored as gaps from the previous one */
-		for (size_t j = 0; j < nb; j++) {
-			at += pm->buckets[j];
-			uint32_t b = at < ROLLUP_SKETCH_BUCKETS ? (uint32_t)at : ROLLUP_SKETCH_BUCKETS - 1;
-			int rc = sketch_add(a, b, pm->counts[j]);
-			if (rc)
-				return rc;
-		}
+		int rc = sketch_merge(a, pm->buckets, pm->counts, nb);
+		if (rc)
+			return rc;
 	}
 	r->weight += m->weight;
 	r->bad += m->bad;
