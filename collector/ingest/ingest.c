@@ -389,24 +389,39 @@ static int rollup_window(MDB_txn *txn, const struct db_env *env, MDB_dbi dbi,
 	key_agent(&k, agent_id);
 	db_key_u32(&k, unit);
 	int64_t from = (int64_t)unit * unit_ms, to = from + unit_ms;
+	rollup_reset(r);
+	if (!replaced) {
+		MDB_val kv = db_key_val(&k), v;
+		int rc = mdb_get(txn, dbi, &kv, &v);
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+		if (rc == 0)
+			rc = rollup_merge_packed(r, v.mv_data, v.mv_size);
+		if (rc == 0 || rc == MDB_NOTFOUND || rc == -EBADMSG) {
+			/* absent or undecodable: built from the span's raw windows */
+			if (rc) {
+				rollup_reset(r);
+				rc = rollup_scan_raw(txn, env->dbi[STORE_PERF], agent_id, from, to,
+						     r, NULL);
+			} else {
+				rc = rollup_add_window(r, pw);
+			}
+		}
+		if (rc == 0)
+			rc = rollup_put(txn, dbi, &k, r);
+		st->rollups += rc == 0;
+		return rc;
+	}
 	ProtobufCMessage *oldm = NULL;
 	int rc = store_get_msg(txn, dbi, &k, &cairn__store__perf_rollup__descriptor, &oldm);
 	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
 		return rc;
-	rollup_reset(r);
-	if (rc == 0 && !replaced) {
-		rc = rollup_merge_msg(r, (const Cairn__Store__PerfRollup *)oldm);
-		if (rc == 0)
-			rc = rollup_add_window(r, pw);
-	} else {
-		rc = rollup_scan_raw(txn, env->dbi[STORE_PERF], agent_id, from, to, r, NULL);
-		if (rc == 0 && oldm && replaced &&
-		    r->windows != ((const Cairn__Store__PerfRollup *)oldm)->windows) {
-			/* raw windows of the span were pruned: keep the rollup, count */
-			st->rollups_stale++;
-			protobuf_c_message_free_unpacked(oldm, NULL);
-			return 0;
-		}
+	rc = rollup_scan_raw(txn, env->dbi[STORE_PERF], agent_id, from, to, r, NULL);
+	if (rc == 0 && oldm && r->windows != ((const Cairn__Store__PerfRollup *)oldm)->windows) {
+		/* raw windows of the span were pruned: keep the rollup, count */
+		st->rollups_stale++;
+		protobuf_c_message_free_unpacked(oldm, NULL);
+		return 0;
 	}
 	if (oldm)
 		protobuf_c_message_free_unpacked(oldm, NULL);

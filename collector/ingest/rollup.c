@@ -305,6 +305,212 @@ int rollup_merge_msg(struct rollup *r, const Cairn__Store__PerfRollup *m)
 	return 0;
 }
 
+/* ------------------------------------------------------------ packed reads */
+
+/* A reader of protobuf wire format over [p, end). */
+struct wire {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static uint64_t wire_varint(struct wire *w)
+{
+	uint64_t x = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (w->p >= w->end)
+			break;
+		uint8_t b = *w->p++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return x;
+	}
+	w->bad = true;
+	return 0;
+}
+
+static double wire_double(struct wire *w)
+{
+	double d = 0;
+	if (w->end - w->p < 8) {
+		w->bad = true;
+		return 0;
+	}
+	uint64_t u = 0;
+	for (int i = 7; i >= 0; i--)
+		u = u << 8 | w->p[i];
+	memcpy(&d, &u, sizeof(d));
+	w->p += 8;
+	return d;
+}
+
+/* The body of a length-delimited field as a sub-reader. */
+static struct wire wire_sub(struct wire *w)
+{
+	uint64_t n = wire_varint(w);
+	struct wire sub = { w->p, w->p, w->bad };
+	if (w->bad || n > (uint64_t)(w->end - w->p)) {
+		w->bad = sub.bad = true;
+		return sub;
+	}
+	sub.end = w->p + n;
+	w->p += n;
+	return sub;
+}
+
+static void wire_skip(struct wire *w, unsigned type)
+{
+	switch (type) {
+	case 0: wire_varint(w); break;
+	case 1: if (w->end - w->p < 8) w->bad = true; else w->p += 8; break;
+	case 2: wire_sub(w); break;
+	case 5: if (w->end - w->p < 4) w->bad = true; else w->p += 4; break;
+	default: w->bad = true;
+	}
+}
+
+/* A repeated varint field, packed (type 2) or not (type 0), appended to
+ * v[*n..max). */
+static void wire_u32s(struct wire *w, unsigned type, uint32_t *v, size_t *n, size_t max)
+{
+	if (type == 2) {
+		struct wire sub = wire_sub(w);
+		while (!sub.bad && sub.p < sub.end) {
+			uint64_t x = wire_varint(&sub);
+			if (*n >= max) {
+				sub.bad = true;
+				break;
+			}
+			v[(*n)++] = (uint32_t)x;
+		}
+		w->bad |= sub.bad;
+	} else if (type == 0) {
+		uint64_t x = wire_varint(w);
+		if (*n >= max)
+			w->bad = true;
+		else
+			v[(*n)++] = (uint32_t)x;
+	} else {
+		w->bad = true;
+	}
+}
+
+/* The same for u64 values; values beyond max are skipped (not an error). */
+static void wire_u64s(struct wire *w, unsigned type, uint64_t *v, size_t *n, size_t max)
+{
+	if (type == 2) {
+		struct wire sub = wire_sub(w);
+		while (!sub.bad && sub.p < sub.end) {
+			uint64_t x = wire_varint(&sub);
+			if (*n < max)
+				v[(*n)++] = x;
+		}
+		w->bad |= sub.bad;
+	} else {
+		uint64_t x = wire_varint(w);
+		if (*n < max)
+			v[(*n)++] = x;
+	}
+}
+
+static int merge_packed_metric(struct rollup_metric_acc *a, struct wire w, bool first)
+{
+	double wsum = 0, max = 0, pmin = 0, pmax = 0;
+	uint32_t gaps[ROLLUP_SKETCH_BUCKETS], counts[ROLLUP_SKETCH_BUCKETS];
+	size_t ng = 0, nc = 0;
+	while (!w.bad && w.p < w.end) {
+		uint64_t tag = wire_varint(&w);
+		unsigned field = (unsigned)(tag >> 3), type = (unsigned)(tag & 7);
+		if (field >= 1 && field <= 4 && type == 1) {
+			double d = wire_double(&w);
+			if (field == 1)
+				wsum = d;
+			else if (field == 2)
+				max = d;
+			else if (field == 3)
+				pmin = d;
+			else
+				pmax = d;
+		} else if (field == 5) {
+			wire_u32s(&w, type, gaps, &ng, ROLLUP_SKETCH_BUCKETS);
+		} else if (field == 6) {
+			wire_u32s(&w, type, counts, &nc, ROLLUP_SKETCH_BUCKETS);
+		} else {
+			wire_skip(&w, type);
+		}
+	}
+	if (w.bad)
+		return -EBADMSG;
+	a->wsum += wsum;
+	if (max > a->max)
+		a->max = max;
+	if (first || pmin < a->pmin)
+		a->pmin = pmin;
+	if (first || pmax > a->pmax)
+		a->pmax = pmax;
+	return sketch_merge(a, gaps, counts, ng < nc ? ng : nc);
+}
+
+int rollup_merge_packed(struct rollup *r, const uint8_t *data, size_t len)
+{
+	struct wire w = { data, data + len, false };
+	struct wire metrics[ROLLUP_NMETRICS];
+	size_t nm = 0, nl = 0, nlc = 0;
+	uint64_t lengths[4 * ROLLUP_MAX_LENGTHS], lcounts[4 * ROLLUP_MAX_LENGTHS];
+	Cairn__Store__PerfRollup m = CAIRN__STORE__PERF_ROLLUP__INIT;
+	while (!w.bad && w.p < w.end) {
+		uint64_t tag = wire_varint(&w);
+		unsigned field = (unsigned)(tag >> 3), type = (unsigned)(tag & 7);
+		if (field == 12 && type == 2) {
+			struct wire sub = wire_sub(&w);
+			if (nm < ROLLUP_NMETRICS)
+				metrics[nm++] = sub;
+		} else if ((field == 13 || field == 14) && (type == 0 || type == 2)) {
+			if (field == 13)
+				wire_u64s(&w, type, lengths, &nl, ARRAY_SIZE(lengths));
+			else
+				wire_u64s(&w, type, lcounts, &nlc, ARRAY_SIZE(lcounts));
+		} else if (field >= 1 && field <= 9 && type == 0) {
+			uint64_t x = wire_varint(&w);
+			switch (field) {
+			case 1: m.windows = x; break;
+			case 2: m.weight = x; break;
+			case 3: m.first_ms = (int64_t)x; break;
+			case 4: m.last_ms = (int64_t)x; break;
+			case 5: m.bad = x; break;
+			case 6: m.cpu_threads = (uint32_t)x; break;
+			case 7: m.cpu_threads_ms = (int64_t)x; break;
+			case 8: m.mem_total = x; break;
+			case 9: m.mem_total_ms = (int64_t)x; break;
+			}
+		} else if ((field == 10 || field == 11) && type == 1) {
+			double d = wire_double(&w);
+			if (field == 10)
+				m.cpu_peak_p95 = d;
+			else
+				m.net_avg_peak = d;
+		} else {
+			wire_skip(&w, type);
+		}
+	}
+	if (w.bad)
+		return -EBADMSG;
+	if (!m.windows)
+		return 0;
+	bool first = r->windows == 0;
+	for (size_t i = 0; i < nm; i++) {
+		int rc = merge_packed_metric(&r->m[i], metrics[i], first);
+		if (rc)
+			return rc;
+	}
+	/* the scalars through the message merge (no metrics, no lengths) */
+	int rc = rollup_merge_msg(r, &m);
+	if (rc)
+		return rc;
+	for (size_t j = 0; j < nl && j < nlc; j++)
+		lengths_add(r, lengths[j], lcounts[j]);
+	return 0;
+}
+
 int rollup_put(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key, const struct rollup *r)
 {
 	size_t total = 0;

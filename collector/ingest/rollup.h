@@ -85,6 +85,10 @@ void rollup_window_values(const Cairn__PerfWindow *pw, struct rollup_window *w);
 int rollup_add_window(struct rollup *r, const Cairn__PerfWindow *pw);
 /* r += the stored message (a PerfRollup read from perf_day/perf_hour). */
 int rollup_merge_msg(struct rollup *r, const Cairn__Store__PerfRollup *m);
+/* The same straight from the stored bytes (no unpacked message, no
+ * allocation but the sketch's): what the host view and ingest use.
+ * -EBADMSG when the bytes are not a PerfRollup. */
+int rollup_merge_packed(struct rollup *r, const uint8_t *data, size_t len);
 /* Writes r at key in dbi as a PerfRollup. */
 int rollup_put(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key, const struct rollup *r);
 

@@ -125,20 +125,20 @@ static int perf_reduce(struct perf_walk *w, int level, int64_t a, int64_t b)
 		int64_t u = db_get_u32((const uint8_t *)key.mv_data + 32);
 		if (u >= u1)
 			break;
-		Cairn__Store__PerfRollup *m =
-			cairn__store__perf_rollup__unpack(NULL, val.mv_size, val.mv_data);
-		if (m) {
-			/* what lies before this unit and after the previous one */
-			rc = perf_reduce(w, level + 1, pos, u * unit);
-			if (!rc)
-				rc = rollup_merge_msg(w->acc, m);
-			cairn__store__perf_rollup__free_unpacked(m, NULL);
-			if (rc)
-				break;
-			pos = (u + 1) * unit;
-		} else {
+		/* what lies before this unit and after the previous one */
+		rc = perf_reduce(w, level + 1, pos, u * unit);
+		if (rc)
+			break;
+		/* a merge that fails half way leaves acc partly merged: reduce the
+		 * unit's raw windows into a fresh accumulator instead is not
+		 * possible either (they may be pruned), so count it and go on */
+		rc = rollup_merge_packed(w->acc, val.mv_data, val.mv_size);
+		if (rc == -EBADMSG)
 			w->undecodable++;
-		}
+		else if (rc)
+			break;
+		rc = 0;
+		pos = (u + 1) * unit;
 		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);

@@ -4,6 +4,7 @@
  * spans and peaks, to rounding for averages, within the sketch's stated error
  * for percentiles. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,4 +494,64 @@ Test(rollup, store_size_per_db_day_and_host)
 	cr_assert_eq(s.hosts[0].entries, entries);
 	cr_assert_eq(s.hosts[0].bytes, bytes);
 	read_store_size_free(&s);
+}
+
+/* The host view reads rollups straight from their bytes: the same as
+ * through the unpacked message; cut or damaged bytes are refused, never
+ * read past. */
+Test(rollup, packed_read_equals_message_read)
+{
+	generate();
+	ingest_range(0, ngens, false);
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &txn), 0);
+	MDB_cursor *cur;
+	cr_assert_eq(mdb_cursor_open(txn, env.dbi[STORE_PERF_DAY], &cur), 0);
+	MDB_val k, v;
+	size_t n = 0;
+	for (int crc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !crc;
+	     crc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++) {
+		struct rollup a = { 0 }, b = { 0 };
+		cr_assert_eq(rollup_merge_packed(&a, v.mv_data, v.mv_size), 0);
+		Cairn__Store__PerfRollup *m =
+			cairn__store__perf_rollup__unpack(NULL, v.mv_size, v.mv_data);
+		cr_assert_not_null(m);
+		cr_assert_eq(rollup_merge_msg(&b, m), 0);
+		cairn__store__perf_rollup__free_unpacked(m, NULL);
+		cr_assert_eq(a.windows, b.windows);
+		cr_assert_eq(a.weight, b.weight);
+		cr_assert_eq(a.first_ms, b.first_ms);
+		cr_assert_eq(a.last_ms, b.last_ms);
+		cr_assert_eq(a.cpu_threads, b.cpu_threads);
+		cr_assert_eq(a.nlen, b.nlen);
+		cr_assert_eq(rollup_median_length(&a), rollup_median_length(&b));
+		for (int i = 0; i < ROLLUP_NMETRICS; i++) {
+			cr_assert_eq(a.m[i].wsum, b.m[i].wsum);
+			cr_assert_eq(a.m[i].max, b.m[i].max);
+			cr_assert_eq(a.m[i].pmin, b.m[i].pmin);
+			cr_assert_eq(a.m[i].n, b.m[i].n);
+			cr_assert_eq(memcmp(a.m[i].bucket, b.m[i].bucket, a.m[i].n * 4), 0);
+			cr_assert_eq(memcmp(a.m[i].count, b.m[i].count, a.m[i].n * 4), 0);
+		}
+		/* every cut of the bytes: refused or a valid shorter message, no crash */
+		uint8_t *cut = malloc(v.mv_size);
+		memcpy(cut, v.mv_data, v.mv_size);
+		for (size_t len = 0; len < v.mv_size; len += 7) {
+			struct rollup c = { 0 };
+			int rc = rollup_merge_packed(&c, cut, len);
+			cr_assert(rc == 0 || rc == -EBADMSG);
+			rollup_free(&c);
+		}
+		cut[v.mv_size / 2] ^= 0xff;
+		struct rollup c = { 0 };
+		int rc = rollup_merge_packed(&c, cut, v.mv_size);
+		cr_assert(rc == 0 || rc == -EBADMSG);
+		rollup_free(&c);
+		free(cut);
+		rollup_free(&a);
+		rollup_free(&b);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	cr_assert_eq(n, DAYS);
 }
