@@ -74,7 +74,7 @@ size_t pbjson_utf8_sanitize(char *out, size_t n, const char *s, size_t len)
 	return o;
 }
 
-static json_t *string_value(const char *s)
+json_t *pbjson_string(const char *s)
 {
 	if (!s)
 		s = "";
@@ -114,7 +114,7 @@ static json_t *double_value(double d)
 	return json_real(d);
 }
 
-static json_t *u64_value(uint64_t v)
+json_t *pbjson_u64(uint64_t v)
 {
 	if (v > (uint64_t)INT64_MAX)
 		return json_real((double)v);
@@ -141,7 +141,7 @@ static json_t *element_value(const ProtobufCFieldDescriptor *f, const void *p, u
 		return json_integer(*(const int64_t *)p);
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return u64_value(*(const uint64_t *)p);
+		return pbjson_u64(*(const uint64_t *)p);
 	case PROTOBUF_C_TYPE_FLOAT:
 		return double_value(*(const float *)p);
 	case PROTOBUF_C_TYPE_DOUBLE:
@@ -155,7 +155,7 @@ static json_t *element_value(const ProtobufCFieldDescriptor *f, const void *p, u
 		return ev ? json_string(ev->name) : json_integer(v);
 	}
 	case PROTOBUF_C_TYPE_STRING:
-		return string_value(*(char *const *)p);
+		return pbjson_string(*(char *const *)p);
 	case PROTOBUF_C_TYPE_BYTES:
 		return bytes_value(p);
 	case PROTOBUF_C_TYPE_MESSAGE: {
