@@ -24,6 +24,7 @@
  *   snapshots        version(u64)                               store.Snapshot
  *   health           agent_id(32)                               cairn.CollectorHealth (latest)
  *   agent_names      lower(hostname) | 0x00 | agent_id(32)      empty (index: hostname claimed in AUTH)
+ *   tokens           hash(32) of the bearer token               store.ApiToken (web console and API)
  *   perf_day         agent_id(32) | day(u32)                    store.PerfRollup (collector/ingest/rollup.h)
  *   perf_hour        agent_id(32) | hour(u32)                   store.PerfRollup, the last 7 days
  *
@@ -59,6 +60,7 @@ enum store_db {
 	STORE_SNAPSHOTS,
 	STORE_HEALTH,
 	STORE_AGENT_NAMES,
+	STORE_TOKENS,
 	STORE_PERF_DAY,
 	STORE_PERF_HOUR,
 	STORE_NDBS
@@ -94,5 +96,8 @@ int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
 int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		     Cairn__Store__Agent **out);
 int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
+
+/* "pending", "accepted", "rejected", "revoked" ("unknown" otherwise). */
+const char *store_enroll_state_name(Cairn__Store__EnrollState s);
 
 #endif
