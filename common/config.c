@@ -226,6 +226,7 @@ static const struct cf_key collector_keys[] = {
 	KEY(collector_config, CF_STR, enroll_token_file, NULL),
 	KEY(collector_config, CF_U32, max_connections, NULL),
 	KEYN(collector_config, "retention", CF_DURATION, retention_ms),
+	KEYN(collector_config, "retention_raw", CF_DURATION, retention_raw_ms),
 	KEY(collector_config, CF_LOGLEVEL, log_level, NULL),
 	KEY(collector_config, CF_SIZE, max_frame, NULL),
 	KEY(collector_config, CF_U32, max_records, NULL),
@@ -270,6 +271,7 @@ void config_collector_defaults(struct collector_config *c)
 	str_copy(c->accept, "explicit", sizeof(c->accept));
 	c->max_connections = 20000;
 	c->retention_ms = 90ull * 86400 * 1000;
+	c->retention_raw_ms = 14ull * 86400 * 1000;
 	str_copy(c->log_level, "info", sizeof(c->log_level));
 	c->max_frame = FRAME_MAX_DEFAULT;
 	c->max_records = 100000;
@@ -727,6 +729,8 @@ int config_collector_validate(const struct collector_config *c, struct errbuf *e
 		return errbuf_set(eb, -EINVAL, "max_connections: must be at least 1");
 	if (c->retention_ms < 1000)
 		return errbuf_set(eb, -EINVAL, "retention: must be at least 1s");
+	if (c->retention_raw_ms < 1000)
+		return errbuf_set(eb, -EINVAL, "retention_raw: must be at least 1s");
 	if (c->max_frame < FRAME_MAX_PREAUTH || c->max_frame > (1u << 30))
 		return errbuf_set(eb, -EINVAL, "max_frame: must be between 64KiB and 1GiB");
 	if (c->max_records < 1)

@@ -52,7 +52,8 @@ struct collector_config {
 	char accept[32];                      /* explicit | token | any */
 	char enroll_token_file[PATH_MAX];
 	uint32_t max_connections;
-	uint64_t retention_ms;
+	uint64_t retention_ms;                /* rollups and edge days (and at most this for raw) */
+	uint64_t retention_raw_ms;            /* raw batches and perf windows */
 	char log_level[32];
 	uint64_t max_frame;                   /* bytes, after authentication */
 	uint32_t max_records;                 /* per batch */

@@ -35,8 +35,11 @@ static void dump(const void *cfg, FILE *f)
 static void summary(const void *config)
 {
 	const struct collector_config *cfg = config;
-	char retention[32], map_size[32], map_max[32], max_frame[32];
+	char retention[32], retention_raw[32], map_size[32], map_max[32], max_frame[32];
 	config_format_duration(cfg->retention_ms, retention, sizeof(retention));
+	config_format_duration(cfg->retention_raw_ms < cfg->retention_ms ? cfg->retention_raw_ms
+									  : cfg->retention_ms,
+			       retention_raw, sizeof(retention_raw));
 	config_format_size(cfg->map_size, map_size, sizeof(map_size));
 	config_format_size(cfg->map_max, map_max, sizeof(map_max));
 	config_format_size(cfg->max_frame, max_frame, sizeof(max_frame));
@@ -45,7 +48,8 @@ static void summary(const void *config)
 	printf("  state_dir        %s\n", cfg->state_dir);
 	printf("  accept           %s%s%s\n", cfg->accept,
 	       cfg->enroll_token_file[0] ? ", token file " : "", cfg->enroll_token_file);
-	printf("  retention        %s\n", retention);
+	printf("  retention        %s (rollups, edge days), raw batches and windows %s\n",
+	       retention, retention_raw);
 	printf("  map              %s, growing up to %s\n", map_size, map_max);
 	printf("  max_frame        %s, %u records, %u bytes per string\n", max_frame,
 	       cfg->max_records, cfg->max_string);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "estate.h"
@@ -41,27 +42,16 @@ static void export_usage(FILE *f)
 
 struct loaded {
 	struct estate es;
-	struct read_perf *windows;  /* per host of es, with series */
-	struct read_edges *edges;
 	struct read_statuses statuses;
 };
 
 static void loaded_free(struct loaded *l)
 {
-	for (size_t i = 0; i < l->es.n; i++) {
-		if (l->windows)
-			read_perf_free(&l->windows[i]);
-		if (l->edges)
-			read_edges_free(&l->edges[i]);
-	}
-	free(l->windows);
-	free(l->edges);
 	read_statuses_free(&l->statuses);
 	estate_free(&l->es);
 }
 
-/* series: also every host's perf windows and edges (ads-csv needs them) */
-static int load(struct planctx *p, struct loaded *l, bool series)
+static int load(struct planctx *p, struct loaded *l)
 {
 	memset(l, 0, sizeof(*l));
 	struct read_txn t;
@@ -74,23 +64,8 @@ static int load(struct planctx *p, struct loaded *l, bool series)
 	struct estate_opts eo;
 	plan_estate_opts(&eo, p->opt.since_ms, p->opt.now_ms, p->opt.percentile);
 	rc = estate_load(t.txn, t.db, &eo, &l->es, &eb);
-	if (!rc) {
-		size_t n = l->es.n ? l->es.n : 1;
-		l->windows = calloc(n, sizeof(*l->windows));
-		l->edges = calloc(n, sizeof(*l->edges));
-		if (!l->windows || !l->edges)
-			rc = errbuf_set(&eb, -ENOMEM, "export: out of memory");
-		/* without --since the files hold everything stored (retention bounds it) */
-		int64_t since = p->opt.since_ms > 0 ? l->es.since_ms : 0;
-		for (size_t i = 0; series && !rc && i < l->es.n; i++) {
-			const uint8_t *id = l->es.hosts[i].raw_id;
-			rc = read_perf_series(&t, id, since, l->es.now_ms, &l->windows[i], &eb);
-			if (!rc)
-				rc = read_edge_days(&t, id, since, 0, &l->edges[i], &eb);
-		}
-		if (!rc)
-			rc = read_statuses(&t, &l->statuses, &eb);
-	}
+	if (!rc)
+		rc = read_statuses(&t, &l->statuses, &eb);
 	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
@@ -100,38 +75,44 @@ static int load(struct planctx *p, struct loaded *l, bool series)
 	return 0;
 }
 
-/* The export module's input arrays over the loaded views. */
-struct columns {
-	Cairn__PerfWindow ***windows;
-	size_t *nwindows;
-	Cairn__Store__EdgeDay ***edges;
-	size_t *nedges;
+/* ads-csv reads each host's perf windows and edges while it writes the
+ * host's rows (export_series), in a read transaction of its own, and shows
+ * its progress on a terminal. */
+struct stream {
+	struct read_txn t;
+	const struct estate *es;
+	int64_t since;
+	struct read_perf perf;
+	struct read_edges edges;
+	bool progress;
+	uint64_t rows;
 };
 
-static int columns_of(const struct loaded *l, struct columns *c)
+static int stream_load(void *ctx, size_t host, Cairn__PerfWindow ***windows, size_t *nwindows,
+		       Cairn__Store__EdgeDay ***edges, size_t *nedges, struct errbuf *eb)
 {
-	size_t n = l->es.n ? l->es.n : 1;
-	c->windows = calloc(n, sizeof(*c->windows));
-	c->nwindows = calloc(n, sizeof(size_t));
-	c->edges = calloc(n, sizeof(*c->edges));
-	c->nedges = calloc(n, sizeof(size_t));
-	if (!c->windows || !c->nwindows || !c->edges || !c->nedges)
-		return -ENOMEM;
-	for (size_t i = 0; i < l->es.n; i++) {
-		c->windows[i] = l->windows[i].v;
-		c->nwindows[i] = l->windows[i].n;
-		c->edges[i] = l->edges[i].v;
-		c->nedges[i] = l->edges[i].n;
-	}
-	return 0;
+	struct stream *s = ctx;
+	const uint8_t *id = s->es->hosts[host].raw_id;
+	int rc = read_perf_series(&s->t, id, s->since, s->es->now_ms, &s->perf, eb);
+	if (!rc)
+		rc = read_edge_days(&s->t, id, s->since, 0, &s->edges, eb);
+	*windows = s->perf.v;
+	*nwindows = s->perf.n;
+	*edges = s->edges.v;
+	*nedges = s->edges.n;
+	s->rows += s->perf.n + s->edges.n;
+	if (s->progress && (host % 50 == 0 || host + 1 == s->es->n))
+		fprintf(stderr, "\rexport: host %zu of %zu, %llu rows", host + 1, s->es->n,
+			(unsigned long long)s->rows);
+	return rc;
 }
 
-static void columns_free(struct columns *c)
+static void stream_release(void *ctx, size_t host)
 {
-	free(c->windows);
-	free(c->nwindows);
-	free(c->edges);
-	free(c->nedges);
+	(void)host;
+	struct stream *s = ctx;
+	read_perf_free(&s->perf);
+	read_edges_free(&s->edges);
 }
 
 /* "-o PATH" with no '=' in PATH means the output file; turn it into
@@ -297,27 +278,22 @@ int export_main(int argc, char *argv[])
 		return rc;
 	}
 	struct loaded l;
-	if ((rc = load(&p, &l, ads))) {
+	if ((rc = load(&p, &l))) {
 		planctx_close(&p);
 		free(args);
 		return rc;
 	}
-	struct columns cols = { 0 };
-	if (columns_of(&l, &cols)) {
-		fprintf(stderr, "%s: export: out of memory\n", p.cli.prog);
-		columns_free(&cols);
-		loaded_free(&l);
-		planctx_close(&p);
-		free(args);
-		return 1;
-	}
 	struct export_input in = {
-		.snap = p.snap, .estate = &l.es, .windows = ads ? cols.windows : NULL,
-		.nwindows = cols.nwindows, .edges = ads ? cols.edges : NULL, .nedges = cols.nedges,
-		.statuses = l.statuses.v, .nstatuses = l.statuses.n, .generated_ms = p.opt.now_ms,
+		.snap = p.snap, .estate = &l.es, .statuses = l.statuses.v,
+		.nstatuses = l.statuses.n, .generated_ms = p.opt.now_ms,
 		.without_infra = !p.with_infra,
 	};
 	struct errbuf eb = { { 0 } };
+	/* without --since the files hold everything stored (retention bounds it) */
+	struct stream st = { .es = &l.es, .since = p.opt.since_ms > 0 ? l.es.since_ms : 0,
+			     .progress = isatty(STDERR_FILENO) };
+	struct export_series series = { stream_load, stream_release, &st };
+	bool streaming = false;
 	if (!strcmp(fmt, "mhub-csv")) {
 		char **files = NULL;
 		size_t nfiles = 0;
@@ -328,7 +304,15 @@ int export_main(int argc, char *argv[])
 		export_files_free(files, nfiles);
 	} else if (ads) {
 		const char *dir = p.cli.nargs == 2 ? p.cli.args[1] : p.output;
-		rc = export_ads_csv(&in, dir, &eb);
+		rc = read_begin(&p.rd, &st.t, &eb);
+		if (!rc) {
+			streaming = true;
+			in.series = &series;
+			rc = export_ads_csv(&in, dir, &eb);
+			read_end(&st.t);
+		}
+		if (st.progress && streaming)
+			fputc('\n', stderr);
 		if (!rc)
 			fprintf(stderr, "wrote %s/{osInfo,networkInterface,process,sourceProcessConnection,"
 				"destinationProcessConnection,systemPerformance}.csv\n", dir);
@@ -346,7 +330,6 @@ int export_main(int argc, char *argv[])
 	}
 	if (rc)
 		fprintf(stderr, "%s: %s\n", p.cli.prog, eb.msg);
-	columns_free(&cols);
 	loaded_free(&l);
 	planctx_close(&p);
 	free(args);

@@ -49,7 +49,7 @@ struct serve {
 	bool watchdog_on;
 	uv_timer_t recompute;
 	uv_timer_t retention;
-	uint64_t retention_ms;
+	uint64_t retention_ms, retention_raw_ms;
 	uint64_t recompute_ms;
 	bool dirty;            /* batches stored since the last refresh started */
 	bool refreshing;       /* a refresh runs on the thread pool */
@@ -150,8 +150,11 @@ static void on_stored(struct server *s, void *arg)
 static void on_retention(uv_timer_t *t)
 {
 	struct serve *sv = t->data;
-	if (!sv->stopped && sv->retention_ms)
-		server_prune(&sv->srv, time_now_ms() - (int64_t)sv->retention_ms);
+	if (sv->stopped || !sv->retention_ms)
+		return;
+	struct ingest_retention r;
+	ingest_retention_at(&r, time_now_ms(), sv->retention_raw_ms, sv->retention_ms);
+	server_prune(&sv->srv, &r);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -316,6 +319,7 @@ int serve_main(int argc, char *argv[])
 
 	/* retention sweeps: soon after start, then every 10 minutes */
 	sv->retention_ms = cfg.retention_ms;
+	sv->retention_raw_ms = cfg.retention_raw_ms;
 	uv_timer_init(&sv->loop, &sv->retention);
 	sv->retention.data = sv;
 	uv_timer_start(&sv->retention, on_retention, 30000, 600000);

@@ -28,6 +28,7 @@ struct errbuf;
 int agents_enroll(struct read_ctx *r, const char *needle, const char *verb, char id_hex[static 65],
 		  struct errbuf *eb);
 int token_main(int argc, char *argv[]);
+int store_main(int argc, char *argv[]);        /* cmd_store.c: store stats */
 
 void collector_usage(void *f);
 

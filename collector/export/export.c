@@ -570,13 +570,20 @@ static const char *ip_version(const char *addr)
 	return strchr(addr, ':') ? "IPv6" : "IPv4";
 }
 
-static void ads_conns(FILE *src, FILE *dst, const struct export_input *in, size_t hi_idx)
+/* One host's series: windows (NULL: no per-window rows) and edges. */
+struct ads_series {
+	Cairn__PerfWindow **windows;
+	size_t nwindows;
+	bool have_windows;
+	Cairn__Store__EdgeDay **edges;
+	size_t nedges;
+};
+
+static void ads_conns(FILE *src, FILE *dst, const struct estate_host *h,
+		      const struct ads_series *sr)
 {
-	if (!in->edges)
-		return;
-	const struct estate_host *h = &in->estate->hosts[hi_idx];
-	for (size_t i = 0; i < in->nedges[hi_idx]; i++) {
-		const Cairn__Edge *e = in->edges[hi_idx][i]->edge;
+	for (size_t i = 0; i < sr->nedges; i++) {
+		const Cairn__Edge *e = sr->edges[i]->edge;
 		if (!e || (e->direction != CAIRN__DIRECTION__OUTBOUND &&
 			   e->direction != CAIRN__DIRECTION__INBOUND))
 			continue;
@@ -670,12 +677,11 @@ static bool real_mount(const struct estate_host *h, const char *mount)
 	return false;
 }
 
-static void ads_perf(FILE *f, const struct export_input *in, size_t idx)
+static void ads_perf(FILE *f, const struct estate_host *h, const struct ads_series *sr)
 {
-	const struct estate_host *h = &in->estate->hosts[idx];
 	uint64_t alloc, used, largest;
 	rules_storage(h, &alloc, &used, &largest);
-	if (!in->windows) {
+	if (!sr->have_windows) {
 		if (!h->windows)
 			return;
 		perf_row(f, h, h->stat[ESTATE_DISK_READ_BPS].avg, h->stat[ESTATE_DISK_WRITE_BPS].avg,
@@ -686,8 +692,8 @@ static void ads_perf(FILE *f, const struct export_input *in, size_t idx)
 			 h->last_ms);
 		return;
 	}
-	for (size_t i = 0; i < in->nwindows[idx]; i++) {
-		const Cairn__PerfWindow *w = in->windows[idx][i];
+	for (size_t i = 0; i < sr->nwindows; i++) {
+		const Cairn__PerfWindow *w = sr->windows[i];
 		double rd = 0, wr = 0, rops = 0, wops = 0, rx = 0, tx = 0, fs_used = 0;
 		for (size_t k = 0; k < w->n_disks; k++) {
 			rd += stat_avg(w->disks[k]->read_bytes_ps, 0);
@@ -732,13 +738,33 @@ int export_ads_csv(const struct export_input *in, const char *dir, struct errbuf
 	f[4] = f[3] ? ads_open(dir, names[4], conn_cols, ARRAY_SIZE(conn_cols), eb) : NULL;
 	f[5] = f[4] ? ads_open(dir, names[5], perf_cols, ARRAY_SIZE(perf_cols), eb) : NULL;
 	if (f[5]) {
-		for (size_t i = 0; i < in->estate->n; i++) {
+		for (size_t i = 0; i < in->estate->n && !rc; i++) {
 			const struct estate_host *h = &in->estate->hosts[i];
+			struct ads_series sr = { 0 };
+			if (in->series) {
+				rc = in->series->load(in->series->ctx, i, &sr.windows, &sr.nwindows,
+						      &sr.edges, &sr.nedges, eb);
+				if (rc)
+					break;
+				sr.have_windows = true;
+			} else {
+				sr.have_windows = in->windows != NULL;
+				if (in->windows) {
+					sr.windows = in->windows[i];
+					sr.nwindows = in->nwindows[i];
+				}
+				if (in->edges) {
+					sr.edges = in->edges[i];
+					sr.nedges = in->nedges[i];
+				}
+			}
 			ads_os(f[0], h);
 			ads_nics(f[1], h);
 			ads_procs(f[2], h);
-			ads_conns(f[3], f[4], in, i);
-			ads_perf(f[5], in, i);
+			ads_conns(f[3], f[4], h, &sr);
+			ads_perf(f[5], h, &sr);
+			if (in->series)
+				in->series->release(in->series->ctx, i);
 		}
 	} else {
 		rc = -EIO;

@@ -20,6 +20,17 @@
 #include "store.pb-c.h"
 #include "util.h"
 
+/* Per-host series read while the export writes, one host at a time, so an
+ * export holds one host's windows and edges at once (constant memory in the
+ * number of days). load fills the host's arrays (n = 0 for none); release is
+ * called after the host's rows are written. */
+struct export_series {
+	int (*load)(void *ctx, size_t host, Cairn__PerfWindow ***windows, size_t *nwindows,
+		    Cairn__Store__EdgeDay ***edges, size_t *nedges, struct errbuf *eb);
+	void (*release)(void *ctx, size_t host);
+	void *ctx;
+};
+
 struct export_input {
 	const Cairn__Store__Snapshot *snap;   /* map, apps, readiness, sizing, waves */
 	const struct estate *estate;          /* facts of every host */
@@ -30,6 +41,8 @@ struct export_input {
 	/* Edges per host, for the ADS connection files; NULL: from the map. */
 	Cairn__Store__EdgeDay ***edges;
 	size_t *nedges;
+	/* Instead of the arrays above: read per host while writing (ads-csv). */
+	const struct export_series *series;
 	Cairn__Store__MigrationStatus **statuses;
 	size_t nstatuses;
 	int64_t generated_ms;

@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "arena.h"
 #include "log.h"
+#include "rollup.h"
 #include "store.h"
 
 void ingest_limits_default(struct ingest_limits *l)
@@ -409,6 +410,92 @@ static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 	return 0;
 }
 
+/* Adds the window pw (already stored raw) to the rollup of the day or hour
+ * [from_ms, to_ms) at key in dbi. A rollup that does not exist yet is built
+ * from the raw windows of its span (they include pw, and any stored before
+ * rollups existed); a window that replaced a stored one (same start) rebuilds
+ * the span from the raw windows when they are all still there, so the rollup
+ * always says what the raw windows say. */
+static int rollup_window(MDB_txn *txn, const struct db_env *env, MDB_dbi dbi,
+			 const uint8_t agent_id[static 32], uint32_t unit, int64_t unit_ms,
+			 const Cairn__PerfWindow *pw, bool replaced, struct rollup *r,
+			 struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u32(&k, unit);
+	int64_t from = (int64_t)unit * unit_ms, to = from + unit_ms;
+	rollup_reset(r);
+	if (!replaced) {
+		MDB_val kv = db_key_val(&k), v;
+		int rc = mdb_get(txn, dbi, &kv, &v);
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+		if (rc == 0)
+			rc = rollup_merge_packed(r, v.mv_data, v.mv_size);
+		if (rc == 0 || rc == MDB_NOTFOUND || rc == -EBADMSG) {
+			/* absent or undecodable: built from the span's raw windows */
+			if (rc) {
+				rollup_reset(r);
+				rc = rollup_scan_raw(txn, env->dbi[STORE_PERF], agent_id, from, to,
+						     r, NULL);
+			} else {
+				rc = rollup_add_window(r, pw);
+			}
+		}
+		if (rc == 0)
+			rc = rollup_put(txn, dbi, &k, r);
+		st->rollups += rc == 0;
+		return rc;
+	}
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, dbi, &k, &cairn__store__perf_rollup__descriptor, &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	rc = rollup_scan_raw(txn, env->dbi[STORE_PERF], agent_id, from, to, r, NULL);
+	if (rc == 0 && oldm && r->windows != ((const Cairn__Store__PerfRollup *)oldm)->windows) {
+		/* raw windows of the span were pruned: keep the rollup, count */
+		st->rollups_stale++;
+		protobuf_c_message_free_unpacked(oldm, NULL);
+		return 0;
+	}
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	if (rc == 0)
+		rc = rollup_put(txn, dbi, &k, r);
+	st->rollups += rc == 0;
+	return rc;
+}
+
+static int apply_perf(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      const Cairn__PerfWindow *pw, int64_t now_ms, struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u64(&k, (uint64_t)pw->window_start_ms);
+	MDB_val kv = db_key_val(&k), old;
+	int rc = mdb_get(txn, env->dbi[STORE_PERF], &kv, &old);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	bool replaced = rc == 0;
+	rc = store_put_msg(txn, env->dbi[STORE_PERF], &k, &pw->base);
+	if (rc)
+		return rc;
+	st->perf++;
+	if (pw->window_start_ms < 0)
+		return 0;
+	struct rollup r = { 0 };
+	rc = rollup_window(txn, env, env->dbi[STORE_PERF_DAY], agent_id,
+			   (uint32_t)(pw->window_start_ms / STORE_DAY_MS), STORE_DAY_MS, pw, replaced,
+			   &r, st);
+	if (rc == 0 && pw->window_start_ms >= now_ms - ROLLUP_HOUR_KEEP_MS)
+		rc = rollup_window(txn, env, env->dbi[STORE_PERF_HOUR], agent_id,
+				   (uint32_t)(pw->window_start_ms / ROLLUP_HOUR_MS), ROLLUP_HOUR_MS,
+				   pw, replaced, &r, st);
+	rollup_free(&r);
+	return rc;
+}
+
 static int bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
 {
 	struct db_key k;
@@ -440,10 +527,7 @@ static int apply_record(MDB_txn *txn, const struct db_env *env, const uint8_t ag
 	case CAIRN__RECORD__KIND_HOST:
 		return apply_host(txn, env, agent_id, b, r->host, now_ms, st);
 	case CAIRN__RECORD__KIND_PERF:
-		db_key_u64(&k, (uint64_t)r->perf->window_start_ms);
-		rc = store_put_msg(txn, env->dbi[STORE_PERF], &k, &r->perf->base);
-		st->perf += rc == 0;
-		return rc;
+		return apply_perf(txn, env, agent_id, r->perf, now_ms, st);
 	case CAIRN__RECORD__KIND_PROCESSES:
 		rc = store_put_msg(txn, env->dbi[STORE_PROCS], &k, &r->processes->base);
 		st->procs += rc == 0;
@@ -518,9 +602,67 @@ static int64_t raw_received_ms(const MDB_val *v)
 	return 0;
 }
 
-/* Positions cur at the first key of the next agent after the 32-byte prefix
- * of k. Returns MDB_NOTFOUND at the end. */
-static int next_agent(MDB_cursor *cur, const MDB_val *k, MDB_val *nk, MDB_val *nv)
+void ingest_retention_at(struct ingest_retention *r, int64_t now_ms, uint64_t retention_raw_ms,
+			 uint64_t retention_ms)
+{
+	if (retention_raw_ms > retention_ms)
+		retention_raw_ms = retention_ms;
+	r->raw_cutoff_ms = now_ms - (int64_t)retention_raw_ms;
+	r->hour_cutoff_ms = now_ms - ROLLUP_HOUR_KEEP_MS;
+	r->rollup_cutoff_ms = now_ms - (int64_t)retention_ms;
+}
+
+/* What the sweep visits, in order, and how a key of each says its age. */
+enum prune_time {
+	PRUNE_RECEIVED, /* RawBatch.received_ms of the value */
+	PRUNE_KEY_MS,   /* agent | u64 ms */
+	PRUNE_KEY_HOUR, /* agent | u32 hour: gone when the whole hour is older */
+	PRUNE_KEY_DAY,  /* agent | u32 day ... */
+};
+
+static const struct {
+	enum store_db db;
+	enum prune_time time;
+} prune_dbs[] = {
+	{ STORE_BATCHES, PRUNE_RECEIVED }, { STORE_PERF, PRUNE_KEY_MS },
+	{ STORE_PERF_HOUR, PRUNE_KEY_HOUR }, { STORE_PERF_DAY, PRUNE_KEY_DAY },
+	{ STORE_EDGES, PRUNE_KEY_DAY },
+};
+
+/* Age of one entry (ms of its end for hour/day keys); 0 when unknown. */
+static int64_t prune_age(enum prune_time how, const MDB_val *k, const MDB_val *v)
+{
+	const uint8_t *p = (const uint8_t *)k->mv_data + 32;
+	switch (how) {
+	case PRUNE_RECEIVED:
+		return raw_received_ms(v);
+	case PRUNE_KEY_MS:
+		return k->mv_size >= 40 ? (int64_t)db_get_u64(p) : 0;
+	case PRUNE_KEY_HOUR:
+		return k->mv_size >= 36 ? ((int64_t)db_get_u32(p) + 1) * ROLLUP_HOUR_MS : 0;
+	case PRUNE_KEY_DAY:
+		return k->mv_size >= 36 ? ((int64_t)db_get_u32(p) + 1) * STORE_DAY_MS : 0;
+	}
+	return 0;
+}
+
+static int64_t prune_cutoff(const struct ingest_retention *r, enum prune_time how)
+{
+	switch (how) {
+	case PRUNE_RECEIVED:
+	case PRUNE_KEY_MS:
+		return r->raw_cutoff_ms;
+	case PRUNE_KEY_HOUR:
+		return r->hour_cutoff_ms;
+	case PRUNE_KEY_DAY:
+		return r->rollup_cutoff_ms;
+	}
+	return 0;
+}
+
+/* Positions cur at the first key of the agent after the 32-byte prefix of k.
+ * MDB_NOTFOUND at the end. */
+static int next_agent(MDB_cursor *cur, MDB_val *k, MDB_val *v)
 {
 	uint8_t id[32];
 	memcpy(id, k->mv_data, 32);
@@ -529,28 +671,41 @@ static int next_agent(MDB_cursor *cur, const MDB_val *k, MDB_val *nk, MDB_val *n
 		i--;
 	if (i < 0)
 		return MDB_NOTFOUND;
-	nk->mv_data = id;
-	nk->mv_size = 32;
-	return mdb_cursor_get(cur, nk, nv, MDB_SET_RANGE);
+	k->mv_data = id;
+	k->mv_size = 32;
+	return mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
 }
 
-static int prune_db(MDB_txn *txn, MDB_dbi dbi, bool raw, int64_t cutoff_ms, uint64_t max,
-		    uint64_t *deleted)
+/* One DB from pos->agent on; stops after *work reaches max (pos then names
+ * the agent to continue with) and returns 1, 0 when the DB is done. */
+static int prune_db(MDB_txn *txn, MDB_dbi dbi, enum prune_time how, int64_t cutoff_ms,
+		    struct ingest_prune_pos *pos, uint64_t max, uint64_t *work, uint64_t *deleted)
 {
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc)
 		return rc;
-	MDB_val k, v;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0 && (!max || *deleted < max)) {
-		if (k.mv_size < 40) {
+	MDB_val k = { 32, pos->agent }, v;
+	rc = mdb_cursor_get(cur, &k, &v, pos->at_agent ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		if (max && *work >= max) {
+			memcpy(pos->agent, k.mv_data, k.mv_size < 32 ? k.mv_size : 32);
+			if (k.mv_size < 32)
+				memset(pos->agent + k.mv_size, 0, 32 - k.mv_size);
+			pos->at_agent = true;
+			mdb_cursor_close(cur);
+			return 1;
+		}
+		(*work)++;
+		if (k.mv_size < 36) {
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 			continue;
 		}
-		int64_t t = raw ? raw_received_ms(&v)
-				: (int64_t)db_get_u64((const uint8_t *)k.mv_data + 32);
-		if (t && t < cutoff_ms) {
+		/* raw entries: their time; hour and day keys: the end of their span */
+		int64_t t = prune_age(how, &k, &v);
+		bool old = how == PRUNE_RECEIVED || how == PRUNE_KEY_MS ? t < cutoff_ms
+									: t <= cutoff_ms;
+		if (t && old) {
 			if ((rc = mdb_cursor_del(cur, 0)))
 				break;
 			(*deleted)++;
@@ -559,20 +714,35 @@ static int prune_db(MDB_txn *txn, MDB_dbi dbi, bool raw, int64_t cutoff_ms, uint
 			continue;
 		}
 		/* keys of one agent are in seq / time order: the rest of it is newer */
-		rc = next_agent(cur, &k, &k, &v);
+		rc = next_agent(cur, &k, &v);
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint64_t max_deletes,
-		 uint64_t *deleted)
+int ingest_prune(MDB_txn *txn, const struct db_env *env, const struct ingest_retention *r,
+		 struct ingest_prune_pos *pos, uint64_t max_work, uint64_t *deleted, bool *done)
 {
+	struct ingest_prune_pos whole = { 0 };
+	if (!pos)
+		pos = &whole;
 	*deleted = 0;
-	int rc = prune_db(txn, env->dbi[STORE_BATCHES], true, cutoff_ms, max_deletes, deleted);
-	if (rc == 0)
-		rc = prune_db(txn, env->dbi[STORE_PERF], false, cutoff_ms, max_deletes, deleted);
-	return rc;
+	*done = false;
+	uint64_t work = 0;
+	while (pos->db < ARRAY_SIZE(prune_dbs)) {
+		enum prune_time how = prune_dbs[pos->db].time;
+		int rc = prune_db(txn, env->dbi[prune_dbs[pos->db].db], how, prune_cutoff(r, how),
+				  pos, max_work, &work, deleted);
+		if (rc < 0 || rc > 1)
+			return rc;
+		if (rc == 1)
+			return 0;
+		pos->db++;
+		pos->at_agent = false;
+	}
+	*done = true;
+	memset(pos, 0, sizeof(*pos));
+	return 0;
 }
 
 static const Cairn__HostInfo *batch_host(const Cairn__Batch *b)

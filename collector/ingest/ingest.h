@@ -84,6 +84,8 @@ struct ingest_stats {
 	uint64_t unknown_records;  /* Record with no kind set (newer agent): skipped */
 	uint64_t unchanged_without_base; /* packages unchanged=true but nothing stored before */
 	uint64_t replays;          /* ingest_store: seq <= high_seq, not stored */
+	uint64_t rollups;          /* perf_day / perf_hour values written */
+	uint64_t rollups_stale;    /* a replaced window whose span's raw windows were pruned */
 };
 
 /* Checks a decoded batch against the limits: record count, every string and
@@ -96,7 +98,9 @@ int ingest_check_limits(const Cairn__Batch *b, const struct ingest_limits *l, st
 /* Stores the records of one verified batch for agent_id (32 bytes), in txn:
  *   host      -> hosts (HostFacts) + addrs (claims from the NICs; the agent's
  *                claims from its previous HostInfo are removed first)
- *   perf      -> perf, key agent | window_start_ms
+ *   perf      -> perf, key agent | window_start_ms, and added to the rollups of
+ *                its UTC day (perf_day) and, within the last 7 days of now_ms,
+ *                its hour (perf_hour): collector/ingest/rollup.h
  *   processes -> procs (replaces), process_delta -> procs (applied to the stored snapshot)
  *   listeners -> listeners (replaces)
  *   packages  -> packages, key agent | manager; unchanged=true keeps the stored list
@@ -127,11 +131,33 @@ int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
 		 struct ingest_stats *st, bool *stored, uint64_t *high_seq);
 
-/* Retention: deletes raw batches received before cutoff_ms and perf windows
- * that started before it, at most max_deletes entries (0 = no bound).
- * *deleted gets the count; when it equals max_deletes more may remain. */
-int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint64_t max_deletes,
-		 uint64_t *deleted);
+/* Retention cutoffs (ms since the epoch): raw batches received and perf
+ * windows started before raw_cutoff_ms, hour rollups of hours that ended by
+ * hour_cutoff_ms, day rollups and edge days of days that ended by
+ * rollup_cutoff_ms are deleted. */
+struct ingest_retention {
+	int64_t raw_cutoff_ms, hour_cutoff_ms, rollup_cutoff_ms;
+};
+/* The cutoffs at now_ms for the config keys retention_raw and retention
+ * (raw data is never kept longer than retention); hours: 7 days. */
+void ingest_retention_at(struct ingest_retention *r, int64_t now_ms, uint64_t retention_raw_ms,
+			 uint64_t retention_ms);
+
+/* Where an incremental sweep goes on: DB (in sweep order: batches, perf,
+ * perf_hour, perf_day, edges) and agent. Zeroed = from the start. */
+struct ingest_prune_pos {
+	unsigned db;
+	uint8_t agent[32];
+	bool at_agent;
+};
+
+/* Retention: deletes what r says is old, from *pos on (NULL: the whole
+ * store), doing at most max_work steps (an entry deleted or an agent looked
+ * at; 0 = no bound), so one call is a short transaction. *done = true when
+ * the sweep reached the end (pos is reset), else pos says where to go on.
+ * *deleted gets the count. */
+int ingest_prune(MDB_txn *txn, const struct db_env *env, const struct ingest_retention *r,
+		 struct ingest_prune_pos *pos, uint64_t max_work, uint64_t *deleted, bool *done);
 
 /* Stable 64-bit hash of an edge's collapsed key: direction, protocol,
  * identity (or process name), container id, local port for inbound/local,

@@ -93,7 +93,10 @@ static int group_txn_env(MDB_txn *txn, void *arg)
 		struct ingest_item *it = ge->it;
 		int rc;
 		if (it->kind == INGEST_KIND_PRUNE) {
-			rc = ingest_prune(txn, c->env, it->cutoff_ms, 20000, &it->pruned);
+			/* a replayed group starts the step again from prune_pos */
+			it->prune_next = it->prune_pos;
+			rc = ingest_prune(txn, c->env, &it->retention, &it->prune_next,
+					  INGEST_PRUNE_STEP, &it->pruned, &it->prune_done);
 			if (rc)
 				return rc;
 			it->result = INGEST_OK;

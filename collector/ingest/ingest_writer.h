@@ -10,6 +10,9 @@
 #include "ingest.h"
 
 #define INGEST_VERIFIERS_MAX 16
+/* Work (entries deleted or agents looked at) of one retention step: a few
+ * milliseconds inside one group's write transaction. */
+#define INGEST_PRUNE_STEP 5000
 
 
 enum ingest_result {
@@ -28,7 +31,7 @@ const char *ingest_result_name(enum ingest_result r);
 enum ingest_kind {
 	INGEST_KIND_BATCH = 0,  /* store a batch */
 	INGEST_KIND_ENROLL,     /* decide a verified AUTH (enroll_on_auth) */
-	INGEST_KIND_PRUNE,      /* retention: ingest_prune with cutoff_ms */
+	INGEST_KIND_PRUNE,      /* retention: one ingest_prune step */
 };
 
 /* One batch (or enrollment) travelling to the writer and back. The submitter
@@ -61,9 +64,13 @@ struct ingest_item {
 	bool mac_valid;
 	enum accept_mode accept_mode;
 	struct enroll_outcome enroll;
-	/* INGEST_KIND_PRUNE: input, then how many entries were deleted */
-	int64_t cutoff_ms;
+	/* INGEST_KIND_PRUNE: one step of an incremental sweep (ingest_prune)
+	 * from prune_pos; then how many entries it deleted, whether the sweep
+	 * is done, and where the next step goes on */
+	struct ingest_retention retention;
+	struct ingest_prune_pos prune_pos, prune_next;
 	uint64_t pruned;
+	bool prune_done;
 };
 
 void ingest_item_free(struct ingest_item *it);

@@ -90,16 +90,28 @@ void server_submit(struct server *s, struct ingest_item *it)
 		set_paused(s, true);
 }
 
-void server_prune(struct server *s, int64_t cutoff_ms)
+static void prune_step(struct server *s, const struct ingest_retention *r,
+		       const struct ingest_prune_pos *pos)
 {
-	if (s->hub.stopping || !s->writer_started)
-		return;
 	struct ingest_item *it = calloc(1, sizeof(*it));
-	if (!it)
+	if (!it) {
+		s->prune_running = false;
 		return;
+	}
 	it->kind = INGEST_KIND_PRUNE;
-	it->cutoff_ms = cutoff_ms;
+	it->retention = *r;
+	if (pos)
+		it->prune_pos = *pos;
 	ingest_writer_submit(&s->writer, it);
+}
+
+void server_prune(struct server *s, const struct ingest_retention *r)
+{
+	if (s->hub.stopping || !s->writer_started || s->prune_running)
+		return;
+	s->prune_running = true;
+	s->prune_total = 0;
+	prune_step(s, r, NULL);
 }
 
 void server_session_closed(struct server *s, struct session *se)
@@ -148,11 +160,20 @@ static void drain_done(struct server *s)
 			session_on_done(se, it);
 			session_unref(se);
 		} else if (it->kind == INGEST_KIND_PRUNE) {
-			if (it->result != INGEST_OK)
+			s->prune_total += it->result == INGEST_OK ? it->pruned : 0;
+			if (it->result != INGEST_OK) {
 				log_warn("retention sweep failed: %s", it->detail);
-			else if (it->pruned)
-				log_info("retention: deleted %llu raw batches and perf windows older "
-					 "than the retention period", (unsigned long long)it->pruned);
+				s->prune_running = false;
+			} else if (!it->prune_done && !s->hub.stopping) {
+				prune_step(s, &it->retention, &it->prune_next);
+			} else {
+				s->prune_running = false;
+				if (s->prune_total)
+					log_info("retention: deleted %llu entries (raw batches and "
+						 "perf windows older than retention_raw, rollups and "
+						 "edge days older than retention)",
+						 (unsigned long long)s->prune_total);
+			}
 		}
 		ingest_item_free(it);
 	}

@@ -68,6 +68,9 @@ struct server {
 	/* called after a commit that stored batches (e.g. debounced recompute) */
 	void (*on_stored)(struct server *s, void *arg);
 	void *on_stored_arg;
+	/* retention: a sweep runs as a chain of small ingest_prune steps */
+	bool prune_running;
+	uint64_t prune_total;
 	/* ACK latency samples (µs), ring, for the benchmark */
 	uint32_t lat[8192];
 	uint32_t lat_n;
@@ -87,8 +90,10 @@ void server_stop(struct server *s, uint64_t drain_ms);
 void server_log_conn(struct server *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Queues a retention sweep (ingest_prune) for data older than cutoff_ms. */
-void server_prune(struct server *s, int64_t cutoff_ms);
+/* Starts a retention sweep with cutoffs r (nothing when one is running): one
+ * small ingest_prune step per writer group, each queued when the previous one
+ * committed, until the whole store was visited; then one log line. */
+void server_prune(struct server *s, const struct ingest_retention *r);
 
 /* What the hub calls (also for tests). */
 void server_submit(struct server *s, struct ingest_item *it);

@@ -30,6 +30,8 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_HEALTH] = "health",
 	[STORE_AGENT_NAMES] = "agent_names",
 	[STORE_TOKENS] = "tokens",
+	[STORE_PERF_DAY] = "perf_day",
+	[STORE_PERF_HOUR] = "perf_hour",
 };
 
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,

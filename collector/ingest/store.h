@@ -25,6 +25,8 @@
  *   health           agent_id(32)                               cairn.CollectorHealth (latest)
  *   agent_names      lower(hostname) | 0x00 | agent_id(32)      empty (index: hostname claimed in AUTH)
  *   tokens           hash(32) of the bearer token               store.ApiToken (web console and API)
+ *   perf_day         agent_id(32) | day(u32)                    store.PerfRollup (collector/ingest/rollup.h)
+ *   perf_hour        agent_id(32) | hour(u32)                   store.PerfRollup, the last 7 days
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -59,6 +61,8 @@ enum store_db {
 	STORE_HEALTH,
 	STORE_AGENT_NAMES,
 	STORE_TOKENS,
+	STORE_PERF_DAY,
+	STORE_PERF_HOUR,
 	STORE_NDBS
 };
 

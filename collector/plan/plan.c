@@ -284,6 +284,7 @@ static int append_ptr(void ***v, size_t *n, void *p)
 
 void plan_estate_opts(struct estate_opts *o, int64_t since_ms, int64_t now_ms, double percentile)
 {
+	*o = (struct estate_opts){ 0 };
 	o->since_ms = since_ms;
 	o->now_ms = now_ms;
 	o->percentile = percentile;

@@ -7,6 +7,7 @@
 
 #include "estate.h"
 #include "log.h"
+#include "rollup.h"
 #include "store.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -15,11 +16,10 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
+_Static_assert((int)ESTATE_NMETRICS == (int)ROLLUP_NMETRICS &&
+		       (int)ESTATE_DISK_IOPS == (int)ROLLUP_DISK_IOPS &&
+		       (int)ESTATE_NET_TX_BPS == (int)ROLLUP_NET_TX_BPS,
+	       "estate_metric and rollup_metric list the same metrics in the same order");
 
 double estate_percentile(double *v, size_t n, double pct)
 {
@@ -77,170 +77,105 @@ double estate_coverage(const struct estate_host *h, int64_t since_ms, int64_t no
 }
 
 
-/* Per-window value of each metric: average, peak and p95 (sums over devices). */
-struct win_vals {
-	double avg[ESTATE_NMETRICS], max[ESTATE_NMETRICS], p95[ESTATE_NMETRICS];
-	size_t bad; /* statistics ignored: NaN, infinite or negative */
+/* The perf statistics of [a, b) into acc, in time order: the rollups of the
+ * whole days (then hours) inside it, raw windows for the rest. level 0 = days,
+ * 1 = hours, 2 = raw windows. */
+struct perf_walk {
+	MDB_txn *txn;
+	const struct db_env *env;
+	const uint8_t *id;
+	struct rollup *acc;
+	size_t undecodable;
+	bool raw_only;
 };
 
-static bool stat_sane(const Cairn__Stat *s)
+static int64_t div_floor(int64_t a, int64_t b)
 {
-	return isfinite(s->avg) && isfinite(s->max) && isfinite(s->p95) && s->avg >= 0 &&
-	       s->max >= 0 && s->p95 >= 0;
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* A stored statistic that is not a finite non-negative number (a broken or
- * hostile agent) is left out: one NaN would otherwise make every instance
- * "fit" and turn the JSON export into an error. */
-static void add_stat(struct win_vals *w, enum estate_metric m, const Cairn__Stat *s, double scale)
+static int perf_reduce(struct perf_walk *w, int level, int64_t a, int64_t b)
 {
-	if (!s)
-		return;
-	if (!stat_sane(s)) {
-		w->bad++;
-		return;
-	}
-	w->avg[m] += s->avg * scale;
-	w->max[m] += s->max * scale;
-	w->p95[m] += s->p95 * scale;
-}
-
-static void window_values(const Cairn__PerfWindow *pw, struct win_vals *w)
-{
-	memset(w, 0, sizeof(*w));
-	add_stat(w, ESTATE_CPU_PCT, pw->cpu_busy_pct, 1);
-	add_stat(w, ESTATE_CPU_VCPU, pw->cpu_busy_pct, pw->cpu_threads / 100.0);
-	add_stat(w, ESTATE_MEM_USED, pw->mem_used_bytes, 1);
-	for (size_t i = 0; i < pw->n_disks; i++) {
-		const Cairn__DiskPerf *d = pw->disks[i];
-		add_stat(w, ESTATE_DISK_READ_BPS, d->read_bytes_ps, 1);
-		add_stat(w, ESTATE_DISK_WRITE_BPS, d->write_bytes_ps, 1);
-		add_stat(w, ESTATE_DISK_READ_OPS, d->read_ops_ps, 1);
-		add_stat(w, ESTATE_DISK_WRITE_OPS, d->write_ops_ps, 1);
-		add_stat(w, ESTATE_DISK_IOPS, d->read_ops_ps, 1);
-		add_stat(w, ESTATE_DISK_IOPS, d->write_ops_ps, 1);
-		add_stat(w, ESTATE_DISK_BPS, d->read_bytes_ps, 1);
-		add_stat(w, ESTATE_DISK_BPS, d->write_bytes_ps, 1);
-	}
-	for (size_t i = 0; i < pw->n_nics; i++) {
-		const Cairn__NicPerf *n = pw->nics[i];
-		if (!strcmp(n->name, "lo"))
-			continue;
-		add_stat(w, ESTATE_NET_RX_BPS, n->rx_bytes_ps, 1);
-		add_stat(w, ESTATE_NET_TX_BPS, n->tx_bytes_ps, 1);
-	}
-}
-
-struct perf_acc {
-	double *peaks[ESTATE_NMETRICS];
-	uint64_t *lens;
-	size_t n, cap;
-	double wsum[ESTATE_NMETRICS];
-	double weight;
-	size_t bad;
-};
-
-static int acc_add(struct perf_acc *a, const Cairn__PerfWindow *pw, struct estate_host *h)
-{
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 64;
-		for (int m = 0; m < ESTATE_NMETRICS; m++) {
-			double *p = realloc(a->peaks[m], cap * sizeof(double));
-			if (!p)
-				return -ENOMEM;
-			a->peaks[m] = p;
-		}
-		uint64_t *l = realloc(a->lens, cap * sizeof(uint64_t));
-		if (!l)
-			return -ENOMEM;
-		a->lens = l;
-		a->cap = cap;
-	}
-	struct win_vals w;
-	window_values(pw, &w);
-	a->bad += w.bad;
-	double weight = pw->samples ? pw->samples : 1;
-	for (int m = 0; m < ESTATE_NMETRICS; m++) {
-		a->peaks[m][a->n] = w.p95[m];
-		a->wsum[m] += w.avg[m] * weight;
-		if (w.max[m] > h->stat[m].max)
-			h->stat[m].max = w.max[m];
-	}
-	a->weight += weight;
-	a->lens[a->n] = pw->window_end_ms > pw->window_start_ms
-				? (uint64_t)(pw->window_end_ms - pw->window_start_ms) : 0;
-	a->n++;
-	if (w.p95[ESTATE_CPU_PCT] > h->cpu_peak_p95)
-		h->cpu_peak_p95 = w.p95[ESTATE_CPU_PCT];
-	double net = w.avg[ESTATE_NET_RX_BPS] + w.avg[ESTATE_NET_TX_BPS];
-	if (net > h->net_avg_peak)
-		h->net_avg_peak = net;
-	if (!h->first_ms || pw->window_start_ms < h->first_ms)
-		h->first_ms = pw->window_start_ms;
-	if (pw->window_end_ms > h->last_ms)
-		h->last_ms = pw->window_end_ms;
-	if (!h->cpu_threads)
-		h->cpu_threads = pw->cpu_threads;
-	if (!h->mem_total)
-		h->mem_total = pw->mem_total_bytes;
-	return 0;
-}
-
-static void acc_finish(struct perf_acc *a, struct estate_host *h, double pct)
-{
-	h->windows = a->n;
-	for (int m = 0; m < ESTATE_NMETRICS; m++) {
-		h->stat[m].avg = a->weight > 0 ? a->wsum[m] / a->weight : 0;
-		h->stat[m].pctl = estate_percentile(a->peaks[m], a->n, pct);
-		free(a->peaks[m]);
-	}
-	if (a->n) {
-		qsort(a->lens, a->n, sizeof(uint64_t), cmp_u64);
-		h->window_ms = a->lens[a->n / 2];
-	}
-	free(a->lens);
-	memset(a, 0, sizeof(*a));
-}
-
-static int load_perf(MDB_txn *txn, const struct db_env *env, struct estate_host *h,
-		     int64_t since_ms, int64_t now_ms, double pct)
-{
+	if (b <= a)
+		return 0;
+	if (level >= 2 || w->raw_only)
+		return rollup_scan_raw(w->txn, w->env->dbi[STORE_PERF], w->id, a, b, w->acc,
+				       &w->undecodable);
+	int64_t unit = level == 0 ? STORE_DAY_MS : ROLLUP_HOUR_MS;
+	int64_t u0 = div_floor(a + unit - 1, unit), u1 = div_floor(b, unit);
+	if (u0 < 0)
+		u0 = 0;
+	if (u0 >= u1 || u1 > UINT32_MAX)
+		return perf_reduce(w, level + 1, a, b);
 	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, env->dbi[STORE_PERF], &cur);
+	int rc = mdb_cursor_open(w->txn, w->env->dbi[level == 0 ? STORE_PERF_DAY : STORE_PERF_HOUR],
+				 &cur);
 	if (rc)
 		return rc;
 	struct db_key k;
 	db_key_init(&k);
-	db_key_bytes(&k, h->raw_id, 32);
-	db_key_u64(&k, since_ms > 0 ? (uint64_t)since_ms : 0);
+	db_key_bytes(&k, w->id, 32);
+	db_key_u32(&k, (uint32_t)u0);
 	MDB_val key = db_key_val(&k), val;
-	struct perf_acc acc = { 0 };
+	int64_t pos = a;
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	while (!rc) {
-		if (key.mv_size != 40 || memcmp(key.mv_data, h->raw_id, 32))
+		if (key.mv_size != 36 || memcmp(key.mv_data, w->id, 32))
 			break;
-		if ((int64_t)db_get_u64((const uint8_t *)key.mv_data + 32) >= now_ms)
+		int64_t u = db_get_u32((const uint8_t *)key.mv_data + 32);
+		if (u >= u1)
 			break;
-		Cairn__PerfWindow *pw = cairn__perf_window__unpack(NULL, val.mv_size, val.mv_data);
-		if (!pw) {
-			log_warn("perf window of host %s: undecodable value, skipped", h->id);
-		} else {
-			int arc = acc_add(&acc, pw, h);
-			cairn__perf_window__free_unpacked(pw, NULL);
-			if (arc) {
-				acc_finish(&acc, h, pct);
-				mdb_cursor_close(cur);
-				return arc;
-			}
-		}
+		/* what lies before this unit and after the previous one */
+		rc = perf_reduce(w, level + 1, pos, u * unit);
+		if (rc)
+			break;
+		/* a merge that fails half way leaves acc partly merged: reduce the
+		 * unit's raw windows into a fresh accumulator instead is not
+		 * possible either (they may be pruned), so count it and go on */
+		rc = rollup_merge_packed(w->acc, val.mv_data, val.mv_size);
+		if (rc == -EBADMSG)
+			w->undecodable++;
+		else if (rc)
+			break;
+		rc = 0;
+		pos = (u + 1) * unit;
 		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	return perf_reduce(w, level + 1, pos, b);
+}
+
+static int load_perf(MDB_txn *txn, const struct db_env *env, struct estate_host *h,
+		     int64_t since_ms, int64_t now_ms, const struct estate_opts *o)
+{
+	struct rollup acc = { 0 };
+	struct perf_walk w = { .txn = txn, .env = env, .id = h->raw_id, .acc = &acc,
+			       .raw_only = o->raw_only };
+	int rc = perf_reduce(&w, 0, since_ms > 0 ? since_ms : 0, now_ms);
+	if (w.undecodable)
+		log_warn("perf of host %s: %zu undecodable values, skipped", h->id, w.undecodable);
 	if (acc.bad)
-		log_warn("perf windows of host %s: %zu statistics NaN, infinite or negative, ignored",
-			 h->id, acc.bad);
-	acc_finish(&acc, h, pct);
-	return rc == MDB_NOTFOUND || !rc ? 0 : rc;
+		log_warn("perf windows of host %s: %llu statistics NaN, infinite or negative, ignored",
+			 h->id, (unsigned long long)acc.bad);
+	h->windows = acc.windows;
+	for (int m = 0; m < ESTATE_NMETRICS; m++) {
+		h->stat[m].avg = acc.weight ? acc.m[m].wsum / (double)acc.weight : 0;
+		h->stat[m].max = acc.m[m].max;
+		h->stat[m].pctl = rollup_percentile(&acc, (enum rollup_metric)m, o->percentile);
+	}
+	h->window_ms = rollup_median_length(&acc);
+	h->cpu_peak_p95 = acc.cpu_peak_p95;
+	h->net_avg_peak = acc.net_avg_peak;
+	h->first_ms = acc.first_ms;
+	h->last_ms = acc.last_ms;
+	if (!h->cpu_threads)
+		h->cpu_threads = acc.cpu_threads;
+	if (!h->mem_total)
+		h->mem_total = acc.mem_total;
+	rollup_free(&acc);
+	return rc;
 }
 
 static int load_edges(MDB_txn *txn, const struct db_env *env, struct estate_host *h,
@@ -342,7 +277,7 @@ static int load_host(MDB_txn *txn, const struct db_env *env, struct estate_host 
 		snprintf(h->name, sizeof(h->name), "%.16s", h->id);
 	int rc = load_packages(txn, env, h);
 	if (!rc)
-		rc = load_perf(txn, env, h, since_ms, now_ms, o->percentile);
+		rc = load_perf(txn, env, h, since_ms, now_ms, o);
 	if (!rc)
 		rc = load_edges(txn, env, h, since_ms, now_ms, o);
 	return rc;

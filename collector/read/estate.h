@@ -39,7 +39,10 @@ enum estate_metric {
 /* One metric over the period. avg = mean of the windows' averages weighted by
  * samples; max = highest sample of any window; pctl = the requested percentile
  * (nearest rank) of the windows' own p95 values, i.e. a level the host sustains
- * rather than a one-sample spike. All 0 when there are no windows. */
+ * rather than a one-sample spike, from the rollups' sketch: within
+ * ROLLUP_SKETCH_REL_ERR (1 %) of the exact value (collector/ingest/rollup.h).
+ * Whole days and hours of the period are read from the rollups, the partial
+ * ends from raw windows. All 0 when there are no windows. */
 struct estate_stat {
 	double avg, max, pctl;
 };
@@ -82,6 +85,8 @@ struct estate_opts {
 	uint32_t default_days;
 	/* inbound edges on ports this says yes to are not counted (NULL: count all) */
 	int (*skip_inbound_port)(unsigned port);
+	/* true: reduce every raw window, ignore the rollups (tests, checks) */
+	bool raw_only;
 };
 
 /* Reads every known host (hosts DB and accepted agents). */

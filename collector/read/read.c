@@ -1,6 +1,9 @@
 #include "read.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -879,4 +882,238 @@ int read_lookup_host(const struct read_ctx *r, const char *needle, struct read_h
 	rc = read_find_host(t.txn, t.db, needle, out, eb);
 	read_end(&t);
 	return rc;
+}
+
+/* ------------------------------------------------------------ store size */
+
+struct size_walk {
+	struct read_size_day *days;
+	size_t ndays, capdays;
+	struct read_size_host *hosts;
+	size_t nhosts, caphosts;
+};
+
+static int size_day_add(struct size_walk *w, int64_t day, uint64_t bytes)
+{
+	if (day < 0 || day > UINT32_MAX)
+		return 0;
+	/* days arrive roughly in order per agent: search from the end */
+	size_t i = w->ndays;
+	while (i > 0 && w->days[i - 1].day > (uint32_t)day)
+		i--;
+	if (i > 0 && w->days[i - 1].day == (uint32_t)day) {
+		w->days[i - 1].entries++;
+		w->days[i - 1].bytes += bytes;
+		return 0;
+	}
+	if (w->ndays == w->capdays) {
+		size_t cap = w->capdays ? w->capdays * 2 : 64;
+		struct read_size_day *d = realloc(w->days, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		w->days = d;
+		w->capdays = cap;
+	}
+	memmove(w->days + i + 1, w->days + i, (w->ndays - i) * sizeof(*w->days));
+	w->days[i] = (struct read_size_day){ (uint32_t)day, 1, bytes };
+	w->ndays++;
+	return 0;
+}
+
+static int cmp_size_host_id(const void *a, const void *b)
+{
+	return memcmp(((const struct read_size_host *)a)->id, ((const struct read_size_host *)b)->id,
+		      KEY_PUBLIC_LEN);
+}
+
+static int size_host_add(struct size_walk *w, const uint8_t *id, uint64_t bytes)
+{
+	struct read_size_host key;
+	memcpy(key.id, id, KEY_PUBLIC_LEN);
+	struct read_size_host *h =
+		w->nhosts ? bsearch(&key, w->hosts, w->nhosts, sizeof(key), cmp_size_host_id) : NULL;
+	if (h) {
+		h->entries++;
+		h->bytes += bytes;
+		return 0;
+	}
+	if (w->nhosts == w->caphosts) {
+		size_t cap = w->caphosts ? w->caphosts * 2 : 256;
+		struct read_size_host *n = realloc(w->hosts, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		w->hosts = n;
+		w->caphosts = cap;
+	}
+	size_t i = w->nhosts;
+	while (i > 0 && memcmp(w->hosts[i - 1].id, id, KEY_PUBLIC_LEN) > 0)
+		i--;
+	memmove(w->hosts + i + 1, w->hosts + i, (w->nhosts - i) * sizeof(*w->hosts));
+	key.entries = 1;
+	key.bytes = bytes;
+	w->hosts[i] = key;
+	w->nhosts++;
+	return 0;
+}
+
+/* RawBatch.received_ms (field 1, written first), 0 when absent. */
+static int64_t size_received_ms(const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size < 2 || p[0] != 0x08)
+		return 0;
+	uint64_t x = 0;
+	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
+		x |= (uint64_t)(p[i] & 0x7f) << shift;
+		if (!(p[i] & 0x80))
+			return (int64_t)x;
+	}
+	return 0;
+}
+
+/* The UTC day of a dated entry of db, -1 when db is not dated. */
+static int64_t size_entry_day(enum store_db db, const MDB_val *k, const MDB_val *v)
+{
+	const uint8_t *p = (const uint8_t *)k->mv_data + 32;
+	switch (db) {
+	case STORE_BATCHES: {
+		int64_t t = size_received_ms(v);
+		return t ? t / STORE_DAY_MS : -1;
+	}
+	case STORE_PERF:
+		return k->mv_size >= 40 ? (int64_t)(db_get_u64(p) / STORE_DAY_MS) : -1;
+	case STORE_PERF_DAY:
+	case STORE_EDGES:
+		return k->mv_size >= 36 ? (int64_t)db_get_u32(p) : -1;
+	case STORE_PERF_HOUR:
+		return k->mv_size >= 36 ? (int64_t)db_get_u32(p) / 24 : -1;
+	default:
+		return -1;
+	}
+}
+
+/* Offset of the agent id in the keys of db, -1 when its keys hold none. */
+static int size_agent_offset(enum store_db db)
+{
+	switch (db) {
+	case STORE_AGENTS: case STORE_BATCHES: case STORE_GAPS: case STORE_HOSTS:
+	case STORE_PERF: case STORE_PROCS: case STORE_LISTENERS: case STORE_PACKAGES:
+	case STORE_EDGES: case STORE_HEALTH: case STORE_PERF_DAY: case STORE_PERF_HOUR:
+		return 0;
+	case STORE_ADDRS:
+		return 16;
+	default:
+		return -1;
+	}
+}
+
+static int size_walk_db(MDB_txn *txn, const struct db_env *env, enum store_db db, unsigned what,
+			struct size_walk *w)
+{
+	bool dated = (what & READ_SIZE_DAYS) &&
+		     (db == STORE_BATCHES || db == STORE_PERF || db == STORE_PERF_DAY ||
+		      db == STORE_PERF_HOUR || db == STORE_EDGES);
+	int off = (what & READ_SIZE_HOSTS) ? size_agent_offset(db) : -1;
+	if (!dated && off < 0)
+		return 0;
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, env->dbi[db], &cur);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (!rc) {
+		uint64_t bytes = k.mv_size + v.mv_size;
+		if (dated) {
+			int64_t day = k.mv_size >= 32 ? size_entry_day(db, &k, &v) : -1;
+			if (day >= 0 && (rc = size_day_add(w, day, bytes)))
+				break;
+		}
+		if (off >= 0 && k.mv_size >= (size_t)off + KEY_PUBLIC_LEN &&
+		    (rc = size_host_add(w, (const uint8_t *)k.mv_data + off, bytes)))
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int cmp_size_host_bytes(const void *a, const void *b)
+{
+	const struct read_size_host *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return memcmp(x->id, y->id, KEY_PUBLIC_LEN);
+}
+
+int read_store_size(const struct read_txn *t, unsigned what, struct read_store_size *out,
+		    struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_env *menv = mdb_txn_env(t->txn);
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc = mdb_env_info(menv, &info);
+	if (!rc)
+		rc = mdb_env_stat(menv, &st);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the store's size: %s", db_strerror(rc));
+	out->page_size = st.ms_psize;
+	out->map_bytes = info.me_mapsize;
+	out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	for (int i = 0; i < STORE_NDBS; i++) {
+		struct read_db_size *d = &out->dbs[i];
+		d->name = store_db_names[i];
+		if ((rc = mdb_stat(t->txn, t->db->dbi[i], &st)))
+			return errbuf_set(eb, rc, "mdb_stat of DB %s: %s", d->name, db_strerror(rc));
+		d->entries = st.ms_entries;
+		d->pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+		d->bytes = d->pages * out->page_size;
+		d->depth = st.ms_depth;
+	}
+	/* LMDB's free list (DBI 0): each value starts with its count of pages */
+	MDB_cursor *cur;
+	if (!mdb_cursor_open(t->txn, 0, &cur)) {
+		MDB_val k, v;
+		int frc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		while (!frc) {
+			if (v.mv_size >= sizeof(size_t)) {
+				size_t n;
+				memcpy(&n, v.mv_data, sizeof(n));
+				out->free_pages += n;
+			}
+			frc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+	}
+	char path[PATH_MAX];
+	struct stat fs;
+	const char *dir = NULL;
+	if (!mdb_env_get_path(menv, &dir) && dir &&
+	    (size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) < sizeof(path) &&
+	    stat(path, &fs) == 0)
+		out->file_bytes = (uint64_t)fs.st_size;
+	struct size_walk w = { 0 };
+	for (int i = 0; i < STORE_NDBS && (what & (READ_SIZE_DAYS | READ_SIZE_HOSTS)); i++) {
+		if ((rc = size_walk_db(t->txn, t->db, (enum store_db)i, what, &w))) {
+			free(w.days);
+			free(w.hosts);
+			return errbuf_set(eb, rc, "walking DB %s: %s", store_db_names[i],
+					  db_strerror(rc));
+		}
+	}
+	if (w.nhosts > 1)
+		qsort(w.hosts, w.nhosts, sizeof(*w.hosts), cmp_size_host_bytes);
+	out->days = w.days;
+	out->ndays = w.ndays;
+	out->hosts = w.hosts;
+	out->nhosts = w.nhosts;
+	return 0;
+}
+
+void read_store_size_free(struct read_store_size *s)
+{
+	free(s->days);
+	free(s->hosts);
+	memset(s, 0, sizeof(*s));
 }

@@ -143,6 +143,53 @@ int read_audit(const struct read_txn *t, int64_t since_ms, size_t max, struct re
 	       struct errbuf *eb);
 void read_audit_free(struct read_audit *a);
 
+/* ---- store size (cairn-collector store stats) ---- */
+
+struct read_db_size {
+	const char *name;
+	uint64_t entries;
+	uint64_t pages;            /* branch + leaf + overflow pages */
+	uint64_t bytes;            /* pages x page size */
+	uint32_t depth;
+};
+
+/* Key + value bytes of the dated entries of one UTC day: raw batches (by
+ * receipt), perf windows, hour and day rollups, edge days. */
+struct read_size_day {
+	uint32_t day;
+	uint64_t entries, bytes;
+};
+
+/* Key + value bytes of everything stored under one agent id. */
+struct read_size_host {
+	uint8_t id[KEY_PUBLIC_LEN];
+	uint64_t entries, bytes;
+};
+
+struct read_store_size {
+	struct read_db_size dbs[STORE_NDBS];
+	uint64_t page_size;
+	uint64_t map_bytes;        /* current map size */
+	uint64_t used_bytes;       /* up to the last page in use */
+	uint64_t free_pages;       /* on LMDB's free list, reused by later writes */
+	uint64_t file_bytes;       /* data.mdb on disk (0 when stat fails) */
+	struct read_size_day *days;   /* READ_SIZE_DAYS: ascending days */
+	size_t ndays;
+	struct read_size_host *hosts; /* READ_SIZE_HOSTS: by bytes, largest first */
+	size_t nhosts;
+};
+
+enum {
+	READ_SIZE_DAYS = 1 << 0,   /* walks the dated DBs */
+	READ_SIZE_HOSTS = 1 << 1,  /* walks every agent-keyed DB */
+};
+
+/* Sizes from mdb_stat / mdb_env_info, plus per day and per host when asked
+ * (those walk every entry of the DBs concerned: seconds for a big store). */
+int read_store_size(const struct read_txn *t, unsigned what, struct read_store_size *out,
+		    struct errbuf *eb);
+void read_store_size_free(struct read_store_size *s);
+
 /* ---- snapshots ---- */
 
 /* meta "facts_gen" (0 when never written): moves with every ingest

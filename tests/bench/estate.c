@@ -12,6 +12,13 @@
  * over the last P days (default 7, at most D; none above 2,000 hosts,
  * whose runs measure the map; --no-perf leaves them out).
  *
+ * --perf-window S sets the perf window length for --write (300 = what agents
+ * send by default; a divisor of an hour); --raw-days R stores the perf of
+ * days older than the last R as day rollups only (what the store holds after
+ * retention_raw = R days), so 90 days of 5-minute data fit on this machine;
+ * --drop-rollups empties perf_day and perf_hour after writing (the store as
+ * a collector without rollups had it: every read reduces raw windows).
+ *
  * --write stores the estate through ingest_apply (the collector's own
  * ingest transaction function) into DIR/db; --send delivers it instead
  * through the real agent -> collector path: every host is an agent with its
@@ -50,7 +57,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: cairn-estate --state-dir DIR --hosts N [--seed S] [--days D (7)]\n"
 		   "                    [--end-ms MS (now)] [--perf-days P | --no-perf]\n"
 		   "                    [--extra-edges E] [--cross-app PCT] [--write] [--eval]\n"
-		   "                    [--truth FILE] [--send HOST:PORT --key HEX [--token T]]\n");
+		   "                    [--truth FILE] [--send HOST:PORT --key HEX [--token T]]\n"
+		   "                    [--perf-window SECONDS (3600)] [--raw-days R] [--drop-rollups]\n");
 }
 
 static int write_truth(const struct estate_gen *e, const char *path)
@@ -425,7 +433,7 @@ int main(int argc, char *argv[])
 	struct estate_gen_spec spec = { .hosts = 50, .seed = 1, .days = 7 };
 	const char *state_dir = NULL, *truth_path = NULL, *send_addr = NULL, *keyhex = NULL,
 		   *token = NULL;
-	bool do_write = false, do_eval = false;
+	bool do_write = false, do_eval = false, drop_rollups = false;
 	int perf_days = -1;
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 'd' },
@@ -443,11 +451,14 @@ int main(int argc, char *argv[])
 		{ "end-ms", required_argument, NULL, 'E' },
 		{ "perf-days", required_argument, NULL, 'p' },
 		{ "no-perf", no_argument, NULL, 'P' },
+		{ "perf-window", required_argument, NULL, 'W' },
+		{ "raw-days", required_argument, NULL, 'R' },
+		{ "drop-rollups", no_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weS:k:T:E:p:Ph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weS:k:T:E:p:PW:R:Zh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': state_dir = optarg; break;
 		case 'n': spec.hosts = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -464,9 +475,16 @@ int main(int argc, char *argv[])
 		case 'E': spec.end_ms = strtoll(optarg, NULL, 10); break;
 		case 'p': perf_days = (int)strtol(optarg, NULL, 10); break;
 		case 'P': perf_days = 0; break;
+		case 'W': spec.perf_window_ms = strtoll(optarg, NULL, 10) * 1000; break;
+		case 'R': spec.raw_days = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'Z': drop_rollups = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (spec.perf_window_ms < 0 || (spec.perf_window_ms && 3600000 % spec.perf_window_ms)) {
+		fprintf(stderr, "cairn-estate: --perf-window must divide an hour (e.g. 300)\n");
+		return 2;
 	}
 	if (!state_dir || (!do_write && !do_eval && !truth_path && !send_addr) || !spec.hosts ||
 	    !spec.days || (do_write && send_addr)) {
@@ -522,6 +540,14 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "cairn-estate: %s\n", eb.msg);
 			rc = 1;
 		} else {
+			MDB_txn *txn;
+			if (drop_rollups && (mdb_txn_begin(env.env, NULL, 0, &txn) ||
+					     mdb_drop(txn, env.dbi[STORE_PERF_DAY], 0) ||
+					     mdb_drop(txn, env.dbi[STORE_PERF_HOUR], 0) ||
+					     mdb_txn_commit(txn))) {
+				fprintf(stderr, "cairn-estate: dropping the rollups failed\n");
+				rc = 1;
+			}
 			mdb_env_sync(env.env, 1);
 			fprintf(stderr, "estate: written to %s in %.2f s\n", path,
 				(double)(time_mono_us() - t0) / 1e6);

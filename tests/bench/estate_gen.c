@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "ingest.h"
+#include "rollup.h"
 #include "store.h"
 #include "store.pb-c.h"
 
@@ -1644,6 +1645,11 @@ static double shape_level(int shape, int hour, int wday)
 	}
 }
 
+static int64_t perf_ms(const struct estate_gen *e)
+{
+	return e->spec.perf_window_ms > 0 ? e->spec.perf_window_ms : ESTATE_GEN_PERF_MS;
+}
+
 static void perf_fill(const struct estate_gen *e, uint32_t hi, int64_t start, struct perf_buf *pb)
 {
 	const struct estate_gen_host *h = &e->hosts[hi];
@@ -1655,16 +1661,16 @@ static void perf_fill(const struct estate_gen *e, uint32_t hi, int64_t start, st
 	Cairn__PerfWindow *w = &pb->w;
 	cairn__perf_window__init(w);
 	w->window_start_ms = start;
-	w->window_end_ms = start + ESTATE_GEN_PERF_MS;
+	w->window_end_ms = start + perf_ms(e);
 	w->interval_ms = 15000;
-	w->samples = (uint32_t)(ESTATE_GEN_PERF_MS / w->interval_ms);
+	w->samples = (uint32_t)(perf_ms(e) / w->interval_ms);
 	w->cpu_threads = f->vcpu;
 	uint64_t mem = (uint64_t)f->mem_gib << 30;
 	mem -= mem / 50;
 	w->mem_total_bytes = mem;
 	int64_t local = start / 1000 + zones[f->tz].offset_h * 3600;
 	int hour = (int)((local / 3600) % 24), wday = (int)((local / 86400 + 4) % 7);
-	uint64_t jr = f->id ^ (uint64_t)(start / ESTATE_GEN_PERF_MS) * 0x9e3779b97f4a7c15ull;
+	uint64_t jr = f->id ^ (uint64_t)(start / perf_ms(e)) * 0x9e3779b97f4a7c15ull;
 	double j = 0.85 + 0.3 * (double)(rng_next(&jr) % 1000) / 1000.0;
 	double lvl = shape_level(f->shape, hour, wday);
 	if (f->load == ESTATE_GEN_LOAD_IOPS || f->load == ESTATE_GEN_LOAD_BUSY)
@@ -1972,7 +1978,41 @@ int estate_gen_batch(const struct estate_gen *e, uint32_t hi, uint32_t day, uint
 static int estate_gen_write_with(const struct estate_gen *e, struct db_env *env,
 				 struct perf_buf *pbs, Cairn__Record **recs, struct errbuf *eb);
 
-/* The day's perf windows of host hi straight from perf_bufs (no copies). */
+/* Perf windows in one hour (estate_gen_write). */
+static uint32_t perf_per_hour(const struct estate_gen *e)
+{
+	int64_t n = 3600000 / perf_ms(e);
+	return n > 0 ? (uint32_t)n : 1;
+}
+
+/* Adds r to the stored rollup of host hi and UTC day (a day the generator
+ * writes in two parts: its days are not aligned to UTC days). */
+static int rollup_flush(const struct estate_gen *e, MDB_txn *txn, struct db_env *env, uint32_t hi,
+			uint32_t day, struct rollup *r)
+{
+	if (!r->windows)
+		return 0;
+	struct db_key k;
+	db_key_init(&k);
+	db_key_bytes(&k, e->hosts[hi].pk, 32);
+	db_key_u32(&k, day);
+	ProtobufCMessage *old = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_PERF_DAY], &k,
+			       &cairn__store__perf_rollup__descriptor, &old);
+	if (rc == 0) {
+		rc = rollup_merge_msg(r, (const Cairn__Store__PerfRollup *)old);
+		protobuf_c_message_free_unpacked(old, NULL);
+	} else if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	}
+	if (!rc)
+		rc = rollup_put(txn, env->dbi[STORE_PERF_DAY], &k, r);
+	rollup_reset(r);
+	return rc;
+}
+
+/* The day's perf windows of host hi straight from perf_bufs (no copies);
+ * a day older than the last raw_days goes into the day rollups only. */
 static int write_perf(const struct estate_gen *e, struct db_env *env, MDB_txn *txn, uint32_t hi,
 		      uint32_t day, struct perf_buf *pbs, Cairn__Record **recs)
 {
@@ -1981,13 +2021,36 @@ static int write_perf(const struct estate_gen *e, struct db_env *env, MDB_txn *t
 	if (!nh)
 		return 0;
 	int64_t t0 = e->spec.start_ms + (int64_t)day * STORE_DAY_MS;
-	for (uint32_t k = 0; k < nh; k++) {
-		perf_fill(e, hi, t0 + (int64_t)(first + k) * ESTATE_GEN_PERF_MS, &pbs[k]);
-		recs[k] = &pbs[k].rec;
+	uint32_t per = perf_per_hour(e), n = 0;
+	bool rolled = e->spec.raw_days && day + e->spec.raw_days < e->spec.days;
+	struct rollup r = { 0 };
+	uint32_t rday = 0;
+	int rc = 0;
+	for (uint32_t k = 0; k < nh && !rc; k++)
+		for (uint32_t j = 0; j < per && !rc; j++) {
+			int64_t start = t0 + (int64_t)(first + k) * 3600000 + (int64_t)j * perf_ms(e);
+			perf_fill(e, hi, start, &pbs[rolled ? 0 : n]);
+			n++;
+			if (!rolled) {
+				recs[n - 1] = &pbs[n - 1].rec;
+				continue;
+			}
+			uint32_t d = (uint32_t)(start / STORE_DAY_MS);
+			if (r.windows && d != rday)
+				rc = rollup_flush(e, txn, env, hi, rday, &r);
+			rday = d;
+			if (!rc)
+				rc = rollup_add_window(&r, &pbs[0].w);
+		}
+	if (rolled) {
+		if (!rc)
+			rc = rollup_flush(e, txn, env, hi, rday, &r);
+		rollup_free(&r);
+		return rc;
 	}
 	Cairn__Batch b = CAIRN__BATCH__INIT;
 	b.records = recs;
-	b.n_records = nh;
+	b.n_records = n;
 	b.window_start_ms = t0;
 	b.window_end_ms = t0 + STORE_DAY_MS;
 	return ingest_apply(txn, env, e->hosts[hi].pk, &b, t0 + STORE_DAY_MS, NULL);
@@ -1995,8 +2058,9 @@ static int write_perf(const struct estate_gen *e, struct db_env *env, MDB_txn *t
 
 int estate_gen_write(const struct estate_gen *e, struct db_env *env, struct errbuf *eb)
 {
-	struct perf_buf *pbs = malloc(24 * sizeof(*pbs));
-	Cairn__Record **recs = malloc(24 * sizeof(*recs));
+	size_t nmax = 24 * (size_t)perf_per_hour(e);
+	struct perf_buf *pbs = malloc(nmax * sizeof(*pbs));
+	Cairn__Record **recs = malloc(nmax * sizeof(*recs));
 	if (!pbs || !recs) {
 		free(pbs);
 		free(recs);

@@ -53,6 +53,11 @@ struct estate_gen_spec {
 	uint32_t perf_days;    /* hourly perf windows over the last perf_days days of
 				  the data (at most days); 0 = none (map-only runs) */
 	uint32_t extra_edges;  /* per host and day: extra SaaS/external edges (load) */
+	int64_t perf_window_ms; /* perf window length for estate_gen_write (a divisor
+				  of an hour); 0 = ESTATE_GEN_PERF_MS */
+	uint32_t raw_days;     /* estate_gen_write: perf of days older than the last
+				  raw_days is stored as day rollups only, as the store
+				  holds it after retention_raw = raw_days; 0 = all raw */
 	uint32_t cross_app_pct; /* web apps whose web tier calls another app's VIP; 0 */
 };
 

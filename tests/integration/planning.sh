@@ -146,7 +146,25 @@ printf 'instance_type,family,vcpu,memory_gib,linux_on_demand_usd_per_hour,region
 $C sizing --catalog "$tmp/bad.csv" $S 2>"$tmp/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "bad.csv:2: vcpu 'two'" "$tmp/err" || fail "bad catalog: $rc $(cat "$tmp/err")"
 $C plan bogus $S 2>/dev/null; [ $? -eq 2 ] || fail "plan bogus"
+$C store bogus $S 2>/dev/null; [ $? -eq 2 ] || fail "store bogus"
+$C store stats --days x $S 2>/dev/null; [ $? -eq 2 ] || fail "store stats --days x"
 $C export xml $S 2>/dev/null; [ $? -eq 2 ] || fail "export xml"
+
+note "store stats"
+# the store as a person reads it: DBs with the rollups, days, hosts
+$C store stats --days 3 --hosts 2 $S >"$tmp/st.txt" || fail "store stats exit $?"
+grep -q "^perf_day  *[1-9]" "$tmp/st.txt" || fail "store stats: no perf_day rollups: $(cat "$tmp/st.txt")"
+grep -q "^DAY (UTC)" "$tmp/st.txt" || fail "store stats: no per-day table"
+$C store stats --json $S >"$tmp/st.json" || fail "store stats --json"
+python3 - "$tmp/st.json" <<'PY' || fail "store stats JSON"
+import json, sys
+s = json.load(open(sys.argv[1]))
+dbs = {d["name"]: d for d in s["dbs"]}
+assert dbs["perf_day"]["entries"] > 0 and dbs["perf"]["entries"] > 0, dbs
+assert s["file_bytes"] >= s["used_bytes"] > 0, s
+assert len(s["hosts"]) == 10 and s["hosts"][0]["bytes"] >= s["hosts"][-1]["bytes"], s["hosts"]
+assert s["days"] and all(d["bytes"] > 0 for d in s["days"]), s["days"]
+PY
 
 [ $fails -eq 0 ] && echo "planning: all checks passed"
 exit $((fails > 0))

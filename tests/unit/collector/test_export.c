@@ -309,6 +309,55 @@ Test(export, ads_csv_golden)
 	}
 }
 
+/* The series as the command streams them: asked for one host at a time and
+ * released after its rows; the files are the same bytes. */
+static size_t streamed_loads, streamed_open;
+
+static int stream_load(void *ctx, size_t host, Cairn__PerfWindow ***w, size_t *nw,
+		       Cairn__Store__EdgeDay ***e, size_t *ne, struct errbuf *eb)
+{
+	(void)ctx;
+	(void)eb;
+	cr_assert_eq(streamed_open, 0, "one host's series at a time");
+	streamed_open++;
+	streamed_loads++;
+	*w = win[host];
+	*nw = nwin[host];
+	*e = edges[host];
+	*ne = nedges[host];
+	return 0;
+}
+
+static void stream_release(void *ctx, size_t host)
+{
+	(void)ctx;
+	(void)host;
+	streamed_open--;
+}
+
+Test(export, ads_csv_streamed_golden)
+{
+	struct export_input in = input();
+	struct export_series series = { stream_load, stream_release, NULL };
+	in.windows = NULL;
+	in.edges = NULL;
+	in.series = &series;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/ads", tmpdir);
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(export_ads_csv(&in, dir, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(streamed_loads, es.n);
+	cr_assert_eq(streamed_open, 0);
+	static const char *const files[] = { "osInfo", "networkInterface", "process",
+					     "sourceProcessConnection", "destinationProcessConnection",
+					     "systemPerformance" };
+	for (size_t i = 0; i < 6; i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "ads/%s.csv", files[i]);
+		golden(name);
+	}
+}
+
 /* A metric cairn does not have is an empty cell, never a 0 that a tool would
  * average in: a window without CPU or memory, a host without facts. */
 Test(export, ads_unknown_values_are_empty)

@@ -544,6 +544,14 @@ Test(ingest, map_grows_then_storage_full_holds_batches)
 		     (unsigned long long)(s - 1));
 }
 
+/* A whole sweep with raw data older than cutoff_ms (rollups untouched). */
+static int prune_raw(MDB_txn *txn, int64_t cutoff_ms, uint64_t max_work, uint64_t *deleted)
+{
+	struct ingest_retention r = { .raw_cutoff_ms = cutoff_ms };
+	bool done;
+	return ingest_prune(txn, &env, &r, NULL, max_work, deleted, &done);
+}
+
 Test(ingest, retention_prunes_old_batches_and_perf)
 {
 	add_agent(CAIRN__STORE__ENROLL_STATE__ACCEPTED);
@@ -569,17 +577,17 @@ Test(ingest, retention_prunes_old_batches_and_perf)
 	MDB_txn *txn;
 	uint64_t deleted;
 	cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
-	cr_assert_eq(ingest_prune(txn, &env, 2500, 0, &deleted), 0);
+	cr_assert_eq(prune_raw(txn, 2500, 0, &deleted), 0);
 	cr_assert_eq(deleted, 2);
 	cr_assert_eq(count_db(txn, STORE_BATCHES), 1);
 	cr_assert_eq(count_db(txn, STORE_PERF), 3);
 	/* received 3000 < 2.5e6 too: the last raw batch and two perf windows */
-	cr_assert_eq(ingest_prune(txn, &env, 2500000, 0, &deleted), 0);
+	cr_assert_eq(prune_raw(txn, 2500000, 0, &deleted), 0);
 	cr_assert_eq(deleted, 3);
 	cr_assert_eq(count_db(txn, STORE_PERF), 1);
 	cr_assert_eq(count_db(txn, STORE_BATCHES), 0);
 	/* bounded sweeps */
-	cr_assert_eq(ingest_prune(txn, &env, INT64_MAX, 1, &deleted), 0);
+	cr_assert_eq(prune_raw(txn, INT64_MAX, 1, &deleted), 0);
 	cr_assert_eq(deleted, 1);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	/* the high-water mark is untouched: a resend of seq 1 is still a replay */

@@ -54,6 +54,7 @@ Test(config, collector_defaults)
 	cr_assert_str_eq(c.state_dir, "/var/lib/cairn-collector");
 	cr_assert_eq(c.max_connections, 20000);
 	cr_assert_eq(c.retention_ms, 90ull * 86400000);
+	cr_assert_eq(c.retention_raw_ms, 14ull * 86400000);
 	cr_assert_eq(c.max_frame, 4u << 20);
 	cr_assert_eq(c.max_records, 100000);
 	cr_assert_eq(c.max_string, 64u << 10);
