@@ -216,7 +216,11 @@ static bool delivery_stalled(json_t *st, int64_t now)
 	if (!*jstr(st, "collector"))
 		return false;
 	json_t *errors = json_object_get(st, "errors");
-	if (jint(errors, "conflict") && jint(st, "last_error_code") == PROTO_ERR_CONFLICT &&
+	/* Two clones of one key take the connection from each other, so the
+	 * latest error may be the takeover (REPLACED) rather than the conflict:
+	 * with conflicts counted, either one and no ACK since is the conflict. */
+	int64_t code = jint(st, "last_error_code");
+	if (jint(errors, "conflict") && (code == PROTO_ERR_CONFLICT || code == PROTO_ERR_REPLACED) &&
 	    jint(st, "last_error_ms") >= jint(st, "last_ack_ms")) {
 		snprintf(buf, sizeof(buf),
 			 "refused by the collector as a conflict (%lld): a batch with the same seq "
