@@ -235,6 +235,7 @@ struct fedge {
 	bool self;                  /* INBOUND to cairn: confirms and names, never drawn */
 	int64_t first_ms, last_ms;
 	uint64_t bytes;
+	bool bytes_known;           /* some record behind it had byte counters */
 };
 
 struct claim {
@@ -557,6 +558,7 @@ static void fedge_add(struct fedge *into, const struct fedge *f)
 {
 	into->samples += f->samples;
 	into->bytes += f->bytes;
+	into->bytes_known = into->bytes_known || f->bytes_known;
 	if (f->first_ms && (!into->first_ms || f->first_ms < into->first_ms))
 		into->first_ms = f->first_ms;
 	if (f->last_ms > into->last_ms)
@@ -670,6 +672,7 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		f.first_ms = e->first_seen_ms;
 		f.last_ms = e->last_seen_ms;
 		f.bytes = e->bytes_sent + e->bytes_received;
+		f.bytes_known = !e->bytes_unknown;
 		struct ekey ek;
 		ekey_make(&ek, &f);
 		uint32_t existing;
@@ -876,6 +879,7 @@ static void edge_from_fedge(struct depmap_edge *d, const struct fedge *f)
 	d->first_ms = f->first_ms;
 	d->last_ms = f->last_ms;
 	d->bytes = f->bytes;
+	d->bytes_known = f->bytes_known;
 }
 
 static int resolve_outbound(struct loader *L, struct fedge *f)
@@ -979,6 +983,7 @@ static void dedge_add(struct depmap_edge *into, const struct depmap_edge *e)
 {
 	into->samples += e->samples;
 	into->bytes += e->bytes;
+	into->bytes_known = into->bytes_known || e->bytes_known;
 	into->confirmed = into->confirmed || e->confirmed;
 	if (e->first_ms && (!into->first_ms || e->first_ms < into->first_ms))
 		into->first_ms = e->first_ms;
@@ -1222,6 +1227,7 @@ static int edge_to_proto(const struct depmap *m, const struct depmap_edge *e, bo
 	p->first_seen_ms = e->first_ms;
 	p->last_seen_ms = e->last_ms;
 	p->bytes = e->bytes;
+	p->bytes_unknown = !e->bytes_known;
 	p->confirmed = e->confirmed;
 	p->local = e->local;
 	if (e->nports) {

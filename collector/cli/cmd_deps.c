@@ -298,7 +298,10 @@ int deps_main(int argc, char *argv[])
 		for (size_t i = 0; i < ne; i++) {
 			const Cairn__Store__MapEdge *e = edges[i];
 			char bytes[32], seen[32], ports[96] = "";
-			format_bytes(e->bytes, bytes, sizeof(bytes));
+			if (e->bytes_unknown)
+				str_copy(bytes, "?", sizeof(bytes)); /* no byte counters (kernel < 4.1, UDP) */
+			else
+				format_bytes(e->bytes, bytes, sizeof(bytes));
 			format_time(e->last_seen_ms, seen, sizeof(seen));
 			const char *from = node_name(&ix, e->from), *to = node_name(&ix, e->to);
 			const char *conf = e->confirmed ? "yes" : "no";

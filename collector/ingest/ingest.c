@@ -364,6 +364,8 @@ static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 				merged.last_seen_ms = o->last_seen_ms;
 			merged.bytes_sent += o->bytes_sent;
 			merged.bytes_received += o->bytes_received;
+			/* Unknown for the day only when no window had counters. */
+			merged.bytes_unknown = e->bytes_unknown && o->bytes_unknown;
 		}
 	}
 	rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);
