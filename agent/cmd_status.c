@@ -142,6 +142,14 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 		       jint(spool, "dropped_batches") == 1 ? "" : "es", a,
 		       jint(spool, "pending_gaps") ? "; gap record pending" : "");
 	}
+	json_t *cap = json_object_get(st, "capture");
+	if (cap) {
+		printf("capture:     %s\n", jstr(cap, "mechanism"));
+		if (jint(cap, "ringbuf_drops") || jint(cap, "map_full"))
+			printf("lost events: %lld (ring buffer full), %lld (map full) since the agent "
+			       "started\n", (long long)jint(cap, "ringbuf_drops"),
+			       (long long)jint(cap, "map_full"));
+	}
 	json_t *errors = json_object_get(st, "errors");
 	if (errors) {
 		printf("errors:     ");

@@ -27,7 +27,6 @@
 #include "sock_parse.h"
 #include "sockhash.h"
 #include "util.h"
-#include "window.h"
 
 
 #define SLOT_UNREAD UINT64_MAX  /* fd slot whose link must be read again */
@@ -435,7 +434,7 @@ static void proc_load_info(struct sock_scanner *s, struct collect_ctx *ctx, stru
 	struct proc_info *pi = malloc(sizeof(*pi));
 	if (!pi)
 		return;
-	int rc = proc_info_read(ctx, (uint32_t)p->pid, pi);
+	int rc = collect_proc_info_read(ctx, (uint32_t)p->pid, pi);
 	if (rc == 0) {
 		p->name = strdup(pi->name);
 		p->identity = strdup(pi->identity);
@@ -1377,7 +1376,7 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 
 /* ------------------------------------------------------------ public */
 
-int sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
+int collect_sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
 		     const struct sock_scanner_opts *opts)
 {
 	struct sock_scanner *s = calloc(1, sizeof(*s));
@@ -1400,7 +1399,7 @@ int sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
 	return 0;
 }
 
-void sock_scanner_free(struct sock_scanner *s)
+void collect_sock_scanner_free(struct sock_scanner *s)
 {
 	if (!s)
 		return;
@@ -1439,7 +1438,7 @@ void sock_scanner_free(struct sock_scanner *s)
 	free(s);
 }
 
-const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t pid)
+const struct sock_proc *collect_sock_scanner_proc(const struct sock_scanner *s, int32_t pid)
 {
 	uint64_t v;
 	if (!s || pid <= 0 || !sockhash_get(&s->procs, (uint64_t)pid, &v))
@@ -1486,7 +1485,7 @@ static int sample_sockets(struct sock_scanner *s, struct collect_ctx *ctx)
 	return any ? 0 : -ENOENT;
 }
 
-int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
+int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
 			const struct sock_sample **out)
 {
 	uint64_t t0 = time_mono_us();
@@ -1555,24 +1554,31 @@ int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t
 	return 0;
 }
 
-int collect_sock(struct collect_ctx *ctx, int64_t now_ms, Cairn__ConnectionWindow **conns,
-		 Cairn__ListenerSet **listeners)
+/* ------------------------------------------------------------ queries for event capture */
+
+bool collect_sock_scanner_is_local(const struct sock_scanner *s, const struct sock_addr *a)
 {
-	struct sock_scanner *s = NULL;
-	struct window *w = NULL;
-	const struct sock_sample *smp;
-	*conns = NULL;
-	*listeners = NULL;
-	int rc = sock_scanner_new(&s, ctx, NULL);
-	if (!rc)
-		rc = window_new(&w, now_ms);
-	if (!rc)
-		rc = sock_scanner_sample(s, ctx, now_ms, &smp);
-	if (!rc)
-		rc = window_add_sample(w, smp);
-	if (!rc)
-		rc = window_close(w, now_ms, conns, listeners);
-	window_free(w);
-	sock_scanner_free(s);
-	return rc;
+	if (sock_addr_is_loopback(a))
+		return true;
+	return s && own_addr(s, a);
+}
+
+int32_t collect_sock_scanner_listener(const struct sock_scanner *s, uint64_t netns,
+				      uint8_t protocol, uint16_t port)
+{
+	uint64_t v;
+	if (!s || !s->n ||
+	    !sockhash_get(&s->listen, listen_key(netns, protocol, port), &v) || v > s->n)
+		return 0;
+	return s->entries[v - 1].pid;
+}
+
+bool collect_sock_scanner_is_server_port(const struct sock_scanner *s, uint64_t netns,
+					 uint8_t protocol, uint16_t local_port, uint16_t remote_port)
+{
+	if (s && s->n &&
+	    sockhash_get(&s->listen, listen_key(netns, protocol, local_port), NULL))
+		return true;
+	uint16_t lo = s ? s->ephemeral_lo : 32768;
+	return local_port < lo && remote_port >= lo;
 }

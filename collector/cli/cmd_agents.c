@@ -79,7 +79,7 @@ static int agents_list(struct cli *cli, bool pending_only)
 	struct errbuf eb = { { 0 } };
 	struct read_txn t;
 	struct read_agents ags;
-	if ((rc = read_begin(&r, &t, &eb)) || (rc = read_agents(&t, 0, &ags, &eb))) {
+	if ((rc = read_begin(&r, &t, &eb)) || (rc = read_agents(&t, READ_AGENT_HEALTH, &ags, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
 		read_end(&t);
 		read_close(&r);
@@ -104,8 +104,15 @@ static int agents_list(struct cli *cli, bool pending_only)
 		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
 		shown++;
+		const Cairn__CollectorHealth *h = ags.v[i].health;
 		if (arr) {
-			json_array_append_new(arr, agent_json(a));
+			json_t *o = agent_json(a);
+			/* The last window's capture: mechanism and events it lost. */
+			json_object_set_new(o, "capture", format_json_str(h ? h->capture : ""));
+			json_object_set_new(o, "capture_lost_events",
+					    json_integer(h ? (json_int_t)(h->capture_ringbuf_drops +
+									  h->capture_map_full) : 0));
+			json_array_append_new(arr, o);
 		} else if (tab) {
 			char seen[32], batch[32];
 			format_time_sec(a->last_seen_ms, seen, sizeof(seen));
@@ -123,7 +130,6 @@ static int agents_list(struct cli *cli, bool pending_only)
 					  (unsigned long long)a->gaps_reported);
 		}
 	}
-	read_agents_free(&ags);
 	if (arr) {
 		rc = format_print_json(arr) ? 1 : 0;
 	} else if (!shown) {
@@ -136,8 +142,17 @@ static int agents_list(struct cli *cli, bool pending_only)
 		if (pending && !pending_only)
 			printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
 			       pending);
+		for (size_t i = 0; i < ags.n; i++) {
+			const Cairn__CollectorHealth *h = ags.v[i].health;
+			uint64_t lost = h ? h->capture_ringbuf_drops + h->capture_map_full : 0;
+			if (lost)
+				printf("%s: %llu connection events lost in its last window (ring buffer "
+				       "or map full): its counts are lower bounds\n",
+				       ags.v[i].fingerprint, (unsigned long long)lost);
+		}
 	}
 	format_table_free(tab);
+	read_agents_free(&ags);
 	return rc;
 }
 

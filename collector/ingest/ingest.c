@@ -364,6 +364,14 @@ static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 				merged.last_seen_ms = o->last_seen_ms;
 			merged.bytes_sent += o->bytes_sent;
 			merged.bytes_received += o->bytes_received;
+			merged.connections_opened += o->connections_opened;
+			merged.connections_closed += o->connections_closed;
+			merged.short_lived += o->short_lived;
+			merged.duration_total_ms += o->duration_total_ms;
+			if (o->duration_max_ms > merged.duration_max_ms)
+				merged.duration_max_ms = o->duration_max_ms;
+			merged.datagrams_sent += o->datagrams_sent;
+			merged.datagrams_received += o->datagrams_received;
 			/* Unknown for the day only when no window had counters. */
 			merged.bytes_unknown = e->bytes_unknown && o->bytes_unknown;
 		}

@@ -32,6 +32,7 @@ GENERATIONS = {
     235: '235-244 (Ubuntu 18.04, RHEL 8, Debian 10)',
 }
 STATE_DIR = '/var/lib/cairn-agent'
+CAPABILITY_LISTS = ('AmbientCapabilities', 'CapabilityBoundingSet')
 # Settings that make systemd set no_new_privs for a service running as a
 # user without CAP_SYS_ADMIN (they install seccomp filters or imply them;
 # systemd.exec(5), NoNewPrivileges=). Where the agent's capabilities are file
@@ -87,6 +88,11 @@ def generate(table, gen):
         s = since(table, key, value)
         if s is None:
             raise SystemExit('%s: %s=%s is not in directives.tsv' % (SOURCE, key, value))
+        if key in CAPABILITY_LISTS:
+            for cap in value.split():
+                if cap not in table:
+                    raise SystemExit('%s: %s is not in directives.tsv' % (SOURCE, cap))
+            value = ' '.join(c for c in value.split() if table[c] <= gen)
         if s <= gen:
             if key in NNP_IMPLIED_BY + ('NoNewPrivileges',) and gen < table['AmbientCapabilities']:
                 continue  # file capabilities need the exec to gain privileges

@@ -33,6 +33,11 @@ for path, gen in units.items():
             fails.append('%s: %s %s=%s is not in directives.tsv' % (path, section, key, value))
         elif s > gen:
             fails.append('%s: %s=%s needs systemd %d, the unit is for %d' % (path, key, value, s, gen))
+        if key in gen_units.CAPABILITY_LISTS:
+            for cap in value.split():
+                if table.get(cap, 10**6) > gen:
+                    fails.append('%s: %s lists %s, unknown to systemd %d (or not in the table)'
+                                 % (path, key, cap, gen))
     caps = dict((k, v) for _, k, v in lines if k in ('AmbientCapabilities', 'CapabilityBoundingSet'))
     want = {'CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE'}
     if not want <= set(caps.get('CapabilityBoundingSet', '').split()):

@@ -20,14 +20,14 @@ static Cairn__ProcessSnapshot *snap_of(const char *root, struct collect_ctx *ctx
 {
 	collect_ctx_init(ctx, root);
 	struct proc_state *st;
-	cr_assert_eq(proc_state_new(&st), 0);
+	cr_assert_eq(collect_proc_state_new(&st), 0);
 	Cairn__ProcessSnapshot *s = NULL;
-	cr_assert_eq(proc_snapshot(ctx, st, &s), 0);
+	cr_assert_eq(collect_proc_snapshot(ctx, st, &s), 0);
 	cr_assert_not_null(s);
 	if (stp)
 		*stp = st;
 	else
-		proc_state_free(st);
+		collect_proc_state_free(st);
 	return s;
 }
 
@@ -131,7 +131,7 @@ Test(proc_fixture, info_read_single_pid)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, FIXTURE_DIR "/debian12");
 	struct proc_info pi;
-	cr_assert_eq(proc_info_read(&ctx, 1400, &pi), 0);
+	cr_assert_eq(collect_proc_info_read(&ctx, 1400, &pi), 0);
 	cr_assert_eq(pi.ppid, 1390);
 	cr_assert_eq(pi.uid, 999);
 	cr_assert_str_eq(pi.name, "postgres");
@@ -141,9 +141,9 @@ Test(proc_fixture, info_read_single_pid)
 	cr_assert_eq(pi.start_ticks, 6000);
 	cr_assert_eq(pi.cpu_ticks, 150);
 	cr_assert_not(pi.kernel_thread);
-	cr_assert_eq(proc_info_read(&ctx, 2, &pi), 0);
+	cr_assert_eq(collect_proc_info_read(&ctx, 2, &pi), 0);
 	cr_assert(pi.kernel_thread);
-	cr_assert_eq(proc_info_read(&ctx, 99999, &pi), -ENOENT);
+	cr_assert_eq(collect_proc_info_read(&ctx, 99999, &pi), -ENOENT);
 }
 
 /* User names: the first passwd entry of a uid wins (as getpwuid), whatever
@@ -202,7 +202,7 @@ static void check_cmd(const char *exe_base, const char *out_want, int nargs, ...
 	size_t len = raw_argv(raw, sizeof(raw), nargs, ap);
 	va_end(ap);
 	char out[PROC_CMDLINE_MAX];
-	proc_cmdline_format(raw, len, false, exe_base, out, sizeof(out));
+	collect_proc_cmdline_format(raw, len, false, exe_base, out, sizeof(out));
 	cr_assert_str_eq(out, out_want);
 }
 
@@ -247,7 +247,7 @@ Test(proc_redact, bounded_and_marked)
 	memset(raw, 'x', big);
 	raw[big - 1] = '\0';
 	char out[64];
-	proc_cmdline_format(raw, big, false, "", out, sizeof(out));
+	collect_proc_cmdline_format(raw, big, false, "", out, sizeof(out));
 	cr_assert_eq(strlen(out), 63);
 	cr_assert_str_eq(out + 60, "...");
 	free(raw);
@@ -257,7 +257,7 @@ Test(proc_redact, bounded_and_marked)
 		memcpy(euro + 3 * i, "\xe2\x82\xac", 3);
 	euro[63] = '\0';
 	char o2[16];
-	proc_cmdline_format(euro, 64, false, "", o2, sizeof(o2));
+	collect_proc_cmdline_format(euro, 64, false, "", o2, sizeof(o2));
 	cr_assert(pbjson_utf8_valid(o2, strlen(o2)));
 	cr_assert_str_eq(o2, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac...");
 }
@@ -272,7 +272,7 @@ static void check_id(const char *exe, const char *comm, const char *want, int na
 	size_t len = raw_argv(raw, sizeof(raw), nargs, ap);
 	va_end(ap);
 	char out[PROC_IDENTITY_MAX];
-	proc_identity(exe, comm, raw, len, out, sizeof(out));
+	collect_proc_identity(exe, comm, raw, len, out, sizeof(out));
 	cr_assert_str_eq(out, want);
 }
 
@@ -332,22 +332,22 @@ Test(proc_identity, multi_call_binaries_and_titles)
 Test(proc_container, layouts)
 {
 	char id[PROC_CONTAINER_ID_MAX];
-	cr_assert(proc_container_id("12:memory:/docker/" DOCKER_ID "\n11:cpu:/docker/" DOCKER_ID "\n", id));
+	cr_assert(collect_proc_container_id("12:memory:/docker/" DOCKER_ID "\n11:cpu:/docker/" DOCKER_ID "\n", id));
 	cr_assert_str_eq(id, DOCKER_ID);
-	cr_assert(proc_container_id("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
+	cr_assert(collect_proc_container_id("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
 				    "pod1b2c.slice/cri-containerd-" PODMAN_ID ".scope\n", id));
 	cr_assert_str_eq(id, PODMAN_ID);
-	cr_assert(proc_container_id("0::/kubepods/besteffort/pod0f1e2d3c-aaaa-bbbb-cccc-0123456789ab/"
+	cr_assert(collect_proc_container_id("0::/kubepods/besteffort/pod0f1e2d3c-aaaa-bbbb-cccc-0123456789ab/"
 				    DOCKER_ID "\n", id));
 	cr_assert_str_eq(id, DOCKER_ID);
-	cr_assert(proc_container_id("0::/machine.slice/crio-" DOCKER_ID ".scope\n", id));
+	cr_assert(collect_proc_container_id("0::/machine.slice/crio-" DOCKER_ID ".scope\n", id));
 	cr_assert_str_eq(id, DOCKER_ID);
-	cr_assert_not(proc_container_id("0::/user.slice/user-1000.slice/session-2.scope\n", id));
+	cr_assert_not(collect_proc_container_id("0::/user.slice/user-1000.slice/session-2.scope\n", id));
 	cr_assert_str_eq(id, "");
-	cr_assert_not(proc_container_id("0::/machine.slice/libpod-conmon-" DOCKER_ID ".scope\n", id));
+	cr_assert_not(collect_proc_container_id("0::/machine.slice/libpod-conmon-" DOCKER_ID ".scope\n", id));
 	/* 63 or 65 hex digits are not an id */
-	cr_assert_not(proc_container_id("0::/docker/a3f1c2e4b5d6978812345678901234567890abcdefabcdefabcdef012345678\n", id));
-	cr_assert_not(proc_container_id("0::/docker/" DOCKER_ID "0\n", id));
+	cr_assert_not(collect_proc_container_id("0::/docker/a3f1c2e4b5d6978812345678901234567890abcdefabcdefabcdef012345678\n", id));
+	cr_assert_not(collect_proc_container_id("0::/docker/" DOCKER_ID "0\n", id));
 }
 
 /* -------------------------------------------------------- CPU and delta */
@@ -375,14 +375,14 @@ Test(proc_cpu, percent_between_snapshots)
 	tu_write(root, "/proc/uptime", "86410.50 650000.10\n");
 	set_stat(root, 1200, "java", 1, 360000 + 12000 + (uint64_t)hz * 5 - 0, 4000);
 	Cairn__ProcessSnapshot *b;
-	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	cr_assert_eq(collect_proc_snapshot(&ctx, st, &b), 0);
 	/* the rewritten stat line has stime 0: utime carries the whole total */
 	cr_assert_float_eq(find(b, 1200)->cpu_pct, 50.0, 1e-6);
 	cr_assert_float_eq(find(b, 512)->cpu_pct, 0.0, 1e-9);
 	cr_assert_str_eq(find(b, 1200)->cmdline, find(a, 1200)->cmdline, "cached facts reused");
 	cairn__process_snapshot__free_unpacked(a, NULL);
 	cairn__process_snapshot__free_unpacked(b, NULL);
-	proc_state_free(st);
+	collect_proc_state_free(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -401,9 +401,9 @@ Test(proc_delta, started_changed_exited_reused)
 	set_stat(root, 1500, "mysql", 512, 0, 9500);     /* pid reused: new start time */
 	set_stat(root, 512, "sshd", 1, 100, 900);        /* CPU only: not a change */
 	Cairn__ProcessSnapshot *b;
-	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	cr_assert_eq(collect_proc_snapshot(&ctx, st, &b), 0);
 	Cairn__ProcessDelta *d;
-	cr_assert_eq(proc_delta(a, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(a, b, &d), 0);
 	cr_assert_eq(d->n_started, 2);
 	cr_assert_eq(d->started[0]->pid, 1500);
 	cr_assert_eq(d->started[1]->pid, 1700);
@@ -413,28 +413,28 @@ Test(proc_delta, started_changed_exited_reused)
 	cr_assert_eq(d->exited_pids[1], 1600);
 	cairn__process_delta__free_unpacked(d, NULL);
 	/* no change at all: empty delta */
-	cr_assert_eq(proc_delta(b, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(b, b, &d), 0);
 	cr_assert_eq(d->n_started + d->n_exited_pids, 0);
 	cairn__process_delta__free_unpacked(d, NULL);
 	/* first delta ever: everything started */
-	cr_assert_eq(proc_delta(NULL, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(NULL, b, &d), 0);
 	cr_assert_eq(d->n_started, b->n_processes);
 	cairn__process_delta__free_unpacked(d, NULL);
-	/* snapshots not in pid order (not from proc_snapshot) still compare right */
+	/* snapshots not in pid order (not from collect_proc_snapshot) still compare right */
 	Cairn__Process *tmp = b->processes[0];
 	b->processes[0] = b->processes[b->n_processes - 1];
 	b->processes[b->n_processes - 1] = tmp;
-	cr_assert_eq(proc_delta(a, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(a, b, &d), 0);
 	cr_assert_eq(d->n_started, 2);
 	cr_assert_eq(d->n_exited_pids, 2);
 	cairn__process_delta__free_unpacked(d, NULL);
-	cr_assert_eq(proc_delta(b, a, &d), 0);
+	cr_assert_eq(collect_proc_delta(b, a, &d), 0);
 	cr_assert_eq(d->n_started, 2, "1500 (reused) and 1600 come back");
 	cr_assert_eq(d->n_exited_pids, 2, "1500 (reused) and 1700");
 	cairn__process_delta__free_unpacked(d, NULL);
 	cairn__process_snapshot__free_unpacked(a, NULL);
 	cairn__process_snapshot__free_unpacked(b, NULL);
-	proc_state_free(st);
+	collect_proc_state_free(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -672,13 +672,13 @@ Test(proc_cpu, exec_refreshes_cached_facts)
 	set_stat(root, 70, "java", 1, 10 + (uint64_t)sysconf(_SC_CLK_TCK), 500);
 	tu_write_bytes(root, "/proc/70/cmdline", "java\0Main\0", 10);
 	Cairn__ProcessSnapshot *b;
-	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	cr_assert_eq(collect_proc_snapshot(&ctx, st, &b), 0);
 	cr_assert_str_eq(find(b, 70)->cmdline, "java Main");
 	cr_assert_str_eq(find(b, 70)->identity, "java Main");
 	cr_assert_float_eq(find(b, 70)->cpu_pct, 10.0, 1e-6, "CPU continues across the exec");
 	cairn__process_snapshot__free_unpacked(a, NULL);
 	cairn__process_snapshot__free_unpacked(b, NULL);
-	proc_state_free(st);
+	collect_proc_state_free(st);
 	tu_rm_rf(root);
 	free(root);
 }

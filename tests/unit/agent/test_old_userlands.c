@@ -98,7 +98,7 @@ static void check_host(const struct old_host *w, const struct readiness_lifecycl
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, root);
 	Cairn__HostInfo *h = NULL;
-	cr_assert_eq(host_collect(&ctx, &h), 0, "%s", w->tree);
+	cr_assert_eq(collect_host(&ctx, &h), 0, "%s", w->tree);
 	cr_expect_str_eq(h->os->id, w->os_id, "%s", w->tree);
 	cr_expect_str_eq(h->os->version_id, w->version_id, "%s", w->tree);
 	cr_expect_str_eq(h->os->pretty_name, w->pretty_name, "%s", w->tree);
@@ -121,9 +121,9 @@ static void check_host(const struct old_host *w, const struct readiness_lifecycl
 
 	collect_ctx_init(&ctx, root);
 	struct proc_state *st;
-	cr_assert_eq(proc_state_new(&st), 0);
+	cr_assert_eq(collect_proc_state_new(&st), 0);
 	Cairn__ProcessSnapshot *s = NULL;
-	cr_assert_eq(proc_snapshot(&ctx, st, &s), 0, "%s", w->tree);
+	cr_assert_eq(collect_proc_snapshot(&ctx, st, &s), 0, "%s", w->tree);
 	cr_expect_eq(s->n_processes, w->nprocs, "%s: %zu processes", w->tree, s->n_processes);
 	cr_expect_eq(ctx.stats[COLLECT_PROC].errors, 0, "%s: %s", w->tree,
 		     ctx.stats[COLLECT_PROC].last_error);
@@ -134,13 +134,13 @@ static void check_host(const struct old_host *w, const struct readiness_lifecycl
 		cr_expect_str_eq(p->container_id, w->procs[i].container_id, "%s pid %u", w->tree, p->pid);
 	}
 	cairn__process_snapshot__free_unpacked(s, NULL);
-	proc_state_free(st);
+	collect_proc_state_free(st);
 
 	collect_ctx_init(&ctx, root);
 	str_copy(ctx.rpm_path, FIXTURE_DIR "/bin/fake-rpm", sizeof(ctx.rpm_path));
 	Cairn__PackageInventory **inv = NULL;
 	size_t n = 0;
-	cr_assert_eq(pkg_collect(&ctx, NULL, &inv, &n), 0, "%s", w->tree);
+	cr_assert_eq(collect_pkg(&ctx, NULL, &inv, &n), 0, "%s", w->tree);
 	cr_expect_eq(ctx.stats[COLLECT_PKG].errors, 0, "%s: %s", w->tree, ctx.stats[COLLECT_PKG].last_error);
 	cr_assert_eq(n, 1, "%s: %zu package managers", w->tree, n);
 	cr_expect_str_eq(inv[0]->manager, w->manager, "%s", w->tree);
