@@ -17,6 +17,8 @@
 
 #include <sodium.h>
 
+#include "cairn-config.h"
+
 #include "batch.h"
 #include "capture.h"
 #include "collect.h"

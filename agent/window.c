@@ -25,10 +25,10 @@ struct edge {
 	uint64_t cur_seq;
 	int64_t first_ms, last_ms;
 	uint64_t bytes_sent, bytes_received;
-	bool bytes_known;       /* some socket of the edge had tcp_info counters */
 	/* From event capture (window_add_flows). */
 	uint64_t opened, closed, short_lived, duration_total_us, duration_max_us;
 	uint64_t datagrams_sent, datagrams_received;
+	bool bytes_known;       /* some socket of the edge had tcp_info counters */
 };
 
 struct listener {
@@ -516,9 +516,10 @@ static int flow_count(struct window *w, const struct edge_in *in, const struct c
 		ed->duration_max_us = f->duration_max_us;
 	/* A LOCAL edge seen from its server end only counts from the client's side. */
 	bool swap = in->dir == SOCK_DIR_LOCAL && f->role == CAPTURE_ROLE_SERVER;
-	ed->bytes_known = true; /* event capture counts every flow's bytes */
 	ed->bytes_sent += swap ? f->bytes_received : f->bytes_sent;
 	ed->bytes_received += swap ? f->bytes_sent : f->bytes_received;
+	/* bytes at close (TCP) and datagram sizes (UDP) are measured, not unknown */
+	ed->bytes_known |= f->closed > 0 || f->datagrams_sent > 0 || reply;
 	if (swap)
 		ed->datagrams_received += f->datagrams_sent;
 	else

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes cairn-agent.service for older systemd generations from the one
 hand-written unit, packaging/cairn-agent.service (systemd 245 and newer),
-using the directive table directives.tsv:
+using the directive table directives.tsv (the hand-written unit is for 246+):
 
     python3 packaging/systemd/gen-units.py          rewrite the units
     python3 packaging/systemd/gen-units.py --check  exit 1 if one is stale
@@ -20,6 +20,9 @@ Each generation keeps what its systemd knows and replaces what it does not:
   235 (235-244: Ubuntu 18.04, RHEL 8, Debian 10)  StateDirectory= and
       ProtectSystem=strict; no @system-service filter, ProtectKernelLogs=,
       ProtectClock=, RestrictSUIDSGID=
+  245 (Ubuntu 20.04)  everything but the capability names of Linux 5.8
+      (CAP_BPF, CAP_PERFMON: known from systemd 246); event capture needs
+      them, so the agent polls there (its kernel 5.4 has neither anyway)
 """
 import os
 import sys
@@ -30,9 +33,15 @@ GENERATIONS = {
     219: '219-228 (RHEL/CentOS 7, Amazon Linux 2, SLES 12)',
     229: '229-234 (Ubuntu 16.04, Debian 9, SLES 15 SP0/SP1)',
     235: '235-244 (Ubuntu 18.04, RHEL 8, Debian 10)',
+    245: '245 (Ubuntu 20.04)',
 }
+# Capability names a systemd only knows from a release on (a list holding an
+# unknown name is ignored whole: the agent would lose every capability);
+# directives.tsv has the release and its source. Dropped from older units.
+CAP_NAMES = ('CAP_BPF', 'CAP_PERFMON')
+# An allow-list addition (SystemCallFilter=bpf ...) kept after the group it
+# adds to was dropped would become the whole allow list: it goes with it.
 STATE_DIR = '/var/lib/cairn-agent'
-CAPABILITY_LISTS = ('AmbientCapabilities', 'CapabilityBoundingSet')
 # Settings that make systemd set no_new_privs for a service running as a
 # user without CAP_SYS_ADMIN (they install seccomp filters or imply them;
 # systemd.exec(5), NoNewPrivileges=). Where the agent's capabilities are file
@@ -84,21 +93,23 @@ def parse(path):
 def generate(table, gen):
     lines = parse(SOURCE)
     keep = []
+    dropped_allow = False
     for section, key, value in lines:
+        if key in ('AmbientCapabilities', 'CapabilityBoundingSet'):
+            value = ' '.join(c for c in value.split() if table.get(c, 0) <= gen)
+        if key == 'SystemCallFilter' and not value.startswith('~') and dropped_allow:
+            continue
         s = since(table, key, value)
         if s is None:
             raise SystemExit('%s: %s=%s is not in directives.tsv' % (SOURCE, key, value))
-        if key in CAPABILITY_LISTS:
-            for cap in value.split():
-                if cap not in table:
-                    raise SystemExit('%s: %s is not in directives.tsv' % (SOURCE, cap))
-            value = ' '.join(c for c in value.split() if table[c] <= gen)
         if s <= gen:
             if key in NNP_IMPLIED_BY + ('NoNewPrivileges',) and gen < table['AmbientCapabilities']:
                 continue  # file capabilities need the exec to gain privileges
             keep.append((section, key, value))
             continue
         # What replaces a directive this systemd does not know.
+        if key == 'SystemCallFilter' and not value.startswith('~'):
+            dropped_allow = True
         if key == 'ProtectSystem' and value == 'strict':
             keep.append((section, 'ProtectSystem', 'full'))
             rw = 'ReadWritePaths' if gen >= table['ReadWritePaths'] else 'ReadWriteDirectories'

@@ -28,7 +28,7 @@ INITD=/etc/init.d/cairn-agent
 CAPS=cap_dac_read_search,cap_sys_ptrace=ep
 
 collector= key= token_file= start=1 uninstall= purge=
-# For tests: force an init system or a systemd generation (219, 229, 235, 245).
+# For tests: force an init system or a systemd generation (219, 229, 235, 245, 246).
 init=${CAIRN_INSTALL_INIT:-}
 generation=${CAIRN_INSTALL_SYSTEMD_GENERATION:-}
 
@@ -71,7 +71,8 @@ fi
 if [ "$init" = systemd ] && [ -z "$generation" ]; then
 	v=$(systemctl --version 2>/dev/null | awk 'NR == 1 { print $2 }')
 	case "$v" in '' | *[!0-9]*) die "cannot read the systemd version from 'systemctl --version'" ;; esac
-	if [ "$v" -ge 245 ]; then generation=245
+	if [ "$v" -ge 246 ]; then generation=246
+	elif [ "$v" -ge 245 ]; then generation=245
 	elif [ "$v" -ge 235 ]; then generation=235
 	elif [ "$v" -ge 229 ]; then generation=229
 	elif [ "$v" -ge 219 ]; then generation=219
@@ -222,7 +223,7 @@ fi
 unit_changed=
 if [ "$init" = systemd ]; then
 	src="$here/systemd/cairn-agent.service"
-	[ "$generation" -lt 245 ] && src="$here/systemd/cairn-agent.service.systemd$generation"
+	[ "$generation" -lt 246 ] && src="$here/systemd/cairn-agent.service.systemd$generation"
 	if install_file "$src" "$UNIT" 0644 root:root; then
 		unit_changed=1
 		note "unit(systemd $generation)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every cairn-agent unit uses only directives its systemd generation knows.
 
-For each unit (the hand-written packaging/cairn-agent.service for systemd 245
+For each unit (the hand-written packaging/cairn-agent.service for systemd 246
 and newer; packaging/systemd/cairn-agent.service.systemdN for generation N),
 every Key=value must be in packaging/systemd/directives.tsv (the table of
 directives by systemd release, with its sources) with since <= the
@@ -20,7 +20,7 @@ import importlib
 gen_units = importlib.import_module('gen-units')
 
 table = gen_units.load_table()
-units = {os.path.join(root, 'packaging', 'cairn-agent.service'): 245}
+units = {os.path.join(root, 'packaging', 'cairn-agent.service'): 246}
 for gen in gen_units.GENERATIONS:
     units[gen_units.target(gen)] = gen
 fails = []
@@ -33,12 +33,16 @@ for path, gen in units.items():
             fails.append('%s: %s %s=%s is not in directives.tsv' % (path, section, key, value))
         elif s > gen:
             fails.append('%s: %s=%s needs systemd %d, the unit is for %d' % (path, key, value, s, gen))
-        if key in gen_units.CAPABILITY_LISTS:
-            for cap in value.split():
-                if table.get(cap, 10**6) > gen:
-                    fails.append('%s: %s lists %s, unknown to systemd %d (or not in the table)'
-                                 % (path, key, cap, gen))
     caps = dict((k, v) for _, k, v in lines if k in ('AmbientCapabilities', 'CapabilityBoundingSet'))
+    for k, v in caps.items():
+        for c in v.split():
+            if table.get(c, 0) > gen:
+                fails.append('%s: %s=%s: systemd %d does not know %s (needs %d) and would '
+                             'ignore the whole list' % (path, k, v, gen, c, table[c]))
+    filters = [v for _, k, v in lines if k == 'SystemCallFilter' and not v.startswith('~')]
+    if filters and not any(v.startswith('@') for v in filters):
+        fails.append('%s: SystemCallFilter= allows only %s: every other system call would fail'
+                     % (path, ' '.join(filters)))
     want = {'CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE'}
     if not want <= set(caps.get('CapabilityBoundingSet', '').split()):
         fails.append('%s: CapabilityBoundingSet lacks %s' % (path, want))
