@@ -13,6 +13,7 @@
 #include "enroll.h"
 #include "keys.h"
 #include "format.h"
+#include "pbjson.h"
 #include "read.h"
 #include "snapshot.h"
 
@@ -113,7 +114,7 @@ int hosts_main(int argc, char *argv[])
 		if (arr) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+				json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:o}",
 					  "id", ra->id_hex, "fingerprint", ra->fingerprint,
 					  "hostname", format_json_str(hostname),
 					  "os", format_json_str(os),
@@ -124,7 +125,7 @@ int hosts_main(int argc, char *argv[])
 					  "records", (json_int_t)a->records_stored,
 					  "perf_windows", (json_int_t)ra->perf_windows,
 					  "edge_days", (json_int_t)ra->edge_records,
-					  "high_seq", (json_int_t)a->high_seq,
+					  "high_seq", pbjson_u64(a->high_seq),
 					  "state", enroll_state_name(a->state), "app", format_json_str(app)));
 			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "capture",
 					    format_json_str(capture));
