@@ -173,7 +173,9 @@ grep -q 'query dns-only.cairn.test' "$tmp/dns.log" || fail "no DNS query seen fo
 note "stored after the DNS run: $(agents_stored)"
 
 # The agent's own status in the root, as its user.
-in_root status --state-dir /state >"$tmp/status.out" 2>&1 || fail "status in the root: $(cat "$tmp/status.out")"
+in_root status --state-dir /state >"$tmp/status.out" 2>&1
+rc=$?
+[ "$rc" -eq 3 ] || fail "status in the root: exit $rc, want 3 (not running): $(cat "$tmp/status.out")"
 grep -q '^agent: *not running' "$tmp/status.out" || fail "status text: $(cat "$tmp/status.out")"
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
