@@ -236,6 +236,7 @@ struct fedge {
 	int64_t first_ms, last_ms;
 	uint64_t bytes;
 	uint64_t connections, short_lived, datagrams;
+	bool bytes_known;           /* some record behind it had byte counters */
 };
 
 struct claim {
@@ -561,6 +562,7 @@ static void fedge_add(struct fedge *into, const struct fedge *f)
 	into->connections += f->connections;
 	into->short_lived += f->short_lived;
 	into->datagrams += f->datagrams;
+	into->bytes_known = into->bytes_known || f->bytes_known;
 	if (f->first_ms && (!into->first_ms || f->first_ms < into->first_ms))
 		into->first_ms = f->first_ms;
 	if (f->last_ms > into->last_ms)
@@ -677,6 +679,7 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		f.connections = e->connections_opened;
 		f.short_lived = e->short_lived;
 		f.datagrams = e->datagrams_sent + e->datagrams_received;
+		f.bytes_known = !e->bytes_unknown;
 		struct ekey ek;
 		ekey_make(&ek, &f);
 		uint32_t existing;
@@ -886,6 +889,7 @@ static void edge_from_fedge(struct depmap_edge *d, const struct fedge *f)
 	d->connections = f->connections;
 	d->short_lived = f->short_lived;
 	d->datagrams = f->datagrams;
+	d->bytes_known = f->bytes_known;
 }
 
 static int resolve_outbound(struct loader *L, struct fedge *f)
@@ -992,6 +996,7 @@ static void dedge_add(struct depmap_edge *into, const struct depmap_edge *e)
 	into->connections += e->connections;
 	into->short_lived += e->short_lived;
 	into->datagrams += e->datagrams;
+	into->bytes_known = into->bytes_known || e->bytes_known;
 	into->confirmed = into->confirmed || e->confirmed;
 	if (e->first_ms && (!into->first_ms || e->first_ms < into->first_ms))
 		into->first_ms = e->first_ms;
@@ -1238,6 +1243,7 @@ static int edge_to_proto(const struct depmap *m, const struct depmap_edge *e, bo
 	p->connections = e->connections;
 	p->short_lived = e->short_lived;
 	p->datagrams = e->datagrams;
+	p->bytes_unknown = !e->bytes_known;
 	p->confirmed = e->confirmed;
 	p->local = e->local;
 	if (e->nports) {

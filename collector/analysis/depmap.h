@@ -63,6 +63,7 @@ struct depmap_edge {
 	int64_t first_ms, last_ms;
 	uint64_t bytes;
 	uint64_t connections, short_lived, datagrams; /* event capture; 0 when polled only */
+	bool bytes_known;           /* false: no record had byte counters, bytes is 0 */
 	uint32_t nports;
 	uint16_t *ports;            /* host level only, sorted */
 };

@@ -285,7 +285,10 @@ int deps_main(int argc, char *argv[])
 		for (size_t i = 0; i < ne; i++) {
 			const Cairn__Store__MapEdge *e = edges[i];
 			char bytes[32], seen[32], ports[96] = "", conns[32] = "-", shorts[24] = "-";
-			format_bytes(e->bytes, bytes, sizeof(bytes));
+			if (e->bytes_unknown)
+				str_copy(bytes, "?", sizeof(bytes)); /* no byte counters (kernel < 4.1, UDP) */
+			else
+				format_bytes(e->bytes, bytes, sizeof(bytes));
 			if (e->connections || e->short_lived) {
 				snprintf(conns, sizeof(conns), "%llu", (unsigned long long)e->connections);
 				snprintf(shorts, sizeof(shorts), "%llu", (unsigned long long)e->short_lived);

@@ -401,6 +401,8 @@ static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 				merged.duration_max_ms = o->duration_max_ms;
 			merged.datagrams_sent += o->datagrams_sent;
 			merged.datagrams_received += o->datagrams_received;
+			/* Unknown for the day only when no window had counters. */
+			merged.bytes_unknown = e->bytes_unknown && o->bytes_unknown;
 		}
 	}
 	rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);

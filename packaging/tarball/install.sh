@@ -112,7 +112,8 @@ if [ -n "$uninstall" ]; then
 	rm -f "$BIN" /usr/share/man/man8/cairn-agent.8 /usr/share/man/man5/cairn.conf.5
 	if [ -n "$purge" ]; then
 		rm -rf "$STATE" "$CONF" /var/log/cairn-agent.log
-		rmdir "$CONF_DIR" 2>/dev/null || true
+		rmdir "$CONF_DIR" 2>/dev/null ||
+			echo "install.sh: kept $CONF_DIR, which holds files not installed here: $(ls -A "$CONF_DIR" | tr '\n' ' ')" >&2
 		userdel "$USER" 2>/dev/null || true
 		groupdel "$USER" 2>/dev/null || true
 		echo "install.sh: cairn-agent removed with its configuration, key, spool and user"
@@ -217,6 +218,12 @@ if [ "$init" = sysv ] || [ "$generation" -lt 229 ]; then
 	cap_dac_read_search,cap_sys_ptrace[=+]ep) ;;
 	*) setcap "$CAPS" "$BIN" || die "setcap $CAPS $BIN failed"; note file-capabilities ;;
 	esac
+elif command -v getcap >/dev/null 2>&1 && [ -n "$(getcap "$BIN" 2>/dev/null)" ]; then
+	# Moving to a unit with ambient capabilities (a systemd upgrade): the
+	# kernel clears the ambient set when it execs a file with capabilities,
+	# so the file ones from an older install would be all the agent gets.
+	setcap -r "$BIN" || die "setcap -r $BIN failed"
+	note file-capabilities-removed
 fi
 
 # ---------------------------------------------------------------- service

@@ -44,8 +44,10 @@ Requires=basic.target
 After=basic.target
 Wants=$*
 EOF
+	# CAP_BPF and CAP_PERFMON are not in nspawn's default bounding set; the
+	# 246+ unit grants them to the agent (event capture).
 	systemd-nspawn -D "$ct_dir/root" -M "$ct_name" --register=no --keep-unit --link-journal=no \
-		--private-network --quiet -b systemd.unit=cairn-test.target \
+		--private-network --quiet --capability=CAP_BPF,CAP_PERFMON -b systemd.unit=cairn-test.target \
 		</dev/null >"$work/nspawn.log" 2>&1 &
 	ct_pid=$!
 	ct_leader=""

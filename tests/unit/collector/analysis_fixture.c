@@ -119,7 +119,8 @@ void fixture_edge(struct fixture *f, uint8_t n, uint32_t day, Cairn__Direction d
 	e.samples_seen = 10;
 	e.first_seen_ms = t0;
 	e.last_seen_ms = t0 + 200000;
-	e.bytes_sent = 1000;
+	e.bytes_sent = f->edge_bytes_unknown ? 0 : 1000;
+	e.bytes_unknown = f->edge_bytes_unknown;
 	if (dir == CAIRN__DIRECTION__OUTBOUND) {
 		e.remote_address = (char *)raddr;
 		e.remote_port = port;

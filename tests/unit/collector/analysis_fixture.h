@@ -14,6 +14,7 @@ struct fixture {
 	char dir[256];
 	struct db_env env;
 	int64_t day0_ms;  /* start of the first day of traffic */
+	bool edge_bytes_unknown; /* fixture_edge sends edges without byte counters */
 };
 
 /* A fresh store in a temporary directory; fixture_close removes it. */

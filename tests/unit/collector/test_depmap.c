@@ -228,6 +228,39 @@ Test(depmap, days_merge_and_since_filter)
 	fixture_close(&f);
 }
 
+Test(depmap, bytes_unknown_only_when_no_record_had_counters)
+{
+	/* Agents on kernels before 4.1 (RHEL 7) report edges without byte
+	 * counters: the map must say "unknown", not 0 bytes, until some window
+	 * of the same edge brings counters. */
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	f.edge_bytes_unknown = true;
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "old-kernel", "10.0.0.2", 80, NULL);
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "mixed", "10.0.0.2", 81, NULL);
+	f.edge_bytes_unknown = false;
+	fixture_edge(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, "mixed", "10.0.0.2", 81, NULL); /* same day */
+	fixture_edge(&f, 1, 1, CAIRN__DIRECTION__OUTBOUND, "later", "10.0.0.2", 82, NULL);
+	f.edge_bytes_unknown = true;
+	fixture_edge(&f, 1, 2, CAIRN__DIRECTION__OUTBOUND, "later", "10.0.0.2", 82, NULL); /* next day */
+	struct depmap *m = build(&f, 0);
+	const struct depmap_edge *e = svc_from(m, host(m, 1), "old-kernel");
+	cr_assert_not_null(e);
+	cr_expect_not(e->bytes_known);
+	cr_expect_eq(e->bytes, 0);
+	e = svc_from(m, host(m, 1), "mixed");
+	cr_assert_not_null(e);
+	cr_expect(e->bytes_known, "one window of the day had counters");
+	cr_expect_eq(e->bytes, 1000);
+	e = svc_from(m, host(m, 1), "later");
+	cr_assert_not_null(e);
+	cr_expect(e->bytes_known, "one day had counters");
+	cr_expect(host_edge(m, host(m, 1), host(m, 2)));
+	depmap_free(m);
+	fixture_close(&f);
+}
+
 Test(depmap, addresses_and_ports)
 {
 	uint8_t a[16], b[16];
