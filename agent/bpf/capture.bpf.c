@@ -135,17 +135,45 @@ static __always_inline void read_tuple(const struct sock *sk, struct sock_state 
 	}
 }
 
-/* Wake the reader only when it has enough to do, or when a process is new. */
-static __always_inline __u64 wake_flags(__u32 pid)
+/* Wake the reader only when it has enough to do. */
+static __always_inline __u64 wake_flags(void)
 {
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	if (pid && !bpf_map_lookup_elem(&tgids, &pid)) {
-		__u8 one = 1;
-		bpf_map_update_elem(&tgids, &pid, &one, BPF_ANY);
-		return BPF_RB_FORCE_WAKEUP;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									   : BPF_RB_NO_WAKEUP;
+}
+
+/* The first time a process shows up (in its own context): its names, with a
+ * wake-up so the agent reads /proc while the process still lives. */
+static __always_inline void note_proc(__u32 pid, __u64 netns)
+{
+	if (!pid || bpf_map_lookup_elem(&tgids, &pid))
+		return;
+	__u8 one = 1;
+	bpf_map_update_elem(&tgids, &pid, &one, BPF_ANY);
+	struct capture_proc_event *p = bpf_ringbuf_reserve(&events, sizeof(*p), 0);
+	if (!p) {
+		stat_add(CAPTURE_STAT_RB_DROPS, 1);
+		return;
 	}
-	return BPF_RB_NO_WAKEUP;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	p->pid = pid;
+	p->netns = netns;
+	BPF_CORE_READ_INTO(&p->comm, task, group_leader, comm);
+	p->exe[0] = '\0';
+	const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	if (name)
+		bpf_probe_read_kernel_str(p->exe, sizeof(p->exe), name);
+	unsigned long as = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long ae = BPF_CORE_READ(task, mm, arg_end);
+	__u32 len = ae > as ? (__u32)(ae - as) : 0;
+	if (len > CAPTURE_ARGS_LEN)
+		len = CAPTURE_ARGS_LEN;
+	/* A constant size for the verifier: the environment strings follow argv
+	 * on the stack, so the bytes past arg_end are mapped too. */
+	p->args_len = 0;
+	if (len && bpf_probe_read_user(p->args, CAPTURE_ARGS_LEN, (void *)as) == 0)
+		p->args_len = len;
+	bpf_ringbuf_submit(p, BPF_RB_FORCE_WAKEUP);
 }
 
 /* Payload bytes: bytes_acked counts our SYN and, once acknowledged, our FIN;
@@ -194,7 +222,7 @@ static __always_inline void emit(const struct sock *sk, const struct sock_state 
 	__builtin_memcpy(e->raddr, st->raddr, 16);
 	__builtin_memcpy(e->comm, st->comm, CAPTURE_COMM_LEN);
 	stat_add(CAPTURE_STAT_EVENTS, 1);
-	bpf_ringbuf_submit(e, wake_flags(st->pid));
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate)
@@ -225,6 +253,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		bpf_get_current_comm(st.comm, sizeof(st.comm));
 		if (bpf_map_update_elem(&socks, &key, &st, BPF_ANY))
 			stat_add(CAPTURE_STAT_MAP_FULL, 1);
+		note_proc(st.pid, st.netns);
 		return 0;
 	}
 	if (newstate == ST_ESTABLISHED) {
@@ -309,21 +338,7 @@ static __always_inline void udp_count(struct capture_udp_key *k, __u64 bytes)
 	nv.bytes = bytes;
 	nv.pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(nv.comm, sizeof(nv.comm));
-	if (nv.pid && !bpf_map_lookup_elem(&tgids, &nv.pid)) {
-		/* A new process: tell the agent now, while /proc still has it. */
-		__u8 one = 1;
-		bpf_map_update_elem(&tgids, &nv.pid, &one, BPF_ANY);
-		struct capture_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (e) {
-			__builtin_memset(e, 0, sizeof(*e));
-			e->kind = CAPTURE_PROC;
-			e->pid = nv.pid;
-			__builtin_memcpy(e->comm, nv.comm, CAPTURE_COMM_LEN);
-			bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
-		} else {
-			stat_add(CAPTURE_STAT_RB_DROPS, 1);
-		}
-	}
+	note_proc(nv.pid, k->netns);
 	if (bpf_map_update_elem(&udp_flows, k, &nv, BPF_NOEXIST)) {
 		/* Raced with another CPU creating it: count into that one. */
 		v = bpf_map_lookup_elem(&udp_flows, k);
