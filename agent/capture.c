@@ -71,6 +71,13 @@ struct capture {
 #endif
 };
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -597,6 +604,7 @@ int capture_poll(struct capture *c, int timeout_ms)
 			return -errno;
 	}
 	pthread_mutex_lock(&c->mu);
+	uint64_t cpu0 = thread_cpu_ns();
 	c->now_mono = mono_ns();
 	c->now_wall = time_now_ms();
 	c->nread = 0;
@@ -605,6 +613,7 @@ int capture_poll(struct capture *c, int timeout_ms)
 		udp_drain(c);
 	read_bpf_stats(c);
 	int n = c->nread;
+	c->cnt.cpu_ns += thread_cpu_ns() - cpu0;
 	pthread_mutex_unlock(&c->mu);
 	return rc < 0 ? rc : n;
 }
@@ -702,6 +711,7 @@ int capture_take(struct capture *c, struct capture_take *out)
 		return 0;
 	capture_poll(c, 0);
 	pthread_mutex_lock(&c->mu);
+	uint64_t cpu0 = thread_cpu_ns();
 #if HAVE_BPF
 	if (strcmp(c->udp_hook, "none"))
 		udp_drain(c);
@@ -714,6 +724,7 @@ int capture_take(struct capture *c, struct capture_take *out)
 	memset(&c->t, 0, sizeof(c->t));
 	c->gen++;
 	procs_prune(c);
+	c->cnt.cpu_ns += thread_cpu_ns() - cpu0;
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 }

@@ -82,6 +82,7 @@ struct capture_counters {
 	uint64_t ringbuf_drops;     /* events the kernel could not queue */
 	uint64_t map_full;          /* connections or flows not tracked: a map was full */
 	uint64_t flows_lost;        /* flows not kept: CAPTURE_MAX_FLOWS reached */
+	uint64_t cpu_ns;            /* CPU time spent reading and aggregating (thread time) */
 };
 
 struct capture_opts {

@@ -284,6 +284,7 @@ out:
 		r->health->capture_ringbuf_drops = r->capture_cnt.ringbuf_drops;
 		r->health->capture_map_full = r->capture_cnt.map_full + r->capture_cnt.flows_lost;
 		r->health->capture_udp_datagrams = r->capture_cnt.udp_datagrams;
+		r->health->capture_cpu_us = r->capture_cnt.cpu_ns / 1000;
 	}
 	return rc;
 }

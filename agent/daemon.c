@@ -300,6 +300,7 @@ static void add_health(struct job *j)
 		.capture_ringbuf_drops = cc.ringbuf_drops - p->ringbuf_drops,
 		.capture_map_full = cc.map_full + cc.flows_lost - p->map_full - p->flows_lost,
 		.capture_udp_datagrams = cc.udp_datagrams - p->udp_datagrams,
+		.capture_cpu_us = (cc.cpu_ns - p->cpu_ns) / 1000,
 		.spool_errors = d->spool_errors + j->send_st.errors[SENDER_ERR_SPOOL],
 		.spool_items = j->spool_st.batches, .spool_runs = d->spooled,
 		.spool_last_error = d->last_report_error,

@@ -51,6 +51,7 @@ struct sock_bytes {
 	uint64_t edge_sig;      /* what the key depends on besides the tuple */
 	uint32_t edge;          /* index + 1 into w->edges, 0 = none */
 	bool closed;            /* its close event counted everything: samples add nothing */
+	uint64_t added_acked, added_received; /* what samples put into edges, ever */
 };
 
 struct window {
@@ -369,6 +370,7 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 			      .local_port = e->dir == SOCK_DIR_INBOUND ? e->local_port : 0,
 			      .remote_port = e->dir == SOCK_DIR_INBOUND ? 0 : e->remote_port,
 			      .when_ms = s->taken_ms };
+	uint64_t own_sent = sent, own_recv = recv;
 	if (e->dir == SOCK_DIR_LOCAL && e->is_server) {
 		if (e->peer_found)
 			return 0; /* the client end carries this connection */
@@ -416,6 +418,10 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 	ed->last_ms = s->taken_ms;
 	ed->bytes_sent += sent;
 	ed->bytes_received += recv;
+	if (track >= 0) {
+		w->bytes[track].added_acked += own_sent;
+		w->bytes[track].added_received += own_recv;
+	}
 	return 0;
 }
 
@@ -434,9 +440,22 @@ int window_add_sample(struct window *w, const struct sock_sample *s)
 
 /* ------------------------------------------------------------ event flows */
 
+struct added {
+	uint64_t acked, received;
+};
+
+static uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+	return b < a ? a - b : 0;
+}
+
 /* A closed connection a netlink sample saw: its samples already counted the
- * bytes up to the last sample; the close event counted all of them. */
-static void sampled_dedup(struct window *w, struct capture_take *t)
+ * bytes up to the last sample; the close event counted all of them. The
+ * flow keeps only what came after the last sample. A server end's samples
+ * may have fed a LOCAL edge of their own (the client end was not in that
+ * sample): what they added is in srv_added, for the client end it pairs
+ * with to subtract. */
+static void sampled_dedup(struct window *w, struct capture_take *t, struct added *srv_added)
 {
 	for (size_t i = 0; i < t->nsampled; i++) {
 		const struct capture_sampled *cs = &t->sampled[i];
@@ -445,6 +464,12 @@ static void sampled_dedup(struct window *w, struct capture_take *t)
 			continue;
 		struct sock_bytes *b = &w->bytes[v - 1];
 		struct capture_flow *f = &t->flows[cs->flow];
+		if (!b->closed && f->role == CAPTURE_ROLE_SERVER) {
+			srv_added[cs->flow].acked += b->added_acked < cs->bytes_acked ? b->added_acked
+										      : cs->bytes_acked;
+			srv_added[cs->flow].received += b->added_received < cs->bytes_received
+								? b->added_received : cs->bytes_received;
+		}
 		if (!b->closed) {
 			uint64_t a = b->acked < cs->bytes_acked ? b->acked : cs->bytes_acked;
 			uint64_t r = b->received < cs->bytes_received ? b->received : cs->bytes_received;
@@ -585,7 +610,10 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 		     uint32_t short_lived_ms)
 {
 	w->short_lived_ms = short_lived_ms;
-	sampled_dedup(w, t);
+	struct added *srv_added = calloc(t->nflows ? t->nflows : 1, sizeof(*srv_added));
+	if (!srv_added)
+		return -ENOMEM;
+	sampled_dedup(w, t, srv_added);
 	int rc = udp_roles(s, t);
 	for (size_t i = 0; i < t->nflows; i++) {
 		struct capture_flow *f = &t->flows[i];
@@ -617,7 +645,7 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 	/* Client ends: LOCAL when their server end is here too (or the address
 	 * is ours), else OUTBOUND. */
 	for (size_t i = 0; !rc && i < t->nflows; i++) {
-		const struct capture_flow *f = &t->flows[i];
+		struct capture_flow *f = &t->flows[i];
 		if (f->role != CAPTURE_ROLE_CLIENT)
 			continue;
 		const struct capture_flow *srv = NULL;
@@ -642,8 +670,12 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 			in.dir = SOCK_DIR_LOCAL;
 			in.peer_pid = srv->pid;
 			in.peer = flow_proc(s, srv, srv->pid, &tmp_s);
-			if (!used[si])
+			if (!used[si]) {
 				reply = srv;
+				/* The server end's samples counted these bytes already. */
+				f->bytes_sent = sub_sat(f->bytes_sent, srv_added[si].received);
+				f->bytes_received = sub_sat(f->bytes_received, srv_added[si].acked);
+			}
 			used[si] = 1;
 			uint64_t pk = server_key(srv->protocol, &srv->local, srv->local_port,
 						 &srv->remote, srv->netns);
@@ -687,6 +719,7 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 		rc = flow_count(w, &in, f, NULL);
 	}
 	free(used);
+	free(srv_added);
 	sockhash_free(&servers);
 	return rc;
 }
