@@ -157,24 +157,23 @@ static void sleep_ms(long ms)
 }
 
 /* One socket sample, then (with capture) the capture's flows of the time
- * since the last sample, into w. */
+ * since the last take, into w: after the sample, so a connection that closed
+ * during the scan finds what the sample counted of it. */
 static int sock_sample(struct collect_ctx *ctx, struct sock_scanner *s, struct window *w,
 		       struct capture *cap, uint32_t interval_ms)
 {
 	const struct sock_sample *smp;
 	int rc = collect_sock_scanner_sample(s, ctx, time_now_ms(), &smp);
-	if (rc)
-		return rc;
-	if (capture_active(cap)) {
+	if (!rc)
+		rc = window_add_sample(w, smp);
+	if (!rc && capture_active(cap)) {
 		struct capture_take t;
 		rc = capture_take(cap, &t);
 		if (!rc)
 			rc = window_add_flows(w, s, &t, interval_ms);
 		capture_take_free(&t);
-		if (rc)
-			return rc;
 	}
-	return window_add_sample(w, smp);
+	return rc;
 }
 
 int cmd_collect_sock(struct collect_ctx *ctx, int64_t now_ms, uint64_t window_ms,

@@ -238,13 +238,17 @@ static int socket_bytes(struct window *w, const struct sock_entry *e, uint64_t *
 	return 0;
 }
 
-/* Sockets not in this sample are gone: drop their counters. Swap-remove,
- * touching the index only for what moves: with churn, rebuilding the whole
- * index every sample cost as much as the steady sockets themselves. */
+/* Sockets in neither this sample nor the one before are gone: drop their
+ * counters. One sample of grace, because a socket leaves the samples before
+ * its close event arrives (closed by its program, it is dropped while the
+ * kernel still finishes the shutdown), and that event must still find what
+ * the samples counted. Swap-remove, touching the index only for what moves:
+ * with churn, rebuilding the whole index every sample cost as much as the
+ * steady sockets themselves. */
 static int bytes_prune(struct window *w)
 {
 	for (size_t i = 0; i < w->nbytes;) {
-		if (w->bytes[i].seen == w->total_samples) {
+		if (w->bytes[i].seen + 1 >= w->total_samples) {
 			i++;
 			continue;
 		}

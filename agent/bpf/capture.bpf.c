@@ -38,14 +38,8 @@
 #define ST_ESTABLISHED 1
 #define ST_SYN_SENT 2
 #define ST_SYN_RECV 3
-#define ST_FIN_WAIT1 4
-#define ST_FIN_WAIT2 5
-#define ST_TIME_WAIT 6
 #define ST_CLOSE 7
-#define ST_CLOSE_WAIT 8
-#define ST_LAST_ACK 9
 #define ST_LISTEN 10
-#define ST_CLOSING 11
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -58,14 +52,11 @@ struct sock_state {
 	__u8 role;
 	__u8 established;
 	__u8 family;
-	__u8 fin;               /* FIN_SENT | FIN_RCVD: they moved the byte counters */
+	__u8 pad;
 	__u16 lport, rport;
 	__u8 laddr[16], raddr[16];
 	char comm[CAPTURE_COMM_LEN];
 };
-
-#define FIN_SENT 1
-#define FIN_RCVD 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -176,18 +167,25 @@ static __always_inline void note_proc(__u32 pid, __u64 netns)
 	bpf_ringbuf_submit(p, BPF_RB_FORCE_WAKEUP);
 }
 
+#define CAIRN_RCV_SHUTDOWN 1
+#define CAIRN_SEND_SHUTDOWN 2
+
 /* Payload bytes: bytes_acked counts our SYN and, once acknowledged, our FIN;
- * bytes_received counts the peer's FIN. */
-static __always_inline void payload_bytes(const struct sock *sk, const struct sock_state *st,
-					  __u64 *acked, __u64 *received)
+ * bytes_received counts the peer's FIN. At the close transition sk_shutdown
+ * still says which FINs there were (tcp_done sets it only afterwards):
+ * RCV_SHUTDOWN once the peer's FIN arrived, SEND_SHUTDOWN once ours was
+ * queued, acknowledged when snd_una reached write_seq. */
+static __always_inline void payload_bytes(const struct sock *sk, __u64 *acked, __u64 *received)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u64 a = BPF_CORE_READ(tp, bytes_acked), r = BPF_CORE_READ(tp, bytes_received);
+	__u8 shut = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
 	if (a)
 		a--;
-	if ((st->fin & FIN_SENT) && a && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if ((shut & CAIRN_SEND_SHUTDOWN) && a &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		a--;
-	if ((st->fin & FIN_RCVD) && r)
+	if ((shut & CAIRN_RCV_SHUTDOWN) && r)
 		r--;
 	*acked = a;
 	*received = r;
@@ -209,7 +207,7 @@ static __always_inline void emit(const struct sock *sk, const struct sock_state 
 	e->bytes_acked = 0;
 	e->bytes_received = 0;
 	if (kind == CAPTURE_CLOSE)
-		payload_bytes(sk, st, &e->bytes_acked, &e->bytes_received);
+		payload_bytes(sk, &e->bytes_acked, &e->bytes_received);
 	e->pid = st->pid;
 	e->kind = kind;
 	e->role = st->role;
@@ -280,26 +278,10 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		}
 		return 0;
 	}
-	if (newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK || newstate == ST_CLOSE_WAIT ||
-	    newstate == ST_CLOSING || newstate == ST_TIME_WAIT) {
-		struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
-		if (st) {
-			if (newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK)
-				st->fin |= FIN_SENT;
-			else
-				st->fin |= FIN_RCVD;
-			if (newstate == ST_CLOSING)
-				st->fin |= FIN_SENT;
-		}
-		return 0;
-	}
 	if (newstate == ST_CLOSE) {
 		struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
 		if (!st)
 			return 0;
-		/* FIN_WAIT2 -> CLOSE: the peer's FIN moved us to TIME_WAIT. */
-		if (oldstate == ST_FIN_WAIT2)
-			st->fin |= FIN_RCVD;
 		if (st->established)
 			emit(sk, st, CAPTURE_CLOSE, now);
 		bpf_map_delete_elem(&socks, &key);
