@@ -177,6 +177,10 @@ def main():
                   100.0 * up / want_up if want_up else 0, len(es), h["capture_ringbuf_drops"],
                   h["capture_map_full"], events, ns / runs / 1000.0 if runs else 0, h["capture"]))
         extra = max(cpu - idle_cpu, 0.0)
+        print("         kernel: %d program runs, %.2f us per %s (all runs of the hooks, other "
+              "traffic on the machine included); kernel + reader %.2f us per event" % (
+                  runs, ns / 1000.0 / sent, "datagram" if proto == "UDP" else "connection",
+                  (ns / 1000.0 + h["capture_cpu_us"]) / events if events else 0))
         print("         reader+aggregation %.3f ms = %.2f us per event; agent CPU %.3f s (%.3f s "
               "over idle: sampling the extra sockets too); max RSS %d KiB" % (
                   h["capture_cpu_us"] / 1000.0, h["capture_cpu_us"] / events if events else 0,
