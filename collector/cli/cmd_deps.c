@@ -334,6 +334,10 @@ int deps_main(int argc, char *argv[])
 		}
 		for (size_t c = o.service ? 6 : 3; c < (o.service ? 10u : 7u); c++)
 			format_table_align_right(t, c);
+		if (o.service) { /* process identities are what may be long */
+			format_table_elastic(t, 1);
+			format_table_elastic(t, 3);
+		}
 		format_table_print(t, stdout);
 		format_table_free(t);
 		char when[32];

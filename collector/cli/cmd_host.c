@@ -297,6 +297,8 @@ int host_main(int argc, char *argv[])
 				format_table_align_right(t, 3);
 				for (size_t c = 5; c < 8; c++)
 					format_table_align_right(t, c);
+				format_table_elastic(t, 0);
+				format_table_elastic(t, 2);
 				format_table_print(t, stdout);
 			}
 			format_table_free(t);

@@ -29,6 +29,8 @@ nsb=cairn-it-b-$$
 pids=
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
+	# The servers, by the pids they wrote (start_server runs in a subshell).
+	for f in "$tmp"/*.ready; do [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
 	ip netns del "$nsa" 2>/dev/null
 	ip netns del "$nsb" 2>/dev/null
 	rm -rf "$tmp"
@@ -67,11 +69,11 @@ tport=$1
 nport=$2
 uport=$3
 
-start_server() { # READYFILE CMD...: starts CMD in the background, waits for it
+start_server() { # READYFILE CMD...: starts CMD in the background, waits for it,
+	# prints its pid (which it also wrote to READYFILE: cleanup kills it by that)
 	rf=$1
 	shift
 	"$@" "$rf" >"$rf.log" 2>&1 &
-	pids="$pids $!"
 	i=0
 	while [ ! -s "$rf" ]; do
 		i=$((i + 1))
