@@ -90,6 +90,42 @@ int collect_host_parse_os_release(const char *text, Cairn__OsRelease *os)
 	return found ? 0 : -ENODATA;
 }
 
+/* The vendors' wordings of /etc/redhat-release, and the os-release ID each
+ * host would have had (RHEL 7 and CentOS 7 ship both files and agree). */
+static const struct {
+	const char *prefix, *id, *name;
+} redhat_names[] = {
+	{ "Red Hat Enterprise Linux", "rhel", "Red Hat Enterprise Linux" },
+	{ "CentOS Linux", "centos", "CentOS Linux" },
+	{ "CentOS", "centos", "CentOS Linux" },
+	{ "Scientific Linux", "scientific", "Scientific Linux" },
+	{ "Oracle Linux", "ol", "Oracle Linux Server" },
+};
+
+int collect_host_parse_redhat_release(const char *line, Cairn__OsRelease *os)
+{
+	const char *id = NULL, *name = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(redhat_names) && !id; i++)
+		if (!strncmp(line, redhat_names[i].prefix, strlen(redhat_names[i].prefix)))
+			id = redhat_names[i].id, name = redhat_names[i].name;
+	const char *rel = strstr(line, " release ");
+	if (!id || !rel)
+		return -ENODATA;
+	rel += strlen(" release ");
+	char version[32];
+	size_t n = strspn(rel, "0123456789.");
+	if (!n || n >= sizeof(version))
+		return -ENODATA;
+	memcpy(version, rel, n);
+	version[n] = '\0';
+	os->id = collect_strdup(id);
+	os->id_like = collect_strdup(!strcmp(id, "rhel") ? "fedora" : "rhel fedora");
+	os->name = collect_strdup(name);
+	os->version_id = collect_strdup(version);
+	os->pretty_name = dup_clean(line);
+	return 0;
+}
+
 static void collect_os(struct collect_ctx *ctx, Cairn__HostInfo *h)
 {
 	Cairn__OsRelease *os = collect_alloc(sizeof(*os));
@@ -102,7 +138,12 @@ static void collect_os(struct collect_ctx *ctx, Cairn__HostInfo *h)
 		    collect_host_parse_os_release(buf, os) == 0)
 			return;
 	}
-	collect_error(ctx, COLLECT_HOST, "no os-release in /etc/os-release or /usr/lib/os-release");
+	/* RHEL/CentOS 6 and older have no os-release, only this one line. */
+	if (collect_read_line(ctx, "/etc/redhat-release", buf, sizeof(buf)) > 0 &&
+	    collect_host_parse_redhat_release(buf, os) == 0)
+		return;
+	collect_error(ctx, COLLECT_HOST, "no os-release in /etc/os-release or /usr/lib/os-release, "
+		      "no /etc/redhat-release");
 }
 
 /* -------------------------------------------------------------------- cpu */

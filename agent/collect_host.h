@@ -33,6 +33,12 @@ int collect_host_parse_cpuinfo(const char *text, struct host_cpu *cpu);
 /* os-release text -> fields (malloc'd strings set on os). -ENODATA when none. */
 int collect_host_parse_os_release(const char *text, Cairn__OsRelease *os);
 
+/* The one line of /etc/redhat-release ("CentOS release 6.10 (Final)") ->
+ * the os-release fields such a host lacks: ID (rhel, centos, scientific, ol),
+ * ID_LIKE, NAME, VERSION_ID ("6.10"), PRETTY_NAME (the line). For hosts
+ * without os-release (RHEL/CentOS 6). -ENODATA for another wording. */
+int collect_host_parse_redhat_release(const char *line, Cairn__OsRelease *os);
+
 struct host_mount {
 	char device[256];
 	char mountpoint[1024];

@@ -18,9 +18,6 @@
 #include <sodium.h>
 
 #include "cairn-config.h"
-#if HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "batch.h"
 #include "capture.h"
@@ -32,6 +29,7 @@
 #include "collect_sock.h"
 #include "keys.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "sender.h"
 #include "sign.h"
 #include "spool.h"
@@ -134,20 +132,12 @@ static void write_status(struct daemon *d);
 
 /* ---------------------------------------------------------------- systemd */
 
-static bool under_systemd(void)
-{
-	const char *s = getenv("NOTIFY_SOCKET");
-	return s && *s;
-}
-
+/* The agent speaks the notification protocol itself (common/sdnotify.c), so
+ * the statically linked portable build keeps Type=notify and the watchdog. */
 static void notify(const char *state)
 {
-#if HAVE_SYSTEMD
-	if (under_systemd())
-		sd_notify(0, state);
-#else
-	(void)state;
-#endif
+	if (sdnotify_enabled())
+		sdnotify_send(state);
 }
 
 /* The loop thread is alive, but that says nothing about a scan stuck on
@@ -176,9 +166,8 @@ static void watchdog_cb(uv_timer_t *t)
 
 static void watchdog_start(struct daemon *d)
 {
-#if HAVE_SYSTEMD
-	uint64_t usec = 0;
-	if (under_systemd() && sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+	uint64_t usec = sdnotify_enabled() ? sdnotify_watchdog_usec() : 0;
+	if (usec > 0) {
 		d->watchdog_usec = usec;
 		uint64_t ms = usec / 2000;
 		if (!ms)
@@ -186,9 +175,6 @@ static void watchdog_start(struct daemon *d)
 		uv_timer_start(&d->watchdog_timer, watchdog_cb, ms, ms);
 		log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)ms);
 	}
-#else
-	(void)d;
-#endif
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -28,6 +28,7 @@ struct edge {
 	/* From event capture (window_add_flows). */
 	uint64_t opened, closed, short_lived, duration_total_us, duration_max_us;
 	uint64_t datagrams_sent, datagrams_received;
+	bool bytes_known;       /* some socket of the edge had tcp_info counters */
 };
 
 struct listener {
@@ -422,6 +423,7 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 	ed->last_ms = s->taken_ms;
 	ed->bytes_sent += sent;
 	ed->bytes_received += recv;
+	ed->bytes_known |= e->has_bytes;
 	if (track >= 0) {
 		w->bytes[track].added_acked += own_sent;
 		w->bytes[track].added_received += own_recv;
@@ -545,6 +547,8 @@ static int flow_count(struct window *w, const struct edge_in *in, const struct c
 	bool swap = in->dir == SOCK_DIR_LOCAL && f->role == CAPTURE_ROLE_SERVER;
 	ed->bytes_sent += swap ? f->bytes_received : f->bytes_sent;
 	ed->bytes_received += swap ? f->bytes_sent : f->bytes_received;
+	/* bytes at close (TCP) and datagram sizes (UDP) are measured, not unknown */
+	ed->bytes_known |= f->closed > 0 || f->datagrams_sent > 0 || reply;
 	if (swap)
 		ed->datagrams_received += f->datagrams_sent;
 	else
@@ -788,6 +792,7 @@ static int build_edges(const struct window *w, int64_t end_ms, Cairn__Connection
 		x->last_seen_ms = ed->last_ms;
 		x->bytes_sent = ed->bytes_sent;
 		x->bytes_received = ed->bytes_received;
+		x->bytes_unknown = !ed->bytes_known;
 		x->netns = ed->netns;
 		x->peer_pid = (uint32_t)ed->peer_pid;
 		x->connections_opened = ed->opened;

@@ -137,6 +137,9 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 			rows++;
 		}
 		format_table_align_right(t, 2);
+		format_table_elastic(t, 1);
+		format_table_elastic(t, 3);
+		format_table_elastic(t, 5);
 		if (rows) {
 			printf(infra ? "\nShared infrastructure:\n" : "Applications:\n");
 			format_table_print(t, stdout);
@@ -147,8 +150,8 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 	}
 	char when[32];
 	format_time(s->computed_ms, when, sizeof(when));
-	printf("\nsnapshot %llu computed %s UTC from %u hosts\n", (unsigned long long)s->version, when,
-	       s->hosts);
+	printf("\nsnapshot %llu computed %s UTC from %u %s\n", (unsigned long long)s->version, when,
+	       s->hosts, format_noun(s->hosts, "host", "hosts"));
 	return 0;
 }
 

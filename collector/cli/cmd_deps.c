@@ -334,9 +334,13 @@ int deps_main(int argc, char *argv[])
 		}
 		for (size_t c = o.service ? 6 : 3; c < (o.service ? 10u : 7u); c++)
 			format_table_align_right(t, c);
-		if (o.service) { /* process identities are what may be long */
+		format_table_elastic(t, 0);
+		format_table_elastic(t, o.service ? 2 : 1);
+		if (o.service) {
 			format_table_elastic(t, 1);
 			format_table_elastic(t, 3);
+		} else {
+			format_table_elastic(t, 2);
 		}
 		format_table_print(t, stdout);
 		format_table_free(t);

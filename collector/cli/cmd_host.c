@@ -171,8 +171,11 @@ int host_main(int argc, char *argv[])
 		printf("  os        %s\n", hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-");
 		printf("  kernel    %s (%s)\n", *hi->kernel_release ? hi->kernel_release : "-",
 		       *hi->architecture ? hi->architecture : "-");
-		printf("  cpu       %u threads, %u cores, %u sockets%s%s\n", hi->cpu_threads,
-		       hi->cpu_cores, hi->cpu_sockets, *hi->cpu_model ? ": " : "", hi->cpu_model);
+		printf("  cpu       %u %s, %u %s, %u %s%s%s\n", hi->cpu_threads,
+		       format_noun(hi->cpu_threads, "thread", "threads"), hi->cpu_cores,
+		       format_noun(hi->cpu_cores, "core", "cores"), hi->cpu_sockets,
+		       format_noun(hi->cpu_sockets, "socket", "sockets"), *hi->cpu_model ? ": " : "",
+		       hi->cpu_model);
 		printf("  memory    %s\n", mem);
 		if (hi->virt)
 			printf("  virt      %s%s%s\n", *hi->virt->kind ? hi->virt->kind : "-",
@@ -253,6 +256,7 @@ int host_main(int argc, char *argv[])
 		printf("\nListeners (%zu):\n", ls->n_listeners);
 		if (t) {
 			format_table_align_right(t, 2);
+			format_table_elastic(t, 4);
 			format_table_print(t, stdout);
 		}
 		format_table_free(t);
@@ -298,6 +302,7 @@ int host_main(int argc, char *argv[])
 				for (size_t c = 5; c < 8; c++)
 					format_table_align_right(t, c);
 				format_table_elastic(t, 0);
+				format_table_elastic(t, 1);
 				format_table_elastic(t, 2);
 				format_table_print(t, stdout);
 			}

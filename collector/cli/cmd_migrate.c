@@ -240,9 +240,9 @@ int progress_main(int argc, char *argv[])
 				     "COMPLETED", (int)total[4], "not_migrated", "apps", (int)staying, "hosts",
 				     (int)staying_hosts));
 	else
-		printf("TOTAL %u hosts: %.0f%% done; %u not started (%.0f%%), %u in progress, %u failed, "
+		printf("TOTAL %u %s: %.0f%% done; %u not started (%.0f%%), %u in progress, %u failed, "
 		       "%u completed (%.0f%%)\n",
-		       thosts, tpct, total[1], thosts ? 100.0 * total[1] / thosts : 0, total[2], total[3],
+		       thosts, format_noun(thosts, "host", "hosts"), tpct, total[1], thosts ? 100.0 * total[1] / thosts : 0, total[2], total[3],
 		       total[4], thosts ? 100.0 * total[4] / thosts : 0);
 	if (!jw && staying)
 		printf("Not migrated (Retire / Retain): %zu application%s, %zu host%s; 'plan waves' lists them\n",

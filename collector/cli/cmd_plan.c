@@ -76,9 +76,9 @@ static int cmp_readiness_row(const void *x, const void *y)
 
 static void print_readiness_detail(const Cairn__Store__Readiness *r)
 {
-	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u windows)\n",
+	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u %s)\n",
 	       r->kind, r->name, r->target, r->category, r->score, r->confidence, r->coverage * 100,
-	       r->windows);
+	       r->windows, format_noun(r->windows, "window", "windows"));
 	printf("Reasons:\n");
 	if (!r->n_reasons)
 		printf("  (none: nothing found that needs work before a move)\n");
@@ -214,11 +214,14 @@ int readiness_main(int argc, char *argv[])
 	}
 	print_plan_header(s);
 	printf("OS lifecycle table as of %s\n\n", *s->lifecycle_as_of ? s->lifecycle_as_of : "?");
-	printf("%-4s  %-24s  %-19s  %5s  %4s  %-10s  %s\n", "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
-	       "STRATEGY", "REASONS");
+	static const char *const rhead[] = { "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
+					      "STRATEGY", "REASONS", NULL };
+	struct format_table *t = format_table_new(7, rhead);
 	unsigned count[4] = { 0 };
 	Cairn__Store__Readiness **rows = malloc((s->n_readiness + 1) * sizeof(*rows));
-	if (!rows) {
+	if (!rows || !t) {
+		free(rows);
+		format_table_free(t);
 		planctx_close(&p);
 		return 1;
 	}
@@ -228,13 +231,18 @@ int readiness_main(int argc, char *argv[])
 		const Cairn__Store__Readiness *r = rows[i];
 		char codes[512];
 		reason_codes(r, codes, sizeof(codes));
-		printf("%-4s  %-24.24s  %-19s  %5u  %3u/5  %-10s  %s\n", r->kind, r->name, r->category,
-		       r->score, r->confidence, r->strategy, codes);
+		format_table_rowf(t, "%s\t%s\t%s\t%u\t%u/5\t%s\t%s", r->kind, r->name, r->category,
+				  r->score, r->confidence, r->strategy, codes);
 		if (!strcmp(r->kind, "host"))
 			count[!strcmp(r->category, "Ready") ? 0 : !strcmp(r->category, "Conditionally ready") ? 1
 			      : !strcmp(r->category, "Not ready") ? 2 : 3]++;
 	}
 	free(rows);
+	format_table_align_right(t, 3);
+	format_table_elastic(t, 1);
+	format_table_elastic(t, 6);
+	format_table_print(t, stdout);
+	format_table_free(t);
 	if (!s->n_readiness)
 		printf("(no hosts yet)\n");
 	printf("\nHosts: %u ready, %u conditionally ready, %u not ready, %u unknown. "
@@ -316,11 +324,15 @@ int sizing_main(int argc, char *argv[])
 		return 0;
 	}
 	print_plan_header(s);
-	printf("\n%-20s  %-6s  %-13s  %-15s  %-12s  %9s  %-10s  %-16s  %9s  %-10s  %s\n", "HOST", "MODE",
-	       "VCPU used>need", "MEM GiB used>need", "INSTANCE", "$/MONTH", "AS OF", "STORAGE",
-	       "$/MONTH", "AS OF", "NOTE");
+	printf("\n");
+	static const char *const zhead[] = { "HOST", "MODE", "VCPU used>need", "MEM GiB used>need",
+					      "INSTANCE", "$/MONTH", "STORAGE", "$/MONTH", "NOTE",
+					      NULL };
+	struct format_table *t = format_table_new(9, zhead);
 	const Cairn__Store__Sizing **zs = malloc((s->n_sizing + 1) * sizeof(*zs));
-	if (!zs) {
+	if (!zs || !t) {
+		free(zs);
+		format_table_free(t);
 		planctx_names_free(&nm);
 		planctx_close(&p);
 		return 1;
@@ -334,17 +346,27 @@ int sizing_main(int argc, char *argv[])
 		snprintf(cpu, sizeof(cpu), "%.2f>%.2f", z->cpu_observed, z->cpu_needed);
 		snprintf(mem, sizeof(mem), "%.2f>%.2f", z->mem_observed_gib, z->mem_needed_gib);
 		snprintf(st, sizeof(st), "%.0fGiB %s %.0fIOPS", z->storage_gib, z->storage_type, z->storage_iops);
-		printf("%-20.20s  %-6s  %-13s  %-15s  %-12s  %9.2f  %-10s  %-16s  %9.2f  %-10s  %s\n",
-		       planctx_names_get(&nm, z->host), z->mode, cpu, mem,
-		       *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
-		       z->catalog_as_of, st, z->storage_monthly_usd, rules_plan.ebs_as_of, z->note);
+		format_table_rowf(t, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s",
+				  planctx_names_get(&nm, z->host), z->mode, cpu, mem,
+				  *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
+				  st, z->storage_monthly_usd, z->note);
 	}
 	free(zs);
+	format_table_align_right(t, 5);
+	format_table_align_right(t, 7);
+	format_table_elastic(t, 0);
+	format_table_elastic(t, 8);
+	if (s->n_sizing)
+		format_table_print(t, stdout);
+	format_table_free(t);
 	planctx_names_free(&nm);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
-	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. EBS prices %s. 'cost' sums them up.\n",
-	       s->n_sizing ? s->sizing[0]->region : "us-east-1", rules_plan.ebs_region);
+	printf("\nEC2 prices: Linux on-demand, %s, as of %s, 730 h/month. EBS prices %s, as of %s. "
+	       "'cost' sums them up; --json has the date of every row.\n",
+	       s->n_sizing ? s->sizing[0]->region : "us-east-1",
+	       *s->catalog_as_of ? s->catalog_as_of : "?", rules_plan.ebs_region,
+	       rules_plan.ebs_as_of);
 	planctx_close(&p);
 	return 0;
 }
@@ -441,9 +463,13 @@ int cost_main(int argc, char *argv[])
 		print_plan_header(s);
 		printf("EC2 prices as of %s, EBS prices as of %s (%s)\n\n", asof, rules_plan.ebs_as_of,
 		       rules_plan.ebs_region);
-		printf("%-20s  %-16s  %-12s  %10s  %-12s  %10s  %10s  %s\n", "HOST", "APPLICATION",
-		       "AS-IS", "$/MONTH", "RIGHT-SIZED", "$/MONTH", "SAVING", "AS OF");
 	}
+	static const char *const chead[] = { "HOST", "APPLICATION", "AS-IS", "$/MONTH",
+					      "RIGHT-SIZED", "$/MONTH", "SAVING", NULL };
+	static const char *const ahead[] = { "APPLICATION", "HOSTS", "AS-IS $/MO", "SIZED $/MO",
+					      "SAVING", NULL };
+	struct format_table *th = jh ? NULL : format_table_new(7, chead);
+	struct format_table *ta = jh ? NULL : format_table_new(5, ahead);
 	for (size_t i = 0; i < s->n_sizing; i++) {
 		const Cairn__Store__Sizing *z = s->sizing[i];
 		size_t k = app_index(order, s->n_apps, z->app_id);
@@ -467,16 +493,23 @@ int cost_main(int argc, char *argv[])
 							    "rightsized_monthly_usd", r, "saving_usd", a - r,
 							    "as_of", z->catalog_as_of));
 		} else {
-			printf("%-20.20s  %-16.16s  %-12s  %10.2f  %-12s  %10.2f  %10.2f  %s\n",
-			       planctx_names_get(&nm, z->host), app ? app->name : "-",
-			       *z->asis_instance_type ? z->asis_instance_type : "(none)", a,
-			       *z->instance_type ? z->instance_type : "(none)", r, a - r, z->catalog_as_of);
+			if (th)
+				format_table_rowf(th, "%s\t%s\t%s\t%.2f\t%s\t%.2f\t%.2f",
+						  planctx_names_get(&nm, z->host), app ? app->name : "-",
+						  *z->asis_instance_type ? z->asis_instance_type : "(none)",
+						  a, *z->instance_type ? z->instance_type : "(none)", r,
+						  a - r);
 		}
 	}
 	json_t *ja = jh ? json_array() : NULL;
-	if (!jh)
-		printf("\n%-36s  %5s  %10s  %10s  %10s  %s\n", "APPLICATION", "HOSTS", "AS-IS $/MO",
-		       "SIZED $/MO", "SAVING", "AS OF");
+	if (th) {
+		for (size_t c = 3; c < 7; c += (c == 3 ? 2 : 1))
+			format_table_align_right(th, c);
+		format_table_elastic(th, 0);
+		format_table_elastic(th, 1);
+		format_table_print(th, stdout);
+		printf("\n");
+	}
 	for (size_t k = 0; k < s->n_apps; k++) {
 		if (ja)
 			json_array_append_new(ja, json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:s}", "id",
@@ -484,10 +517,19 @@ int cost_main(int argc, char *argv[])
 							    (int)apps[k].hosts, "asis_monthly_usd", apps[k].asis,
 							    "rightsized_monthly_usd", apps[k].sized,
 							    "saving_usd", apps[k].asis - apps[k].sized, "as_of", asof));
-		else
-			printf("%-36.36s  %5u  %10.2f  %10.2f  %10.2f  %s\n", s->apps[k]->name, apps[k].hosts,
-			       apps[k].asis, apps[k].sized, apps[k].asis - apps[k].sized, asof);
+		else if (ta)
+			format_table_rowf(ta, "%s\t%u\t%.2f\t%.2f\t%.2f", s->apps[k]->name,
+					  apps[k].hosts, apps[k].asis, apps[k].sized,
+					  apps[k].asis - apps[k].sized);
 	}
+	if (ta) {
+		for (size_t c = 1; c < 5; c++)
+			format_table_align_right(ta, c);
+		format_table_elastic(ta, 0);
+		format_table_print(ta, stdout);
+	}
+	format_table_free(th);
+	format_table_free(ta);
 	if (jh) {
 		format_print_json(json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
 				     "mode", s->sizing_mode, "catalog_as_of", asof, "ebs_as_of",
@@ -496,9 +538,9 @@ int cost_main(int argc, char *argv[])
 				     "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
 				     "saving_usd", total.asis - total.sized));
 	} else {
-		printf("\nTOTAL %u hosts: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
+		printf("\nTOTAL %u %s: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
 		       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
-		       total.hosts, total.asis, total.sized, total.asis - total.sized,
+		       total.hosts, format_noun(total.hosts, "host", "hosts"), total.asis, total.sized, total.asis - total.sized,
 		       total.asis > 0 ? (total.asis - total.sized) / total.asis * 100 : 0, asof,
 		       rules_plan.ebs_as_of);
 	}
@@ -632,7 +674,7 @@ int plan_main(int argc, char *argv[])
 		return 0;
 	}
 	print_plan_header(s);
-	printf("Wave size limit: %u hosts\n", limit);
+	printf("Wave size limit: %u %s\n", limit, format_noun(limit, "host", "hosts"));
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");

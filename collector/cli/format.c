@@ -214,17 +214,7 @@ void format_time_sec(int64_t ms, char *out, size_t n)
 
 void format_bytes(uint64_t b, char *out, size_t n)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)b;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, n, "%llu B", (unsigned long long)b);
-	else
-		snprintf(out, n, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+	str_bytes(b, out, n);
 }
 
 void format_age(int64_t ms, int64_t now_ms, char *out, size_t n)
@@ -246,19 +236,7 @@ void format_age(int64_t ms, int64_t now_ms, char *out, size_t n)
 
 void *format_json_str(const char *s)
 {
-	if (!s)
-		s = "";
-	size_t len = strlen(s);
-	if (pbjson_utf8_valid(s, len))
-		return json_stringn(s, len);
-	size_t cap = len * 3 + 1;
-	char *fixed = malloc(cap);
-	if (!fixed)
-		return NULL;
-	size_t n = pbjson_utf8_sanitize(fixed, cap, s, len);
-	json_t *j = json_stringn(fixed, n);
-	free(fixed);
-	return j;
+	return pbjson_string(s);
 }
 
 int format_print_json(void *json)
@@ -279,4 +257,9 @@ const char *format_count(uint64_t count, const char *one, const char *many, char
 {
 	snprintf(out, n, "%llu %s", (unsigned long long)count, count == 1 ? one : many);
 	return out;
+}
+
+const char *format_noun(uint64_t count, const char *one, const char *many)
+{
+	return count == 1 ? one : many;
 }

@@ -58,6 +58,8 @@ void *format_json_str(const char *s);
  * decrements its reference. Returns 0 or -ENOMEM. */
 int format_print_json(void *json);
 
+/* The noun for count: one for 1, many otherwise ("%u %s" in a longer line). */
+const char *format_noun(uint64_t count, const char *one, const char *many);
 /* "1 host", "3 hosts", "0 hosts": the count with its noun. Returns out. */
 const char *format_count(uint64_t count, const char *one, const char *many, char *out, size_t n);
 
