@@ -495,6 +495,8 @@ static int try_plan(struct capture *c, const struct attach_plan *p, char *why, s
 		return rc;
 	}
 	s->rodata->wakeup_bytes = c->opts.wakeup_bytes;
+	if (c->opts.ringbuf_bytes)
+		bpf_map__set_max_entries(s->maps.events, c->opts.ringbuf_bytes);
 	set_autoload(s, p);
 	int rc = capture_bpf__load(s);
 	if (rc) {

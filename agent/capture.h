@@ -90,6 +90,7 @@ struct capture_opts {
 	const char *disable_reason;
 	uint32_t short_lived_ms;    /* 0 = 15000 */
 	uint32_t wakeup_bytes;      /* ring-buffer fill that wakes the reader; 0 = 256 KiB */
+	uint32_t ringbuf_bytes;     /* ring buffer size, a power of two >= 4096; 0 = 4 MiB */
 };
 
 struct capture;

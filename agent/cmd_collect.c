@@ -40,6 +40,7 @@ struct collect_opts {
 	bool only_given;
 	long interval_ms;
 	uint64_t window_ms;         /* --window: socket window with event capture; 0 = one sample */
+	bool capture_poll;          /* capture = poll in the configuration */
 	const char *prog;
 };
 
@@ -251,7 +252,10 @@ static int run_collectors(struct collect_ctx *ctx, const struct collect_opts *o,
 		collect_proc_delta(first, r->procs, &r->delta);
 	if (o->only[COLLECT_SOCK]) {
 		struct capture_opts co = { .short_lived_ms = (uint32_t)o->interval_ms };
-		if (!ctx->live) {
+		if (o->capture_poll) {
+			co.disable = true;
+			co.disable_reason = "capture = poll in the configuration";
+		} else if (!ctx->live) {
 			co.disable = true;
 			co.disable_reason = "not the live host (--root)";
 		}
@@ -621,6 +625,7 @@ int collect_main(int argc, char *argv[])
 			return 2;
 		}
 		root = cfg.root;
+		o.capture_poll = !strcmp(cfg.capture, "poll");
 	}
 	if (!o.only_given)
 		for (int k = 0; k < COLLECT_NKINDS; k++)
