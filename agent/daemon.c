@@ -965,6 +965,60 @@ static int lock_state_dir(struct daemon *d)
 	return 0;
 }
 
+/* Seqs skipped after a damaged spool beyond the last next_seq the status
+ * file recorded: batches spooled after that status write (it is rewritten
+ * every DAEMON_STATUS_PERIOD_MS, a batch is spooled per report window) must
+ * not get their seq reused for different content. */
+#define DAEMON_DAMAGED_SEQ_MARGIN 16
+
+/* The agent never stays down because of its own cache: a spool that
+ * spool_open refuses as damaged is moved aside, a fresh one opened, and the
+ * batches it held (as far as the last status file knows: acked_seq + 1 up to
+ * next_seq, plus a margin) are reported to the collector as a SPOOL_DAMAGED
+ * gap. eb holds the damage on entry, the failure on return. */
+static int recover_damaged_spool(struct daemon *d, struct errbuf *eb)
+{
+	char moved[PATH_MAX], path[PATH_MAX + 32];
+	log_error("%s", eb->msg);
+	int rc = spool_move_aside(d->cfg.state_dir, moved, sizeof(moved), eb);
+	if (rc)
+		return rc;
+	uint64_t acked = 0, next = 1;
+	int64_t last_ack_ms = 0;
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_STATUS_FILE);
+	json_t *st = json_load_file(path, 0, NULL);
+	json_t *sp = json_object_get(st, "spool");
+	if (json_is_integer(json_object_get(sp, "next_seq"))) {
+		json_int_t a = json_integer_value(json_object_get(sp, "acked_seq"));
+		json_int_t n = json_integer_value(json_object_get(sp, "next_seq"));
+		acked = a > 0 ? (uint64_t)a : 0;
+		next = n > 0 ? (uint64_t)n : 1;
+		json_int_t t = json_integer_value(json_object_get(st, "last_ack_ms"));
+		last_ack_ms = t > 0 ? t : 0;
+	}
+	json_decref(st);
+	if ((rc = spool_open(&d->spool, d->cfg.state_dir, d->cfg.spool_max, false, eb)))
+		return rc;
+	struct spool_gap lost = { .first_seq = acked + 1,
+				  .last_seq = next - 1 + DAEMON_DAMAGED_SEQ_MARGIN,
+				  .reason = CAIRN__GAP_REASON__SPOOL_DAMAGED,
+				  .window_start_ms = last_ack_ms,
+				  .window_end_ms = time_now_ms() };
+	if (lost.first_seq > lost.last_seq)
+		lost.first_seq = lost.last_seq;
+	if ((rc = spool_resume_after_loss(d->spool, &lost))) {
+		errbuf_set(eb, rc, "spool: cannot record the lost range in the fresh spool: %s",
+			   db_strerror(rc));
+		return rc;
+	}
+	log_warn("spool: damaged spool moved aside to %s (inspect or delete it); a fresh spool "
+		 "continues at seq %llu and seqs %llu..%llu go to the collector as lost "
+		 "(Gap SPOOL_DAMAGED)",
+		 moved, (unsigned long long)lost.last_seq + 1, (unsigned long long)lost.first_seq,
+		 (unsigned long long)lost.last_seq);
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	struct errbuf eb;
@@ -991,7 +1045,10 @@ static int setup(struct daemon *d)
 	log_info("agent id %s (fingerprint %s)%s", d->agent_id, fp,
 		 created ? ": new key created in the state dir" : "");
 
-	if ((rc = spool_open(&d->spool, d->cfg.state_dir, d->cfg.spool_max, false, &eb))) {
+	rc = spool_open(&d->spool, d->cfg.state_dir, d->cfg.spool_max, false, &eb);
+	if (rc == DB_ERR_DAMAGED)
+		rc = recover_damaged_spool(d, &eb);
+	if (rc) {
 		log_error("%s", eb.msg);
 		return rc;
 	}

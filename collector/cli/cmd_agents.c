@@ -15,10 +15,11 @@
 #include <time.h>
 
 #include "cli.h"
+#include "pbjson.h"
 #include "commands.h"
-#include "format.h"
 #include "enroll.h"
 #include "decide.h"
+#include "docs.h"
 #include "format.h"
 #include "read.h"
 #include "keys.h"
@@ -47,29 +48,6 @@ static int agents_option(int opt, const char *arg, void *ctx)
 	return 0;
 }
 
-static json_t *agent_json(const Cairn__Store__Agent *a)
-{
-	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
-	keys_id_hex(a->agent_id.data, hex);
-	keys_fingerprint(a->agent_id.data, fp);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:s, s:s, s:s, s:I}",
-			 "id", hex, "fingerprint", fp, "hostname", a->hostname,
-			 "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
-			 "first_seen_ms", (json_int_t)a->first_seen_ms,
-			 "last_seen_ms", (json_int_t)a->last_seen_ms,
-			 "last_batch_ms", (json_int_t)a->last_batch_ms,
-			 "high_seq", (json_int_t)a->high_seq,
-			 "batches_stored", (json_int_t)a->batches_stored,
-			 "records_stored", (json_int_t)a->records_stored,
-			 "replays_rejected", (json_int_t)a->replays_rejected,
-			 "bad_signatures", (json_int_t)a->bad_signatures,
-			 "malformed_batches", (json_int_t)a->malformed_batches,
-			 "gaps_reported", (json_int_t)a->gaps_reported,
-			 "last_peer", a->last_peer, "agent_version", a->agent_version,
-			 "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms);
-}
-
 static int agents_list(struct cli *cli, bool pending_only)
 {
 	struct read_ctx r;
@@ -90,13 +68,18 @@ static int agents_list(struct cli *cli, bool pending_only)
 	if (ags.undecodable)
 		fprintf(stderr, "%s: skipped %zu undecodable agent records\n", cli->prog,
 			ags.undecodable);
-	json_t *arr = cli->json ? json_array() : NULL;
+	json_t *arr = cli->json ? docs_agents(&ags, pending_only) : NULL;
+	if (cli->json && !arr) {
+		read_agents_free(&ags);
+		return 1;
+	}
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "STATE", "VIA",
 					     "LAST SEEN (UTC)", "LAST BATCH (UTC)", "HIGH SEQ",
 					     "BATCHES", "RECORDS", "REPLAYS", "BAD SIG", "MALFORMED",
-					     "GAPS", NULL };
-	struct format_table *tab = arr ? NULL : format_table_new(13, head);
+					     "GAPS", "CONFLICTS", NULL };
+	struct format_table *tab = arr ? NULL : format_table_new(14, head);
 	size_t shown = 0, pending = 0;
+	json_t *conflicted = json_array();
 	for (size_t i = 0; i < ags.n; i++) {
 		const Cairn__Store__Agent *a = ags.v[i].agent;
 		if (a->state == CAIRN__STORE__ENROLL_STATE__PENDING)
@@ -104,30 +87,34 @@ static int agents_list(struct cli *cli, bool pending_only)
 		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
 		shown++;
-		const Cairn__CollectorHealth *h = ags.v[i].health;
-		if (arr) {
-			json_t *o = agent_json(a);
-			/* The last window's capture: mechanism and events it lost. */
-			json_object_set_new(o, "capture", format_json_str(h ? h->capture : ""));
-			json_object_set_new(o, "capture_lost_events",
-					    json_integer(h ? (json_int_t)(h->capture_ringbuf_drops +
-									  h->capture_map_full) : 0));
-			json_array_append_new(arr, o);
-		} else if (tab) {
+		if (tab) {
 			char seen[32], batch[32];
 			format_time_sec(a->last_seen_ms, seen, sizeof(seen));
 			format_time_sec(a->last_batch_ms, batch, sizeof(batch));
-			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
 					  ags.v[i].fingerprint, *a->hostname ? a->hostname : "-",
-					  enroll_state_name(a->state),
+					  store_enroll_state_name(a->state),
 					  *a->enroll_via ? a->enroll_via : "-", seen, batch,
 					  (unsigned long long)a->high_seq,
 					  (unsigned long long)a->batches_stored,
 					  (unsigned long long)a->records_stored,
 					  (unsigned long long)a->replays_rejected,
 					  (unsigned long long)a->bad_signatures,
-					  (unsigned long long)a->malformed_batches,
-					  (unsigned long long)a->gaps_reported);
+					  (unsigned long long)(a->malformed_batches + a->limit_batches),
+					  (unsigned long long)a->gaps_reported,
+					  (unsigned long long)a->conflicts);
+			if (a->conflicts) {
+				char when[32], line[256];
+				format_time_sec(a->last_conflict_ms, when, sizeof(when));
+				snprintf(line, sizeof(line),
+					 "agent %s ('%s'): %llu conflict%s, last at seq %llu on %s UTC: "
+					 "agent key used by two machines? (docs/operations.md, "
+					 "'Cloned agent keys')",
+					 ags.v[i].fingerprint, a->hostname,
+					 (unsigned long long)a->conflicts, a->conflicts == 1 ? "" : "s",
+					 (unsigned long long)a->last_conflict_seq, when);
+				json_array_append_new(conflicted, json_string(line));
+			}
 		}
 	}
 	if (arr) {
@@ -135,13 +122,17 @@ static int agents_list(struct cli *cli, bool pending_only)
 	} else if (!shown) {
 		printf("(no %sagents)\n", pending_only ? "pending " : "");
 	} else if (tab) {
-		for (size_t c = 6; c < 13; c++)
+		for (size_t c = 6; c < 14; c++)
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
 		format_table_print(tab, stdout);
 		if (pending && !pending_only)
 			printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
 			       pending);
+		size_t k;
+		json_t *line;
+		json_array_foreach(conflicted, k, line)
+			printf("%s%s\n", k ? "" : "\n", json_string_value(line));
 		for (size_t i = 0; i < ags.n; i++) {
 			const Cairn__CollectorHealth *h = ags.v[i].health;
 			uint64_t lost = h ? h->capture_ringbuf_drops + h->capture_map_full : 0;
@@ -151,6 +142,7 @@ static int agents_list(struct cli *cli, bool pending_only)
 				       ags.v[i].fingerprint, (unsigned long long)lost);
 		}
 	}
+	json_decref(conflicted);
 	format_table_free(tab);
 	read_agents_free(&ags);
 	return rc;
@@ -172,6 +164,36 @@ static int decide_txn(MDB_txn *txn, const struct db_env *env, void *arg)
 	return rc;
 }
 
+/* One enrollment decision with its audit entry: `agents accept|reject|revoke`
+ * and the console's admin buttons (web_opts.enroll) both write through here. */
+static int enroll_write(struct read_ctx *r, const char *needle, enum enroll_action action,
+			uint8_t id[static 32], struct errbuf *eb)
+{
+	struct decision d = { needle, action, { 0 }, eb };
+	int rc = decide_write(r, decide_txn, &d, eb);
+	memcpy(id, d.id, 32);
+	return rc;
+}
+
+int agents_enroll(struct read_ctx *r, const char *needle, const char *verb,
+		  char id_hex[static KEY_ID_HEX_LEN + 1], struct errbuf *eb)
+{
+	enum enroll_action action;
+	if (!strcmp(verb, "accept"))
+		action = ENROLL_ACCEPT;
+	else if (!strcmp(verb, "reject"))
+		action = ENROLL_REJECT;
+	else if (!strcmp(verb, "revoke"))
+		action = ENROLL_REVOKE;
+	else
+		return errbuf_set(eb, -EINVAL, "'%s' is not accept, reject or revoke", verb);
+	uint8_t id[32] = { 0 };
+	int rc = enroll_write(r, needle, action, id, eb);
+	if (!rc)
+		keys_id_hex(id, id_hex);
+	return rc;
+}
+
 static int agents_decide(struct cli *cli, enum enroll_action action, const char *needle)
 {
 	struct read_ctx r;
@@ -180,7 +202,7 @@ static int agents_decide(struct cli *cli, enum enroll_action action, const char 
 		return rc;
 	struct errbuf eb = { { 0 } };
 	struct decision d = { needle, action, { 0 }, &eb };
-	rc = decide_write(&r, decide_txn, &d, &eb);
+	rc = enroll_write(&r, needle, action, d.id, &eb);
 	read_close(&r);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);

@@ -25,6 +25,9 @@ static const struct option plan_longopts[] = {
 	{ "progress", required_argument, NULL, PLANCTX_OPT_PROGRESS },
 	{ "note", required_argument, NULL, PLANCTX_OPT_NOTE },
 	{ "fresh", no_argument, NULL, PLANCTX_OPT_FRESH },
+	{ "level", required_argument, NULL, PLANCTX_OPT_LEVEL },
+	{ "app", required_argument, NULL, PLANCTX_OPT_APP },
+	{ "with-infra", no_argument, NULL, PLANCTX_OPT_WITH_INFRA },
 	{ 0 },
 };
 
@@ -121,6 +124,15 @@ static int handle(int opt, const char *arg, void *ctx)
 		return 0;
 	case PLANCTX_OPT_FRESH:
 		p->fresh = true;
+		return 0;
+	case PLANCTX_OPT_LEVEL:
+		p->level = arg;
+		return 0;
+	case PLANCTX_OPT_APP:
+		p->app = arg;
+		return 0;
+	case PLANCTX_OPT_WITH_INFRA:
+		p->with_infra = true;
 		return 0;
 	}
 	return -1;
@@ -221,93 +233,6 @@ void planctx_close(struct planctx *p)
 		cairn__store__snapshot__free_unpacked(p->snap, NULL);
 	p->snap = NULL;
 	read_close(&p->rd);
-}
-
-const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s, const char *target)
-{
-	for (size_t i = 0; i < s->n_readiness; i++)
-		if (!strcmp(s->readiness[i]->target, target))
-			return s->readiness[i];
-	return NULL;
-}
-
-const Cairn__Store__Sizing *planctx_sizing(const Cairn__Store__Snapshot *s, const char *host)
-{
-	for (size_t i = 0; i < s->n_sizing; i++)
-		if (!strcmp(s->sizing[i]->host, host))
-			return s->sizing[i];
-	return NULL;
-}
-
-const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host)
-{
-	const Cairn__Store__Readiness *r = planctx_readiness(s, host);
-	if (r && *r->name)
-		return r->name;
-	for (size_t i = 0; s->map && i < s->map->n_nodes; i++)
-		if (!strcmp(s->map->nodes[i]->id, host) && *s->map->nodes[i]->name)
-			return s->map->nodes[i]->name;
-	return host;
-}
-
-struct planctx_name {
-	const char *id, *name;
-	int rank; /* 0: readiness name, 1: map node name; the lower wins */
-};
-
-static int cmp_name(const void *x, const void *y)
-{
-	const struct planctx_name *a = x, *b = y;
-	int c = strcmp(a->id, b->id);
-	return c ? c : a->rank - b->rank;
-}
-
-int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out)
-{
-	size_t nodes = s->map ? s->map->n_nodes : 0;
-	out->n = 0;
-	out->v = malloc((s->n_readiness + nodes + 1) * sizeof(*out->v));
-	if (!out->v)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_readiness; i++)
-		if (*s->readiness[i]->name)
-			out->v[out->n++] = (struct planctx_name){ s->readiness[i]->target,
-								  s->readiness[i]->name, 0 };
-	for (size_t i = 0; i < nodes; i++)
-		if (*s->map->nodes[i]->name)
-			out->v[out->n++] = (struct planctx_name){ s->map->nodes[i]->id,
-								  s->map->nodes[i]->name, 1 };
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_name);
-	return 0;
-}
-
-const char *planctx_names_get(const struct planctx_names *nm, const char *host)
-{
-	size_t lo = 0, hi = nm->n;
-	while (lo < hi) { /* first entry with id >= host */
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(nm->v[mid].id, host) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < nm->n && !strcmp(nm->v[lo].id, host) ? nm->v[lo].name : host;
-}
-
-void planctx_names_free(struct planctx_names *nm)
-{
-	free(nm->v);
-	nm->v = NULL;
-	nm->n = 0;
-}
-
-const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id)
-{
-	for (size_t i = 0; i < s->n_apps; i++)
-		if (!strcmp(s->apps[i]->id, id))
-			return s->apps[i];
-	return NULL;
 }
 
 int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, bool *is_app)

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "plan.h"
 #include "read.h"
+#include "snapshot.h"
 #include "store.pb-c.h"
 
 enum {
@@ -32,6 +33,9 @@ enum {
 	PLANCTX_OPT_PROGRESS,
 	PLANCTX_OPT_NOTE,
 	PLANCTX_OPT_FRESH,
+	PLANCTX_OPT_LEVEL,
+	PLANCTX_OPT_APP,
+	PLANCTX_OPT_WITH_INFRA,
 };
 
 struct planctx {
@@ -44,6 +48,9 @@ struct planctx {
 	int progress;            /* --progress N, -1 when absent */
 	const char *note;        /* --note TEXT */
 	bool fresh;              /* --fresh: recompute even with default options */
+	const char *level;       /* export graphs: --level host|service|app */
+	const char *app;         /* export graphs and html: --app A */
+	bool with_infra;         /* export graphs: keep shared infrastructure */
 	char catalog[4096];
 	Cairn__Store__Snapshot *snap;
 };
@@ -61,25 +68,6 @@ int planctx_open(struct planctx *p, bool writable);
  * Returns 0 or exit code 1 (message printed). */
 int planctx_snapshot(struct planctx *p);
 void planctx_close(struct planctx *p);
-
-/* Readiness entry / sizing entry for a target id in p->snap, or NULL. */
-const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s, const char *target);
-const Cairn__Store__Sizing *planctx_sizing(const Cairn__Store__Snapshot *s, const char *host);
-/* Name of a host id in the snapshot's map (or the id prefix). */
-const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host);
-/* Host id -> the name planctx_host_name gives, for every host of a snapshot
- * at once: per-host tables look names up here in O(log n) (a linear
- * planctx_host_name per row is quadratic at 10,000 hosts). The names point
- * into the snapshot, valid while it is. */
-struct planctx_names {
-	struct planctx_name *v;
-	size_t n;
-};
-int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out);
-const char *planctx_names_get(const struct planctx_names *nm, const char *host);
-void planctx_names_free(struct planctx_names *nm);
-/* Application of id, or NULL. */
-const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id);
 
 /* Resolves what a person typed to a host id (hex) or app id in p->snap:
  * host by id/prefix/name, else app by id/name. *is_app tells which. Prints an

@@ -33,6 +33,7 @@ struct export_input {
 	Cairn__Store__MigrationStatus **statuses;
 	size_t nstatuses;
 	int64_t generated_ms;
+	bool without_infra;   /* dot: leave shared infrastructure out */
 };
 
 #define EXPORT_MHUB_MAX_RECORDS 25000

@@ -106,7 +106,7 @@ python3 "$tmp/dns.py" "$tmp/dns.log" 2>"$tmp/dns.err" &
 pids="$pids $!"
 
 coll=$tmp/coll
-key=$("$collector" key show -q --state-dir "$coll") || { echo "collector key show failed" >&2; exit 1; }
+key=$("$collector" key create -q --state-dir "$coll") || { echo "collector key show failed" >&2; exit 1; }
 "$collector" serve --state-dir "$coll" --listen 127.0.0.1:0 --accept-any -o commit_interval=5ms \
 	2>"$tmp/collector.log" >/dev/null &
 pids="$pids $!"

@@ -571,7 +571,37 @@ static bool is_kthread(const char *pid)
 	return (flags & 0x00200000) || ppid == 2 || !strcmp(pid, "2");
 }
 
-static size_t list_pids(uint32_t *out, size_t max)
+/* The user processes in /proc, each with its start time (field 22 of
+ * /proc/PID/stat) so that a pid reused between two listings is not taken for
+ * the same process; zombies (exited, not yet reaped) get start time 0: they
+ * have no exe or cmdline to report and may be skipped by the scan. */
+struct pid_seen {
+	uint32_t pid;
+	unsigned long long start;
+};
+
+static unsigned long long pid_start(const char *pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
+	unsigned long long start = 0;
+	/* after ") S": fields 4 .. 22; start time is the 20th after the state */
+	if (sscanf(p + 4, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+		   &start) != 1)
+		return 0;
+	return start;
+}
+
+static size_t list_pids(struct pid_seen *out, size_t max)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -579,23 +609,35 @@ static size_t list_pids(uint32_t *out, size_t max)
 	while ((de = readdir(d)) && n < max) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' || is_kthread(de->d_name))
 			continue;
-		out[n++] = (uint32_t)strtoul(de->d_name, NULL, 10);
+		out[n].pid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		out[n++].start = pid_start(de->d_name);
 	}
 	closedir(d);
 	return n;
 }
 
-static bool has(const uint32_t *v, size_t n, uint32_t pid)
+static bool has(const struct pid_seen *v, size_t n, uint32_t pid)
 {
 	for (size_t i = 0; i < n; i++)
-		if (v[i] == pid)
+		if (v[i].pid == pid)
 			return true;
+	return false;
+}
+
+/* The same process (pid and start time, not a zombie) in both listings. */
+static bool alive_throughout(const struct pid_seen *after, size_t n, const struct pid_seen *b)
+{
+	if (!b->start)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (after[i].pid == b->pid)
+			return after[i].start == b->start;
 	return false;
 }
 
 Test(proc_live, pid_set_matches_proc)
 {
-	static uint32_t before[65536], after[65536];
+	static struct pid_seen before[65536], after[65536];
 	size_t nb = list_pids(before, 65536);
 	struct collect_ctx ctx;
 	Cairn__ProcessSnapshot *s = snap_of("/", &ctx, NULL);
@@ -603,13 +645,13 @@ Test(proc_live, pid_set_matches_proc)
 	cr_assert_geq(s->n_processes, 2);
 	/* every process alive before and after the scan was found ... */
 	for (size_t i = 0; i < nb; i++)
-		if (has(after, na, before[i]))
-			cr_assert_not_null(find(s, before[i]), "pid %u missing", before[i]);
+		if (alive_throughout(after, na, &before[i]))
+			cr_assert_not_null(find(s, before[i].pid), "pid %u missing", before[i].pid);
 	/* ... and nothing else, except processes born during the scan */
 	uint32_t max_before = 0;
 	for (size_t i = 0; i < nb; i++)
-		if (before[i] > max_before)
-			max_before = before[i];
+		if (before[i].pid > max_before)
+			max_before = before[i].pid;
 	for (size_t i = 0; i < s->n_processes; i++) {
 		uint32_t pid = s->processes[i]->pid;
 		cr_assert(has(before, nb, pid) || has(after, na, pid) || pid > max_before,
