@@ -236,6 +236,7 @@ void batch_add_health(struct batch *b, const struct collect_ctx *ctx, const stru
 		h->capture_ringbuf_drops = in->capture_ringbuf_drops;
 		h->capture_map_full = in->capture_map_full;
 		h->capture_udp_datagrams = in->capture_udp_datagrams;
+		h->capture_cpu_us = in->capture_cpu_us;
 	}
 	add_record(b, CAIRN__RECORD__KIND_HEALTH)->health = h;
 }

@@ -97,6 +97,7 @@ struct batch_health {
 	const char *capture;              /* capture_describe(); NULL: not reported */
 	bool capture_ebpf;
 	uint64_t capture_events, capture_ringbuf_drops, capture_map_full, capture_udp_datagrams;
+	uint64_t capture_cpu_us;
 };
 void batch_add_health(struct batch *b, const struct collect_ctx *ctx, const struct batch_health *h);
 

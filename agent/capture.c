@@ -71,6 +71,13 @@ struct capture {
 #endif
 };
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -154,6 +161,32 @@ static const struct sock_proc *proc_resolve(struct capture *c, int32_t pid, cons
 	pe->last_gen = c->gen;
 	return &pe->p;
 }
+
+#if HAVE_BPF
+/* A process's first event: /proc while it lives, else what the kernel told. */
+static void proc_from_event(struct capture *c, const struct capture_proc_event *pe)
+{
+	char comm[CAPTURE_COMM_LEN + 1], exe[CAPTURE_EXE_LEN + 1];
+	memcpy(comm, pe->comm, CAPTURE_COMM_LEN);
+	comm[CAPTURE_COMM_LEN] = '\0';
+	memcpy(exe, pe->exe, CAPTURE_EXE_LEN);
+	exe[CAPTURE_EXE_LEN] = '\0';
+	int32_t pid = (int32_t)pe->pid;
+	if (pid <= 0 || sockhash_get(&c->procs, (uint64_t)pid, NULL) || proc_resolve(c, pid, comm))
+		return;
+	struct proc_ent *e = calloc(1, sizeof(*e));
+	if (!e)
+		return;
+	size_t alen = pe->args_len < CAPTURE_ARGS_LEN ? pe->args_len : CAPTURE_ARGS_LEN;
+	str_copy(e->name, comm, sizeof(e->name));
+	collect_proc_identity(exe, comm, pe->args, alen, e->identity, sizeof(e->identity));
+	e->p = (struct sock_proc){ .pid = pid, .netns = pe->netns, .name = e->name,
+				   .identity = e->identity, .container_id = e->container_id };
+	e->last_gen = c->gen;
+	if (sockhash_put(&c->procs, (uint64_t)pid, (uint64_t)(uintptr_t)e))
+		free(e);
+}
+#endif
 
 /* Owners no flow of the table just handed out or of the new one uses. */
 static void procs_prune(struct capture *c)
@@ -277,16 +310,14 @@ static int on_event(void *arg, void *data, size_t size)
 {
 	struct capture *c = arg;
 	const struct capture_event *e = data;
+	if (size == sizeof(struct capture_proc_event)) {
+		c->nread++;
+		proc_from_event(c, data);
+		return 0;
+	}
 	if (size < sizeof(*e))
 		return 0;
 	c->nread++;
-	if (e->kind == CAPTURE_PROC) {
-		char name[CAPTURE_COMM_LEN + 1];
-		memcpy(name, e->comm, CAPTURE_COMM_LEN);
-		name[CAPTURE_COMM_LEN] = '\0';
-		proc_resolve(c, (int32_t)e->pid, name);
-		return 0;
-	}
 	c->cnt.events++;
 	struct flow_key k;
 	memset(&k, 0, sizeof(k));
@@ -464,6 +495,8 @@ static int try_plan(struct capture *c, const struct attach_plan *p, char *why, s
 		return rc;
 	}
 	s->rodata->wakeup_bytes = c->opts.wakeup_bytes;
+	if (c->opts.ringbuf_bytes)
+		bpf_map__set_max_entries(s->maps.events, c->opts.ringbuf_bytes);
 	set_autoload(s, p);
 	int rc = capture_bpf__load(s);
 	if (rc) {
@@ -573,6 +606,7 @@ int capture_poll(struct capture *c, int timeout_ms)
 			return -errno;
 	}
 	pthread_mutex_lock(&c->mu);
+	uint64_t cpu0 = thread_cpu_ns();
 	c->now_mono = mono_ns();
 	c->now_wall = time_now_ms();
 	c->nread = 0;
@@ -581,6 +615,7 @@ int capture_poll(struct capture *c, int timeout_ms)
 		udp_drain(c);
 	read_bpf_stats(c);
 	int n = c->nread;
+	c->cnt.cpu_ns += thread_cpu_ns() - cpu0;
 	pthread_mutex_unlock(&c->mu);
 	return rc < 0 ? rc : n;
 }
@@ -678,6 +713,7 @@ int capture_take(struct capture *c, struct capture_take *out)
 		return 0;
 	capture_poll(c, 0);
 	pthread_mutex_lock(&c->mu);
+	uint64_t cpu0 = thread_cpu_ns();
 #if HAVE_BPF
 	if (strcmp(c->udp_hook, "none"))
 		udp_drain(c);
@@ -690,6 +726,7 @@ int capture_take(struct capture *c, struct capture_take *out)
 	memset(&c->t, 0, sizeof(c->t));
 	c->gen++;
 	procs_prune(c);
+	c->cnt.cpu_ns += thread_cpu_ns() - cpu0;
 	pthread_mutex_unlock(&c->mu);
 	return 0;
 }

@@ -82,6 +82,7 @@ struct capture_counters {
 	uint64_t ringbuf_drops;     /* events the kernel could not queue */
 	uint64_t map_full;          /* connections or flows not tracked: a map was full */
 	uint64_t flows_lost;        /* flows not kept: CAPTURE_MAX_FLOWS reached */
+	uint64_t cpu_ns;            /* CPU time spent reading and aggregating (thread time) */
 };
 
 struct capture_opts {
@@ -89,6 +90,7 @@ struct capture_opts {
 	const char *disable_reason;
 	uint32_t short_lived_ms;    /* 0 = 15000 */
 	uint32_t wakeup_bytes;      /* ring-buffer fill that wakes the reader; 0 = 256 KiB */
+	uint32_t ringbuf_bytes;     /* ring buffer size, a power of two >= 4096; 0 = 4 MiB */
 };
 
 struct capture;

@@ -40,6 +40,7 @@ struct collect_opts {
 	bool only_given;
 	long interval_ms;
 	uint64_t window_ms;         /* --window: socket window with event capture; 0 = one sample */
+	bool capture_poll;          /* capture = poll in the configuration */
 	const char *prog;
 };
 
@@ -157,24 +158,23 @@ static void sleep_ms(long ms)
 }
 
 /* One socket sample, then (with capture) the capture's flows of the time
- * since the last sample, into w. */
+ * since the last take, into w: after the sample, so a connection that closed
+ * during the scan finds what the sample counted of it. */
 static int sock_sample(struct collect_ctx *ctx, struct sock_scanner *s, struct window *w,
 		       struct capture *cap, uint32_t interval_ms)
 {
 	const struct sock_sample *smp;
 	int rc = collect_sock_scanner_sample(s, ctx, time_now_ms(), &smp);
-	if (rc)
-		return rc;
-	if (capture_active(cap)) {
+	if (!rc)
+		rc = window_add_sample(w, smp);
+	if (!rc && capture_active(cap)) {
 		struct capture_take t;
 		rc = capture_take(cap, &t);
 		if (!rc)
 			rc = window_add_flows(w, s, &t, interval_ms);
 		capture_take_free(&t);
-		if (rc)
-			return rc;
 	}
-	return window_add_sample(w, smp);
+	return rc;
 }
 
 int cmd_collect_sock(struct collect_ctx *ctx, int64_t now_ms, uint64_t window_ms,
@@ -252,7 +252,10 @@ static int run_collectors(struct collect_ctx *ctx, const struct collect_opts *o,
 		collect_proc_delta(first, r->procs, &r->delta);
 	if (o->only[COLLECT_SOCK]) {
 		struct capture_opts co = { .short_lived_ms = (uint32_t)o->interval_ms };
-		if (!ctx->live) {
+		if (o->capture_poll) {
+			co.disable = true;
+			co.disable_reason = "capture = poll in the configuration";
+		} else if (!ctx->live) {
 			co.disable = true;
 			co.disable_reason = "not the live host (--root)";
 		}
@@ -284,6 +287,7 @@ out:
 		r->health->capture_ringbuf_drops = r->capture_cnt.ringbuf_drops;
 		r->health->capture_map_full = r->capture_cnt.map_full + r->capture_cnt.flows_lost;
 		r->health->capture_udp_datagrams = r->capture_cnt.udp_datagrams;
+		r->health->capture_cpu_us = r->capture_cnt.cpu_ns / 1000;
 	}
 	return rc;
 }
@@ -621,6 +625,7 @@ int collect_main(int argc, char *argv[])
 			return 2;
 		}
 		root = cfg.root;
+		o.capture_poll = !strcmp(cfg.capture, "poll");
 	}
 	if (!o.only_given)
 		for (int k = 0; k < COLLECT_NKINDS; k++)

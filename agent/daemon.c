@@ -231,9 +231,9 @@ static double self_cpu_pct(struct daemon *d)
 /* ---------------------------------------------------------------- jobs (worker thread) */
 
 /* The capture's flows since the last take into the window; runs on the
- * worker, after a socket sample (the scanner's listeners and addresses are
- * fresh) and before it is added (so a socket whose close was counted adds no
- * bytes again). */
+ * worker, after a socket sample was added (the scanner's listeners and
+ * addresses are fresh, and a connection that closed during the scan finds
+ * what the sample counted of it). */
 static void add_flows(struct daemon *d)
 {
 	if (!capture_active(d->cap) || !d->win)
@@ -260,13 +260,13 @@ static void sample_work(uv_work_t *req)
 	if (d->sock && d->win) {
 		const struct sock_sample *s = NULL;
 		int rc = collect_sock_scanner_sample(d->sock, &d->ctx, now, &s);
-		add_flows(d);
 		if (rc == 0 && s) {
 			if (window_add_sample(d->win, s))
 				collect_error(&d->ctx, COLLECT_SOCK, "out of memory adding a sample");
 		} else if (rc) {
 			log_debug("socket sample: %s", strerror(-rc));
 		}
+		add_flows(d);
 	}
 }
 
@@ -286,6 +286,7 @@ static void add_health(struct job *j)
 		.capture_ringbuf_drops = cc.ringbuf_drops - p->ringbuf_drops,
 		.capture_map_full = cc.map_full + cc.flows_lost - p->map_full - p->flows_lost,
 		.capture_udp_datagrams = cc.udp_datagrams - p->udp_datagrams,
+		.capture_cpu_us = (cc.cpu_ns - p->cpu_ns) / 1000,
 		.spool_errors = d->spool_errors + j->send_st.errors[SENDER_ERR_SPOOL],
 		.spool_items = j->spool_st.batches, .spool_runs = d->spooled,
 		.spool_last_error = d->last_report_error,

@@ -52,6 +52,7 @@ struct sock_bytes {
 	uint64_t edge_sig;      /* what the key depends on besides the tuple */
 	uint32_t edge;          /* index + 1 into w->edges, 0 = none */
 	bool closed;            /* its close event counted everything: samples add nothing */
+	uint64_t added_acked, added_received; /* what samples put into edges, ever */
 };
 
 struct window {
@@ -238,13 +239,17 @@ static int socket_bytes(struct window *w, const struct sock_entry *e, uint64_t *
 	return 0;
 }
 
-/* Sockets not in this sample are gone: drop their counters. Swap-remove,
- * touching the index only for what moves: with churn, rebuilding the whole
- * index every sample cost as much as the steady sockets themselves. */
+/* Sockets in neither this sample nor the one before are gone: drop their
+ * counters. One sample of grace, because a socket leaves the samples before
+ * its close event arrives (closed by its program, it is dropped while the
+ * kernel still finishes the shutdown), and that event must still find what
+ * the samples counted. Swap-remove, touching the index only for what moves:
+ * with churn, rebuilding the whole index every sample cost as much as the
+ * steady sockets themselves. */
 static int bytes_prune(struct window *w)
 {
 	for (size_t i = 0; i < w->nbytes;) {
-		if (w->bytes[i].seen == w->total_samples) {
+		if (w->bytes[i].seen + 1 >= w->total_samples) {
 			i++;
 			continue;
 		}
@@ -370,6 +375,7 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 			      .local_port = e->dir == SOCK_DIR_INBOUND ? e->local_port : 0,
 			      .remote_port = e->dir == SOCK_DIR_INBOUND ? 0 : e->remote_port,
 			      .when_ms = s->taken_ms };
+	uint64_t own_sent = sent, own_recv = recv;
 	if (e->dir == SOCK_DIR_LOCAL && e->is_server) {
 		if (e->peer_found)
 			return 0; /* the client end carries this connection */
@@ -418,6 +424,10 @@ static int add_edge(struct window *w, const struct sock_sample *s, const struct 
 	ed->bytes_sent += sent;
 	ed->bytes_received += recv;
 	ed->bytes_known |= e->has_bytes;
+	if (track >= 0) {
+		w->bytes[track].added_acked += own_sent;
+		w->bytes[track].added_received += own_recv;
+	}
 	return 0;
 }
 
@@ -436,9 +446,22 @@ int window_add_sample(struct window *w, const struct sock_sample *s)
 
 /* ------------------------------------------------------------ event flows */
 
+struct added {
+	uint64_t acked, received;
+};
+
+static uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+	return b < a ? a - b : 0;
+}
+
 /* A closed connection a netlink sample saw: its samples already counted the
- * bytes up to the last sample; the close event counted all of them. */
-static void sampled_dedup(struct window *w, struct capture_take *t)
+ * bytes up to the last sample; the close event counted all of them. The
+ * flow keeps only what came after the last sample. A server end's samples
+ * may have fed a LOCAL edge of their own (the client end was not in that
+ * sample): what they added is in srv_added, for the client end it pairs
+ * with to subtract. */
+static void sampled_dedup(struct window *w, struct capture_take *t, struct added *srv_added)
 {
 	for (size_t i = 0; i < t->nsampled; i++) {
 		const struct capture_sampled *cs = &t->sampled[i];
@@ -447,6 +470,12 @@ static void sampled_dedup(struct window *w, struct capture_take *t)
 			continue;
 		struct sock_bytes *b = &w->bytes[v - 1];
 		struct capture_flow *f = &t->flows[cs->flow];
+		if (!b->closed && f->role == CAPTURE_ROLE_SERVER) {
+			srv_added[cs->flow].acked += b->added_acked < cs->bytes_acked ? b->added_acked
+										      : cs->bytes_acked;
+			srv_added[cs->flow].received += b->added_received < cs->bytes_received
+								? b->added_received : cs->bytes_received;
+		}
 		if (!b->closed) {
 			uint64_t a = b->acked < cs->bytes_acked ? b->acked : cs->bytes_acked;
 			uint64_t r = b->received < cs->bytes_received ? b->received : cs->bytes_received;
@@ -589,7 +618,10 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 		     uint32_t short_lived_ms)
 {
 	w->short_lived_ms = short_lived_ms;
-	sampled_dedup(w, t);
+	struct added *srv_added = calloc(t->nflows ? t->nflows : 1, sizeof(*srv_added));
+	if (!srv_added)
+		return -ENOMEM;
+	sampled_dedup(w, t, srv_added);
 	int rc = udp_roles(s, t);
 	for (size_t i = 0; i < t->nflows; i++) {
 		struct capture_flow *f = &t->flows[i];
@@ -621,7 +653,7 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 	/* Client ends: LOCAL when their server end is here too (or the address
 	 * is ours), else OUTBOUND. */
 	for (size_t i = 0; !rc && i < t->nflows; i++) {
-		const struct capture_flow *f = &t->flows[i];
+		struct capture_flow *f = &t->flows[i];
 		if (f->role != CAPTURE_ROLE_CLIENT)
 			continue;
 		const struct capture_flow *srv = NULL;
@@ -646,8 +678,12 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 			in.dir = SOCK_DIR_LOCAL;
 			in.peer_pid = srv->pid;
 			in.peer = flow_proc(s, srv, srv->pid, &tmp_s);
-			if (!used[si])
+			if (!used[si]) {
 				reply = srv;
+				/* The server end's samples counted these bytes already. */
+				f->bytes_sent = sub_sat(f->bytes_sent, srv_added[si].received);
+				f->bytes_received = sub_sat(f->bytes_received, srv_added[si].acked);
+			}
 			used[si] = 1;
 			uint64_t pk = server_key(srv->protocol, &srv->local, srv->local_port,
 						 &srv->remote, srv->netns);
@@ -691,6 +727,7 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 		rc = flow_count(w, &in, f, NULL);
 	}
 	free(used);
+	free(srv_added);
 	sockhash_free(&servers);
 	return rc;
 }

@@ -38,14 +38,8 @@
 #define ST_ESTABLISHED 1
 #define ST_SYN_SENT 2
 #define ST_SYN_RECV 3
-#define ST_FIN_WAIT1 4
-#define ST_FIN_WAIT2 5
-#define ST_TIME_WAIT 6
 #define ST_CLOSE 7
-#define ST_CLOSE_WAIT 8
-#define ST_LAST_ACK 9
 #define ST_LISTEN 10
-#define ST_CLOSING 11
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -58,18 +52,15 @@ struct sock_state {
 	__u8 role;
 	__u8 established;
 	__u8 family;
-	__u8 fin;               /* FIN_SENT | FIN_RCVD: they moved the byte counters */
+	__u8 pad;
 	__u16 lport, rport;
 	__u8 laddr[16], raddr[16];
 	char comm[CAPTURE_COMM_LEN];
 };
 
-#define FIN_SENT 1
-#define FIN_RCVD 2
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
+	__uint(max_entries, 4 << 20); /* 32k events; the reader wakes at 256 KiB */
 } events SEC(".maps");
 
 struct {
@@ -135,31 +126,66 @@ static __always_inline void read_tuple(const struct sock *sk, struct sock_state 
 	}
 }
 
-/* Wake the reader only when it has enough to do, or when a process is new. */
-static __always_inline __u64 wake_flags(__u32 pid)
+/* Wake the reader only when it has enough to do. */
+static __always_inline __u64 wake_flags(void)
 {
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	if (pid && !bpf_map_lookup_elem(&tgids, &pid)) {
-		__u8 one = 1;
-		bpf_map_update_elem(&tgids, &pid, &one, BPF_ANY);
-		return BPF_RB_FORCE_WAKEUP;
-	}
-	return BPF_RB_NO_WAKEUP;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									   : BPF_RB_NO_WAKEUP;
 }
 
+/* The first time a process shows up (in its own context): its names, with a
+ * wake-up so the agent reads /proc while the process still lives. */
+static __always_inline void note_proc(__u32 pid, __u64 netns)
+{
+	if (!pid || bpf_map_lookup_elem(&tgids, &pid))
+		return;
+	__u8 one = 1;
+	bpf_map_update_elem(&tgids, &pid, &one, BPF_ANY);
+	struct capture_proc_event *p = bpf_ringbuf_reserve(&events, sizeof(*p), 0);
+	if (!p) {
+		stat_add(CAPTURE_STAT_RB_DROPS, 1);
+		return;
+	}
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	p->pid = pid;
+	p->netns = netns;
+	BPF_CORE_READ_INTO(&p->comm, task, group_leader, comm);
+	p->exe[0] = '\0';
+	const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	if (name)
+		bpf_probe_read_kernel_str(p->exe, sizeof(p->exe), name);
+	unsigned long as = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long ae = BPF_CORE_READ(task, mm, arg_end);
+	__u32 len = ae > as ? (__u32)(ae - as) : 0;
+	if (len > CAPTURE_ARGS_LEN)
+		len = CAPTURE_ARGS_LEN;
+	/* A constant size for the verifier: the environment strings follow argv
+	 * on the stack, so the bytes past arg_end are mapped too. */
+	p->args_len = 0;
+	if (len && bpf_probe_read_user(p->args, CAPTURE_ARGS_LEN, (void *)as) == 0)
+		p->args_len = len;
+	bpf_ringbuf_submit(p, BPF_RB_FORCE_WAKEUP);
+}
+
+#define CAIRN_RCV_SHUTDOWN 1
+#define CAIRN_SEND_SHUTDOWN 2
+
 /* Payload bytes: bytes_acked counts our SYN and, once acknowledged, our FIN;
- * bytes_received counts the peer's FIN. */
-static __always_inline void payload_bytes(const struct sock *sk, const struct sock_state *st,
-					  __u64 *acked, __u64 *received)
+ * bytes_received counts the peer's FIN. At the close transition sk_shutdown
+ * still says which FINs there were (tcp_done sets it only afterwards):
+ * RCV_SHUTDOWN once the peer's FIN arrived, SEND_SHUTDOWN once ours was
+ * queued, acknowledged when snd_una reached write_seq. */
+static __always_inline void payload_bytes(const struct sock *sk, __u64 *acked, __u64 *received)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u64 a = BPF_CORE_READ(tp, bytes_acked), r = BPF_CORE_READ(tp, bytes_received);
+	__u8 shut = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
 	if (a)
 		a--;
-	if ((st->fin & FIN_SENT) && a && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if ((shut & CAIRN_SEND_SHUTDOWN) && a &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		a--;
-	if ((st->fin & FIN_RCVD) && r)
+	if ((shut & CAIRN_RCV_SHUTDOWN) && r)
 		r--;
 	*acked = a;
 	*received = r;
@@ -181,7 +207,7 @@ static __always_inline void emit(const struct sock *sk, const struct sock_state 
 	e->bytes_acked = 0;
 	e->bytes_received = 0;
 	if (kind == CAPTURE_CLOSE)
-		payload_bytes(sk, st, &e->bytes_acked, &e->bytes_received);
+		payload_bytes(sk, &e->bytes_acked, &e->bytes_received);
 	e->pid = st->pid;
 	e->kind = kind;
 	e->role = st->role;
@@ -194,7 +220,7 @@ static __always_inline void emit(const struct sock *sk, const struct sock_state 
 	__builtin_memcpy(e->raddr, st->raddr, 16);
 	__builtin_memcpy(e->comm, st->comm, CAPTURE_COMM_LEN);
 	stat_add(CAPTURE_STAT_EVENTS, 1);
-	bpf_ringbuf_submit(e, wake_flags(st->pid));
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 static __always_inline int on_state(const struct sock *sk, int oldstate, int newstate)
@@ -225,6 +251,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		bpf_get_current_comm(st.comm, sizeof(st.comm));
 		if (bpf_map_update_elem(&socks, &key, &st, BPF_ANY))
 			stat_add(CAPTURE_STAT_MAP_FULL, 1);
+		note_proc(st.pid, st.netns);
 		return 0;
 	}
 	if (newstate == ST_ESTABLISHED) {
@@ -251,26 +278,10 @@ static __always_inline int on_state(const struct sock *sk, int oldstate, int new
 		}
 		return 0;
 	}
-	if (newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK || newstate == ST_CLOSE_WAIT ||
-	    newstate == ST_CLOSING || newstate == ST_TIME_WAIT) {
-		struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
-		if (st) {
-			if (newstate == ST_FIN_WAIT1 || newstate == ST_LAST_ACK)
-				st->fin |= FIN_SENT;
-			else
-				st->fin |= FIN_RCVD;
-			if (newstate == ST_CLOSING)
-				st->fin |= FIN_SENT;
-		}
-		return 0;
-	}
 	if (newstate == ST_CLOSE) {
 		struct sock_state *st = bpf_map_lookup_elem(&socks, &key);
 		if (!st)
 			return 0;
-		/* FIN_WAIT2 -> CLOSE: the peer's FIN moved us to TIME_WAIT. */
-		if (oldstate == ST_FIN_WAIT2)
-			st->fin |= FIN_RCVD;
 		if (st->established)
 			emit(sk, st, CAPTURE_CLOSE, now);
 		bpf_map_delete_elem(&socks, &key);
@@ -309,21 +320,7 @@ static __always_inline void udp_count(struct capture_udp_key *k, __u64 bytes)
 	nv.bytes = bytes;
 	nv.pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(nv.comm, sizeof(nv.comm));
-	if (nv.pid && !bpf_map_lookup_elem(&tgids, &nv.pid)) {
-		/* A new process: tell the agent now, while /proc still has it. */
-		__u8 one = 1;
-		bpf_map_update_elem(&tgids, &nv.pid, &one, BPF_ANY);
-		struct capture_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (e) {
-			__builtin_memset(e, 0, sizeof(*e));
-			e->kind = CAPTURE_PROC;
-			e->pid = nv.pid;
-			__builtin_memcpy(e->comm, nv.comm, CAPTURE_COMM_LEN);
-			bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
-		} else {
-			stat_add(CAPTURE_STAT_RB_DROPS, 1);
-		}
-	}
+	note_proc(nv.pid, k->netns);
 	if (bpf_map_update_elem(&udp_flows, k, &nv, BPF_NOEXIST)) {
 		/* Raced with another CPU creating it: count into that one. */
 		v = bpf_map_lookup_elem(&udp_flows, k);

@@ -13,7 +13,7 @@
 enum capture_kind {
 	CAPTURE_OPEN = 1,   /* a TCP connection reached ESTABLISHED */
 	CAPTURE_CLOSE = 2,  /* an established TCP connection reached CLOSE */
-	CAPTURE_PROC = 3,   /* a process sent its first UDP datagram: only pid and comm set */
+	CAPTURE_PROC = 3,   /* first connection or datagram of a process: struct capture_proc_event */
 };
 
 enum capture_role {
@@ -41,6 +41,22 @@ struct capture_event {
 	__u16 pad2[2];
 	__u8 laddr[16], raddr[16];
 	char comm[CAPTURE_COMM_LEN];
+};
+
+#define CAPTURE_EXE_LEN 64
+#define CAPTURE_ARGS_LEN 256
+
+/* What names a process, read in its own context at its first connection or
+ * datagram: the agent computes the identity from it when /proc no longer
+ * has the process (a cron job that already exited). Told apart from struct
+ * capture_event by its size. */
+struct capture_proc_event {
+	__u32 pid;
+	__u32 args_len;       /* bytes of args used (NUL-separated argv) */
+	__u64 netns;
+	char comm[CAPTURE_COMM_LEN];        /* the process's (group leader's) name */
+	char exe[CAPTURE_EXE_LEN];          /* basename of its executable */
+	char args[CAPTURE_ARGS_LEN];        /* start of /proc/PID/cmdline */
 };
 
 /* UDP: one entry per flow in an LRU hash, read and deleted by the agent. */

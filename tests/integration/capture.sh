@@ -10,6 +10,8 @@
 #   D  the capture unavailable at run time (CAP_BPF, CAP_PERFMON and
 #      CAP_SYS_ADMIN dropped with setpriv): the agent says "poll (reason: no
 #      CAP_BPF...)" and still reports sockets; nothing is attached afterwards
+#   E  the daemon (`cairn-agent run`): status shows the mechanism and the
+#      events read; after SIGTERM none of its programs stays loaded
 # Needs root and kernel BTF (exit 77 = skipped otherwise; CI runs as root).
 # Usage: capture.sh AGENT TRAFFIC.py
 set -u
@@ -29,6 +31,8 @@ nsb=cairn-it-b-$$
 pids=
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
+	# The servers, by the pids they wrote (start_server runs in a subshell).
+	for f in "$tmp"/*.ready; do [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
 	ip netns del "$nsa" 2>/dev/null
 	ip netns del "$nsb" 2>/dev/null
 	rm -rf "$tmp"
@@ -67,11 +71,11 @@ tport=$1
 nport=$2
 uport=$3
 
-start_server() { # READYFILE CMD...: starts CMD in the background, waits for it
+start_server() { # READYFILE CMD...: starts CMD in the background, waits for it,
+	# prints its pid (which it also wrote to READYFILE: cleanup kills it by that)
 	rf=$1
 	shift
 	"$@" "$rf" >"$rf.log" 2>&1 &
-	pids="$pids $!"
 	i=0
 	while [ ! -s "$rf" ]; do
 		i=$((i + 1))
@@ -204,6 +208,41 @@ prog_ids >"$tmp/ids1"
 left=$(printf '%s\n' $ids_ours | sort | comm -12 - "$tmp/ids1" | paste -sd' ' -)
 [ -z "$left" ] && note "programs $(printf '%s ' $ids_ours)detached after exit" ||
 	fail "BPF programs left loaded after the agent exited: ids $left"
+
+# --- E: the daemon
+note "E: cairn-agent run with capture, 50 connections, SIGTERM"
+prog_ids >"$tmp/ids2"
+"$agent" run --state-dir "$tmp/state" -o sample_interval=1s -o report_interval=2s \
+	2>"$tmp/run.err" >/dev/null &
+rpid=$!
+pids="$pids $rpid"
+i=0
+until grep -q 'connection capture: ' "$tmp/run.err" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && { fail "the daemon did not start its capture: $(cat "$tmp/run.err")"; break; }
+	sleep 0.1
+done
+python3 "$traffic" tcp-client 127.0.0.1 "$tport" 50 300 700 || fail "E client failed"
+sleep 3
+"$agent" status --json --state-dir "$tmp/state" >"$tmp/status.json" || fail "status failed"
+run_ids=$(prog_ids | comm -13 "$tmp/ids2" -)
+kill -TERM "$rpid"
+wait "$rpid" || fail "the daemon did not stop cleanly: $(tail -3 "$tmp/run.err")"
+python3 - "$tmp/status.json" <<'EOF' || fail "E status"
+import json, sys
+c = json.load(open(sys.argv[1]))["capture"]
+if not c["mechanism"].startswith("ebpf (tcp: ") or not c["ebpf"]:
+    sys.exit("status capture: %r" % c)
+if c["events"] < 200:
+    sys.exit("50 connections are at least 200 events (open and close at both ends): %r" % c)
+print("--- E status: %s, %d events" % (c["mechanism"], c["events"]))
+EOF
+"$agent" status --state-dir "$tmp/state" | grep -q '^capture: *ebpf (tcp: ' ||
+	fail "status (text) has no capture line"
+[ -n "$run_ids" ] || fail "the daemon loaded no capture program"
+prog_ids >"$tmp/ids3"
+left=$(printf '%s\n' $run_ids | sort | comm -12 - "$tmp/ids3" | paste -sd' ' -)
+[ -z "$left" ] || fail "the daemon left BPF programs loaded after SIGTERM: ids $left"
 
 if [ $fails -ne 0 ]; then
 	echo "capture: $fails failure(s)"

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -338,6 +339,191 @@ Test(window, counters_stay_with_their_socket_when_others_close)
 	cr_assert_eq(cw->edges[0]->bytes_sent, 3 * 10 + 3 * 1);
 	cr_assert_eq(cw->edges[0]->bytes_received, 0);
 	cr_assert_eq(cw->edges[0]->max_concurrent, 6);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	window_free(w);
+}
+
+/* ------------------------------------------------------------ event flows */
+
+static struct capture_flow flow(uint8_t proto, uint8_t role, int32_t pid, const char *laddr,
+				uint16_t lport, const char *raddr, uint16_t rport)
+{
+	struct capture_flow f;
+	memset(&f, 0, sizeof(f));
+	f.protocol = proto;
+	f.role = role;
+	f.pid = pid;
+	f.netns = 4026531992ULL;
+	f.local.family = f.remote.family = AF_INET;
+	inet_pton(AF_INET, laddr, f.local.bytes);
+	inet_pton(AF_INET, raddr, f.remote.bytes);
+	f.local_port = lport;
+	f.remote_port = rport;
+	f.first_ms = 100;
+	f.last_ms = 200;
+	snprintf(f.comm, sizeof(f.comm), "p%d", pid);
+	return f;
+}
+
+static void tcp_counts(struct capture_flow *f, uint64_t n, uint64_t shorts, uint64_t sent,
+		       uint64_t recv)
+{
+	f->opened = f->closed = n;
+	f->short_lived = shorts;
+	f->duration_total_us = n * 3000;
+	f->duration_max_us = 9000;
+	f->bytes_sent = sent;
+	f->bytes_received = recv;
+}
+
+static Cairn__ConnectionWindow *close_window(struct window *w)
+{
+	Cairn__ConnectionWindow *cw = NULL;
+	cr_assert_eq(window_close(w, 1000, &cw, NULL), 0);
+	return cw;
+}
+
+Test(window, flows_outbound_and_inbound_counts)
+{
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	struct capture_flow f[] = {
+		flow(IPPROTO_TCP, CAPTURE_ROLE_CLIENT, 10, "10.0.0.5", 0, "10.1.1.1", 443),
+		flow(IPPROTO_TCP, CAPTURE_ROLE_SERVER, 20, "10.0.0.5", 8080, "10.2.2.2", 0),
+	};
+	tcp_counts(&f[0], 50, 48, 5000, 90000);
+	tcp_counts(&f[1], 7, 7, 700, 1400);
+	struct capture_take t = { .flows = f, .nflows = 2 };
+	cr_assert_eq(window_add_flows(w, NULL, &t, 15000), 0);
+	Cairn__ConnectionWindow *cw = close_window(w);
+	cr_assert_eq(cw->short_lived_ms, 15000);
+	const Cairn__Edge *o = edge(cw, CAIRN__DIRECTION__OUTBOUND, 10, "10.1.1.1");
+	cr_assert_not_null(o);
+	cr_assert_eq(o->remote_port, 443);
+	cr_assert_eq(o->connections_opened, 50);
+	cr_assert_eq(o->connections_closed, 50);
+	cr_assert_eq(o->short_lived, 48);
+	cr_assert_eq(o->duration_total_ms, 150);
+	cr_assert_eq(o->duration_max_ms, 9);
+	cr_assert_eq(o->bytes_sent, 5000);
+	cr_assert_eq(o->bytes_received, 90000);
+	cr_assert_str_eq(o->process_name, "p10", "a process already gone is named by its comm");
+	const Cairn__Edge *in = edge(cw, CAIRN__DIRECTION__INBOUND, 20, "10.2.2.2");
+	cr_assert_not_null(in);
+	cr_assert_eq(in->local_port, 8080);
+	cr_assert_eq(in->connections_opened, 7);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	window_free(w);
+}
+
+Test(window, flows_local_pair_counted_once_from_the_client)
+{
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	struct capture_flow f[] = {
+		flow(IPPROTO_TCP, CAPTURE_ROLE_CLIENT, 10, "127.0.0.1", 0, "127.0.0.1", 5432),
+		flow(IPPROTO_TCP, CAPTURE_ROLE_SERVER, 20, "127.0.0.1", 5432, "127.0.0.1", 0),
+	};
+	tcp_counts(&f[0], 30, 30, 3000, 6000);
+	tcp_counts(&f[1], 30, 30, 6000, 3000);
+	struct capture_take t = { .flows = f, .nflows = 2 };
+	cr_assert_eq(window_add_flows(w, NULL, &t, 15000), 0);
+	/* The server end closing after the boundary of the take: not again. */
+	struct capture_flow late[] = {
+		flow(IPPROTO_TCP, CAPTURE_ROLE_SERVER, 20, "127.0.0.1", 5432, "127.0.0.1", 0),
+	};
+	tcp_counts(&late[0], 1, 1, 200, 100);
+	struct capture_take t2 = { .flows = late, .nflows = 1 };
+	cr_assert_eq(window_add_flows(w, NULL, &t2, 15000), 0);
+	Cairn__ConnectionWindow *cw = close_window(w);
+	cr_assert_eq(cw->n_edges, 1);
+	const Cairn__Edge *e = cw->edges[0];
+	cr_assert_eq(e->direction, CAIRN__DIRECTION__LOCAL);
+	cr_assert_eq(e->pid, 10);
+	cr_assert_eq(e->peer_pid, 20);
+	cr_assert_eq(e->remote_port, 5432);
+	cr_assert_eq(e->connections_opened, 30);
+	cr_assert_eq(e->bytes_sent, 3000);
+	cr_assert_eq(e->bytes_received, 6000);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	window_free(w);
+}
+
+Test(window, flows_udp_roles_from_the_first_datagram)
+{
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	/* Both ports ephemeral: the end that sent first is the client. */
+	struct capture_flow f[] = {
+		flow(IPPROTO_UDP, CAPTURE_ROLE_UNKNOWN, 20, "127.0.0.1", 40000, "127.0.0.1", 50000),
+		flow(IPPROTO_UDP, CAPTURE_ROLE_UNKNOWN, 10, "127.0.0.1", 50000, "127.0.0.1", 40000),
+		/* A well-known port decides without the other direction: DNS. */
+		flow(IPPROTO_UDP, CAPTURE_ROLE_UNKNOWN, 10, "10.0.0.5", 50001, "10.9.9.9", 53),
+	};
+	f[0].first_ns = 2000; /* the server's answer */
+	f[0].datagrams_sent = 40;
+	f[0].bytes_sent = 8000;
+	f[1].first_ns = 1000;
+	f[1].datagrams_sent = 40;
+	f[1].bytes_sent = 2560;
+	f[2].datagrams_sent = 3;
+	f[2].bytes_sent = 120;
+	struct capture_take t = { .flows = f, .nflows = 3 };
+	cr_assert_eq(window_add_flows(w, NULL, &t, 15000), 0);
+	Cairn__ConnectionWindow *cw = close_window(w);
+	const Cairn__Edge *l = edge(cw, CAIRN__DIRECTION__LOCAL, 10, "127.0.0.1");
+	cr_assert_not_null(l);
+	cr_assert_eq(l->protocol, CAIRN__PROTOCOL__UDP);
+	cr_assert_eq(l->remote_port, 40000);
+	cr_assert_eq(l->peer_pid, 20);
+	cr_assert_eq(l->datagrams_sent, 40);
+	cr_assert_eq(l->datagrams_received, 40);
+	cr_assert_eq(l->bytes_sent, 2560);
+	cr_assert_eq(l->bytes_received, 8000);
+	const Cairn__Edge *dns = edge(cw, CAIRN__DIRECTION__OUTBOUND, 10, "10.9.9.9");
+	cr_assert_not_null(dns);
+	cr_assert_eq(dns->remote_port, 53);
+	cr_assert_eq(dns->datagrams_sent, 3);
+	cr_assert_eq(cw->n_edges, 2);
+	cairn__connection_window__free_unpacked(cw, NULL);
+	window_free(w);
+}
+
+Test(window, flows_and_samples_of_one_socket_count_its_bytes_once)
+{
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	struct sock_entry base[] = { sock(SOCK_DIR_OUTBOUND, 10, "10.0.0.5", 40001, "10.9.9.8", 80) };
+	struct sock_sample s0 = sample(base, 1, 0);
+	cr_assert_eq(window_add_sample(w, &s0), 0); /* baseline sample */
+	/* Opened after the first sample, sampled once with 1000/5000 bytes... */
+	struct sock_entry e = sock(SOCK_DIR_OUTBOUND, 10, "10.0.0.5", 40002, "10.1.1.1", 443);
+	e.cookie = 77;
+	e.has_bytes = true;
+	e.bytes_acked = 1000;
+	e.bytes_received = 5000;
+	struct sock_sample s1 = sample(&e, 1, 100);
+	cr_assert_eq(window_add_sample(w, &s1), 0);
+	/* ...then closed with 1500/9000 in all: 500/4000 more, not 1500/9000. */
+	struct capture_flow f = flow(IPPROTO_TCP, CAPTURE_ROLE_CLIENT, 10, "10.0.0.5", 0, "10.1.1.1", 443);
+	tcp_counts(&f, 1, 1, 1500, 9000);
+	f.comm[0] = '\0'; /* no scanner here: both name the process by its pid */
+	struct capture_sampled cs = { .cookie = 77, .flow = 0, .bytes_acked = 1500,
+				      .bytes_received = 9000 };
+	struct capture_take t = { .flows = &f, .nflows = 1, .sampled = &cs, .nsampled = 1 };
+	cr_assert_eq(window_add_flows(w, NULL, &t, 15000), 0);
+	/* A sample racing the close still lists it: adds nothing. */
+	e.bytes_acked = 1500;
+	e.bytes_received = 9000;
+	struct sock_sample s2 = sample(&e, 1, 200);
+	cr_assert_eq(window_add_sample(w, &s2), 0);
+	Cairn__ConnectionWindow *cw = close_window(w);
+	const Cairn__Edge *o = edge(cw, CAIRN__DIRECTION__OUTBOUND, 10, "10.1.1.1");
+	cr_assert_not_null(o);
+	cr_assert_eq(o->bytes_sent, 1500);
+	cr_assert_eq(o->bytes_received, 9000);
+	cr_assert_eq(o->samples_seen, 2);
+	cr_assert_eq(o->connections_closed, 1);
 	cairn__connection_window__free_unpacked(cw, NULL);
 	window_free(w);
 }
