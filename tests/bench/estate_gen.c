@@ -2049,7 +2049,7 @@ static int estate_gen_write_with(const struct estate_gen *e, struct db_env *env,
 			a.last_seen_ms = e->spec.start_ms + (int64_t)e->spec.days * STORE_DAY_MS;
 			a.high_seq = e->spec.days;
 			a.enroll_via = (char *)"any";
-			rc = ingest_agent_put(txn, env, &a);
+			rc = store_agent_put(txn, env, &a);
 		}
 		if (rc) {
 			mdb_txn_abort(txn);

@@ -98,7 +98,7 @@ Test(enroll, explicit_mode_pends_until_accepted)
 	cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_NEXT), MDB_NOTFOUND);
 	mdb_cursor_close(cur);
 	Cairn__Store__Agent *ag;
-	cr_assert_eq(ingest_agent_get(txn, &env, a1.pk, &ag), 0);
+	cr_assert_eq(store_agent_get(txn, &env, a1.pk, &ag), 0);
 	cr_assert_str_eq(ag->decided_by, "alice");
 	cr_assert_str_eq(ag->enroll_via, "explicit");
 	cr_assert_str_eq(ag->last_peer, "10.0.0.1:5555");

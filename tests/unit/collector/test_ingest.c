@@ -12,6 +12,7 @@
 #include "batchgen.h"
 #include "enroll.h"
 #include "ingest.h"
+#include "ingest_writer.h"
 #include "sign.h"
 #include "store.h"
 
@@ -71,7 +72,7 @@ static void add_agent(Cairn__Store__EnrollState state)
 	a.agent_id.len = 32;
 	a.state = state;
 	a.hostname = "host-7";
-	cr_assert_eq(ingest_agent_put(txn, &env, &a), 0);
+	cr_assert_eq(store_agent_put(txn, &env, &a), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 }
 
@@ -80,7 +81,7 @@ static Cairn__Store__Agent *get_agent(void)
 	MDB_txn *txn;
 	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &txn), 0);
 	Cairn__Store__Agent *a = NULL;
-	cr_assert_eq(ingest_agent_get(txn, &env, kp.pk, &a), 0);
+	cr_assert_eq(store_agent_get(txn, &env, kp.pk, &a), 0);
 	mdb_txn_abort(txn);
 	return a;
 }

@@ -163,7 +163,9 @@ Test(plan, hostile_perf_values_are_ignored)
 	struct estate es;
 	struct errbuf eb = { { 0 } };
 	int64_t now = p.start + (int64_t)p.windows * 300000;
-	cr_assert_eq(estate_load(txn, &env, p.start, now, 95, &es, &eb), 0, "%s", eb.msg);
+	struct estate_opts eo;
+	plan_estate_opts(&eo, p.start, now, 95);
+	cr_assert_eq(estate_load(txn, &env, &eo, &es, &eb), 0, "%s", eb.msg);
 	cr_assert_eq(es.n, 1);
 	const struct estate_host *h = &es.hosts[0];
 	cr_expect_eq(h->windows, p.windows, "windows are kept, only their bad statistics dropped");

@@ -1,0 +1,23 @@
+/* What every read command shares on the command line side. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "read.h"
+#include "snapshot.h"
+
+int cmd_open_store(struct read_ctx *r, struct cli *cli, bool writable)
+{
+	struct collector_config cfg;
+	memset(r, 0, sizeof(*r));
+	if (cli_collector_config(cli, &cfg))
+		return CMD_EXIT_USAGE;
+	snapshot_set_catalog(cfg.catalog);
+	struct errbuf eb = { { 0 } };
+	if (read_open_config(r, &cfg, writable, &eb)) {
+		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
+		return CMD_EXIT_FAIL;
+	}
+	return 0;
+}

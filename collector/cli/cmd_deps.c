@@ -1,0 +1,466 @@
+/* cairn-collector deps: the dependency map as a table, JSON or Graphviz DOT.
+ *
+ * Reads the latest snapshot (computed by serve as data arrives); --fresh
+ * recomputes and stores it first; --since computes the map of that period
+ * on the spot (not stored). */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "depmap.h"
+#include "pbjson.h"
+#include "format.h"
+#include "read.h"
+#include "snapshot.h"
+#include "store.h"
+
+static void deps_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector deps [--host H | --app A] [--level host|service]\n"
+		   "                            [--since DUR] [--json | --dot] [--fresh]\n\n"
+		   "Shows which hosts (or processes) depend on which: client -> server, port,\n"
+		   "samples seen, bytes, last seen, and whether both sides reported the\n"
+		   "connection. --host and --app keep the edges that touch that host or\n"
+		   "application (name, id, id prefix or fingerprint). --since 7d limits the\n"
+		   "map to recent traffic. --dot writes Graphviz (render with dot -Tsvg):\n"
+		   "one cluster per application, shared infrastructure apart.\n");
+	cli_usage_common(f);
+}
+
+enum { OPT_HOST = CLI_OPT_USER, OPT_APP, OPT_LEVEL, OPT_SINCE, OPT_DOT, OPT_FRESH };
+
+struct deps_opts {
+	const char *host, *app;
+	bool service, dot, fresh;
+	const char *since;
+};
+
+static int deps_opt(int opt, const char *arg, void *ctx)
+{
+	struct deps_opts *o = ctx;
+	switch (opt) {
+	case OPT_HOST:
+		o->host = arg;
+		return 0;
+	case OPT_APP:
+		o->app = arg;
+		return 0;
+	case OPT_LEVEL:
+		if (!strcmp(arg, "host")) {
+			o->service = false;
+		} else if (!strcmp(arg, "service") || !strcmp(arg, "process")) {
+			o->service = true;
+		} else {
+			fprintf(stderr, "cairn-collector deps: --level: '%s' is not host or service\n",
+				arg);
+			return -1;
+		}
+		return 0;
+	case OPT_SINCE:
+		o->since = arg;
+		return 0;
+	case OPT_DOT:
+		o->dot = true;
+		return 0;
+	case OPT_FRESH:
+		o->fresh = true;
+		return 0;
+	}
+	return -1;
+}
+
+static const char *node_name(const struct read_nodes *ix, const char *id)
+{
+	const Cairn__Store__MapNode *n = read_nodes_get(ix, id);
+	return n && *n->name ? n->name : id;
+}
+
+static const char *app_name(const Cairn__Store__Snapshot *s, const char *app_id)
+{
+	for (size_t i = 0; i < s->n_apps; i++)
+		if (!strcmp(s->apps[i]->id, app_id))
+			return s->apps[i]->name;
+	return app_id;
+}
+
+/* Tables read best by name: client, then server, then port. */
+static int cmp_edge_names(const void *pa, const void *pb, void *ctx)
+{
+	const struct read_nodes *ix = ctx;
+	const Cairn__Store__MapEdge *a = *(Cairn__Store__MapEdge *const *)pa;
+	const Cairn__Store__MapEdge *b = *(Cairn__Store__MapEdge *const *)pb;
+	int c = strcmp(node_name(ix, a->from), node_name(ix, b->from));
+	if (!c)
+		c = strcmp(node_name(ix, a->to), node_name(ix, b->to));
+	if (!c)
+		c = a->port < b->port ? -1 : a->port > b->port;
+	if (!c)
+		c = strcmp(a->from_process, b->from_process);
+	return c;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------ DOT */
+
+static void dot_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*s < 0x20)
+			continue;
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent)
+{
+	fputs(indent, f);
+	dot_str(f, n->id);
+	fputs(" [label=", f);
+	dot_str(f, *n->name ? n->name : n->id);
+	if (n->kind == CAIRN__STORE__NODE_KIND__EXTERNAL)
+		fputs(", shape=ellipse, style=dashed", f);
+	else if (n->kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS)
+		fputs(", shape=ellipse, style=dotted, color=red", f);
+	else if (n->infrastructure)
+		fputs(", shape=box, style=filled, fillcolor=\"#e0e0e0\"", f);
+	else
+		fputs(", shape=box", f);
+	fputs("];\n", f);
+}
+
+static int cmp_node_app(const void *pa, const void *pb)
+{
+	const Cairn__Store__MapNode *a = *(const Cairn__Store__MapNode *const *)pa,
+				    *b = *(const Cairn__Store__MapNode *const *)pb;
+	int c = strcmp(a->app_id, b->app_id);
+	return c ? c : strcmp(a->id, b->id);
+}
+
+/* Index of the first of the n nodes (sorted by app_id) in application id. */
+static size_t first_of_app(const Cairn__Store__MapNode **byapp, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(byapp[mid]->app_id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The kept nodes sorted by application: each cluster is one range, not a
+ * pass over every node per application. */
+static int write_dot(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__MapEdge **edges,
+		     size_t ne, const bool *keep_node)
+{
+	const Cairn__Store__DepMap *m = s->map;
+	const Cairn__Store__MapNode **byapp = malloc((m->n_nodes + 1) * sizeof(*byapp));
+	if (!byapp)
+		return -ENOMEM;
+	size_t nk = 0;
+	for (size_t i = 0; i < m->n_nodes; i++)
+		if (keep_node[i])
+			byapp[nk++] = m->nodes[i];
+	if (nk > 1)
+		qsort(byapp, nk, sizeof(*byapp), cmp_node_app);
+	fprintf(f, "digraph cairn {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+		   "  edge [fontname=\"Helvetica\", fontsize=8];\n");
+	for (size_t a = 0; a < s->n_apps; a++) {
+		const Cairn__Store__App *app = s->apps[a];
+		if (!*app->id)
+			continue;
+		size_t first = first_of_app(byapp, nk, app->id);
+		if (first == nk || strcmp(byapp[first]->app_id, app->id))
+			continue;
+		fprintf(f, "  subgraph \"cluster_%zu\" {\n    label=", a);
+		dot_str(f, app->name);
+		fputs(app->infrastructure ? ";\n    style=filled; fillcolor=\"#f4f4f4\"; color=\"#999999\";\n"
+					  : ";\n    style=rounded; color=\"#3070b0\";\n",
+		      f);
+		for (size_t i = first; i < nk && !strcmp(byapp[i]->app_id, app->id); i++)
+			dot_node(f, byapp[i], "    ");
+		fputs("  }\n", f);
+	}
+	for (size_t i = 0; i < nk && !*byapp[i]->app_id; i++)
+		dot_node(f, byapp[i], "  ");
+	free(byapp);
+	for (size_t i = 0; i < ne; i++) {
+		const Cairn__Store__MapEdge *e = edges[i];
+		fputs("  ", f);
+		dot_str(f, e->from);
+		fputs(" -> ", f);
+		dot_str(f, e->to);
+		char label[160];
+		if (*e->from_process || *e->to_process)
+			snprintf(label, sizeof(label), "%s -> %s:%u", e->from_process, e->to_process,
+				 e->port);
+		else if (e->n_ports > 1)
+			snprintf(label, sizeof(label), "%s%s%u +%zu", e->label, *e->label ? " " : "",
+				 e->port, e->n_ports - 1);
+		else
+			snprintf(label, sizeof(label), "%s%s%u", e->label, *e->label ? " " : "", e->port);
+		fputs(" [label=", f);
+		dot_str(f, label);
+		if (!e->confirmed)
+			fputs(", style=dashed", f);
+		fputs("];\n", f);
+	}
+	fputs("}\n", f);
+	return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+int deps_main(int argc, char *argv[])
+{
+	struct deps_opts o = { 0 };
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, OPT_HOST },
+		{ "app", required_argument, NULL, OPT_APP },
+		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "dot", no_argument, NULL, OPT_DOT },
+		{ "fresh", no_argument, NULL, OPT_FRESH },
+		{ 0 },
+	};
+	struct cli_extra extra = { NULL, longopts, deps_opt, &o };
+	struct cli cli;
+	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, deps_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cli.nargs) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
+		deps_usage(stderr);
+		return 2;
+	}
+	if (o.host && o.app) {
+		fprintf(stderr, "%s: give --host or --app, not both\n", cli.prog);
+		return 2;
+	}
+	if (o.dot && cli.json) {
+		fprintf(stderr, "%s: give --json or --dot, not both\n", cli.prog);
+		return 2;
+	}
+	uint64_t since_dur = 0;
+	if (o.since && (config_parse_duration(o.since, &since_dur) || !since_dur)) {
+		fprintf(stderr, "%s: --since: '%s' is not a duration (use e.g. 30m, 12h, 7d)\n",
+			cli.prog, o.since);
+		return 2;
+	}
+	struct read_ctx q;
+	if ((rc = cmd_open_store(&q, &cli, o.fresh)))
+		return rc;
+	struct errbuf eb = { { 0 } };
+	Cairn__Store__Snapshot *s = NULL;
+	if (o.since) {
+		MDB_txn *txn;
+		if ((rc = db_read_begin(&q.db, &txn))) {
+			fprintf(stderr, "%s: reading the store: %s\n", cli.prog, db_strerror(rc));
+			read_close(&q);
+			return 1;
+		}
+		struct snapshot_opts so;
+		snapshot_opts_default(&so, time_now_ms());
+		so.since_ms = so.now_ms - (int64_t)since_dur;
+		so.with_plan = false;
+		rc = snapshot_compute(txn, &q.db, &so, &s, NULL, &eb);
+		db_read_end(&q.db, txn);
+	} else {
+		rc = snapshot_get(&q.db, o.fresh, o.fresh, true, &s, &eb);
+	}
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		read_close(&q);
+		return 1;
+	}
+	int exit_code = 0;
+	const Cairn__Store__DepMap *m = s->map;
+	Cairn__Store__DepMap empty = CAIRN__STORE__DEP_MAP__INIT;
+	if (!m)
+		m = &empty;
+	struct read_nodes ix = { 0 };
+	bool *keep_node = calloc(m->n_nodes + 1, sizeof(bool));
+	size_t nsrc = o.service ? m->n_service_edges : m->n_host_edges;
+	Cairn__Store__MapEdge **src = o.service ? m->service_edges : m->host_edges;
+	Cairn__Store__MapEdge **edges = calloc(nsrc + 1, sizeof(*edges));
+	if (!keep_node || !edges || read_nodes_index(&ix, m)) {
+		fprintf(stderr, "%s: out of memory\n", cli.prog);
+		exit_code = 1;
+		goto out;
+	}
+	/* the filter */
+	char host_id[KEY_ID_HEX_LEN + 1] = "";
+	const char *app_id = NULL;
+	if (o.host) {
+		MDB_txn *txn;
+		struct read_host h;
+		if ((rc = db_read_begin(&q.db, &txn)) == 0) {
+			rc = read_find_host(txn, &q.db, o.host, &h, &eb);
+			db_read_end(&q.db, txn);
+		} else {
+			errbuf_set(&eb, rc, "reading the store: %s", db_strerror(rc));
+		}
+		if (rc) {
+			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+			exit_code = 1;
+			goto out;
+		}
+		memcpy(host_id, h.id_hex, sizeof(host_id));
+	}
+	if (o.app) {
+		size_t ai;
+		if (read_find_app(s, o.app, &ai, &eb)) {
+			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+			exit_code = 1;
+			goto out;
+		}
+		app_id = s->apps[ai]->id;
+	}
+	size_t ne = 0;
+	for (size_t i = 0; i < nsrc; i++) {
+		const Cairn__Store__MapEdge *e = src[i];
+		if (o.host && strcmp(e->from, host_id) && strcmp(e->to, host_id))
+			continue;
+		if (app_id) {
+			const Cairn__Store__MapNode *a = read_nodes_get(&ix, e->from), *b = read_nodes_get(&ix, e->to);
+			if (!(a && !strcmp(a->app_id, app_id)) && !(b && !strcmp(b->app_id, app_id)))
+				continue;
+		}
+		edges[ne++] = src[i];
+	}
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		const Cairn__Store__MapNode *n = m->nodes[i];
+		if (o.host)
+			keep_node[i] = !strcmp(n->id, host_id);
+		else if (app_id)
+			keep_node[i] = !strcmp(n->app_id, app_id);
+		else
+			keep_node[i] = true;
+	}
+	if (o.host || app_id) {
+		/* and the other ends of the kept edges */
+		const Cairn__Store__MapNode **ends = calloc(2 * ne + 1, sizeof(*ends));
+		size_t nends = 0;
+		for (size_t i = 0; ends && i < ne; i++) {
+			ends[nends++] = read_nodes_get(&ix, edges[i]->from);
+			ends[nends++] = read_nodes_get(&ix, edges[i]->to);
+		}
+		/* sorted once and searched per node: a hub host's edges times
+		 * every node of the estate would be quadratic */
+		if (ends && nends > 1)
+			qsort(ends, nends, sizeof(*ends), cmp_ptr);
+		for (size_t j = 0; ends && j < m->n_nodes; j++)
+			if (!keep_node[j]) {
+				const Cairn__Store__MapNode *key = m->nodes[j];
+				keep_node[j] = nends && bsearch(&key, ends, nends, sizeof(*ends), cmp_ptr);
+			}
+		free(ends);
+	}
+
+	if (o.dot) {
+		if (write_dot(stdout, s, edges, ne, keep_node)) {
+			fprintf(stderr, "%s: out of memory\n", cli.prog);
+			exit_code = 1;
+		}
+	} else if (cli.json) {
+		json_t *root = json_object();
+		json_t *jn = json_array(), *je = json_array();
+		if (!root || !jn || !je) {
+			json_decref(root);
+			json_decref(jn);
+			json_decref(je);
+			exit_code = 1;
+			goto out;
+		}
+		json_object_set_new(root, "snapshot_version", json_integer((json_int_t)s->version));
+		json_object_set_new(root, "computed_ms", json_integer(s->computed_ms));
+		json_object_set_new(root, "facts_gen", json_integer((json_int_t)s->facts_gen));
+		json_object_set_new(root, "since_ms", json_integer(s->since_ms));
+		json_object_set_new(root, "level", json_string(o.service ? "service" : "host"));
+		for (size_t i = 0; i < m->n_nodes; i++)
+			if (keep_node[i])
+				json_array_append_new(jn, pbjson_from_message(&m->nodes[i]->base, 0));
+		for (size_t i = 0; i < ne; i++)
+			json_array_append_new(je, pbjson_from_message(&edges[i]->base, 0));
+		json_object_set_new(root, "nodes", jn);
+		json_object_set_new(root, "edges", je);
+		json_object_set_new(root, "unresolved", json_integer((json_int_t)m->unresolved));
+		json_object_set_new(root, "ambiguous", json_integer((json_int_t)m->ambiguous));
+		if (format_print_json(root))
+			exit_code = 1;
+	} else {
+		static const char *const hh[] = { "FROM", "TO", "PORTS", "SAMPLES", "BYTES",
+						   "LAST SEEN (UTC)", "CONFIRMED", NULL };
+		static const char *const sh[] = { "FROM", "PROCESS", "TO", "PROCESS", "PORT",
+						   "SERVICE", "SAMPLES", "BYTES", "CONFIRMED", NULL };
+		if (ne > 1)
+			qsort_r(edges, ne, sizeof(*edges), cmp_edge_names, &ix);
+		struct format_table *t = o.service ? format_table_new(9, sh) : format_table_new(7, hh);
+		if (!t) {
+			exit_code = 1;
+			goto out;
+		}
+		for (size_t i = 0; i < ne; i++) {
+			const Cairn__Store__MapEdge *e = edges[i];
+			char bytes[32], seen[32], ports[96] = "";
+			format_bytes(e->bytes, bytes, sizeof(bytes));
+			format_time(e->last_seen_ms, seen, sizeof(seen));
+			const char *from = node_name(&ix, e->from), *to = node_name(&ix, e->to);
+			const char *conf = e->confirmed ? "yes" : "no";
+			if (o.service) {
+				format_table_rowf(t, "%s\t%s\t%s\t%s\t%u\t%s\t%llu\t%s\t%s", from,
+						 e->from_process, e->local ? "(same host)" : to,
+						 e->to_process, e->port, e->label,
+						 (unsigned long long)e->samples_seen, bytes, conf);
+			} else {
+				size_t np = e->n_ports ? e->n_ports : 1;
+				for (size_t p = 0; p < np && p < 6; p++) {
+					uint32_t port = e->n_ports ? e->ports[p] : e->port;
+					const char *l = depmap_port_label(port);
+					size_t used = strlen(ports);
+					snprintf(ports + used, sizeof(ports) - used, "%s%u%s%s%s",
+						 p ? "," : "", port, l ? "(" : "", l ? l : "", l ? ")" : "");
+				}
+				if (np > 6)
+					strncat(ports, ",...", sizeof(ports) - strlen(ports) - 1);
+				format_table_rowf(t, "%s\t%s\t%s\t%llu\t%s\t%s\t%s", from, to, ports,
+						 (unsigned long long)e->samples_seen, bytes, seen, conf);
+			}
+		}
+		format_table_align_right(t, o.service ? 6 : 3);
+		format_table_align_right(t, o.service ? 7 : 4);
+		format_table_print(t, stdout);
+		format_table_free(t);
+		char when[32];
+		format_time(s->computed_ms, when, sizeof(when));
+		printf("\n%zu %s edges%s%s; snapshot %llu computed %s UTC; %llu unresolved, %llu "
+		       "ambiguous endpoints\n",
+		       ne, o.service ? "service" : "host", o.host || app_id ? " for " : "",
+		       o.host ? o.host : (app_id ? app_name(s, app_id) : ""),
+		       (unsigned long long)s->version, when, (unsigned long long)m->unresolved,
+		       (unsigned long long)m->ambiguous);
+	}
+out:
+	read_nodes_free(&ix);
+	free(keep_node);
+	free(edges);
+	cairn__store__snapshot__free_unpacked(s, NULL);
+	read_close(&q);
+	return exit_code;
+}

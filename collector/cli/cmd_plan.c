@@ -1,0 +1,671 @@
+/* cairn-collector readiness | sizing | cost | plan waves: the migration plan
+ * computed by collector/plan/plan.c, for people (tables) and programs (--json). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "pbjson.h"
+#include "planctx.h"
+#include "rules.h"
+#include "apps.h"
+#include "store.h"
+#include "waves.h"
+
+static void fmt_time(int64_t ms, char *out, size_t n)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+static void print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
+static json_t *msg_json(const void *msg)
+{
+	json_t *j = pbjson_from_message((const ProtobufCMessage *)msg, PBJSON_EMIT_DEFAULTS);
+	return j ? j : json_null();
+}
+
+static void print_plan_header(const Cairn__Store__Snapshot *s)
+{
+	char since[32], at[32];
+	fmt_time(s->plan_since_ms, since, sizeof(since));
+	fmt_time(s->computed_ms, at, sizeof(at));
+	char which[64];
+	if (s->version)
+		snprintf(which, sizeof(which), "snapshot %llu", (unsigned long long)s->version);
+	else
+		snprintf(which, sizeof(which), "the current facts (not stored)");
+	printf("Plan from %s, computed %s UTC; period since %s UTC; sizing %s\n", which, at, since,
+	       *s->sizing_mode ? s->sizing_mode : "-");
+}
+
+/* ---------------------------------------------------------------- readiness */
+
+static void readiness_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector readiness [HOST|APP] [--history HOST|APP] [--json]\n\n"
+		   "Migration readiness per host and application: category (Ready, Conditionally\n"
+		   "ready, Not ready, Unknown), score 0-100, confidence 1-5 from data coverage,\n"
+		   "reason codes, and the strategy with the reasons that chose it.\n"
+		   "--history shows how a target's score and reasons changed over the stored snapshots.\n\n");
+	cli_usage_common(f);
+	planctx_usage_options(f);
+}
+
+static void reason_codes(const Cairn__Store__Readiness *r, char *out, size_t n)
+{
+	size_t used = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < r->n_reasons && used < n; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i; j++)
+			dup |= !strcmp(r->reasons[j]->code, r->reasons[i]->code);
+		if (!dup)
+			used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "," : "",
+						 r->reasons[i]->code);
+	}
+	if (!out[0])
+		snprintf(out, n, "-");
+}
+
+static int cmp_readiness_row(const void *x, const void *y)
+{
+	const Cairn__Store__Readiness *a = *(Cairn__Store__Readiness *const *)x;
+	const Cairn__Store__Readiness *b = *(Cairn__Store__Readiness *const *)y;
+	int c = strcmp(b->kind, a->kind); /* "host" before "app" */
+	return c ? c : strcmp(a->name, b->name);
+}
+
+static void print_readiness_detail(const Cairn__Store__Readiness *r)
+{
+	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u windows)\n",
+	       r->kind, r->name, r->target, r->category, r->score, r->confidence, r->coverage * 100,
+	       r->windows);
+	printf("Reasons:\n");
+	if (!r->n_reasons)
+		printf("  (none: nothing found that needs work before a move)\n");
+	for (size_t i = 0; i < r->n_reasons; i++)
+		printf("  %-18s %-11s %4d  %s\n", r->reasons[i]->code, r->reasons[i]->severity,
+		       -r->reasons[i]->penalty, r->reasons[i]->text);
+	printf("Strategy: %s\n", r->strategy);
+	for (size_t i = 0; i < r->n_strategy_reasons; i++)
+		printf("  %-18s %s\n", r->strategy_reasons[i]->code, r->strategy_reasons[i]->text);
+}
+
+static int readiness_history(struct planctx *p, const char *needle)
+{
+	char id[256];
+	bool is_app;
+	if (planctx_resolve(p, needle, id, sizeof(id), &is_app))
+		return 1;
+	MDB_txn *txn;
+	int rc = db_read_begin(&p->db, &txn);
+	if (rc) {
+		fprintf(stderr, "%s: reading the store: %s\n", p->cli.prog, db_strerror(rc));
+		return 1;
+	}
+	MDB_cursor *cur;
+	mdb_cursor_open(txn, p->db.dbi[STORE_SNAPSHOTS], &cur);
+	MDB_val k, v;
+	json_t *arr = p->cli.json ? json_array() : NULL;
+	char prev_codes[1024] = "";
+	unsigned prev_score = 0;
+	size_t n = 0;
+	if (!arr)
+		printf("%-8s  %-16s  %-20s  %5s  %4s  %-10s  %s\n", "SNAPSHOT", "COMPUTED (UTC)",
+		       "CATEGORY", "SCORE", "CONF", "STRATEGY", "REASONS (changes)");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Cairn__Store__Snapshot *s = cairn__store__snapshot__unpack(NULL, v.mv_size, v.mv_data);
+		if (!s)
+			continue;
+		const Cairn__Store__Readiness *r = planctx_readiness(s, id);
+		if (r) {
+			char codes[1024], at[32];
+			reason_codes(r, codes, sizeof(codes));
+			fmt_time(s->computed_ms, at, sizeof(at));
+			if (arr) {
+				json_t *e = json_pack("{s:I, s:I, s:o}", "snapshot", (json_int_t)s->version,
+						      "computed_ms", (json_int_t)s->computed_ms,
+						      "readiness", msg_json(r));
+				json_array_append_new(arr, e);
+			} else {
+				char change[sizeof(prev_codes) + 16] = "";
+				if (n && strcmp(codes, prev_codes))
+					snprintf(change, sizeof(change), "  (was %s)", prev_codes);
+				if (n && r->score != prev_score)
+					snprintf(change + strlen(change), sizeof(change) - strlen(change),
+						 "  score %+d", (int)r->score - (int)prev_score);
+				printf("%-8llu  %-16s  %-20s  %5u  %4u  %-10s  %s%s\n",
+				       (unsigned long long)s->version, at, r->category, r->score,
+				       r->confidence, r->strategy, codes, change);
+			}
+			str_copy(prev_codes, codes, sizeof(prev_codes));
+			prev_score = r->score;
+			n++;
+		}
+		cairn__store__snapshot__free_unpacked(s, NULL);
+	}
+	mdb_cursor_close(cur);
+	db_read_end(&p->db, txn);
+	if (arr)
+		print_json(arr);
+	else if (!n)
+		printf("(no stored snapshot has readiness for %s yet)\n", needle);
+	return 0;
+}
+
+int readiness_main(int argc, char *argv[])
+{
+	struct planctx p;
+	int rc = planctx_parse(&p, argc, argv, readiness_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (p.cli.nargs > 1) {
+		fprintf(stderr, "%s: at most one HOST or APP\n\n", p.cli.prog);
+		readiness_usage(stderr);
+		return 2;
+	}
+	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
+		planctx_close(&p);
+		return rc;
+	}
+	const Cairn__Store__Snapshot *s = p.snap;
+	if (p.history) {
+		rc = readiness_history(&p, p.history);
+		planctx_close(&p);
+		return rc;
+	}
+	if (p.cli.nargs == 1) {
+		char id[256];
+		bool is_app;
+		if ((rc = planctx_resolve(&p, p.cli.args[0], id, sizeof(id), &is_app))) {
+			planctx_close(&p);
+			return rc;
+		}
+		const Cairn__Store__Readiness *r = planctx_readiness(s, id);
+		if (!r) {
+			fprintf(stderr, "%s: no readiness for '%s' yet (no data?)\n", p.cli.prog, p.cli.args[0]);
+			planctx_close(&p);
+			return 1;
+		}
+		if (p.cli.json)
+			print_json(msg_json(r));
+		else
+			print_readiness_detail(r);
+		planctx_close(&p);
+		return 0;
+	}
+	if (p.cli.json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < s->n_readiness; i++)
+			json_array_append_new(arr, msg_json(s->readiness[i]));
+		print_json(json_pack("{s:I, s:I, s:I, s:s, s:o}", "snapshot", (json_int_t)s->version,
+				     "computed_ms", (json_int_t)s->computed_ms,
+				     "since_ms", (json_int_t)s->plan_since_ms,
+				     "lifecycle_as_of", s->lifecycle_as_of, "readiness", arr));
+		planctx_close(&p);
+		return 0;
+	}
+	print_plan_header(s);
+	printf("OS lifecycle table as of %s\n\n", *s->lifecycle_as_of ? s->lifecycle_as_of : "?");
+	printf("%-4s  %-24s  %-19s  %5s  %4s  %-10s  %s\n", "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
+	       "STRATEGY", "REASONS");
+	unsigned count[4] = { 0 };
+	Cairn__Store__Readiness **rows = malloc((s->n_readiness + 1) * sizeof(*rows));
+	if (!rows) {
+		planctx_close(&p);
+		return 1;
+	}
+	memcpy(rows, s->readiness, s->n_readiness * sizeof(*rows));
+	qsort(rows, s->n_readiness, sizeof(*rows), cmp_readiness_row);
+	for (size_t i = 0; i < s->n_readiness; i++) {
+		const Cairn__Store__Readiness *r = rows[i];
+		char codes[512];
+		reason_codes(r, codes, sizeof(codes));
+		printf("%-4s  %-24.24s  %-19s  %5u  %3u/5  %-10s  %s\n", r->kind, r->name, r->category,
+		       r->score, r->confidence, r->strategy, codes);
+		if (!strcmp(r->kind, "host"))
+			count[!strcmp(r->category, "Ready") ? 0 : !strcmp(r->category, "Conditionally ready") ? 1
+			      : !strcmp(r->category, "Not ready") ? 2 : 3]++;
+	}
+	free(rows);
+	if (!s->n_readiness)
+		printf("(no hosts yet)\n");
+	printf("\nHosts: %u ready, %u conditionally ready, %u not ready, %u unknown. "
+	       "'readiness NAME' explains one.\n", count[0], count[1], count[2], count[3]);
+	planctx_close(&p);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- sizing */
+
+static void sizing_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector sizing [--mode asis|p95|max|avg] [--percentile N] [--comfort F]\n"
+		   "                              [--since DUR] [--catalog CSV] [--json]\n\n"
+		   "Right-sizes every host: measured vCPU and memory (at the chosen statistic) times\n"
+		   "the comfort factor, the cheapest catalog instance that fits, EBS storage from disk\n"
+		   "use and IOPS/throughput; monthly cost (730 h), with the price date beside each price.\n\n");
+	cli_usage_common(f);
+	planctx_usage_options(f);
+}
+
+struct named_sizing {
+	const char *name;
+	const Cairn__Store__Sizing *z;
+};
+
+static int cmp_named(const void *x, const void *y)
+{
+	return strcmp(((const struct named_sizing *)x)->name, ((const struct named_sizing *)y)->name);
+}
+
+/* Sizing rows in host-name order (tables are for people). */
+static void sort_sizing(const struct planctx_names *nm, const Cairn__Store__Sizing **v, size_t n)
+{
+	struct named_sizing *t = malloc((n + 1) * sizeof(*t));
+	if (!t)
+		return; /* unsorted is still correct */
+	for (size_t i = 0; i < n; i++)
+		t[i] = (struct named_sizing){ planctx_names_get(nm, v[i]->host), v[i] };
+	qsort(t, n, sizeof(*t), cmp_named);
+	for (size_t i = 0; i < n; i++)
+		v[i] = t[i].z;
+	free(t);
+}
+
+int sizing_main(int argc, char *argv[])
+{
+	struct planctx p;
+	int rc = planctx_parse(&p, argc, argv, sizing_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (p.cli.nargs) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n\n", p.cli.prog, p.cli.args[0]);
+		sizing_usage(stderr);
+		return 2;
+	}
+	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
+		planctx_close(&p);
+		return rc;
+	}
+	const Cairn__Store__Snapshot *s = p.snap;
+	struct planctx_names nm;
+	if (planctx_names_build(s, &nm)) {
+		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
+		planctx_close(&p);
+		return 1;
+	}
+	if (p.cli.json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < s->n_sizing; i++) {
+			json_t *j = msg_json(s->sizing[i]);
+			json_object_set_new(j, "name", json_string(planctx_names_get(&nm, s->sizing[i]->host)));
+			json_array_append_new(arr, j);
+		}
+		print_json(json_pack("{s:s, s:s, s:s, s:o}", "mode", s->sizing_mode, "catalog_as_of",
+				     s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of, "sizing", arr));
+		planctx_names_free(&nm);
+		planctx_close(&p);
+		return 0;
+	}
+	print_plan_header(s);
+	printf("\n%-20s  %-6s  %-13s  %-15s  %-12s  %9s  %-10s  %-16s  %9s  %-10s  %s\n", "HOST", "MODE",
+	       "VCPU used>need", "MEM GiB used>need", "INSTANCE", "$/MONTH", "AS OF", "STORAGE",
+	       "$/MONTH", "AS OF", "NOTE");
+	const Cairn__Store__Sizing **zs = malloc((s->n_sizing + 1) * sizeof(*zs));
+	if (!zs) {
+		planctx_names_free(&nm);
+		planctx_close(&p);
+		return 1;
+	}
+	for (size_t i = 0; i < s->n_sizing; i++)
+		zs[i] = s->sizing[i];
+	sort_sizing(&nm, zs, s->n_sizing);
+	for (size_t i = 0; i < s->n_sizing; i++) {
+		const Cairn__Store__Sizing *z = zs[i];
+		char cpu[32], mem[32], st[48];
+		snprintf(cpu, sizeof(cpu), "%.2f>%.2f", z->cpu_observed, z->cpu_needed);
+		snprintf(mem, sizeof(mem), "%.2f>%.2f", z->mem_observed_gib, z->mem_needed_gib);
+		snprintf(st, sizeof(st), "%.0fGiB %s %.0fIOPS", z->storage_gib, z->storage_type, z->storage_iops);
+		printf("%-20.20s  %-6s  %-13s  %-15s  %-12s  %9.2f  %-10s  %-16s  %9.2f  %-10s  %s\n",
+		       planctx_names_get(&nm, z->host), z->mode, cpu, mem,
+		       *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
+		       z->catalog_as_of, st, z->storage_monthly_usd, rules_plan.ebs_as_of, z->note);
+	}
+	free(zs);
+	planctx_names_free(&nm);
+	if (!s->n_sizing)
+		printf("(no hosts yet)\n");
+	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. EBS prices %s. 'cost' sums them up.\n",
+	       s->n_sizing ? s->sizing[0]->region : "us-east-1", rules_plan.ebs_region);
+	planctx_close(&p);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- cost */
+
+static void cost_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector cost [sizing options] [--json]\n\n"
+		   "Monthly cost (730 h) per host, per application and in total: as-is (an instance\n"
+		   "holding the allocated vCPU and memory, storage as allocated) against right-sized\n"
+		   "(see 'sizing'). Every price shows the date of the catalog it came from.\n\n");
+	cli_usage_common(f);
+	planctx_usage_options(f);
+}
+
+struct cost_sum {
+	double asis, sized;
+	unsigned hosts;
+};
+
+static double sized_total(const Cairn__Store__Sizing *z)
+{
+	return z->monthly_usd + z->storage_monthly_usd;
+}
+
+static double asis_total(const Cairn__Store__Sizing *z)
+{
+	return z->asis_monthly_usd + z->asis_storage_monthly_usd;
+}
+
+/* Applications sorted by id (then position), for one lookup per host row
+ * instead of a pass over every application. */
+struct app_pos {
+	const char *id;
+	size_t k;
+};
+
+static int cmp_app_pos(const void *x, const void *y)
+{
+	const struct app_pos *a = x, *b = y;
+	int c = strcmp(a->id, b->id);
+	return c ? c : (a->k > b->k) - (a->k < b->k);
+}
+
+/* Position of the first application with id, or n. */
+static size_t app_index(const struct app_pos *v, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(v[lo].id, id) ? v[lo].k : n;
+}
+
+int cost_main(int argc, char *argv[])
+{
+	struct planctx p;
+	int rc = planctx_parse(&p, argc, argv, cost_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (p.cli.nargs) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n\n", p.cli.prog, p.cli.args[0]);
+		cost_usage(stderr);
+		return 2;
+	}
+	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
+		planctx_close(&p);
+		return rc;
+	}
+	const Cairn__Store__Snapshot *s = p.snap;
+	struct cost_sum total = { 0 };
+	struct cost_sum *apps = calloc(s->n_apps + 1, sizeof(*apps));
+	struct app_pos *order = calloc(s->n_apps + 1, sizeof(*order));
+	struct planctx_names nm = { 0 };
+	if (!apps || !order || planctx_names_build(s, &nm)) {
+		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
+		free(apps);
+		free(order);
+		planctx_close(&p);
+		return 1;
+	}
+	for (size_t k = 0; k < s->n_apps; k++)
+		order[k] = (struct app_pos){ s->apps[k]->id, k };
+	if (s->n_apps)
+		qsort(order, s->n_apps, sizeof(*order), cmp_app_pos);
+	json_t *jh = p.cli.json ? json_array() : NULL;
+	const char *asof = *s->catalog_as_of ? s->catalog_as_of : "?";
+	if (!jh) {
+		print_plan_header(s);
+		printf("EC2 prices as of %s, EBS prices as of %s (%s)\n\n", asof, rules_plan.ebs_as_of,
+		       rules_plan.ebs_region);
+		printf("%-20s  %-16s  %-12s  %10s  %-12s  %10s  %10s  %s\n", "HOST", "APPLICATION",
+		       "AS-IS", "$/MONTH", "RIGHT-SIZED", "$/MONTH", "SAVING", "AS OF");
+	}
+	for (size_t i = 0; i < s->n_sizing; i++) {
+		const Cairn__Store__Sizing *z = s->sizing[i];
+		size_t k = app_index(order, s->n_apps, z->app_id);
+		const Cairn__Store__App *app = k < s->n_apps ? s->apps[k] : NULL;
+		double a = asis_total(z), r = sized_total(z);
+		total.asis += a;
+		total.sized += r;
+		total.hosts++;
+		if (app) {
+			apps[k].asis += a;
+			apps[k].sized += r;
+			apps[k].hosts++;
+		}
+		if (jh) {
+			json_array_append_new(jh, json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:f, s:f, s:s}",
+							    "host", z->host, "name", planctx_names_get(&nm, z->host),
+							    "app", app ? app->name : "",
+							    "asis_instance", z->asis_instance_type,
+							    "asis_monthly_usd", a,
+							    "rightsized_instance", z->instance_type,
+							    "rightsized_monthly_usd", r, "saving_usd", a - r,
+							    "as_of", z->catalog_as_of));
+		} else {
+			printf("%-20.20s  %-16.16s  %-12s  %10.2f  %-12s  %10.2f  %10.2f  %s\n",
+			       planctx_names_get(&nm, z->host), app ? app->name : "-",
+			       *z->asis_instance_type ? z->asis_instance_type : "(none)", a,
+			       *z->instance_type ? z->instance_type : "(none)", r, a - r, z->catalog_as_of);
+		}
+	}
+	json_t *ja = jh ? json_array() : NULL;
+	if (!jh)
+		printf("\n%-36s  %5s  %10s  %10s  %10s  %s\n", "APPLICATION", "HOSTS", "AS-IS $/MO",
+		       "SIZED $/MO", "SAVING", "AS OF");
+	for (size_t k = 0; k < s->n_apps; k++) {
+		if (ja)
+			json_array_append_new(ja, json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:s}", "id",
+							    s->apps[k]->id, "name", s->apps[k]->name, "hosts",
+							    (int)apps[k].hosts, "asis_monthly_usd", apps[k].asis,
+							    "rightsized_monthly_usd", apps[k].sized,
+							    "saving_usd", apps[k].asis - apps[k].sized, "as_of", asof));
+		else
+			printf("%-36.36s  %5u  %10.2f  %10.2f  %10.2f  %s\n", s->apps[k]->name, apps[k].hosts,
+			       apps[k].asis, apps[k].sized, apps[k].asis - apps[k].sized, asof);
+	}
+	if (jh) {
+		print_json(json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
+				     "mode", s->sizing_mode, "catalog_as_of", asof, "ebs_as_of",
+				     rules_plan.ebs_as_of, "hours_per_month", rules_plan.hours_per_month,
+				     "hosts", jh, "apps", ja, "total", "hosts", (int)total.hosts,
+				     "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
+				     "saving_usd", total.asis - total.sized));
+	} else {
+		printf("\nTOTAL %u hosts: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
+		       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
+		       total.hosts, total.asis, total.sized, total.asis - total.sized,
+		       total.asis > 0 ? (total.asis - total.sized) / total.asis * 100 : 0, asof,
+		       rules_plan.ebs_as_of);
+	}
+	free(apps);
+	free(order);
+	planctx_names_free(&nm);
+	planctx_close(&p);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- plan waves */
+
+static void plan_usage(FILE *f)
+{
+	fprintf(f, "Usage: cairn-collector plan waves [--max-hosts N] [--json]\n"
+		   "       cairn-collector plan pin APP WAVE | plan unpin APP\n\n"
+		   "A dependency-aware wave plan: shared infrastructure first, applications that\n"
+		   "depend on each other in the same wave, at most N hosts per wave (default %u),\n"
+		   "people's pins respected; says why each application landed in its wave and\n"
+		   "reports dependencies the size limit forced apart.\n"
+		   "pin puts an application into a wave whatever the plan says (applications that\n"
+		   "depend on it follow); unpin removes that. Both go to the audit log.\n\n",
+		   rules_plan.wave_max_hosts);
+	cli_usage_common(f);
+	planctx_usage_options(f);
+}
+
+struct pin_arg {
+	const struct db_env *env;
+	const char *app, *wave;
+	struct errbuf *eb;
+};
+
+static int pin_txn(MDB_txn *txn, void *arg)
+{
+	struct pin_arg *a = arg;
+	return apps_decision_put(txn, a->env, CAIRN__STORE__DECISION_KIND__WAVE_PIN, a->app, a->wave,
+				 a->wave ? "plan.pin" : "plan.unpin", time_now_ms(), a->eb);
+}
+
+/* plan pin APP WAVE / plan unpin APP: a WAVE_PIN decision plus its audit entry. */
+static int plan_pin(struct planctx *p, bool pin)
+{
+	char wave[16] = "";
+	if (pin) {
+		char *end;
+		unsigned long w = strtoul(p->cli.args[2], &end, 10);
+		if (!*p->cli.args[2] || *end || w < 1 || w > 10000) {
+			fprintf(stderr, "%s: wave '%s': use a wave number 1..10000\n", p->cli.prog,
+				p->cli.args[2]);
+			return 2;
+		}
+		snprintf(wave, sizeof(wave), "%lu", w);
+	}
+	int rc;
+	if ((rc = planctx_open(p, true)) || (rc = planctx_snapshot(p))) {
+		planctx_close(p);
+		return rc;
+	}
+	char id[256];
+	bool is_app = false;
+	if ((rc = planctx_resolve(p, p->cli.args[1], id, sizeof(id), &is_app))) {
+		planctx_close(p);
+		return rc;
+	}
+	if (!is_app) {
+		fprintf(stderr, "%s: '%s' is a host; waves hold applications (see 'cairn-collector apps')\n",
+			p->cli.prog, p->cli.args[1]);
+		planctx_close(p);
+		return 2;
+	}
+	const Cairn__Store__App *app = planctx_app(p->snap, id);
+	struct errbuf eb = { { 0 } };
+	struct pin_arg a = { &p->db, id, pin ? wave : NULL, &eb };
+	rc = db_write(&p->db, pin_txn, &a);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
+		planctx_close(p);
+		return 1;
+	}
+	if (pin)
+		printf("application %s pinned to wave %s (by %s); 'plan waves' shows the plan\n",
+		       app ? app->name : id, wave, os_user_name());
+	else
+		printf("application %s unpinned (by %s)\n", app ? app->name : id, os_user_name());
+	planctx_close(p);
+	return 0;
+}
+
+int plan_main(int argc, char *argv[])
+{
+	struct planctx p;
+	int rc = planctx_parse(&p, argc, argv, plan_usage);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	bool pin = p.cli.nargs == 3 && !strcmp(p.cli.args[0], "pin");
+	bool unpin = p.cli.nargs == 2 && !strcmp(p.cli.args[0], "unpin");
+	if (pin || unpin)
+		return plan_pin(&p, pin);
+	if (p.cli.nargs != 1 || strcmp(p.cli.args[0], "waves")) {
+		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE' or 'plan unpin APP'\n\n",
+			p.cli.prog);
+		plan_usage(stderr);
+		return 2;
+	}
+	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
+		planctx_close(&p);
+		return rc;
+	}
+	const Cairn__Store__Snapshot *s = p.snap;
+	unsigned limit = p.opt.wave_max_hosts ? p.opt.wave_max_hosts : rules_plan.wave_max_hosts;
+	if (p.cli.json) {
+		json_t *waves = json_array();
+		for (size_t i = 0; i < s->n_waves; i++) {
+			const Cairn__Store__Wave *w = s->waves[i];
+			json_t *apps = json_array(), *warn = json_array();
+			for (size_t j = 0; j < w->n_apps; j++) {
+				const Cairn__Store__App *a = planctx_app(s, w->apps[j]);
+				json_array_append_new(apps, json_pack("{s:s, s:s, s:i, s:s}", "id", w->apps[j],
+								      "name", a ? a->name : "", "hosts",
+								      a ? (int)a->n_hosts : 0, "why",
+								      j < w->n_why ? w->why[j] : ""));
+			}
+			for (size_t j = 0; j < w->n_warnings; j++)
+				json_array_append_new(warn, json_string(w->warnings[j]));
+			json_array_append_new(waves, json_pack("{s:i, s:i, s:o, s:o}", "number", (int)w->number,
+							       "hosts", (int)w->hosts, "apps", apps,
+							       "warnings", warn));
+		}
+		print_json(json_pack("{s:i, s:o}", "max_hosts", (int)limit, "waves", waves));
+		planctx_close(&p);
+		return 0;
+	}
+	print_plan_header(s);
+	printf("Wave size limit: %u hosts\n", limit);
+	for (size_t i = 0; i < s->n_waves; i++) {
+		const Cairn__Store__Wave *w = s->waves[i];
+		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");
+		for (size_t j = 0; j < w->n_apps; j++) {
+			const Cairn__Store__App *a = planctx_app(s, w->apps[j]);
+			const Cairn__Store__Readiness *r = planctx_readiness(s, w->apps[j]);
+			printf("  %-28.28s %3zu host%s  %-10s  %s\n", a ? a->name : w->apps[j],
+			       a ? a->n_hosts : 0, a && a->n_hosts == 1 ? " " : "s", r ? r->strategy : "-",
+			       j < w->n_why ? w->why[j] : "");
+		}
+		for (size_t j = 0; j < w->n_warnings; j++)
+			printf("  WARNING: %s\n", w->warnings[j]);
+	}
+	if (!s->n_waves)
+		printf("\n(no applications yet: 'apps' groups hosts once agents report connections)\n");
+	bool header = false;
+	for (size_t i = 0; i < s->n_apps; i++) {
+		if (waves_of_app(s, s->apps[i]->id))
+			continue;
+		const Cairn__Store__Readiness *r = planctx_readiness(s, s->apps[i]->id);
+		if (!header)
+			printf("\nNot migrated (Retire / Retain)\n");
+		header = true;
+		printf("  %-28.28s %3zu host%s  %-10s  %s\n", s->apps[i]->name, s->apps[i]->n_hosts,
+		       s->apps[i]->n_hosts == 1 ? " " : "s", r ? r->strategy : "-",
+		       r && r->n_strategy_reasons ? r->strategy_reasons[0]->text : "");
+	}
+	planctx_close(&p);
+	return 0;
+}

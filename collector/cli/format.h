@@ -1,0 +1,48 @@
+/* The output module of the command line: tables for people (aligned, fitted
+ * to the terminal), times, ages, byte sizes, counts with their noun, and JSON
+ * printing. Every command prints through here, so that one look is shared. */
+#ifndef CAIRN_FORMAT_H
+#define CAIRN_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- tables for people ---- */
+
+struct format_table;
+
+/* A table with ncols columns titled by the NULL-terminated header strings. */
+struct format_table *format_table_new(size_t ncols, const char *const headers[]);
+/* Adds one row: ncols strings (NULL prints as "-"). Copies them. */
+int format_table_row(struct format_table *t, const char *const cells[]);
+/* printf-style convenience: the format makes the whole row with '\t'
+ * separating cells. */
+int format_table_rowf(struct format_table *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Right-aligns column col (numbers). */
+void format_table_align_right(struct format_table *t, size_t col);
+void format_table_print(const struct format_table *t, FILE *f);
+void format_table_free(struct format_table *t);
+
+/* ---- small formatting helpers ---- */
+
+/* "2026-11-26 05:38" (UTC), "-" for 0. */
+void format_time(int64_t ms, char *out, size_t n);
+/* "1.5 GiB", "730 MiB", "12 KiB", "17 B". */
+void format_bytes(uint64_t b, char *out, size_t n);
+/* "3d ago", "5m ago", "now". */
+void format_age(int64_t ms, int64_t now_ms, char *out, size_t n);
+
+/* A JSON string (json_t *) of s: agents' strings are not checked for UTF-8
+ * when stored, and jansson refuses invalid UTF-8 (a host would silently go
+ * missing), so bytes that do not form UTF-8 become U+FFFD. NULL s = "".
+ * NULL only when out of memory. */
+void *format_json_str(const char *s);
+
+/* Prints a jansson value (json_t *) to stdout with a trailing newline and
+ * decrements its reference. Returns 0 or -ENOMEM. */
+int format_print_json(void *json);
+
+#endif

@@ -1,0 +1,648 @@
+#include "ingest.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "log.h"
+#include "store.h"
+
+void ingest_limits_default(struct ingest_limits *l)
+{
+	l->max_records = INGEST_MAX_RECORDS_DEFAULT;
+	l->max_string = INGEST_MAX_STRING_DEFAULT;
+	l->max_repeated = INGEST_MAX_REPEATED_DEFAULT;
+}
+
+/* ------------------------------------------------------------ limits */
+
+static int check_msg(const ProtobufCMessage *m, const struct ingest_limits *l, const char *path,
+		     struct errbuf *eb);
+
+static int check_value(const ProtobufCFieldDescriptor *fd, const void *p,
+		       const struct ingest_limits *l, const char *path, struct errbuf *eb)
+{
+	switch (fd->type) {
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)p;
+		size_t n = s ? strlen(s) : 0;
+		if (n > l->max_string)
+			return errbuf_set(eb, -E2BIG, "%s.%s: string of %zu bytes above max_string %u",
+					  path, fd->name, n, l->max_string);
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_BYTES: {
+		const ProtobufCBinaryData *b = p;
+		if (b->len > l->max_string)
+			return errbuf_set(eb, -E2BIG, "%s.%s: %zu bytes above max_string %u", path,
+					  fd->name, b->len, l->max_string);
+		return 0;
+	}
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+		if (!sub)
+			return 0;
+		return check_msg(sub, l, fd->name, eb);
+	}
+	default:
+		return 0;
+	}
+}
+
+static int check_msg(const ProtobufCMessage *m, const struct ingest_limits *l, const char *path,
+		     struct errbuf *eb)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+		const char *base = (const char *)m;
+		if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which = *(const uint32_t *)(base + fd->quantifier_offset);
+			if (which != fd->id)
+				continue;
+		}
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + fd->quantifier_offset);
+			if (n > l->max_repeated)
+				return errbuf_set(eb, -E2BIG,
+						  "%s.%s: %zu elements above max_repeated %u", path,
+						  fd->name, n, l->max_repeated);
+			if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_BYTES &&
+			    fd->type != PROTOBUF_C_TYPE_MESSAGE)
+				continue;
+			const char *arr = *(char *const *)(base + fd->offset);
+			size_t sz = fd->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
+								       : sizeof(void *);
+			for (size_t j = 0; j < n; j++) {
+				int rc = check_value(fd, arr + j * sz, l, path, eb);
+				if (rc)
+					return rc;
+			}
+		} else {
+			int rc = check_value(fd, base + fd->offset, l, path, eb);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int ingest_check_limits(const Cairn__Batch *b, const struct ingest_limits *l, struct errbuf *eb)
+{
+	if (b->n_records > l->max_records)
+		return errbuf_set(eb, -E2BIG, "batch has %zu records, above max_records %u",
+				  b->n_records, l->max_records);
+	return check_msg(&b->base, l, "batch", eb);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void key_agent(struct db_key *k, const uint8_t agent_id[static 32])
+{
+	db_key_init(k);
+	db_key_bytes(k, agent_id, 32);
+}
+
+int ingest_addr16(const char *text, uint8_t out[static 16])
+{
+	struct in_addr a4;
+	if (!text)
+		return -EINVAL;
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, out) == 1)
+		return 0;
+	return -EINVAL;
+}
+
+static bool addr16_loopback(const uint8_t a[static 16])
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+	static const uint8_t v4prefix[12] = { [10] = 0xff, [11] = 0xff };
+	if (!memcmp(a, v6lo, 16))
+		return true;
+	return !memcmp(a, v4prefix, 12) && a[12] == 127;
+}
+
+static void stats_add(struct ingest_stats *to, const struct ingest_stats *from)
+{
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *f = (const uint64_t *)from;
+	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+		t[i] += f[i];
+}
+
+/* ------------------------------------------------------------ records */
+
+static int addr_claims(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		       const Cairn__HostInfo *info, bool add, int64_t now_ms,
+		       struct ingest_stats *st)
+{
+	for (size_t i = 0; i < info->n_nics; i++) {
+		const Cairn__Nic *nic = info->nics[i];
+		for (size_t j = 0; j < nic->n_addresses; j++) {
+			const Cairn__IpAddress *ip = nic->addresses[j];
+			uint8_t a16[16];
+			if (ingest_addr16(ip->address, a16) != 0)
+				continue;
+			struct db_key k;
+			db_key_init(&k);
+			db_key_bytes(&k, a16, 16);
+			db_key_bytes(&k, agent_id, 32);
+			int rc;
+			if (!add) {
+				MDB_val kv = db_key_val(&k);
+				rc = mdb_del(txn, env->dbi[STORE_ADDRS], &kv, NULL);
+				if (rc && rc != MDB_NOTFOUND)
+					return rc;
+				continue;
+			}
+			Cairn__Store__AddrClaim c = CAIRN__STORE__ADDR_CLAIM__INIT;
+			c.nic = nic->name;
+			c.prefix_len = ip->prefix_len;
+			c.last_seen_ms = now_ms;
+			c.virtual_ = nic->virtual_;
+			c.loopback = addr16_loopback(a16) || (ip->scope && !strcmp(ip->scope, "host"));
+			rc = store_put_msg(txn, env->dbi[STORE_ADDRS], &k, &c.base);
+			if (rc)
+				return rc;
+			st->addrs++;
+		}
+	}
+	return 0;
+}
+
+static int apply_host(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      const Cairn__Batch *b, const Cairn__HostInfo *info, int64_t now_ms,
+		      struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	ProtobufCMessage *old = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_HOSTS], &k, &cairn__store__host_facts__descriptor,
+			       &old);
+	if (rc == 0) {
+		const Cairn__Store__HostFacts *hf = (const Cairn__Store__HostFacts *)old;
+		if (hf->info)
+			rc = addr_claims(txn, env, agent_id, hf->info, false, now_ms, st);
+		protobuf_c_message_free_unpacked(old, NULL);
+		if (rc)
+			return rc;
+	} else if (rc != MDB_NOTFOUND && rc != -EBADMSG) {
+		return rc;
+	}
+	Cairn__Store__HostFacts hf = CAIRN__STORE__HOST_FACTS__INIT;
+	hf.info = (Cairn__HostInfo *)info;
+	hf.updated_ms = now_ms;
+	hf.seq = b->seq;
+	rc = store_put_msg(txn, env->dbi[STORE_HOSTS], &k, &hf.base);
+	if (rc)
+		return rc;
+	st->hosts++;
+	return addr_claims(txn, env, agent_id, info, true, now_ms, st);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int apply_delta(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		       const Cairn__ProcessDelta *d, struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_PROCS], &k,
+			       &cairn__process_snapshot__descriptor, &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	const Cairn__ProcessSnapshot *old = rc == 0 ? (const Cairn__ProcessSnapshot *)oldm : NULL;
+
+	/* pids that leave the old list: exited or replaced by a started entry */
+	size_t ngone = d->n_exited_pids + d->n_started;
+	uint32_t *gone = malloc((ngone ? ngone : 1) * sizeof(*gone));
+	size_t nold = old ? old->n_processes : 0;
+	Cairn__Process **procs = malloc((nold + d->n_started + 1) * sizeof(*procs));
+	if (!gone || !procs) {
+		free(gone);
+		free(procs);
+		if (oldm)
+			protobuf_c_message_free_unpacked(oldm, NULL);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n_exited_pids; i++)
+		gone[i] = d->exited_pids[i];
+	for (size_t i = 0; i < d->n_started; i++)
+		gone[d->n_exited_pids + i] = d->started[i]->pid;
+	qsort(gone, ngone, sizeof(*gone), cmp_u32);
+	size_t n = 0;
+	for (size_t i = 0; i < nold; i++) {
+		uint32_t pid = old->processes[i]->pid;
+		if (!ngone || !bsearch(&pid, gone, ngone, sizeof(*gone), cmp_u32))
+			procs[n++] = old->processes[i];
+	}
+	for (size_t i = 0; i < d->n_started; i++)
+		procs[n++] = d->started[i];
+
+	Cairn__ProcessSnapshot snap = CAIRN__PROCESS_SNAPSHOT__INIT;
+	snap.taken_ms = d->taken_ms;
+	snap.n_processes = n;
+	snap.processes = procs;
+	rc = store_put_msg(txn, env->dbi[STORE_PROCS], &k, &snap.base);
+	free(gone);
+	free(procs);
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	if (rc == 0)
+		st->proc_deltas++;
+	return rc;
+}
+
+static int apply_packages(MDB_txn *txn, const struct db_env *env,
+			  const uint8_t agent_id[static 32], const Cairn__PackageInventory *p,
+			  struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_str(&k, p->manager ? p->manager : "");
+	if (!p->unchanged) {
+		int rc = store_put_msg(txn, env->dbi[STORE_PACKAGES], &k, &p->base);
+		if (rc == 0)
+			st->packages++;
+		return rc;
+	}
+	/* Unchanged: keep the stored list, only note that it is still current. */
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_PACKAGES], &k,
+			       &cairn__package_inventory__descriptor, &oldm);
+	if (rc == MDB_NOTFOUND || rc == -EBADMSG) {
+		st->unchanged_without_base++;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	Cairn__PackageInventory *old = (Cairn__PackageInventory *)oldm;
+	if (old->content_hash.len != p->content_hash.len ||
+	    (p->content_hash.len &&
+	     memcmp(old->content_hash.data, p->content_hash.data, p->content_hash.len))) {
+		/* The agent's base differs from ours (a batch was lost): keep ours. */
+		st->unchanged_without_base++;
+		protobuf_c_message_free_unpacked(oldm, NULL);
+		return 0;
+	}
+	old->collected_ms = p->collected_ms;
+	rc = store_put_msg(txn, env->dbi[STORE_PACKAGES], &k, &old->base);
+	protobuf_c_message_free_unpacked(oldm, NULL);
+	if (rc == 0)
+		st->packages_unchanged++;
+	return rc;
+}
+
+uint64_t ingest_edge_hash(const Cairn__Edge *e)
+{
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, NULL, 0, 8);
+	uint8_t hdr[2 + 4 + 4] = { (uint8_t)e->direction, (uint8_t)e->protocol };
+	uint32_t lport = e->direction == CAIRN__DIRECTION__OUTBOUND ? 0 : e->local_port;
+	uint32_t rport = e->direction == CAIRN__DIRECTION__INBOUND ? 0 : e->remote_port;
+	db_put_u32(hdr + 2, lport);
+	db_put_u32(hdr + 6, rport);
+	crypto_generichash_update(&h, hdr, sizeof(hdr));
+	const char *who = e->identity && *e->identity ? e->identity : e->process_name;
+	const char *peer = e->direction == CAIRN__DIRECTION__LOCAL
+				   ? (e->peer_identity && *e->peer_identity ? e->peer_identity
+									     : e->peer_process_name)
+				   : "";
+	const char *strs[] = { who, e->container_id, e->remote_address, peer };
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		const char *s = strs[i] ? strs[i] : "";
+		/* NUL-separated so ("ab","c") and ("a","bc") differ */
+		crypto_generichash_update(&h, (const unsigned char *)s, strlen(s) + 1);
+	}
+	uint8_t out[8];
+	crypto_generichash_final(&h, out, sizeof(out));
+	return db_get_u64(out);
+}
+
+static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      uint32_t day, const Cairn__Edge *e, ProtobufCAllocator *alloc,
+		      struct ingest_stats *st);
+
+static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		       const Cairn__ConnectionWindow *w, int64_t now_ms, struct ingest_stats *st)
+{
+	int64_t t = w->window_start_ms > 0 ? w->window_start_ms : now_ms;
+	uint32_t day = (uint32_t)(t / STORE_DAY_MS);
+	/* the stored EdgeDays are decoded into one arena, released at the end */
+	struct arena *ar = arena_new(w->n_edges * 512);
+	if (!ar)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < w->n_edges && rc == 0; i++)
+		rc = merge_edge(txn, env, agent_id, day, w->edges[i], &ar->a, st);
+	arena_release(ar);
+	return rc;
+}
+
+static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		      uint32_t day, const Cairn__Edge *e, ProtobufCAllocator *alloc,
+		      struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u32(&k, day);
+	db_key_u64(&k, ingest_edge_hash(e));
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg_alloc(txn, env->dbi[STORE_EDGES], &k,
+				     &cairn__store__edge_day__descriptor, alloc, &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	Cairn__Edge merged = *e; /* latest names, pids and addresses */
+	Cairn__Store__EdgeDay ed = CAIRN__STORE__EDGE_DAY__INIT;
+	ed.edge = &merged;
+	ed.windows = 1;
+	if (rc == 0) {
+		const Cairn__Store__EdgeDay *old = (const Cairn__Store__EdgeDay *)oldm;
+		const Cairn__Edge *o = old->edge;
+		ed.windows = old->windows + 1;
+		if (o) {
+			merged.samples_seen += o->samples_seen;
+			if (o->max_concurrent > merged.max_concurrent)
+				merged.max_concurrent = o->max_concurrent;
+			if (o->first_seen_ms &&
+			    (!merged.first_seen_ms || o->first_seen_ms < merged.first_seen_ms))
+				merged.first_seen_ms = o->first_seen_ms;
+			if (o->last_seen_ms > merged.last_seen_ms)
+				merged.last_seen_ms = o->last_seen_ms;
+			merged.bytes_sent += o->bytes_sent;
+			merged.bytes_received += o->bytes_received;
+		}
+	}
+	rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);
+	if (rc)
+		return rc;
+	st->edges++;
+	return 0;
+}
+
+static int bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
+{
+	struct db_key k;
+	db_key_init(&k);
+	db_key_str(&k, "facts_gen");
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_META], &k, &cairn__store__counter__descriptor,
+			       &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	Cairn__Store__Counter c = CAIRN__STORE__COUNTER__INIT;
+	if (rc == 0)
+		c.value = ((Cairn__Store__Counter *)oldm)->value;
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	c.value++;
+	c.updated_ms = now_ms;
+	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
+}
+
+static int apply_record(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+			const Cairn__Batch *b, const Cairn__Record *r, int64_t now_ms,
+			struct ingest_stats *st)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	int rc;
+	switch (r->kind_case) {
+	case CAIRN__RECORD__KIND_HOST:
+		return apply_host(txn, env, agent_id, b, r->host, now_ms, st);
+	case CAIRN__RECORD__KIND_PERF:
+		db_key_u64(&k, (uint64_t)r->perf->window_start_ms);
+		rc = store_put_msg(txn, env->dbi[STORE_PERF], &k, &r->perf->base);
+		st->perf += rc == 0;
+		return rc;
+	case CAIRN__RECORD__KIND_PROCESSES:
+		rc = store_put_msg(txn, env->dbi[STORE_PROCS], &k, &r->processes->base);
+		st->procs += rc == 0;
+		return rc;
+	case CAIRN__RECORD__KIND_PROCESS_DELTA:
+		return apply_delta(txn, env, agent_id, r->process_delta, st);
+	case CAIRN__RECORD__KIND_LISTENERS:
+		rc = store_put_msg(txn, env->dbi[STORE_LISTENERS], &k, &r->listeners->base);
+		st->listeners += rc == 0;
+		return rc;
+	case CAIRN__RECORD__KIND_CONNECTIONS:
+		return apply_edges(txn, env, agent_id, r->connections, now_ms, st);
+	case CAIRN__RECORD__KIND_PACKAGES:
+		return apply_packages(txn, env, agent_id, r->packages, st);
+	case CAIRN__RECORD__KIND_GAP: {
+		Cairn__Store__GapRecord g = CAIRN__STORE__GAP_RECORD__INIT;
+		g.gap = r->gap;
+		g.reported_in_seq = b->seq;
+		g.received_ms = now_ms;
+		db_key_u64(&k, r->gap->first_seq);
+		rc = store_put_msg(txn, env->dbi[STORE_GAPS], &k, &g.base);
+		if (rc == 0) {
+			st->gaps++;
+			if (r->gap->last_seq >= r->gap->first_seq)
+				st->gap_batches += r->gap->last_seq - r->gap->first_seq + 1;
+		}
+		return rc;
+	}
+	case CAIRN__RECORD__KIND_HEALTH:
+		rc = store_put_msg(txn, env->dbi[STORE_HEALTH], &k, &r->health->base);
+		st->health += rc == 0;
+		return rc;
+	default:
+		st->unknown_records++;
+		return 0;
+	}
+}
+
+int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		 const Cairn__Batch *batch, int64_t now_ms, struct ingest_stats *st)
+{
+	struct ingest_stats local = { 0 };
+	for (size_t i = 0; i < batch->n_records; i++) {
+		int rc = apply_record(txn, env, agent_id, batch, batch->records[i], now_ms, &local);
+		if (rc)
+			return rc;
+	}
+	int rc = bump_facts_gen(txn, env, now_ms);
+	if (rc)
+		return rc;
+	local.records = batch->n_records - local.unknown_records;
+	if (st)
+		stats_add(st, &local);
+	return 0;
+}
+
+/* ------------------------------------------------------------ retention */
+
+/* RawBatch.received_ms is field 1, which protobuf-c writes first: read it
+ * without unpacking the payload. 0 when absent. */
+static int64_t raw_received_ms(const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size < 2 || p[0] != 0x08)
+		return 0;
+	uint64_t x = 0;
+	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
+		x |= (uint64_t)(p[i] & 0x7f) << shift;
+		if (!(p[i] & 0x80))
+			return (int64_t)x;
+	}
+	return 0;
+}
+
+/* Positions cur at the first key of the next agent after the 32-byte prefix
+ * of k. Returns MDB_NOTFOUND at the end. */
+static int next_agent(MDB_cursor *cur, const MDB_val *k, MDB_val *nk, MDB_val *nv)
+{
+	uint8_t id[32];
+	memcpy(id, k->mv_data, 32);
+	int i = 31;
+	while (i >= 0 && ++id[i] == 0)
+		i--;
+	if (i < 0)
+		return MDB_NOTFOUND;
+	nk->mv_data = id;
+	nk->mv_size = 32;
+	return mdb_cursor_get(cur, nk, nv, MDB_SET_RANGE);
+}
+
+static int prune_db(MDB_txn *txn, MDB_dbi dbi, bool raw, int64_t cutoff_ms, uint64_t max,
+		    uint64_t *deleted)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0 && (!max || *deleted < max)) {
+		if (k.mv_size < 40) {
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			continue;
+		}
+		int64_t t = raw ? raw_received_ms(&v)
+				: (int64_t)db_get_u64((const uint8_t *)k.mv_data + 32);
+		if (t && t < cutoff_ms) {
+			if ((rc = mdb_cursor_del(cur, 0)))
+				break;
+			(*deleted)++;
+			/* after a delete, MDB_NEXT yields the entry that followed it */
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+			continue;
+		}
+		/* keys of one agent are in seq / time order: the rest of it is newer */
+		rc = next_agent(cur, &k, &k, &v);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint64_t max_deletes,
+		 uint64_t *deleted)
+{
+	*deleted = 0;
+	int rc = prune_db(txn, env->dbi[STORE_BATCHES], true, cutoff_ms, max_deletes, deleted);
+	if (rc == 0)
+		rc = prune_db(txn, env->dbi[STORE_PERF], false, cutoff_ms, max_deletes, deleted);
+	return rc;
+}
+
+static const Cairn__HostInfo *batch_host(const Cairn__Batch *b)
+{
+	for (size_t i = b->n_records; i-- > 0;)
+		if (b->records[i]->kind_case == CAIRN__RECORD__KIND_HOST)
+			return b->records[i]->host;
+	return NULL;
+}
+
+int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		 uint64_t seq, const uint8_t sig[static SIGN_LEN], const uint8_t *payload,
+		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
+		 struct ingest_stats *st, bool *stored, uint64_t *high_seq)
+{
+	Cairn__Store__Agent *a = NULL;
+	*stored = false;
+	int rc = store_agent_get(txn, env, agent_id, &a);
+	if (rc)
+		return rc;
+	if (a->state != CAIRN__STORE__ENROLL_STATE__ACCEPTED) {
+		cairn__store__agent__free_unpacked(a, NULL);
+		return -EPERM;
+	}
+	if (seq <= a->high_seq) {
+		a->replays_rejected++;
+		a->last_seen_ms = now_ms;
+		rc = store_agent_put(txn, env, a);
+		if (high_seq)
+			*high_seq = a->high_seq;
+		cairn__store__agent__free_unpacked(a, NULL);
+		if (rc == 0 && st)
+			st->replays++;
+		return rc;
+	}
+
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u64(&k, seq);
+	Cairn__Store__RawBatch raw = CAIRN__STORE__RAW_BATCH__INIT;
+	raw.received_ms = now_ms;
+	raw.signature.data = (uint8_t *)sig;
+	raw.signature.len = SIGN_LEN;
+	raw.payload.data = (uint8_t *)payload;
+	raw.payload.len = payload_len;
+	rc = store_put_msg(txn, env->dbi[STORE_BATCHES], &k, &raw.base);
+	struct ingest_stats local = { 0 };
+	if (rc == 0)
+		rc = ingest_apply(txn, env, agent_id, batch, now_ms, &local);
+	if (rc) {
+		cairn__store__agent__free_unpacked(a, NULL);
+		return rc;
+	}
+	local.batches = 1;
+
+	/* Borrowed strings are swapped in for the put and swapped back before
+	 * the unpacked message is freed. */
+	char *saved_host = a->hostname, *saved_ver = a->agent_version, *saved_boot = a->boot_id;
+	const Cairn__HostInfo *hi = batch_host(batch);
+	if (hi && hi->hostname && *hi->hostname)
+		a->hostname = hi->hostname;
+	if (batch->agent_version && *batch->agent_version)
+		a->agent_version = batch->agent_version;
+	if (batch->boot_id && *batch->boot_id)
+		a->boot_id = batch->boot_id;
+	a->high_seq = seq;
+	a->batches_stored++;
+	a->records_stored += local.records;
+	a->gaps_reported += local.gap_batches;
+	a->last_batch_ms = now_ms;
+	a->last_seen_ms = now_ms;
+	rc = store_agent_put(txn, env, a);
+	a->hostname = saved_host;
+	a->agent_version = saved_ver;
+	a->boot_id = saved_boot;
+	cairn__store__agent__free_unpacked(a, NULL);
+	if (rc)
+		return rc;
+	if (high_seq)
+		*high_seq = seq;
+	*stored = true;
+	if (st)
+		stats_add(st, &local);
+	return 0;
+}

@@ -1,0 +1,104 @@
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "store.pb-c.h"
+
+const char *const store_db_names[STORE_NDBS] = {
+	[STORE_AGENTS] = "agents",
+	[STORE_BATCHES] = "batches",
+	[STORE_GAPS] = "gaps",
+	[STORE_HOSTS] = "hosts",
+	[STORE_PERF] = "perf",
+	[STORE_PROCS] = "procs",
+	[STORE_LISTENERS] = "listeners",
+	[STORE_PACKAGES] = "packages",
+	[STORE_EDGES] = "edges",
+	[STORE_ADDRS] = "addrs",
+	[STORE_META] = "meta",
+	[STORE_DECISIONS] = "decisions",
+	[STORE_MIGRATION] = "migration",
+	[STORE_MIGRATION_HIST] = "migration_hist",
+	[STORE_AUDIT] = "audit",
+	[STORE_SNAPSHOTS] = "snapshots",
+	[STORE_HEALTH] = "health",
+	[STORE_AGENT_NAMES] = "agent_names",
+};
+
+int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessage *msg)
+{
+	if (key->overflow)
+		return -EINVAL;
+	MDB_val k = db_key_val(key);
+	MDB_val v = { .mv_size = protobuf_c_message_get_packed_size(msg), .mv_data = NULL };
+	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+	if (rc)
+		return rc;
+	protobuf_c_message_pack(msg, v.mv_data);
+	return 0;
+}
+
+int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+			const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
+			ProtobufCMessage **out)
+{
+	MDB_val k = db_key_val(key), v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+	if (rc)
+		return rc;
+	*out = protobuf_c_message_unpack(desc, alloc, v.mv_size, v.mv_data);
+	return *out ? 0 : -EBADMSG;
+}
+
+int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+	return store_get_msg_alloc(txn, dbi, key, desc, NULL, out);
+}
+
+int store_open(struct db_env *db, const struct collector_config *cfg, bool writable,
+	       struct errbuf *eb)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/db", cfg->state_dir) >= sizeof(path))
+		return errbuf_set(eb, -ENAMETOOLONG, "state_dir '%s' is too long", cfg->state_dir);
+	struct stat st;
+	if (!writable && stat(path, &st) != 0)
+		return errbuf_set(eb, -ENOENT,
+				  "no collector store in %s (state_dir): 'cairn-collector serve' "
+				  "creates it; use --state-dir or -c to point elsewhere",
+				  cfg->state_dir);
+	return db_open(db, path, store_db_names, STORE_NDBS, cfg->map_size, cfg->map_max,
+		       writable ? 0 : MDB_RDONLY, eb);
+}
+
+int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		     Cairn__Store__Agent **out)
+{
+	struct db_key k;
+	db_key_init(&k);
+	db_key_bytes(&k, agent_id, 32);
+	ProtobufCMessage *m = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_AGENTS], &k, &cairn__store__agent__descriptor, &m);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc)
+		return rc;
+	*out = (Cairn__Store__Agent *)m;
+	return 0;
+}
+
+int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a)
+{
+	if (a->agent_id.len != 32)
+		return -EINVAL;
+	struct db_key k;
+	db_key_init(&k);
+	db_key_bytes(&k, a->agent_id.data, 32);
+	return store_put_msg(txn, env->dbi[STORE_AGENTS], &k, &a->base);
+}

@@ -1,0 +1,94 @@
+/* The collector's LMDB environment: which DBs exist and how their keys read.
+ *
+ * One environment in <state_dir>/db. docs/storage.md is the long form of this
+ * header; keep them in step. Keys are big-endian composites (common/db.h) so a
+ * cursor range over a prefix visits one agent's entries in order. Values are
+ * protobuf messages from proto/store.proto or proto/cairn.proto.
+ *
+ *   DB               key                                        value
+ *   agents           agent_id(32)                               store.Agent
+ *   batches          agent_id(32) | seq(u64)                    store.RawBatch
+ *   gaps             agent_id(32) | first_seq(u64)              store.GapRecord
+ *   hosts            agent_id(32)                               store.HostFacts
+ *   perf             agent_id(32) | window_start_ms(u64)        cairn.PerfWindow
+ *   procs            agent_id(32)                               cairn.ProcessSnapshot (latest, deltas applied)
+ *   listeners        agent_id(32)                               cairn.ListenerSet (latest)
+ *   packages         agent_id(32) | manager                     cairn.PackageInventory (latest full list)
+ *   edges            agent_id(32) | day(u32) | edge_hash(u64)   store.EdgeDay
+ *   addrs            addr(16, v4 as ::ffff:a.b.c.d) | agent(32) store.AddrClaim
+ *   meta             name                                       store.Counter
+ *   decisions        kind(u8) | subject                         store.Decision
+ *   migration        target                                     store.MigrationStatus
+ *   migration_hist   target | 0x00 | time_ms(u64)               store.MigrationStatus
+ *   audit            time_ms(u64) | counter(u32)                store.AuditEntry
+ *   snapshots        version(u64)                               store.Snapshot
+ *   health           agent_id(32)                               cairn.CollectorHealth (latest)
+ *   agent_names      lower(hostname) | 0x00 | agent_id(32)      empty (index: hostname claimed in AUTH)
+ *
+ * The per-agent high-water seq (Agent.high_seq) is raised in the same write
+ * transaction that stores the batch's records.
+ */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "store.pb-c.h"
+
+enum store_db {
+	STORE_AGENTS,
+	STORE_BATCHES,
+	STORE_GAPS,
+	STORE_HOSTS,
+	STORE_PERF,
+	STORE_PROCS,
+	STORE_LISTENERS,
+	STORE_PACKAGES,
+	STORE_EDGES,
+	STORE_ADDRS,
+	STORE_META,
+	STORE_DECISIONS,
+	STORE_MIGRATION,
+	STORE_MIGRATION_HIST,
+	STORE_AUDIT,
+	STORE_SNAPSHOTS,
+	STORE_HEALTH,
+	STORE_AGENT_NAMES,
+	STORE_NDBS
+};
+
+extern const char *const store_db_names[STORE_NDBS];
+
+#define STORE_DAY_MS (86400000LL)
+
+struct collector_config;
+
+/* Opens <state_dir>/db with every DB above. writable = false opens read-only
+ * (for read commands; works while serve runs). -ENOENT (eb says where and
+ * that `serve` creates the store) when there is none yet. */
+int store_open(struct db_env *db, const struct collector_config *cfg, bool writable,
+	       struct errbuf *eb);
+
+/* Packs msg straight into the DB (MDB_RESERVE, no intermediate buffer). */
+int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessage *msg);
+/* Reads and unpacks one value into a malloc'd message (free with
+ * protobuf_c_message_free_unpacked(m, NULL)). MDB_NOTFOUND when missing,
+ * -EBADMSG when the stored bytes do not decode. */
+int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+		  const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
+/* Same with a caller's allocator (e.g. an arena: then nothing to free). */
+int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
+			const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
+			ProtobufCMessage **out);
+
+/* Agent record helpers (DB agents). Reading unpacks into a malloc'd message
+ * (free with cairn__store__agent__free_unpacked(a, NULL)); -ENOENT when missing. */
+int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
+		     Cairn__Store__Agent **out);
+int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
+
+#endif

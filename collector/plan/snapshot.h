@@ -1,0 +1,87 @@
+/* Snapshots: the map, the applications and the plan, computed from the facts
+ * of one read transaction and stored, versioned, in DB snapshots.
+ *
+ * snapshot_compute() is pure (depmap_build + apps_compute + plan_compute of
+ * collector/plan/plan.h over the same txn); snapshot_store() writes the result as
+ * version = latest + 1 and keeps the newest SNAPSHOT_KEEP versions whole,
+ * plus a thinned history without the map (first snapshot of each hour of the
+ * last 48 h, of each day of the last 90 days) for `readiness --history`.
+ * Queries read the latest snapshot at once (snapshot_load_latest); `serve`
+ * calls snapshot_refresh_if_stale() from a timer (at most once per
+ * recompute_interval) so a snapshot follows the facts: meta "facts_gen" moves
+ * with every ingest transaction and the snapshot records the value it was
+ * computed from. Ids and names of applications stay stable because every
+ * computation starts from the previous snapshot's applications. */
+#ifndef CAIRN_SNAPSHOT_H
+#define CAIRN_SNAPSHOT_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "apps.h"
+#include "db.h"
+#include "depmap.h"
+#include "store.pb-c.h"
+#include "util.h"
+
+#define SNAPSHOT_KEEP 4
+#define SNAPSHOT_HOUR_MS (3600000LL)
+#define SNAPSHOT_HOURLY_MS (48 * SNAPSHOT_HOUR_MS)   /* history: one an hour */
+#define SNAPSHOT_DAILY_MS (90 * 86400000LL)          /* history: one a day */
+
+struct snapshot_opts {
+	int64_t now_ms;
+	int64_t since_ms;       /* map period start; 0 = everything stored */
+	bool with_plan;         /* readiness, sizing, waves (collector/plan/plan.h) */
+	const char *catalog_path; /* instance catalog for sizing; NULL = shipped one */
+	struct apps_opts apps;
+};
+
+void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms);
+
+/* The instance catalog (config key `catalog`) every snapshot of this process
+ * is sized with, so the stored plan and a recomputed one agree. Set once
+ * after loading the configuration; "" or NULL = the shipped catalog. */
+void snapshot_set_catalog(const char *path);
+
+/* meta "facts_gen" (0 when never written). */
+uint64_t snapshot_facts_gen(MDB_txn *txn, const struct db_env *env);
+
+/* Computes a snapshot from txn: map, apps (stable against the latest stored
+ * snapshot), plan. *out is malloc'd (free with
+ * cairn__store__snapshot__free_unpacked(*out, NULL)); version is 0 until
+ * stored. If dm is not NULL the built map is handed over too (for callers
+ * that want the in-memory form; free with depmap_free). */
+int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapshot_opts *o,
+		     Cairn__Store__Snapshot **out, struct depmap **dm, struct errbuf *eb);
+
+/* Stores snap as the next version (sets snap->version) in one durable write
+ * transaction and thins the versions older than the newest SNAPSHOT_KEEP to
+ * the history described above (their map removed). */
+int snapshot_store(struct db_env *env, Cairn__Store__Snapshot *snap, struct errbuf *eb);
+
+/* The latest stored snapshot, unpacked (malloc'd). with_map = false skips
+ * the map (nodes and edges), which is most of the bytes: for commands that
+ * only need applications or the plan. -ENOENT when none is stored. */
+int snapshot_load_latest(MDB_txn *txn, const struct db_env *env, bool with_map,
+			 Cairn__Store__Snapshot **out, struct errbuf *eb);
+
+/* Computes and stores a new snapshot now (read txn, then write txn).
+ * *out (may be NULL) receives it; caller frees. */
+int snapshot_refresh(struct db_env *env, const struct snapshot_opts *o,
+		     Cairn__Store__Snapshot **out, struct errbuf *eb);
+
+/* For `serve`: refreshes when the facts moved since the latest snapshot (or
+ * when there is none and facts exist). *refreshed (may be NULL) tells whether
+ * it did. Safe to call from a worker thread: it uses its own transactions. */
+int snapshot_refresh_if_stale(struct db_env *env, int64_t now_ms, bool *refreshed,
+			      struct errbuf *eb);
+
+/* For read commands: the latest snapshot, recomputed first when fresh is set
+ * or when none exists yet (or when it is stale and the store is writable).
+ * writable = false never writes (a computed snapshot is returned unstored). */
+int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
+		 Cairn__Store__Snapshot **out, struct errbuf *eb);
+
+#endif
