@@ -11,7 +11,6 @@
 #include "config.h"
 #include "keys.h"
 
-#define COLLECTOR_KEY_FILE "collector.key"
 
 static void key_usage(FILE *f)
 {

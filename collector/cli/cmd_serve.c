@@ -31,7 +31,6 @@
 #include "snapshot.h"
 #include "store.h"
 
-#define COLLECTOR_KEY_FILE "collector.key"
 #define SHUTDOWN_DRAIN_MS 5000
 
 struct serve_opts {

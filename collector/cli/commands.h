@@ -2,6 +2,9 @@
 #ifndef CAIRN_COLLECTOR_COMMANDS_H
 #define CAIRN_COLLECTOR_COMMANDS_H
 
+/* The collector's secret key, in its state_dir. */
+#define COLLECTOR_KEY_FILE "collector.key"
+
 int key_main(int argc, char *argv[]);          /* cmd_key.c: key show */
 int check_config_main(int argc, char *argv[]); /* cmd_config.c */
 int serve_main(int argc, char *argv[]);        /* cmd_serve.c */

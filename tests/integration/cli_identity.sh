@@ -118,5 +118,19 @@ expect_rc 2 "check-config key without collector" "$agent" check-config -c /dev/n
 	-o collector_key="$pk" --state-dir "$tmp/m"
 grep -q "collector_key is set but collector is not" "$tmp/err" || fail "key without collector: $(cat "$tmp/err")"
 
+chmod 644 "$tmp/c/collector.key"
+expect_rc 2 "collector check-config meaning" "$collector" check-config -c /dev/null \
+	--state-dir "$tmp/c" -o accept=token -o enroll_token_file="$tmp/no-such-token" \
+	-o catalog="$tmp/no-such.csv" -o max_connections=0
+for want in "enroll_token_file: $tmp/no-such-token: No such file or directory" \
+	"catalog: $tmp/no-such.csv: No such file or directory" \
+	"chmod 600 $tmp/c/collector.key" "max_connections: must be at least 1" "4 errors"; do
+	grep -qF "$want" "$tmp/err" || fail "collector check-config: no '$want' in: $(cat "$tmp/err")"
+done
+chmod 600 "$tmp/c/collector.key"
+expect_rc 0 "collector check-config unused token file" "$collector" check-config -c /dev/null \
+	--state-dir "$tmp/c" -o accept=explicit -o enroll_token_file="$tmp/empty-token"
+grep -q "the token is not used" "$tmp/err" || fail "unused token file not warned: $(cat "$tmp/err")"
+
 [ $fails -eq 0 ] && echo "cli_identity: all checks passed"
 exit $((fails > 0))
