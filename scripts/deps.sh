@@ -4,7 +4,7 @@
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
 libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libmnl-dev libinih-dev libjansson-dev
-libsystemd-dev"
+libsystemd-dev python3"
 # Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
 libclang-rt-14-dev"

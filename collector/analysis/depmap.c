@@ -27,36 +27,11 @@ struct port_label {
 	bool infra;
 };
 
-/* Sorted by port. infra = shared infrastructure: traffic to it does not tie
- * hosts into one application (docs/analysis.md). */
+/* From data/ports.csv (sorted by port; the build checks it). infra = shared
+ * infrastructure: traffic to it does not tie hosts into one application
+ * (docs/analysis.md). */
 static const struct port_label port_labels[] = {
-	{ 21, "ftp", false },        { 22, "ssh", true },        { 25, "smtp", false },
-	{ 53, "dns", true },         { 67, "dhcp", true },       { 80, "http", false },
-	{ 88, "kerberos", true },    { 110, "pop3", false },     { 111, "rpcbind", true },
-	{ 123, "ntp", true },        { 135, "msrpc", false },    { 139, "netbios", false },
-	{ 143, "imap", false },      { 161, "snmp", true },      { 162, "snmp-trap", true },
-	{ 389, "ldap", true },       { 443, "https", false },    { 445, "smb", false },
-	{ 464, "kerberos", true },   { 465, "smtps", false },    { 514, "syslog", true },
-	{ 587, "smtp", false },      { 636, "ldaps", true },     { 873, "rsync", false },
-	{ 993, "imaps", false },     { 1433, "mssql", false },   { 1521, "oracle", false },
-	{ 1556, "netbackup", true }, { 2003, "graphite", true }, { 2049, "nfs", false },
-	{ 2181, "zookeeper", false }, { 2379, "etcd", false },   { 3128, "proxy", true },
-	{ 3142, "apt-cacher", true }, { 3268, "ldap-gc", true }, { 3306, "mysql", false },
-	{ 3389, "rdp", false },      { 4505, "salt", true },     { 4506, "salt", true },
-	{ 5044, "beats", true },     { 5432, "postgres", false }, { 5601, "kibana", false },
-	{ 5666, "nrpe", true },      { 5671, "amqps", false },   { 5672, "rabbitmq", false },
-	{ 5984, "couchdb", false },  { 6379, "redis", false },   { 6443, "kubernetes", false },
-	{ 6514, "syslog-tls", true }, { 7000, "cassandra", false }, { 7415, "cairn", true },
-	{ 8080, "http", false },     { 8081, "http", false },    { 8086, "influxdb", true },
-	{ 8125, "statsd", true },    { 8140, "puppet", true },   { 8200, "vault", false },
-	{ 8443, "https", false },    { 8500, "consul", false },  { 9042, "cassandra", false },
-	{ 9090, "prometheus", true }, { 9092, "kafka", false },  { 9093, "alertmanager", true },
-	{ 9100, "node-exporter", true }, { 9102, "bacula", true }, { 9103, "bacula", true },
-	{ 9200, "elasticsearch", false }, { 9300, "elasticsearch", false },
-	{ 9418, "git", false },      { 10050, "zabbix", true },  { 10051, "zabbix", true },
-	{ 11211, "memcached", false }, { 13720, "netbackup", true }, { 13724, "netbackup", true },
-	{ 15672, "rabbitmq-mgmt", false }, { 24224, "fluentd", true }, { 27017, "mongodb", false },
-	{ 50000, "db2", false },
+#include "ports_table.inc"
 };
 
 static const struct port_label *port_find(uint32_t port)

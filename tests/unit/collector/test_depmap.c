@@ -253,6 +253,61 @@ Test(depmap, addresses_and_ports)
 	cr_expect_not(depmap_port_is_infra(5432));
 }
 
+/* The labels people read are the shipped, sourced table's: the common
+ * ports the issue named, and every row of data/ports.csv as written. */
+Test(depmap, port_table_is_the_shipped_one)
+{
+	static const struct { uint32_t port; const char *label; bool infra; } want[] = {
+		{ 53, "dns", true },		{ 88, "kerberos", true },
+		{ 123, "ntp", true },		{ 161, "snmp", true },
+		{ 389, "ldap", true },		{ 514, "syslog", true },
+		{ 636, "ldaps", true },		{ 1433, "mssql", false },
+		{ 1521, "oracle", false },	{ 1883, "mqtt", false },
+		{ 2181, "zookeeper", false },	{ 3306, "mysql", false },
+		{ 5432, "postgres", false },	{ 5672, "amqp", false },
+		{ 6379, "redis", false },	{ 8883, "mqtts", false },
+		{ 9090, "prometheus", true },	{ 9092, "kafka", false },
+		{ 9100, "node-exporter", true }, { 9200, "elasticsearch", false },
+		{ 11211, "memcached", false },	{ 27017, "mongodb", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		const char *l = depmap_port_label(want[i].port);
+		cr_assert_not_null(l, "port %u has no label", want[i].port);
+		cr_expect_str_eq(l, want[i].label, "port %u", want[i].port);
+		cr_expect_eq(depmap_port_is_infra(want[i].port), want[i].infra, "port %u infra",
+			     want[i].port);
+	}
+	cr_expect_null(depmap_port_label(3000), "dev-server ports stay numbers");
+	const char *csv = getenv("CAIRN_PORTS_CSV");
+	cr_assert_not_null(csv, "CAIRN_PORTS_CSV names data/ports.csv");
+	FILE *f = fopen(csv, "r");
+	cr_assert_not_null(f, "%s", csv);
+	char line[512];
+	bool header = true, dated = false;
+	size_t rows = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#') {
+			dated |= strstr(line, "as_of: ") != NULL;
+			continue;
+		}
+		if (header) {
+			header = false;
+			continue;
+		}
+		char *save, *port = strtok_r(line, ",", &save), *label = strtok_r(NULL, ",", &save),
+			    *infra = strtok_r(NULL, ",", &save);
+		cr_assert(port && label && infra);
+		const char *got = depmap_port_label((uint32_t)atoi(port));
+		cr_assert_not_null(got, "port %s of ports.csv is not in the table", port);
+		cr_expect_str_eq(got, label, "port %s", port);
+		cr_expect_eq(depmap_port_is_infra((uint32_t)atoi(port)), !strcmp(infra, "yes"));
+		rows++;
+	}
+	fclose(f);
+	cr_expect(dated, "ports.csv states its date");
+	cr_expect_geq(rows, 100);
+}
+
 static int put_garbage(MDB_txn *txn, void *arg)
 {
 	const struct db_env *env = arg;
