@@ -314,8 +314,11 @@ int sizing_main(int argc, char *argv[])
 			json_object_set_new(j, "name", json_string(planctx_names_get(&nm, s->sizing[i]->host)));
 			json_array_append_new(arr, j);
 		}
-		print_json(json_pack("{s:s, s:s, s:s, s:o}", "mode", s->sizing_mode, "catalog_as_of",
-				     s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of, "sizing", arr));
+		char dates[512];
+		rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
+		print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "mode", s->sizing_mode,
+				     "catalog_as_of", s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of,
+				     "price_dates", dates, "sizing", arr));
 		planctx_names_free(&nm);
 		planctx_close(&p);
 		return 0;
@@ -348,8 +351,10 @@ int sizing_main(int argc, char *argv[])
 	planctx_names_free(&nm);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
-	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. EBS prices %s. 'cost' sums them up.\n",
-	       s->n_sizing ? s->sizing[0]->region : "us-east-1", rules_plan.ebs_region);
+	char dates[512];
+	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
+	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. %s. 'cost' sums them up.\n",
+	       s->n_sizing ? s->sizing[0]->region : "us-east-1", dates);
 	planctx_close(&p);
 	return 0;
 }
@@ -442,10 +447,11 @@ int cost_main(int argc, char *argv[])
 		qsort(order, s->n_apps, sizeof(*order), cmp_app_pos);
 	json_t *jh = p.cli.json ? json_array() : NULL;
 	const char *asof = *s->catalog_as_of ? s->catalog_as_of : "?";
+	char dates[512];
+	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
 	if (!jh) {
 		print_plan_header(s);
-		printf("EC2 prices as of %s, EBS prices as of %s (%s)\n\n", asof, rules_plan.ebs_as_of,
-		       rules_plan.ebs_region);
+		printf("%s\n\n", dates);
 		printf("%-20s  %-16s  %-12s  %10s  %-12s  %10s  %10s  %s\n", "HOST", "APPLICATION",
 		       "AS-IS", "$/MONTH", "RIGHT-SIZED", "$/MONTH", "SAVING", "AS OF");
 	}
@@ -494,9 +500,10 @@ int cost_main(int argc, char *argv[])
 			       apps[k].asis, apps[k].sized, apps[k].asis - apps[k].sized, asof);
 	}
 	if (jh) {
-		print_json(json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
+		print_json(json_pack("{s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
 				     "mode", s->sizing_mode, "catalog_as_of", asof, "ebs_as_of",
-				     rules_plan.ebs_as_of, "hours_per_month", rules_plan.hours_per_month,
+				     rules_plan.ebs_as_of, "price_dates", dates,
+				     "hours_per_month", rules_plan.hours_per_month,
 				     "hosts", jh, "apps", ja, "total", "hosts", (int)total.hosts,
 				     "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
 				     "saving_usd", total.asis - total.sized));

@@ -364,11 +364,13 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 		errbuf_set(eb, rc, "reading wave pins: %s", db_strerror(rc));
 		goto out;
 	}
+	char dates[512];
+	rules_price_dates(cat->as_of, dates, sizeof(dates));
 	if ((rc = note(snap, "instance catalog %s: %zu instances, %s, prices as of %s", cat->path,
 		       cat->n, cat->region, cat->as_of)) ||
 	    (rc = note(snap, "OS lifecycle %s: %zu releases, as of %s", lc->path, lc->n,
 		       lc->as_of[0] ? lc->as_of : "unknown")) ||
-	    (rc = note(snap, "EBS prices (%s) as of %s", rules_plan.ebs_region, rules_plan.ebs_as_of)))
+	    (rc = note(snap, "%s", dates)))
 		goto out;
 	if ((rc = waves_compute(snap, pins, npins,
 				opt->wave_max_hosts ? opt->wave_max_hosts : rules_plan.wave_max_hosts)))

@@ -60,8 +60,14 @@ d=json.load(open('$tmp/smax.json'))
 assert d['mode']=='max' and len(d['sizing'])==51
 assert all(abs(z['comfort']-1.5)<1e-9 for z in d['sizing'])
 " || fail "sizing --mode max JSON"
+grep -q "EBS prices as of 2024-07-01 (us-east-1): EBS is older" "$tmp/s.txt" ||
+	fail "sizing footer does not say why EBS and EC2 prices differ: $(tail -1 "$tmp/s.txt")"
 $C cost $S >"$tmp/c.txt" || fail "cost"
 grep -q "^TOTAL 51 hosts: as-is" "$tmp/c.txt" || fail "cost total: $(tail -1 "$tmp/c.txt")"
+grep -q "^EC2 prices as of 2026-07-20, EBS prices as of 2024-07-01 (us-east-1): EBS is older" \
+	"$tmp/c.txt" || fail "cost header does not say why EBS and EC2 prices differ"
+$C cost --json $S | grep -q '"price_dates": "EC2 prices as of 2026-07-20, EBS prices as of 2024-07-01 (us-east-1): EBS is older' ||
+	fail "cost --json has no price_dates reason"
 $C cost --json $S | python3 -c "
 import json,sys
 d=json.load(sys.stdin)
