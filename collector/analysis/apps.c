@@ -719,7 +719,8 @@ struct tokcount {
 	uint32_t pos_sum;
 };
 
-/* The most common non-generic token covering >= half of the names. */
+/* The most common non-generic token covering >= half of the names (and at
+ * least two of them). */
 static bool name_stem(const struct depmap *m, const uint32_t *hosts, size_t n, char *out,
 		      size_t outn)
 {
@@ -763,7 +764,9 @@ static bool name_stem(const struct depmap *m, const uint32_t *hosts, size_t n, c
 		       strcmp(c->tok, best->tok) < 0))))
 			best = c;
 	}
-	if (!best || best->count * 2 < n)
+	/* a stem is shared: in at least half of the names, and in two of them
+	 * when there are two or more (one host's word is not the group's) */
+	if (!best || best->count * 2 < n || (n > 1 && best->count < 2))
 		return false;
 	str_copy(out, best->tok, outn);
 	return true;
@@ -781,6 +784,8 @@ struct group {
 	bool name_from_person;
 	int32_t prev;        /* matched previous app, -1 */
 	uint32_t min_host;
+	uint32_t name_host;  /* smallest host name: names and the order of "-2" */
+	const char *name_key; /* its name (the map's string) */
 };
 
 static int group_add(struct group *g, uint32_t h)
@@ -808,6 +813,7 @@ struct ctx {
 	int32_t *gof;          /* host -> group */
 	bool *infra;
 	char **infra_label;    /* host -> label (static strings) */
+	uint32_t *infra_port;  /* host -> the port it serves as infrastructure, 0 */
 };
 
 static struct group *group_new(struct ctx *c)
@@ -888,8 +894,8 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 			}
 			if (clients > best_clients[to]) {
 				best_clients[to] = clients;
-				const char *l = depmap_port_label(port);
-				c->infra_label[to] = (char *)(l ? l : "shared");
+				c->infra_label[to] = (char *)depmap_port_label(port);
+				c->infra_port[to] = port;
 			}
 		}
 		i = j;
@@ -1049,12 +1055,10 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 						if (e->to == h && !e->local && e->samples + 1 > best &&
 						    !depmap_port_is_infra(e->port)) {
 							best = e->samples + 1;
-							const char *l = depmap_port_label(e->port);
-							c->infra_label[h] = (char *)(l ? l : "shared");
+							c->infra_label[h] = (char *)depmap_port_label(e->port);
+							c->infra_port[h] = e->port;
 						}
 					}
-					if (!c->infra_label[h])
-						c->infra_label[h] = "shared";
 				}
 				res->shared++;
 			}
@@ -1133,7 +1137,12 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	for (uint32_t h = 0; h < nh && !rc; h++) {
 		if (!c->infra[h])
 			continue;
-		const char *l = c->infra_label[h] ? c->infra_label[h] : "shared";
+		/* an unlabelled port names its group by number: "shared port 12345" */
+		char byport[24];
+		snprintf(byport, sizeof(byport), "port %u", c->infra_port[h]);
+		const char *l = c->infra_label[h] ? c->infra_label[h]
+				: c->infra_port[h]    ? byport
+						      : "services";
 		struct group *gr = NULL;
 		for (size_t q = 0; q < c->ngroups; q++)
 			if (c->groups[q].infra && !strcmp(c->groups[q].label, l))
@@ -1296,6 +1305,68 @@ out:
 	return rc;
 }
 
+static bool in_group(const struct group *gr, uint32_t h)
+{
+	for (size_t i = 0; i < gr->n; i++)
+		if (gr->hosts[i] == h)
+			return true;
+	return false;
+}
+
+/* The labelled, non-infrastructure service the group's hosts serve to the
+ * most client hosts (service edges are sorted by (from, to, port), so one
+ * edge is one client host of one port); ties go to more samples, then to
+ * the label in byte order. NULL when the group serves no labelled port. */
+static const char *dominant_service(const struct depmap *m, const struct group *gr)
+{
+	struct svc_weight {
+		const char *label;
+		uint32_t clients;
+		uint64_t samples;
+	} w[16];
+	size_t nw = 0;
+	for (size_t i = 0; i < m->nsvc; i++) {
+		const struct depmap_edge *e = &m->svc[i];
+		if (e->local || e->to >= m->nhosts || depmap_port_is_infra(e->port) ||
+		    !in_group(gr, e->to))
+			continue;
+		const char *l = depmap_port_label(e->port);
+		if (!l)
+			continue;
+		size_t k;
+		for (k = 0; k < nw && strcmp(w[k].label, l); k++)
+			;
+		if (k == nw) {
+			if (nw == ARRAY_SIZE(w))
+				continue;
+			w[nw++] = (struct svc_weight){ l, 0, 0 };
+		}
+		w[k].clients++;
+		w[k].samples += e->samples;
+	}
+	const struct svc_weight *best = NULL;
+	for (size_t k = 0; k < nw; k++)
+		if (!best || w[k].clients > best->clients ||
+		    (w[k].clients == best->clients &&
+		     (w[k].samples > best->samples ||
+		      (w[k].samples == best->samples && strcmp(w[k].label, best->label) < 0))))
+			best = &w[k];
+	return best ? best->label : NULL;
+}
+
+/* The member with the smallest host name (ties: the smaller index): names
+ * must not depend on agent ids, which are random keys. */
+static uint32_t smallest_name_host(const struct depmap *m, const struct group *gr)
+{
+	uint32_t best = gr->hosts[0];
+	for (size_t i = 1; i < gr->n; i++) {
+		int d = strcmp(m->nodes[gr->hosts[i]].name, m->nodes[best].name);
+		if (d < 0 || (d == 0 && gr->hosts[i] < best))
+			best = gr->hosts[i];
+	}
+	return best;
+}
+
 static void name_group(struct ctx *c, struct group *gr, const Cairn__Store__Snapshot *prev)
 {
 	const struct depmap *m = c->m;
@@ -1330,7 +1401,13 @@ static void name_group(struct ctx *c, struct group *gr, const Cairn__Store__Snap
 		gr->named_from = "hostname-stem";
 		return;
 	}
-	gr->name = strdup(m->nodes[gr->min_host].name);
+	const char *svc = dominant_service(m, gr);
+	if (svc) {
+		gr->name = strdup(svc);
+		gr->named_from = "service";
+		return;
+	}
+	gr->name = strdup(m->nodes[gr->name_host].name);
 	gr->named_from = "host";
 }
 
@@ -1513,6 +1590,20 @@ static int cmp_group_id(const void *pa, const void *pb)
 	return strcmp(a->id ? a->id : "", b->id ? b->id : "");
 }
 
+/* People's names first (they are never renamed), then by the smallest
+ * host name, the same on every run. */
+static int cmp_group_name_host(const void *pa, const void *pb)
+{
+	const struct group *a = *(const struct group *const *)pa;
+	const struct group *b = *(const struct group *const *)pb;
+	if (a->name_from_person != b->name_from_person)
+		return a->name_from_person ? -1 : 1;
+	int d = strcmp(a->name_key, b->name_key);
+	if (d)
+		return d;
+	return strcmp(a->id ? a->id : "", b->id ? b->id : "");
+}
+
 static void ctx_free(struct ctx *c)
 {
 	for (size_t g = 0; g < c->ngroups; g++) {
@@ -1522,6 +1613,7 @@ static void ctx_free(struct ctx *c)
 	}
 	free(c->groups);
 	free(c->infra_label);
+	free(c->infra_port);
 }
 
 int apps_compute(const struct depmap *m, const struct apps_opts *o,
@@ -1546,11 +1638,13 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 	out->infra_host = calloc(c.nh + 1, sizeof(bool));
 	c.infra = out->infra_host;
 	c.infra_label = calloc(c.nh + 1, sizeof(char *));
-	if (!pinned || !out->app_of_host || !out->infra_host || !c.infra_label)
+	c.infra_port = calloc(c.nh + 1, sizeof(uint32_t));
+	if (!pinned || !out->app_of_host || !out->infra_host || !c.infra_label || !c.infra_port)
 		goto fail;
 	if ((rc = build_groups(&c, out)) || (rc = assign_ids(&c, prev)))
 		goto fail;
 	for (size_t g = 0; g < c.ngroups; g++) {
+		c.groups[g].name_host = smallest_name_host(m, &c.groups[g]);
 		name_group(&c, &c.groups[g], prev);
 		if (!c.groups[g].name) {
 			rc = -ENOMEM;
@@ -1593,13 +1687,23 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 	}
 	c.ngroups = w;
 	sort_n(c.groups, c.ngroups, sizeof(*c.groups), cmp_group_id);
-	/* automatic names must be unique: a later duplicate gets "-2", "-3" */
+	/* automatic names must be unique: a later duplicate gets "-2", "-3",
+	 * later by smallest host name (ids derive from random agent keys) */
+	struct group **by_name = malloc((c.ngroups + 1) * sizeof(*by_name));
+	if (!by_name)
+		goto fail;
 	for (size_t g = 0; g < c.ngroups; g++) {
-		struct group *gr = &c.groups[g];
+		c.groups[g].name_host = smallest_name_host(m, &c.groups[g]);
+		c.groups[g].name_key = m->nodes[c.groups[g].name_host].name;
+		by_name[g] = &c.groups[g];
+	}
+	sort_n(by_name, c.ngroups, sizeof(*by_name), cmp_group_name_host);
+	for (size_t g = 0; g < c.ngroups; g++) {
+		struct group *gr = by_name[g];
 		for (int suffix = 2; suffix < 10000; suffix++) {
 			bool clash = false;
 			for (size_t q = 0; q < g && !clash; q++)
-				clash = !strcasecmp(c.groups[q].name, gr->name);
+				clash = !strcasecmp(by_name[q]->name, gr->name);
 			if (!clash || gr->name_from_person)
 				break;
 			char buf[160];
@@ -1612,6 +1716,7 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			snprintf(buf, sizeof(buf), "%.*s-%d", (int)bl, base, suffix);
 			char *nn = strdup(buf);
 			if (!nn) {
+				free(by_name);
 				rc = -ENOMEM;
 				goto fail;
 			}
@@ -1619,6 +1724,7 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			gr->name = nn;
 		}
 	}
+	free(by_name);
 	for (uint32_t h = 0; h < c.nh; h++)
 		out->app_of_host[h] = -1;
 	for (size_t g = 0; g < c.ngroups; g++) {
@@ -1660,8 +1766,9 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 	}
 	for (size_t g = 0; g < c.ngroups; g++) {
 		Cairn__Store__App *a = out->apps[g];
-		if (!c.groups[g].infra || strcmp(c.groups[g].label, "admin") == 0 ||
-		    strcmp(c.groups[g].label, "shared") == 0)
+		const char *gl = c.groups[g].label;
+		if (!c.groups[g].infra || !strcmp(gl, "admin") || !strcmp(gl, "services") ||
+		    !strncmp(gl, "port ", 5))
 			continue;
 		if (!(a->services = calloc(3, sizeof(char *))) ||
 		    !(a->services[0] = strdup(c.groups[g].label)))

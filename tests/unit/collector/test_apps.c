@@ -164,6 +164,105 @@ Test(apps, shared_database_and_names)
 	fixture_close(&f);
 }
 
+/* Names are a function of the group, not of the random agent ids: the same
+ * estate with its hosts numbered (= agent ids ordered) differently gets the
+ * same names; a name survives a host joining; no group is "shared shared". */
+static void naming_estate(struct fixture *f, const uint8_t num[7])
+{
+	/* no common stem, no labelled service: the smallest host name */
+	host(f, num[0], "gamma-z");
+	host(f, num[1], "alpha-x");
+	host(f, num[2], "beta-y");
+	conn(f, num[0], num[1], 7777);
+	conn(f, num[2], num[1], 7777);
+	/* no common stem, serves postgres: the dominant service */
+	host(f, num[3], "kappa");
+	host(f, num[4], "lambda");
+	conn(f, num[3], num[4], 5432);
+	conn(f, num[3], num[4], 7778);
+	/* two groups that would both be "orders": the smaller host name gets it */
+	host(f, num[5], "orders-web-02");
+	host(f, num[6], "orders-web-01");
+}
+
+static const char *name_of(const struct grouped *g, uint8_t h)
+{
+	return app_of(g, h)->name;
+}
+
+Test(apps, names_do_not_depend_on_agent_ids)
+{
+	static const uint8_t orders[3][7] = { { 1, 2, 3, 4, 5, 6, 7 },
+					      { 7, 6, 5, 4, 3, 2, 1 },
+					      { 3, 1, 7, 5, 2, 6, 4 } };
+	for (size_t k = 0; k < 3; k++) {
+		const uint8_t *num = orders[k];
+		struct fixture f;
+		fixture_open(&f);
+		naming_estate(&f, num);
+		struct grouped g;
+		group(&f, &g);
+		cr_expect_str_eq(name_of(&g, num[0]), "alpha-x", "order %zu", k);
+		cr_expect_str_eq(app_of(&g, num[0])->named_from, "host");
+		cr_expect_str_eq(name_of(&g, num[3]), "postgres", "order %zu", k);
+		cr_expect_str_eq(app_of(&g, num[3])->named_from, "service");
+		cr_expect_str_eq(name_of(&g, num[6]), "orders", "order %zu", k);
+		cr_expect_str_eq(name_of(&g, num[5]), "orders-2", "order %zu", k);
+		ungroup(&g);
+		fixture_close(&f);
+	}
+}
+
+Test(apps, name_stable_when_a_host_joins)
+{
+	struct fixture f;
+	fixture_open(&f);
+	naming_estate(&f, (const uint8_t[]){ 1, 2, 3, 4, 5, 6, 7 });
+	struct grouped g1;
+	group(&f, &g1);
+	cr_assert_str_eq(name_of(&g1, 1), "alpha-x");
+	/* a host with a smaller name joins the group */
+	host(&f, 9, "aardvark");
+	conn(&f, 9, 2, 7777);
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&f.env, &txn), 0);
+	struct errbuf eb = { { 0 } };
+	struct depmap_opts mo = { 0 };
+	struct grouped g2;
+	cr_assert_eq(depmap_build(txn, &f.env, &mo, &g2.m, &eb), 0, "%s", eb.msg);
+	db_read_end(&f.env, txn);
+	Cairn__Store__Snapshot prev = CAIRN__STORE__SNAPSHOT__INIT;
+	prev.n_auto_groups = g1.r.nauto;
+	prev.auto_groups = g1.r.auto_groups;
+	cr_assert_eq(apps_compute(g2.m, NULL, &prev, NULL, &g2.r, &eb), 0, "%s", eb.msg);
+	cr_expect_eq(app_of(&g2, 9), app_of(&g2, 1));
+	cr_expect_str_eq(name_of(&g2, 9), "alpha-x", "the name stays when a host joins");
+	ungroup(&g1);
+	ungroup(&g2);
+	fixture_close(&f);
+}
+
+Test(apps, unlabelled_shared_service_is_named_by_port)
+{
+	struct fixture f;
+	fixture_open(&f);
+	small_estate(&f);
+	/* three applications use host 11 on a port without a label */
+	host(&f, 11, "broker-01");
+	conn(&f, 2, 11, 12345);
+	conn(&f, 5, 11, 12345);
+	conn(&f, 8, 11, 12345);
+	struct grouped g;
+	group(&f, &g);
+	const Cairn__Store__App *b = app_of(&g, 11);
+	cr_expect(b->infrastructure);
+	cr_expect_str_eq(b->name, "shared port 12345");
+	for (size_t i = 0; i < g.r.napps; i++)
+		cr_expect_str_neq(g.r.apps[i]->name, "shared shared");
+	ungroup(&g);
+	fixture_close(&f);
+}
+
 Test(apps, call_between_applications_is_a_weak_link)
 {
 	struct fixture f;
