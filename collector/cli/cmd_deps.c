@@ -133,6 +133,8 @@ static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent
 	dot_str(f, *n->name ? n->name : n->id);
 	if (n->kind == CAIRN__STORE__NODE_KIND__EXTERNAL)
 		fputs(", shape=ellipse, style=dashed", f);
+	else if (n->kind == CAIRN__STORE__NODE_KIND__CLIENTS)
+		fputs(", shape=house, style=dashed, color=blue", f);
 	else if (n->kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS)
 		fputs(", shape=ellipse, style=dotted, color=red", f);
 	else if (n->infrastructure)
@@ -402,16 +404,18 @@ int deps_main(int argc, char *argv[])
 		json_object_set_new(root, "edges", je);
 		json_object_set_new(root, "unresolved", json_integer((json_int_t)m->unresolved));
 		json_object_set_new(root, "ambiguous", json_integer((json_int_t)m->ambiguous));
+		json_object_set_new(root, "outside_clients",
+				    json_integer((json_int_t)m->outside_clients));
 		if (format_print_json(root))
 			exit_code = 1;
 	} else {
-		static const char *const hh[] = { "FROM", "TO", "PORTS", "SAMPLES", "BYTES",
+		static const char *const hh[] = { "FROM", "TO", "PROTO", "PORTS", "SAMPLES", "BYTES",
 						   "LAST SEEN (UTC)", "CONFIRMED", NULL };
 		static const char *const sh[] = { "FROM", "PROCESS", "TO", "PROCESS", "PORT",
 						   "SERVICE", "SAMPLES", "BYTES", "CONFIRMED", NULL };
 		if (ne > 1)
 			qsort_r(edges, ne, sizeof(*edges), cmp_edge_names, &ix);
-		struct format_table *t = o.service ? format_table_new(9, sh) : format_table_new(7, hh);
+		struct format_table *t = o.service ? format_table_new(9, sh) : format_table_new(8, hh);
 		if (!t) {
 			exit_code = 1;
 			goto out;
@@ -439,22 +443,28 @@ int deps_main(int argc, char *argv[])
 				}
 				if (np > 6)
 					strncat(ports, ",...", sizeof(ports) - strlen(ports) - 1);
-				format_table_rowf(t, "%s\t%s\t%s\t%llu\t%s\t%s\t%s", from, to, ports,
+				char protos[16] = "";
+				for (size_t p = 0; p < e->n_protocols; p++)
+					snprintf(protos + strlen(protos), sizeof(protos) - strlen(protos),
+						 "%s%s", p ? "+" : "",
+						 e->protocols[p] == CAIRN__PROTOCOL__UDP ? "udp" : "tcp");
+				format_table_rowf(t, "%s\t%s\t%s\t%s\t%llu\t%s\t%s\t%s", from, to,
+						 protos[0] ? protos : "tcp", ports,
 						 (unsigned long long)e->samples_seen, bytes, seen, conf);
 			}
 		}
-		format_table_align_right(t, o.service ? 6 : 3);
-		format_table_align_right(t, o.service ? 7 : 4);
+		format_table_align_right(t, o.service ? 6 : 4);
+		format_table_align_right(t, o.service ? 7 : 5);
 		format_table_print(t, stdout);
 		format_table_free(t);
 		char when[32];
 		format_time(s->computed_ms, when, sizeof(when));
 		printf("\n%zu %s edges%s%s; snapshot %llu computed %s UTC; %llu unresolved, %llu "
-		       "ambiguous endpoints\n",
+		       "ambiguous endpoints, %llu edges from outside clients\n",
 		       ne, o.service ? "service" : "host", o.host || app_id ? " for " : "",
 		       o.host ? o.host : (app_id ? app_name(s, app_id) : ""),
 		       (unsigned long long)s->version, when, (unsigned long long)m->unresolved,
-		       (unsigned long long)m->ambiguous);
+		       (unsigned long long)m->ambiguous, (unsigned long long)m->outside_clients);
 	}
 out:
 	read_nodes_free(&ix);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "csv.h"
+#include "depmap.h"
 #include "export.h"
 #include "pbjson.h"
 #include "rules.h"
@@ -893,7 +894,9 @@ static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent
 	dot_str(f, n->id);
 	fputs(" [label=", f);
 	dot_str(f, *n->name ? n->name : n->id);
-	if (n->kind != CAIRN__STORE__NODE_KIND__HOST)
+	if (n->kind == CAIRN__STORE__NODE_KIND__CLIENTS)
+		fputs(", shape=house, style=dashed", f);
+	else if (n->kind != CAIRN__STORE__NODE_KIND__HOST)
 		fputs(", shape=ellipse, style=dashed", f);
 	fputs("];\n", f);
 }
@@ -932,9 +935,25 @@ int export_dot(const struct export_input *in, FILE *f, struct errbuf *eb)
 	export_index_free(&ix);
 	for (size_t i = 0; m && i < m->n_host_edges; i++) {
 		const Cairn__Store__MapEdge *e = m->host_edges[i];
-		char label[128];
-		snprintf(label, sizeof(label), "%s%s%u", *e->label ? e->label : "", *e->label ? " " : "",
-			 e->port);
+		/* every port of the host pair, labelled: "postgres 5432, syslog 514/udp" */
+		char label[256] = "";
+		size_t np = e->n_ports ? e->n_ports : 1;
+		bool udp = false;
+		for (size_t p = 0; p < e->n_protocols; p++)
+			udp |= e->protocols[p] == CAIRN__PROTOCOL__UDP;
+		for (size_t p = 0; p < np && p < 6; p++) {
+			uint32_t port = e->n_ports ? e->ports[p] : e->port;
+			const char *l = depmap_port_label(port);
+			size_t used = strlen(label);
+			snprintf(label + used, sizeof(label) - used, "%s%s%s%u", p ? ", " : "",
+				 l ? l : "", l ? " " : "", port);
+		}
+		if (np > 6)
+			strncat(label, ", ...", sizeof(label) - strlen(label) - 1);
+		if (udp && e->n_protocols > 1)
+			strncat(label, " (tcp+udp)", sizeof(label) - strlen(label) - 1);
+		else if (udp)
+			strncat(label, " (udp)", sizeof(label) - strlen(label) - 1);
 		fputs("  ", f);
 		dot_str(f, e->from);
 		fputs(" -> ", f);
