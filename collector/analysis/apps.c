@@ -25,6 +25,7 @@ void apps_opts_default(struct apps_opts *o)
 	o->infra_min_clients = 3;
 	o->max_app_hosts = 40;
 	o->bridge_min_part = 3;
+	o->dominant_share = 0.9;
 }
 
 /* ------------------------------------------------------------ decisions */
@@ -241,6 +242,17 @@ static int adj_build(struct adj *g, uint32_t n, const struct pair *pairs, size_t
 	return 0;
 }
 
+/* Cuts the undirected edge a - b (weight 0 both ways). */
+static void adj_cut(struct adj *g, uint32_t a, uint32_t b)
+{
+	for (uint32_t e = g->start[a]; e < g->start[a + 1]; e++)
+		if (g->to[e] == b)
+			g->w[e] = 0;
+	for (uint32_t e = g->start[b]; e < g->start[b + 1]; e++)
+		if (g->to[e] == a)
+			g->w[e] = 0;
+}
+
 /* Union-find components over the hosts that are not removed. comp[i] = the
  * smallest host index of i's component; removed hosts get their own. */
 static void components(const struct adj *g, const bool *removed, uint32_t *comp, uint32_t *stack)
@@ -320,8 +332,71 @@ static bool siblings(const struct adj *down, const bool *ignore, uint32_t a, uin
 	return 2 * inter > uni;
 }
 
+struct label_traffic {
+	uint32_t key;  /* label root, or nhosts + client for an unlabelled client */
+	double samples;
+};
+
+/* A host reached by several labels is shared unless one label brings
+ * dominant of its traffic (up->w: samples per client edge): then it stays
+ * with that application, the other clients' edges are cross-application
+ * dependencies (rare_up[e] for the edges to cut) and why says so. */
+static bool weigh_shared(const struct adj *up, const bool *removed, uint32_t *label,
+			 uint32_t *parent, uint32_t v, double dominant, bool *rare_up,
+			 char why[static APPS_WHY_MAX])
+{
+	struct label_traffic lt[32];
+	size_t nlt = 0;
+	double total = 0;
+	uint32_t n = up->n;
+	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
+		uint32_t w = up->to[e];
+		if (removed[w] || w == v)
+			continue;
+		uint32_t key = label[w] < LABEL_MULTI ? uf_find(parent, label[w]) : n + w;
+		size_t k;
+		for (k = 0; k < nlt && lt[k].key != key; k++)
+			;
+		if (k == nlt) {
+			if (nlt == ARRAY_SIZE(lt))
+				return true; /* very many applications: shared */
+			lt[nlt++] = (struct label_traffic){ key, 0 };
+		}
+		lt[k].samples += up->w[e];
+		total += up->w[e];
+	}
+	size_t top = 0;
+	for (size_t k = 1; k < nlt; k++)
+		if (lt[k].samples > lt[top].samples)
+			top = k;
+	if (!nlt || total <= 0 || lt[top].samples < dominant * total) {
+		snprintf(why, APPS_WHY_MAX,
+			 "shared: used by %zu applications, none with %.0f %% of its traffic", nlt,
+			 dominant * 100);
+		return true;
+	}
+	uint32_t minor = 0;
+	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
+		uint32_t w = up->to[e];
+		if (removed[w] || w == v)
+			continue;
+		uint32_t key = label[w] < LABEL_MULTI ? uf_find(parent, label[w]) : n + w;
+		if (key != lt[top].key) {
+			rare_up[e] = true;
+			minor++;
+		}
+	}
+	snprintf(why, APPS_WHY_MAX,
+		 "keeps a service: %.0f %% of its traffic is this application's; %u client "
+		 "host%s of other applications %s cross-application dependencies",
+		 100.0 * lt[top].samples / total, minor, minor == 1 ? "" : "s",
+		 minor == 1 ? "is a" : "are");
+	return false;
+}
+
 static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
-				   const bool *removed, uint32_t popular, bool *out)
+				   const bool *removed, uint32_t popular, double dominant,
+				   bool *out, bool *rare_up, char (*why)[APPS_WHY_MAX])
 {
 	uint32_t n = down->n, found = 0;
 	uint32_t *label = malloc((n + 1) * sizeof(uint32_t));
@@ -429,7 +504,8 @@ static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
 		}
 	}
 	for (uint32_t v = 0; v < n; v++)
-		if (label[v] == LABEL_MULTI) {
+		if (label[v] == LABEL_MULTI &&
+		    weigh_shared(up, removed, label, parent, v, dominant, rare_up, why[v])) {
 			out[v] = true;
 			found++;
 		}
@@ -814,6 +890,7 @@ struct ctx {
 	bool *infra;
 	char **infra_label;    /* host -> label (static strings) */
 	uint32_t *infra_port;  /* host -> the port it serves as infrastructure, 0 */
+	char (*why)[APPS_WHY_MAX]; /* host -> why it is infrastructure (or keeps a hub) */
 };
 
 static struct group *group_new(struct ctx *c)
@@ -838,15 +915,43 @@ static int apps_cmp_u64(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
+static const char *port_name(uint32_t port, char *buf, size_t n)
+{
+	const char *l = depmap_port_label(port);
+	if (l)
+		snprintf(buf, n, "port %u (%s)", port, l);
+	else
+		snprintf(buf, n, "port %u", port);
+	return buf;
+}
+
+/* How many of the other hosts make "most of the estate" for pollers and
+ * infrastructure-port servers: half of them (at least 2), capped by the
+ * absolute number that is enough in a big estate. */
+static uint32_t most_of(uint32_t others, uint32_t cap)
+{
+	uint32_t half = (others + 1) / 2;
+	if (half < 2)
+		half = 2;
+	return half < cap ? half : cap;
+}
+
 /* Step 1: infrastructure. */
 static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 {
 	const struct depmap *m = c->m;
 	uint32_t nh = c->nh;
+	uint32_t others = nh ? nh - 1 : 0;
 	uint32_t hub_min = c->o->hub_min_clients;
 	uint32_t hub = (uint32_t)ceil(c->o->hub_fraction * nh);
 	if (hub < hub_min)
 		hub = hub_min;
+	/* relative to the estate: an infrastructure-port server or a poller
+	 * reaching most of a small estate is infrastructure, whatever the
+	 * absolute numbers */
+	uint32_t infra_min = most_of(others, c->o->infra_min_clients);
+	uint32_t poll_min = most_of(others, hub_min);
+	char pn[48];
 	/* distinct clients per (server, port): service edges are sorted by
 	 * (from, to, port); count by (to, port) with a sort of indexes */
 	size_t ne = 0;
@@ -887,7 +992,7 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 			j++;
 		}
 		bool infra_port = depmap_port_is_infra(port);
-		if ((infra_port && clients >= c->o->infra_min_clients) || clients >= hub) {
+		if ((infra_port && clients >= infra_min) || clients >= hub) {
 			if (!c->infra[to]) {
 				c->infra[to] = true;
 				(*nhubs)++;
@@ -896,40 +1001,71 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 				best_clients[to] = clients;
 				c->infra_label[to] = (char *)depmap_port_label(port);
 				c->infra_port[to] = port;
+				if (infra_port && clients >= infra_min)
+					snprintf(c->why[to], APPS_WHY_MAX,
+						 "infrastructure: serves %u of %u other hosts on %s",
+						 clients, others, port_name(port, pn, sizeof(pn)));
+				else
+					snprintf(c->why[to], APPS_WHY_MAX,
+						 "hub: %u of %u other hosts use %s (%u or more make a "
+						 "hub)",
+						 clients, others, port_name(port, pn, sizeof(pn)), hub);
 			}
 		}
 		i = j;
 	}
-	/* wide fan-out over any port (pollers on infrastructure ports
-	 * included): monitoring, backup servers that pull, jump hosts */
-	memset(best_clients, 0, (nh + 1) * sizeof(uint32_t));
+	/* pollers: a host reaching most of the estate on one infrastructure
+	 * port (node exporters, backup clients, ssh); and wide fan-out over
+	 * any port: jump hosts, backup servers that pull. Host edges are
+	 * sorted by (from, to): per client, count targets per infra port. */
 	{
-		uint32_t last_from = DEPMAP_NONE, last_to = DEPMAP_NONE;
-		for (size_t q = 0; q < m->nhostl; q++) {
-			const struct depmap_edge *e = &m->hostl[q];
-			if (e->from >= nh || e->to >= nh)
-				continue;
-			if (e->from != last_from || e->to != last_to) {
-				fanout[e->from]++;
-				/* polling many hosts on an infrastructure port
-				 * (node exporters, backup clients, ssh) */
+		size_t q = 0;
+		uint32_t *per_port = calloc(65536, sizeof(uint32_t));
+		if (!per_port) {
+			free(keys);
+			free(fanout);
+			free(best_clients);
+			return -ENOMEM;
+		}
+		while (q < m->nhostl) {
+			uint32_t from = m->hostl[q].from;
+			size_t end = q;
+			uint32_t targets = 0, best = 0, best_port = 0;
+			while (end < m->nhostl && m->hostl[end].from == from)
+				end++;
+			for (size_t r = q; r < end; r++) {
+				const struct depmap_edge *e = &m->hostl[r];
+				if (e->to >= nh)
+					continue;
+				targets++;
 				for (uint32_t p = 0; p < e->nports; p++)
-					if (depmap_port_is_infra(e->ports[p])) {
-						best_clients[e->from]++;
-						break;
+					if (depmap_port_is_infra(e->ports[p]) &&
+					    (++per_port[e->ports[p]] > best ||
+					     (per_port[e->ports[p]] == best && e->ports[p] < best_port))) {
+						best = per_port[e->ports[p]];
+						best_port = e->ports[p];
 					}
 			}
-			last_from = e->from;
-			last_to = e->to;
-		}
-		for (uint32_t h = 0; h < nh; h++) {
-			if ((fanout[h] >= hub || best_clients[h] >= hub_min) && !c->infra[h]) {
-				c->infra[h] = true;
-				c->infra_label[h] = "admin";
+			for (size_t r = q; r < end; r++)
+				for (uint32_t p = 0; p < m->hostl[r].nports; p++)
+					per_port[m->hostl[r].ports[p]] = 0;
+			if (from < nh && !c->infra[from] && (targets >= hub || best >= poll_min)) {
+				c->infra[from] = true;
+				c->infra_label[from] = "admin";
 				(*nhubs)++;
+				if (best >= poll_min)
+					snprintf(c->why[from], APPS_WHY_MAX,
+						 "infrastructure: polls %u of %u other hosts on %s", best,
+						 others, port_name(best_port, pn, sizeof(pn)));
+				else
+					snprintf(c->why[from], APPS_WHY_MAX,
+						 "infrastructure: connects to %u of %u other hosts (%u or "
+						 "more make a hub)",
+						 targets, others, hub);
 			}
-			fanout[h] = 0;
+			q = end;
 		}
+		free(per_port);
 	}
 	/* cut edges: infra ports, and everything touching an infra host */
 	for (size_t q = 0; q < m->nhostl; q++) {
@@ -951,6 +1087,10 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 		if (fanout[h] >= hub && !c->infra[h]) {
 			c->infra[h] = true;
 			c->infra_label[h] = "admin";
+			snprintf(c->why[h], APPS_WHY_MAX,
+				 "infrastructure: connects to %u of %u other hosts besides "
+				 "infrastructure (%u or more make a hub)",
+				 fanout[h], others, hub);
 			(*nhubs)++;
 		}
 	for (size_t q = 0; q < m->nhostl; q++) {
@@ -980,6 +1120,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	uint32_t *label = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *order = malloc((nh + 1) * sizeof(uint32_t));
 	bool *shared = calloc(nh + 1, sizeof(bool));
+	bool *rare = NULL;
 	struct adj g = { 0 }, cl = { 0 }, down = { 0 };
 	if (!cut || !pairs || !cpairs || !comp || !stack || !local || !label ||
 	    !order || !shared)
@@ -991,7 +1132,10 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		if (cut[q] || m->hostl[q].from == m->hostl[q].to)
 			continue;
 		pairs[np++] = (struct pair){ m->hostl[q].from, m->hostl[q].to, 1.0 };
-		cpairs[ncp++] = (struct pair){ m->hostl[q].to, m->hostl[q].from, 1.0 };
+		/* traffic weighs whether a server reached by several
+		 * applications is shared (weigh_shared) */
+		cpairs[ncp++] = (struct pair){ m->hostl[q].to, m->hostl[q].from,
+					       (double)m->hostl[q].samples + 1 };
 	}
 	if ((rc = adj_build(&g, nh, pairs, np)))
 		goto out;
@@ -1001,8 +1145,9 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		cl.n = nh;
 		cl.start = calloc(nh + 1, sizeof(uint32_t));
 		cl.to = malloc((ncp + 1) * sizeof(uint32_t));
-		cl.w = NULL;
-		if (!cl.start || !cl.to) {
+		cl.w = malloc((ncp + 1) * sizeof(double));
+		rare = calloc(ncp + 1, sizeof(bool));
+		if (!cl.start || !cl.to || !cl.w || !rare) {
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -1010,6 +1155,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		for (size_t i = 0; i < ncp; i++) {
 			cl.start[cpairs[i].a + 1]++;
 			cl.to[i] = cpairs[i].b;
+			cl.w[i] = cpairs[i].w;
 		}
 		for (uint32_t i = 0; i < nh; i++)
 			cl.start[i + 1] += cl.start[i];
@@ -1041,7 +1187,14 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	 * would only find hosts downstream of shared ones) */
 	for (int round = 0; round < 1; round++) {
 		memset(shared, 0, nh * sizeof(bool));
-		uint32_t found = shared_by_upstream(&down, &cl, c->infra, c->o->max_app_hosts, shared);
+		uint32_t found = shared_by_upstream(&down, &cl, c->infra, c->o->max_app_hosts,
+						    c->o->dominant_share, shared, rare, c->why);
+		/* the rare clients of a service that stays with its application
+		 * are calls between applications: cut from grouping */
+		for (uint32_t v = 0; v < nh; v++)
+			for (uint32_t e = cl.start[v]; e < cl.start[v + 1]; e++)
+				if (rare[e])
+					adj_cut(&g, cl.to[e], v);
 		if (!found)
 			break;
 		for (uint32_t h = 0; h < nh; h++)
@@ -1170,6 +1323,7 @@ out:
 	free(label);
 	free(order);
 	free(shared);
+	free(rare);
 	return rc;
 }
 
@@ -1614,6 +1768,7 @@ static void ctx_free(struct ctx *c)
 	free(c->groups);
 	free(c->infra_label);
 	free(c->infra_port);
+	free(c->why);
 }
 
 int apps_compute(const struct depmap *m, const struct apps_opts *o,
@@ -1639,7 +1794,9 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 	c.infra = out->infra_host;
 	c.infra_label = calloc(c.nh + 1, sizeof(char *));
 	c.infra_port = calloc(c.nh + 1, sizeof(uint32_t));
-	if (!pinned || !out->app_of_host || !out->infra_host || !c.infra_label || !c.infra_port)
+	c.why = calloc(c.nh + 1, sizeof(*c.why));
+	if (!pinned || !out->app_of_host || !out->infra_host || !c.infra_label || !c.infra_port ||
+	    !c.why)
 		goto fail;
 	if ((rc = build_groups(&c, out)) || (rc = assign_ids(&c, prev)))
 		goto fail;
@@ -1762,6 +1919,23 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 				goto fail;
 			if (pinned[h] && !(a->pinned_hosts[a->n_pinned_hosts++] = strdup(m->nodes[h].id)))
 				goto fail;
+		}
+		/* why, per host that has a reason (in host-name order, at most 8) */
+		size_t nwhy = 0;
+		for (size_t i = 0; i < gr->n; i++)
+			nwhy += c.why[gr->hosts[i]][0] != '\0';
+		if (nwhy > 8)
+			nwhy = 8;
+		if (nwhy && !(a->why = calloc(nwhy, sizeof(char *))))
+			goto fail;
+		for (size_t i = 0; i < gr->n && a->n_why < nwhy; i++) {
+			uint32_t h = gr->hosts[i];
+			if (!c.why[h][0])
+				continue;
+			size_t len = strlen(m->nodes[h].name) + strlen(c.why[h]) + 3;
+			if (!(a->why[a->n_why] = malloc(len)))
+				goto fail;
+			snprintf(a->why[a->n_why++], len, "%s: %s", m->nodes[h].name, c.why[h]);
 		}
 	}
 	for (size_t g = 0; g < c.ngroups; g++) {

@@ -216,7 +216,10 @@ static int show_app(const struct cli *cli, const Cairn__Store__Snapshot *s, size
 	printf("named from: %s\n", a->named_from);
 	char svc[128];
 	join(svc, sizeof(svc), a->services, a->n_services, 3);
-	printf("services:   %s\n\nHosts (%zu):\n", *svc ? svc : "-", a->n_hosts);
+	printf("services:   %s\n", *svc ? svc : "-");
+	for (size_t i = 0; i < a->n_why; i++)
+		printf("%s%s\n", i ? "            " : "why:        ", a->why[i]);
+	printf("\nHosts (%zu):\n", a->n_hosts);
 	for (size_t i = 0; i < a->n_hosts; i++) {
 		bool pinned = false;
 		for (size_t j = 0; j < a->n_pinned_hosts; j++)

@@ -263,6 +263,106 @@ Test(apps, unlabelled_shared_service_is_named_by_port)
 	fixture_close(&f);
 }
 
+/* Client c uses server s on port on each of days days (more traffic). */
+static void conn_days(struct fixture *f, uint8_t c, uint8_t s, uint32_t port, uint32_t days)
+{
+	char ca[32], sa[32];
+	addr_of(ca, sizeof(ca), c);
+	addr_of(sa, sizeof(sa), s);
+	for (uint32_t d = 0; d < days; d++) {
+		fixture_edge(f, c, d, CAIRN__DIRECTION__OUTBOUND, "client", sa, port, NULL);
+		fixture_edge(f, s, d, CAIRN__DIRECTION__INBOUND, "server", ca, port, NULL);
+	}
+}
+
+static bool has_why(const Cairn__Store__App *a, const char *text)
+{
+	for (size_t i = 0; i < a->n_why; i++)
+		if (strstr(a->why[i], text))
+			return true;
+	return false;
+}
+
+/* An 11-host estate: a monitoring host scraping every other host is
+ * infrastructure although 10 < hub_min_clients, and says why. */
+Test(apps, small_estate_poller_is_infrastructure)
+{
+	struct fixture f;
+	fixture_open(&f);
+	host(&f, 1, "mon-01");
+	char name[32];
+	for (uint8_t h = 2; h <= 11; h++) {
+		snprintf(name, sizeof(name), "svc%u-%s-01", h / 2, h % 2 ? "db" : "app");
+		host(&f, h, name);
+		conn(&f, 1, h, 9100);
+		if (h % 2 == 0 && h < 11)
+			conn(&f, h, h + 1, 5432);
+	}
+	struct grouped g;
+	group(&f, &g);
+	const Cairn__Store__App *mon = app_of(&g, 1);
+	cr_expect(mon->infrastructure, "a poller of 10 of 10 hosts is infrastructure");
+	cr_expect(has_why(mon, "mon-01: infrastructure: polls 10 of 10 other hosts on port 9100 "
+			       "(node-exporter)"),
+		  "why: %s", mon->n_why ? mon->why[0] : "(none)");
+	cr_expect_not(app_of(&g, 2)->infrastructure);
+	cr_expect_eq(app_of(&g, 2), app_of(&g, 3));
+	cr_expect_neq(app_of(&g, 2), app_of(&g, 4), "the poller does not glue applications");
+	ungroup(&g);
+	fixture_close(&f);
+	/* the same monitoring host polling 3 of 10 is not infrastructure */
+	fixture_open(&f);
+	host(&f, 1, "mon-01");
+	for (uint8_t h = 2; h <= 11; h++) {
+		snprintf(name, sizeof(name), "svc%u-%s-01", h / 2, h % 2 ? "db" : "app");
+		host(&f, h, name);
+		if (h <= 4)
+			conn(&f, 1, h, 9100);
+	}
+	group(&f, &g);
+	cr_expect_not(app_of(&g, 1)->infrastructure, "polling 3 of 10 is not most of the estate");
+	ungroup(&g);
+	fixture_close(&f);
+}
+
+/* shop's broker is used heavily by shop and once in a while by one billing
+ * host: it stays in shop, the rare link is a cross-application dependency;
+ * a broker two applications use alike is shared. */
+Test(apps, rarely_used_service_stays_in_its_application)
+{
+	for (int alike = 0; alike < 2; alike++) {
+		struct fixture f;
+		fixture_open(&f);
+		host(&f, 1, "shop-web-01");
+		host(&f, 2, "shop-app-01");
+		host(&f, 3, "shop-mq-01");
+		host(&f, 4, "billing-batch-01");
+		host(&f, 5, "billing-db-01");
+		conn_days(&f, 1, 2, 8080, 20);
+		conn_days(&f, 2, 3, 1883, 20);
+		conn_days(&f, 4, 5, 5432, 20);
+		conn_days(&f, 4, 3, 1883, alike ? 20 : 1);
+		struct grouped g;
+		group(&f, &g);
+		const Cairn__Store__App *mq = app_of(&g, 3);
+		if (alike) {
+			cr_expect(mq->infrastructure, "used alike by two applications: shared");
+			cr_expect_str_eq(mq->name, "shared mqtt");
+			cr_expect(has_why(mq, "shared: used by 2 applications"));
+		} else {
+			cr_expect_not(mq->infrastructure, "a rare client does not make it shared");
+			cr_expect_eq(mq, app_of(&g, 2), "the broker stays with shop");
+			cr_expect_str_eq(mq->name, "shop");
+			cr_expect_neq(app_of(&g, 4), mq, "billing stays billing");
+			cr_expect_str_eq(app_of(&g, 4)->name, "billing");
+			cr_expect(has_why(mq, "shop-mq-01: keeps a service: 95 % of its traffic"),
+				  "why: %s", mq->n_why ? mq->why[0] : "(none)");
+		}
+		ungroup(&g);
+		fixture_close(&f);
+	}
+}
+
 Test(apps, call_between_applications_is_a_weak_link)
 {
 	struct fixture f;
