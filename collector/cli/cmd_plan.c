@@ -48,6 +48,14 @@ static void print_plan_header(const Cairn__Store__Snapshot *s)
 		snprintf(which, sizeof(which), "the current facts (not stored)");
 	printf("Plan from %s, computed %s UTC; period since %s UTC; sizing %s\n", which, at, since,
 	       *s->sizing_mode ? s->sizing_mode : "-");
+	char period[32];
+	config_format_duration(s->plan_period_ms > 0 ? (uint64_t)s->plan_period_ms : 0, period,
+			       sizeof(period));
+	printf("Assessment period %s; data coverage %.0f %% of the expected report windows "
+	       "(hosts' mean); confidence 1-5 = coverage 0-20 %%, 21-40 %%, 41-60 %%, 61-80 %%, "
+	       "81-100 %%%s\n",
+	       s->plan_period_ms > 0 ? period : "?", s->plan_coverage * 100,
+	       s->plan_period_ms > 0 && s->plan_period_ms < 86400000 ? " (less than a day)" : "");
 }
 
 /* ---------------------------------------------------------------- readiness */
@@ -210,9 +218,10 @@ int readiness_main(int argc, char *argv[])
 		json_t *arr = json_array();
 		for (size_t i = 0; i < s->n_readiness; i++)
 			json_array_append_new(arr, msg_json(s->readiness[i]));
-		print_json(json_pack("{s:I, s:I, s:I, s:s, s:o}", "snapshot", (json_int_t)s->version,
-				     "computed_ms", (json_int_t)s->computed_ms,
-				     "since_ms", (json_int_t)s->plan_since_ms,
+		print_json(json_pack("{s:I, s:I, s:I, s:I, s:f, s:s, s:o}", "snapshot",
+				     (json_int_t)s->version, "computed_ms", (json_int_t)s->computed_ms,
+				     "since_ms", (json_int_t)s->plan_since_ms, "period_ms",
+				     (json_int_t)s->plan_period_ms, "coverage", s->plan_coverage,
 				     "lifecycle_as_of", s->lifecycle_as_of, "readiness", arr));
 		planctx_close(&p);
 		return 0;

@@ -32,7 +32,8 @@ void planctx_usage_options(FILE *f)
 		   "  --mode asis|p95|max|avg  sizing statistic (default p95); pNN = any percentile\n"
 		   "  --percentile N           percentile for --mode p (1..100, default 95)\n"
 		   "  --comfort F              headroom factor on measured use (default 1.3)\n"
-		   "  --since DUR              assessment period: the last DUR (e.g. 30d); default all data\n"
+		   "  --since DUR              assessment period: the last DUR (1d, 7d, 30d, ...); confidence\n"
+		   "                           is the share of it covered by data; default 7d\n"
 		   "  --catalog CSV            instance catalog (default: config key catalog, else shipped)\n"
 		   "  --max-hosts N            hosts per migration wave (default 25)\n"
 		   "  --fresh                  recompute the plan now instead of using the stored snapshot\n");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "rules.h"
 #include "sizing.h"
 #include "csv.h"
@@ -269,6 +270,15 @@ int sizing_host(const struct estate_host *h, const struct sizing_catalog *c,
 	if (m != SIZING_ASIS && !h->windows) {
 		m = SIZING_ASIS;
 		snprintf(note, sizeof(note), "no performance data in the period: sized as allocated");
+	}
+	/* a day has every daily peak once: less is a guess, and says so */
+	uint64_t span_ms = (uint64_t)h->windows * h->window_ms;
+	bool short_data = m != SIZING_ASIS && span_ms < 86400000ull;
+	if (short_data) {
+		char span[32];
+		config_format_duration(span_ms, span, sizeof(span));
+		snprintf(note, sizeof(note), "sized from less than a day of data (%zu windows, %s)",
+			 h->windows, span);
 	}
 	sizing_mode_name(m, opt->percentile, mode, sizeof(mode));
 	s->percentile = m == SIZING_PERCENTILE ? opt->percentile : 0;

@@ -33,6 +33,16 @@ for c in os_eol os_unsupported hardware_dongle idle; do
 	grep -q "$c" "$tmp/r.txt" || fail "reason $c missing"
 done
 grep -q "^Hosts: .* ready" "$tmp/r.txt" || fail "readiness summary line"
+grep -q "^Assessment period 7d; data coverage [0-9]* % of the expected report windows" "$tmp/r.txt" ||
+	fail "readiness header states period and coverage: $(head -3 "$tmp/r.txt")"
+$C readiness --since 1d --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+hosts=[x for x in d['readiness'] if x['kind']=='host']
+for x in hosts:
+    want=min(5,max(1,-(-round(x['coverage']*100)//20)))
+    assert x['confidence']==want or abs(x['coverage']*100-round(x['coverage']*100))>0.4, (x['target'],x['coverage'],x['confidence'])
+" || fail "readiness --since 1d: confidence is not the Azure buckets of coverage"
 $C readiness billing-batch-02 $S >"$tmp/one.txt" || fail "readiness HOST"
 grep -q "hardware_dongle" "$tmp/one.txt" || fail "dongle host explained: $(cat "$tmp/one.txt")"
 grep -q "Strategy: Retain" "$tmp/one.txt" || fail "dongle host Retain"
