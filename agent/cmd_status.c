@@ -66,21 +66,6 @@ static void fmt_time(int64_t ms, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-static void fmt_bytes(uint64_t b, char *out, size_t n)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, n, "%llu B", (unsigned long long)b);
-	else
-		snprintf(out, n, "%.1f %s", v, units[u]);
-}
-
 static json_t *spool_json(const struct spool_stats *sp)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "batches",
@@ -146,11 +131,11 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 		printf("agent:       no status file in %s (not started yet?)\n", state_dir);
 	}
 	if (spool) {
-		fmt_bytes((uint64_t)jint(spool, "bytes"), a, sizeof(a));
+		str_bytes((uint64_t)jint(spool, "bytes"), a, sizeof(a));
 		printf("spool:       %lld batch%s, %s; next seq %lld, acknowledged up to %lld\n",
 		       (long long)jint(spool, "batches"), jint(spool, "batches") == 1 ? "" : "es", a,
 		       (long long)jint(spool, "next_seq"), (long long)jint(spool, "acked_seq"));
-		fmt_bytes((uint64_t)jint(spool, "dropped_bytes"), a, sizeof(a));
+		str_bytes((uint64_t)jint(spool, "dropped_bytes"), a, sizeof(a));
 		printf("dropped:     %lld batch%s (%s): spool full or not writable, or refused by "
 		       "the collector%s\n",
 		       (long long)jint(spool, "dropped_batches"),

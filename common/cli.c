@@ -16,6 +16,7 @@ static const struct option common_long[] = {
 	{ "option", required_argument, NULL, 'o' },
 	{ "state-dir", required_argument, NULL, CLI_OPT_STATE_DIR },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
+	{ "wide", no_argument, NULL, CLI_OPT_WIDE },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -26,6 +27,7 @@ void cli_usage_common(FILE *f)
 		   "      --state-dir DIR   state directory (overrides state_dir)\n"
 		   "  -o, --option KEY=VAL  set a configuration key (repeatable)\n"
 		   "      --json            machine-readable output\n"
+		   "      --wide            tables with every cell whole (default: fit 100 columns)\n"
 		   "  -h, --help            show this help\n");
 }
 
@@ -84,6 +86,9 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 			break;
 		case CLI_OPT_JSON:
 			cli->json = true;
+			break;
+		case CLI_OPT_WIDE:
+			cli->wide = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -38,6 +38,7 @@
 enum {
 	CLI_OPT_STATE_DIR = 0x1000,
 	CLI_OPT_JSON,
+	CLI_OPT_WIDE,
 	CLI_OPT_USER = 0x1100,
 };
 
@@ -48,6 +49,7 @@ struct cli {
 	const char *overrides[CLI_MAX_OVERRIDES];
 	size_t noverrides;
 	bool json;
+	bool wide;               /* --wide: tables not cut to fit 100 columns */
 	char **args; /* positional arguments, after the command name */
 	int nargs;
 	char config_used[4096]; /* the file actually read ("" = defaults only) */

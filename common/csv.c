@@ -173,3 +173,16 @@ void csv_end(FILE *f)
 {
 	fputs("\r\n", f);
 }
+
+int csv_load_file(const char *path, size_t max, csv_parse_fn parse, void *out,
+		  struct errbuf *eb)
+{
+	char *buf;
+	size_t len;
+	int rc = file_read_all(path, max, &buf, &len, eb);
+	if (rc)
+		return rc;
+	rc = parse(buf, len, path, out, eb);
+	free(buf);
+	return rc;
+}

@@ -34,4 +34,12 @@ void csv_field_num(FILE *f, double v, int first); /* "%.6g"-style, "" for NaN */
 void csv_field_u64(FILE *f, unsigned long long v, int first);
 void csv_end(FILE *f);
 
+/* Reads a whole CSV file of at most max bytes and hands it to parse(buf, len,
+ * path, out, eb), the way every shipped table (catalog, lifecycle) is read.
+ * Returns file_read_all's error or parse's result. */
+typedef int (*csv_parse_fn)(const char *buf, size_t len, const char *name, void *out,
+			    struct errbuf *eb);
+int csv_load_file(const char *path, size_t max, csv_parse_fn parse, void *out,
+		  struct errbuf *eb);
+
 #endif

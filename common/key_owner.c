@@ -13,15 +13,8 @@ int key_owner_adopt(const char *path, struct errbuf *eb)
 	if (geteuid() != 0)
 		return 0;
 	char dir[PATH_MAX];
-	if (str_copy(dir, path, sizeof(dir)) >= sizeof(dir))
+	if (path_dirname(path, dir, sizeof(dir)))
 		return errbuf_set(eb, -ENAMETOOLONG, "%s: path too long", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		str_copy(dir, ".", sizeof(dir));
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	struct stat ds;
 	if (stat(dir, &ds))
 		return errbuf_set(eb, -errno, "cannot stat %s: %s", dir, strerror(errno));

@@ -74,7 +74,7 @@ size_t pbjson_utf8_sanitize(char *out, size_t n, const char *s, size_t len)
 	return o;
 }
 
-static json_t *string_value(const char *s)
+json_t *pbjson_string(const char *s)
 {
 	if (!s)
 		s = "";
@@ -155,7 +155,7 @@ static json_t *element_value(const ProtobufCFieldDescriptor *f, const void *p, u
 		return ev ? json_string(ev->name) : json_integer(v);
 	}
 	case PROTOBUF_C_TYPE_STRING:
-		return string_value(*(char *const *)p);
+		return pbjson_string(*(char *const *)p);
 	case PROTOBUF_C_TYPE_BYTES:
 		return bytes_value(p);
 	case PROTOBUF_C_TYPE_MESSAGE: {

@@ -47,4 +47,10 @@ bool pbjson_utf8_valid(const char *s, size_t len);
  * U+FFFD; never cuts a character. Returns the bytes written (without NUL). */
 size_t pbjson_utf8_sanitize(char *out, size_t n, const char *s, size_t len);
 
+/* A JSON string of s (NULL = ""): agents' strings are not checked for UTF-8
+ * when stored and jansson refuses invalid UTF-8 (a value would silently go
+ * missing), so bytes that do not form UTF-8 become U+FFFD. NULL only when
+ * out of memory. */
+json_t *pbjson_string(const char *s);
+
 #endif

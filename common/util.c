@@ -111,14 +111,8 @@ size_t str_copy(char *dst, const char *src, size_t n)
 static int fsync_dir_of(const char *path)
 {
 	char dir[PATH_MAX];
-	str_copy(dir, path, sizeof(dir));
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		str_copy(dir, ".", sizeof(dir));
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	if (path_dirname(path, dir, sizeof(dir)))
+		return -ENAMETOOLONG;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -297,4 +291,33 @@ size_t str_distance(const char *a, const char *b)
 		}
 	}
 	return row[lb];
+}
+
+void str_bytes(uint64_t b, char *out, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, n, "%llu B", (unsigned long long)b);
+	else
+		snprintf(out, n, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+int path_dirname(const char *path, char *out, size_t n)
+{
+	if (str_copy(out, path, n) >= n)
+		return -ENAMETOOLONG;
+	char *slash = strrchr(out, '/');
+	if (!slash)
+		str_copy(out, ".", n);
+	else if (slash == out)
+		out[1] = '\0';
+	else
+		*slash = '\0';
+	return 0;
 }

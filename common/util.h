@@ -65,4 +65,11 @@ const char *os_user_name(void);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 
+/* The directory part of path ("a/b" -> "a", "/b" -> "/", "b" -> "."):
+ * 0, or -ENAMETOOLONG when it does not fit n. */
+int path_dirname(const char *path, char *out, size_t n);
+
+/* A byte count for people: "17 B", "1.5 KiB", "730 MiB", "12 GiB". */
+void str_bytes(uint64_t b, char *out, size_t n);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "graph.h"
 #include "log.h"
 #include "store.h"
 
@@ -166,576 +167,6 @@ int apps_decision_put(MDB_txn *txn, const struct db_env *env, Cairn__Store__Deci
 		return 0;
 	}
 	return errbuf_set(eb, -EEXIST, "writing DB audit: too many entries in one millisecond");
-}
-
-/* ------------------------------------------------------------ graph */
-
-struct adj {
-	uint32_t *start; /* CSR, n + 1 */
-	uint32_t *to;
-	double *w;
-	uint32_t n;
-};
-
-static void adj_free(struct adj *a)
-{
-	free(a->start);
-	free(a->to);
-	free(a->w);
-	memset(a, 0, sizeof(*a));
-}
-
-struct pair {
-	uint32_t a, b;
-	double w;
-};
-
-static int cmp_pair(const void *pa, const void *pb)
-{
-	const struct pair *a = pa, *b = pb;
-	if (a->a != b->a)
-		return a->a < b->a ? -1 : 1;
-	if (a->b != b->b)
-		return a->b < b->b ? -1 : 1;
-	return 0;
-}
-
-/* Undirected CSR from directed pairs (both directions added, duplicates
- * merged by summing weights; self loops kept once per direction pair). */
-static int adj_build(struct adj *g, uint32_t n, const struct pair *pairs, size_t np)
-{
-	memset(g, 0, sizeof(*g));
-	struct pair *all = malloc((2 * np + 1) * sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	size_t m = 0;
-	for (size_t i = 0; i < np; i++) {
-		all[m++] = pairs[i];
-		if (pairs[i].a != pairs[i].b)
-			all[m++] = (struct pair){ pairs[i].b, pairs[i].a, pairs[i].w };
-	}
-	sort_n(all, m, sizeof(*all), cmp_pair);
-	size_t w = 0;
-	for (size_t i = 0; i < m; i++) {
-		if (w && all[w - 1].a == all[i].a && all[w - 1].b == all[i].b)
-			all[w - 1].w += all[i].w;
-		else
-			all[w++] = all[i];
-	}
-	g->n = n;
-	g->start = calloc((size_t)n + 1, sizeof(uint32_t));
-	g->to = malloc((w + 1) * sizeof(uint32_t));
-	g->w = malloc((w + 1) * sizeof(double));
-	if (!g->start || !g->to || !g->w) {
-		free(all);
-		adj_free(g);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < w; i++) {
-		g->start[all[i].a + 1]++;
-		g->to[i] = all[i].b;
-		g->w[i] = all[i].w;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		g->start[i + 1] += g->start[i];
-	free(all);
-	return 0;
-}
-
-/* Cuts the undirected edge a - b (weight 0 both ways). */
-static void adj_cut(struct adj *g, uint32_t a, uint32_t b)
-{
-	for (uint32_t e = g->start[a]; e < g->start[a + 1]; e++)
-		if (g->to[e] == b)
-			g->w[e] = 0;
-	for (uint32_t e = g->start[b]; e < g->start[b + 1]; e++)
-		if (g->to[e] == a)
-			g->w[e] = 0;
-}
-
-/* Union-find components over the hosts that are not removed. comp[i] = the
- * smallest host index of i's component; removed hosts get their own. */
-static void components(const struct adj *g, const bool *removed, uint32_t *comp, uint32_t *stack)
-{
-	for (uint32_t i = 0; i < g->n; i++)
-		comp[i] = DEPMAP_NONE;
-	for (uint32_t s = 0; s < g->n; s++) {
-		if (comp[s] != DEPMAP_NONE)
-			continue;
-		comp[s] = s;
-		if (removed[s])
-			continue;
-		size_t sp = 0;
-		stack[sp++] = s;
-		while (sp) {
-			uint32_t v = stack[--sp];
-			for (uint32_t e = g->start[v]; e < g->start[v + 1]; e++) {
-				uint32_t u = g->to[e];
-				if (removed[u] || comp[u] != DEPMAP_NONE || g->w[e] <= 0)
-					continue;
-				comp[u] = s;
-				stack[sp++] = u;
-			}
-		}
-	}
-}
-
-/* Shared services (step 3), by where their clients come from.
- *
- * Sources are hosts that nobody in the estate connects to (load balancers,
- * batch hosts) and that connect to at least two hosts; a source that talks
- * to a single host is a satellite of it (a replica, a report host) and
- * starts nothing. Sources whose sets of servers overlap by more than half
- * (Jaccard) start together: the two load balancers of one VIP, the batch
- * hosts of one job. Each start label flows downstream along client ->
- * server edges; a host reached by two different labels serves several
- * applications: a shared database or queue. It keeps the label MULTI and
- * passes nothing on. */
-#define LABEL_NONE UINT32_MAX
-#define LABEL_MULTI (UINT32_MAX - 1)
-
-static uint32_t uf_find(uint32_t *p, uint32_t x)
-{
-	while (p[x] != x) {
-		p[x] = p[p[x]];
-		x = p[x];
-	}
-	return x;
-}
-
-/* Hosts whose sets of servers overlap by more than half (Jaccard > 0.5,
- * popular servers left out) play the same part: the two load balancers of
- * one VIP, the batch hosts of one job. */
-static bool siblings(const struct adj *down, const bool *ignore, uint32_t a, uint32_t b)
-{
-	uint32_t i = down->start[a], j = down->start[b], inter = 0, uni = 0;
-	while (i < down->start[a + 1] || j < down->start[b + 1]) {
-		uint32_t x = i < down->start[a + 1] ? down->to[i] : UINT32_MAX;
-		uint32_t y = j < down->start[b + 1] ? down->to[j] : UINT32_MAX;
-		bool skipx = x != UINT32_MAX && ignore[x];
-		bool skipy = y != UINT32_MAX && ignore[y];
-		if (x == y) {
-			if (!skipx) {
-				inter++;
-				uni++;
-			}
-			i++;
-			j++;
-		} else if (x < y) {
-			uni += !skipx;
-			i++;
-		} else {
-			uni += !skipy;
-			j++;
-		}
-	}
-	return 2 * inter > uni;
-}
-
-struct label_traffic {
-	uint32_t key;  /* label root, or nhosts + client for an unlabelled client */
-	double samples;
-};
-
-/* A host reached by several labels is shared unless one label brings
- * dominant of its traffic (up->w: samples per client edge): then it stays
- * with that application, the other clients' edges are cross-application
- * dependencies (rare_up[e] for the edges to cut) and why says so. */
-static bool weigh_shared(const struct adj *up, const bool *removed, uint32_t *label,
-			 uint32_t *parent, uint32_t v, double dominant, bool *rare_up,
-			 char why[static APPS_WHY_MAX])
-{
-	struct label_traffic lt[32];
-	size_t nlt = 0;
-	double total = 0;
-	uint32_t n = up->n;
-	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
-		uint32_t w = up->to[e];
-		if (removed[w] || w == v)
-			continue;
-		uint32_t key = label[w] < LABEL_MULTI ? uf_find(parent, label[w]) : n + w;
-		size_t k;
-		for (k = 0; k < nlt && lt[k].key != key; k++)
-			;
-		if (k == nlt) {
-			if (nlt == ARRAY_SIZE(lt))
-				return true; /* very many applications: shared */
-			lt[nlt++] = (struct label_traffic){ key, 0 };
-		}
-		lt[k].samples += up->w[e];
-		total += up->w[e];
-	}
-	size_t top = 0;
-	for (size_t k = 1; k < nlt; k++)
-		if (lt[k].samples > lt[top].samples)
-			top = k;
-	if (!nlt || total <= 0 || lt[top].samples < dominant * total) {
-		snprintf(why, APPS_WHY_MAX,
-			 "shared: used by %zu applications, none with %.0f %% of its traffic", nlt,
-			 dominant * 100);
-		return true;
-	}
-	uint32_t minor = 0;
-	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
-		uint32_t w = up->to[e];
-		if (removed[w] || w == v)
-			continue;
-		uint32_t key = label[w] < LABEL_MULTI ? uf_find(parent, label[w]) : n + w;
-		if (key != lt[top].key) {
-			rare_up[e] = true;
-			minor++;
-		}
-	}
-	snprintf(why, APPS_WHY_MAX,
-		 "keeps a service: %.0f %% of its traffic is this application's; %u client "
-		 "host%s of other applications %s cross-application dependencies",
-		 100.0 * lt[top].samples / total, minor, minor == 1 ? "" : "s",
-		 minor == 1 ? "is a" : "are");
-	return false;
-}
-
-static uint32_t shared_by_upstream(const struct adj *down, const struct adj *up,
-				   const bool *removed, uint32_t popular, double dominant,
-				   bool *out, bool *rare_up, char (*why)[APPS_WHY_MAX])
-{
-	uint32_t n = down->n, found = 0;
-	uint32_t *label = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *parent = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *queue = malloc((2 * (size_t)n + 2) * sizeof(uint32_t));
-	bool *source = calloc(n + 1, sizeof(bool));
-	bool *queued = calloc(n + 1, sizeof(bool));
-	/* servers with more clients than an application has hosts (package
-	 * mirrors and the like) say nothing about which sources belong
-	 * together: left out of the overlap and of the source test */
-	bool *ignore = calloc(n + 1, sizeof(bool));
-	if (!label || !parent || !queue || !source || !queued || !ignore)
-		goto out;
-	for (uint32_t v = 0; v < n; v++) {
-		label[v] = LABEL_NONE;
-		parent[v] = v;
-		uint32_t fanin = 0;
-		for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++)
-			fanin += !removed[up->to[e]];
-		ignore[v] = removed[v] || fanin > popular;
-	}
-	for (uint32_t v = 0; v < n; v++) {
-		if (removed[v])
-			continue;
-		uint32_t nup = 0, ndown = 0, only = DEPMAP_NONE;
-		for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++)
-			nup += !removed[up->to[e]] && up->to[e] != v;
-		for (uint32_t e = down->start[v]; e < down->start[v + 1]; e++)
-			if (!ignore[down->to[e]] && down->to[e] != v) {
-				ndown++;
-				only = down->to[e];
-			}
-		/* one server that others use too: a satellite (replica, report
-		 * host); one server nobody else uses: the head of a chain */
-		bool satellite = ndown == 1 && up->start[only + 1] - up->start[only] > 1;
-		source[v] = nup == 0 && ndown >= 1 && !satellite;
-	}
-	/* sources with overlapping servers start together: candidates are
-	 * the sources that share one server */
-	for (uint32_t d = 0; d < n; d++) {
-		if (removed[d])
-			continue;
-		for (uint32_t e1 = up->start[d]; e1 < up->start[d + 1]; e1++) {
-			uint32_t a = up->to[e1];
-			if (!source[a])
-				continue;
-			for (uint32_t e2 = e1 + 1; e2 < up->start[d + 1]; e2++) {
-				uint32_t b = up->to[e2];
-				if (!source[b] || uf_find(parent, a) == uf_find(parent, b))
-					continue;
-				if (siblings(down, ignore, a, b))
-					parent[uf_find(parent, a)] = uf_find(parent, b);
-			}
-		}
-	}
-	size_t qh = 0, qt = 0;
-	for (uint32_t v = 0; v < n; v++)
-		if (source[v]) {
-			label[v] = uf_find(parent, v);
-			queue[qt++] = v;
-			queued[v] = true;
-		}
-	/* labels only grow (NONE -> one -> MULTI): each host is queued at most
-	 * twice; the ring of 2n slots is enough */
-	while (qh != qt) {
-		uint32_t u = queue[qh];
-		qh = (qh + 1) % (2 * (size_t)n + 2);
-		queued[u] = false;
-		if (label[u] == LABEL_MULTI || label[u] == LABEL_NONE)
-			continue;
-		for (uint32_t e = down->start[u]; e < down->start[u + 1]; e++) {
-			uint32_t d = down->to[e];
-			if (removed[d] || d == u || source[d])
-				continue;
-			uint32_t lu = uf_find(parent, label[u]);
-			uint32_t nl = label[d] == LABEL_NONE ? lu : label[d];
-			if (nl != LABEL_MULTI && uf_find(parent, nl) != lu) {
-				/* two labels meet at d: the same application if a
-				 * client of d carrying the other label is a sibling of
-				 * u (a standby balancer next to one that another
-				 * application calls); else d serves both */
-				bool merged = false;
-				for (uint32_t k = up->start[d]; !ignore[d] && k < up->start[d + 1] && !merged;
-				     k++) {
-					uint32_t w = up->to[k];
-					if (w == u || removed[w] || label[w] >= LABEL_MULTI ||
-					    uf_find(parent, label[w]) != uf_find(parent, nl))
-						continue;
-					if (siblings(down, ignore, u, w)) {
-						parent[uf_find(parent, nl)] = lu;
-						merged = true;
-					}
-				}
-				nl = merged ? lu : LABEL_MULTI;
-			}
-			if (nl == label[d] || (nl != LABEL_MULTI && label[d] != LABEL_NONE &&
-					       label[d] != LABEL_MULTI && uf_find(parent, label[d]) == nl))
-				continue;
-			label[d] = nl;
-			if (!queued[d]) {
-				queued[d] = true;
-				queue[qt] = d;
-				qt = (qt + 1) % (2 * (size_t)n + 2);
-			}
-		}
-	}
-	for (uint32_t v = 0; v < n; v++)
-		if (label[v] == LABEL_MULTI &&
-		    weigh_shared(up, removed, label, parent, v, dominant, rare_up, why[v])) {
-			out[v] = true;
-			found++;
-		}
-out:
-	free(label);
-	free(parent);
-	free(queue);
-	free(source);
-	free(queued);
-	free(ignore);
-	return found;
-}
-
-/* Weak links (step 4): an edge whose removal splits its component into two
- * parts of at least min_part hosts each is a call between two applications
- * (one host of one calling the other's VIP), not a tier of one. Iterative
- * Tarjan bridge search; bridges get their weight set to 0 (cut). */
-static uint32_t cut_bridges(struct adj *g, const bool *removed, uint32_t min_part)
-{
-	uint32_t n = g->n, found = 0, timer = 0;
-	uint32_t *disc = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *low = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *parent = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *size = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *iter = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *stack = malloc((n + 1) * sizeof(uint32_t));
-	uint32_t *root = malloc((n + 1) * sizeof(uint32_t));
-	if (!disc || !low || !parent || !size || !iter || !stack || !root || !min_part)
-		goto out;
-	for (uint32_t i = 0; i < n; i++)
-		disc[i] = DEPMAP_NONE;
-	for (uint32_t s0 = 0; s0 < n; s0++) {
-		if (removed[s0] || disc[s0] != DEPMAP_NONE)
-			continue;
-		size_t sp = 0;
-		stack[sp++] = s0;
-		parent[s0] = DEPMAP_NONE;
-		disc[s0] = low[s0] = timer++;
-		size[s0] = 1;
-		iter[s0] = g->start[s0];
-		root[s0] = s0;
-		while (sp) {
-			uint32_t v = stack[sp - 1];
-			if (iter[v] < g->start[v + 1]) {
-				uint32_t e = iter[v]++;
-				uint32_t u = g->to[e];
-				if (removed[u] || u == v || g->w[e] <= 0)
-					continue;
-				if (disc[u] == DEPMAP_NONE) {
-					parent[u] = v;
-					disc[u] = low[u] = timer++;
-					size[u] = 1;
-					iter[u] = g->start[u];
-					root[u] = s0;
-					stack[sp++] = u;
-				} else if (u != parent[v] && disc[u] < low[v]) {
-					low[v] = disc[u];
-				}
-				continue;
-			}
-			sp--;
-			uint32_t p = parent[v];
-			if (p != DEPMAP_NONE) {
-				if (low[v] < low[p])
-					low[p] = low[v];
-				size[p] += size[v];
-			}
-		}
-	}
-	for (uint32_t v = 0; v < n; v++) {
-		uint32_t p = parent[v];
-		if (removed[v] || disc[v] == DEPMAP_NONE || p == DEPMAP_NONE || low[v] <= disc[p])
-			continue;
-		uint32_t total = size[root[v]];
-		if (size[v] < min_part || total - size[v] < min_part)
-			continue;
-		/* cut both directions of the bridge p - v */
-		for (uint32_t e = g->start[p]; e < g->start[p + 1]; e++)
-			if (g->to[e] == v)
-				g->w[e] = 0;
-		for (uint32_t e = g->start[v]; e < g->start[v + 1]; e++)
-			if (g->to[e] == p)
-				g->w[e] = 0;
-		found++;
-	}
-out:
-	free(disc);
-	free(low);
-	free(parent);
-	free(size);
-	free(iter);
-	free(stack);
-	free(root);
-	return found;
-}
-
-/* ------------------------------------------------------------ Louvain */
-
-/* One community detection run on the induced subgraph of nodes[0..k):
- * writes community labels (0-based, dense) into label[]. Deterministic. */
-static int louvain(const struct adj *g, const uint32_t *nodes, uint32_t k, const uint32_t *local,
-		   uint32_t *label)
-{
-	/* level-0 graph in local indexes */
-	size_t np = 0, cap = 0;
-	struct pair *pairs = NULL;
-	for (uint32_t i = 0; i < k; i++) {
-		uint32_t v = nodes[i];
-		for (uint32_t e = g->start[v]; e < g->start[v + 1]; e++) {
-			uint32_t u = g->to[e];
-			if (local[u] == DEPMAP_NONE || local[u] < i)
-				continue;
-			if (np == cap) {
-				cap = cap ? cap * 2 : 256;
-				struct pair *n2 = realloc(pairs, cap * sizeof(*pairs));
-				if (!n2) {
-					free(pairs);
-					return -ENOMEM;
-				}
-				pairs = n2;
-			}
-			pairs[np++] = (struct pair){ i, local[u], g->w[e] };
-		}
-	}
-	for (uint32_t i = 0; i < k; i++)
-		label[i] = i;
-	uint32_t n = k;
-	int rc = 0;
-	uint32_t *comm = malloc((size_t)k * sizeof(uint32_t) + 4);
-	double *tot = malloc((size_t)k * sizeof(double) + 8);
-	double *kdeg = malloc((size_t)k * sizeof(double) + 8);
-	double *neigh_w = calloc((size_t)k + 1, sizeof(double));
-	uint32_t *neigh = malloc((size_t)k * sizeof(uint32_t) + 4);
-	uint32_t *renum = malloc((size_t)k * sizeof(uint32_t) + 4);
-	if (!comm || !tot || !kdeg || !neigh_w || !neigh || !renum) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int level = 0; level < 16; level++) {
-		struct adj h;
-		if ((rc = adj_build(&h, n, pairs, np)))
-			goto out;
-		double m2 = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			kdeg[i] = 0;
-			for (uint32_t e = h.start[i]; e < h.start[i + 1]; e++)
-				kdeg[i] += h.to[e] == i ? 2 * h.w[e] : h.w[e];
-			m2 += kdeg[i];
-			comm[i] = i;
-			tot[i] = kdeg[i];
-		}
-		if (m2 <= 0) {
-			adj_free(&h);
-			break;
-		}
-		bool moved_any = false;
-		for (int pass = 0; pass < 32; pass++) {
-			bool moved = false;
-			for (uint32_t i = 0; i < n; i++) {
-				uint32_t nn = 0, ci = comm[i];
-				for (uint32_t e = h.start[i]; e < h.start[i + 1]; e++) {
-					uint32_t u = h.to[e];
-					if (u == i)
-						continue;
-					uint32_t c = comm[u];
-					if (neigh_w[c] == 0)
-						neigh[nn++] = c;
-					neigh_w[c] += h.w[e];
-				}
-				tot[ci] -= kdeg[i];
-				uint32_t best = ci;
-				double best_gain = neigh_w[ci] - tot[ci] * kdeg[i] / m2;
-				for (uint32_t j = 0; j < nn; j++) {
-					uint32_t c = neigh[j];
-					double gain = neigh_w[c] - tot[c] * kdeg[i] / m2;
-					if (gain > best_gain + 1e-12 ||
-					    (fabs(gain - best_gain) <= 1e-12 && c < best && best != ci)) {
-						best = c;
-						best_gain = gain;
-					}
-				}
-				tot[best] += kdeg[i];
-				if (best != ci) {
-					comm[i] = best;
-					moved = true;
-					moved_any = true;
-				}
-				for (uint32_t j = 0; j < nn; j++)
-					neigh_w[neigh[j]] = 0;
-				neigh_w[ci] = 0;
-			}
-			if (!moved)
-				break;
-		}
-		if (!moved_any) {
-			adj_free(&h);
-			break;
-		}
-		/* renumber communities densely, in order of first appearance */
-		for (uint32_t i = 0; i < n; i++)
-			renum[i] = DEPMAP_NONE;
-		uint32_t nc = 0;
-		for (uint32_t i = 0; i < n; i++)
-			if (renum[comm[i]] == DEPMAP_NONE)
-				renum[comm[i]] = nc++;
-		for (uint32_t i = 0; i < k; i++)
-			label[i] = renum[comm[label[i]]];
-		/* aggregate graph: one node per community */
-		np = 0;
-		for (uint32_t i = 0; i < n; i++)
-			for (uint32_t e = h.start[i]; e < h.start[i + 1]; e++) {
-				uint32_t u = h.to[e];
-				if (u < i)
-					continue;
-				pairs[np++] = (struct pair){ renum[comm[i]], renum[comm[u]], h.w[e] };
-			}
-		adj_free(&h);
-		n = nc;
-		if (n <= 1)
-			break;
-	}
-out:
-	free(pairs);
-	free(comm);
-	free(tot);
-	free(kdeg);
-	free(neigh_w);
-	free(neigh);
-	free(renum);
-	return rc;
 }
 
 /* ------------------------------------------------------------ naming */
@@ -1106,14 +537,77 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 	return 0;
 }
 
+struct label_traffic {
+	uint32_t key;  /* the callers' group, or nhosts + client when it has none */
+	double samples;
+};
+
+/* A server reached by several applications (graph_shared_by_upstream) is
+ * shared unless one application brings dominant of its traffic (up->w:
+ * samples per client edge): then it stays with that one, the other
+ * clients' edges (rare_up[e]) are cross-application dependencies, and why
+ * says so. Returns true when shared. */
+static bool weigh_shared(const struct graph_adj *up, const bool *removed,
+			 const uint32_t *caller_group, uint32_t v, double dominant, bool *rare_up,
+			 char why[static APPS_WHY_MAX])
+{
+	struct label_traffic lt[32];
+	size_t nlt = 0;
+	double total = 0;
+	uint32_t n = up->n;
+	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
+		uint32_t w = up->to[e];
+		if (removed[w] || w == v)
+			continue;
+		uint32_t key = caller_group[w] != GRAPH_NO_GROUP ? caller_group[w] : n + w;
+		size_t k;
+		for (k = 0; k < nlt && lt[k].key != key; k++)
+			;
+		if (k == nlt) {
+			if (nlt == ARRAY_SIZE(lt))
+				return true; /* very many applications: shared */
+			lt[nlt++] = (struct label_traffic){ key, 0 };
+		}
+		lt[k].samples += up->w[e];
+		total += up->w[e];
+	}
+	size_t top = 0;
+	for (size_t k = 1; k < nlt; k++)
+		if (lt[k].samples > lt[top].samples)
+			top = k;
+	if (!nlt || total <= 0 || lt[top].samples < dominant * total) {
+		snprintf(why, APPS_WHY_MAX,
+			 "shared: used by %zu applications, none with %.0f %% of its traffic", nlt,
+			 dominant * 100);
+		return true;
+	}
+	uint32_t minor = 0;
+	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
+		uint32_t w = up->to[e];
+		if (removed[w] || w == v)
+			continue;
+		uint32_t key = caller_group[w] != GRAPH_NO_GROUP ? caller_group[w] : n + w;
+		if (key != lt[top].key) {
+			rare_up[e] = true;
+			minor++;
+		}
+	}
+	snprintf(why, APPS_WHY_MAX,
+		 "keeps a service: %.0f %% of its traffic is this application's; %u client "
+		 "host%s of other applications %s cross-application dependencies",
+		 100.0 * lt[top].samples / total, minor, minor == 1 ? "" : "s",
+		 minor == 1 ? "is a" : "are");
+	return false;
+}
+
 static int build_groups(struct ctx *c, struct apps_result *res)
 {
 	const struct depmap *m = c->m;
 	uint32_t nh = c->nh;
 	int rc = -ENOMEM;
 	bool *cut = calloc(m->nhostl + 1, sizeof(bool));
-	struct pair *pairs = malloc((m->nhostl + 1) * sizeof(*pairs));
-	struct pair *cpairs = malloc((m->nhostl + 1) * sizeof(*cpairs));
+	struct graph_pair *pairs = malloc((m->nhostl + 1) * sizeof(*pairs));
+	struct graph_pair *cpairs = malloc((m->nhostl + 1) * sizeof(*cpairs));
 	uint32_t *comp = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *stack = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *local = malloc((nh + 1) * sizeof(uint32_t));
@@ -1121,9 +615,10 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	uint32_t *order = malloc((nh + 1) * sizeof(uint32_t));
 	bool *shared = calloc(nh + 1, sizeof(bool));
 	bool *rare = NULL;
-	struct adj g = { 0 }, cl = { 0 }, down = { 0 };
+	uint32_t *caller_group = malloc((nh + 1) * sizeof(uint32_t));
+	struct graph_adj g = { 0 }, cl = { 0 }, down = { 0 };
 	if (!cut || !pairs || !cpairs || !comp || !stack || !local || !label ||
-	    !order || !shared)
+	    !order || !shared || !caller_group)
 		goto out;
 	if ((rc = find_infra(c, cut, &res->hubs)))
 		goto out;
@@ -1131,13 +626,13 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	for (size_t q = 0; q < m->nhostl; q++) {
 		if (cut[q] || m->hostl[q].from == m->hostl[q].to)
 			continue;
-		pairs[np++] = (struct pair){ m->hostl[q].from, m->hostl[q].to, 1.0 };
+		pairs[np++] = (struct graph_pair){ m->hostl[q].from, m->hostl[q].to, 1.0 };
 		/* traffic weighs whether a server reached by several
 		 * applications is shared (weigh_shared) */
-		cpairs[ncp++] = (struct pair){ m->hostl[q].to, m->hostl[q].from,
-					       (double)m->hostl[q].samples + 1 };
+		cpairs[ncp++] = (struct graph_pair){ m->hostl[q].to, m->hostl[q].from,
+						     (double)m->hostl[q].samples + 1 };
 	}
-	if ((rc = adj_build(&g, nh, pairs, np)))
+	if ((rc = graph_adj_build(&g, nh, pairs, np)))
 		goto out;
 	/* clients[v] = hosts that connect to v (directed: v is the server) */
 	{
@@ -1151,7 +646,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 			rc = -ENOMEM;
 			goto out;
 		}
-		sort_n(cpairs, ncp, sizeof(*cpairs), cmp_pair);
+		sort_n(cpairs, ncp, sizeof(*cpairs), graph_cmp_pair);
 		for (size_t i = 0; i < ncp; i++) {
 			cl.start[cpairs[i].a + 1]++;
 			cl.to[i] = cpairs[i].b;
@@ -1168,7 +663,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		rc = -ENOMEM;
 		goto out;
 	}
-	sort_n(pairs, np, sizeof(*pairs), cmp_pair);
+	sort_n(pairs, np, sizeof(*pairs), graph_cmp_pair);
 	{
 		size_t w = 0;
 		for (size_t i = 0; i < np; i++) {
@@ -1187,14 +682,25 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	 * would only find hosts downstream of shared ones) */
 	for (int round = 0; round < 1; round++) {
 		memset(shared, 0, nh * sizeof(bool));
-		uint32_t found = shared_by_upstream(&down, &cl, c->infra, c->o->max_app_hosts,
-						    c->o->dominant_share, shared, rare, c->why);
-		/* the rare clients of a service that stays with its application
-		 * are calls between applications: cut from grouping */
-		for (uint32_t v = 0; v < nh; v++)
+		graph_shared_by_upstream(&down, &cl, c->infra, c->o->max_app_hosts, shared,
+					 caller_group);
+		/* a server several applications reach stays with one that brings
+		 * most of its traffic; the rare clients' edges are calls between
+		 * applications, cut from grouping */
+		uint32_t found = 0;
+		for (uint32_t v = 0; v < nh; v++) {
+			if (!shared[v])
+				continue;
+			if (weigh_shared(&cl, c->infra, caller_group, v, c->o->dominant_share, rare,
+					 c->why[v])) {
+				found++;
+				continue;
+			}
+			shared[v] = false;
 			for (uint32_t e = cl.start[v]; e < cl.start[v + 1]; e++)
 				if (rare[e])
-					adj_cut(&g, cl.to[e], v);
+					graph_cut_edge(&g, cl.to[e], v);
+		}
 		if (!found)
 			break;
 		for (uint32_t h = 0; h < nh; h++)
@@ -1216,8 +722,8 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 				res->shared++;
 			}
 	}
-	res->bridges = cut_bridges(&g, c->infra, c->o->bridge_min_part);
-	components(&g, c->infra, comp, stack);
+	res->bridges = graph_cut_bridges(&g, c->infra, c->o->bridge_min_part);
+	graph_components(&g, c->infra, comp, stack);
 
 	/* groups from components; big ones split by Louvain */
 	for (uint32_t i = 0; i < nh; i++)
@@ -1264,7 +770,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		}
 		for (uint32_t i = 0; i < k; i++)
 			local[mem[i]] = i;
-		rc = louvain(&g, mem, k, local, label);
+		rc = graph_louvain(&g, mem, k, local, label);
 		for (uint32_t i = 0; i < k; i++)
 			local[mem[i]] = DEPMAP_NONE;
 		if (rc)
@@ -1311,9 +817,9 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		rc = group_add(gr, h);
 	}
 out:
-	adj_free(&g);
-	adj_free(&cl);
-	adj_free(&down);
+	graph_adj_free(&g);
+	graph_adj_free(&cl);
+	graph_adj_free(&down);
 	free(cut);
 	free(pairs);
 	free(cpairs);
@@ -1324,6 +830,7 @@ out:
 	free(order);
 	free(shared);
 	free(rare);
+	free(caller_group);
 	return rc;
 }
 

@@ -1,5 +1,7 @@
 #include "depmap.h"
 
+#include "addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -59,71 +61,6 @@ bool depmap_port_is_infra(uint32_t port)
 {
 	const struct port_label *p = port_find(port);
 	return p && p->infra;
-}
-
-/* ------------------------------------------------------------ addresses */
-
-static const uint8_t v4_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-int depmap_addr_parse(const char *text, uint8_t out[static 16])
-{
-	char buf[64];
-	const char *s = text;
-	size_t n = strlen(s);
-	/* "[v6]" and "v6%zone" forms */
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	}
-	const char *zone = memchr(s, '%', n);
-	if (zone)
-		n = (size_t)(zone - s);
-	if (n >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	s = buf;
-	struct in_addr a4;
-	if (inet_pton(AF_INET, s, &a4) == 1) {
-		memcpy(out, v4_prefix, 12);
-		memcpy(out + 12, &a4, 4);
-		return 0;
-	}
-	/* An IPv4-mapped IPv6 address parses to the same 16 bytes. */
-	if (inet_pton(AF_INET6, s, out) == 1)
-		return 0;
-	return -EINVAL;
-}
-
-static bool addr_is_v4(const uint8_t a[static 16])
-{
-	return memcmp(a, v4_prefix, 12) == 0;
-}
-
-void depmap_addr_format(const uint8_t a[static 16], char *out, size_t n)
-{
-	if (addr_is_v4(a)) {
-		if (!inet_ntop(AF_INET, a + 12, out, (socklen_t)n))
-			str_copy(out, "?", n);
-	} else if (!inet_ntop(AF_INET6, a, out, (socklen_t)n)) {
-		str_copy(out, "?", n);
-	}
-}
-
-bool depmap_addr_is_loopback(const uint8_t a[static 16])
-{
-	static const uint8_t v6_loop[16] = { [15] = 1 };
-	if (addr_is_v4(a))
-		return a[12] == 127;
-	return memcmp(a, v6_loop, 16) == 0;
-}
-
-static bool addr_is_unspecified(const uint8_t a[static 16])
-{
-	static const uint8_t zero[16];
-	if (addr_is_v4(a))
-		return !a[12] && !a[13] && !a[14] && !a[15];
-	return memcmp(a, zero, 16) == 0;
 }
 
 /* ------------------------------------------------------------ hash index */
@@ -518,7 +455,7 @@ static int load_claims(struct loader *L)
 			continue;
 		}
 		const uint8_t *a = k.mv_data;
-		if (depmap_addr_is_loopback(a) || addr_is_unspecified(a))
+		if (addr_is_loopback(a) || addr_is_unspecified(a))
 			continue;
 		uint32_t h = depmap_host_index(m, a + 16);
 		if (h == DEPMAP_NONE)
@@ -693,7 +630,7 @@ static int load_edges(struct loader *L, int64_t since_ms)
 			continue;
 		}
 		if (e->direction != CAIRN__DIRECTION__LOCAL &&
-		    depmap_addr_parse(e->remote_address ? e->remote_address : "", f.addr)) {
+		    addr_parse(e->remote_address ? e->remote_address : "", f.addr)) {
 			m->stats.malformed++;
 			continue;
 		}
@@ -877,7 +814,7 @@ static int ext_node(struct loader *L, const uint8_t addr[16], Cairn__Store__Node
 	n->kind = kind;
 	memcpy(n->addr, addr, 16);
 	char text[INET6_ADDRSTRLEN];
-	depmap_addr_format(addr, text, sizeof(text));
+	addr_format(addr, text, sizeof(text));
 	size_t len = strlen(text) + 8;
 	n->id = malloc(len);
 	if (!n->id)
@@ -963,7 +900,7 @@ static int resolve_outbound(struct loader *L, struct fedge *f)
 	struct depmap *m = L->m;
 	struct depmap_edge d;
 	edge_from_fedge(&d, f);
-	if (depmap_addr_is_loopback(f->addr) || host_claims_addr(L, f->host, f->addr)) {
+	if (addr_is_loopback(f->addr) || host_claims_addr(L, f->host, f->addr)) {
 		d.to = f->host;
 		d.to_ident = listener_ident(L, f->host, f->proto, f->port);
 		d.local = true;
@@ -1027,7 +964,7 @@ static int resolve_outbound(struct loader *L, struct fedge *f)
  * client address belongs to exactly one other agent host. */
 static int resolve_inbound_only(struct loader *L, const struct fedge *f)
 {
-	if (f->matched || f->self || depmap_addr_is_loopback(f->addr) ||
+	if (f->matched || f->self || addr_is_loopback(f->addr) ||
 	    host_claims_addr(L, f->host, f->addr))
 		return 0;
 	size_t lo, hi;
@@ -1164,7 +1101,7 @@ static int name_external(struct depmap *m)
 	int rc = 0;
 	for (uint32_t n = m->nhosts; n < m->nnodes; n++) {
 		char text[INET6_ADDRSTRLEN], name[128];
-		depmap_addr_format(m->nodes[n].addr, text, sizeof(text));
+		addr_format(m->nodes[n].addr, text, sizeof(text));
 		const char *label = depmap_port_label(port[n]);
 		if (m->nodes[n].kind == CAIRN__STORE__NODE_KIND__CLIENTS)
 			snprintf(name, sizeof(name), "outside clients %s/%u (%u address%s)", text,
@@ -1369,7 +1306,7 @@ int depmap_to_proto(const struct depmap *m, const char *const *app_of_host,
 		p->client_addresses = n->clients;
 		if (n->kind != CAIRN__STORE__NODE_KIND__HOST) {
 			char text[INET6_ADDRSTRLEN];
-			depmap_addr_format(n->addr, text, sizeof(text));
+			addr_format(n->addr, text, sizeof(text));
 			p->addresses = malloc(sizeof(char *));
 			if (!p->addresses)
 				return -ENOMEM;

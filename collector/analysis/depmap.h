@@ -123,10 +123,5 @@ const char *depmap_port_label(uint32_t port);
  * SNMP, monitoring agents, backup, package mirrors, proxies, ssh). */
 bool depmap_port_is_infra(uint32_t port);
 
-/* Address helpers: 16-byte form (IPv4 as ::ffff:a.b.c.d, IPv4-mapped IPv6
- * normalized to the same), text for people. */
-int depmap_addr_parse(const char *text, uint8_t out[static 16]);
-void depmap_addr_format(const uint8_t a[static 16], char *out, size_t n);
-bool depmap_addr_is_loopback(const uint8_t a[static 16]);
 
 #endif

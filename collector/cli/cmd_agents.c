@@ -16,10 +16,12 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "format.h"
 #include "enroll.h"
-#include "ingest.h"
+#include "decide.h"
+#include "format.h"
+#include "read.h"
 #include "keys.h"
-#include "store.h"
 
 struct agents_opts {
 	bool pending;
@@ -45,18 +47,6 @@ static int agents_option(int opt, const char *arg, void *ctx)
 	return 0;
 }
 
-static void fmt_time(int64_t ms, char *out, size_t n)
-{
-	if (ms <= 0) {
-		snprintf(out, n, "-");
-		return;
-	}
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static json_t *agent_json(const Cairn__Store__Agent *a)
 {
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
@@ -80,127 +70,115 @@ static json_t *agent_json(const Cairn__Store__Agent *a)
 			 "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms);
 }
 
-static int agents_list(struct cli *cli, const struct collector_config *cfg, bool pending_only)
+static int agents_list(struct cli *cli, bool pending_only)
 {
-	struct db_env db;
-	struct errbuf eb;
-	int rc = store_open(&db, cfg, false, &eb);
-	if (rc) {
+	struct read_ctx r;
+	int rc = cmd_open_store(&r, cli, false);
+	if (rc)
+		return rc;
+	struct errbuf eb = { { 0 } };
+	struct read_txn t;
+	struct read_agents ags;
+	if ((rc = read_begin(&r, &t, &eb)) || (rc = read_agents(&t, 0, &ags, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
+		read_end(&t);
+		read_close(&r);
 		return 1;
 	}
-	MDB_txn *txn;
-	if ((rc = db_read_begin(&db, &txn))) {
-		fprintf(stderr, "%s: reading the store: %s\n", cli->prog, db_strerror(rc));
-		db_close(&db);
-		return 1;
-	}
-	MDB_cursor *cur;
-	mdb_cursor_open(txn, db.dbi[STORE_AGENTS], &cur);
+	read_end(&t);
+	read_close(&r);
+	if (ags.undecodable)
+		fprintf(stderr, "%s: skipped %zu undecodable agent records\n", cli->prog,
+			ags.undecodable);
 	json_t *arr = cli->json ? json_array() : NULL;
-	if (!cli->json)
-		printf("%-16s  %-20s  %-8s  %-8s  %-19s  %-19s  %8s  %8s  %10s  %7s  %7s  %9s  %6s\n",
-		       "FINGERPRINT", "HOSTNAME", "STATE", "VIA", "LAST SEEN (UTC)",
-		       "LAST BATCH (UTC)", "HIGH SEQ", "BATCHES", "RECORDS", "REPLAYS", "BAD SIG",
-		       "MALFORMED", "GAPS");
+	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "STATE", "VIA",
+					     "LAST SEEN (UTC)", "LAST BATCH (UTC)", "HIGH SEQ",
+					     "BATCHES", "RECORDS", "REPLAYS", "BAD SIG", "MALFORMED",
+					     "GAPS", NULL };
+	struct format_table *tab = arr ? NULL : format_table_new(13, head);
 	size_t shown = 0, pending = 0;
-	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Cairn__Store__Agent *a = cairn__store__agent__unpack(NULL, v.mv_size, v.mv_data);
-		if (!a || a->agent_id.len != 32) {
-			if (a)
-				cairn__store__agent__free_unpacked(a, NULL);
-			fprintf(stderr, "%s: skipping an undecodable agent record (%zu bytes)\n",
-				cli->prog, v.mv_size);
-			continue;
-		}
+	for (size_t i = 0; i < ags.n; i++) {
+		const Cairn__Store__Agent *a = ags.v[i].agent;
 		if (a->state == CAIRN__STORE__ENROLL_STATE__PENDING)
 			pending++;
-		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING) {
-			cairn__store__agent__free_unpacked(a, NULL);
+		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
-		}
 		shown++;
 		if (arr) {
 			json_array_append_new(arr, agent_json(a));
-		} else {
-			char fp[KEY_FINGERPRINT_HEX_LEN + 1], seen[32], batch[32];
-			keys_fingerprint(a->agent_id.data, fp);
-			fmt_time(a->last_seen_ms, seen, sizeof(seen));
-			fmt_time(a->last_batch_ms, batch, sizeof(batch));
-			printf("%-16s  %-20.20s  %-8s  %-8s  %-19s  %-19s  %8llu  %8llu  %10llu  %7llu  "
-			       "%7llu  %9llu  %6llu\n",
-			       fp, *a->hostname ? a->hostname : "-", enroll_state_name(a->state),
-			       *a->enroll_via ? a->enroll_via : "-", seen, batch,
-			       (unsigned long long)a->high_seq, (unsigned long long)a->batches_stored,
-			       (unsigned long long)a->records_stored,
-			       (unsigned long long)a->replays_rejected,
-			       (unsigned long long)a->bad_signatures,
-			       (unsigned long long)a->malformed_batches,
-			       (unsigned long long)a->gaps_reported);
+		} else if (tab) {
+			char seen[32], batch[32];
+			format_time_sec(a->last_seen_ms, seen, sizeof(seen));
+			format_time_sec(a->last_batch_ms, batch, sizeof(batch));
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
+					  ags.v[i].fingerprint, *a->hostname ? a->hostname : "-",
+					  enroll_state_name(a->state),
+					  *a->enroll_via ? a->enroll_via : "-", seen, batch,
+					  (unsigned long long)a->high_seq,
+					  (unsigned long long)a->batches_stored,
+					  (unsigned long long)a->records_stored,
+					  (unsigned long long)a->replays_rejected,
+					  (unsigned long long)a->bad_signatures,
+					  (unsigned long long)a->malformed_batches,
+					  (unsigned long long)a->gaps_reported);
 		}
-		cairn__store__agent__free_unpacked(a, NULL);
 	}
-	mdb_cursor_close(cur);
-	db_read_end(&db, txn);
-	db_close(&db);
+	read_agents_free(&ags);
 	if (arr) {
-		json_dumpf(arr, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(arr);
+		rc = format_print_json(arr) ? 1 : 0;
 	} else if (!shown) {
 		printf("(no %sagents)\n", pending_only ? "pending " : "");
-	} else if (pending && !pending_only) {
-		printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
-		       pending);
+	} else if (tab) {
+		for (size_t c = 6; c < 13; c++)
+			format_table_align_right(tab, c);
+		format_table_elastic(tab, 1);
+		format_table_print(tab, stdout);
+		if (pending && !pending_only)
+			printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
+			       pending);
 	}
-	return 0;
+	format_table_free(tab);
+	return rc;
 }
 
-static int agents_decide(struct cli *cli, const struct collector_config *cfg,
-			 enum enroll_action action, const char *needle)
-{
-	struct db_env db;
-	struct errbuf eb;
-	int rc = store_open(&db, cfg, true, &eb);
-	if (rc) {
-		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
-		return 1;
-	}
-	MDB_txn *txn;
-	rc = mdb_txn_begin(db.env, NULL, 0, &txn);
-	if (rc) {
-		fprintf(stderr, "%s: cannot write the store: %s\n", cli->prog, db_strerror(rc));
-		db_close(&db);
-		return 1;
-	}
+struct decision {
+	const char *needle;
+	enum enroll_action action;
 	uint8_t id[32];
-	rc = enroll_find(txn, &db, needle, id, &eb);
+	struct errbuf *eb;
+};
+
+static int decide_txn(MDB_txn *txn, const struct db_env *env, void *arg)
+{
+	struct decision *d = arg;
+	int rc = enroll_find(txn, env, d->needle, d->id, d->eb);
 	if (!rc)
-		rc = enroll_decide(txn, &db, id, action, os_user_name(), time_now_ms(), &eb);
+		rc = enroll_decide(txn, env, d->id, d->action, os_user_name(), time_now_ms(), d->eb);
+	return rc;
+}
+
+static int agents_decide(struct cli *cli, enum enroll_action action, const char *needle)
+{
+	struct read_ctx r;
+	int rc = cmd_open_store(&r, cli, true);
+	if (rc)
+		return rc;
+	struct errbuf eb = { { 0 } };
+	struct decision d = { needle, action, { 0 }, &eb };
+	rc = decide_write(&r, decide_txn, &d, &eb);
+	read_close(&r);
 	if (rc) {
-		mdb_txn_abort(txn);
-		db_close(&db);
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
 		return rc == -ENOENT || rc == -EEXIST || rc == -EINVAL ? 2 : 1;
 	}
-	rc = mdb_txn_commit(txn);
-	db_close(&db);
-	if (rc) {
-		fprintf(stderr, "%s: committing the decision failed: %s\n", cli->prog,
-			db_strerror(rc));
-		return 1;
-	}
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
-	keys_id_hex(id, hex);
-	keys_fingerprint(id, fp);
+	keys_id_hex(d.id, hex);
+	keys_fingerprint(d.id, fp);
 	if (cli->json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", hex, "fingerprint", fp, "action",
 				      enroll_action_name(action), "by", os_user_name());
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(o);
+		if (format_print_json(o))
+			return 1;
 	} else {
 		printf("agent %s (%s): %s by %s%s\n", fp, hex, action == ENROLL_ACCEPT ? "accepted"
 			       : action == ENROLL_REJECT ? "rejected" : "revoked",
@@ -222,11 +200,8 @@ int agents_main(int argc, char *argv[])
 	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, agents_usage);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	struct collector_config cfg;
-	if (cli_collector_config(&cli, &cfg))
-		return 2;
 	if (cli.nargs == 0)
-		return agents_list(&cli, &cfg, o.pending);
+		return agents_list(&cli, o.pending);
 	static const struct {
 		const char *name;
 		enum enroll_action action;
@@ -241,7 +216,7 @@ int agents_main(int argc, char *argv[])
 			agents_usage(stderr);
 			return 2;
 		}
-		return agents_decide(&cli, &cfg, acts[i].action, cli.args[1]);
+		return agents_decide(&cli, acts[i].action, cli.args[1]);
 	}
 	fprintf(stderr, "%s: unknown subcommand '%s' (accept, reject, revoke)\n\n", cli.prog,
 		cli.args[0]);

@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "pbjson.h"
 #include "format.h"
+#include "decide.h"
 #include "read.h"
 #include "snapshot.h"
 #include "store.h"
@@ -71,12 +72,12 @@ static const char *host_name(const struct names *nm, const char *id_hex)
 
 static int load_names(struct read_ctx *q, struct names *nm, struct errbuf *eb)
 {
-	MDB_txn *txn;
-	int rc = db_read_begin(&q->db, &txn);
+	struct read_txn t;
+	int rc = read_begin(q, &t, eb);
 	if (rc)
-		return errbuf_set(eb, rc, "reading the store: %s", db_strerror(rc));
-	rc = read_hosts_list(txn, &q->db, &nm->hosts, &nm->n, eb);
-	db_read_end(&q->db, txn);
+		return rc;
+	rc = read_hosts_list(t.txn, t.db, &nm->hosts, &nm->n, eb);
+	read_end(&t);
 	return rc;
 }
 
@@ -146,8 +147,8 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 	}
 	char when[32];
 	format_time(s->computed_ms, when, sizeof(when));
-	printf("\nsnapshot %llu computed %s UTC from %u hosts\n", (unsigned long long)s->version, when,
-	       s->hosts);
+	printf("\nsnapshot %llu computed %s UTC from %u %s\n", (unsigned long long)s->version, when,
+	       s->hosts, format_noun(s->hosts, "host", "hosts"));
 	return 0;
 }
 
@@ -250,15 +251,14 @@ struct put {
 struct puts_arg {
 	struct put *p;
 	size_t n;
-	const struct db_env *env;
 };
 
-static int puts_fn(MDB_txn *txn, void *arg)
+static int puts_fn(MDB_txn *txn, const struct db_env *env, void *arg)
 {
 	struct puts_arg *a = arg;
 	int64_t now = time_now_ms();
 	for (size_t i = 0; i < a->n; i++) {
-		int rc = apps_decision_put(txn, a->env, a->p[i].kind, a->p[i].subject, a->p[i].value,
+		int rc = apps_decision_put(txn, env, a->p[i].kind, a->p[i].subject, a->p[i].value,
 					   a->p[i].action, now, a->p[i].eb);
 		if (rc)
 			return rc;
@@ -268,10 +268,10 @@ static int puts_fn(MDB_txn *txn, void *arg)
 
 static int write_decisions(struct read_ctx *q, struct put *p, size_t n, struct errbuf *eb)
 {
-	struct puts_arg a = { p, n, &q->db };
-	int rc = db_write(&q->db, puts_fn, &a);
+	struct puts_arg a = { p, n };
+	int rc = decide_write(q, puts_fn, &a, eb);
 	if (rc)
-		return eb->msg[0] ? rc : errbuf_set(eb, rc, "writing the decision: %s", db_strerror(rc));
+		return rc;
 	/* show the effect at once */
 	struct snapshot_opts so;
 	snapshot_opts_default(&so, time_now_ms());
@@ -281,13 +281,7 @@ static int write_decisions(struct read_ctx *q, struct put *p, size_t n, struct e
 static int find_host_arg(struct read_ctx *q, const char *needle, struct read_host *h,
 			 struct errbuf *eb)
 {
-	MDB_txn *txn;
-	int rc = db_read_begin(&q->db, &txn);
-	if (rc)
-		return errbuf_set(eb, rc, "reading the store: %s", db_strerror(rc));
-	rc = read_find_host(txn, &q->db, needle, h, eb);
-	db_read_end(&q->db, txn);
-	return rc;
+	return read_lookup_host(q, needle, h, eb);
 }
 
 static bool app_has_host(const Cairn__Store__App *a, const char *id)

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "format.h"
 #include "read.h"
 #include "snapshot.h"
 
@@ -11,6 +12,7 @@ int cmd_open_store(struct read_ctx *r, struct cli *cli, bool writable)
 {
 	struct collector_config cfg;
 	memset(r, 0, sizeof(*r));
+	format_set_wide(cli->wide);
 	if (cli_collector_config(cli, &cfg))
 		return CMD_EXIT_USAGE;
 	snapshot_set_catalog(cfg.catalog);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "depmap.h"
+#include "dot.h"
 #include "pbjson.h"
 #include "format.h"
 #include "read.h"
@@ -110,123 +111,6 @@ static int cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* ------------------------------------------------------------ DOT */
-
-static void dot_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*s < 0x20)
-			continue;
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent)
-{
-	fputs(indent, f);
-	dot_str(f, n->id);
-	fputs(" [label=", f);
-	dot_str(f, *n->name ? n->name : n->id);
-	if (n->kind == CAIRN__STORE__NODE_KIND__EXTERNAL)
-		fputs(", shape=ellipse, style=dashed", f);
-	else if (n->kind == CAIRN__STORE__NODE_KIND__CLIENTS)
-		fputs(", shape=house, style=dashed, color=blue", f);
-	else if (n->kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS)
-		fputs(", shape=ellipse, style=dotted, color=red", f);
-	else if (n->infrastructure)
-		fputs(", shape=box, style=filled, fillcolor=\"#e0e0e0\"", f);
-	else
-		fputs(", shape=box", f);
-	fputs("];\n", f);
-}
-
-static int cmp_node_app(const void *pa, const void *pb)
-{
-	const Cairn__Store__MapNode *a = *(const Cairn__Store__MapNode *const *)pa,
-				    *b = *(const Cairn__Store__MapNode *const *)pb;
-	int c = strcmp(a->app_id, b->app_id);
-	return c ? c : strcmp(a->id, b->id);
-}
-
-/* Index of the first of the n nodes (sorted by app_id) in application id. */
-static size_t first_of_app(const Cairn__Store__MapNode **byapp, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (strcmp(byapp[mid]->app_id, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The kept nodes sorted by application: each cluster is one range, not a
- * pass over every node per application. */
-static int write_dot(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__MapEdge **edges,
-		     size_t ne, const bool *keep_node)
-{
-	const Cairn__Store__DepMap *m = s->map;
-	const Cairn__Store__MapNode **byapp = malloc((m->n_nodes + 1) * sizeof(*byapp));
-	if (!byapp)
-		return -ENOMEM;
-	size_t nk = 0;
-	for (size_t i = 0; i < m->n_nodes; i++)
-		if (keep_node[i])
-			byapp[nk++] = m->nodes[i];
-	if (nk > 1)
-		qsort(byapp, nk, sizeof(*byapp), cmp_node_app);
-	fprintf(f, "digraph cairn {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
-		   "  edge [fontname=\"Helvetica\", fontsize=8];\n");
-	for (size_t a = 0; a < s->n_apps; a++) {
-		const Cairn__Store__App *app = s->apps[a];
-		if (!*app->id)
-			continue;
-		size_t first = first_of_app(byapp, nk, app->id);
-		if (first == nk || strcmp(byapp[first]->app_id, app->id))
-			continue;
-		fprintf(f, "  subgraph \"cluster_%zu\" {\n    label=", a);
-		dot_str(f, app->name);
-		fputs(app->infrastructure ? ";\n    style=filled; fillcolor=\"#f4f4f4\"; color=\"#999999\";\n"
-					  : ";\n    style=rounded; color=\"#3070b0\";\n",
-		      f);
-		for (size_t i = first; i < nk && !strcmp(byapp[i]->app_id, app->id); i++)
-			dot_node(f, byapp[i], "    ");
-		fputs("  }\n", f);
-	}
-	for (size_t i = 0; i < nk && !*byapp[i]->app_id; i++)
-		dot_node(f, byapp[i], "  ");
-	free(byapp);
-	for (size_t i = 0; i < ne; i++) {
-		const Cairn__Store__MapEdge *e = edges[i];
-		fputs("  ", f);
-		dot_str(f, e->from);
-		fputs(" -> ", f);
-		dot_str(f, e->to);
-		char label[160];
-		if (*e->from_process || *e->to_process)
-			snprintf(label, sizeof(label), "%s -> %s:%u", e->from_process, e->to_process,
-				 e->port);
-		else if (e->n_ports > 1)
-			snprintf(label, sizeof(label), "%s%s%u +%zu", e->label, *e->label ? " " : "",
-				 e->port, e->n_ports - 1);
-		else
-			snprintf(label, sizeof(label), "%s%s%u", e->label, *e->label ? " " : "", e->port);
-		fputs(" [label=", f);
-		dot_str(f, label);
-		if (!e->confirmed)
-			fputs(", style=dashed", f);
-		fputs("];\n", f);
-	}
-	fputs("}\n", f);
-	return 0;
-}
-
 /* ------------------------------------------------------------ main */
 
 int deps_main(int argc, char *argv[])
@@ -271,9 +155,9 @@ int deps_main(int argc, char *argv[])
 	struct errbuf eb = { { 0 } };
 	Cairn__Store__Snapshot *s = NULL;
 	if (o.since) {
-		MDB_txn *txn;
-		if ((rc = db_read_begin(&q.db, &txn))) {
-			fprintf(stderr, "%s: reading the store: %s\n", cli.prog, db_strerror(rc));
+		struct read_txn t;
+		if ((rc = read_begin(&q, &t, &eb))) {
+			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 			read_close(&q);
 			return 1;
 		}
@@ -281,8 +165,8 @@ int deps_main(int argc, char *argv[])
 		snapshot_opts_default(&so, time_now_ms());
 		so.since_ms = so.now_ms - (int64_t)since_dur;
 		so.with_plan = false;
-		rc = snapshot_compute(txn, &q.db, &so, &s, NULL, &eb);
-		db_read_end(&q.db, txn);
+		rc = snapshot_compute(t.txn, t.db, &so, &s, NULL, &eb);
+		read_end(&t);
 	} else {
 		rc = snapshot_get(&q.db, o.fresh, o.fresh, true, &s, &eb);
 	}
@@ -310,15 +194,8 @@ int deps_main(int argc, char *argv[])
 	char host_id[KEY_ID_HEX_LEN + 1] = "";
 	const char *app_id = NULL;
 	if (o.host) {
-		MDB_txn *txn;
 		struct read_host h;
-		if ((rc = db_read_begin(&q.db, &txn)) == 0) {
-			rc = read_find_host(txn, &q.db, o.host, &h, &eb);
-			db_read_end(&q.db, txn);
-		} else {
-			errbuf_set(&eb, rc, "reading the store: %s", db_strerror(rc));
-		}
-		if (rc) {
+		if ((rc = read_lookup_host(&q, o.host, &h, &eb))) {
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 			exit_code = 1;
 			goto out;
@@ -376,7 +253,7 @@ int deps_main(int argc, char *argv[])
 	}
 
 	if (o.dot) {
-		if (write_dot(stdout, s, edges, ne, keep_node)) {
+		if (dot_write(stdout, s, edges, ne, keep_node, NULL)) {
 			fprintf(stderr, "%s: out of memory\n", cli.prog);
 			exit_code = 1;
 		}

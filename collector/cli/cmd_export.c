@@ -29,154 +29,97 @@ static void export_usage(FILE *f)
 
 struct loaded {
 	struct estate es;
-	Cairn__PerfWindow ***windows;
-	size_t *nwindows;
-	Cairn__Store__EdgeDay ***edges;
-	size_t *nedges;
-	Cairn__Store__MigrationStatus **statuses;
-	size_t nstatuses;
+	struct read_perf *windows;  /* per host of es, with series */
+	struct read_edges *edges;
+	struct read_statuses statuses;
 };
 
 static void loaded_free(struct loaded *l)
 {
 	for (size_t i = 0; i < l->es.n; i++) {
-		for (size_t k = 0; l->windows && k < l->nwindows[i]; k++)
-			cairn__perf_window__free_unpacked(l->windows[i][k], NULL);
 		if (l->windows)
-			free(l->windows[i]);
-		for (size_t k = 0; l->edges && k < l->nedges[i]; k++)
-			cairn__store__edge_day__free_unpacked(l->edges[i][k], NULL);
+			read_perf_free(&l->windows[i]);
 		if (l->edges)
-			free(l->edges[i]);
+			read_edges_free(&l->edges[i]);
 	}
 	free(l->windows);
-	free(l->nwindows);
 	free(l->edges);
-	free(l->nedges);
-	for (size_t i = 0; i < l->nstatuses; i++)
-		cairn__store__migration_status__free_unpacked(l->statuses[i], NULL);
-	free(l->statuses);
+	read_statuses_free(&l->statuses);
 	estate_free(&l->es);
-}
-
-static int push(void ***v, size_t *n, void *p)
-{
-	void **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[(*n)++] = p;
-	return 0;
-}
-
-/* Perf windows and edge-days of host h in [since, now). */
-static int load_host_series(MDB_txn *txn, const struct db_env *db, const struct estate_host *h,
-			    int64_t since, int64_t now, struct loaded *l, size_t idx)
-{
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, db->dbi[STORE_PERF], &cur);
-	if (rc)
-		return rc;
-	struct db_key k;
-	db_key_init(&k);
-	db_key_bytes(&k, h->raw_id, 32);
-	db_key_u64(&k, (uint64_t)since);
-	MDB_val key = db_key_val(&k), val;
-	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); !rc;
-	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-		if (key.mv_size != 40 || memcmp(key.mv_data, h->raw_id, 32) ||
-		    (int64_t)db_get_u64((const uint8_t *)key.mv_data + 32) >= now)
-			break;
-		Cairn__PerfWindow *w = cairn__perf_window__unpack(NULL, val.mv_size, val.mv_data);
-		if (w && push((void ***)&l->windows[idx], &l->nwindows[idx], w)) {
-			cairn__perf_window__free_unpacked(w, NULL);
-			mdb_cursor_close(cur);
-			return -ENOMEM;
-		}
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND && rc)
-		return rc;
-	if ((rc = mdb_cursor_open(txn, db->dbi[STORE_EDGES], &cur)))
-		return rc;
-	db_key_init(&k);
-	db_key_bytes(&k, h->raw_id, 32);
-	db_key_u32(&k, (uint32_t)(since / STORE_DAY_MS));
-	key = db_key_val(&k);
-	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); !rc;
-	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-		if (key.mv_size < 36 || memcmp(key.mv_data, h->raw_id, 32))
-			break;
-		Cairn__Store__EdgeDay *e = cairn__store__edge_day__unpack(NULL, val.mv_size, val.mv_data);
-		if (e && push((void ***)&l->edges[idx], &l->nedges[idx], e)) {
-			cairn__store__edge_day__free_unpacked(e, NULL);
-			mdb_cursor_close(cur);
-			return -ENOMEM;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND || !rc ? 0 : rc;
-}
-
-static int load_statuses(MDB_txn *txn, const struct db_env *db, struct loaded *l)
-{
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, db->dbi[STORE_MIGRATION], &cur);
-	if (rc)
-		return rc;
-	MDB_val key, val;
-	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); !rc;
-	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-		Cairn__Store__MigrationStatus *m =
-			cairn__store__migration_status__unpack(NULL, val.mv_size, val.mv_data);
-		if (m && push((void ***)&l->statuses, &l->nstatuses, m)) {
-			cairn__store__migration_status__free_unpacked(m, NULL);
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* series: also every host's perf windows and edges (ads-csv needs them) */
 static int load(struct planctx *p, struct loaded *l, bool series)
 {
 	memset(l, 0, sizeof(*l));
-	MDB_txn *txn;
+	struct read_txn t;
 	struct errbuf eb = { { 0 } };
-	int rc = db_read_begin(&p->db, &txn);
+	int rc = read_begin(&p->rd, &t, &eb);
 	if (rc) {
-		fprintf(stderr, "%s: reading the store: %s\n", p->cli.prog, db_strerror(rc));
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
 		return 1;
 	}
 	struct estate_opts eo;
 	plan_estate_opts(&eo, p->opt.since_ms, p->opt.now_ms, p->opt.percentile);
-	rc = estate_load(txn, &p->db, &eo, &l->es, &eb);
+	rc = estate_load(t.txn, t.db, &eo, &l->es, &eb);
 	if (!rc) {
 		size_t n = l->es.n ? l->es.n : 1;
 		l->windows = calloc(n, sizeof(*l->windows));
-		l->nwindows = calloc(n, sizeof(size_t));
 		l->edges = calloc(n, sizeof(*l->edges));
-		l->nedges = calloc(n, sizeof(size_t));
-		if (!l->windows || !l->nwindows || !l->edges || !l->nedges)
-			rc = -ENOMEM;
+		if (!l->windows || !l->edges)
+			rc = errbuf_set(&eb, -ENOMEM, "export: out of memory");
 		/* without --since the files hold everything stored (retention bounds it) */
 		int64_t since = p->opt.since_ms > 0 ? l->es.since_ms : 0;
-		for (size_t i = 0; series && !rc && i < l->es.n; i++)
-			rc = load_host_series(txn, &p->db, &l->es.hosts[i], since, l->es.now_ms, l, i);
+		for (size_t i = 0; series && !rc && i < l->es.n; i++) {
+			const uint8_t *id = l->es.hosts[i].raw_id;
+			rc = read_perf_series(&t, id, since, l->es.now_ms, &l->windows[i], &eb);
+			if (!rc)
+				rc = read_edge_days(&t, id, since, 0, &l->edges[i], &eb);
+		}
 		if (!rc)
-			rc = load_statuses(txn, &p->db, l);
-		if (rc)
-			errbuf_set(&eb, rc, "reading facts for the export: %s", db_strerror(rc));
+			rc = read_statuses(&t, &l->statuses, &eb);
 	}
-	db_read_end(&p->db, txn);
+	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
 		loaded_free(l);
 		return 1;
 	}
 	return 0;
+}
+
+/* The export module's input arrays over the loaded views. */
+struct columns {
+	Cairn__PerfWindow ***windows;
+	size_t *nwindows;
+	Cairn__Store__EdgeDay ***edges;
+	size_t *nedges;
+};
+
+static int columns_of(const struct loaded *l, struct columns *c)
+{
+	size_t n = l->es.n ? l->es.n : 1;
+	c->windows = calloc(n, sizeof(*c->windows));
+	c->nwindows = calloc(n, sizeof(size_t));
+	c->edges = calloc(n, sizeof(*c->edges));
+	c->nedges = calloc(n, sizeof(size_t));
+	if (!c->windows || !c->nwindows || !c->edges || !c->nedges)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->es.n; i++) {
+		c->windows[i] = l->windows[i].v;
+		c->nwindows[i] = l->windows[i].n;
+		c->edges[i] = l->edges[i].v;
+		c->nedges[i] = l->edges[i].n;
+	}
+	return 0;
+}
+
+static void columns_free(struct columns *c)
+{
+	free(c->windows);
+	free(c->nwindows);
+	free(c->edges);
+	free(c->nedges);
 }
 
 /* "-o PATH" with no '=' in PATH means the output file; turn it into
@@ -225,10 +168,19 @@ int export_main(int argc, char *argv[])
 		free(args);
 		return rc;
 	}
+	struct columns cols = { 0 };
+	if (columns_of(&l, &cols)) {
+		fprintf(stderr, "%s: export: out of memory\n", p.cli.prog);
+		columns_free(&cols);
+		loaded_free(&l);
+		planctx_close(&p);
+		free(args);
+		return 1;
+	}
 	struct export_input in = {
-		.snap = p.snap, .estate = &l.es, .windows = ads ? l.windows : NULL, .nwindows = l.nwindows,
-		.edges = ads ? l.edges : NULL, .nedges = l.nedges, .statuses = l.statuses, .nstatuses = l.nstatuses,
-		.generated_ms = p.opt.now_ms,
+		.snap = p.snap, .estate = &l.es, .windows = ads ? cols.windows : NULL,
+		.nwindows = cols.nwindows, .edges = ads ? cols.edges : NULL, .nedges = cols.nedges,
+		.statuses = l.statuses.v, .nstatuses = l.statuses.n, .generated_ms = p.opt.now_ms,
 	};
 	struct errbuf eb = { { 0 } };
 	if (!strcmp(fmt, "mhub-csv")) {
@@ -259,6 +211,7 @@ int export_main(int argc, char *argv[])
 	}
 	if (rc)
 		fprintf(stderr, "%s: %s\n", p.cli.prog, eb.msg);
+	columns_free(&cols);
 	loaded_free(&l);
 	planctx_close(&p);
 	free(args);

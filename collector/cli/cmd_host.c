@@ -11,9 +11,10 @@
 #include "commands.h"
 #include "pbjson.h"
 #include "format.h"
+#include "estate.h"
 #include "read.h"
 #include "snapshot.h"
-#include "store.h"
+#include "util.h"
 
 static void host_usage(FILE *f)
 {
@@ -23,85 +24,6 @@ static void host_usage(FILE *f)
 		   "counts, its application and its dependencies in and out. HOST is a\n"
 		   "hostname, agent id, id prefix or fingerprint.\n");
 	cli_usage_common(f);
-}
-
-struct util {
-	uint64_t windows;
-	double cpu_avg_sum, cpu_max, cpu_p95_max;
-	double mem_avg_sum, mem_max;
-	uint64_t mem_total;
-	int64_t first_ms, last_ms;
-};
-
-static void perf_summary(MDB_txn *txn, const struct db_env *db, const uint8_t id[32],
-			 struct util *u)
-{
-	memset(u, 0, sizeof(*u));
-	MDB_cursor *c;
-	if (mdb_cursor_open(txn, db->dbi[STORE_PERF], &c))
-		return;
-	MDB_val k = { 32, (void *)id }, v;
-	for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	     !rc && k.mv_size >= 32 && !memcmp(k.mv_data, id, 32);
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		Cairn__PerfWindow *w = cairn__perf_window__unpack(NULL, v.mv_size, v.mv_data);
-		if (!w)
-			continue;
-		u->windows++;
-		if (w->cpu_busy_pct) {
-			u->cpu_avg_sum += w->cpu_busy_pct->avg;
-			if (w->cpu_busy_pct->max > u->cpu_max)
-				u->cpu_max = w->cpu_busy_pct->max;
-			if (w->cpu_busy_pct->p95 > u->cpu_p95_max)
-				u->cpu_p95_max = w->cpu_busy_pct->p95;
-		}
-		if (w->mem_used_bytes) {
-			u->mem_avg_sum += w->mem_used_bytes->avg;
-			if (w->mem_used_bytes->max > u->mem_max)
-				u->mem_max = w->mem_used_bytes->max;
-		}
-		if (w->mem_total_bytes)
-			u->mem_total = w->mem_total_bytes;
-		if (!u->first_ms || w->window_start_ms < u->first_ms)
-			u->first_ms = w->window_start_ms;
-		if (w->window_end_ms > u->last_ms)
-			u->last_ms = w->window_end_ms;
-		cairn__perf_window__free_unpacked(w, NULL);
-	}
-	mdb_cursor_close(c);
-}
-
-/* Packages per manager: (name, count) into out, at most 4. */
-static size_t package_counts(MDB_txn *txn, const struct db_env *db, const uint8_t id[32],
-			     char names[4][16], size_t counts[4])
-{
-	size_t n = 0;
-	MDB_cursor *c;
-	if (mdb_cursor_open(txn, db->dbi[STORE_PACKAGES], &c))
-		return 0;
-	MDB_val k = { 32, (void *)id }, v;
-	for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	     !rc && k.mv_size >= 32 && !memcmp(k.mv_data, id, 32) && n < 4;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		Cairn__PackageInventory *p =
-			cairn__package_inventory__unpack(NULL, v.mv_size, v.mv_data);
-		if (!p)
-			continue;
-		str_copy(names[n], p->manager, sizeof(names[n]));
-		counts[n++] = p->n_packages;
-		cairn__package_inventory__free_unpacked(p, NULL);
-	}
-	mdb_cursor_close(c);
-	return n;
-}
-
-static void *get_msg(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[32],
-		     const ProtobufCMessageDescriptor *d)
-{
-	MDB_val k = { 32, (void *)id }, v;
-	if (mdb_get(txn, dbi, &k, &v))
-		return NULL;
-	return protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
 }
 
 static int cmp_proc_cpu(const void *a, const void *b)
@@ -128,35 +50,39 @@ int host_main(int argc, char *argv[])
 	if ((rc = cmd_open_store(&q, &cli, false)))
 		return rc;
 	struct errbuf eb = { { 0 } };
-	MDB_txn *txn;
-	if ((rc = db_read_begin(&q.db, &txn))) {
-		fprintf(stderr, "%s: reading the store: %s\n", cli.prog, db_strerror(rc));
+	struct read_txn rt;
+	if ((rc = read_begin(&q, &rt, &eb))) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		read_close(&q);
 		return 1;
 	}
 	struct read_host h;
-	if (read_find_host(txn, &q.db, cli.args[0], &h, &eb)) {
+	if (read_find_host(rt.txn, rt.db, cli.args[0], &h, &eb)) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-		db_read_end(&q.db, txn);
+		read_end(&rt);
 		read_close(&q);
 		return 1;
 	}
-	Cairn__Store__HostFacts *hf =
-		get_msg(txn, q.db.dbi[STORE_HOSTS], h.id, &cairn__store__host_facts__descriptor);
-	Cairn__ProcessSnapshot *ps =
-		get_msg(txn, q.db.dbi[STORE_PROCS], h.id, &cairn__process_snapshot__descriptor);
-	Cairn__ListenerSet *ls =
-		get_msg(txn, q.db.dbi[STORE_LISTENERS], h.id, &cairn__listener_set__descriptor);
-	struct util u;
-	perf_summary(txn, &q.db, h.id, &u);
-	char pk_names[4][16];
-	size_t pk_counts[4];
-	size_t npk = package_counts(txn, &q.db, h.id, pk_names, pk_counts);
+	/* everything stored (since 0, no default period): the same host view,
+	 * and so the same utilization arithmetic, as sizing's */
+	struct estate_opts eo = { .now_ms = time_now_ms(), .percentile = 95,
+				  .default_days = UINT32_MAX / 2 };
+	struct estate_host eh;
+	if (estate_load_host(rt.txn, rt.db, h.id, &eo, &eh, &eb)) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		read_end(&rt);
+		read_close(&q);
+		return 1;
+	}
 	Cairn__Store__Snapshot *s = NULL;
-	int src = snapshot_load_latest(txn, &q.db, true, &s, &eb);
+	int src = read_snapshot_latest(rt.txn, rt.db, true, &s, &eb);
 	if (src && src != -ENOENT)
 		fprintf(stderr, "%s: warning: %s\n", cli.prog, eb.msg);
-	db_read_end(&q.db, txn);
+	read_end(&rt);
+	const Cairn__Store__HostFacts *hf = eh.facts;
+	const Cairn__ProcessSnapshot *ps = eh.procs;
+	const Cairn__ListenerSet *ls = eh.listeners;
+	const struct estate_stat *cpu = &eh.stat[ESTATE_CPU_PCT], *memu = &eh.stat[ESTATE_MEM_USED];
 
 	const Cairn__Store__App *app = NULL;
 	for (size_t i = 0; s && i < s->n_apps && !app; i++)
@@ -178,24 +104,25 @@ int host_main(int argc, char *argv[])
 		if (hi)
 			json_object_set_new(root, "facts", pbjson_from_message(&hi->base, 0));
 		json_t *ju = json_object();
-		json_object_set_new(ju, "windows", json_integer((json_int_t)u.windows));
-		json_object_set_new(ju, "cpu_busy_avg_pct",
-				    json_real(u.windows ? u.cpu_avg_sum / (double)u.windows : 0));
-		json_object_set_new(ju, "cpu_busy_p95_max_pct", json_real(u.cpu_p95_max));
-		json_object_set_new(ju, "cpu_busy_max_pct", json_real(u.cpu_max));
-		json_object_set_new(ju, "mem_used_avg_bytes",
-				    json_real(u.windows ? u.mem_avg_sum / (double)u.windows : 0));
-		json_object_set_new(ju, "mem_used_max_bytes", json_real(u.mem_max));
-		json_object_set_new(ju, "from_ms", json_integer(u.first_ms));
-		json_object_set_new(ju, "to_ms", json_integer(u.last_ms));
+		json_object_set_new(ju, "windows", json_integer((json_int_t)eh.windows));
+		json_object_set_new(ju, "cpu_busy_avg_pct", json_real(cpu->avg));
+		json_object_set_new(ju, "cpu_busy_p95_pct", json_real(cpu->pctl));
+		json_object_set_new(ju, "cpu_busy_p95_max_pct", json_real(eh.cpu_peak_p95));
+		json_object_set_new(ju, "cpu_busy_max_pct", json_real(cpu->max));
+		json_object_set_new(ju, "mem_used_avg_bytes", json_real(memu->avg));
+		json_object_set_new(ju, "mem_used_p95_bytes", json_real(memu->pctl));
+		json_object_set_new(ju, "mem_used_max_bytes", json_real(memu->max));
+		json_object_set_new(ju, "from_ms", json_integer(eh.first_ms));
+		json_object_set_new(ju, "to_ms", json_integer(eh.last_ms));
 		json_object_set_new(root, "utilization", ju);
 		json_object_set_new(root, "processes",
 				    json_integer(ps ? (json_int_t)ps->n_processes : 0));
 		if (ls)
 			json_object_set_new(root, "listeners", pbjson_from_message(&ls->base, 0));
 		json_t *jp = json_object();
-		for (size_t i = 0; i < npk; i++)
-			json_object_set_new(jp, pk_names[i], json_integer((json_int_t)pk_counts[i]));
+		for (size_t i = 0; i < eh.npkgs; i++)
+			json_object_set_new(jp, eh.pkgs[i]->manager,
+					    json_integer((json_int_t)eh.pkgs[i]->n_packages));
 		json_object_set_new(root, "packages", jp);
 		if (app) {
 			json_object_set_new(root, "app_id", json_string(app->id));
@@ -228,8 +155,11 @@ int host_main(int argc, char *argv[])
 		printf("  os        %s\n", hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-");
 		printf("  kernel    %s (%s)\n", *hi->kernel_release ? hi->kernel_release : "-",
 		       *hi->architecture ? hi->architecture : "-");
-		printf("  cpu       %u threads, %u cores, %u sockets%s%s\n", hi->cpu_threads,
-		       hi->cpu_cores, hi->cpu_sockets, *hi->cpu_model ? ": " : "", hi->cpu_model);
+		printf("  cpu       %u %s, %u %s, %u %s%s%s\n", hi->cpu_threads,
+		       format_noun(hi->cpu_threads, "thread", "threads"), hi->cpu_cores,
+		       format_noun(hi->cpu_cores, "core", "cores"), hi->cpu_sockets,
+		       format_noun(hi->cpu_sockets, "socket", "sockets"), *hi->cpu_model ? ": " : "",
+		       hi->cpu_model);
 		printf("  memory    %s\n", mem);
 		if (hi->virt)
 			printf("  virt      %s%s%s\n", *hi->virt->kind ? hi->virt->kind : "-",
@@ -252,17 +182,17 @@ int host_main(int argc, char *argv[])
 	} else {
 		printf("\n(no host facts reported yet)\n");
 	}
-	if (u.windows) {
-		char avg[32], max[32], total[32], from[32], to[32];
-		format_bytes((uint64_t)(u.mem_avg_sum / (double)u.windows), avg, sizeof(avg));
-		format_bytes((uint64_t)u.mem_max, max, sizeof(max));
-		format_bytes(u.mem_total, total, sizeof(total));
-		format_time(u.first_ms, from, sizeof(from));
-		format_time(u.last_ms, to, sizeof(to));
-		printf("\nUtilization (%llu windows, %s .. %s UTC):\n", (unsigned long long)u.windows,
-		       from, to);
-		printf("  cpu busy  avg %.1f%%, p95 up to %.1f%%, max %.1f%%\n",
-		       u.cpu_avg_sum / (double)u.windows, u.cpu_p95_max, u.cpu_max);
+	if (eh.windows) {
+		char avg[32], max[32], total[32], from[32], to[32], nw[48];
+		format_bytes((uint64_t)memu->avg, avg, sizeof(avg));
+		format_bytes((uint64_t)memu->max, max, sizeof(max));
+		format_bytes(eh.mem_total, total, sizeof(total));
+		format_time(eh.first_ms, from, sizeof(from));
+		format_time(eh.last_ms, to, sizeof(to));
+		printf("\nUtilization (%s, %s .. %s UTC):\n",
+		       format_count(eh.windows, "window", "windows", nw, sizeof(nw)), from, to);
+		printf("  cpu busy  avg %.1f%%, p95 %.1f%% (highest window p95 %.1f%%), max %.1f%%\n",
+		       cpu->avg, cpu->pctl, eh.cpu_peak_p95, cpu->max);
 		printf("  memory    avg %s, max %s of %s\n", avg, max, total);
 	} else {
 		printf("\nUtilization: no performance windows stored\n");
@@ -288,6 +218,7 @@ int host_main(int argc, char *argv[])
 				format_table_align_right(t, 0);
 				format_table_align_right(t, 2);
 				format_table_align_right(t, 3);
+				format_table_elastic(t, 4);
 				format_table_print(t, stdout);
 			}
 			format_table_free(t);
@@ -314,9 +245,9 @@ int host_main(int argc, char *argv[])
 		format_table_free(t);
 	}
 	printf("\nPackages:");
-	for (size_t i = 0; i < npk; i++)
-		printf("%s %zu (%s)", i ? "," : "", pk_counts[i], pk_names[i]);
-	printf("%s\n", npk ? "" : " none reported");
+	for (size_t i = 0; i < eh.npkgs; i++)
+		printf("%s %zu (%s)", i ? "," : "", eh.pkgs[i]->n_packages, eh.pkgs[i]->manager);
+	printf("%s\n", eh.npkgs ? "" : " none reported");
 	if (s && s->map) {
 		for (int dir = 0; dir < 2; dir++) {
 			static const char *const dh[] = { "PROCESS", "PEER", "PEER PROCESS", "PORT",
@@ -359,12 +290,7 @@ out:
 	read_nodes_free(&ix);
 	if (s)
 		cairn__store__snapshot__free_unpacked(s, NULL);
-	if (hf)
-		cairn__store__host_facts__free_unpacked(hf, NULL);
-	if (ps)
-		cairn__process_snapshot__free_unpacked(ps, NULL);
-	if (ls)
-		cairn__listener_set__free_unpacked(ls, NULL);
+	estate_host_free(&eh);
 	read_close(&q);
 	return exit_code;
 }

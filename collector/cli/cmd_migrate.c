@@ -8,25 +8,11 @@
 #include <time.h>
 
 #include "commands.h"
+#include "format.h"
 #include "estate.h"
 #include "migrate.h"
 #include "planctx.h"
 #include "waves.h"
-
-static void fmt_time(int64_t ms, char *out, size_t n)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-static void print_json(json_t *j)
-{
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(j);
-}
 
 static json_t *status_json(const Cairn__Store__MigrationStatus *m)
 {
@@ -98,14 +84,14 @@ int migrate_main(int argc, char *argv[])
 	struct errbuf eb = { { 0 } };
 	if (set) {
 		Cairn__Store__MigrationStatus *m = NULL;
-		rc = migrate_set(&p.db, key, st, p.progress, p.note, os_user_name(), time_now_ms(), &m, &eb);
+		rc = migrate_set(&p.rd.db, key, st, p.progress, p.note, os_user_name(), time_now_ms(), &m, &eb);
 		if (rc) {
 			fprintf(stderr, "%s: %s\n", p.cli.prog, eb.msg);
 			planctx_close(&p);
 			return 1;
 		}
 		if (p.cli.json && m)
-			print_json(status_json(m));
+			format_print_json(status_json(m));
 		else if (m)
 			printf("%s: %s, %u%%%s%s (recorded for %s)\n", label, migrate_state_name(m->state),
 			       m->progress_pct, *m->note ? ", note: " : "", m->note, m->updated_by);
@@ -114,16 +100,17 @@ int migrate_main(int argc, char *argv[])
 		planctx_close(&p);
 		return 0;
 	}
-	MDB_txn *txn;
-	if ((rc = db_read_begin(&p.db, &txn))) {
-		fprintf(stderr, "%s: reading the store: %s\n", p.cli.prog, db_strerror(rc));
+	struct read_txn t;
+	struct errbuf teb = { { 0 } };
+	if ((rc = read_begin(&p.rd, &t, &teb))) {
+		fprintf(stderr, "%s: %s\n", p.cli.prog, teb.msg);
 		planctx_close(&p);
 		return 1;
 	}
 	Cairn__Store__MigrationStatus **v = NULL;
 	size_t n = 0;
-	rc = migrate_history(txn, &p.db, key, &v, &n);
-	db_read_end(&p.db, txn);
+	rc = migrate_history(t.txn, t.db, key, &v, &n);
+	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: reading the history of %s: %s\n", p.cli.prog, label, db_strerror(rc));
 		planctx_close(&p);
@@ -133,13 +120,13 @@ int migrate_main(int argc, char *argv[])
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(arr, status_json(v[i]));
-		print_json(arr);
+		format_print_json(arr);
 	} else {
 		printf("Migration history of %s\n", label);
 		printf("%-19s  %-12s  %4s  %-12s  %s\n", "TIME (UTC)", "STATE", "PCT", "BY", "NOTE");
 		for (size_t i = 0; i < n; i++) {
 			char at[32];
-			fmt_time(v[i]->updated_ms, at, sizeof(at));
+			format_time_sec(v[i]->updated_ms, at, sizeof(at));
 			printf("%-19s  %-12s  %3u%%  %-12s  %s\n", at, migrate_state_name(v[i]->state),
 			       v[i]->progress_pct, v[i]->updated_by, v[i]->note);
 		}
@@ -176,9 +163,10 @@ int progress_main(int argc, char *argv[])
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
-	MDB_txn *txn;
-	if ((rc = db_read_begin(&p.db, &txn))) {
-		fprintf(stderr, "%s: reading the store: %s\n", p.cli.prog, db_strerror(rc));
+	struct read_txn t;
+	struct errbuf teb = { { 0 } };
+	if ((rc = read_begin(&p.rd, &t, &teb))) {
+		fprintf(stderr, "%s: %s\n", p.cli.prog, teb.msg);
 		planctx_close(&p);
 		return 1;
 	}
@@ -198,7 +186,7 @@ int progress_main(int argc, char *argv[])
 			if (!a)
 				continue;
 			struct migrate_app_progress ap;
-			if ((rc = migrate_app_progress(txn, &p.db, a, &ap)))
+			if ((rc = migrate_app_progress(t.txn, t.db, a, &ap)))
 				break;
 			for (int k = 1; k < 5; k++)
 				wh[k] += ap.hosts[k];
@@ -230,7 +218,7 @@ int progress_main(int argc, char *argv[])
 		thosts += whosts;
 		tsum += wsum;
 	}
-	db_read_end(&p.db, txn);
+	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: reading migration statuses: %s\n", p.cli.prog, db_strerror(rc));
 		json_decref(jw);
@@ -246,15 +234,15 @@ int progress_main(int argc, char *argv[])
 		}
 	double tpct = thosts ? tsum / thosts : 0;
 	if (jw)
-		print_json(json_pack("{s:o, s:{s:i, s:f, s:{s:i, s:i, s:i, s:i}}, s:{s:i, s:i}}", "waves", jw,
+		format_print_json(json_pack("{s:o, s:{s:i, s:f, s:{s:i, s:i, s:i, s:i}}, s:{s:i, s:i}}", "waves", jw,
 				     "total", "hosts", (int)thosts, "percent", tpct, "host_states", "NOT_STARTED",
 				     (int)total[1], "IN_PROGRESS", (int)total[2], "FAILED", (int)total[3],
 				     "COMPLETED", (int)total[4], "not_migrated", "apps", (int)staying, "hosts",
 				     (int)staying_hosts));
 	else
-		printf("TOTAL %u hosts: %.0f%% done; %u not started (%.0f%%), %u in progress, %u failed, "
+		printf("TOTAL %u %s: %.0f%% done; %u not started (%.0f%%), %u in progress, %u failed, "
 		       "%u completed (%.0f%%)\n",
-		       thosts, tpct, total[1], thosts ? 100.0 * total[1] / thosts : 0, total[2], total[3],
+		       thosts, format_noun(thosts, "host", "hosts"), tpct, total[1], thosts ? 100.0 * total[1] / thosts : 0, total[2], total[3],
 		       total[4], thosts ? 100.0 * total[4] / thosts : 0);
 	if (!jw && staying)
 		printf("Not migrated (Retire / Retain): %zu application%s, %zu host%s; 'plan waves' lists them\n",
@@ -302,18 +290,18 @@ int validate_main(int argc, char *argv[])
 		planctx_close(&p);
 		return 2;
 	}
-	MDB_txn *txn;
+	struct read_txn t;
 	struct estate es;
 	struct errbuf eb = { { 0 } };
-	if ((rc = db_read_begin(&p.db, &txn))) {
-		fprintf(stderr, "%s: reading the store: %s\n", p.cli.prog, db_strerror(rc));
+	if ((rc = read_begin(&p.rd, &t, &eb))) {
+		fprintf(stderr, "%s: %s\n", p.cli.prog, eb.msg);
 		planctx_close(&p);
 		return 1;
 	}
 	struct estate_opts eo;
 	plan_estate_opts(&eo, p.opt.since_ms, p.opt.now_ms, p.opt.percentile);
-	rc = estate_load(txn, &p.db, &eo, &es, &eb);
-	db_read_end(&p.db, txn);
+	rc = estate_load(t.txn, t.db, &eo, &es, &eb);
+	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p.cli.prog, eb.msg);
 		planctx_close(&p);
@@ -336,7 +324,7 @@ int validate_main(int argc, char *argv[])
 							     "target", rep.v[i].target, "status",
 							     migrate_check_name(rep.v[i].status), "important",
 							     rep.v[i].important));
-		print_json(json_pack("{s:s, s:s, s:s, s:s, s:i, s:o}", "source", src->id, "source_name", src->name,
+		format_print_json(json_pack("{s:s, s:s, s:s, s:s, s:i, s:o}", "source", src->id, "source_name", src->name,
 				     "target", dst->id, "target_name", dst->name, "important_missing",
 				     (int)rep.important_missing, "checks", arr));
 	} else {

@@ -8,27 +8,14 @@
 #include <time.h>
 
 #include "commands.h"
+#include "decide.h"
+#include "format.h"
 #include "pbjson.h"
 #include "planctx.h"
 #include "rules.h"
 #include "apps.h"
 #include "store.h"
 #include "waves.h"
-
-static void fmt_time(int64_t ms, char *out, size_t n)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%d %H:%M", &tm);
-}
-
-static void print_json(json_t *j)
-{
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(j);
-}
 
 static json_t *msg_json(const void *msg)
 {
@@ -39,8 +26,8 @@ static json_t *msg_json(const void *msg)
 static void print_plan_header(const Cairn__Store__Snapshot *s)
 {
 	char since[32], at[32];
-	fmt_time(s->plan_since_ms, since, sizeof(since));
-	fmt_time(s->computed_ms, at, sizeof(at));
+	format_time(s->plan_since_ms, since, sizeof(since));
+	format_time(s->computed_ms, at, sizeof(at));
 	char which[64];
 	if (s->version)
 		snprintf(which, sizeof(which), "snapshot %llu", (unsigned long long)s->version);
@@ -97,9 +84,9 @@ static int cmp_readiness_row(const void *x, const void *y)
 
 static void print_readiness_detail(const Cairn__Store__Readiness *r)
 {
-	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u windows)\n",
+	printf("%s %s (%s): %s, score %u/100, confidence %u/5 (coverage %.0f%%, %u %s)\n",
 	       r->kind, r->name, r->target, r->category, r->score, r->confidence, r->coverage * 100,
-	       r->windows);
+	       r->windows, format_noun(r->windows, "window", "windows"));
 	printf("Reasons:\n");
 	if (!r->n_reasons)
 		printf("  (none: nothing found that needs work before a move)\n");
@@ -111,64 +98,72 @@ static void print_readiness_detail(const Cairn__Store__Readiness *r)
 		printf("  %-18s %s\n", r->strategy_reasons[i]->code, r->strategy_reasons[i]->text);
 }
 
+struct history {
+	const char *id;
+	json_t *arr;
+	char prev_codes[1024];
+	unsigned prev_score;
+	size_t n;
+};
+
+static int history_row(const Cairn__Store__Snapshot *s, void *arg)
+{
+	struct history *h = arg;
+	const Cairn__Store__Readiness *r = planctx_readiness(s, h->id);
+	if (!r)
+		return 0;
+	char codes[1024], at[32];
+	reason_codes(r, codes, sizeof(codes));
+	format_time(s->computed_ms, at, sizeof(at));
+	if (h->arr) {
+		json_t *e = json_pack("{s:I, s:I, s:o}", "snapshot", (json_int_t)s->version,
+				      "computed_ms", (json_int_t)s->computed_ms, "readiness",
+				      msg_json(r));
+		json_array_append_new(h->arr, e);
+	} else {
+		char change[sizeof(h->prev_codes) + 16] = "";
+		if (h->n && strcmp(codes, h->prev_codes))
+			snprintf(change, sizeof(change), "  (was %s)", h->prev_codes);
+		if (h->n && r->score != h->prev_score)
+			snprintf(change + strlen(change), sizeof(change) - strlen(change),
+				 "  score %+d", (int)r->score - (int)h->prev_score);
+		printf("%-8llu  %-16s  %-20s  %5u  %4u  %-10s  %s%s\n",
+		       (unsigned long long)s->version, at, r->category, r->score, r->confidence,
+		       r->strategy, codes, change);
+	}
+	str_copy(h->prev_codes, codes, sizeof(h->prev_codes));
+	h->prev_score = r->score;
+	h->n++;
+	return 0;
+}
+
 static int readiness_history(struct planctx *p, const char *needle)
 {
 	char id[256];
 	bool is_app;
 	if (planctx_resolve(p, needle, id, sizeof(id), &is_app))
 		return 1;
-	MDB_txn *txn;
-	int rc = db_read_begin(&p->db, &txn);
-	if (rc) {
-		fprintf(stderr, "%s: reading the store: %s\n", p->cli.prog, db_strerror(rc));
+	struct read_txn t;
+	struct errbuf eb = { { 0 } };
+	if (read_begin(&p->rd, &t, &eb)) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
 		return 1;
 	}
-	MDB_cursor *cur;
-	mdb_cursor_open(txn, p->db.dbi[STORE_SNAPSHOTS], &cur);
-	MDB_val k, v;
-	json_t *arr = p->cli.json ? json_array() : NULL;
-	char prev_codes[1024] = "";
-	unsigned prev_score = 0;
-	size_t n = 0;
-	if (!arr)
+	struct history h = { .id = id, .arr = p->cli.json ? json_array() : NULL };
+	if (!h.arr)
 		printf("%-8s  %-16s  %-20s  %5s  %4s  %-10s  %s\n", "SNAPSHOT", "COMPUTED (UTC)",
 		       "CATEGORY", "SCORE", "CONF", "STRATEGY", "REASONS (changes)");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Cairn__Store__Snapshot *s = cairn__store__snapshot__unpack(NULL, v.mv_size, v.mv_data);
-		if (!s)
-			continue;
-		const Cairn__Store__Readiness *r = planctx_readiness(s, id);
-		if (r) {
-			char codes[1024], at[32];
-			reason_codes(r, codes, sizeof(codes));
-			fmt_time(s->computed_ms, at, sizeof(at));
-			if (arr) {
-				json_t *e = json_pack("{s:I, s:I, s:o}", "snapshot", (json_int_t)s->version,
-						      "computed_ms", (json_int_t)s->computed_ms,
-						      "readiness", msg_json(r));
-				json_array_append_new(arr, e);
-			} else {
-				char change[sizeof(prev_codes) + 16] = "";
-				if (n && strcmp(codes, prev_codes))
-					snprintf(change, sizeof(change), "  (was %s)", prev_codes);
-				if (n && r->score != prev_score)
-					snprintf(change + strlen(change), sizeof(change) - strlen(change),
-						 "  score %+d", (int)r->score - (int)prev_score);
-				printf("%-8llu  %-16s  %-20s  %5u  %4u  %-10s  %s%s\n",
-				       (unsigned long long)s->version, at, r->category, r->score,
-				       r->confidence, r->strategy, codes, change);
-			}
-			str_copy(prev_codes, codes, sizeof(prev_codes));
-			prev_score = r->score;
-			n++;
-		}
-		cairn__store__snapshot__free_unpacked(s, NULL);
+	int rc = read_snapshots_each(&t, true, history_row, &h, &eb);
+	read_end(&t);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		if (h.arr)
+			json_decref(h.arr);
+		return 1;
 	}
-	mdb_cursor_close(cur);
-	db_read_end(&p->db, txn);
-	if (arr)
-		print_json(arr);
-	else if (!n)
+	if (h.arr)
+		format_print_json(h.arr);
+	else if (!h.n)
 		printf("(no stored snapshot has readiness for %s yet)\n", needle);
 	return 0;
 }
@@ -208,7 +203,7 @@ int readiness_main(int argc, char *argv[])
 			return 1;
 		}
 		if (p.cli.json)
-			print_json(msg_json(r));
+			format_print_json(msg_json(r));
 		else
 			print_readiness_detail(r);
 		planctx_close(&p);
@@ -218,7 +213,7 @@ int readiness_main(int argc, char *argv[])
 		json_t *arr = json_array();
 		for (size_t i = 0; i < s->n_readiness; i++)
 			json_array_append_new(arr, msg_json(s->readiness[i]));
-		print_json(json_pack("{s:I, s:I, s:I, s:I, s:f, s:s, s:o}", "snapshot",
+		format_print_json(json_pack("{s:I, s:I, s:I, s:I, s:f, s:s, s:o}", "snapshot",
 				     (json_int_t)s->version, "computed_ms", (json_int_t)s->computed_ms,
 				     "since_ms", (json_int_t)s->plan_since_ms, "period_ms",
 				     (json_int_t)s->plan_period_ms, "coverage", s->plan_coverage,
@@ -228,11 +223,14 @@ int readiness_main(int argc, char *argv[])
 	}
 	print_plan_header(s);
 	printf("OS lifecycle table as of %s\n\n", *s->lifecycle_as_of ? s->lifecycle_as_of : "?");
-	printf("%-4s  %-24s  %-19s  %5s  %4s  %-10s  %s\n", "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
-	       "STRATEGY", "REASONS");
+	static const char *const rhead[] = { "KIND", "NAME", "CATEGORY", "SCORE", "CONF",
+					      "STRATEGY", "REASONS", NULL };
+	struct format_table *t = format_table_new(7, rhead);
 	unsigned count[4] = { 0 };
 	Cairn__Store__Readiness **rows = malloc((s->n_readiness + 1) * sizeof(*rows));
-	if (!rows) {
+	if (!rows || !t) {
+		free(rows);
+		format_table_free(t);
 		planctx_close(&p);
 		return 1;
 	}
@@ -242,13 +240,18 @@ int readiness_main(int argc, char *argv[])
 		const Cairn__Store__Readiness *r = rows[i];
 		char codes[512];
 		reason_codes(r, codes, sizeof(codes));
-		printf("%-4s  %-24.24s  %-19s  %5u  %3u/5  %-10s  %s\n", r->kind, r->name, r->category,
-		       r->score, r->confidence, r->strategy, codes);
+		format_table_rowf(t, "%s\t%s\t%s\t%u\t%u/5\t%s\t%s", r->kind, r->name, r->category,
+				  r->score, r->confidence, r->strategy, codes);
 		if (!strcmp(r->kind, "host"))
 			count[!strcmp(r->category, "Ready") ? 0 : !strcmp(r->category, "Conditionally ready") ? 1
 			      : !strcmp(r->category, "Not ready") ? 2 : 3]++;
 	}
 	free(rows);
+	format_table_align_right(t, 3);
+	format_table_elastic(t, 1);
+	format_table_elastic(t, 6);
+	format_table_print(t, stdout);
+	format_table_free(t);
 	if (!s->n_readiness)
 		printf("(no hosts yet)\n");
 	printf("\nHosts: %u ready, %u conditionally ready, %u not ready, %u unknown. "
@@ -325,19 +328,23 @@ int sizing_main(int argc, char *argv[])
 		}
 		char dates[512];
 		rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
-		print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "mode", s->sizing_mode,
-				     "catalog_as_of", s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of,
-				     "price_dates", dates, "sizing", arr));
+		format_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "mode", s->sizing_mode,
+					    "catalog_as_of", s->catalog_as_of, "ebs_as_of",
+					    rules_plan.ebs_as_of, "price_dates", dates, "sizing", arr));
 		planctx_names_free(&nm);
 		planctx_close(&p);
 		return 0;
 	}
 	print_plan_header(s);
-	printf("\n%-20s  %-6s  %-13s  %-15s  %-12s  %9s  %-10s  %-16s  %9s  %-10s  %s\n", "HOST", "MODE",
-	       "VCPU used>need", "MEM GiB used>need", "INSTANCE", "$/MONTH", "AS OF", "STORAGE",
-	       "$/MONTH", "AS OF", "NOTE");
+	printf("\n");
+	static const char *const zhead[] = { "HOST", "MODE", "VCPU used>need", "MEM GiB used>need",
+					      "INSTANCE", "$/MONTH", "STORAGE", "$/MONTH", "NOTE",
+					      NULL };
+	struct format_table *t = format_table_new(9, zhead);
 	const Cairn__Store__Sizing **zs = malloc((s->n_sizing + 1) * sizeof(*zs));
-	if (!zs) {
+	if (!zs || !t) {
+		free(zs);
+		format_table_free(t);
 		planctx_names_free(&nm);
 		planctx_close(&p);
 		return 1;
@@ -351,18 +358,26 @@ int sizing_main(int argc, char *argv[])
 		snprintf(cpu, sizeof(cpu), "%.2f>%.2f", z->cpu_observed, z->cpu_needed);
 		snprintf(mem, sizeof(mem), "%.2f>%.2f", z->mem_observed_gib, z->mem_needed_gib);
 		snprintf(st, sizeof(st), "%.0fGiB %s %.0fIOPS", z->storage_gib, z->storage_type, z->storage_iops);
-		printf("%-20.20s  %-6s  %-13s  %-15s  %-12s  %9.2f  %-10s  %-16s  %9.2f  %-10s  %s\n",
-		       planctx_names_get(&nm, z->host), z->mode, cpu, mem,
-		       *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
-		       z->catalog_as_of, st, z->storage_monthly_usd, rules_plan.ebs_as_of, z->note);
+		format_table_rowf(t, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s",
+				  planctx_names_get(&nm, z->host), z->mode, cpu, mem,
+				  *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
+				  st, z->storage_monthly_usd, z->note);
 	}
 	free(zs);
+	format_table_align_right(t, 5);
+	format_table_align_right(t, 7);
+	format_table_elastic(t, 0);
+	format_table_elastic(t, 8);
+	if (s->n_sizing)
+		format_table_print(t, stdout);
+	format_table_free(t);
 	planctx_names_free(&nm);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
 	char dates[512];
 	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
-	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. %s. 'cost' sums them up.\n",
+	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. %s. 'cost' sums them up; --json "
+	       "has the date of every row.\n",
 	       s->n_sizing ? s->sizing[0]->region : "us-east-1", dates);
 	planctx_close(&p);
 	return 0;
@@ -461,9 +476,13 @@ int cost_main(int argc, char *argv[])
 	if (!jh) {
 		print_plan_header(s);
 		printf("%s\n\n", dates);
-		printf("%-20s  %-16s  %-12s  %10s  %-12s  %10s  %10s  %s\n", "HOST", "APPLICATION",
-		       "AS-IS", "$/MONTH", "RIGHT-SIZED", "$/MONTH", "SAVING", "AS OF");
 	}
+	static const char *const chead[] = { "HOST", "APPLICATION", "AS-IS", "$/MONTH",
+					      "RIGHT-SIZED", "$/MONTH", "SAVING", NULL };
+	static const char *const ahead[] = { "APPLICATION", "HOSTS", "AS-IS $/MO", "SIZED $/MO",
+					      "SAVING", NULL };
+	struct format_table *th = jh ? NULL : format_table_new(7, chead);
+	struct format_table *ta = jh ? NULL : format_table_new(5, ahead);
 	for (size_t i = 0; i < s->n_sizing; i++) {
 		const Cairn__Store__Sizing *z = s->sizing[i];
 		size_t k = app_index(order, s->n_apps, z->app_id);
@@ -487,16 +506,23 @@ int cost_main(int argc, char *argv[])
 							    "rightsized_monthly_usd", r, "saving_usd", a - r,
 							    "as_of", z->catalog_as_of));
 		} else {
-			printf("%-20.20s  %-16.16s  %-12s  %10.2f  %-12s  %10.2f  %10.2f  %s\n",
-			       planctx_names_get(&nm, z->host), app ? app->name : "-",
-			       *z->asis_instance_type ? z->asis_instance_type : "(none)", a,
-			       *z->instance_type ? z->instance_type : "(none)", r, a - r, z->catalog_as_of);
+			if (th)
+				format_table_rowf(th, "%s\t%s\t%s\t%.2f\t%s\t%.2f\t%.2f",
+						  planctx_names_get(&nm, z->host), app ? app->name : "-",
+						  *z->asis_instance_type ? z->asis_instance_type : "(none)",
+						  a, *z->instance_type ? z->instance_type : "(none)", r,
+						  a - r);
 		}
 	}
 	json_t *ja = jh ? json_array() : NULL;
-	if (!jh)
-		printf("\n%-36s  %5s  %10s  %10s  %10s  %s\n", "APPLICATION", "HOSTS", "AS-IS $/MO",
-		       "SIZED $/MO", "SAVING", "AS OF");
+	if (th) {
+		for (size_t c = 3; c < 7; c += (c == 3 ? 2 : 1))
+			format_table_align_right(th, c);
+		format_table_elastic(th, 0);
+		format_table_elastic(th, 1);
+		format_table_print(th, stdout);
+		printf("\n");
+	}
 	for (size_t k = 0; k < s->n_apps; k++) {
 		if (ja)
 			json_array_append_new(ja, json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:s}", "id",
@@ -504,12 +530,21 @@ int cost_main(int argc, char *argv[])
 							    (int)apps[k].hosts, "asis_monthly_usd", apps[k].asis,
 							    "rightsized_monthly_usd", apps[k].sized,
 							    "saving_usd", apps[k].asis - apps[k].sized, "as_of", asof));
-		else
-			printf("%-36.36s  %5u  %10.2f  %10.2f  %10.2f  %s\n", s->apps[k]->name, apps[k].hosts,
-			       apps[k].asis, apps[k].sized, apps[k].asis - apps[k].sized, asof);
+		else if (ta)
+			format_table_rowf(ta, "%s\t%u\t%.2f\t%.2f\t%.2f", s->apps[k]->name,
+					  apps[k].hosts, apps[k].asis, apps[k].sized,
+					  apps[k].asis - apps[k].sized);
 	}
+	if (ta) {
+		for (size_t c = 1; c < 5; c++)
+			format_table_align_right(ta, c);
+		format_table_elastic(ta, 0);
+		format_table_print(ta, stdout);
+	}
+	format_table_free(th);
+	format_table_free(ta);
 	if (jh) {
-		print_json(json_pack("{s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
+		format_print_json(json_pack("{s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
 				     "mode", s->sizing_mode, "catalog_as_of", asof, "ebs_as_of",
 				     rules_plan.ebs_as_of, "price_dates", dates,
 				     "hours_per_month", rules_plan.hours_per_month,
@@ -517,9 +552,9 @@ int cost_main(int argc, char *argv[])
 				     "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
 				     "saving_usd", total.asis - total.sized));
 	} else {
-		printf("\nTOTAL %u hosts: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
+		printf("\nTOTAL %u %s: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
 		       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
-		       total.hosts, total.asis, total.sized, total.asis - total.sized,
+		       total.hosts, format_noun(total.hosts, "host", "hosts"), total.asis, total.sized, total.asis - total.sized,
 		       total.asis > 0 ? (total.asis - total.sized) / total.asis * 100 : 0, asof,
 		       rules_plan.ebs_as_of);
 	}
@@ -548,15 +583,14 @@ static void plan_usage(FILE *f)
 }
 
 struct pin_arg {
-	const struct db_env *env;
 	const char *app, *wave;
 	struct errbuf *eb;
 };
 
-static int pin_txn(MDB_txn *txn, void *arg)
+static int pin_txn(MDB_txn *txn, const struct db_env *env, void *arg)
 {
 	struct pin_arg *a = arg;
-	return apps_decision_put(txn, a->env, CAIRN__STORE__DECISION_KIND__WAVE_PIN, a->app, a->wave,
+	return apps_decision_put(txn, env, CAIRN__STORE__DECISION_KIND__WAVE_PIN, a->app, a->wave,
 				 a->wave ? "plan.pin" : "plan.unpin", time_now_ms(), a->eb);
 }
 
@@ -593,8 +627,8 @@ static int plan_pin(struct planctx *p, bool pin)
 	}
 	const Cairn__Store__App *app = planctx_app(p->snap, id);
 	struct errbuf eb = { { 0 } };
-	struct pin_arg a = { &p->db, id, pin ? wave : NULL, &eb };
-	rc = db_write(&p->db, pin_txn, &a);
+	struct pin_arg a = { id, pin ? wave : NULL, &eb };
+	rc = decide_write(&p->rd, pin_txn, &a, &eb);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
 		planctx_close(p);
@@ -649,12 +683,12 @@ int plan_main(int argc, char *argv[])
 							       "hosts", (int)w->hosts, "apps", apps,
 							       "warnings", warn));
 		}
-		print_json(json_pack("{s:i, s:o}", "max_hosts", (int)limit, "waves", waves));
+		format_print_json(json_pack("{s:i, s:o}", "max_hosts", (int)limit, "waves", waves));
 		planctx_close(&p);
 		return 0;
 	}
 	print_plan_header(s);
-	printf("Wave size limit: %u hosts\n", limit);
+	printf("Wave size limit: %u %s\n", limit, format_noun(limit, "host", "hosts"));
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");

@@ -17,6 +17,7 @@ struct format_table {
 	size_t ncols, nrows, cap;
 	char **cells; /* nrows x ncols, row 0 = headers */
 	bool *right;
+	bool *elastic; /* may be cut with an ellipsis to fit the width */
 };
 
 struct format_table *format_table_new(size_t ncols, const char *const headers[])
@@ -26,7 +27,8 @@ struct format_table *format_table_new(size_t ncols, const char *const headers[])
 		return NULL;
 	t->ncols = ncols;
 	t->right = calloc(ncols, sizeof(bool));
-	if (!t->right || format_table_row(t, headers)) {
+	t->elastic = calloc(ncols, sizeof(bool));
+	if (!t->right || !t->elastic || format_table_row(t, headers)) {
 		format_table_free(t);
 		return NULL;
 	}
@@ -85,6 +87,12 @@ void format_table_align_right(struct format_table *t, size_t col)
 		t->right[col] = true;
 }
 
+void format_table_elastic(struct format_table *t, size_t col)
+{
+	if (col < t->ncols)
+		t->elastic[col] = true;
+}
+
 /* Display width: UTF-8 continuation bytes take no column. */
 static size_t width(const char *s)
 {
@@ -92,6 +100,30 @@ static size_t width(const char *s)
 	for (; *s; s++)
 		w += ((unsigned char)*s & 0xc0) != 0x80;
 	return w;
+}
+
+static size_t table_width = FORMAT_WIDTH_DEFAULT;
+
+void format_set_wide(bool wide)
+{
+	table_width = wide ? 0 : FORMAT_WIDTH_DEFAULT;
+}
+
+/* Prints s cut to w columns: the last column kept is an ellipsis. */
+static void put_cut(FILE *f, const char *s, size_t w)
+{
+	size_t col = 0;
+	const char *p = s;
+	for (; *p; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80) {
+			if (col + 1 == w && width(p) > 1)
+				break;
+			col++;
+		}
+	}
+	fwrite(s, 1, (size_t)(p - s), f);
+	if (*p)
+		fputs("\xe2\x80\xa6", f); /* U+2026 HORIZONTAL ELLIPSIS */
 }
 
 void format_table_print(const struct format_table *t, FILE *f)
@@ -105,17 +137,42 @@ void format_table_print(const struct format_table *t, FILE *f)
 			if (w > wd[c])
 				wd[c] = w;
 		}
+	/* Fit the table into table_width columns: the widest elastic column
+	 * (names, OS, command lines) gives up one column at a time, never below
+	 * FORMAT_CELL_MIN or its header; ids, times and numbers are never cut. */
+	size_t total = 2 * (t->ncols ? t->ncols - 1 : 0);
+	for (size_t c = 0; c < t->ncols; c++)
+		total += wd[c];
+	while (table_width && total > table_width) {
+		size_t widest = t->ncols;
+		for (size_t c = 0; c < t->ncols; c++) {
+			size_t floor = width(t->cells[c]);
+			if (floor < FORMAT_CELL_MIN)
+				floor = FORMAT_CELL_MIN;
+			if (t->elastic[c] && wd[c] > floor && (widest == t->ncols || wd[c] > wd[widest]))
+				widest = c;
+		}
+		if (widest == t->ncols)
+			break;
+		wd[widest]--;
+		total--;
+	}
 	for (size_t r = 0; r < t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
-			size_t pad = wd[c] - width(s);
+			size_t w = width(s);
 			bool last = c + 1 == t->ncols;
-			if (t->right[c])
-				fprintf(f, "%*s%s", (int)pad, "", s);
-			else
-				fprintf(f, "%s%*s", s, last ? 0 : (int)pad, "");
+			if (w > wd[c]) {
+				put_cut(f, s, wd[c]);
+				w = wd[c];
+			} else if (t->right[c]) {
+				fprintf(f, "%*s%s", (int)(wd[c] - w), "", s);
+				w = wd[c];
+			} else {
+				fputs(s, f);
+			}
 			if (!last)
-				fputs("  ", f);
+				fprintf(f, "%*s", (int)(wd[c] - w + 2), "");
 		}
 		fputc('\n', f);
 	}
@@ -130,36 +187,34 @@ void format_table_free(struct format_table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	free(t->right);
+	free(t->elastic);
 	free(t);
 }
 
 /* ------------------------------------------------------------ formatting */
 
-void format_time(int64_t ms, char *out, size_t n)
+static void time_as(int64_t ms, bool seconds, char *out, size_t n)
 {
-	if (ms <= 0) {
-		str_copy(out, "-", n);
-		return;
-	}
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
-	gmtime_r(&s, &tm);
-	strftime(out, n, "%Y-%m-%d %H:%M", &tm);
+	if (ms <= 0 || !gmtime_r(&s, &tm) ||
+	    !strftime(out, n, seconds ? "%Y-%m-%d %H:%M:%S" : "%Y-%m-%d %H:%M", &tm))
+		str_copy(out, "-", n);
+}
+
+void format_time(int64_t ms, char *out, size_t n)
+{
+	time_as(ms, false, out, n);
+}
+
+void format_time_sec(int64_t ms, char *out, size_t n)
+{
+	time_as(ms, true, out, n);
 }
 
 void format_bytes(uint64_t b, char *out, size_t n)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)b;
-	size_t u = 0;
-	while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, n, "%llu B", (unsigned long long)b);
-	else
-		snprintf(out, n, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+	str_bytes(b, out, n);
 }
 
 void format_age(int64_t ms, int64_t now_ms, char *out, size_t n)
@@ -181,19 +236,7 @@ void format_age(int64_t ms, int64_t now_ms, char *out, size_t n)
 
 void *format_json_str(const char *s)
 {
-	if (!s)
-		s = "";
-	size_t len = strlen(s);
-	if (pbjson_utf8_valid(s, len))
-		return json_stringn(s, len);
-	size_t cap = len * 3 + 1;
-	char *fixed = malloc(cap);
-	if (!fixed)
-		return NULL;
-	size_t n = pbjson_utf8_sanitize(fixed, cap, s, len);
-	json_t *j = json_stringn(fixed, n);
-	free(fixed);
-	return j;
+	return pbjson_string(s);
 }
 
 int format_print_json(void *json)
@@ -208,4 +251,15 @@ int format_print_json(void *json)
 	puts(s);
 	free(s);
 	return 0;
+}
+
+const char *format_count(uint64_t count, const char *one, const char *many, char *out, size_t n)
+{
+	snprintf(out, n, "%llu %s", (unsigned long long)count, count == 1 ? one : many);
+	return out;
+}
+
+const char *format_noun(uint64_t count, const char *one, const char *many)
+{
+	return count == 1 ? one : many;
 }

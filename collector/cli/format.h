@@ -9,6 +9,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Tables fit this many columns unless --wide: long cells (command lines, OS
+ * names) are cut with an ellipsis. */
+#define FORMAT_WIDTH_DEFAULT 100
+#define FORMAT_CELL_MIN 12
+
+/* --wide: tables print every cell whole, however wide. */
+void format_set_wide(bool wide);
+
 /* ---- tables for people ---- */
 
 struct format_table;
@@ -23,6 +31,9 @@ int format_table_rowf(struct format_table *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Right-aligns column col (numbers). */
 void format_table_align_right(struct format_table *t, size_t col);
+/* Lets column col be cut with an ellipsis when the table is wider than the
+ * terminal default (names, OS, command lines; never ids or numbers). */
+void format_table_elastic(struct format_table *t, size_t col);
 void format_table_print(const struct format_table *t, FILE *f);
 void format_table_free(struct format_table *t);
 
@@ -30,6 +41,8 @@ void format_table_free(struct format_table *t);
 
 /* "2026-11-26 05:38" (UTC), "-" for 0. */
 void format_time(int64_t ms, char *out, size_t n);
+/* "2026-11-26 05:38:12" (UTC), "-" for 0: where seconds matter (agents). */
+void format_time_sec(int64_t ms, char *out, size_t n);
 /* "1.5 GiB", "730 MiB", "12 KiB", "17 B". */
 void format_bytes(uint64_t b, char *out, size_t n);
 /* "3d ago", "5m ago", "now". */
@@ -44,5 +57,10 @@ void *format_json_str(const char *s);
 /* Prints a jansson value (json_t *) to stdout with a trailing newline and
  * decrements its reference. Returns 0 or -ENOMEM. */
 int format_print_json(void *json);
+
+/* The noun for count: one for 1, many otherwise ("%u %s" in a longer line). */
+const char *format_noun(uint64_t count, const char *one, const char *many);
+/* "1 host", "3 hosts", "0 hosts": the count with its noun. Returns out. */
+const char *format_count(uint64_t count, const char *one, const char *many, char *out, size_t n);
 
 #endif

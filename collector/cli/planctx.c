@@ -7,6 +7,8 @@
 
 #include "keys.h"
 #include "planctx.h"
+
+#include "format.h"
 #include "sizing.h"
 #include "snapshot.h"
 #include "store.h"
@@ -136,66 +138,58 @@ int planctx_parse(struct planctx *p, int argc, char *argv[], void (*usage)(FILE 
 
 int planctx_open(struct planctx *p, bool writable)
 {
-	if (cli_collector_config(&p->cli, &p->cfg))
+	format_set_wide(p->cli.wide);
+	struct collector_config cfg;
+	if (cli_collector_config(&p->cli, &cfg))
 		return 2;
-	if (!p->catalog[0] && p->cfg.catalog[0]) {
-		str_copy(p->catalog, p->cfg.catalog, sizeof(p->catalog));
+	if (!p->catalog[0] && cfg.catalog[0]) {
+		str_copy(p->catalog, cfg.catalog, sizeof(p->catalog));
 		p->custom = true;
 	}
 	p->opt.catalog_path = p->catalog[0] ? p->catalog : NULL;
 	snapshot_set_catalog(p->catalog);
 	struct errbuf eb = { { 0 } };
-	if (store_open(&p->db, &p->cfg, writable, &eb)) {
+	if (read_open_config(&p->rd, &cfg, writable, &eb)) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
 		return 1;
 	}
-	p->opened = true;
 	return 0;
 }
 
 /* Whether the audit log has a plan.pin / plan.unpin at or after since_ms. */
 static bool pins_changed_since(struct planctx *p, int64_t since_ms)
 {
-	MDB_txn *txn;
-	if (db_read_begin(&p->db, &txn))
-		return false;
-	MDB_cursor *cur;
+	struct read_txn t;
+	struct read_audit au;
 	bool changed = false;
-	if (!mdb_cursor_open(txn, p->db.dbi[STORE_AUDIT], &cur)) {
-		uint8_t k[8];
-		db_put_u64(k, since_ms > 0 ? (uint64_t)since_ms : 0);
-		MDB_val key = { sizeof(k), k }, val;
-		for (int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); !rc && !changed;
-		     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-			Cairn__Store__AuditEntry *a =
-				cairn__store__audit_entry__unpack(NULL, val.mv_size, val.mv_data);
-			changed = a && !strncmp(a->action, "plan.", 5);
-			if (a)
-				cairn__store__audit_entry__free_unpacked(a, NULL);
-		}
-		mdb_cursor_close(cur);
+	if (read_begin(&p->rd, &t, NULL))
+		return false;
+	if (!read_audit(&t, since_ms, 0, &au, NULL)) {
+		for (size_t i = 0; i < au.n && !changed; i++)
+			changed = !strncmp(au.v[i]->action, "plan.", 5);
+		read_audit_free(&au);
 	}
-	db_read_end(&p->db, txn);
+	read_end(&t);
 	return changed;
 }
 
 int planctx_snapshot(struct planctx *p)
 {
 	struct errbuf eb = { { 0 } };
-	int rc = snapshot_get(&p->db, p->fresh, false, true, &p->snap, &eb);
+	int rc = snapshot_get(&p->rd.db, p->fresh, false, true, &p->snap, &eb);
 	if (!rc && !p->fresh) {
 		/* facts moved since the stored snapshot (serve not running, or
 		 * not yet refreshed): compute a current one, unstored */
-		MDB_txn *t;
+		struct read_txn t;
 		bool stale = false;
-		if (!db_read_begin(&p->db, &t)) {
-			stale = snapshot_facts_gen(t, &p->db) != p->snap->facts_gen;
-			db_read_end(&p->db, t);
+		if (!read_begin(&p->rd, &t, NULL)) {
+			stale = read_facts_gen(t.txn, t.db) != p->snap->facts_gen;
+			read_end(&t);
 		}
 		if (stale) {
 			cairn__store__snapshot__free_unpacked(p->snap, NULL);
 			p->snap = NULL;
-			rc = snapshot_get(&p->db, true, false, true, &p->snap, &eb);
+			rc = snapshot_get(&p->rd.db, true, false, true, &p->snap, &eb);
 		}
 	}
 	if (rc) {
@@ -208,13 +202,13 @@ int planctx_snapshot(struct planctx *p)
 	bool empty = p->snap->n_sizing == 0 && p->snap->hosts > 0;
 	if (!p->custom && !empty && !pins_changed_since(p, p->snap->computed_ms))
 		return 0;
-	MDB_txn *txn;
-	if ((rc = db_read_begin(&p->db, &txn))) {
-		fprintf(stderr, "%s: reading the store: %s\n", p->cli.prog, db_strerror(rc));
+	struct read_txn t;
+	if ((rc = read_begin(&p->rd, &t, &eb))) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
 		return 1;
 	}
-	rc = plan_compute(txn, &p->db, &p->opt, p->snap, &eb);
-	db_read_end(&p->db, txn);
+	rc = plan_compute(t.txn, t.db, &p->opt, p->snap, &eb);
+	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
 		return 1;
@@ -227,9 +221,7 @@ void planctx_close(struct planctx *p)
 	if (p->snap)
 		cairn__store__snapshot__free_unpacked(p->snap, NULL);
 	p->snap = NULL;
-	if (p->opened)
-		db_close(&p->db);
-	p->opened = false;
+	read_close(&p->rd);
 }
 
 const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s, const char *target)

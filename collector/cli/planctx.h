@@ -17,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "plan.h"
+#include "read.h"
 #include "store.pb-c.h"
 
 enum {
@@ -35,9 +36,7 @@ enum {
 
 struct planctx {
 	struct cli cli;
-	struct collector_config cfg;
-	struct db_env db;
-	bool opened;
+	struct read_ctx rd;        /* rd.cfg: the configuration; rd.db: the store */
 	struct plan_options opt;
 	bool custom;             /* a planning option was given: recompute */
 	const char *history;     /* --history TARGET */

@@ -11,6 +11,8 @@
 #include "csv.h"
 #include "depmap.h"
 #include "export.h"
+
+#include "dot.h"
 #include "pbjson.h"
 #include "rules.h"
 #include "waves.h"
@@ -873,98 +875,33 @@ int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 
 /* ---------------------------------------------------------------- dot */
 
-static void dot_str(FILE *f, const char *s)
+/* Clusters say their wave: "shop (wave 2)". */
+static bool wave_label(const Cairn__Store__App *app, char *buf, size_t n, void *arg)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if (*s == '\n') {
-			fputs("\\n", f);
-			continue;
-		}
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent)
-{
-	fputs(indent, f);
-	dot_str(f, n->id);
-	fputs(" [label=", f);
-	dot_str(f, *n->name ? n->name : n->id);
-	if (n->kind == CAIRN__STORE__NODE_KIND__CLIENTS)
-		fputs(", shape=house, style=dashed", f);
-	else if (n->kind != CAIRN__STORE__NODE_KIND__HOST)
-		fputs(", shape=ellipse, style=dashed", f);
-	fputs("];\n", f);
+	const struct export_index *ix = arg;
+	unsigned w = wave_of(ix, app->id);
+	if (!w)
+		return false;
+	snprintf(buf, n, "%s (wave %u)", app->name, w);
+	return true;
 }
 
 int export_dot(const struct export_input *in, FILE *f, struct errbuf *eb)
 {
 	const Cairn__Store__Snapshot *s = in->snap;
-	const Cairn__Store__DepMap *m = s->map;
-	fputs("digraph cairn {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n"
-	      "  edge [fontname=\"Helvetica\", fontsize=10];\n", f);
+	Cairn__Store__DepMap empty = CAIRN__STORE__DEP_MAP__INIT;
+	const Cairn__Store__DepMap *m = s->map ? s->map : &empty;
+	Cairn__Store__Snapshot view = *s;
+	view.map = (Cairn__Store__DepMap *)m;
 	struct export_index ix;
 	if (export_index_build(in, &ix))
 		return errbuf_set(eb, -ENOMEM, "dot export: out of memory");
-	for (size_t a = 0; a < s->n_apps; a++) {
-		const Cairn__Store__App *app = s->apps[a];
-		char label[512];
-		unsigned w = wave_of(&ix, app->id);
-		if (w)
-			snprintf(label, sizeof(label), "%s (wave %u)%s", app->name, w,
-				 app->infrastructure ? ", shared infrastructure" : "");
-		else
-			snprintf(label, sizeof(label), "%s", app->name);
-		fprintf(f, "  subgraph \"cluster_%zu\" {\n    label=", a);
-		dot_str(f, label);
-		fputs(";\n", f);
-		for (size_t j = 0; j < app->n_hosts; j++) {
-			const Cairn__Store__MapNode *n = lookup_find(ix.node, ix.nnode, app->hosts[j]);
-			if (n)
-				dot_node(f, n, "    ");
-		}
-		fputs("  }\n", f);
-	}
-	for (size_t i = 0; m && i < m->n_nodes; i++)
-		if (!app_of(&ix, m->nodes[i]->id))
-			dot_node(f, m->nodes[i], "  ");
+	struct dot_opts o = { wave_label, &ix };
+	int rc = dot_write(f, &view, m->host_edges, m->n_host_edges, NULL, &o);
 	export_index_free(&ix);
-	for (size_t i = 0; m && i < m->n_host_edges; i++) {
-		const Cairn__Store__MapEdge *e = m->host_edges[i];
-		/* every port of the host pair, labelled: "postgres 5432, syslog 514/udp" */
-		char label[256] = "";
-		size_t np = e->n_ports ? e->n_ports : 1;
-		bool udp = false;
-		for (size_t p = 0; p < e->n_protocols; p++)
-			udp |= e->protocols[p] == CAIRN__PROTOCOL__UDP;
-		for (size_t p = 0; p < np && p < 6; p++) {
-			uint32_t port = e->n_ports ? e->ports[p] : e->port;
-			const char *l = depmap_port_label(port);
-			size_t used = strlen(label);
-			snprintf(label + used, sizeof(label) - used, "%s%s%s%u", p ? ", " : "",
-				 l ? l : "", l ? " " : "", port);
-		}
-		if (np > 6)
-			strncat(label, ", ...", sizeof(label) - strlen(label) - 1);
-		if (udp && e->n_protocols > 1)
-			strncat(label, " (tcp+udp)", sizeof(label) - strlen(label) - 1);
-		else if (udp)
-			strncat(label, " (udp)", sizeof(label) - strlen(label) - 1);
-		fputs("  ", f);
-		dot_str(f, e->from);
-		fputs(" -> ", f);
-		dot_str(f, e->to);
-		fputs(" [label=", f);
-		dot_str(f, label);
-		fputs(e->confirmed ? "" : ", style=dashed", f);
-		fputs("];\n", f);
-	}
-	fputs("}\n", f);
-	if (ferror(f))
+	if (rc == -ENOMEM)
+		return errbuf_set(eb, rc, "dot export: out of memory");
+	if (rc)
 		return errbuf_set(eb, -EIO, "dot export: write failed (disk full?)");
 	return 0;
 }

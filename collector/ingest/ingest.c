@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "arena.h"
 #include "log.h"
 #include "store.h"
@@ -109,31 +110,6 @@ static void key_agent(struct db_key *k, const uint8_t agent_id[static 32])
 	db_key_bytes(k, agent_id, 32);
 }
 
-int ingest_addr16(const char *text, uint8_t out[static 16])
-{
-	struct in_addr a4;
-	if (!text)
-		return -EINVAL;
-	if (inet_pton(AF_INET, text, &a4) == 1) {
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &a4, 4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, text, out) == 1)
-		return 0;
-	return -EINVAL;
-}
-
-static bool addr16_loopback(const uint8_t a[static 16])
-{
-	static const uint8_t v6lo[16] = { [15] = 1 };
-	static const uint8_t v4prefix[12] = { [10] = 0xff, [11] = 0xff };
-	if (!memcmp(a, v6lo, 16))
-		return true;
-	return !memcmp(a, v4prefix, 12) && a[12] == 127;
-}
-
 static void stats_add(struct ingest_stats *to, const struct ingest_stats *from)
 {
 	uint64_t *t = (uint64_t *)to;
@@ -153,7 +129,7 @@ static int addr_claims(MDB_txn *txn, const struct db_env *env, const uint8_t age
 		for (size_t j = 0; j < nic->n_addresses; j++) {
 			const Cairn__IpAddress *ip = nic->addresses[j];
 			uint8_t a16[16];
-			if (ingest_addr16(ip->address, a16) != 0)
+			if (addr_parse(ip->address, a16) != 0)
 				continue;
 			struct db_key k;
 			db_key_init(&k);
@@ -172,7 +148,7 @@ static int addr_claims(MDB_txn *txn, const struct db_env *env, const uint8_t age
 			c.prefix_len = ip->prefix_len;
 			c.last_seen_ms = now_ms;
 			c.virtual_ = nic->virtual_;
-			c.loopback = addr16_loopback(a16) || (ip->scope && !strcmp(ip->scope, "host"));
+			c.loopback = addr_is_loopback(a16) || (ip->scope && !strcmp(ip->scope, "host"));
 			rc = store_put_msg(txn, env->dbi[STORE_ADDRS], &k, &c.base);
 			if (rc)
 				return rc;

@@ -110,7 +110,4 @@ int ingest_prune(MDB_txn *txn, const struct db_env *env, int64_t cutoff_ms, uint
  * remote address, remote port for outbound, peer identity for local. */
 uint64_t ingest_edge_hash(const Cairn__Edge *e);
 
-/* An address as 16 bytes (IPv4 as ::ffff:a.b.c.d); -EINVAL when not an address. */
-int ingest_addr16(const char *text, uint8_t out[static 16]);
-
 #endif

@@ -115,16 +115,15 @@ fail:
 	return rc;
 }
 
+static int readiness_lifecycle_parse_cb(const char *buf, size_t len, const char *name, void *out,
+						struct errbuf *eb)
+{
+	return readiness_lifecycle_parse(buf, len, name, out, eb);
+}
+
 int readiness_lifecycle_load(const char *path, struct readiness_lifecycle *lc, struct errbuf *eb)
 {
-	char *buf;
-	size_t len;
-	int rc = file_read_all(path, 4 << 20, &buf, &len, eb);
-	if (rc)
-		return rc;
-	rc = readiness_lifecycle_parse(buf, len, path, lc, eb);
-	free(buf);
-	return rc;
+	return csv_load_file(path, 4 << 20, readiness_lifecycle_parse_cb, lc, eb);
 }
 
 static const struct readiness_os *find_exact(const struct readiness_lifecycle *lc, const char *id,

@@ -147,16 +147,15 @@ fail:
 	return rc;
 }
 
+static int sizing_catalog_parse_cb(const char *buf, size_t len, const char *name, void *out,
+					struct errbuf *eb)
+{
+	return sizing_catalog_parse(buf, len, name, out, eb);
+}
+
 int sizing_catalog_load(const char *path, struct sizing_catalog *c, struct errbuf *eb)
 {
-	char *buf;
-	size_t len;
-	int rc = file_read_all(path, 16 << 20, &buf, &len, eb);
-	if (rc)
-		return rc;
-	rc = sizing_catalog_parse(buf, len, path, c, eb);
-	free(buf);
-	return rc;
+	return csv_load_file(path, 16 << 20, sizing_catalog_parse_cb, c, eb);
 }
 
 const struct sizing_instance *sizing_pick(const struct sizing_catalog *c, double cpu,

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "plan.h"
+#include "read.h"
 #include "store.h"
 
 static char snapshot_catalog[PATH_MAX];
@@ -26,159 +27,7 @@ void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms)
 	apps_opts_default(&o->apps);
 }
 
-uint64_t snapshot_facts_gen(MDB_txn *txn, const struct db_env *env)
-{
-	MDB_val k = { .mv_size = 9, .mv_data = "facts_gen" }, v;
-	if (mdb_get(txn, env->dbi[STORE_META], &k, &v))
-		return 0;
-	Cairn__Store__Counter *c = cairn__store__counter__unpack(NULL, v.mv_size, v.mv_data);
-	uint64_t gen = c ? c->value : 0;
-	if (c)
-		cairn__store__counter__free_unpacked(c, NULL);
-	return gen;
-}
 
-/* ------------------------------------------------------------ wire walk */
-
-/* Reads a varint at *p (< end); -EBADMSG when cut short. */
-static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (int shift = 0; shift < 64; shift += 7) {
-		if (*p >= end)
-			return -EBADMSG;
-		uint8_t b = *(*p)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*out = v;
-			return 0;
-		}
-	}
-	return -EBADMSG;
-}
-
-/* Steps over one top-level field at *p (< end): its number in *field and,
- * for a varint, its value in *val. -EBADMSG when cut short or of a wire type
- * a Snapshot does not use. */
-static int field_next(const uint8_t **p, const uint8_t *end, uint32_t *field, uint64_t *val)
-{
-	uint64_t tag, n;
-	*val = 0;
-	if (varint(p, end, &tag))
-		return -EBADMSG;
-	*field = (uint32_t)(tag >> 3);
-	switch (tag & 7) {
-	case 0:
-		return varint(p, end, val);
-	case 1:
-		if (end - *p < 8)
-			return -EBADMSG;
-		*p += 8;
-		return 0;
-	case 2:
-		if (varint(p, end, &n) || (uint64_t)(end - *p) < n)
-			return -EBADMSG;
-		*p += n;
-		return 0;
-	case 5:
-		if (end - *p < 4)
-			return -EBADMSG;
-		*p += 4;
-		return 0;
-	default:
-		return -EBADMSG;
-	}
-}
-
-/* Copies the top-level fields of an encoded Snapshot except field `skip`
- * into out (at least len bytes). Returns the new length or -EBADMSG. */
-static long strip_field(const uint8_t *in, size_t len, uint32_t skip, uint8_t *out)
-{
-	const uint8_t *p = in, *end = in + len;
-	size_t w = 0;
-	while (p < end) {
-		const uint8_t *start = p;
-		uint32_t field;
-		uint64_t val;
-		if (field_next(&p, end, &field, &val))
-			return -EBADMSG;
-		if (field == skip)
-			continue;
-		memcpy(out + w, start, (size_t)(p - start));
-		w += (size_t)(p - start);
-	}
-	return (long)w;
-}
-
-/* What the history needs of a packed Snapshot, read without unpacking it:
- * facts_gen (3), computed_ms (2) and whether it holds the map (5). */
-struct packed_head {
-	uint64_t facts_gen;
-	int64_t computed_ms;
-	bool has_map;
-};
-
-static int packed_head(const MDB_val *v, struct packed_head *h)
-{
-	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-	memset(h, 0, sizeof(*h));
-	while (p < end) {
-		uint32_t field;
-		uint64_t val;
-		if (field_next(&p, end, &field, &val))
-			return -EBADMSG;
-		if (field == 2)
-			h->computed_ms = (int64_t)val;
-		else if (field == 3)
-			h->facts_gen = val;
-		else if (field == 5)
-			h->has_map = true;
-	}
-	return 0;
-}
-
-static int unpack_snapshot(const MDB_val *v, bool with_map, Cairn__Store__Snapshot **out)
-{
-	if (with_map) {
-		*out = cairn__store__snapshot__unpack(NULL, v->mv_size, v->mv_data);
-		return *out ? 0 : -EBADMSG;
-	}
-	uint8_t *buf = malloc(v->mv_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	long n = strip_field(v->mv_data, v->mv_size, 5, buf);
-	if (n < 0) {
-		free(buf);
-		return (int)n;
-	}
-	*out = cairn__store__snapshot__unpack(NULL, (size_t)n, buf);
-	free(buf);
-	return *out ? 0 : -EBADMSG;
-}
-
-int snapshot_load_latest(MDB_txn *txn, const struct db_env *env, bool with_map,
-			 Cairn__Store__Snapshot **out, struct errbuf *eb)
-{
-	*out = NULL;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, env->dbi[STORE_SNAPSHOTS], &c);
-	if (rc)
-		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
-	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	if (rc == MDB_NOTFOUND) {
-		mdb_cursor_close(c);
-		return errbuf_set(eb, -ENOENT, "no snapshot stored yet");
-	}
-	if (!rc)
-		rc = unpack_snapshot(&v, with_map, out);
-	mdb_cursor_close(c);
-	if (rc)
-		return errbuf_set(eb, rc, "reading the latest snapshot: %s",
-				  rc == -EBADMSG ? "stored value does not decode (recompute with --fresh)"
-						 : db_strerror(rc));
-	return 0;
-}
 
 /* ------------------------------------------------------------ compute */
 
@@ -212,12 +61,12 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 	memset(&dec, 0, sizeof(dec));
 	memset(&ar, 0, sizeof(ar));
 	struct depmap_opts mo = { .since_ms = o->since_ms, .now_ms = o->now_ms };
-	uint64_t gen = snapshot_facts_gen(txn, env);
+	uint64_t gen = read_facts_gen(txn, env);
 	uint64_t t0 = time_mono_us();
 	int rc = depmap_build(txn, env, &mo, &dm, eb);
 	if (rc)
 		return rc;
-	int prc = snapshot_load_latest(txn, env, false, &prev, NULL);
+	int prc = read_snapshot_latest(txn, env, false, &prev, NULL);
 	if (prc && prc != -ENOENT)
 		log_warn("previous snapshot unreadable; application ids start afresh");
 	uint64_t t1 = time_mono_us();
@@ -293,9 +142,9 @@ static int thin_history(MDB_cursor *c, uint64_t last_old, int64_t now_ms)
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 8 || db_get_u64(k.mv_data) > last_old)
 			break;
-		struct packed_head h;
+		struct read_snapshot_head h;
 		bool keep = false;
-		if (!packed_head(&v, &h)) {
+		if (!read_snapshot_head(&v, &h)) {
 			int64_t age = now_ms - h.computed_ms, hour = h.computed_ms / SNAPSHOT_HOUR_MS,
 				day = h.computed_ms / STORE_DAY_MS;
 			if (age <= SNAPSHOT_HOURLY_MS)
@@ -315,7 +164,7 @@ static int thin_history(MDB_cursor *c, uint64_t last_old, int64_t now_ms)
 		uint8_t *buf = malloc(v.mv_size);
 		if (!buf)
 			return -ENOMEM;
-		long n = strip_field(v.mv_data, v.mv_size, 5, buf);
+		long n = read_snapshot_strip_map(v.mv_data, v.mv_size, buf);
 		if (n >= 0) {
 			uint8_t key[8];
 			memcpy(key, k.mv_data, 8);
@@ -414,8 +263,8 @@ static int latest_gen(MDB_txn *txn, const struct db_env *env, uint64_t *gen)
 	}
 	/* facts_gen is field 3: the top level only is walked; a value that
 	 * does not decode counts as gen 0 (stale) */
-	struct packed_head h;
-	*gen = packed_head(&v, &h) ? 0 : h.facts_gen;
+	struct read_snapshot_head h;
+	*gen = read_snapshot_head(&v, &h) ? 0 : h.facts_gen;
 	mdb_cursor_close(c);
 	return 0; /* a snapshot exists; gen 0 when it never saw facts */
 }
@@ -429,7 +278,7 @@ int snapshot_refresh_if_stale(struct db_env *env, int64_t now_ms, bool *refreshe
 	int rc = db_read_begin(env, &txn);
 	if (rc)
 		return errbuf_set(eb, rc, "reading the store: %s", db_strerror(rc));
-	uint64_t facts = snapshot_facts_gen(txn, env), snap = 0;
+	uint64_t facts = read_facts_gen(txn, env), snap = 0;
 	int lrc = latest_gen(txn, env, &snap);
 	db_read_end(env, txn);
 	if (lrc && lrc != -ENOENT)
@@ -464,11 +313,11 @@ int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
 	int rc = db_read_begin(env, &txn);
 	if (rc)
 		return errbuf_set(eb, rc, "reading the store: %s", db_strerror(rc));
-	uint64_t facts = snapshot_facts_gen(txn, env), snap = 0;
+	uint64_t facts = read_facts_gen(txn, env), snap = 0;
 	int lrc = latest_gen(txn, env, &snap);
 	bool stale = lrc == -ENOENT || (writable && snap != facts);
 	if (!fresh && !stale) {
-		rc = snapshot_load_latest(txn, env, with_map, out, eb);
+		rc = read_snapshot_latest(txn, env, with_map, out, eb);
 		db_read_end(env, txn);
 		return rc;
 	}

@@ -6,7 +6,7 @@
  * version = latest + 1 and keeps the newest SNAPSHOT_KEEP versions whole,
  * plus a thinned history without the map (first snapshot of each hour of the
  * last 48 h, of each day of the last 90 days) for `readiness --history`.
- * Queries read the latest snapshot at once (snapshot_load_latest); `serve`
+ * Queries read the latest snapshot at once (read_snapshot_latest); `serve`
  * calls snapshot_refresh_if_stale() from a timer (at most once per
  * recompute_interval) so a snapshot follows the facts: meta "facts_gen" moves
  * with every ingest transaction and the snapshot records the value it was
@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "apps.h"
+#include "read.h"
 #include "db.h"
 #include "depmap.h"
 #include "store.pb-c.h"
@@ -45,9 +46,6 @@ void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms);
  * after loading the configuration; "" or NULL = the shipped catalog. */
 void snapshot_set_catalog(const char *path);
 
-/* meta "facts_gen" (0 when never written). */
-uint64_t snapshot_facts_gen(MDB_txn *txn, const struct db_env *env);
-
 /* Computes a snapshot from txn: map, apps (stable against the latest stored
  * snapshot), plan. *out is malloc'd (free with
  * cairn__store__snapshot__free_unpacked(*out, NULL)); version is 0 until
@@ -60,12 +58,6 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
  * transaction and thins the versions older than the newest SNAPSHOT_KEEP to
  * the history described above (their map removed). */
 int snapshot_store(struct db_env *env, Cairn__Store__Snapshot *snap, struct errbuf *eb);
-
-/* The latest stored snapshot, unpacked (malloc'd). with_map = false skips
- * the map (nodes and edges), which is most of the bytes: for commands that
- * only need applications or the plan. -ENOENT when none is stored. */
-int snapshot_load_latest(MDB_txn *txn, const struct db_env *env, bool with_map,
-			 Cairn__Store__Snapshot **out, struct errbuf *eb);
 
 /* Computes and stores a new snapshot now (read txn, then write txn).
  * *out (may be NULL) receives it; caller frees. */

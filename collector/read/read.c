@@ -48,6 +48,331 @@ void read_close(struct read_ctx *r)
 	r->opened = false;
 }
 
+/* ------------------------------------------------------------ transactions */
+
+int read_begin(const struct read_ctx *r, struct read_txn *t, struct errbuf *eb)
+{
+	t->db = &r->db;
+	t->txn = NULL;
+	int rc = db_read_begin((struct db_env *)&r->db, &t->txn);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the store %s: %s", r->cfg.state_dir,
+				  db_strerror(rc));
+	return 0;
+}
+
+void read_end(struct read_txn *t)
+{
+	if (t->txn)
+		db_read_end((struct db_env *)t->db, t->txn);
+	t->txn = NULL;
+}
+
+/* ------------------------------------------------------------ agents */
+
+/* Entries whose key starts with the 32-byte agent id. */
+static uint64_t count_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[static 32])
+{
+	MDB_cursor *cur;
+	if (mdb_cursor_open(txn, dbi, &cur))
+		return 0;
+	uint64_t n = 0;
+	MDB_val k = { 32, (void *)id }, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (!rc && k.mv_size >= 32 && !memcmp(k.mv_data, id, 32)) {
+		n++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return n;
+}
+
+static void *get_by_id(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[static 32],
+		       const ProtobufCMessageDescriptor *d)
+{
+	MDB_val k = { 32, (void *)id }, v;
+	if (mdb_get(txn, dbi, &k, &v))
+		return NULL;
+	return protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
+}
+
+int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out,
+		struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_AGENTS], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB agents: %s", db_strerror(rc));
+	size_t cap = 0;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Cairn__Store__Agent *a = cairn__store__agent__unpack(NULL, v.mv_size, v.mv_data);
+		if (!a || a->agent_id.len != KEY_PUBLIC_LEN) {
+			if (a)
+				cairn__store__agent__free_unpacked(a, NULL);
+			out->undecodable++;
+			continue;
+		}
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct read_agent *nv = realloc(out->v, cap * sizeof(*nv));
+			if (!nv) {
+				cairn__store__agent__free_unpacked(a, NULL);
+				mdb_cursor_close(cur);
+				read_agents_free(out);
+				return errbuf_set(eb, -ENOMEM, "agents: out of memory");
+			}
+			out->v = nv;
+		}
+		struct read_agent *ra = &out->v[out->n++];
+		memset(ra, 0, sizeof(*ra));
+		ra->agent = a;
+		memcpy(ra->id, a->agent_id.data, KEY_PUBLIC_LEN);
+		keys_id_hex(ra->id, ra->id_hex);
+		keys_fingerprint(ra->id, ra->fingerprint);
+		if (what & READ_AGENT_FACTS)
+			ra->facts = get_by_id(t->txn, t->db->dbi[STORE_HOSTS], ra->id,
+					      &cairn__store__host_facts__descriptor);
+		if (what & READ_AGENT_HEALTH)
+			ra->health = get_by_id(t->txn, t->db->dbi[STORE_HEALTH], ra->id,
+					       &cairn__collector_health__descriptor);
+		if (what & READ_AGENT_COUNTS) {
+			ra->perf_windows = count_prefix(t->txn, t->db->dbi[STORE_PERF], ra->id);
+			ra->edge_records = count_prefix(t->txn, t->db->dbi[STORE_EDGES], ra->id);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		read_agents_free(out);
+		return errbuf_set(eb, rc, "reading DB agents: %s", db_strerror(rc));
+	}
+	return 0;
+}
+
+void read_agents_free(struct read_agents *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		cairn__store__agent__free_unpacked(a->v[i].agent, NULL);
+		if (a->v[i].facts)
+			cairn__store__host_facts__free_unpacked(a->v[i].facts, NULL);
+		if (a->v[i].health)
+			cairn__collector_health__free_unpacked(a->v[i].health, NULL);
+	}
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ------------------------------------------------------------ series */
+
+static int push_msg(void ***v, size_t *n, void *p)
+{
+	if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4 ...: grow to the next power of two */
+		void **nv = realloc(*v, (*n ? *n * 2 : 1) * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+	}
+	(*v)[(*n)++] = p;
+	return 0;
+}
+
+struct range {
+	int64_t since_ms, until_ms;
+};
+
+/* Walks the entries of one agent from key agent | start (start_len bytes of
+ * big-endian start): judge(key after the id, range) says 1 keep (unpack with
+ * d), 0 skip, -1 stop. */
+static int walk_agent(const struct read_txn *t, enum store_db dbi, const uint8_t id[static 32],
+		      const uint8_t *start, size_t start_len, const ProtobufCMessageDescriptor *d,
+		      int (*judge)(const uint8_t *rest, size_t n, const struct range *r),
+		      const struct range *arg,
+		      void ***v, size_t *n, const char *what, struct errbuf *eb)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[dbi], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB %s: %s", what, db_strerror(rc));
+	uint8_t key[48];
+	memcpy(key, id, 32);
+	memcpy(key + 32, start, start_len);
+	MDB_val k = { 32 + start_len, key }, val;
+	for (rc = mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE);
+	     !rc && k.mv_size >= 32 && !memcmp(k.mv_data, id, 32);
+	     rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+		int j = judge((const uint8_t *)k.mv_data + 32, k.mv_size - 32, arg);
+		if (j < 0)
+			break;
+		if (j == 0)
+			continue;
+		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, val.mv_size, val.mv_data);
+		if (!m) {
+			char hex[KEY_ID_HEX_LEN + 1];
+			keys_id_hex(id, hex);
+			log_warn("a stored %s value of agent %.16s does not decode; skipped", what, hex);
+			continue;
+		}
+		if (push_msg(v, n, m)) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			mdb_cursor_close(cur);
+			return errbuf_set(eb, -ENOMEM, "%s: out of memory", what);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return errbuf_set(eb, rc, "reading DB %s: %s", what, db_strerror(rc));
+	return 0;
+}
+
+/* perf key: window_start_ms(u64) */
+static int judge_perf(const uint8_t *rest, size_t n, const struct range *r)
+{
+	if (n != 8)
+		return 0;
+	int64_t start = (int64_t)db_get_u64(rest);
+	if (r->until_ms > 0 && start >= r->until_ms)
+		return -1;
+	return start >= r->since_ms;
+}
+
+int read_perf_series(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
+		     int64_t since_ms, int64_t until_ms, struct read_perf *out, struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	struct range r = { since_ms > 0 ? since_ms : 0, until_ms };
+	uint8_t start[8];
+	db_put_u64(start, (uint64_t)r.since_ms);
+	int rc = walk_agent(t, STORE_PERF, id, start, 8, &cairn__perf_window__descriptor, judge_perf,
+			    &r, (void ***)&out->v, &out->n, "perf", eb);
+	if (rc)
+		read_perf_free(out);
+	return rc;
+}
+
+void read_perf_free(struct read_perf *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		cairn__perf_window__free_unpacked(p->v[i], NULL);
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+/* edges key: day(u32) | edge_hash(u64) */
+static int judge_edge(const uint8_t *rest, size_t n, const struct range *r)
+{
+	if (n < 4)
+		return 0;
+	int64_t day_ms = (int64_t)db_get_u32(rest) * STORE_DAY_MS;
+	if (r->until_ms > 0 && day_ms >= r->until_ms)
+		return -1;
+	return 1;
+}
+
+int read_edge_days(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
+		   int64_t since_ms, int64_t until_ms, struct read_edges *out, struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	struct range r = { since_ms > 0 ? since_ms : 0, until_ms };
+	uint8_t start[4];
+	db_put_u32(start, (uint32_t)(r.since_ms / STORE_DAY_MS));
+	int rc = walk_agent(t, STORE_EDGES, id, start, 4, &cairn__store__edge_day__descriptor,
+			    judge_edge, &r, (void ***)&out->v, &out->n, "edges", eb);
+	if (rc)
+		read_edges_free(out);
+	return rc;
+}
+
+void read_edges_free(struct read_edges *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		cairn__store__edge_day__free_unpacked(e->v[i], NULL);
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+/* ------------------------------------------------------------ migration statuses */
+
+int read_statuses(const struct read_txn *t, struct read_statuses *out, struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_MIGRATION], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB migration: %s", db_strerror(rc));
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Cairn__Store__MigrationStatus *m =
+			cairn__store__migration_status__unpack(NULL, v.mv_size, v.mv_data);
+		if (!m)
+			continue;
+		if (push_msg((void ***)&out->v, &out->n, m)) {
+			cairn__store__migration_status__free_unpacked(m, NULL);
+			mdb_cursor_close(cur);
+			read_statuses_free(out);
+			return errbuf_set(eb, -ENOMEM, "migration statuses: out of memory");
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		read_statuses_free(out);
+		return errbuf_set(eb, rc, "reading DB migration: %s", db_strerror(rc));
+	}
+	return 0;
+}
+
+void read_statuses_free(struct read_statuses *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		cairn__store__migration_status__free_unpacked(s->v[i], NULL);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ------------------------------------------------------------ audit log */
+
+int read_audit(const struct read_txn *t, int64_t since_ms, size_t max, struct read_audit *out,
+	       struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_AUDIT], &cur);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB audit: %s", db_strerror(rc));
+	uint8_t k8[8];
+	db_put_u64(k8, since_ms > 0 ? (uint64_t)since_ms : 0);
+	MDB_val k = { sizeof(k8), k8 }, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc && (!max || out->n < max);
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Cairn__Store__AuditEntry *a =
+			cairn__store__audit_entry__unpack(NULL, v.mv_size, v.mv_data);
+		if (!a)
+			continue;
+		if (push_msg((void ***)&out->v, &out->n, a)) {
+			cairn__store__audit_entry__free_unpacked(a, NULL);
+			mdb_cursor_close(cur);
+			read_audit_free(out);
+			return errbuf_set(eb, -ENOMEM, "audit log: out of memory");
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND) {
+		read_audit_free(out);
+		return errbuf_set(eb, rc, "reading DB audit: %s", db_strerror(rc));
+	}
+	return 0;
+}
+
+void read_audit_free(struct read_audit *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		cairn__store__audit_entry__free_unpacked(a->v[i], NULL);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
 /* ------------------------------------------------------------ hosts */
 
 static int cmp_host(const void *a, const void *b)
@@ -349,4 +674,203 @@ void read_nodes_free(struct read_nodes *ix)
 	free(ix->sorted);
 	ix->sorted = NULL;
 	ix->n = 0;
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+uint64_t read_facts_gen(MDB_txn *txn, const struct db_env *env)
+{
+	MDB_val k = { .mv_size = 9, .mv_data = "facts_gen" }, v;
+	if (mdb_get(txn, env->dbi[STORE_META], &k, &v))
+		return 0;
+	Cairn__Store__Counter *c = cairn__store__counter__unpack(NULL, v.mv_size, v.mv_data);
+	uint64_t gen = c ? c->value : 0;
+	if (c)
+		cairn__store__counter__free_unpacked(c, NULL);
+	return gen;
+}
+
+/* ------------------------------------------------------------ wire walk */
+
+/* Reads a varint at *p (< end); -EBADMSG when cut short. */
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return -EBADMSG;
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* Steps over one top-level field at *p (< end): its number in *field and,
+ * for a varint, its value in *val. -EBADMSG when cut short or of a wire type
+ * a Snapshot does not use. */
+static int field_next(const uint8_t **p, const uint8_t *end, uint32_t *field, uint64_t *val)
+{
+	uint64_t tag, n;
+	*val = 0;
+	if (varint(p, end, &tag))
+		return -EBADMSG;
+	*field = (uint32_t)(tag >> 3);
+	switch (tag & 7) {
+	case 0:
+		return varint(p, end, val);
+	case 1:
+		if (end - *p < 8)
+			return -EBADMSG;
+		*p += 8;
+		return 0;
+	case 2:
+		if (varint(p, end, &n) || (uint64_t)(end - *p) < n)
+			return -EBADMSG;
+		*p += n;
+		return 0;
+	case 5:
+		if (end - *p < 4)
+			return -EBADMSG;
+		*p += 4;
+		return 0;
+	default:
+		return -EBADMSG;
+	}
+}
+
+/* Copies the top-level fields of an encoded Snapshot except field `skip`
+ * into out (at least len bytes). Returns the new length or -EBADMSG. */
+static long strip_field(const uint8_t *in, size_t len, uint32_t skip, uint8_t *out)
+{
+	const uint8_t *p = in, *end = in + len;
+	size_t w = 0;
+	while (p < end) {
+		const uint8_t *start = p;
+		uint32_t field;
+		uint64_t val;
+		if (field_next(&p, end, &field, &val))
+			return -EBADMSG;
+		if (field == skip)
+			continue;
+		memcpy(out + w, start, (size_t)(p - start));
+		w += (size_t)(p - start);
+	}
+	return (long)w;
+}
+
+int read_snapshot_head(const MDB_val *v, struct read_snapshot_head *h)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	memset(h, 0, sizeof(*h));
+	while (p < end) {
+		uint32_t field;
+		uint64_t val;
+		if (field_next(&p, end, &field, &val))
+			return -EBADMSG;
+		if (field == 2)
+			h->computed_ms = (int64_t)val;
+		else if (field == 3)
+			h->facts_gen = val;
+		else if (field == 5)
+			h->has_map = true;
+	}
+	return 0;
+}
+
+static int unpack_snapshot(const MDB_val *v, bool with_map, Cairn__Store__Snapshot **out)
+{
+	if (with_map) {
+		*out = cairn__store__snapshot__unpack(NULL, v->mv_size, v->mv_data);
+		return *out ? 0 : -EBADMSG;
+	}
+	uint8_t *buf = malloc(v->mv_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	long n = strip_field(v->mv_data, v->mv_size, 5, buf);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	*out = cairn__store__snapshot__unpack(NULL, (size_t)n, buf);
+	free(buf);
+	return *out ? 0 : -EBADMSG;
+}
+
+int read_snapshot_latest(MDB_txn *txn, const struct db_env *env, bool with_map,
+			 Cairn__Store__Snapshot **out, struct errbuf *eb)
+{
+	*out = NULL;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, env->dbi[STORE_SNAPSHOTS], &c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND) {
+		mdb_cursor_close(c);
+		return errbuf_set(eb, -ENOENT, "no snapshot stored yet");
+	}
+	if (!rc)
+		rc = unpack_snapshot(&v, with_map, out);
+	mdb_cursor_close(c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading the latest snapshot: %s",
+				  rc == -EBADMSG ? "stored value does not decode (recompute with --fresh)"
+						 : db_strerror(rc));
+	return 0;
+}
+
+long read_snapshot_strip_map(const uint8_t *in, size_t len, uint8_t *out)
+{
+	return strip_field(in, len, 5, out);
+}
+
+int read_snapshots_each(const struct read_txn *t, bool with_map,
+			int (*fn)(const Cairn__Store__Snapshot *s, void *arg), void *arg,
+			struct errbuf *eb)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_SNAPSHOTS], &c);
+	if (rc)
+		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		Cairn__Store__Snapshot *s;
+		int urc = unpack_snapshot(&v, with_map, &s);
+		if (urc == -EBADMSG) {
+			log_warn("snapshot %llu does not decode; skipped",
+				 k.mv_size == 8 ? (unsigned long long)db_get_u64(k.mv_data) : 0ULL);
+			continue;
+		}
+		if (urc) {
+			rc = urc;
+			break;
+		}
+		int frc = fn(s, arg);
+		cairn__store__snapshot__free_unpacked(s, NULL);
+		if (frc) {
+			mdb_cursor_close(c);
+			return frc;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return errbuf_set(eb, rc, "reading DB snapshots: %s", db_strerror(rc));
+	return 0;
+}
+
+int read_lookup_host(const struct read_ctx *r, const char *needle, struct read_host *out,
+		     struct errbuf *eb)
+{
+	struct read_txn t;
+	int rc = read_begin(r, &t, eb);
+	if (rc)
+		return rc;
+	rc = read_find_host(t.txn, t.db, needle, out, eb);
+	read_end(&t);
+	return rc;
 }

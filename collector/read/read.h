@@ -1,6 +1,16 @@
-/* Shared helpers for the collector's read commands (hosts, host, deps, apps,
- * readiness, plan, ...): open the store, find a host or an application by
- * what a person typed, print aligned tables.
+/* The read layer: everything a read command, the web console or the API
+ * gets from the store comes through here (or through estate.h, the host view,
+ * and the analysis and planning functions that take a read transaction).
+ *
+ *  - one open context (struct read_ctx) per process;
+ *  - a read transaction per thread (struct read_txn): every view is read
+ *    through one, so a view is consistent in itself, and any thread can read
+ *    with its own transaction while `serve` writes;
+ *  - typed, owned views: agents, perf series, edge records, migration
+ *    statuses, snapshots. Owned = unpacked copies that stay valid after the
+ *    transaction ends; each has its _free;
+ *  - lookups by what a person typed (hosts, applications) with close matches;
+ *  - decisions are written through decide.h (one helper over db_write).
  *
  * Every command takes --state-dir DIR or -c FILE; read_open() turns those
  * into an open LMDB environment (<state_dir>/db) exactly like `serve` finds
@@ -19,6 +29,7 @@
 #include "db.h"
 #include "keys.h"
 #include "store.h"
+#include "cairn.pb-c.h"
 #include "store.pb-c.h"
 #include "util.h"
 
@@ -41,6 +52,127 @@ int read_open_config(struct read_ctx *r, const struct collector_config *cfg, boo
 		     struct errbuf *eb);
 void read_close(struct read_ctx *r);
 
+/* ---- transactions ---- */
+
+/* A read transaction of the calling thread (LMDB: one per thread at a time). */
+struct read_txn {
+	MDB_txn *txn;
+	const struct db_env *db;
+};
+
+/* Begins one. -errno / LMDB error with eb saying what failed. */
+int read_begin(const struct read_ctx *r, struct read_txn *t, struct errbuf *eb);
+void read_end(struct read_txn *t);
+
+/* ---- agents ---- */
+
+/* One agent record with what the listing commands show beside it. */
+struct read_agent {
+	uint8_t id[KEY_PUBLIC_LEN];
+	char id_hex[KEY_ID_HEX_LEN + 1];
+	char fingerprint[KEY_FINGERPRINT_HEX_LEN + 1];
+	Cairn__Store__Agent *agent;       /* never NULL */
+	Cairn__Store__HostFacts *facts;   /* READ_AGENT_FACTS; NULL before the first HostInfo */
+	Cairn__CollectorHealth *health;   /* READ_AGENT_HEALTH; NULL when none reported */
+	uint64_t perf_windows;            /* READ_AGENT_COUNTS: stored perf windows */
+	uint64_t edge_records;            /* READ_AGENT_COUNTS: stored edge-day records */
+};
+
+struct read_agents {
+	struct read_agent *v;
+	size_t n;
+	size_t undecodable;               /* agent records skipped: they did not decode */
+};
+
+enum {
+	READ_AGENT_FACTS = 1 << 0,
+	READ_AGENT_HEALTH = 1 << 1,
+	READ_AGENT_COUNTS = 1 << 2,
+};
+
+/* Every agent record, in id order, with what `what` asks for. */
+int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out,
+		struct errbuf *eb);
+void read_agents_free(struct read_agents *a);
+
+/* ---- series ---- */
+
+/* Perf windows of one host that start in [since_ms, until_ms) (0 = unbounded),
+ * in time order. */
+struct read_perf {
+	Cairn__PerfWindow **v;
+	size_t n;
+};
+int read_perf_series(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
+		     int64_t since_ms, int64_t until_ms, struct read_perf *out, struct errbuf *eb);
+void read_perf_free(struct read_perf *p);
+
+/* Edge-day records of one host from the UTC day of since_ms to the days
+ * starting before until_ms (0 = unbounded), in key order (day, edge hash). */
+struct read_edges {
+	Cairn__Store__EdgeDay **v;
+	size_t n;
+};
+int read_edge_days(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
+		   int64_t since_ms, int64_t until_ms, struct read_edges *out, struct errbuf *eb);
+void read_edges_free(struct read_edges *e);
+
+/* ---- migration statuses ---- */
+
+/* The current status of every target (host id or app id) that has one. */
+struct read_statuses {
+	Cairn__Store__MigrationStatus **v;
+	size_t n;
+};
+int read_statuses(const struct read_txn *t, struct read_statuses *out, struct errbuf *eb);
+void read_statuses_free(struct read_statuses *s);
+
+/* ---- audit log ---- */
+
+/* Audit entries at or after since_ms, oldest first, at most max (0 = all). */
+struct read_audit {
+	Cairn__Store__AuditEntry **v;
+	size_t n;
+};
+int read_audit(const struct read_txn *t, int64_t since_ms, size_t max, struct read_audit *out,
+	       struct errbuf *eb);
+void read_audit_free(struct read_audit *a);
+
+/* ---- snapshots ---- */
+
+/* meta "facts_gen" (0 when never written): moves with every ingest
+ * transaction; a snapshot records the value it was computed from. */
+uint64_t read_facts_gen(MDB_txn *txn, const struct db_env *env);
+
+/* The latest stored snapshot, unpacked (malloc'd). with_map = false skips
+ * the map (nodes and edges), which is most of the bytes: for commands that
+ * only need applications or the plan. -ENOENT when none is stored. */
+int read_snapshot_latest(MDB_txn *txn, const struct db_env *env, bool with_map,
+			 Cairn__Store__Snapshot **out, struct errbuf *eb);
+
+/* What the history needs of a packed Snapshot, read without unpacking it:
+ * facts_gen (3), computed_ms (2) and whether it holds the map (5).
+ * -EBADMSG when the value does not parse. */
+struct read_snapshot_head {
+	uint64_t facts_gen;
+	int64_t computed_ms;
+	bool has_map;
+};
+int read_snapshot_head(const MDB_val *v, struct read_snapshot_head *h);
+
+/* An encoded Snapshot without its map (field 5) into out (>= len bytes):
+ * the new length, or -EBADMSG. For the thinned history. */
+long read_snapshot_strip_map(const uint8_t *in, size_t len, uint8_t *out);
+
+/* Calls fn for every stored snapshot, oldest first (without the map unless
+ * with_map). fn owns nothing: the snapshot is freed after it returns; a
+ * non-zero return stops the walk and is returned. */
+int read_snapshots_each(const struct read_txn *t, bool with_map,
+			int (*fn)(const Cairn__Store__Snapshot *s, void *arg), void *arg,
+			struct errbuf *eb);
+
+/* ---- hosts by name ---- */
+
 /* One host as a person may name it. */
 struct read_host {
 	uint8_t id[KEY_PUBLIC_LEN];
@@ -59,6 +191,10 @@ int read_hosts_list(MDB_txn *txn, const struct db_env *db, struct read_host **ou
  * -EEXIST when the text matches several hosts (eb lists them). */
 int read_find_host(MDB_txn *txn, const struct db_env *db, const char *needle,
 		    struct read_host *out, struct errbuf *eb);
+
+/* read_find_host in a read transaction of its own. */
+int read_lookup_host(const struct read_ctx *r, const char *needle, struct read_host *out,
+		     struct errbuf *eb);
 
 /* The same over an already loaded list (no LMDB). Returns the index. */
 int read_match_host(const struct read_host *hosts, size_t n, const char *needle, size_t *idx,

@@ -3,11 +3,13 @@
  * load balancers, external endpoints, cairn's own traffic, inbound-only
  * edges and the --since filter. */
 #include <criterion/criterion.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "analysis_fixture.h"
 #include "config.h"
 #include "depmap.h"
@@ -370,21 +372,21 @@ Test(depmap, days_merge_and_since_filter)
 Test(depmap, addresses_and_ports)
 {
 	uint8_t a[16], b[16];
-	cr_assert_eq(depmap_addr_parse("10.1.2.3", a), 0);
-	cr_assert_eq(depmap_addr_parse("::ffff:10.1.2.3", b), 0);
+	cr_assert_eq(addr_parse("10.1.2.3", a), 0);
+	cr_assert_eq(addr_parse("::ffff:10.1.2.3", b), 0);
 	cr_expect_eq(memcmp(a, b, 16), 0);
-	cr_assert_eq(depmap_addr_parse("[fe80::1%eth0]", a), 0);
-	cr_assert_eq(depmap_addr_parse("[::ffff:10.1.2.3]", a), 0);
+	cr_assert_eq(addr_parse("[fe80::1%eth0]", a), 0);
+	cr_assert_eq(addr_parse("[::ffff:10.1.2.3]", a), 0);
 	cr_expect_eq(memcmp(a, b, 16), 0);
-	cr_assert_eq(depmap_addr_parse("fe80::1%eth0", a), 0);
-	cr_expect_neq(depmap_addr_parse("not-an-address", a), 0);
-	cr_expect_neq(depmap_addr_parse("", a), 0);
-	cr_assert_eq(depmap_addr_parse("::1", a), 0);
-	cr_expect(depmap_addr_is_loopback(a));
-	cr_assert_eq(depmap_addr_parse("127.8.9.10", a), 0);
-	cr_expect(depmap_addr_is_loopback(a));
+	cr_assert_eq(addr_parse("fe80::1%eth0", a), 0);
+	cr_expect_neq(addr_parse("not-an-address", a), 0);
+	cr_expect_neq(addr_parse("", a), 0);
+	cr_assert_eq(addr_parse("::1", a), 0);
+	cr_expect(addr_is_loopback(a));
+	cr_assert_eq(addr_parse("127.8.9.10", a), 0);
+	cr_expect(addr_is_loopback(a));
 	char text[64];
-	depmap_addr_format(b, text, sizeof(text));
+	addr_format(b, text, sizeof(text));
 	cr_expect_str_eq(text, "10.1.2.3");
 	cr_expect_str_eq(depmap_port_label(5432), "postgres");
 	cr_expect_str_eq(depmap_port_label(11211), "memcached");

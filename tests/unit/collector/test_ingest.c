@@ -1,6 +1,7 @@
 /* Ingest: what one batch stores, exactly-once storage, the group-commit
  * writer and its rejections, and growth / storage-full handling. */
 #include <criterion/criterion.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "batchgen.h"
 #include "enroll.h"
 #include "ingest.h"
@@ -115,7 +117,7 @@ Test(ingest, apply_stores_every_kind)
 
 	/* address index: 10.0.7.1 -> this agent, not loopback */
 	uint8_t a16[16];
-	cr_assert_eq(ingest_addr16("10.0.7.1", a16), 0);
+	cr_assert_eq(addr_parse("10.0.7.1", a16), 0);
 	uint8_t key[48];
 	memcpy(key, a16, 16);
 	memcpy(key + 16, kp.pk, 32);
@@ -125,7 +127,7 @@ Test(ingest, apply_stores_every_kind)
 	cr_assert_str_eq(c->nic, "eth0");
 	cr_assert(!c->loopback);
 	cairn__store__addr_claim__free_unpacked(c, NULL);
-	cr_assert_eq(ingest_addr16("127.0.0.1", a16), 0);
+	cr_assert_eq(addr_parse("127.0.0.1", a16), 0);
 	memcpy(key, a16, 16);
 	cr_assert_eq(mdb_get(txn, env.dbi[STORE_ADDRS], &k, &v), 0);
 	c = cairn__store__addr_claim__unpack(NULL, v.mv_size, v.mv_data);
@@ -139,7 +141,7 @@ Test(ingest, apply_stores_every_kind)
 	b = make(&o, &p, &n);
 	cr_assert_eq(ingest_apply(txn, &env, kp.pk, b, 2000, &st), 0);
 	cr_assert_eq(count_db(txn, STORE_ADDRS), 3);
-	cr_assert_eq(ingest_addr16("10.0.7.1", a16), 0);
+	cr_assert_eq(addr_parse("10.0.7.1", a16), 0);
 	memcpy(key, a16, 16);
 	cr_assert_eq(mdb_get(txn, env.dbi[STORE_ADDRS], &k, &v), MDB_NOTFOUND);
 

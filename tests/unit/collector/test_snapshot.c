@@ -107,7 +107,7 @@ Test(snapshot, history_is_thinned_and_stripped_of_the_map)
 	cr_expect_geq(stored, SNAPSHOT_KEEP + 46 + 80, "%zu stored", stored);
 
 	Cairn__Store__Snapshot *latest = NULL;
-	cr_assert_eq(snapshot_load_latest(txn, &f.env, true, &latest, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(read_snapshot_latest(txn, &f.env, true, &latest, &eb), 0, "%s", eb.msg);
 	cr_expect_eq(latest->computed_ms, now);
 	cr_expect_not_null(latest->map);
 	cairn__store__snapshot__free_unpacked(latest, NULL);

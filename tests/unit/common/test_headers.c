@@ -6,29 +6,38 @@
 #include <dirent.h>
 #include <string.h>
 
-#ifndef COMMON_DIR
-#error "COMMON_DIR must be defined"
+#include <stdio.h>
+
+#ifndef SOURCE_ROOT
+#error "SOURCE_ROOT must be defined"
 #endif
 
+static const char *const dirs[] = { CHECKED_DIRS };
 static const char *const checked[] = { CHECKED_HEADERS };
 
-Test(headers, every_common_header_is_checked)
+Test(headers, every_header_is_checked)
 {
-	DIR *d = opendir(COMMON_DIR);
-	cr_assert_not_null(d, "cannot open %s", COMMON_DIR);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len < 3 || strcmp(de->d_name + len - 2, ".h"))
-			continue;
-		int found = 0;
-		for (size_t i = 0; i < sizeof(checked) / sizeof(checked[0]); i++)
-			if (!strcmp(checked[i], de->d_name))
-				found = 1;
-		cr_expect(found,
-			  "common/%s was added after meson last configured: run 'meson setup "
-			  "--reconfigure BUILDDIR' so that it is compiled on its own too",
-			  de->d_name);
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", SOURCE_ROOT, dirs[d]);
+		DIR *dir = opendir(path);
+		cr_assert_not_null(dir, "cannot open %s", path);
+		struct dirent *de;
+		while ((de = readdir(dir))) {
+			size_t len = strlen(de->d_name);
+			if (len < 3 || strcmp(de->d_name + len - 2, ".h"))
+				continue;
+			char rel[512];
+			snprintf(rel, sizeof(rel), "%s/%s", dirs[d], de->d_name);
+			int found = 0;
+			for (size_t i = 0; i < sizeof(checked) / sizeof(checked[0]); i++)
+				if (!strcmp(checked[i], rel))
+					found = 1;
+			cr_expect(found,
+				  "%s was added after meson last configured: run 'meson setup "
+				  "--reconfigure BUILDDIR' so that it is compiled on its own too",
+				  rel);
+		}
+		closedir(dir);
 	}
-	closedir(d);
 }
