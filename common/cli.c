@@ -96,25 +96,24 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 			goto out;
 		case '?':
 			if (optopt && optopt < 0x100)
-				fprintf(stderr, "%s: unknown option '-%c'\n\n", cli->prog, optopt);
+				fprintf(stderr, "%s: unknown option '-%c'\n", cli->prog, optopt);
 			else
-				fprintf(stderr, "%s: unknown option '%s'\n\n", cli->prog,
+				fprintf(stderr, "%s: unknown option '%s'\n", cli->prog,
 					argv[optind - 1]);
-			usage(stderr);
+			cli_try_help(cli->prog);
 			rc = 2;
 			goto out;
 		case ':':
-			fprintf(stderr, "%s: option '%s' needs an argument\n\n", cli->prog,
+			fprintf(stderr, "%s: option '%s' needs an argument\n", cli->prog,
 				argv[optind - 1]);
-			usage(stderr);
+			cli_try_help(cli->prog);
 			rc = 2;
 			goto out;
 		default:
 			if (extra && extra->handle && !extra->handle(opt, optarg, extra->ctx))
 				break;
-			if (!extra || !extra->handle) {
-				usage(stderr);
-			}
+			/* the handler printed what was wrong with the value */
+			cli_try_help(cli->prog);
 			rc = 2;
 			goto out;
 		}
@@ -321,4 +320,9 @@ int cli_key_load_or_create(const struct cli *cli, const char *path, struct keypa
 		return 1;
 	}
 	return 0;
+}
+
+void cli_try_help(const char *prog)
+{
+	fprintf(stderr, "Try '%s --help' for the options.\n", prog);
 }

@@ -102,4 +102,8 @@ struct cli_extra cli_quiet_option(bool *quiet);
 int cli_key_load_or_create(const struct cli *cli, const char *path, struct keypair *kp,
 			   bool *created);
 
+/* After a usage error's one line ("prog: unknown option '--x'"): where the
+ * options are, instead of the whole help text. */
+void cli_try_help(const char *prog);
+
 #endif

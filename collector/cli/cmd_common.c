@@ -1,4 +1,5 @@
 /* What every read command shares on the command line side. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,21 @@
 #include "format.h"
 #include "read.h"
 #include "snapshot.h"
+
+int cmd_exit_code(int rc)
+{
+	switch (rc) {
+	case 0:
+		return CMD_EXIT_OK;
+	case -ENOENT:
+		return CMD_EXIT_NOTFOUND;
+	case -EEXIST: /* ambiguous: the person must say more */
+	case -EINVAL:
+		return CMD_EXIT_USAGE;
+	default:
+		return CMD_EXIT_FAIL;
+	}
+}
 
 int cmd_open_store(struct read_ctx *r, struct cli *cli, bool writable)
 {

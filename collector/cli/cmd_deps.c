@@ -54,8 +54,14 @@ static int deps_opt(int opt, const char *arg, void *ctx)
 	case OPT_LEVEL:
 		if (!strcmp(arg, "host")) {
 			o->service = false;
-		} else if (!strcmp(arg, "service") || !strcmp(arg, "process")) {
+		} else if (!strcmp(arg, "service")) {
 			o->service = true;
+		} else if (!strcmp(arg, "process")) {
+			fprintf(stderr,
+				"cairn-collector deps: --level process: the map has no level per "
+				"process id; --level service is per program (its restart-stable "
+				"identity) and port\n");
+			return -1;
 		} else {
 			fprintf(stderr, "cairn-collector deps: --level: '%s' is not host or service\n",
 				arg);
@@ -131,8 +137,8 @@ int deps_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
-		deps_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cli.prog, cli.args[0]);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	if (o.host && o.app) {
@@ -197,16 +203,16 @@ int deps_main(int argc, char *argv[])
 		struct read_host h;
 		if ((rc = read_lookup_host(&q, o.host, &h, &eb))) {
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-			exit_code = 1;
+			exit_code = cmd_exit_code(rc);
 			goto out;
 		}
 		memcpy(host_id, h.id_hex, sizeof(host_id));
 	}
 	if (o.app) {
 		size_t ai;
-		if (read_find_app(s, o.app, &ai, &eb)) {
+		if ((rc = read_find_app(s, o.app, &ai, &eb))) {
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-			exit_code = 1;
+			exit_code = cmd_exit_code(rc);
 			goto out;
 		}
 		app_id = s->apps[ai]->id;

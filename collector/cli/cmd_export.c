@@ -152,8 +152,8 @@ int export_main(int argc, char *argv[])
 	bool ads = fmt && !strcmp(fmt, "ads-csv");
 	if (!fmt || (strcmp(fmt, "mhub-csv") && !ads && strcmp(fmt, "json") && strcmp(fmt, "dot")) ||
 	    p.cli.nargs > (ads ? 2 : 1) || (ads && p.cli.nargs < 2 && !p.output)) {
-		fprintf(stderr, "%s: expected a format: mhub-csv, ads-csv DIR, json or dot\n\n", p.cli.prog);
-		export_usage(stderr);
+		fprintf(stderr, "%s: expected a format: mhub-csv, ads-csv DIR, json or dot\n", p.cli.prog);
+		cli_try_help(p.cli.prog);
 		free(args);
 		return 2;
 	}

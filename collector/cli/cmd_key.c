@@ -34,8 +34,8 @@ int key_main(int argc, char *argv[])
 		if (cli.nargs)
 			fprintf(stderr, "%s: unknown subcommand '%s'\n\n", cli.prog, cli.args[0]);
 		else
-			fprintf(stderr, "%s: missing subcommand (show)\n\n", cli.prog);
-		key_usage(stderr);
+			fprintf(stderr, "%s: missing subcommand (show)\n", cli.prog);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	struct collector_config cfg;

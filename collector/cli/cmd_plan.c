@@ -141,8 +141,9 @@ static int readiness_history(struct planctx *p, const char *needle)
 {
 	char id[256];
 	bool is_app;
-	if (planctx_resolve(p, needle, id, sizeof(id), &is_app))
-		return 1;
+	int rrc = planctx_resolve(p, needle, id, sizeof(id), &is_app);
+	if (rrc)
+		return rrc;
 	struct read_txn t;
 	struct errbuf eb = { { 0 } };
 	if (read_begin(&p->rd, &t, &eb)) {
@@ -175,8 +176,8 @@ int readiness_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs > 1) {
-		fprintf(stderr, "%s: at most one HOST or APP\n\n", p.cli.prog);
-		readiness_usage(stderr);
+		fprintf(stderr, "%s: at most one HOST or APP\n", p.cli.prog);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
@@ -304,8 +305,8 @@ int sizing_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", p.cli.prog, p.cli.args[0]);
-		sizing_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", p.cli.prog, p.cli.args[0]);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
@@ -445,8 +446,8 @@ int cost_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", p.cli.prog, p.cli.args[0]);
-		cost_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", p.cli.prog, p.cli.args[0]);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
@@ -654,9 +655,9 @@ int plan_main(int argc, char *argv[])
 	if (pin || unpin)
 		return plan_pin(&p, pin);
 	if (p.cli.nargs != 1 || strcmp(p.cli.args[0], "waves")) {
-		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE' or 'plan unpin APP'\n\n",
+		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE' or 'plan unpin APP'\n",
 			p.cli.prog);
-		plan_usage(stderr);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {

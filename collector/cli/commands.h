@@ -33,6 +33,11 @@ void collector_usage(void *f);
 #define CMD_EXIT_NOTFOUND 3   /* what was named does not exist */
 #define CMD_EXIT_CHECK 4      /* a check failed (validate) */
 
+/* The exit code for a lookup's or a write's result: 0 -> 0, -ENOENT (what
+ * was named does not exist) -> 3, -EEXIST (ambiguous) and -EINVAL -> 2,
+ * anything else -> 1. */
+int cmd_exit_code(int rc);
+
 #include <stdbool.h>
 
 struct cli;

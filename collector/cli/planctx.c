@@ -8,6 +8,8 @@
 #include "keys.h"
 #include "planctx.h"
 
+#include "commands.h"
+
 #include "format.h"
 #include "sizing.h"
 #include "snapshot.h"
@@ -31,7 +33,8 @@ static const struct option plan_longopts[] = {
 void planctx_usage_options(FILE *f)
 {
 	fprintf(f, "Planning options:\n"
-		   "  --mode asis|p95|max|avg  sizing statistic (default p95); pNN = any percentile\n"
+		   "  --mode asis|p|pNN|max|avg  sizing statistic (default p95); pNN = any percentile,\n"
+		   "                           p = the one --percentile gives\n"
 		   "  --percentile N           percentile for --mode p (1..100, default 95)\n"
 		   "  --comfort F              headroom factor on measured use (default 1.3)\n"
 		   "  --since DUR              assessment period: the last DUR (1d, 7d, 30d, ...); confidence\n"
@@ -364,7 +367,7 @@ int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, b
 	if (hits > 1) {
 		fprintf(stderr, "%s: '%s' matches several hosts or applications: give more of the id\n",
 			p->cli.prog, needle);
-		return 1;
+		return CMD_EXIT_USAGE;
 	}
 	char sugg[512] = "";
 	size_t used = 0, shown = 0;
@@ -382,5 +385,5 @@ int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, b
 	else
 		fprintf(stderr, "%s: no host or application '%s' (see 'cairn-collector hosts' and 'apps')\n",
 			p->cli.prog, needle);
-	return 1;
+	return CMD_EXIT_NOTFOUND;
 }

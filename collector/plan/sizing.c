@@ -219,8 +219,8 @@ int sizing_mode_parse(const char *s, enum sizing_mode *m, double *pct)
 		*m = SIZING_MAX;
 	} else if (!strcmp(s, "avg") || !strcmp(s, "average")) {
 		*m = SIZING_AVG;
-	} else if (!strcmp(s, "percentile")) {
-		*m = SIZING_PERCENTILE;
+	} else if (!strcmp(s, "percentile") || !strcmp(s, "p")) {
+		*m = SIZING_PERCENTILE; /* the percentile: --percentile N, else 95 */
 	} else if (s[0] == 'p' && s[1]) {
 		double v;
 		if (parse_num(s + 1, &v) || v <= 0 || v > 100)

@@ -132,7 +132,8 @@ $C migrate set shop DONE $S 2>"$tmp/err"; rc=$?
 
 note "validate"
 $C validate shop-web-01 shop-web-02 $S >"$tmp/v.txt"; rc=$?
-[ $rc -le 1 ] || fail "validate exit $rc"
+[ $rc -eq 0 ] || [ $rc -eq 4 ] || fail "validate exit $rc (0 ok, 4 check failed)"
+$C validate no-such-host shop-web-02 $S 2>/dev/null; [ $? -eq 3 ] || fail "validate of an unknown host is not-found (3), not a failed check"
 grep -q "^listener" "$tmp/v.txt" || fail "validate compares listeners"
 $C validate shop-web-01 shop-web-01 $S 2>/dev/null; [ $? -eq 2 ] || fail "validate same host is a usage error"
 
@@ -155,7 +156,11 @@ if command -v dot >/dev/null; then dot -Tsvg "$tmp/out/map.dot" -o "$tmp/out/map
 
 note "errors"
 $C readiness no-such-host $S 2>"$tmp/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "no host or application 'no-such-host'" "$tmp/err" || fail "unknown host: $rc $(cat "$tmp/err")"
+[ $rc -eq 3 ] && grep -q "no host or application 'no-such-host'" "$tmp/err" || fail "unknown host: $rc $(cat "$tmp/err")"
+[ "$(wc -l <"$tmp/err")" -le 2 ] || fail "an error is one line, not the help: $(cat "$tmp/err")"
+$C sizing --mode median $S 2>"$tmp/err"
+[ "$(wc -l <"$tmp/err")" -eq 2 ] && grep -q "^Try 'cairn-collector sizing --help'" "$tmp/err" ||
+	fail "a usage error is one line + try --help: $(cat "$tmp/err")"
 $C readiness shop-web-0 $S 2>"$tmp/err"; grep -q "did you mean" "$tmp/err" || fail "no suggestion: $(cat "$tmp/err")"
 $C sizing --mode median $S 2>/dev/null; [ $? -eq 2 ] || fail "bad --mode is a usage error"
 printf 'instance_type,family,vcpu,memory_gib,linux_on_demand_usd_per_hour,region,as_of\nx.large,x,two,4,0.1,r,2026-01-01\n' >"$tmp/bad.csv"

@@ -683,14 +683,14 @@ Test(apps, dot_and_json_output)
 	json_decref(root);
 	free(js);
 
-	/* unknown names: exit 1 with close matches */
+	/* unknown names: exit 3 (not found) with close matches */
 	char *argv3[] = { "apps", "show", "shp", "--state-dir", f.dir, NULL };
 	char *txt = run_cmd(apps_main, 5, argv3, json_path, &rc);
-	cr_expect_eq(rc, 1);
+	cr_expect_eq(rc, 3);
 	free(txt);
 	char *argv4[] = { "deps", "--host", "no-such-host", "--state-dir", f.dir, NULL };
 	txt = run_cmd(deps_main, 5, argv4, json_path, &rc);
-	cr_expect_eq(rc, 1);
+	cr_expect_eq(rc, 3);
 	free(txt);
 	char *argv5[] = { "deps", "--level", "bogus", "--state-dir", f.dir, NULL };
 	txt = run_cmd(deps_main, 5, argv5, json_path, &rc);
