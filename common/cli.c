@@ -17,6 +17,7 @@ static const struct option common_long[] = {
 	{ "state-dir", required_argument, NULL, CLI_OPT_STATE_DIR },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	{ "wide", no_argument, NULL, CLI_OPT_WIDE },
+	{ "sort", required_argument, NULL, CLI_OPT_SORT },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -28,6 +29,7 @@ void cli_usage_common(FILE *f)
 		   "  -o, --option KEY=VAL  set a configuration key (repeatable)\n"
 		   "      --json            machine-readable output\n"
 		   "      --wide            tables with every cell whole (default: fit 100 columns)\n"
+		   "      --sort COLUMN     order table rows by COLUMN (its header; numbers by value)\n"
 		   "  -h, --help            show this help\n");
 }
 
@@ -89,6 +91,9 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 			break;
 		case CLI_OPT_WIDE:
 			cli->wide = true;
+			break;
+		case CLI_OPT_SORT:
+			cli->sort = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -132,6 +132,7 @@ static int agents_list(struct cli *cli, bool pending_only)
 		for (size_t c = 6; c < 13; c++)
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
+		format_table_sort(tab, "HOSTNAME");
 		format_table_print(tab, stdout);
 		if (pending && !pending_only)
 			printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",

@@ -151,6 +151,7 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 		format_table_align_right(t, 2);
 		if (rows) {
 			printf(infra ? "\nShared infrastructure:\n" : "Applications:\n");
+			format_table_sort(t, "NAME");
 			format_table_print(t, stdout);
 		} else if (!infra) {
 			printf("(no applications yet: no host has reported connections)\n");

@@ -29,6 +29,7 @@ int cmd_open_store(struct read_ctx *r, struct cli *cli, bool writable)
 	struct collector_config cfg;
 	memset(r, 0, sizeof(*r));
 	format_set_wide(cli->wide);
+	format_set_sort(cli->sort);
 	if (cli_collector_config(cli, &cfg))
 		return CMD_EXIT_USAGE;
 	snapshot_set_catalog(cfg.catalog);

@@ -23,21 +23,27 @@
 static void deps_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-collector deps [--host H | --app A] [--level host|service]\n"
-		   "                            [--since DUR] [--json | --dot] [--fresh]\n\n"
+		   "                            [--unresolved] [--since DUR] [--json | --dot] [--fresh]\n\n"
 		   "Shows which hosts (or processes) depend on which: client -> server, port,\n"
 		   "samples seen, bytes, last seen, and whether both sides reported the\n"
 		   "connection. --host and --app keep the edges that touch that host or\n"
 		   "application (name, id, id prefix or fingerprint). --since 7d limits the\n"
 		   "map to recent traffic. --dot writes Graphviz (render with dot -Tsvg):\n"
-		   "one cluster per application, shared infrastructure apart.\n");
+		   "one cluster per application, shared infrastructure apart. --unresolved\n"
+		   "lists only the edges to endpoints no agent host claims (external) or that\n"
+		   "several claim (ambiguous), which the summary line counts. Outside clients\n"
+		   "(addresses without an agent connecting in) are nodes 'outside clients\n"
+		   "SUBNET (N addresses)'.\n\n"
+		   "      --unresolved      only edges to external and ambiguous endpoints\n");
 	cli_usage_common(f);
 }
 
-enum { OPT_HOST = CLI_OPT_USER, OPT_APP, OPT_LEVEL, OPT_SINCE, OPT_DOT, OPT_FRESH };
+enum { OPT_HOST = CLI_OPT_USER, OPT_APP, OPT_LEVEL, OPT_SINCE, OPT_DOT, OPT_FRESH,
+       OPT_UNRESOLVED };
 
 struct deps_opts {
 	const char *host, *app;
-	bool service, dot, fresh;
+	bool service, dot, fresh, unresolved;
 	const char *since;
 };
 
@@ -76,6 +82,9 @@ static int deps_opt(int opt, const char *arg, void *ctx)
 		return 0;
 	case OPT_FRESH:
 		o->fresh = true;
+		return 0;
+	case OPT_UNRESOLVED:
+		o->unresolved = true;
 		return 0;
 	}
 	return -1;
@@ -129,6 +138,7 @@ int deps_main(int argc, char *argv[])
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "dot", no_argument, NULL, OPT_DOT },
 		{ "fresh", no_argument, NULL, OPT_FRESH },
+		{ "unresolved", no_argument, NULL, OPT_UNRESOLVED },
 		{ 0 },
 	};
 	struct cli_extra extra = { NULL, longopts, deps_opt, &o };
@@ -227,6 +237,12 @@ int deps_main(int argc, char *argv[])
 			if (!(a && !strcmp(a->app_id, app_id)) && !(b && !strcmp(b->app_id, app_id)))
 				continue;
 		}
+		if (o.unresolved) {
+			const Cairn__Store__MapNode *b = read_nodes_get(&ix, e->to);
+			if (!b || (b->kind != CAIRN__STORE__NODE_KIND__EXTERNAL &&
+				   b->kind != CAIRN__STORE__NODE_KIND__AMBIGUOUS))
+				continue;
+		}
 		edges[ne++] = src[i];
 	}
 	for (size_t i = 0; i < m->n_nodes; i++) {
@@ -236,9 +252,9 @@ int deps_main(int argc, char *argv[])
 		else if (app_id)
 			keep_node[i] = !strcmp(n->app_id, app_id);
 		else
-			keep_node[i] = true;
+			keep_node[i] = !o.unresolved;
 	}
-	if (o.host || app_id) {
+	if (o.host || app_id || o.unresolved) {
 		/* and the other ends of the kept edges */
 		const Cairn__Store__MapNode **ends = calloc(2 * ne + 1, sizeof(*ends));
 		size_t nends = 0;
@@ -342,9 +358,10 @@ int deps_main(int argc, char *argv[])
 		format_table_free(t);
 		char when[32];
 		format_time(s->computed_ms, when, sizeof(when));
-		printf("\n%zu %s edges%s%s; snapshot %llu computed %s UTC; %llu unresolved, %llu "
+		printf("\n%zu %s %s%s%s%s; snapshot %llu computed %s UTC; %llu unresolved, %llu "
 		       "ambiguous endpoints, %llu edges from outside clients\n",
-		       ne, o.service ? "service" : "host", o.host || app_id ? " for " : "",
+		       ne, o.service ? "service" : "host", format_noun(ne, "edge", "edges"),
+		       o.unresolved ? " to unresolved endpoints" : "", o.host || app_id ? " for " : "",
 		       o.host ? o.host : (app_id ? app_name(s, app_id) : ""),
 		       (unsigned long long)s->version, when, (unsigned long long)m->unresolved,
 		       (unsigned long long)m->ambiguous, (unsigned long long)m->outside_clients);

@@ -150,6 +150,7 @@ int hosts_main(int argc, char *argv[])
 		format_table_elastic(tab, 1);
 		format_table_elastic(tab, 2);
 		format_table_elastic(tab, 9);
+		format_table_sort(tab, "HOSTNAME"); /* by name, not by key: --sort changes it */
 		format_table_print(tab, stdout);
 	}
 	format_table_free(tab);

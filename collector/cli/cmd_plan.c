@@ -521,6 +521,7 @@ int cost_main(int argc, char *argv[])
 			format_table_align_right(th, c);
 		format_table_elastic(th, 0);
 		format_table_elastic(th, 1);
+		format_table_sort(th, "HOST");
 		format_table_print(th, stdout);
 		printf("\n");
 	}
@@ -540,6 +541,7 @@ int cost_main(int argc, char *argv[])
 		for (size_t c = 1; c < 5; c++)
 			format_table_align_right(ta, c);
 		format_table_elastic(ta, 0);
+		format_table_sort(ta, "APPLICATION");
 		format_table_print(ta, stdout);
 	}
 	format_table_free(th);

@@ -142,6 +142,7 @@ int planctx_parse(struct planctx *p, int argc, char *argv[], void (*usage)(FILE 
 int planctx_open(struct planctx *p, bool writable)
 {
 	format_set_wide(p->cli.wide);
+	format_set_sort(p->cli.sort);
 	struct collector_config cfg;
 	if (cli_collector_config(&p->cli, &cfg))
 		return 2;
