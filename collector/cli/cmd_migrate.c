@@ -259,8 +259,9 @@ static void validate_usage(FILE *f)
 	fprintf(f, "Usage: cairn-collector validate SOURCE TARGET [--json]\n\n"
 		   "Compares a migrated host (TARGET, running its own agent) with its source:\n"
 		   "listeners, outbound and inbound dependencies, key package versions and\n"
-		   "utilization. Exit code 1 when something important is missing on the target\n"
-		   "(a TCP listener, an outbound dependency, a key package).\n\n");
+		   "utilization. Exit code 4 when something important is missing on the target\n"
+		   "(a TCP listener, an outbound dependency, a key package); 3 when SOURCE or\n"
+		   "TARGET is not known.\n\n");
 	cli_usage_common(f);
 }
 

@@ -3,10 +3,11 @@
 # cairn-collector(8)): one exit-code rule (0 ok, 1 runtime, 2 usage,
 # 3 not found, 4 check failed), usage errors in one line + "Try --help",
 # refusals that say why, --sort, name order and deps --unresolved.
-# Usage: cli_rules.sh COLLECTOR ESTATE
+# Usage: cli_rules.sh COLLECTOR ESTATE MANPAGE
 set -u
 C=$1
 estate=$2
+man=$3
 tmp=$(mktemp -d /tmp/cairn-it-rules-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -78,6 +79,16 @@ grep -q "no column 'bogus'" "$tmp/err" || fail "--sort of an unknown column is n
 expect_rc 0 "deps --unresolved" deps --unresolved
 grep -q "52.10.0.1" "$tmp/out" || fail "deps --unresolved does not list the external endpoint: $(cat "$tmp/out")"
 grep -q "to unresolved endpoints" "$tmp/out" || fail "deps --unresolved summary"
+
+# the man page documents every subcommand and flag --help shows
+for c in serve key agents hosts host deps apps readiness sizing cost plan migrate progress \
+	validate export check-config; do
+	grep -q "^\.B.* $c\b\|^\.B $c\|^\.BR.*$c" "$man" || fail "cairn-collector(8) has no '$c'"
+	for f in $($C $c --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		grep -q -- "$(echo "$f" | sed 's/-/\\\\-/g')" "$man" || fail "cairn-collector(8) lacks $c $f"
+	done
+done
+grep -q '^What was named does not exist' "$man" || fail "cairn-collector(8) has no exit code 3"
 
 [ $fails -eq 0 ] && echo "cli_rules: all checks passed"
 exit $((fails > 0))
