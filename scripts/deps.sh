@@ -7,7 +7,7 @@ libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libmnl-dev libinih-dev libjansso
 libsystemd-dev python3"
 # Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
-libclang-rt-14-dev"
+libclang-rt-14-dev bsdutils"
 
 cairn_missing_packages() {
 	local missing="" p

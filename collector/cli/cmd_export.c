@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "estate.h"
 #include "export.h"
+#include "format.h"
 #include "planctx.h"
 #include "store.h"
 
@@ -181,6 +182,7 @@ int export_main(int argc, char *argv[])
 		.snap = p.snap, .estate = &l.es, .windows = ads ? cols.windows : NULL,
 		.nwindows = cols.nwindows, .edges = ads ? cols.edges : NULL, .nedges = cols.nedges,
 		.statuses = l.statuses.v, .nstatuses = l.statuses.n, .generated_ms = p.opt.now_ms,
+		.progress = format_progress, .progress_arg = (void *)p.cli.prog,
 	};
 	struct errbuf eb = { { 0 } };
 	if (!strcmp(fmt, "mhub-csv")) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pbjson.h"
 #include "util.h"
@@ -104,6 +105,24 @@ static size_t width(const char *s)
 }
 
 static size_t table_width = FORMAT_WIDTH_DEFAULT;
+
+void format_progress(size_t done, size_t total, void *arg)
+{
+	static int tty = -1;
+	static int64_t last_ms;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (!tty)
+		return;
+	int64_t now = time_mono_us() / 1000;
+	if (done < total && now - last_ms < 200)
+		return;
+	last_ms = now;
+	fprintf(stderr, "\r%s: %zu/%zu hosts", (const char *)arg, done, total);
+	if (done >= total)
+		fputs("\r\033[K", stderr); /* finished: the line goes away */
+	fflush(stderr);
+}
 
 static const char *sort_column; /* --sort, NULL = the command's order */
 

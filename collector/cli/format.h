@@ -22,6 +22,11 @@ void format_set_wide(bool wide);
  * command's own order. */
 void format_set_sort(const char *column);
 
+/* A progress line for long work ("export json: 120/500 hosts") on stderr,
+ * rewritten in place at most every 200 ms and cleared at the end (done ==
+ * total); nothing at all when stderr is not a terminal. arg: the label. */
+void format_progress(size_t done, size_t total, void *arg);
+
 /* ---- tables for people ---- */
 
 struct format_table;

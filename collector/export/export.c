@@ -738,6 +738,8 @@ int export_ads_csv(const struct export_input *in, const char *dir, struct errbuf
 			ads_nics(f[1], h);
 			ads_procs(f[2], h);
 			ads_conns(f[3], f[4], in, i);
+			if (in->progress)
+				in->progress(i + 1, in->estate->n, in->progress_arg);
 			ads_perf(f[5], in, i);
 		}
 	} else {
@@ -835,6 +837,8 @@ int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 			json_t *h = host_json(&ix, &in->estate->hosts[i]);
 			rc = h ? json_dumpf(h, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -ENOMEM;
 			json_decref(h);
+			if (in->progress)
+				in->progress(i + 1, in->estate->n, in->progress_arg);
 		}
 		fputs("\n  ]", f);
 	}

@@ -80,6 +80,14 @@ expect_rc 0 "deps --unresolved" deps --unresolved
 grep -q "52.10.0.1" "$tmp/out" || fail "deps --unresolved does not list the external endpoint: $(cat "$tmp/out")"
 grep -q "to unresolved endpoints" "$tmp/out" || fail "deps --unresolved summary"
 
+# long work shows progress on a terminal, and nothing when stderr is not one
+expect_rc 0 "export json to a file" export json -o "$tmp/inv.json"
+[ "$(cat "$tmp/err")" = "wrote $tmp/inv.json" ] || fail "export wrote more than its result to a non-terminal: $(cat -A "$tmp/err")"
+if command -v script >/dev/null; then
+	script -qec "$C export json -o $tmp/inv2.json $S" "$tmp/tty" >/dev/null 2>&1
+	grep -q "export: 22/22 hosts" "$tmp/tty" || fail "no progress line on a terminal: $(cat -A "$tmp/tty")"
+fi
+
 # the man page documents every subcommand and flag --help shows
 for c in serve key agents hosts host deps apps readiness sizing cost plan migrate progress \
 	validate export check-config; do
