@@ -185,6 +185,13 @@ int readiness_main(int argc, char *argv[])
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
+	{
+		int frc = planctx_app_filter(&p);
+		if (frc) {
+			planctx_close(&p);
+			return frc;
+		}
+	}
 	if (p.history) {
 		rc = readiness_history(&p, p.history);
 		planctx_close(&p);
@@ -213,7 +220,8 @@ int readiness_main(int argc, char *argv[])
 	if (p.cli.json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < s->n_readiness; i++)
-			json_array_append_new(arr, msg_json(s->readiness[i]));
+			if (planctx_keep(&p, s->readiness[i]->target, NULL))
+				json_array_append_new(arr, msg_json(s->readiness[i]));
 		format_print_json(json_pack("{s:I, s:I, s:I, s:I, s:f, s:s, s:o}", "snapshot",
 				     (json_int_t)s->version, "computed_ms", (json_int_t)s->computed_ms,
 				     "since_ms", (json_int_t)s->plan_since_ms, "period_ms",
@@ -239,6 +247,8 @@ int readiness_main(int argc, char *argv[])
 	qsort(rows, s->n_readiness, sizeof(*rows), cmp_readiness_row);
 	for (size_t i = 0; i < s->n_readiness; i++) {
 		const Cairn__Store__Readiness *r = rows[i];
+		if (!planctx_keep(&p, r->target, NULL))
+			continue;
 		char codes[512];
 		reason_codes(r, codes, sizeof(codes));
 		format_table_rowf(t, "%s\t%s\t%s\t%u\t%u/5\t%s\t%s", r->kind, r->name, r->category,
@@ -314,6 +324,13 @@ int sizing_main(int argc, char *argv[])
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
+	{
+		int frc = planctx_app_filter(&p);
+		if (frc) {
+			planctx_close(&p);
+			return frc;
+		}
+	}
 	struct planctx_names nm;
 	if (planctx_names_build(s, &nm)) {
 		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
@@ -323,6 +340,8 @@ int sizing_main(int argc, char *argv[])
 	if (p.cli.json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < s->n_sizing; i++) {
+			if (!planctx_keep(&p, s->sizing[i]->host, s->sizing[i]->app_id))
+				continue;
 			json_t *j = msg_json(s->sizing[i]);
 			json_object_set_new(j, "name", json_string(planctx_names_get(&nm, s->sizing[i]->host)));
 			json_array_append_new(arr, j);
@@ -350,10 +369,12 @@ int sizing_main(int argc, char *argv[])
 		planctx_close(&p);
 		return 1;
 	}
+	size_t nz = 0;
 	for (size_t i = 0; i < s->n_sizing; i++)
-		zs[i] = s->sizing[i];
-	sort_sizing(&nm, zs, s->n_sizing);
-	for (size_t i = 0; i < s->n_sizing; i++) {
+		if (planctx_keep(&p, s->sizing[i]->host, s->sizing[i]->app_id))
+			zs[nz++] = s->sizing[i];
+	sort_sizing(&nm, zs, nz);
+	for (size_t i = 0; i < nz; i++) {
 		const Cairn__Store__Sizing *z = zs[i];
 		char cpu[32], mem[32], st[48];
 		snprintf(cpu, sizeof(cpu), "%.2f>%.2f", z->cpu_observed, z->cpu_needed);
@@ -455,6 +476,13 @@ int cost_main(int argc, char *argv[])
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
+	{
+		int frc = planctx_app_filter(&p);
+		if (frc) {
+			planctx_close(&p);
+			return frc;
+		}
+	}
 	struct cost_sum total = { 0 };
 	struct cost_sum *apps = calloc(s->n_apps + 1, sizeof(*apps));
 	struct app_pos *order = calloc(s->n_apps + 1, sizeof(*order));
@@ -486,6 +514,8 @@ int cost_main(int argc, char *argv[])
 	struct format_table *ta = jh ? NULL : format_table_new(5, ahead);
 	for (size_t i = 0; i < s->n_sizing; i++) {
 		const Cairn__Store__Sizing *z = s->sizing[i];
+		if (!planctx_keep(&p, z->host, z->app_id))
+			continue;
 		size_t k = app_index(order, s->n_apps, z->app_id);
 		const Cairn__Store__App *app = k < s->n_apps ? s->apps[k] : NULL;
 		double a = asis_total(z), r = sized_total(z);
@@ -526,6 +556,8 @@ int cost_main(int argc, char *argv[])
 		printf("\n");
 	}
 	for (size_t k = 0; k < s->n_apps; k++) {
+		if (p.app_id[0] && !apps[k].hosts)
+			continue; /* --app: the other applications are not asked for */
 		if (ja)
 			json_array_append_new(ja, json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:s}", "id",
 							    s->apps[k]->id, "name", s->apps[k]->name, "hosts",

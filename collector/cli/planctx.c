@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "keys.h"
 #include "planctx.h"
@@ -27,6 +28,8 @@ static const struct option plan_longopts[] = {
 	{ "progress", required_argument, NULL, PLANCTX_OPT_PROGRESS },
 	{ "note", required_argument, NULL, PLANCTX_OPT_NOTE },
 	{ "fresh", no_argument, NULL, PLANCTX_OPT_FRESH },
+	{ "app", required_argument, NULL, PLANCTX_OPT_APP },
+	{ "until", required_argument, NULL, PLANCTX_OPT_UNTIL },
 	{ 0 },
 };
 
@@ -41,6 +44,9 @@ void planctx_usage_options(FILE *f)
 		   "                           is the share of it covered by data; default 7d\n"
 		   "  --catalog CSV            instance catalog (default: config key catalog, else shipped)\n"
 		   "  --max-hosts N            hosts per migration wave (default 25)\n"
+		   "  --until DATE             end of the assessment period (YYYY-MM-DD or\n"
+		   "                           YYYY-MM-DDTHH:MM, UTC; default now)\n"
+		   "  --app APP                only that application's hosts (readiness, sizing, cost)\n"
 		   "  --fresh                  recompute the plan now instead of using the stored snapshot\n");
 }
 
@@ -91,8 +97,28 @@ static int handle(int opt, const char *arg, void *ctx)
 			fprintf(stderr, "%s: --since '%s' is not a duration (use e.g. 12h, 7d, 30d)\n", prog, arg);
 			return -1;
 		}
-		p->opt.since_ms = p->opt.now_ms - (int64_t)ms;
+		p->since_dur_ms = ms; /* from --until, which may come later */
 		p->custom = true;
+		return 0;
+	case PLANCTX_OPT_UNTIL: {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *end = strptime(arg, "%Y-%m-%dT%H:%M", &tm);
+		if (!end || *end) {
+			memset(&tm, 0, sizeof(tm));
+			end = strptime(arg, "%Y-%m-%d", &tm);
+		}
+		if (!end || *end) {
+			fprintf(stderr, "%s: --until '%s' is not a date (use 2026-11-30 or "
+					"2026-11-30T18:00, UTC)\n", prog, arg);
+			return -1;
+		}
+		p->opt.now_ms = (int64_t)timegm(&tm) * 1000;
+		p->custom = true;
+		return 0;
+	}
+	case PLANCTX_OPT_APP:
+		p->app = arg;
 		return 0;
 	case PLANCTX_OPT_CATALOG:
 		str_copy(p->catalog, arg, sizeof(p->catalog));
@@ -136,7 +162,38 @@ int planctx_parse(struct planctx *p, int argc, char *argv[], void (*usage)(FILE 
 	plan_options_init(&p->opt, time_now_ms());
 	p->progress = -1;
 	struct cli_extra extra = { NULL, plan_longopts, handle, p };
-	return cli_parse(&p->cli, "cairn-collector", argc, argv, &extra, usage);
+	int rc = cli_parse(&p->cli, "cairn-collector", argc, argv, &extra, usage);
+	if (p->since_dur_ms)
+		p->opt.since_ms = p->opt.now_ms - (int64_t)p->since_dur_ms;
+	return rc;
+}
+
+int planctx_app_filter(struct planctx *p)
+{
+	if (!p->app || p->app_id[0])
+		return 0;
+	size_t ai;
+	struct errbuf eb = { { 0 } };
+	int rc = read_find_app(p->snap, p->app, &ai, &eb);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return cmd_exit_code(rc);
+	}
+	str_copy(p->app_id, p->snap->apps[ai]->id, sizeof(p->app_id));
+	return 0;
+}
+
+bool planctx_keep(const struct planctx *p, const char *target, const char *app_id)
+{
+	if (!p->app_id[0])
+		return true;
+	if (!strcmp(target, p->app_id) || (app_id && !strcmp(app_id, p->app_id)))
+		return true;
+	const Cairn__Store__App *a = planctx_app(p->snap, p->app_id);
+	for (size_t i = 0; a && i < a->n_hosts; i++)
+		if (!strcmp(a->hosts[i], target))
+			return true;
+	return false;
 }
 
 int planctx_open(struct planctx *p, bool writable)

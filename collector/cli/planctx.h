@@ -32,6 +32,8 @@ enum {
 	PLANCTX_OPT_PROGRESS,
 	PLANCTX_OPT_NOTE,
 	PLANCTX_OPT_FRESH,
+	PLANCTX_OPT_APP,
+	PLANCTX_OPT_UNTIL,
 };
 
 struct planctx {
@@ -44,6 +46,9 @@ struct planctx {
 	int progress;            /* --progress N, -1 when absent */
 	const char *note;        /* --note TEXT */
 	bool fresh;              /* --fresh: recompute even with default options */
+	const char *app;         /* --app APP: only that application's rows */
+	char app_id[128];        /* --app resolved (planctx_keep), "" before */
+	uint64_t since_dur_ms;   /* --since DUR, applied relative to --until */
 	char catalog[4096];
 	Cairn__Store__Snapshot *snap;
 };
@@ -80,6 +85,13 @@ const char *planctx_names_get(const struct planctx_names *nm, const char *host);
 void planctx_names_free(struct planctx_names *nm);
 /* Application of id, or NULL. */
 const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id);
+
+/* --app: resolves the application once the snapshot is there. Returns 0
+ * (also without --app) or the exit code (message printed: 3 not found). */
+int planctx_app_filter(struct planctx *p);
+/* Whether a row of host_or_app (an agent id or app id; app_id: the host's
+ * application, may be NULL) passes --app. */
+bool planctx_keep(const struct planctx *p, const char *target, const char *app_id);
 
 /* Resolves what a person typed to a host id (hex) or app id in p->snap:
  * host by id/prefix/name, else app by id/name. *is_app tells which. Prints an

@@ -75,6 +75,15 @@ sort -g -c "$tmp/saving" 2>/dev/null || fail "cost --sort saving: $(cat "$tmp/sa
 expect_rc 0 "hosts --sort bogus" hosts --sort bogus
 grep -q "no column 'bogus'" "$tmp/err" || fail "--sort of an unknown column is not reported"
 
+# filters: --app, --until
+expect_rc 0 "cost --app shop" cost --app shop
+awk '/^HOST /{f=1;next} f&&NF==0{exit} f{print $2}' "$tmp/out" | sort -u >"$tmp/apps"
+[ "$(cat "$tmp/apps")" = "shop" ] || fail "cost --app shop shows other applications: $(cat "$tmp/apps" | tr '\n' ' ')"
+expect_rc 3 "sizing --app of an unknown application" sizing --app no-such
+expect_rc 0 "readiness --until --since" readiness --until 2026-11-30 --since 1d
+grep -q "period since 2026-11-29 00:00 UTC" "$tmp/out" || fail "--until does not end the period: $(head -1 "$tmp/out")"
+expect_rc 2 "readiness --until garbage" readiness --until yesterday
+
 # unresolved endpoints listed, not only counted
 expect_rc 0 "deps --unresolved" deps --unresolved
 grep -q "52.10.0.1" "$tmp/out" || fail "deps --unresolved does not list the external endpoint: $(cat "$tmp/out")"
