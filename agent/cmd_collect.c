@@ -4,7 +4,11 @@
  * The same collectors as the daemon. Performance rates and process CPU need
  * two samples: the command samples, waits --interval (1 s live, 10 ms under
  * --root where the counters cannot move) and samples again; the process
- * delta between the two snapshots is reported too. */
+ * delta between the two snapshots is reported too.
+ *
+ * Sockets: one sample, or with --window DUR samples every --interval for
+ * DUR with the event capture on (capture.h), aggregated into one window:
+ * what a user runs to check that short-lived connections are seen. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,8 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "cli.h"
 #include "collect.h"
+#include "collect_host.h"
+#include "collect_perf.h"
+#include "collect_pkg.h"
 #include "collect_proc.h"
 #include "collect_sock.h"
 #include "commands.h"
@@ -22,27 +30,33 @@
 #include "log.h"
 #include "pbjson.h"
 #include "util.h"
+#include "window.h"
 
-enum { OPT_ROOT = CLI_OPT_USER, OPT_ONLY, OPT_INTERVAL };
+enum { OPT_ROOT = CLI_OPT_USER, OPT_ONLY, OPT_INTERVAL, OPT_WINDOW };
 
 struct collect_opts {
 	const char *root;
 	bool only[COLLECT_NKINDS];
 	bool only_given;
 	long interval_ms;
+	uint64_t window_ms;         /* --window: socket window with event capture; 0 = one sample */
 	const char *prog;
 };
 
 static void collect_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-agent collect [--root DIR] [--json] [--only LIST] [--interval MS]\n\n"
+	fprintf(f, "Usage: cairn-agent collect [--root DIR] [--json] [--only LIST] [--interval MS]\n"
+		   "                           [--window DUR]\n\n"
 		   "Prints what the agent collects on this host: host facts, performance,\n"
 		   "processes, sockets and packages. Nothing is sent or stored.\n\n"
 		   "      --root DIR        read /proc, /sys, /etc, /var/lib from a captured tree\n"
 		   "                        (default: the config's root, else /)\n"
 		   "      --only LIST       comma-separated subset of host,perf,proc,sock,pkg\n"
 		   "      --interval MS     wait between the two samples used for rates\n"
-		   "                        (default 1000, 10 with --root)\n");
+		   "                        (default 1000, 10 with --root)\n"
+		   "      --window DUR      sockets: sample every --interval for DUR (e.g. 10s)\n"
+		   "                        with eBPF connection capture on, and print that one\n"
+		   "                        window (short-lived connections and UDP flows included)\n");
 	cli_usage_common(f);
 }
 
@@ -84,6 +98,14 @@ static int handle_option(int opt, const char *arg, void *ctx)
 		o->interval_ms = v;
 		return 0;
 	}
+	case OPT_WINDOW:
+		if (config_parse_duration(arg, &o->window_ms) || o->window_ms < 100 ||
+		    o->window_ms > 3600 * 1000) {
+			fprintf(stderr, "cairn-agent collect: --window: '%s' is not a duration between "
+					"100ms and 1h (use e.g. 10s, 2m)\n", arg);
+			return -1;
+		}
+		return 0;
 	}
 	return -1;
 }
@@ -100,6 +122,9 @@ struct results {
 	Cairn__PackageInventory **pkgs;
 	size_t npkgs;
 	Cairn__CollectorHealth *health;
+	struct capture *capture;    /* with --window */
+	char capture_desc[256];     /* "" unless sockets were collected */
+	struct capture_counters capture_cnt;
 };
 
 static void results_free(struct results *r)
@@ -121,6 +146,7 @@ static void results_free(struct results *r)
 	free(r->pkgs);
 	if (r->health)
 		cairn__collector_health__free_unpacked(r->health, NULL);
+	capture_close(r->capture);
 }
 
 static void sleep_ms(long ms)
@@ -128,6 +154,68 @@ static void sleep_ms(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+/* One socket sample, then (with capture) the capture's flows of the time
+ * since the last sample, into w. */
+static int sock_sample(struct collect_ctx *ctx, struct sock_scanner *s, struct window *w,
+		       struct capture *cap, uint32_t interval_ms)
+{
+	const struct sock_sample *smp;
+	int rc = collect_sock_scanner_sample(s, ctx, time_now_ms(), &smp);
+	if (rc)
+		return rc;
+	if (capture_active(cap)) {
+		struct capture_take t;
+		rc = capture_take(cap, &t);
+		if (!rc)
+			rc = window_add_flows(w, s, &t, interval_ms);
+		capture_take_free(&t);
+		if (rc)
+			return rc;
+	}
+	return window_add_sample(w, smp);
+}
+
+int cmd_collect_sock(struct collect_ctx *ctx, int64_t now_ms, uint64_t window_ms,
+		     uint32_t interval_ms, struct capture *cap, Cairn__ConnectionWindow **conns,
+		     Cairn__ListenerSet **listeners)
+{
+	struct sock_scanner *s = NULL;
+	struct window *w = NULL;
+	*conns = NULL;
+	*listeners = NULL;
+	int rc = collect_sock_scanner_new(&s, ctx, NULL);
+	if (!rc)
+		rc = window_new(&w, now_ms);
+	if (!rc)
+		rc = sock_sample(ctx, s, w, window_ms ? cap : NULL, interval_ms);
+	if (!rc && window_ms) {
+		uint64_t start = time_mono_ms(), next = start + interval_ms;
+		for (;;) {
+			uint64_t now = time_mono_ms();
+			if (now >= start + window_ms)
+				break;
+			uint64_t until = next < start + window_ms ? next : start + window_ms;
+			if (now < until) {
+				if (capture_active(cap))
+					capture_poll(cap, (int)(until - now > 200 ? 200 : until - now));
+				else
+					sleep_ms((long)(until - now > 200 ? 200 : until - now));
+				continue;
+			}
+			next += interval_ms;
+			if ((rc = sock_sample(ctx, s, w, cap, interval_ms)))
+				break;
+		}
+		if (!rc) /* the last stretch */
+			rc = sock_sample(ctx, s, w, cap, interval_ms);
+	}
+	if (!rc)
+		rc = window_close(w, time_now_ms(), conns, listeners);
+	window_free(w);
+	collect_sock_scanner_free(s);
+	return rc;
 }
 
 static int run_collectors(struct collect_ctx *ctx, const struct collect_opts *o, struct results *r)
@@ -138,41 +226,65 @@ static int run_collectors(struct collect_ctx *ctx, const struct collect_opts *o,
 	int rc = 0;
 
 	if (o->only[COLLECT_PERF]) {
-		rc = perf_open(&perf, (uint32_t)o->interval_ms, 0);
+		rc = collect_perf_open(&perf, (uint32_t)o->interval_ms, 0);
 		if (!rc)
-			perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
+			collect_perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
 	}
 	if (!rc && o->only[COLLECT_PROC]) {
-		rc = proc_state_new(&proc);
-		if (!rc && proc_snapshot(ctx, proc, &first))
+		rc = collect_proc_state_new(&proc);
+		if (!rc && collect_proc_snapshot(ctx, proc, &first))
 			first = NULL;
 	}
 	if (rc)
 		goto out;
 	if (o->only[COLLECT_HOST])
-		host_collect(ctx, &r->host);
+		collect_host(ctx, &r->host);
 	if (o->only[COLLECT_PKG])
-		pkg_collect(ctx, NULL, &r->pkgs, &r->npkgs);
+		collect_pkg(ctx, NULL, &r->pkgs, &r->npkgs);
 	if (o->only[COLLECT_PERF] || o->only[COLLECT_PROC])
 		sleep_ms(o->interval_ms);
 	if (perf) {
-		perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
-		if (perf_window_close(perf, time_now_ms(), &r->perf))
+		collect_perf_sample(ctx, perf, time_mono_ms(), time_now_ms());
+		if (collect_perf_window_close(perf, time_now_ms(), &r->perf))
 			collect_error(ctx, COLLECT_PERF, "no performance counters could be sampled");
 	}
-	if (proc && !proc_snapshot(ctx, proc, &r->procs) && first)
-		proc_delta(first, r->procs, &r->delta);
+	if (proc && !collect_proc_snapshot(ctx, proc, &r->procs) && first)
+		collect_proc_delta(first, r->procs, &r->delta);
 	if (o->only[COLLECT_SOCK]) {
-		int src = collect_sock(ctx, time_now_ms(), &r->conns, &r->listeners);
+		struct capture_opts co = { .short_lived_ms = (uint32_t)o->interval_ms };
+		if (!ctx->live) {
+			co.disable = true;
+			co.disable_reason = "not the live host (--root)";
+		}
+		rc = capture_open(&r->capture, ctx, &co);
+		if (rc)
+			goto out;
+		str_copy(r->capture_desc, capture_describe(r->capture), sizeof(r->capture_desc));
+		if (!o->window_ms) {
+			/* One sample: the capture was only probed, to say what it would be. */
+			capture_close(r->capture);
+			r->capture = NULL;
+		}
+		int src = cmd_collect_sock(ctx, time_now_ms(), o->window_ms, (uint32_t)o->interval_ms,
+					   r->capture, &r->conns, &r->listeners);
+		capture_get_counters(r->capture, &r->capture_cnt);
 		if (src)
 			collect_error(ctx, COLLECT_SOCK, "no socket table could be read: %s", strerror(-src));
 	}
 out:
 	if (first)
 		cairn__process_snapshot__free_unpacked(first, NULL);
-	perf_close(perf);
-	proc_state_free(proc);
+	collect_perf_close(perf);
+	collect_proc_state_free(proc);
 	r->health = collect_health(ctx);
+	if (r->capture_desc[0]) {
+		r->health->capture = collect_strdup(r->capture_desc);
+		r->health->capture_ebpf = r->capture != NULL && capture_active(r->capture);
+		r->health->capture_events = r->capture_cnt.events;
+		r->health->capture_ringbuf_drops = r->capture_cnt.ringbuf_drops;
+		r->health->capture_map_full = r->capture_cnt.map_full + r->capture_cnt.flows_lost;
+		r->health->capture_udp_datagrams = r->capture_cnt.udp_datagrams;
+	}
 	return rc;
 }
 
@@ -207,6 +319,8 @@ static int print_json(const struct collect_ctx *ctx, const struct collect_opts *
 	rc |= set_msg(doc, "process_delta", r->delta ? &r->delta->base : NULL);
 	rc |= set_msg(doc, "listeners", r->listeners ? &r->listeners->base : NULL);
 	rc |= set_msg(doc, "connections", r->conns ? &r->conns->base : NULL);
+	if (r->capture_desc[0])
+		json_object_set_new(doc, "capture", json_string(r->capture_desc));
 	if (o->only[COLLECT_PKG]) { /* [] when no database was found */
 		json_t *arr = json_array();
 		for (size_t i = 0; arr && i < r->npkgs; i++) {
@@ -423,7 +537,17 @@ static void print_socks(const Cairn__ListenerSet *l, const Cairn__ConnectionWind
 				printf("-> %s:%u", T(e->remote_address), e->remote_port);
 			if (e->peer_pid)
 				printf(" (pid %u %s)", e->peer_pid, T(e->peer_process_name));
-			printf("  x%u\n", e->max_concurrent);
+			printf("  x%u", e->max_concurrent);
+			if (e->connections_opened || e->connections_closed)
+				printf("  opened %lu closed %lu short %lu", (unsigned long)e->connections_opened,
+				       (unsigned long)e->connections_closed, (unsigned long)e->short_lived);
+			if (e->datagrams_sent || e->datagrams_received)
+				printf("  datagrams %lu/%lu", (unsigned long)e->datagrams_sent,
+				       (unsigned long)e->datagrams_received);
+			if (e->bytes_sent || e->bytes_received)
+				printf("  bytes %lu/%lu", (unsigned long)e->bytes_sent,
+				       (unsigned long)e->bytes_received);
+			printf("\n");
 		}
 	}
 }
@@ -436,6 +560,9 @@ static void print_people(const struct results *r)
 		print_perf(r->perf);
 	if (r->procs)
 		print_procs(r->procs, r->delta);
+	if (r->capture_desc[0])
+		printf("\nCapture      %s%s\n", T(r->capture_desc),
+		       r->capture || strncmp(r->capture_desc, "ebpf", 4) ? "" : " (not used for one sample: see --window)");
 	print_socks(r->listeners, r->conns);
 	if (r->pkgs || r->health->stats[COLLECT_PKG]->runs) {
 		printf("\nPackages\n");
@@ -472,6 +599,7 @@ int collect_main(int argc, char *argv[])
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "window", required_argument, NULL, OPT_WINDOW },
 		{ 0 },
 	};
 	struct cli_extra extra = { NULL, longopts, handle_option, &o };

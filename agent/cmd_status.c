@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "channel.h"
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
@@ -21,13 +22,28 @@
 /* A status file older than this means the daemon is not running (it writes
  * every DAEMON_STATUS_PERIOD_MS). */
 #define STATUS_STALE_MS (5 * DAEMON_STATUS_PERIOD_MS)
+/* Running but not delivering: batches wait and no ACK came for this many
+ * report windows (since the last ACK, or since the start). */
+#define STATUS_STALL_WINDOWS 2
+
+enum {
+	STATUS_EXIT_OK = 0,
+	STATUS_EXIT_NO_STATE = 1,
+	STATUS_EXIT_NOT_RUNNING = 3,
+	STATUS_EXIT_NOT_DELIVERING = 4,
+};
 
 static void status_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-agent status [-c FILE | --state-dir DIR] [--json]\n\n"
 		   "Shows whether the agent runs and is connected, the last acknowledged\n"
 		   "batch, the spool depth, dropped batches and errors by kind.\n"
-		   "Exit 0 when the state could be read, 1 when there is no agent state.\n");
+		   "Exit codes (like systemctl status): 0 running and delivering (or no\n"
+		   "collector configured), 3 not running, 4 running but not delivering (no\n"
+		   "ACK for more than %d report windows while batches wait, or the collector\n"
+		   "refused a batch as a conflict: agent key used by two machines?), 1 no\n"
+		   "agent state in the state dir.\n",
+		STATUS_STALL_WINDOWS);
 	cli_usage_common(f);
 }
 
@@ -130,6 +146,10 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 	} else {
 		printf("agent:       no status file in %s (not started yet?)\n", state_dir);
 	}
+	if (*jstr(st, "spool_error"))
+		printf("spool:       unreadable: %s ('cairn-agent run' moves a damaged spool "
+		       "aside on its next start)\n",
+		       jstr(st, "spool_error"));
 	if (spool) {
 		str_bytes((uint64_t)jint(spool, "bytes"), a, sizeof(a));
 		printf("spool:       %lld batch%s, %s; next seq %lld, acknowledged up to %lld\n",
@@ -141,6 +161,14 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 		       (long long)jint(spool, "dropped_batches"),
 		       jint(spool, "dropped_batches") == 1 ? "" : "es", a,
 		       jint(spool, "pending_gaps") ? "; gap record pending" : "");
+	}
+	json_t *cap = json_object_get(st, "capture");
+	if (cap) {
+		printf("capture:     %s\n", jstr(cap, "mechanism"));
+		if (jint(cap, "ringbuf_drops") || jint(cap, "map_full"))
+			printf("lost events: %lld (ring buffer full), %lld (map full) since the agent "
+			       "started\n", (long long)jint(cap, "ringbuf_drops"),
+			       (long long)jint(cap, "map_full"));
 	}
 	json_t *errors = json_object_get(st, "errors");
 	if (errors) {
@@ -162,7 +190,14 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 		json_t *reports = json_object_get(st, "reports");
 		if (reports && *jstr(reports, "last_error"))
 			printf("last report error: %s\n", jstr(reports, "last_error"));
+		json_t *colls = json_object_get(st, "collectors");
+		json_object_foreach(colls, key, v) {
+			if (jint(v, "errors") && *jstr(v, "last_error"))
+				printf("last %s error: %s\n", key, jstr(v, "last_error"));
+		}
 	}
+	if (*jstr(st, "delivery"))
+		printf("delivery:    %s\n", jstr(st, "delivery"));
 	json_t *reports = json_object_get(st, "reports");
 	if (reports && jint(reports, "last_report_ms")) {
 		fmt_time(jint(reports, "last_report_ms"), a, sizeof(a));
@@ -170,6 +205,47 @@ static void print_human(json_t *st, bool running, int64_t now, const char *state
 		       (long long)jint(reports, "last_seq"), a, (long long)jint(reports, "windows"),
 		       (long long)jint(reports, "samples"));
 	}
+}
+
+/* Whether a running agent fails to deliver: a conflict refusal from the
+ * collector, or batches waiting with no ACK for STATUS_STALL_WINDOWS report
+ * windows. Sets "delivery" in st to the reason a person reads. */
+static bool delivery_stalled(json_t *st, int64_t now)
+{
+	char buf[320], age[64], win[64];
+	if (!*jstr(st, "collector"))
+		return false;
+	json_t *errors = json_object_get(st, "errors");
+	if (jint(errors, "conflict") && jint(st, "last_error_code") == PROTO_ERR_CONFLICT &&
+	    jint(st, "last_error_ms") >= jint(st, "last_ack_ms")) {
+		snprintf(buf, sizeof(buf),
+			 "refused by the collector as a conflict (%lld): a batch with the same seq "
+			 "but other content is stored: agent key used by two machines? (docs/"
+			 "operations.md)",
+			 (long long)jint(errors, "conflict"));
+		json_object_set_new(st, "delivery", json_string(buf));
+		return true;
+	}
+	json_t *spool = json_object_get(st, "spool");
+	json_t *intervals = json_object_get(st, "intervals");
+	int64_t report_ms = jint(intervals, "report_ms");
+	if (!spool || !jint(spool, "batches") || report_ms <= 0)
+		return false;
+	int64_t since = jint(st, "last_ack_ms");
+	if (since < jint(st, "started_ms"))
+		since = jint(st, "started_ms");
+	if (now - since <= STATUS_STALL_WINDOWS * report_ms)
+		return false;
+	fmt_age(now - since, age, sizeof(age));
+	fmt_age(STATUS_STALL_WINDOWS * report_ms, win, sizeof(win));
+	snprintf(buf, sizeof(buf),
+		 "not delivering: no ACK for %s (more than %d report windows, %s), %lld batch%s "
+		 "waiting%s%s",
+		 age, STATUS_STALL_WINDOWS, win, (long long)jint(spool, "batches"),
+		 jint(spool, "batches") == 1 ? "" : "es", *jstr(st, "last_error") ? "; last error: " : "",
+		 jstr(st, "last_error"));
+	json_object_set_new(st, "delivery", json_string(buf));
+	return true;
 }
 
 int status_main(int argc, char *argv[])
@@ -217,7 +293,9 @@ int status_main(int argc, char *argv[])
 				"this state dir?\n",
 			cli.prog, cfg.state_dir, eb.msg);
 		json_decref(st);
-		return 1;
+		return STATUS_EXIT_NO_STATE;
+	} else {
+		json_object_set_new(st, "spool_error", json_string(eb.msg));
 	}
 
 	int64_t now = time_now_ms();
@@ -230,6 +308,9 @@ int status_main(int argc, char *argv[])
 	json_object_set_new(st, "status_age_ms",
 			    have_status ? json_integer(now - jint(st, "written_ms")) : json_null());
 	json_object_set_new(st, "spool_readable", json_boolean(have_spool));
+	int exit_code = running ? STATUS_EXIT_OK : STATUS_EXIT_NOT_RUNNING;
+	if (running && delivery_stalled(st, now))
+		exit_code = STATUS_EXIT_NOT_DELIVERING;
 	if (cli.json) {
 		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);
@@ -237,5 +318,5 @@ int status_main(int argc, char *argv[])
 		print_human(st, running, now, cfg.state_dir);
 	}
 	json_decref(st);
-	return 0;
+	return exit_code;
 }

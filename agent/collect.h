@@ -13,12 +13,12 @@
  * collect_proc.c, collect_pkg.c (inventory helper); collect_sock.c and
  * window.c (sockets helper).
  *
- * Collectors and their headers:
- *   host  host_collect()                          collect.h (below)
- *   perf  perf_open/perf_sample/perf_window_close collect.h (below)
- *   proc  proc_snapshot/proc_delta/proc_info_read collect_proc.h
- *   pkg   pkg_collect()                           collect.h (below)
- *   sock  collect_sock.h (sockets helper)
+ * Collectors and their headers (each exports names with its file's prefix):
+ *   host  collect_host()                                   collect_host.h
+ *   perf  collect_perf_open/_sample/_window_close          collect_perf.h
+ *   proc  collect_proc_snapshot/_delta/_info_read          collect_proc.h
+ *   pkg   collect_pkg()                                    collect_pkg.h
+ *   sock  collect_sock_scanner_new/_sample, window_*       collect_sock.h, window.h
  */
 #ifndef CAIRN_AGENT_COLLECT_H
 #define CAIRN_AGENT_COLLECT_H
@@ -102,71 +102,5 @@ void *collect_push(void *array_ptr, size_t *count, size_t elem_size);
 	((__typeof__((msg)->field))collect_push(&(msg)->field, &(msg)->n_##field, sizeof(*(msg)->field)))
 
 /* ------------------------------------------------------------------ host */
-
-/* Host facts: identity, OS, CPU, memory, virtualization, disks, filesystems,
- * NICs with addresses, default routes, DNS, time zone, uptime.
- * Live (root "/"): FQDN via getaddrinfo(AI_CANONNAME), addresses via
- * getifaddrs(), statvfs() on local filesystems. Under a fixture root:
- * FQDN from /etc/hostname, IPv6 addresses from /proc/net/if_inet6, IPv4 from
- * <root>/cairn-capture/ip-addr (`ip -o -4 addr show` output) and filesystem
- * sizes from <root>/cairn-capture/statvfs (see tests/fixtures/README.md).
- * Returns 0 (also when single facts were unreadable: counted in stats). */
-int host_collect(struct collect_ctx *ctx, Cairn__HostInfo **out);
-
-/* ------------------------------------------------------------------ perf */
-
-/* Sampling and per-window aggregation of performance counters.
- *
- * The daemon calls perf_sample() every sample_interval and
- * perf_window_close() every report window. A sample reads /proc/stat,
- * /proc/loadavg, /proc/meminfo, /proc/diskstats (whole disks),
- * /proc/net/dev and filesystem usage, and turns counter deltas against the
- * previous sample into rates; the first sample after perf_open() only primes
- * the counters (gauges such as load and memory are recorded right away). A
- * window's Stat is avg/min/max over every sample and p95 over the samples held
- * (the newest max_samples of the window). Memory is bounded by max_samples x
- * (metrics + devices). */
-struct perf_state;
-
-/* interval_ms is reported in PerfWindow.interval_ms; max_samples bounds the
- * samples kept per window for p95 (0 = 1024). */
-int perf_open(struct perf_state **out, uint32_t interval_ms, uint32_t max_samples);
-void perf_close(struct perf_state *st);
-/* mono_ms: monotonic milliseconds (time_mono_ms()) used for rates; now_ms:
- * wall clock for window bounds. Returns 0 or a negative errno when no counter
- * could be read at all. */
-int perf_sample(struct collect_ctx *ctx, struct perf_state *st, uint64_t mono_ms, int64_t now_ms);
-/* Builds the PerfWindow of the samples since the last close and starts a new
- * window (counters are kept, so rates continue). A Stat without any value
- * (rates after the very first sample, CPU when /proc/stat did not move) is
- * left unset. -ENODATA when the window holds no sample at all. */
-int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow **out);
-
-/* ------------------------------------------------------------------- pkg */
-
-/* Package inventories: dpkg (<root>/var/lib/dpkg/status), rpm (`rpm -qa
- * --queryformat` run read-only with a timeout, --dbpath <root>/var/lib/rpm
- * under a fixture root), apk (<root>/lib/apk/db/installed). Managers are
- * detected by what is present; every one found is reported.
- *
- * State lets the daemon avoid re-reading unchanged databases: when the
- * database's files did not change (inode, size, mtime) or the content hash
- * equals the last one, the inventory is sent with unchanged = true and no
- * packages. A zeroed struct pkg_state (or NULL) means "nothing sent yet". */
-enum { PKG_DPKG, PKG_RPM, PKG_APK, PKG_NMANAGERS };
-
-struct pkg_state {
-	struct pkg_manager_state {
-		bool have_hash;
-		uint8_t hash[32];
-		uint64_t sig[4];            /* dev, inode, size, mtime ns of the database */
-	} m[PKG_NMANAGERS];
-};
-
-/* out: malloc'd array of *n inventories (free each with
- * cairn__package_inventory__free_unpacked(x, NULL), then free(array)).
- * Packages are sorted by name, version, architecture. */
-int pkg_collect(struct collect_ctx *ctx, struct pkg_state *st,
-		Cairn__PackageInventory ***out, size_t *n);
 
 #endif

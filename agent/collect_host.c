@@ -1,4 +1,4 @@
-/* Host facts collector; see host_collect() in collect.h. */
+/* Host facts collector; see collect_host() in collect.h. */
 #include "collect.h"
 #include "collect_host.h"
 
@@ -60,7 +60,7 @@ static void unquote(char *v)
 	}
 }
 
-int host_parse_os_release(const char *text, Cairn__OsRelease *os)
+int collect_host_parse_os_release(const char *text, Cairn__OsRelease *os)
 {
 	char *copy = collect_strdup(text);
 	int found = 0;
@@ -90,6 +90,42 @@ int host_parse_os_release(const char *text, Cairn__OsRelease *os)
 	return found ? 0 : -ENODATA;
 }
 
+/* The vendors' wordings of /etc/redhat-release, and the os-release ID each
+ * host would have had (RHEL 7 and CentOS 7 ship both files and agree). */
+static const struct {
+	const char *prefix, *id, *name;
+} redhat_names[] = {
+	{ "Red Hat Enterprise Linux", "rhel", "Red Hat Enterprise Linux" },
+	{ "CentOS Linux", "centos", "CentOS Linux" },
+	{ "CentOS", "centos", "CentOS Linux" },
+	{ "Scientific Linux", "scientific", "Scientific Linux" },
+	{ "Oracle Linux", "ol", "Oracle Linux Server" },
+};
+
+int collect_host_parse_redhat_release(const char *line, Cairn__OsRelease *os)
+{
+	const char *id = NULL, *name = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(redhat_names) && !id; i++)
+		if (!strncmp(line, redhat_names[i].prefix, strlen(redhat_names[i].prefix)))
+			id = redhat_names[i].id, name = redhat_names[i].name;
+	const char *rel = strstr(line, " release ");
+	if (!id || !rel)
+		return -ENODATA;
+	rel += strlen(" release ");
+	char version[32];
+	size_t n = strspn(rel, "0123456789.");
+	if (!n || n >= sizeof(version))
+		return -ENODATA;
+	memcpy(version, rel, n);
+	version[n] = '\0';
+	os->id = collect_strdup(id);
+	os->id_like = collect_strdup(!strcmp(id, "rhel") ? "fedora" : "rhel fedora");
+	os->name = collect_strdup(name);
+	os->version_id = collect_strdup(version);
+	os->pretty_name = dup_clean(line);
+	return 0;
+}
+
 static void collect_os(struct collect_ctx *ctx, Cairn__HostInfo *h)
 {
 	Cairn__OsRelease *os = collect_alloc(sizeof(*os));
@@ -99,10 +135,15 @@ static void collect_os(struct collect_ctx *ctx, Cairn__HostInfo *h)
 	char buf[8192];
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
 		if (collect_read(ctx, paths[i], buf, sizeof(buf)) > 0 &&
-		    host_parse_os_release(buf, os) == 0)
+		    collect_host_parse_os_release(buf, os) == 0)
 			return;
 	}
-	collect_error(ctx, COLLECT_HOST, "no os-release in /etc/os-release or /usr/lib/os-release");
+	/* RHEL/CentOS 6 and older have no os-release, only this one line. */
+	if (collect_read_line(ctx, "/etc/redhat-release", buf, sizeof(buf)) > 0 &&
+	    collect_host_parse_redhat_release(buf, os) == 0)
+		return;
+	collect_error(ctx, COLLECT_HOST, "no os-release in /etc/os-release or /usr/lib/os-release, "
+		      "no /etc/redhat-release");
 }
 
 /* -------------------------------------------------------------------- cpu */
@@ -152,7 +193,7 @@ static void topology_add(struct cpu_topology *t, long phys, long core)
 			   (uint32_t)phys << 16 | ((uint32_t)core & 0xffff));
 }
 
-int host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
+int collect_host_parse_cpuinfo(const char *text, struct host_cpu *cpu)
 {
 	memset(cpu, 0, sizeof(*cpu));
 	struct cpu_topology topo;
@@ -421,7 +462,7 @@ static const char *const pseudo_fs[] = { "proc", "sysfs", "devtmpfs", "devpts", 
 static const char *const network_fs[] = { "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph",
 	"glusterfs", "fuse.sshfs", "fuse.glusterfs", "9p", "afs", "lustre", "gpfs", "ocfs2", NULL };
 
-bool host_fs_is_pseudo(const char *fstype, const char *mountpoint)
+bool collect_host_fs_is_pseudo(const char *fstype, const char *mountpoint)
 {
 	for (size_t i = 0; pseudo_fs[i]; i++)
 		if (!strcmp(fstype, pseudo_fs[i]))
@@ -429,7 +470,7 @@ bool host_fs_is_pseudo(const char *fstype, const char *mountpoint)
 	return false;
 }
 
-bool host_fs_is_network(const char *fstype)
+bool collect_host_fs_is_network(const char *fstype)
 {
 	/* FUSE filesystems (s3fs, rclone, gcsfuse, sshfs ...) mostly talk to a
 	 * server; fuseblk (ntfs-3g, exfat) sits on a local disk. */
@@ -460,7 +501,7 @@ static void unescape_mount(char *s)
 /* Where pid 1's mountpoints are reached from this process's mount namespace. */
 #define INIT_ROOT "/proc/1/root"
 
-int host_mount_table_open(struct collect_ctx *ctx, bool *init_ns, const char **table)
+int collect_host_mount_table_open(struct collect_ctx *ctx, bool *init_ns, const char **table)
 {
 	char path[4200];
 	struct stat sb;
@@ -494,13 +535,13 @@ static const char *mount_path(const struct host_mount *m, char *out, size_t n)
 	return out;
 }
 
-int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
+int collect_host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
 	bool init_ns;
 	const char *table;
-	int fd = host_mount_table_open(ctx, &init_ns, &table);
+	int fd = collect_host_mount_table_open(ctx, &init_ns, &table);
 	if (fd < 0)
 		return fd;
 	FILE *f = fdopen(fd, "r");
@@ -525,9 +566,9 @@ int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 		}
 		unescape_mount(dev);
 		unescape_mount(mnt);
-		if (host_fs_is_pseudo(type, mnt))
+		if (collect_host_fs_is_pseudo(type, mnt))
 			continue;
-		struct host_mount cand = { .init_ns = init_ns, .network = host_fs_is_network(type) };
+		struct host_mount cand = { .init_ns = init_ns, .network = collect_host_fs_is_network(type) };
 		str_copy(cand.mountpoint, mnt, sizeof(cand.mountpoint));
 		/* Containers bind-mount single files (/etc/hosts, /etc/resolv.conf).
 		 * Never stat a network mount: a hung server would block the agent. */
@@ -572,7 +613,7 @@ int host_mounts(struct collect_ctx *ctx, struct host_mount **out, size_t *n)
 	return rc;
 }
 
-int host_fs_usage(struct collect_ctx *ctx, const struct host_mount *m, struct host_fs_usage *u)
+int collect_host_fs_usage(struct collect_ctx *ctx, const struct host_mount *m, struct host_fs_usage *u)
 {
 	memset(u, 0, sizeof(*u));
 	if (ctx->live) {
@@ -613,7 +654,7 @@ static void collect_filesystems(struct collect_ctx *ctx, Cairn__HostInfo *h)
 {
 	struct host_mount *m;
 	size_t n;
-	int rc = host_mounts(ctx, &m, &n);
+	int rc = collect_host_mounts(ctx, &m, &n);
 	if (rc) {
 		collect_error(ctx, COLLECT_HOST, "cannot read the mount table: %s", strerror(-rc));
 		return;
@@ -625,7 +666,7 @@ static void collect_filesystems(struct collect_ctx *ctx, Cairn__HostInfo *h)
 		fs->device = dup_clean(m[i].device);
 		fs->fstype = dup_clean(m[i].fstype);
 		struct host_fs_usage u;
-		if (host_fs_usage(ctx, &m[i], &u) == 0) {
+		if (collect_host_fs_usage(ctx, &m[i], &u) == 0) {
 			fs->size_bytes = u.size_bytes;
 			fs->used_bytes = u.used_bytes;
 			fs->inodes_total = u.inodes_total;
@@ -1000,7 +1041,7 @@ static void collect_arch(struct collect_ctx *ctx, Cairn__HostInfo *h)
 	collect_error(ctx, COLLECT_HOST, "architecture unknown: no /proc/sys/kernel/arch");
 }
 
-int host_collect(struct collect_ctx *ctx, Cairn__HostInfo **out)
+int collect_host(struct collect_ctx *ctx, Cairn__HostInfo **out)
 {
 	uint64_t t0 = collect_begin(ctx, COLLECT_HOST);
 	Cairn__HostInfo *h = collect_alloc(sizeof(*h));
@@ -1022,7 +1063,7 @@ int host_collect(struct collect_ctx *ctx, Cairn__HostInfo **out)
 	char *text = collect_alloc(TEXT_MAX);
 	struct host_cpu cpu = { 0 };
 	if (collect_read(ctx, "/proc/cpuinfo", text, TEXT_MAX) > 0)
-		host_parse_cpuinfo(text, &cpu);
+		collect_host_parse_cpuinfo(text, &cpu);
 	else
 		collect_error(ctx, COLLECT_HOST, "cannot read /proc/cpuinfo");
 	h->cpu_model = dup_clean(cpu.model);

@@ -1,6 +1,7 @@
 /* Performance sampling and per-window aggregation; see collect.h. */
 #include "collect.h"
 #include "collect_host.h"
+#include "collect_perf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +152,7 @@ struct perf_state {
 	char *table;            /* PERF_TABLE_MAX bytes, reused by every sample */
 };
 
-int perf_open(struct perf_state **out, uint32_t interval_ms, uint32_t max_samples)
+int collect_perf_open(struct perf_state **out, uint32_t interval_ms, uint32_t max_samples)
 {
 	struct perf_state *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -173,7 +174,7 @@ static void devs_free(struct dev_list *l)
 	l->n = 0;
 }
 
-void perf_close(struct perf_state *st)
+void collect_perf_close(struct perf_state *st)
 {
 	if (!st)
 		return;
@@ -482,7 +483,7 @@ static void refresh_mounts(struct collect_ctx *ctx, struct perf_state *st)
 		if (st->mounts_fd < 0) {
 			bool init_ns;
 			const char *table;
-			st->mounts_fd = host_mount_table_open(ctx, &init_ns, &table);
+			st->mounts_fd = collect_host_mount_table_open(ctx, &init_ns, &table);
 		}
 		if (st->mounts_fd >= 0) {
 			/* The kernel flags POLLPRI once per mount table change. */
@@ -497,7 +498,7 @@ static void refresh_mounts(struct collect_ctx *ctx, struct perf_state *st)
 		return;
 	struct host_mount *m;
 	size_t n;
-	if (host_mounts(ctx, &m, &n)) {
+	if (collect_host_mounts(ctx, &m, &n)) {
 		collect_error(ctx, COLLECT_PERF, "cannot read the mount table");
 		return;
 	}
@@ -514,7 +515,7 @@ static void sample_fs(struct collect_ctx *ctx, struct perf_state *st)
 		st->fss.d[i].present = false;
 	for (size_t i = 0; i < st->n_mounts; i++) {
 		struct host_fs_usage u;
-		if (host_fs_usage(ctx, &st->mounts[i], &u))
+		if (collect_host_fs_usage(ctx, &st->mounts[i], &u))
 			continue;
 		bool created;
 		struct perf_dev *d = dev_get(&st->fss, st->mounts[i].mountpoint, &created);
@@ -526,7 +527,7 @@ static void sample_fs(struct collect_ctx *ctx, struct perf_state *st)
 	}
 }
 
-int perf_sample(struct collect_ctx *ctx, struct perf_state *st, uint64_t mono_ms, int64_t now_ms)
+int collect_perf_sample(struct collect_ctx *ctx, struct perf_state *st, uint64_t mono_ms, int64_t now_ms)
 {
 	uint64_t t0 = collect_begin(ctx, COLLECT_PERF);
 	double dt = st->have_prev && mono_ms > st->prev_mono_ms
@@ -545,7 +546,7 @@ int perf_sample(struct collect_ctx *ctx, struct perf_state *st, uint64_t mono_ms
 	return cpu && mem ? cpu : 0;
 }
 
-int perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow **out)
+int collect_perf_window_close(struct perf_state *st, int64_t now_ms, Cairn__PerfWindow **out)
 {
 	*out = NULL;
 	if (!st->samples)

@@ -1,4 +1,4 @@
-/* Package inventories: dpkg, rpm, apk; see pkg_collect() in collect.h. */
+/* Package inventories: dpkg, rpm, apk; see collect_pkg() in collect.h. */
 #include "collect.h"
 #include "collect_pkg.h"
 
@@ -181,7 +181,7 @@ static void dpkg_flush(struct collect_ctx *ctx, Cairn__PackageInventory *inv, st
 	memset(p, 0, sizeof(*p));
 }
 
-int pkg_parse_dpkg_status(struct collect_ctx *ctx, const char *text, size_t len,
+int collect_pkg_parse_dpkg_status(struct collect_ctx *ctx, const char *text, size_t len,
 			  Cairn__PackageInventory *inv)
 {
 	struct dpkg_para p;
@@ -233,7 +233,7 @@ int pkg_parse_dpkg_status(struct collect_ctx *ctx, const char *text, size_t len,
 
 /* ------------------------------------------------------------------ apk */
 
-int pkg_parse_apk_installed(struct collect_ctx *ctx, const char *text, size_t len,
+int collect_pkg_parse_apk_installed(struct collect_ctx *ctx, const char *text, size_t len,
 			    Cairn__PackageInventory *inv)
 {
 	struct field name = { 0 }, ver = { 0 }, arch = { 0 }, origin = { 0 }, size = { 0 };
@@ -277,7 +277,7 @@ int pkg_parse_apk_installed(struct collect_ctx *ctx, const char *text, size_t le
 
 /* ------------------------------------------------------------------ rpm */
 
-int pkg_parse_rpm_output(struct collect_ctx *ctx, const char *text, size_t len,
+int collect_pkg_parse_rpm_output(struct collect_ctx *ctx, const char *text, size_t len,
 			 Cairn__PackageInventory *inv)
 {
 	size_t lineno = 0, pos = 0;
@@ -511,7 +511,7 @@ static int collect_rpm(struct collect_ctx *ctx, const char *dbpath, Cairn__Packa
 		collect_error(ctx, COLLECT_PKG, "cannot run %s: %s", prog, strerror(-rc));
 		return rc;
 	}
-	pkg_parse_rpm_output(ctx, out, len, inv);
+	collect_pkg_parse_rpm_output(ctx, out, len, inv);
 	free(out);
 	return 0;
 }
@@ -581,14 +581,14 @@ static int read_and_parse(struct collect_ctx *ctx, int mgr, const char *path,
 		return rc;
 	}
 	if (mgr == PKG_DPKG)
-		pkg_parse_dpkg_status(ctx, text, len, inv);
+		collect_pkg_parse_dpkg_status(ctx, text, len, inv);
 	else
-		pkg_parse_apk_installed(ctx, text, len, inv);
+		collect_pkg_parse_apk_installed(ctx, text, len, inv);
 	free(text);
 	return 0;
 }
 
-int pkg_collect(struct collect_ctx *ctx, struct pkg_state *st, Cairn__PackageInventory ***out,
+int collect_pkg(struct collect_ctx *ctx, struct pkg_state *st, Cairn__PackageInventory ***out,
 		size_t *n)
 {
 	uint64_t t0 = collect_begin(ctx, COLLECT_PKG);

@@ -345,7 +345,7 @@ static size_t split_args(const char *argv, size_t len, char **args, size_t max)
 	return n;
 }
 
-void proc_identity(const char *exe, const char *comm, const char *argv, size_t argv_len,
+void collect_proc_identity(const char *exe, const char *comm, const char *argv, size_t argv_len,
 		   char *out, size_t n)
 {
 	char base[256] = "";
@@ -448,7 +448,7 @@ static bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-bool proc_container_id(const char *text, char out[static PROC_CONTAINER_ID_MAX])
+bool collect_proc_container_id(const char *text, char out[static PROC_CONTAINER_ID_MAX])
 {
 	const char *line = text;
 	while (line && *line) {
@@ -595,7 +595,7 @@ static bool is_mysql_client(const char *b)
 	return in_list(b, names);
 }
 
-void proc_cmdline_format(const char *argv, size_t argv_len, bool truncated, const char *exe_base,
+void collect_proc_cmdline_format(const char *argv, size_t argv_len, bool truncated, const char *exe_base,
 			 char *out, size_t out_n)
 {
 	if (out_n < 8) {
@@ -752,7 +752,7 @@ static void read_facts(struct collect_ctx *ctx, uint32_t pid, struct proc_raw *r
 	}
 	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
 	if (collect_read(ctx, path, buf, sizeof(buf)) > 0)
-		proc_container_id(buf, r->container_id);
+		collect_proc_container_id(buf, r->container_id);
 	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
 	char link[128];
 	if (collect_readlink(ctx, path, link, sizeof(link)) > 0)
@@ -781,7 +781,7 @@ static long clock_ticks(void)
 	return sysconf_cached(&hz, _SC_CLK_TCK, 100);
 }
 
-int proc_info_read(struct collect_ctx *ctx, uint32_t pid, struct proc_info *out)
+int collect_proc_info_read(struct collect_ctx *ctx, uint32_t pid, struct proc_info *out)
 {
 	struct proc_raw r;
 	memset(&r, 0, sizeof(r));
@@ -802,7 +802,7 @@ int proc_info_read(struct collect_ctx *ctx, uint32_t pid, struct proc_info *out)
 	str_copy(out->name, r.st.comm, sizeof(out->name));
 	pbjson_utf8_sanitize(out->exe, sizeof(out->exe), r.exe, strlen(r.exe));
 	str_copy(out->container_id, r.container_id, sizeof(out->container_id));
-	proc_identity(r.exe, r.st.comm, r.argv, r.argv_len, out->identity, sizeof(out->identity));
+	collect_proc_identity(r.exe, r.st.comm, r.argv, r.argv_len, out->identity, sizeof(out->identity));
 	free(r.argv);
 	return 0;
 }
@@ -1008,13 +1008,13 @@ static void table_put(struct proc_table *t, struct proc_entry *e)
 	t->n++;
 }
 
-int proc_state_new(struct proc_state **out)
+int collect_proc_state_new(struct proc_state **out)
 {
 	*out = calloc(1, sizeof(**out));
 	return *out ? 0 : -ENOMEM;
 }
 
-void proc_state_free(struct proc_state *st)
+void collect_proc_state_free(struct proc_state *st)
 {
 	if (!st)
 		return;
@@ -1081,10 +1081,10 @@ static struct proc_entry *entry_new(struct collect_ctx *ctx, uint32_t pid,
 	pbjson_utf8_sanitize(tmp, sizeof(tmp), r.exe, strlen(r.exe));
 	e->exe = collect_strdup(tmp);
 	const char *eb = base_name(r.exe);
-	proc_cmdline_format(r.argv ? r.argv : "", r.argv_len, r.argv_truncated, eb, tmp,
+	collect_proc_cmdline_format(r.argv ? r.argv : "", r.argv_len, r.argv_truncated, eb, tmp,
 			    cmd_max < sizeof(tmp) ? cmd_max : sizeof(tmp));
 	e->cmdline = collect_strdup(tmp);
-	proc_identity(r.exe, sf->comm, r.argv, r.argv_len, tmp, PROC_IDENTITY_MAX);
+	collect_proc_identity(r.exe, sf->comm, r.argv, r.argv_len, tmp, PROC_IDENTITY_MAX);
 	e->identity = collect_strdup(tmp);
 	free(r.argv);
 	return e;
@@ -1096,7 +1096,7 @@ static int cmp_process(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-int proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__ProcessSnapshot **out)
+int collect_proc_snapshot(struct collect_ctx *ctx, struct proc_state *st, Cairn__ProcessSnapshot **out)
 {
 	uint64_t t0 = collect_begin(ctx, COLLECT_PROC);
 	char path[4200];
@@ -1243,7 +1243,7 @@ static bool sorted_by_pid(const Cairn__ProcessSnapshot *s)
 	return true;
 }
 
-/* Snapshots from proc_snapshot() are sorted by pid: binary search. Others
+/* Snapshots from collect_proc_snapshot() are sorted by pid: binary search. Others
  * (sorted false) are scanned. */
 static const Cairn__Process *find_pid(const Cairn__ProcessSnapshot *s, bool sorted, uint32_t pid)
 {
@@ -1267,7 +1267,7 @@ static const Cairn__Process *find_pid(const Cairn__ProcessSnapshot *s, bool sort
 	return NULL;
 }
 
-int proc_delta(const Cairn__ProcessSnapshot *prev, const Cairn__ProcessSnapshot *cur,
+int collect_proc_delta(const Cairn__ProcessSnapshot *prev, const Cairn__ProcessSnapshot *cur,
 	       Cairn__ProcessDelta **out)
 {
 	Cairn__ProcessDelta *d = collect_alloc(sizeof(*d));

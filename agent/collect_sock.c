@@ -17,17 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 
 #include "collect_proc.h"
 #include "log.h"
+#include "netlink.h"
 #include "sock_parse.h"
 #include "sockhash.h"
 #include "util.h"
-#include "window.h"
 
 
 #define SLOT_UNREAD UINT64_MAX  /* fd slot whose link must be read again */
@@ -65,7 +64,7 @@ struct netns_ent {
 	uint64_t ino;
 	int32_t pid;            /* a process living in it, for /proc/PID/net */
 	uint64_t seen_gen;
-	struct mnl_socket *nl;
+	struct netlink_sock *nl;
 	bool nl_failed;         /* setns or socket refused: procfs from now on */
 	bool is_own;
 };
@@ -247,107 +246,79 @@ struct nl_dump_ctx {
 	struct sock_scanner *s;
 	uint64_t netns;
 	uint8_t protocol;
-	int err;
 };
 
 static int nl_dump_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct nl_dump_ctx *dc = data;
-	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-		return MNL_CB_OK;
-	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
-		return MNL_CB_OK;
 	struct sock_entry e;
-	memset(&e, 0, sizeof(e));
-	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
-		return MNL_CB_OK;
-	sock_addr_set(&e.local, m->idiag_family, m->id.idiag_src);
-	sock_addr_set(&e.remote, m->idiag_family, m->id.idiag_dst);
-	e.local_port = ntohs(m->id.idiag_sport);
-	e.remote_port = ntohs(m->id.idiag_dport);
-	e.state = m->idiag_state;
-	e.inode = m->idiag_inode;
-	e.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
+	if (!sock_parse_diag(nlh, &e))
+		return 0;
 	e.netns = dc->netns;
 	e.protocol = dc->protocol;
-	const struct nlattr *attr;
-	mnl_attr_for_each(attr, nlh, sizeof(*m)) {
-		if (mnl_attr_get_type(attr) != INET_DIAG_INFO)
-			continue;
-		size_t plen = mnl_attr_get_payload_len(attr);
-		/* Older kernels send a shorter tcp_info: use only what is there. */
-		if (plen >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(uint64_t)) {
-			const char *p = mnl_attr_get_payload(attr);
-			memcpy(&e.bytes_acked, p + offsetof(struct tcp_info, tcpi_bytes_acked), 8);
-			memcpy(&e.bytes_received, p + offsetof(struct tcp_info, tcpi_bytes_received), 8);
-			e.has_bytes = true;
-		}
-	}
-	if (entry_push(dc->s, &e)) {
-		dc->err = -ENOMEM;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_OK;
-}
-
-static int nl_dump(struct sock_scanner *s, struct mnl_socket *nl, uint64_t netns, uint8_t family,
-		   uint8_t protocol)
-{
-	char req_buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))];
-	memset(req_buf, 0, sizeof(req_buf));
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req_buf);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	uint32_t seq = (uint32_t)(s->seq * 8 + family + protocol);
-	nlh->nlmsg_seq = seq;
-	struct inet_diag_req_v2 *r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
-	r->sdiag_family = family;
-	r->sdiag_protocol = protocol;
-	r->idiag_states = sock_state_mask(protocol);
-	if (protocol == IPPROTO_TCP)
-		r->idiag_ext = 1u << (INET_DIAG_INFO - 1);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	struct nl_dump_ctx dc = {.s = s, .netns = netns, .protocol = protocol};
-	uint32_t portid = mnl_socket_get_portid(nl);
-	for (;;) {
-		ssize_t len = mnl_socket_recvfrom(nl, s->nlbuf, NL_BUF_SIZE);
-		if (len < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		int rc = mnl_cb_run(s->nlbuf, (size_t)len, seq, portid, nl_dump_cb, &dc);
-		if (dc.err)
-			return dc.err;
-		if (rc == MNL_CB_STOP)
-			break;
-		if (rc < 0)
-			return -errno ? -errno : -EIO;
-	}
+	if (entry_push(dc->s, &e))
+		return -ENOMEM;
 	return 0;
 }
 
-static struct mnl_socket *nl_open(int *err)
+static int nl_dump(struct sock_scanner *s, struct netlink_sock *nl, uint64_t netns,
+		   uint8_t family, uint8_t protocol)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = NLMSG_LENGTH(sizeof(req.r));
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	uint32_t seq = (uint32_t)(s->seq * 8 + family + protocol);
+	req.nlh.nlmsg_seq = seq;
+	req.r.sdiag_family = family;
+	req.r.sdiag_protocol = protocol;
+	req.r.idiag_states = sock_state_mask(protocol);
+	if (protocol == IPPROTO_TCP)
+		req.r.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+	int rc = netlink_send(nl, &req.nlh);
+	if (rc)
+		return rc;
+	struct nl_dump_ctx dc = {.s = s, .netns = netns, .protocol = protocol};
+	for (;;) {
+		ssize_t len = netlink_recv(nl, s->nlbuf, NL_BUF_SIZE);
+		if (len < 0)
+			return (int)len;
+		rc = netlink_walk(s->nlbuf, (size_t)len, seq, nl->portid, nl_dump_cb, &dc);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			return 0;
+	}
+}
+
+static void nl_close(struct netlink_sock *nl)
+{
+	netlink_close(nl);
+	free(nl);
+}
+
+static struct netlink_sock *nl_open(int *err)
+{
+	struct netlink_sock *nl = malloc(sizeof(*nl));
 	if (!nl) {
-		*err = -errno;
+		*err = -ENOMEM;
 		return NULL;
 	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		*err = -errno;
-		mnl_socket_close(nl);
+	*err = netlink_open(nl, NETLINK_SOCK_DIAG);
+	if (*err) {
+		free(nl);
 		return NULL;
 	}
-	*err = 0;
 	return nl;
 }
 
 struct nsopen {
 	int nsfd;
-	struct mnl_socket *nl;
+	struct netlink_sock *nl;
 	int err;
 };
 
@@ -365,7 +336,7 @@ static void *nsopen_thread(void *arg)
 	return NULL;
 }
 
-static struct mnl_socket *nl_open_in(struct sock_scanner *s, struct netns_ent *ns, int *err,
+static struct netlink_sock *nl_open_in(struct sock_scanner *s, struct netns_ent *ns, int *err,
 				     const char **what)
 {
 	char rel[64];
@@ -463,7 +434,7 @@ static void proc_load_info(struct sock_scanner *s, struct collect_ctx *ctx, stru
 	struct proc_info *pi = malloc(sizeof(*pi));
 	if (!pi)
 		return;
-	int rc = proc_info_read(ctx, (uint32_t)p->pid, pi);
+	int rc = collect_proc_info_read(ctx, (uint32_t)p->pid, pi);
 	if (rc == 0) {
 		p->name = strdup(pi->name);
 		p->identity = strdup(pi->identity);
@@ -900,7 +871,7 @@ static int netns_update(struct sock_scanner *s)
 	for (size_t i = 0; i < s->nns;) {
 		if (s->ns[i].seen_gen != s->seq) {
 			if (s->ns[i].nl)
-				mnl_socket_close(s->ns[i].nl);
+				nl_close(s->ns[i].nl);
 			s->ns[i] = s->ns[--s->nns];
 		} else {
 			i++;
@@ -981,7 +952,7 @@ static int dump_netns(struct sock_scanner *s, struct collect_ctx *ctx, struct ne
 		collect_error(ctx, COLLECT_SOCK, "netns %llu: sock_diag dump: %s; using /proc",
 			      (unsigned long long)ns->ino, strerror(-rc));
 		s->n = before;
-		mnl_socket_close(ns->nl);
+		nl_close(ns->nl);
 		ns->nl = NULL;
 		ns->nl_failed = true;
 	}
@@ -1405,7 +1376,7 @@ static int resolve_owners(struct sock_scanner *s, struct collect_ctx *ctx, bool 
 
 /* ------------------------------------------------------------ public */
 
-int sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
+int collect_sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
 		     const struct sock_scanner_opts *opts)
 {
 	struct sock_scanner *s = calloc(1, sizeof(*s));
@@ -1428,7 +1399,7 @@ int sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
 	return 0;
 }
 
-void sock_scanner_free(struct sock_scanner *s)
+void collect_sock_scanner_free(struct sock_scanner *s)
 {
 	if (!s)
 		return;
@@ -1444,7 +1415,7 @@ void sock_scanner_free(struct sock_scanner *s)
 	}
 	for (size_t i = 0; i < s->nns; i++)
 		if (s->ns[i].nl)
-			mnl_socket_close(s->ns[i].nl);
+			nl_close(s->ns[i].nl);
 	if (s->procfd >= 0)
 		close(s->procfd);
 	sockhash_free(&s->procs);
@@ -1467,7 +1438,7 @@ void sock_scanner_free(struct sock_scanner *s)
 	free(s);
 }
 
-const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t pid)
+const struct sock_proc *collect_sock_scanner_proc(const struct sock_scanner *s, int32_t pid)
 {
 	uint64_t v;
 	if (!s || pid <= 0 || !sockhash_get(&s->procs, (uint64_t)pid, &v))
@@ -1514,7 +1485,7 @@ static int sample_sockets(struct sock_scanner *s, struct collect_ctx *ctx)
 	return any ? 0 : -ENOENT;
 }
 
-int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
+int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
 			const struct sock_sample **out)
 {
 	uint64_t t0 = time_mono_us();
@@ -1583,24 +1554,31 @@ int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t
 	return 0;
 }
 
-int collect_sock(struct collect_ctx *ctx, int64_t now_ms, Cairn__ConnectionWindow **conns,
-		 Cairn__ListenerSet **listeners)
+/* ------------------------------------------------------------ queries for event capture */
+
+bool collect_sock_scanner_is_local(const struct sock_scanner *s, const struct sock_addr *a)
 {
-	struct sock_scanner *s = NULL;
-	struct window *w = NULL;
-	const struct sock_sample *smp;
-	*conns = NULL;
-	*listeners = NULL;
-	int rc = sock_scanner_new(&s, ctx, NULL);
-	if (!rc)
-		rc = window_new(&w, now_ms);
-	if (!rc)
-		rc = sock_scanner_sample(s, ctx, now_ms, &smp);
-	if (!rc)
-		rc = window_add_sample(w, smp);
-	if (!rc)
-		rc = window_close(w, now_ms, conns, listeners);
-	window_free(w);
-	sock_scanner_free(s);
-	return rc;
+	if (sock_addr_is_loopback(a))
+		return true;
+	return s && own_addr(s, a);
+}
+
+int32_t collect_sock_scanner_listener(const struct sock_scanner *s, uint64_t netns,
+				      uint8_t protocol, uint16_t port)
+{
+	uint64_t v;
+	if (!s || !s->n ||
+	    !sockhash_get(&s->listen, listen_key(netns, protocol, port), &v) || v > s->n)
+		return 0;
+	return s->entries[v - 1].pid;
+}
+
+bool collect_sock_scanner_is_server_port(const struct sock_scanner *s, uint64_t netns,
+					 uint8_t protocol, uint16_t local_port, uint16_t remote_port)
+{
+	if (s && s->n &&
+	    sockhash_get(&s->listen, listen_key(netns, protocol, local_port), NULL))
+		return true;
+	uint16_t lo = s ? s->ephemeral_lo : 32768;
+	return local_port < lo && remote_port >= lo;
 }

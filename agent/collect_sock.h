@@ -94,8 +94,8 @@ struct sock_proc {
 	const char *container_id; /* "" when not in a container */
 };
 
-/* One sample. Owned by the scanner; valid until the next sock_scanner_sample()
- * or sock_scanner_free(). */
+/* One sample. Owned by the scanner; valid until the next collect_sock_scanner_sample()
+ * or collect_sock_scanner_free(). */
 struct sock_sample {
 	int64_t taken_ms;
 	uint64_t seq;           /* 1 for the scanner's first sample */
@@ -121,28 +121,36 @@ struct sock_scanner_opts {
 
 /* Creates a scanner for ctx (root, live). opts may be NULL. Returns 0 or
  * -ENOMEM. Nothing is opened until the first sample. */
-int sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
+int collect_sock_scanner_new(struct sock_scanner **out, const struct collect_ctx *ctx,
 		     const struct sock_scanner_opts *opts);
 /* Closes every netlink socket and frees all state, NULL-safe. */
-void sock_scanner_free(struct sock_scanner *s);
+void collect_sock_scanner_free(struct sock_scanner *s);
 
 /* Takes one sample at wall time now_ms. Returns 0 (items and errors counted in
  * ctx->stats[COLLECT_SOCK]) or a negative errno when nothing at all could be
  * read (no netlink and no /proc/net file); then *out is NULL. */
-int sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
+int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx, int64_t now_ms,
 			const struct sock_sample **out);
 
 /* The process record for pid as of the last sample, NULL when unknown (or s
  * is NULL, as in hand-made samples). */
-const struct sock_proc *sock_scanner_proc(const struct sock_scanner *s, int32_t pid);
+const struct sock_proc *collect_sock_scanner_proc(const struct sock_scanner *s, int32_t pid);
+
+/* What the event capture (window_add_flows) asks about the host as of the
+ * scanner's last sample. With s NULL nothing is known: only loopback is
+ * local, no listener is known, and the port rule decides. */
+/* Loopback, or an address of this host (any namespace's sockets, our
+ * interfaces). */
+bool collect_sock_scanner_is_local(const struct sock_scanner *s, const struct sock_addr *a);
+/* Owner of the listener on (netns, protocol, port), 0 when none or unknown. */
+int32_t collect_sock_scanner_listener(const struct sock_scanner *s, uint64_t netns,
+				      uint8_t protocol, uint16_t port);
+/* The local end of a flow is its server end: a listener on local_port, or
+ * a port below the ephemeral range talking to one inside it. */
+bool collect_sock_scanner_is_server_port(const struct sock_scanner *s, uint64_t netns,
+					 uint8_t protocol, uint16_t local_port, uint16_t remote_port);
 
 /* Text form of an address ("127.0.0.1", "::1") into out (>= 46 bytes). */
 const char *sock_addr_str(const struct sock_addr *a, char *out, size_t n);
-
-/* One-shot for `cairn-agent collect --only sock`: one sample, aggregated into
- * a single-sample window. Frees with cairn__connection_window__free_unpacked /
- * cairn__listener_set__free_unpacked (NULL allocator). */
-int collect_sock(struct collect_ctx *ctx, int64_t now_ms,
-		 Cairn__ConnectionWindow **conns, Cairn__ListenerSet **listeners);
 
 #endif

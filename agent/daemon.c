@@ -18,15 +18,18 @@
 #include <sodium.h>
 
 #include "cairn-config.h"
-#if HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
+#include "batch.h"
+#include "capture.h"
 #include "collect.h"
+#include "collect_host.h"
+#include "collect_perf.h"
+#include "collect_pkg.h"
 #include "collect_proc.h"
 #include "collect_sock.h"
 #include "keys.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "sender.h"
 #include "sign.h"
 #include "spool.h"
@@ -37,9 +40,6 @@
 /* On stop, how long to wait for the ACK of batches in flight (the last
  * window was just sent): saves a resend on the next start. */
 #define SHUTDOWN_ACK_GRACE_MS 1000
-/* A batch stays well below the collector's default max_frame (4 MiB), and
- * below half the spool so one batch never evicts everything else. */
-#define BATCH_SOFT_MAX ((size_t)3 << 20)
 
 
 enum job_kind { JOB_SAMPLE, JOB_REPORT };
@@ -58,7 +58,6 @@ struct job {
 	size_t ngaps;
 	uint64_t lost;          /* earlier windows never stored: seqs seq-lost .. seq-1 */
 	int64_t lost_start_ms, lost_end_ms;
-	Cairn__Gap *lost_gap;   /* their Gap record in the batch */
 	bool full;              /* full process snapshot, host facts, packages */
 	bool full_procs;        /* full process snapshot (after gaps: deltas were lost) */
 	bool final;             /* shutdown: skip the slow inventory parts */
@@ -67,11 +66,7 @@ struct job {
 	int64_t window_start_ms;
 	/* outputs */
 	int64_t window_end_ms;
-	Cairn__Batch *batch;
-	Cairn__ProcessSnapshot *detach_procs; /* record pointing at d->last_procs */
-	uint8_t *packed;
-	size_t packed_len;
-	uint8_t sig[SIGN_LEN];
+	struct batch b;
 	size_t nrecords;
 	uint64_t dropped;       /* batches the spool dropped to make room */
 	int rc;                 /* 0: the batch is in the spool */
@@ -92,13 +87,12 @@ struct daemon {
 	/* Collector state: touched only by the running job. */
 	struct collect_ctx ctx;
 	struct proc_state *proc;
-	Cairn__ProcessSnapshot *last_procs;
+	struct batch_memory mem;
 	struct sock_scanner *sock;
 	struct window *win;
 	struct perf_state *perf;
-	uint8_t host_hash[crypto_generichash_BYTES];
-	bool have_host_hash;
-	struct pkg_state pkg;
+	struct capture *cap;          /* polled on the loop thread, taken by jobs */
+	struct capture_counters cap_reported; /* totals at the last health record */
 	char boot_id[64];
 
 	/* Loop-side copies and schedule. */
@@ -117,6 +111,8 @@ struct daemon {
 
 	uv_timer_t sample_timer, report_timer, status_timer, watchdog_timer, deadline_timer;
 	uv_timer_t drain_timer;
+	uv_timer_t capture_timer;
+	uv_poll_t capture_poll;
 	uint64_t drain_until;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uint64_t watchdog_usec;
@@ -125,6 +121,7 @@ struct daemon {
 	int64_t started_ms, last_report_ms, last_sample_ms;
 	uint64_t reports, samples, spooled, report_errors, spool_errors, dropped_by_spool;
 	uint64_t last_seq_spooled;
+	uint64_t prev_cpu_us, prev_mono_us;  /* for the health record's cpu_pct */
 	char last_report_error[256];
 	int exit_code;
 	int lock_fd;
@@ -135,20 +132,12 @@ static void write_status(struct daemon *d);
 
 /* ---------------------------------------------------------------- systemd */
 
-static bool under_systemd(void)
-{
-	const char *s = getenv("NOTIFY_SOCKET");
-	return s && *s;
-}
-
+/* The agent speaks the notification protocol itself (common/sdnotify.c), so
+ * the statically linked portable build keeps Type=notify and the watchdog. */
 static void notify(const char *state)
 {
-#if HAVE_SYSTEMD
-	if (under_systemd())
-		sd_notify(0, state);
-#else
-	(void)state;
-#endif
+	if (sdnotify_enabled())
+		sdnotify_send(state);
 }
 
 /* The loop thread is alive, but that says nothing about a scan stuck on
@@ -177,9 +166,8 @@ static void watchdog_cb(uv_timer_t *t)
 
 static void watchdog_start(struct daemon *d)
 {
-#if HAVE_SYSTEMD
-	uint64_t usec = 0;
-	if (under_systemd() && sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+	uint64_t usec = sdnotify_enabled() ? sdnotify_watchdog_usec() : 0;
+	if (usec > 0) {
 		d->watchdog_usec = usec;
 		uint64_t ms = usec / 2000;
 		if (!ms)
@@ -187,9 +175,6 @@ static void watchdog_start(struct daemon *d)
 		uv_timer_start(&d->watchdog_timer, watchdog_cb, ms, ms);
 		log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)ms);
 	}
-#else
-	(void)d;
-#endif
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -231,71 +216,36 @@ static uint64_t self_cpu_us(void)
 	       (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
 }
 
-static Cairn__Record *record_new(void)
+/* Our CPU share since the previous call (-1 on the first). */
+static double self_cpu_pct(struct daemon *d)
 {
-	Cairn__Record *r = collect_alloc(sizeof(*r));
-	cairn__record__init(r);
-	return r;
-}
-
-static void batch_add(Cairn__Batch *b, Cairn__Record *r)
-{
-	*COLLECT_PUSH(b, records) = r;
-}
-
-static Cairn__CollectorStat *stat_new(const char *name, uint64_t errors, uint64_t items,
-				      uint64_t runs, const char *last_error)
-{
-	Cairn__CollectorStat *cs = collect_alloc(sizeof(*cs));
-	cairn__collector_stat__init(cs);
-	cs->collector = collect_strdup(name);
-	cs->errors = errors;
-	cs->items = items;
-	cs->runs = runs;
-	cs->last_error = collect_strdup(last_error);
-	return cs;
-}
-
-/* Hash of the host facts without the fields that change all the time, so a
- * HostInfo is sent only when something a person would call a change
- * happened. */
-static void host_hash(Cairn__HostInfo *h, uint8_t out[static crypto_generichash_BYTES])
-{
-	uint64_t uptime = h->uptime_s;
-	int64_t collected = h->collected_ms;
-	h->uptime_s = 0;
-	h->collected_ms = 0;
-	uint64_t *used = NULL, *iused = NULL;
-	if (h->n_filesystems) {
-		used = calloc(h->n_filesystems, sizeof(*used));
-		iused = calloc(h->n_filesystems, sizeof(*iused));
-	}
-	for (size_t i = 0; used && iused && i < h->n_filesystems; i++) {
-		used[i] = h->filesystems[i]->used_bytes;
-		iused[i] = h->filesystems[i]->inodes_used;
-		h->filesystems[i]->used_bytes = 0;
-		h->filesystems[i]->inodes_used = 0;
-	}
-	size_t len = cairn__host_info__get_packed_size(h);
-	uint8_t *buf = malloc(len ? len : 1);
-	if (buf) {
-		cairn__host_info__pack(h, buf);
-		crypto_generichash(out, crypto_generichash_BYTES, buf, len, NULL, 0);
-		free(buf);
-	} else {
-		memset(out, 0, crypto_generichash_BYTES);
-	}
-	for (size_t i = 0; used && iused && i < h->n_filesystems; i++) {
-		h->filesystems[i]->used_bytes = used[i];
-		h->filesystems[i]->inodes_used = iused[i];
-	}
-	free(used);
-	free(iused);
-	h->uptime_s = uptime;
-	h->collected_ms = collected;
+	uint64_t cpu = self_cpu_us(), mono = time_mono_us();
+	double pct = -1;
+	if (d->prev_mono_us && mono > d->prev_mono_us)
+		pct = 100.0 * (double)(cpu - d->prev_cpu_us) / (double)(mono - d->prev_mono_us);
+	d->prev_cpu_us = cpu;
+	d->prev_mono_us = mono;
+	return pct;
 }
 
 /* ---------------------------------------------------------------- jobs (worker thread) */
+
+/* The capture's flows since the last take into the window; runs on the
+ * worker, after a socket sample (the scanner's listeners and addresses are
+ * fresh) and before it is added (so a socket whose close was counted adds no
+ * bytes again). */
+static void add_flows(struct daemon *d)
+{
+	if (!capture_active(d->cap) || !d->win)
+		return;
+	struct capture_take t;
+	int rc = capture_take(d->cap, &t);
+	if (!rc)
+		rc = window_add_flows(d->win, d->sock, &t, (uint32_t)d->cfg.sample_interval_ms);
+	if (rc)
+		collect_error(&d->ctx, COLLECT_SOCK, "adding captured flows: %s", strerror(-rc));
+	capture_take_free(&t);
+}
 
 static void sample_work(uv_work_t *req)
 {
@@ -303,13 +253,14 @@ static void sample_work(uv_work_t *req)
 	struct daemon *d = j->d;
 	int64_t now = time_now_ms();
 	if (d->perf) {
-		int rc = perf_sample(&d->ctx, d->perf, time_mono_ms(), now);
+		int rc = collect_perf_sample(&d->ctx, d->perf, time_mono_ms(), now);
 		if (rc)
 			log_debug("perf sample: %s", strerror(-rc));
 	}
 	if (d->sock && d->win) {
 		const struct sock_sample *s = NULL;
-		int rc = sock_scanner_sample(d->sock, &d->ctx, now, &s);
+		int rc = collect_sock_scanner_sample(d->sock, &d->ctx, now, &s);
+		add_flows(d);
 		if (rc == 0 && s) {
 			if (window_add_sample(d->win, s))
 				collect_error(&d->ctx, COLLECT_SOCK, "out of memory adding a sample");
@@ -319,205 +270,33 @@ static void sample_work(uv_work_t *req)
 	}
 }
 
-static void add_health(struct job *j, Cairn__Batch *b)
+static void add_health(struct job *j)
 {
 	struct daemon *d = j->d;
-	Cairn__CollectorHealth *h = collect_health(&d->ctx);
-	size_t extra = 2;
-	Cairn__CollectorStat **stats =
-		realloc(h->stats, (h->n_stats + extra) * sizeof(*h->stats));
-	if (stats) {
-		h->stats = stats;
-		uint64_t send_errors = 0;
-		for (int k = 0; k < SENDER_NERRS; k++)
-			if (k != SENDER_ERR_SPOOL)
-				send_errors += j->send_st.errors[k];
-		h->stats[h->n_stats++] =
-			stat_new("spool", d->spool_errors + j->send_st.errors[SENDER_ERR_SPOOL],
-				 j->spool_st.batches, d->spooled, d->last_report_error);
-		h->stats[h->n_stats++] = stat_new("send", send_errors, j->send_st.sent_batches,
-						  j->send_st.connects, j->send_st.last_error);
-	}
-	static uint64_t prev_cpu_us, prev_mono_us;
-	uint64_t cpu = self_cpu_us(), mono = time_mono_us();
-	if (prev_mono_us && mono > prev_mono_us)
-		h->cpu_pct = 100.0 * (double)(cpu - prev_cpu_us) / (double)(mono - prev_mono_us);
-	prev_cpu_us = cpu;
-	prev_mono_us = mono;
-	h->rss_bytes = self_rss();
-	h->spool_batches = j->spool_st.batches;
-	h->spool_bytes = j->spool_st.bytes;
-	h->dropped_batches = j->spool_st.dropped_batches;
-	Cairn__Record *r = record_new();
-	r->kind_case = CAIRN__RECORD__KIND_HEALTH;
-	r->health = h;
-	batch_add(b, r);
-}
-
-static void add_processes(struct job *j, Cairn__Batch *b)
-{
-	struct daemon *d = j->d;
-	Cairn__ProcessSnapshot *snap = NULL;
-	if (!d->proc)
-		return;
-	int rc = proc_snapshot(&d->ctx, d->proc, &snap);
-	if (rc || !snap) {
-		collect_error(&d->ctx, COLLECT_PROC, "process scan failed: %s", strerror(-rc));
-		return;
-	}
-	if (j->full_procs || !d->last_procs) {
-		Cairn__Record *r = record_new();
-		r->kind_case = CAIRN__RECORD__KIND_PROCESSES;
-		r->processes = snap;
-		j->detach_procs = snap; /* stays d->last_procs after the batch is freed */
-		batch_add(b, r);
-	} else {
-		Cairn__ProcessDelta *delta = NULL;
-		rc = proc_delta(d->last_procs, snap, &delta);
-		if (rc == 0 && delta && (delta->n_started || delta->n_exited_pids)) {
-			Cairn__Record *r = record_new();
-			r->kind_case = CAIRN__RECORD__KIND_PROCESS_DELTA;
-			r->process_delta = delta;
-			batch_add(b, r);
-		} else if (delta) {
-			cairn__process_delta__free_unpacked(delta, NULL);
-		}
-	}
-	if (d->last_procs && d->last_procs != j->detach_procs)
-		cairn__process_snapshot__free_unpacked(d->last_procs, NULL);
-	d->last_procs = snap;
-}
-
-static void add_host(struct job *j, Cairn__Batch *b)
-{
-	struct daemon *d = j->d;
-	Cairn__HostInfo *h = NULL;
-	if (host_collect(&d->ctx, &h) || !h)
-		return;
-	uint8_t hash[crypto_generichash_BYTES];
-	host_hash(h, hash);
-	if (!j->full && d->have_host_hash && !memcmp(hash, d->host_hash, sizeof(hash))) {
-		cairn__host_info__free_unpacked(h, NULL);
-		return;
-	}
-	memcpy(d->host_hash, hash, sizeof(hash));
-	d->have_host_hash = true;
-	Cairn__Record *r = record_new();
-	r->kind_case = CAIRN__RECORD__KIND_HOST;
-	r->host = h;
-	batch_add(b, r);
-}
-
-/* Package lists: every report checks (cheap when the database files did not
- * change); a list goes out when it changed, or in full when j->full. */
-static void add_packages(struct job *j, Cairn__Batch *b)
-{
-	struct daemon *d = j->d;
-	Cairn__PackageInventory **inv = NULL;
-	size_t n = 0;
-	if (j->full)
-		memset(&d->pkg, 0, sizeof(d->pkg));
-	if (pkg_collect(&d->ctx, &d->pkg, &inv, &n))
-		return;
-	for (size_t i = 0; i < n; i++) {
-		if (inv[i]->unchanged && !j->full) {
-			cairn__package_inventory__free_unpacked(inv[i], NULL);
-			continue;
-		}
-		Cairn__Record *r = record_new();
-		r->kind_case = CAIRN__RECORD__KIND_PACKAGES;
-		r->packages = inv[i];
-		batch_add(b, r);
-	}
-	free(inv);
-}
-
-static int pack_and_sign(struct job *j)
-{
-	struct daemon *d = j->d;
-	j->batch->seq = j->seq;
-	free(j->packed);
-	j->packed_len = cairn__batch__get_packed_size(j->batch);
-	j->packed = malloc(j->packed_len ? j->packed_len : 1);
-	if (!j->packed)
-		return -ENOMEM;
-	cairn__batch__pack(j->batch, j->packed);
-	return sign_batch(j->sig, d->kp.sk, d->kp.pk, j->seq, j->packed, j->packed_len);
-}
-
-static int pack_and_sign_seq(struct job *j, uint64_t seq)
-{
-	j->seq = seq;
-	if (j->lost_gap) {
-		j->lost_gap->first_seq = seq - j->lost;
-		j->lost_gap->last_seq = seq - 1;
-	}
-	return pack_and_sign(j);
-}
-
-static size_t batch_soft_max(const struct job *j)
-{
-	size_t half = (size_t)(j->spool_st.spool_max / 2);
-	return half && half < BATCH_SOFT_MAX ? half : BATCH_SOFT_MAX;
-}
-
-/* A batch too large for the collector would be refused forever: shed the
- * bulkiest optional parts (process command lines, then package lists). */
-static void shrink_batch(struct job *j)
-{
-	Cairn__Batch *b = j->batch;
-	for (size_t i = 0; i < b->n_records; i++) {
-		Cairn__Record *r = b->records[i];
-		if (r->kind_case != CAIRN__RECORD__KIND_PROCESSES || !r->processes)
-			continue;
-		for (size_t k = 0; k < r->processes->n_processes; k++) {
-			char *cmd = r->processes->processes[k]->cmdline;
-			size_t cut = 200;
-			if (!cmd || strlen(cmd) <= cut)
-				continue;
-			while (cut > 0 && ((unsigned char)cmd[cut] & 0xC0) == 0x80)
-				cut--; /* keep whole UTF-8 characters */
-			cmd[cut] = '\0';
-		}
-	}
-	if (cairn__batch__get_packed_size(b) <= batch_soft_max(j))
-		return;
-	/* Package lists go out in the next batch instead, on their own; lists
-	 * that cannot fit even alone are not sent until they change (or the next
-	 * inventory), rather than failing every window. */
-	size_t kept = 0, pkg_bytes = 0;
-	for (size_t i = 0; i < b->n_records; i++) {
-		Cairn__Record *r = b->records[i];
-		if (r->kind_case == CAIRN__RECORD__KIND_PACKAGES) {
-			pkg_bytes += cairn__record__get_packed_size(r);
-			cairn__record__free_unpacked(r, NULL);
-		} else {
-			b->records[kept++] = r;
-		}
-	}
-	b->n_records = kept;
-	if (pkg_bytes + 4096 < batch_soft_max(j)) {
-		memset(&j->d->pkg, 0, sizeof(j->d->pkg));
-		log_warn("batch %llu was larger than %zu bytes: command lines cut to 200 bytes, "
-			 "package lists moved to the next batch",
-			 (unsigned long long)j->seq, batch_soft_max(j));
-	} else {
-		log_error("package lists (%zu bytes) do not fit in one batch (at most %zu bytes, half "
-			  "of spool_max up to 3 MiB): not sent; raise spool_max",
-			  pkg_bytes, batch_soft_max(j));
-	}
-}
-
-static Cairn__Gap *add_gap(Cairn__Batch *b, const struct spool_gap *sg)
-{
-	Cairn__Gap *g = collect_alloc(sizeof(*g));
-	spool_gap_to_proto(sg, g);
-	g->detail = collect_strdup(g->detail);
-	Cairn__Record *r = record_new();
-	r->kind_case = CAIRN__RECORD__KIND_GAP;
-	r->gap = g;
-	batch_add(b, r);
-	return g;
+	uint64_t send_errors = 0;
+	for (int k = 0; k < SENDER_NERRS; k++)
+		if (k != SENDER_ERR_SPOOL)
+			send_errors += j->send_st.errors[k];
+	struct capture_counters cc;
+	capture_get_counters(d->cap, &cc);
+	struct capture_counters *p = &d->cap_reported;
+	struct batch_health h = {
+		.capture = capture_describe(d->cap), .capture_ebpf = capture_active(d->cap),
+		.capture_events = cc.events - p->events,
+		.capture_ringbuf_drops = cc.ringbuf_drops - p->ringbuf_drops,
+		.capture_map_full = cc.map_full + cc.flows_lost - p->map_full - p->flows_lost,
+		.capture_udp_datagrams = cc.udp_datagrams - p->udp_datagrams,
+		.spool_errors = d->spool_errors + j->send_st.errors[SENDER_ERR_SPOOL],
+		.spool_items = j->spool_st.batches, .spool_runs = d->spooled,
+		.spool_last_error = d->last_report_error,
+		.send_errors = send_errors, .send_items = j->send_st.sent_batches,
+		.send_runs = j->send_st.connects, .send_last_error = j->send_st.last_error,
+		.cpu_pct = self_cpu_pct(d), .rss_bytes = self_rss(),
+		.spool_batches = j->spool_st.batches, .spool_bytes = j->spool_st.bytes,
+		.dropped_batches = j->spool_st.dropped_batches,
+	};
+	batch_add_health(&j->b, &d->ctx, &h);
+	*p = cc;
 }
 
 /* Writes the signed batch to the spool. Runs on the worker: the commit
@@ -529,10 +308,10 @@ static void spool_batch_work(struct job *j)
 	struct errbuf eb;
 	int rc = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct spool_batch sb = { .seq = j->seq, .sig = j->sig,
+		struct spool_batch sb = { .seq = j->seq, .sig = j->b.sig,
 					  .window_start_ms = j->window_start_ms,
-					  .window_end_ms = j->window_end_ms, .payload = j->packed,
-					  .payload_len = j->packed_len, .gaps = j->gaps,
+					  .window_end_ms = j->window_end_ms, .payload = j->b.packed,
+					  .payload_len = j->b.packed_len, .gaps = j->gaps,
 					  .ngaps = j->ngaps, .acked = j->send_st.acked_seq,
 					  .lost = j->lost, .lost_start_ms = j->lost_start_ms,
 					  .lost_end_ms = j->lost_end_ms };
@@ -542,8 +321,10 @@ static void spool_batch_work(struct job *j)
 		/* The sender moved next_seq (the collector was ahead): renumber. */
 		uint64_t seq;
 		int rc2 = spool_next_seq(d->spool, &seq);
-		if (rc2 == 0)
-			rc2 = pack_and_sign_seq(j, seq + j->lost);
+		if (rc2 == 0) {
+			j->seq = seq + j->lost;
+			rc2 = batch_pack_sign(&j->b, j->seq, &d->kp);
+		}
 		if (rc2) {
 			errbuf_set(&eb, rc2, "spool: cannot renumber batch %llu: %s",
 				   (unsigned long long)j->seq, db_strerror(rc2));
@@ -565,65 +346,31 @@ static void report_work(uv_work_t *req)
 	int64_t now = time_now_ms();
 	j->window_end_ms = now > j->window_start_ms ? now : j->window_start_ms + 1;
 
-	Cairn__Batch *b = collect_alloc(sizeof(*b));
-	cairn__batch__init(b);
-	j->batch = b;
-	b->agent_id.data = collect_alloc(KEY_PUBLIC_LEN);
-	memcpy(b->agent_id.data, d->kp.pk, KEY_PUBLIC_LEN);
-	b->agent_id.len = KEY_PUBLIC_LEN;
 	read_boot_id(d);
-	b->boot_id = collect_strdup(d->boot_id);
-	b->window_start_ms = j->window_start_ms;
-	b->window_end_ms = j->window_end_ms;
-	b->agent_version = collect_strdup(CAIRN_VERSION);
-
+	batch_init(&j->b, j->seq, d->kp.pk, d->boot_id, j->window_start_ms, j->window_end_ms);
 	if (d->perf) {
 		Cairn__PerfWindow *pw = NULL;
-		if (perf_window_close(d->perf, j->window_end_ms, &pw) == 0 && pw) {
-			Cairn__Record *r = record_new();
-			r->kind_case = CAIRN__RECORD__KIND_PERF;
-			r->perf = pw;
-			batch_add(b, r);
-		}
+		if (collect_perf_window_close(d->perf, j->window_end_ms, &pw) == 0)
+			batch_add_perf(&j->b, pw);
 	}
 	if (d->win) {
 		Cairn__ConnectionWindow *cw = NULL;
+		add_flows(d);
 		Cairn__ListenerSet *ls = NULL;
-		if (window_close(d->win, j->window_end_ms, &cw, &ls) == 0) {
-			if (cw) {
-				Cairn__Record *r = record_new();
-				r->kind_case = CAIRN__RECORD__KIND_CONNECTIONS;
-				r->connections = cw;
-				batch_add(b, r);
-			}
-			if (ls) {
-				Cairn__Record *r = record_new();
-				r->kind_case = CAIRN__RECORD__KIND_LISTENERS;
-				r->listeners = ls;
-				batch_add(b, r);
-			}
-		}
+		if (window_close(d->win, j->window_end_ms, &cw, &ls) == 0)
+			batch_add_connections(&j->b, cw, ls);
 	}
-	add_processes(j, b);
+	batch_add_processes(&j->b, &d->ctx, d->proc, &d->mem, j->full_procs);
 	if (!j->final) {
-		add_host(j, b);
-		add_packages(j, b);
+		batch_add_host(&j->b, &d->ctx, &d->mem, j->full);
+		batch_add_packages(&j->b, &d->ctx, &d->mem, j->full);
 	}
-	for (size_t i = 0; i < j->ngaps; i++)
-		add_gap(b, &j->gaps[i]);
-	if (j->lost) {
-		struct spool_gap lg = { .first_seq = j->seq - j->lost, .last_seq = j->seq - 1,
-					.reason = SPOOL_GAP_UNWRITTEN,
-					.window_start_ms = j->lost_start_ms,
-					.window_end_ms = j->lost_end_ms };
-		j->lost_gap = add_gap(b, &lg);
-	}
-	add_health(j, b);
-	j->nrecords = b->n_records;
+	batch_add_gaps(&j->b, j->gaps, j->ngaps, j->lost, j->lost_start_ms, j->lost_end_ms);
+	add_health(j);
+	j->nrecords = j->b.msg->n_records;
 
-	if (cairn__batch__get_packed_size(b) > batch_soft_max(j))
-		shrink_batch(j);
-	j->rc = pack_and_sign(j);
+	batch_fit(&j->b, batch_soft_max(j->spool_st.spool_max), &d->mem);
+	j->rc = batch_pack_sign(&j->b, j->seq, &d->kp);
 	if (j->rc) {
 		snprintf(j->err, sizeof(j->err), "cannot pack/sign batch %llu: %s",
 			 (unsigned long long)j->seq, strerror(-j->rc));
@@ -647,17 +394,7 @@ static void continue_shutdown(struct daemon *d);
 
 static void free_job(struct job *j)
 {
-	if (j->batch) {
-		/* The snapshot record is d->last_procs: keep it. */
-		for (size_t i = 0; i < j->batch->n_records; i++) {
-			Cairn__Record *r = j->batch->records[i];
-			if (r->kind_case == CAIRN__RECORD__KIND_PROCESSES &&
-			    r->processes == j->detach_procs)
-				r->processes = NULL;
-		}
-		cairn__batch__free_unpacked(j->batch, NULL);
-	}
-	free(j->packed);
+	batch_free(&j->b);
 	free(j);
 }
 
@@ -693,7 +430,7 @@ static void report_done(struct daemon *d, struct job *j)
 	log_info("batch %llu spooled: window %lld s, %zu records, %zu bytes%s",
 		 (unsigned long long)j->seq,
 		 (long long)(j->window_end_ms - j->window_start_ms) / 1000, j->nrecords,
-		 j->packed_len, j->ngaps ? " (carries gaps)" : "");
+		 j->b.packed_len, j->ngaps ? " (carries gaps)" : "");
 	if (j->full) {
 		d->need_full = false;
 		d->dropped_at_full = j->spool_st.dropped_batches + j->dropped;
@@ -859,6 +596,16 @@ static json_t *status_json(struct daemon *d)
 		"next_attempt_ms", (json_int_t)ss->next_attempt_ms, "backoff_ms",
 		(json_int_t)ss->backoff_ms);
 	json_object_set_new(o, "errors", errors);
+	struct capture_counters cc;
+	capture_get_counters(d->cap, &cc);
+	json_object_set_new(
+		o, "capture",
+		json_pack("{s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I}", "mechanism",
+			  capture_describe(d->cap), "ebpf", capture_active(d->cap), "tcp",
+			  capture_tcp_hook(d->cap), "udp", capture_udp_hook(d->cap), "events",
+			  (json_int_t)cc.events, "udp_datagrams", (json_int_t)cc.udp_datagrams,
+			  "ringbuf_drops", (json_int_t)cc.ringbuf_drops, "map_full",
+			  (json_int_t)(cc.map_full + cc.flows_lost)));
 	json_object_set_new(o, "collectors", collectors);
 	if (sprc == 0)
 		json_object_set_new(
@@ -996,6 +743,11 @@ static void reload(struct daemon *d)
 			 nc.state_dir, oc->state_dir);
 		str_copy(nc.state_dir, oc->state_dir, sizeof(nc.state_dir));
 	}
+	if (strcmp(oc->capture, nc.capture)) {
+		log_warn("reload: capture change to '%s' needs a restart; still '%s'", nc.capture,
+			 oc->capture);
+		str_copy(nc.capture, oc->capture, sizeof(nc.capture));
+	}
 	if (strcmp(oc->root, nc.root)) {
 		log_warn("reload: root change to '%s' needs a restart; still reading '%s'", nc.root,
 			 oc->root);
@@ -1113,15 +865,34 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 /* ---------------------------------------------------------------- setup */
 
+static void capture_drain(struct daemon *d)
+{
+	int rc = capture_poll(d->cap, 0);
+	if (rc < 0)
+		log_debug("connection capture: reading events: %s", strerror(-rc));
+}
+
+static void capture_poll_cb(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	capture_drain(h->data);
+}
+
+static void capture_timer_cb(uv_timer_t *t)
+{
+	capture_drain(t->data);
+}
+
 static int open_collectors(struct daemon *d)
 {
 	int rc;
 	collect_ctx_init(&d->ctx, d->cfg.root);
-	if ((rc = proc_state_new(&d->proc))) {
+	if ((rc = collect_proc_state_new(&d->proc))) {
 		log_error("process collector: %s", strerror(-rc));
 		return rc;
 	}
-	if ((rc = sock_scanner_new(&d->sock, &d->ctx, NULL))) {
+	if ((rc = collect_sock_scanner_new(&d->sock, &d->ctx, NULL))) {
 		log_error("socket collector: %s", strerror(-rc));
 		return rc;
 	}
@@ -1130,7 +901,14 @@ static int open_collectors(struct daemon *d)
 		return rc;
 	}
 	uint64_t iv = d->cfg.sample_interval_ms;
-	if ((rc = perf_open(&d->perf, (uint32_t)(iv > UINT32_MAX ? UINT32_MAX : iv), 0))) {
+	struct capture_opts co = { .short_lived_ms = (uint32_t)(iv > UINT32_MAX ? UINT32_MAX : iv),
+				   .disable = !strcmp(d->cfg.capture, "poll"),
+				   .disable_reason = "capture = poll in the configuration" };
+	if ((rc = capture_open(&d->cap, &d->ctx, &co))) {
+		log_error("connection capture: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = collect_perf_open(&d->perf, (uint32_t)(iv > UINT32_MAX ? UINT32_MAX : iv), 0))) {
 		log_error("perf collector: %s", strerror(-rc));
 		return rc;
 	}
@@ -1139,13 +917,13 @@ static int open_collectors(struct daemon *d)
 
 static void close_collectors(struct daemon *d)
 {
-	if (d->last_procs)
-		cairn__process_snapshot__free_unpacked(d->last_procs, NULL);
-	d->last_procs = NULL;
-	proc_state_free(d->proc);
-	sock_scanner_free(d->sock);
+	batch_memory_free(&d->mem);
+	collect_proc_state_free(d->proc);
+	collect_sock_scanner_free(d->sock);
 	window_free(d->win);
-	perf_close(d->perf);
+	collect_perf_close(d->perf);
+	capture_close(d->cap); /* detaches every BPF program */
+	d->cap = NULL;
 	d->proc = NULL;
 	d->sock = NULL;
 	d->win = NULL;
@@ -1186,6 +964,60 @@ static int lock_state_dir(struct daemon *d)
 	return 0;
 }
 
+/* Seqs skipped after a damaged spool beyond the last next_seq the status
+ * file recorded: batches spooled after that status write (it is rewritten
+ * every DAEMON_STATUS_PERIOD_MS, a batch is spooled per report window) must
+ * not get their seq reused for different content. */
+#define DAEMON_DAMAGED_SEQ_MARGIN 16
+
+/* The agent never stays down because of its own cache: a spool that
+ * spool_open refuses as damaged is moved aside, a fresh one opened, and the
+ * batches it held (as far as the last status file knows: acked_seq + 1 up to
+ * next_seq, plus a margin) are reported to the collector as a SPOOL_DAMAGED
+ * gap. eb holds the damage on entry, the failure on return. */
+static int recover_damaged_spool(struct daemon *d, struct errbuf *eb)
+{
+	char moved[PATH_MAX], path[PATH_MAX + 32];
+	log_error("%s", eb->msg);
+	int rc = spool_move_aside(d->cfg.state_dir, moved, sizeof(moved), eb);
+	if (rc)
+		return rc;
+	uint64_t acked = 0, next = 1;
+	int64_t last_ack_ms = 0;
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, DAEMON_STATUS_FILE);
+	json_t *st = json_load_file(path, 0, NULL);
+	json_t *sp = json_object_get(st, "spool");
+	if (json_is_integer(json_object_get(sp, "next_seq"))) {
+		json_int_t a = json_integer_value(json_object_get(sp, "acked_seq"));
+		json_int_t n = json_integer_value(json_object_get(sp, "next_seq"));
+		acked = a > 0 ? (uint64_t)a : 0;
+		next = n > 0 ? (uint64_t)n : 1;
+		json_int_t t = json_integer_value(json_object_get(st, "last_ack_ms"));
+		last_ack_ms = t > 0 ? t : 0;
+	}
+	json_decref(st);
+	if ((rc = spool_open(&d->spool, d->cfg.state_dir, d->cfg.spool_max, false, eb)))
+		return rc;
+	struct spool_gap lost = { .first_seq = acked + 1,
+				  .last_seq = next - 1 + DAEMON_DAMAGED_SEQ_MARGIN,
+				  .reason = CAIRN__GAP_REASON__SPOOL_DAMAGED,
+				  .window_start_ms = last_ack_ms,
+				  .window_end_ms = time_now_ms() };
+	if (lost.first_seq > lost.last_seq)
+		lost.first_seq = lost.last_seq;
+	if ((rc = spool_resume_after_loss(d->spool, &lost))) {
+		errbuf_set(eb, rc, "spool: cannot record the lost range in the fresh spool: %s",
+			   db_strerror(rc));
+		return rc;
+	}
+	log_warn("spool: damaged spool moved aside to %s (inspect or delete it); a fresh spool "
+		 "continues at seq %llu and seqs %llu..%llu go to the collector as lost "
+		 "(Gap SPOOL_DAMAGED)",
+		 moved, (unsigned long long)lost.last_seq + 1, (unsigned long long)lost.first_seq,
+		 (unsigned long long)lost.last_seq);
+	return 0;
+}
+
 static int setup(struct daemon *d)
 {
 	struct errbuf eb;
@@ -1212,7 +1044,10 @@ static int setup(struct daemon *d)
 	log_info("agent id %s (fingerprint %s)%s", d->agent_id, fp,
 		 created ? ": new key created in the state dir" : "");
 
-	if ((rc = spool_open(&d->spool, d->cfg.state_dir, d->cfg.spool_max, false, &eb))) {
+	rc = spool_open(&d->spool, d->cfg.state_dir, d->cfg.spool_max, false, &eb);
+	if (rc == DB_ERR_DAMAGED)
+		rc = recover_damaged_spool(d, &eb);
+	if (rc) {
 		log_error("%s", eb.msg);
 		return rc;
 	}
@@ -1251,6 +1086,18 @@ static int setup(struct daemon *d)
 	d->drain_timer.data = d;
 	d->sample_timer.data = d->report_timer.data = d->status_timer.data = d;
 	d->watchdog_timer.data = d->deadline_timer.data = d;
+	uv_timer_init(&d->loop, &d->capture_timer);
+	d->capture_timer.data = d->capture_poll.data = d;
+	if (capture_active(d->cap)) {
+		/* Batched wake-ups: the kernel wakes us over a fill level or for a
+		 * new process; the timer drains the rest once a second. */
+		if ((rc = uv_poll_init(&d->loop, &d->capture_poll, capture_fd(d->cap))) == 0)
+			uv_poll_start(&d->capture_poll, UV_READABLE, capture_poll_cb);
+		else
+			log_warn("connection capture: cannot watch the ring buffer: %s "
+				 "(drained once a second only)", uv_strerror(rc));
+		uv_timer_start(&d->capture_timer, capture_timer_cb, 1000, 1000);
+	}
 	uv_signal_init(&d->loop, &d->sig_term);
 	uv_signal_init(&d->loop, &d->sig_int);
 	uv_signal_init(&d->loop, &d->sig_hup);

@@ -3,6 +3,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cairn-config.h"
+#if CAIRN_PORTABLE
+#include <nss.h>
+#endif
+
 #include "commands.h"
 #include "log.h"
 
@@ -33,9 +38,26 @@ void agent_usage(void *out)
 		   "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
 }
 
+/* The portable agent carries its own (static) glibc, which can only use the
+ * NSS backends built into it: "files" and "dns". A host's nsswitch.conf may
+ * name others (sss, ldap, systemd, myhostname); the static glibc would try to
+ * dlopen the host's libnss_*.so, built against the host's libc, which at best
+ * fails and at worst loads a second libc into the process. So the databases
+ * the agent uses are pinned to the built-in backends (docs/operations.md:
+ * names only in LDAP/SSSD are not resolved by the portable agent). */
+static void portable_nss(void)
+{
+#if CAIRN_PORTABLE
+	__nss_configure_lookup("hosts", "files dns");
+	__nss_configure_lookup("passwd", "files");
+	__nss_configure_lookup("group", "files");
+#endif
+}
+
 int main(int argc, char *argv[])
 {
 	log_init("cairn-agent", LOGL_INFO);
+	portable_nss();
 	if (argc < 2) {
 		agent_usage(stderr);
 		return 2;

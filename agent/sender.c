@@ -72,7 +72,7 @@ const char *sender_err_name(enum sender_err e)
 		[SENDER_ERR_RESOLVE] = "resolve",     [SENDER_ERR_CONNECT] = "connect",
 		[SENDER_ERR_HANDSHAKE] = "handshake", [SENDER_ERR_REFUSED] = "refused",
 		[SENDER_ERR_SEND] = "send",           [SENDER_ERR_PROTOCOL] = "protocol",
-		[SENDER_ERR_SPOOL] = "spool",
+		[SENDER_ERR_SPOOL] = "spool",         [SENDER_ERR_CONFLICT] = "conflict",
 	};
 	return (unsigned)e < SENDER_NERRS ? names[e] : "?";
 }
@@ -484,6 +484,25 @@ static void handle_error(struct sender *s, struct sender_conn *c, const struct c
 			s->probe = true;
 		}
 	}
+	if (e->code == PROTO_ERR_CONFLICT) {
+		/* Not the batch's fault: another machine sends under our key. The
+		 * batch stays in the spool; sending resumes after backoff. */
+		char id[KEY_ID_HEX_LEN + 1];
+		keys_id_hex(s->id->pk, id);
+		conn_fail(s, SENDER_ERR_CONFLICT,
+			  "collector refused a batch as a conflict (%s): agent key used by two "
+			  "machines? the batches stay in the spool; give the clone its own "
+			  "identity (docs/operations.md, 'Cloned agent keys')",
+			  e->text);
+		log_error("agent %s: the collector stores this seq with other content: is this "
+			  "state dir (key) copied to another machine? see docs/operations.md",
+			  id);
+		return;
+	}
+	if (e->code == PROTO_ERR_REPLACED)
+		log_warn("collector %s: a newer connection with this agent key took over this one "
+			 "(a second agent with the same key?)",
+			 s->opts.collector);
 	conn_fail(s, SENDER_ERR_REFUSED, "collector sent ERROR %s: %s", proto_error_name(e->code),
 		  e->text);
 	if (e->code == PROTO_ERR_PENDING) {

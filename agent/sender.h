@@ -55,6 +55,7 @@ enum sender_err {
 	SENDER_ERR_SEND,      /* write or read failure on an established link */
 	SENDER_ERR_PROTOCOL,  /* malformed or unexpected frame from the collector */
 	SENDER_ERR_SPOOL,     /* spool read or ack failed */
+	SENDER_ERR_CONFLICT,  /* collector holds our seq with other content: key cloned? */
 	SENDER_NERRS
 };
 

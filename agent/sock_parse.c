@@ -5,9 +5,15 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+
+#include "netlink.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ addresses */
@@ -185,4 +191,41 @@ size_t sock_parse_proc_net(const char *text, size_t len, uint8_t protocol,
 		added++;
 	}
 	return added;
+}
+
+/* ------------------------------------------------------------ sock_diag */
+
+bool sock_parse_diag(const struct nlmsghdr *nlh, struct sock_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		return false;
+	const struct inet_diag_msg *m = netlink_payload(nlh);
+	if (netlink_payload_len(nlh) < sizeof(*m))
+		return false;
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return false;
+	sock_addr_set(&e->local, m->idiag_family, m->id.idiag_src);
+	sock_addr_set(&e->remote, m->idiag_family, m->id.idiag_dst);
+	e->local_port = ntohs(m->id.idiag_sport);
+	e->remote_port = ntohs(m->id.idiag_dport);
+	e->state = m->idiag_state;
+	e->inode = m->idiag_inode;
+	e->cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
+	const struct nlattr *attr = NULL;
+	while ((attr = netlink_attr_next(nlh, sizeof(*m), attr))) {
+		if (netlink_attr_type(attr) != INET_DIAG_INFO)
+			continue;
+		/* Kernels before 4.1 (RHEL 7's 3.10) send a tcp_info that ends
+		 * before the byte counters: the bytes stay unknown (has_bytes
+		 * false), never 0. */
+		size_t plen = netlink_attr_payload_len(attr);
+		if (plen >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(uint64_t)) {
+			const char *p = netlink_attr_payload(attr);
+			memcpy(&e->bytes_acked, p + offsetof(struct tcp_info, tcpi_bytes_acked), 8);
+			memcpy(&e->bytes_received, p + offsetof(struct tcp_info, tcpi_bytes_received), 8);
+			e->has_bytes = true;
+		}
+	}
+	return true;
 }

@@ -55,4 +55,13 @@ size_t sock_parse_proc_net(const char *text, size_t len, uint8_t protocol,
 			   void (*cb)(void *arg, const struct sock_entry *e), void *arg,
 			   uint32_t *bad);
 
+struct nlmsghdr;
+
+/* Parses one NETLINK_SOCK_DIAG reply (an inet_diag_msg with its attributes)
+ * into *e (addresses, ports, state, inode, cookie; the tcp_info byte counters
+ * when the kernel sends them: has_bytes). False for another message type, a
+ * short message or a family other than IPv4/IPv6. netns and protocol are
+ * the caller's to set. */
+bool sock_parse_diag(const struct nlmsghdr *nlh, struct sock_entry *e);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -754,6 +755,65 @@ int spool_advance(struct spool *sp, uint64_t min_next, bool *raised)
 	return rc;
 }
 
+int spool_move_aside(const char *state_dir, char *moved, size_t moved_len, struct errbuf *eb)
+{
+	char from[4096], stamp[32];
+	if ((size_t)snprintf(from, sizeof(from), "%s/%s", state_dir, SPOOL_DIR_NAME) >= sizeof(from))
+		return errbuf_set(eb, -ENAMETOOLONG, "spool: state dir path too long: %s", state_dir);
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	for (int i = 0; i < 100; i++) {
+		int n = i ? snprintf(moved, moved_len, "%s/%s.damaged-%s-%d", state_dir,
+				     SPOOL_DIR_NAME, stamp, i)
+			  : snprintf(moved, moved_len, "%s/%s.damaged-%s", state_dir,
+				     SPOOL_DIR_NAME, stamp);
+		if (n < 0 || (size_t)n >= moved_len)
+			return errbuf_set(eb, -ENAMETOOLONG, "spool: path too long: %s", state_dir);
+		if (access(moved, F_OK) == 0)
+			continue;
+		if (rename(from, moved))
+			return errbuf_set(eb, -errno, "spool: cannot move %s aside to %s: %s", from,
+					  moved, strerror(errno));
+		return 0;
+	}
+	return errbuf_set(eb, -EEXIST, "spool: too many %s.damaged-%s* in %s: remove old ones",
+			  SPOOL_DIR_NAME, stamp, state_dir);
+}
+
+struct resume_ctx {
+	struct spool *sp;
+	const struct spool_gap *lost;
+};
+
+static int resume_txn(MDB_txn *txn, void *arg)
+{
+	struct resume_ctx *c = arg;
+	MDB_dbi mdb = c->sp->db.dbi[DBI_META];
+	struct meta m;
+	int rc;
+	if ((rc = meta_load(txn, mdb, &m)))
+		return rc;
+	if (c->lost->last_seq >= m.next_seq)
+		m.next_seq = c->lost->last_seq + 1;
+	struct spool_gap g = *c->lost;
+	g.carrier = 0;
+	if ((rc = gap_put(txn, c->sp->db.dbi[DBI_GAPS], &g)))
+		return rc;
+	return meta_store(txn, mdb, &m);
+}
+
+int spool_resume_after_loss(struct spool *sp, const struct spool_gap *lost)
+{
+	if (sp->readonly)
+		return -EROFS;
+	if (lost->last_seq < lost->first_seq || lost->last_seq == UINT64_MAX)
+		return -EINVAL;
+	struct resume_ctx c = { .sp = sp, .lost = lost };
+	return db_write(&sp->db, resume_txn, &c);
+}
+
 void spool_gap_to_proto(const struct spool_gap *g, Cairn__Gap *out)
 {
 	cairn__gap__init(out);
@@ -766,6 +826,10 @@ void spool_gap_to_proto(const struct spool_gap *g, Cairn__Gap *out)
 		break;
 	case CAIRN__GAP_REASON__COLLECTOR_REJECTED:
 		out->detail = (char *)"collector refused the batch twice: dropped";
+		break;
+	case CAIRN__GAP_REASON__SPOOL_DAMAGED:
+		out->detail = (char *)"agent spool damaged (cut short or unreadable): moved "
+				      "aside, these batches lost";
 		break;
 	case SPOOL_GAP_UNWRITTEN:
 		out->detail = (char *)"agent could not write these windows to its spool "

@@ -160,6 +160,15 @@ void spool_entry_free(struct spool_entry *e);
 typedef int (*spool_iter_fn)(const struct spool_entry *e, void *arg);
 int spool_iterate(struct spool *sp, uint64_t from_seq, spool_iter_fn fn, void *arg);
 
+/* Renames <state_dir>/spool (refused by spool_open as DB_ERR_DAMAGED) to
+ * <state_dir>/spool.damaged-<UTC time>[-N], kept for inspection; the new path
+ * goes to moved. The next spool_open creates a fresh spool. */
+int spool_move_aside(const char *state_dir, char *moved, size_t moved_len, struct errbuf *eb);
+
+/* After a spool was lost: next_seq becomes at least lost->last_seq + 1 and
+ * lost becomes a pending gap (the next batch carries it to the collector). */
+int spool_resume_after_loss(struct spool *sp, const struct spool_gap *lost);
+
 /* Fills a protobuf Gap from g (strings point to static text). */
 void spool_gap_to_proto(const struct spool_gap *g, Cairn__Gap *out);
 

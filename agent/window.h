@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "cairn.pb-c.h"
+#include "capture.h"
 #include "collect_sock.h"
 
 struct window;
@@ -32,6 +33,18 @@ void window_free(struct window *w);
 /* Adds one sample. Process names/identities are copied from the sample's
  * scanner, so the sample may be discarded afterwards. 0 or -ENOMEM. */
 int window_add_sample(struct window *w, const struct sock_sample *s);
+
+/* Adds the flows of one capture take (connections opened/closed, short-lived
+ * counts, durations, bytes at close, UDP datagrams). s (may be NULL) is the
+ * scanner of the samples: its listeners name server ends whose listener
+ * predates the capture, its addresses tell LOCAL from OUTBOUND. A client
+ * flow whose server end is in the same take becomes one LOCAL edge (the
+ * server's process as peer, UDP replies as received); the server end is not
+ * counted again, in this take or a later one of this or the next window.
+ * Closed connections that samples saw have the bytes the samples counted
+ * subtracted, and their later samples add none. May change t. 0 or -ENOMEM. */
+int window_add_flows(struct window *w, const struct sock_scanner *s, struct capture_take *t,
+		     uint32_t short_lived_ms);
 
 /* Closes the window at end_ms: builds the ConnectionWindow (edges sorted by
  * direction, process, remote) and the ListenerSet, then starts the next

@@ -6,6 +6,7 @@
 #define CAIRN_ARENA_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct arena_chunk;
@@ -14,11 +15,20 @@ struct arena {
 	ProtobufCAllocator a;
 	struct arena_chunk *head;
 	size_t next_cap;
+	size_t total;     /* bytes of all chunks (what the arena holds from malloc) */
+	size_t max_total; /* 0 = unbounded */
+	bool refused;     /* an allocation was refused because of max_total */
 };
 
 /* An empty arena whose first chunk holds first_cap bytes (at least 4 KiB).
  * NULL when out of memory. */
 struct arena *arena_new(size_t first_cap);
+/* The same with a cap: an allocation that would take the arena's chunks
+ * above max_total bytes fails (returns NULL, so protobuf-c's unpack fails)
+ * and sets ar->refused. Bounds what decoding untrusted bytes may cost. */
+struct arena *arena_new_capped(size_t first_cap, size_t max_total);
+/* Bytes the arena holds (its chunks, used or not). */
+size_t arena_total(const struct arena *ar);
 /* Frees the arena and everything allocated from it. NULL is fine. */
 void arena_release(struct arena *ar);
 

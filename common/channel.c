@@ -26,6 +26,8 @@ const char *proto_error_name(uint16_t code)
 		[PROTO_ERR_DECRYPT] = "decrypt",
 		[PROTO_ERR_INTERNAL] = "internal",
 		[PROTO_ERR_SHUTDOWN] = "shutdown",
+		[PROTO_ERR_CONFLICT] = "conflict",
+		[PROTO_ERR_REPLACED] = "replaced",
 	};
 	if (code < sizeof(names) / sizeof(names[0]) && names[code])
 		return names[code];

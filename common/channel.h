@@ -64,6 +64,11 @@ enum proto_error {
 	PROTO_ERR_DECRYPT = 14,        /* sealed frame failed authentication */
 	PROTO_ERR_INTERNAL = 15,       /* collector-side failure */
 	PROTO_ERR_SHUTDOWN = 16,       /* collector stopping: reconnect later */
+	/* (harden) a batch whose seq is stored with other content: the agent key
+	 * is used by two machines? The agent keeps the batch. */
+	PROTO_ERR_CONFLICT = 17,
+	/* (harden) a newer connection with the same agent key took over */
+	PROTO_ERR_REPLACED = 18,
 };
 
 const char *proto_error_name(uint16_t code);

@@ -216,6 +216,7 @@ static const struct cf_key agent_keys[] = {
 	KEY(agent_config, CF_STR, root, NULL),
 	KEY(agent_config, CF_LOGLEVEL, log_level, NULL),
 	KEY(agent_config, CF_U32, max_inflight, NULL),
+	KEY(agent_config, CF_CHOICE, capture, "auto|poll"),
 };
 
 static const struct cf_key collector_keys[] = {
@@ -254,6 +255,7 @@ void config_agent_defaults(struct agent_config *c)
 	str_copy(c->root, "/", sizeof(c->root));
 	str_copy(c->log_level, "info", sizeof(c->log_level));
 	c->max_inflight = 8;
+	str_copy(c->capture, "auto", sizeof(c->capture));
 }
 
 void config_collector_defaults(struct collector_config *c)

@@ -37,6 +37,7 @@ struct agent_config {
 	char root[PATH_MAX];
 	char log_level[32];
 	uint32_t max_inflight;                /* unacknowledged batches in flight */
+	char capture[16];                     /* auto (eBPF when possible) | poll */
 };
 
 enum accept_mode {

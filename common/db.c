@@ -1,10 +1,13 @@
 #include "db.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -98,6 +101,116 @@ static int open_dbis(struct db_env *e, const char *const names[], size_t ndbs, u
 	return 0;
 }
 
+/* LMDB's on-disk meta page (mdb.c, MDB_meta, 64-bit build): a 16-byte page
+ * header, then magic u32 @0, version u32 @4, address @8, mapsize @16, two
+ * MDB_db records of 48 bytes @24 (the first one's md_pad is the page size),
+ * mm_last_pg @120 (last page in use), mm_txnid @128. Pages 0 and 1 hold a
+ * meta each; the one with the larger txnid is current. Read here with pread
+ * so that a damaged file is refused before LMDB maps it. */
+#define META_PAGE_HDR 16
+#define META_MAGIC 0xBEEFC0DEu
+#define META_OFF_PSIZE 24
+#define META_OFF_LAST_PG 120
+#define META_OFF_TXNID 128
+#define META_LEN 136
+
+struct meta_info {
+	uint32_t psize;
+	uint64_t last_pg, txnid;
+};
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* Reads the meta at offset off: 1 when it is one, 0 when not, -errno. */
+static int meta_read(int fd, off_t off, struct meta_info *m)
+{
+	uint8_t b[META_PAGE_HDR + META_LEN];
+	ssize_t n = pread(fd, b, sizeof(b), off);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(b))
+		return 0;
+	const uint8_t *meta = b + META_PAGE_HDR;
+	if (le32(meta) != META_MAGIC)
+		return 0;
+	m->psize = le32(meta + META_OFF_PSIZE);
+	m->last_pg = le64(meta + META_OFF_LAST_PG);
+	m->txnid = le64(meta + META_OFF_TXNID);
+	return 1;
+}
+
+static const char *const damaged_hint =
+	"the file was cut short or damaged (interrupted copy, full disk, filesystem error)";
+
+/* Checks the data file of an existing environment: not empty, an LMDB file,
+ * at least as long as its current meta page claims, and its last page
+ * readable (a filesystem reporting I/O errors fails here, at open, rather
+ * than with SIGBUS later). 0 when fine or when there is no file yet. */
+static int data_file_check(const char *file, struct errbuf *eb)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* missing (a new store) or unreadable: mdb_env_open says which */
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st)) {
+		rc = errbuf_set(eb, -errno, "%s: cannot stat: %s", file, strerror(errno));
+		goto out;
+	}
+	if (st.st_size == 0) {
+		rc = errbuf_set(eb, DB_ERR_DAMAGED,
+				"%s: the LMDB data file is empty (0 bytes): its contents were lost",
+				file);
+		goto out;
+	}
+	struct meta_info m0 = { 0 }, m1 = { 0 };
+	int have0 = meta_read(fd, 0, &m0);
+	if (have0 < 0) {
+		rc = errbuf_set(eb, DB_ERR_DAMAGED, "%s: cannot read the LMDB meta page: %s (%s)",
+				file, strerror(-have0), damaged_hint);
+		goto out;
+	}
+	if (!have0 || m0.psize < 512 || m0.psize > (1u << 16) || (m0.psize & (m0.psize - 1))) {
+		rc = errbuf_set(eb, DB_ERR_DAMAGED,
+				"%s: not an LMDB file (%lld bytes, no valid meta page at its start): "
+				"%s",
+				file, (long long)st.st_size, damaged_hint);
+		goto out;
+	}
+	int have1 = meta_read(fd, (off_t)m0.psize, &m1);
+	const struct meta_info *cur = have1 == 1 && m1.txnid > m0.txnid ? &m1 : &m0;
+	uint64_t need = (cur->last_pg + 1) * (uint64_t)m0.psize;
+	if (cur->last_pg >= UINT64_MAX / m0.psize || (uint64_t)st.st_size < need) {
+		rc = errbuf_set(eb, DB_ERR_DAMAGED,
+				"%s: the LMDB data file is cut short: %lld bytes, but its meta page "
+				"(transaction %" PRIu64 ") uses %" PRIu64 " pages of %u bytes "
+				"(%" PRIu64 " bytes): %s",
+				file, (long long)st.st_size, cur->txnid, cur->last_pg + 1, m0.psize,
+				need, damaged_hint);
+		goto out;
+	}
+	uint8_t probe[512];
+	ssize_t n = pread(fd, probe, sizeof(probe), (off_t)(cur->last_pg * m0.psize));
+	if (n != (ssize_t)sizeof(probe)) {
+		rc = errbuf_set(eb, DB_ERR_DAMAGED,
+				"%s: cannot read the last page in use (%" PRIu64 "): %s: the "
+				"filesystem reports errors (check the disk: dmesg)",
+				file, cur->last_pg, n < 0 ? strerror(errno) : "short read");
+		goto out;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
 int db_open(struct db_env *e, const char *path, const char *const names[], size_t ndbs,
 	    size_t map_size, size_t map_max, unsigned flags, struct errbuf *eb)
 {
@@ -121,6 +234,11 @@ int db_open(struct db_env *e, const char *path, const char *const names[], size_
 		if (rc)
 			return rc;
 	}
+	char file[sizeof(e->path) + 16];
+	snprintf(file, sizeof(file), "%s%s", path, (flags & MDB_NOSUBDIR) ? "" : "/data.mdb");
+	rc = data_file_check(file, eb);
+	if (rc)
+		return rc;
 	pthread_mutex_init(&e->write_lock, NULL);
 	pthread_mutex_init(&e->gate, NULL);
 	pthread_cond_init(&e->gate_cond, NULL);

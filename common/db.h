@@ -6,6 +6,7 @@
 #ifndef CAIRN_DB_H
 #define CAIRN_DB_H
 
+#include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -15,6 +16,11 @@
 
 #define DB_MAX_DBS 32
 #define DB_KEY_MAX 511 /* LMDB's default max key size */
+
+/* db_open's answer for a data file it refuses to map: empty, not an LMDB
+ * file, shorter than its own meta pages claim, or unreadable (I/O error).
+ * Mapping such a file would crash the process (SIGBUS) on first access. */
+#define DB_ERR_DAMAGED (-EUCLEAN)
 
 struct db_env {
 	MDB_env *env;

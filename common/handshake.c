@@ -272,6 +272,9 @@ static int server_on_hello(struct handshake_server *s, const struct frame *in,
 	if (h[4] != 0 || h[5] != HANDSHAKE_VERSION)
 		return server_fail(s, out, -EPROTO, PROTO_ERR_VERSION,
 				   "unsupported protocol version (this collector speaks 1)", false);
+	if (h[6] != 0 || h[7] != 0)
+		return server_fail(s, out, -EPROTO, PROTO_ERR_PROTOCOL,
+				   "HELLO has reserved flags set (must be 0 in version 1)", false);
 	memcpy(s->agent_pk, h + 8, KEY_PUBLIC_LEN);
 	const uint8_t *agent_eph = h + 40;
 

@@ -114,7 +114,7 @@ static json_t *double_value(double d)
 	return json_real(d);
 }
 
-static json_t *u64_value(uint64_t v)
+json_t *pbjson_u64(uint64_t v)
 {
 	if (v > (uint64_t)INT64_MAX)
 		return json_real((double)v);
@@ -141,7 +141,7 @@ static json_t *element_value(const ProtobufCFieldDescriptor *f, const void *p, u
 		return json_integer(*(const int64_t *)p);
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		return u64_value(*(const uint64_t *)p);
+		return pbjson_u64(*(const uint64_t *)p);
 	case PROTOBUF_C_TYPE_FLOAT:
 		return double_value(*(const float *)p);
 	case PROTOBUF_C_TYPE_DOUBLE:

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
@@ -46,6 +47,10 @@ bool pbjson_utf8_valid(const char *s, size_t len);
  * byte that does not start a well-formed UTF-8 sequence (and NUL bytes) by
  * U+FFFD; never cuts a character. Returns the bytes written (without NUL). */
 size_t pbjson_utf8_sanitize(char *out, size_t n, const char *s, size_t len);
+
+/* A uint64 as JSON by the mapping above: an integer, or a double above
+ * 2^63-1 (never a negative number). */
+json_t *pbjson_u64(uint64_t v);
 
 /* A JSON string of s (NULL = ""): agents' strings are not checked for UTF-8
  * when stored and jansson refuses invalid UTF-8 (a value would silently go

@@ -3,11 +3,20 @@
 
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
-libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libmnl-dev libinih-dev libjansson-dev
-libsystemd-dev python3"
-# Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing.
+libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libinih-dev libjansson-dev
+libsystemd-dev python3 clang bpftool libbpf-dev libelf-dev zlib1g-dev"
+# (clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev: the agent's eBPF
+# connection capture, -Dbpf=auto; without them the agent polls only.)
+# scripts/package portable: the static archives Debian ships outside the -dev
+# packages above (glibc's libc.a is in libc6-dev, pulled in by gcc).
+CAIRN_PORTABLE_PACKAGES="binutils libc6-dev"
+# tests/packaging/portable: file capabilities, containers, rpm tools, the
+# Ansible role's test.
+CAIRN_PACKAGING_TEST_PACKAGES="libcap2-bin systemd-container rpm cpio python3 ansible-core"
+# Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing,
+# capability drops for the capture fallback test (setpriv: util-linux).
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
-libclang-rt-14-dev bsdutils"
+libclang-rt-14-dev util-linux bsdutils"
 
 cairn_missing_packages() {
 	local missing="" p

@@ -210,6 +210,7 @@ struct fedge {
 	bool self;                  /* INBOUND to cairn: confirms and names, never drawn */
 	int64_t first_ms, last_ms;
 	uint64_t bytes;
+	uint64_t connections, short_lived, datagrams;
 };
 
 struct claim {
@@ -533,6 +534,9 @@ static void fedge_add(struct fedge *into, const struct fedge *f)
 {
 	into->samples += f->samples;
 	into->bytes += f->bytes;
+	into->connections += f->connections;
+	into->short_lived += f->short_lived;
+	into->datagrams += f->datagrams;
 	if (f->first_ms && (!into->first_ms || f->first_ms < into->first_ms))
 		into->first_ms = f->first_ms;
 	if (f->last_ms > into->last_ms)
@@ -646,6 +650,9 @@ static int load_edges(struct loader *L, int64_t since_ms)
 		f.first_ms = e->first_seen_ms;
 		f.last_ms = e->last_seen_ms;
 		f.bytes = e->bytes_sent + e->bytes_received;
+		f.connections = e->connections_opened;
+		f.short_lived = e->short_lived;
+		f.datagrams = e->datagrams_sent + e->datagrams_received;
 		struct ekey ek;
 		ekey_make(&ek, &f);
 		uint32_t existing;
@@ -893,6 +900,9 @@ static void edge_from_fedge(struct depmap_edge *d, const struct fedge *f)
 	d->first_ms = f->first_ms;
 	d->last_ms = f->last_ms;
 	d->bytes = f->bytes;
+	d->connections = f->connections;
+	d->short_lived = f->short_lived;
+	d->datagrams = f->datagrams;
 }
 
 static int resolve_outbound(struct loader *L, struct fedge *f)
@@ -1010,6 +1020,9 @@ static void dedge_add(struct depmap_edge *into, const struct depmap_edge *e)
 	into->protos |= e->protos;
 	into->samples += e->samples;
 	into->bytes += e->bytes;
+	into->connections += e->connections;
+	into->short_lived += e->short_lived;
+	into->datagrams += e->datagrams;
 	into->confirmed = into->confirmed || e->confirmed;
 	if (e->first_ms && (!into->first_ms || e->first_ms < into->first_ms))
 		into->first_ms = e->first_ms;
@@ -1260,6 +1273,9 @@ static int edge_to_proto(const struct depmap *m, const struct depmap_edge *e, bo
 	p->first_seen_ms = e->first_ms;
 	p->last_seen_ms = e->last_ms;
 	p->bytes = e->bytes;
+	p->connections = e->connections;
+	p->short_lived = e->short_lived;
+	p->datagrams = e->datagrams;
 	p->confirmed = e->confirmed;
 	p->local = e->local;
 	if (!service) {

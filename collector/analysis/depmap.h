@@ -68,6 +68,7 @@ struct depmap_edge {
 	uint64_t samples;
 	int64_t first_ms, last_ms;
 	uint64_t bytes;
+	uint64_t connections, short_lived, datagrams; /* event capture; 0 when polled only */
 	uint32_t nports;
 	uint16_t *ports;            /* host level only, sorted */
 };

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "pbjson.h"
 #include "commands.h"
 #include "format.h"
 #include "enroll.h"
@@ -52,22 +53,35 @@ static json_t *agent_json(const Cairn__Store__Agent *a)
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
 	keys_id_hex(a->agent_id.data, hex);
 	keys_fingerprint(a->agent_id.data, fp);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:s, s:s, s:s, s:I}",
-			 "id", hex, "fingerprint", fp, "hostname", a->hostname,
-			 "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
-			 "first_seen_ms", (json_int_t)a->first_seen_ms,
-			 "last_seen_ms", (json_int_t)a->last_seen_ms,
-			 "last_batch_ms", (json_int_t)a->last_batch_ms,
-			 "high_seq", (json_int_t)a->high_seq,
-			 "batches_stored", (json_int_t)a->batches_stored,
-			 "records_stored", (json_int_t)a->records_stored,
-			 "replays_rejected", (json_int_t)a->replays_rejected,
-			 "bad_signatures", (json_int_t)a->bad_signatures,
-			 "malformed_batches", (json_int_t)a->malformed_batches,
-			 "gaps_reported", (json_int_t)a->gaps_reported,
-			 "last_peer", a->last_peer, "agent_version", a->agent_version,
-			 "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I}",
+			      "id", hex, "fingerprint", fp, "hostname", a->hostname,
+			      "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
+			      "first_seen_ms", (json_int_t)a->first_seen_ms,
+			      "last_seen_ms", (json_int_t)a->last_seen_ms,
+			      "last_batch_ms", (json_int_t)a->last_batch_ms,
+			      "last_peer", a->last_peer, "agent_version", a->agent_version,
+			      "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms,
+			      "last_conflict_ms", (json_int_t)a->last_conflict_ms);
+	/* uint64 counters: a value above 2^63-1 (a forged seq in an old store)
+	 * must not print as a negative number (pbjson's mapping) */
+	const struct {
+		const char *name;
+		uint64_t v;
+	} u64s[] = {
+		{ "high_seq", a->high_seq },
+		{ "batches_stored", a->batches_stored },
+		{ "records_stored", a->records_stored },
+		{ "replays_rejected", a->replays_rejected },
+		{ "bad_signatures", a->bad_signatures },
+		{ "malformed_batches", a->malformed_batches },
+		{ "limit_batches", a->limit_batches },
+		{ "gaps_reported", a->gaps_reported },
+		{ "conflicts", a->conflicts },
+		{ "last_conflict_seq", a->last_conflict_seq },
+	};
+	for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
+		json_object_set_new(o, u64s[i].name, pbjson_u64(u64s[i].v));
+	return o;
 }
 
 static int agents_list(struct cli *cli, bool pending_only)
@@ -79,7 +93,7 @@ static int agents_list(struct cli *cli, bool pending_only)
 	struct errbuf eb = { { 0 } };
 	struct read_txn t;
 	struct read_agents ags;
-	if ((rc = read_begin(&r, &t, &eb)) || (rc = read_agents(&t, 0, &ags, &eb))) {
+	if ((rc = read_begin(&r, &t, &eb)) || (rc = read_agents(&t, READ_AGENT_HEALTH, &ags, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
 		read_end(&t);
 		read_close(&r);
@@ -94,9 +108,10 @@ static int agents_list(struct cli *cli, bool pending_only)
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "STATE", "VIA",
 					     "LAST SEEN (UTC)", "LAST BATCH (UTC)", "HIGH SEQ",
 					     "BATCHES", "RECORDS", "REPLAYS", "BAD SIG", "MALFORMED",
-					     "GAPS", NULL };
-	struct format_table *tab = arr ? NULL : format_table_new(13, head);
+					     "GAPS", "CONFLICTS", NULL };
+	struct format_table *tab = arr ? NULL : format_table_new(14, head);
 	size_t shown = 0, pending = 0;
+	json_t *conflicted = json_array();
 	for (size_t i = 0; i < ags.n; i++) {
 		const Cairn__Store__Agent *a = ags.v[i].agent;
 		if (a->state == CAIRN__STORE__ENROLL_STATE__PENDING)
@@ -104,13 +119,20 @@ static int agents_list(struct cli *cli, bool pending_only)
 		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
 		shown++;
+		const Cairn__CollectorHealth *h = ags.v[i].health;
 		if (arr) {
-			json_array_append_new(arr, agent_json(a));
+			json_t *o = agent_json(a);
+			/* The last window's capture: mechanism and events it lost. */
+			json_object_set_new(o, "capture", format_json_str(h ? h->capture : ""));
+			json_object_set_new(o, "capture_lost_events",
+					    json_integer(h ? (json_int_t)(h->capture_ringbuf_drops +
+									  h->capture_map_full) : 0));
+			json_array_append_new(arr, o);
 		} else if (tab) {
 			char seen[32], batch[32];
 			format_time_sec(a->last_seen_ms, seen, sizeof(seen));
 			format_time_sec(a->last_batch_ms, batch, sizeof(batch));
-			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
 					  ags.v[i].fingerprint, *a->hostname ? a->hostname : "-",
 					  enroll_state_name(a->state),
 					  *a->enroll_via ? a->enroll_via : "-", seen, batch,
@@ -119,17 +141,29 @@ static int agents_list(struct cli *cli, bool pending_only)
 					  (unsigned long long)a->records_stored,
 					  (unsigned long long)a->replays_rejected,
 					  (unsigned long long)a->bad_signatures,
-					  (unsigned long long)a->malformed_batches,
-					  (unsigned long long)a->gaps_reported);
+					  (unsigned long long)(a->malformed_batches + a->limit_batches),
+					  (unsigned long long)a->gaps_reported,
+					  (unsigned long long)a->conflicts);
+			if (a->conflicts) {
+				char when[32], line[256];
+				format_time_sec(a->last_conflict_ms, when, sizeof(when));
+				snprintf(line, sizeof(line),
+					 "agent %s ('%s'): %llu conflict%s, last at seq %llu on %s UTC: "
+					 "agent key used by two machines? (docs/operations.md, "
+					 "'Cloned agent keys')",
+					 ags.v[i].fingerprint, a->hostname,
+					 (unsigned long long)a->conflicts, a->conflicts == 1 ? "" : "s",
+					 (unsigned long long)a->last_conflict_seq, when);
+				json_array_append_new(conflicted, json_string(line));
+			}
 		}
 	}
-	read_agents_free(&ags);
 	if (arr) {
 		rc = format_print_json(arr) ? 1 : 0;
 	} else if (!shown) {
 		printf("(no %sagents)\n", pending_only ? "pending " : "");
 	} else if (tab) {
-		for (size_t c = 6; c < 13; c++)
+		for (size_t c = 6; c < 14; c++)
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
 		format_table_sort(tab, "HOSTNAME");
@@ -137,8 +171,22 @@ static int agents_list(struct cli *cli, bool pending_only)
 		if (pending && !pending_only)
 			printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
 			       pending);
+		size_t k;
+		json_t *line;
+		json_array_foreach(conflicted, k, line)
+			printf("%s%s\n", k ? "" : "\n", json_string_value(line));
+		for (size_t i = 0; i < ags.n; i++) {
+			const Cairn__CollectorHealth *h = ags.v[i].health;
+			uint64_t lost = h ? h->capture_ringbuf_drops + h->capture_map_full : 0;
+			if (lost)
+				printf("%s: %llu connection events lost in its last window (ring buffer "
+				       "or map full): its counts are lower bounds\n",
+				       ags.v[i].fingerprint, (unsigned long long)lost);
+		}
 	}
+	json_decref(conflicted);
 	format_table_free(tab);
+	read_agents_free(&ags);
 	return rc;
 }
 

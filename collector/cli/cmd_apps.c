@@ -149,6 +149,9 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 			rows++;
 		}
 		format_table_align_right(t, 2);
+		format_table_elastic(t, 1);
+		format_table_elastic(t, 3);
+		format_table_elastic(t, 5);
 		if (rows) {
 			printf(infra ? "\nShared infrastructure:\n" : "Applications:\n");
 			format_table_sort(t, "NAME");

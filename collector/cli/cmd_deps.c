@@ -25,8 +25,9 @@ static void deps_usage(FILE *f)
 	fprintf(f, "Usage: cairn-collector deps [--host H | --app A] [--level host|service]\n"
 		   "                            [--unresolved] [--since DUR] [--json | --dot] [--fresh]\n\n"
 		   "Shows which hosts (or processes) depend on which: client -> server, port,\n"
-		   "samples seen, bytes, last seen, and whether both sides reported the\n"
-		   "connection. --host and --app keep the edges that touch that host or\n"
+		   "samples seen, connections and short-lived ones (from hosts whose agent\n"
+		   "captures with eBPF; '-' for hosts that poll only), bytes, last seen, and\n"
+		   "whether both sides reported the connection. --host and --app keep the edges that touch that host or\n"
 		   "application (name, id, id prefix or fingerprint). --since 7d limits the\n"
 		   "map to recent traffic. --dot writes Graphviz (render with dot -Tsvg):\n"
 		   "one cluster per application, shared infrastructure apart. --unresolved\n"
@@ -308,29 +309,38 @@ int deps_main(int argc, char *argv[])
 		if (format_print_json(root))
 			exit_code = 1;
 	} else {
-		static const char *const hh[] = { "FROM", "TO", "PROTO", "PORTS", "SAMPLES", "BYTES",
-						   "LAST SEEN (UTC)", "CONFIRMED", NULL };
+		static const char *const hh[] = { "FROM", "TO", "PROTO", "PORTS", "SAMPLES", "CONNS",
+						   "SHORT", "BYTES", "LAST SEEN (UTC)", "CONFIRMED",
+						   NULL };
 		static const char *const sh[] = { "FROM", "PROCESS", "TO", "PROCESS", "PORT",
-						   "SERVICE", "SAMPLES", "BYTES", "CONFIRMED", NULL };
+						   "SERVICE", "SAMPLES", "CONNS", "SHORT", "BYTES",
+						   "CONFIRMED", NULL };
 		if (ne > 1)
 			qsort_r(edges, ne, sizeof(*edges), cmp_edge_names, &ix);
-		struct format_table *t = o.service ? format_table_new(9, sh) : format_table_new(8, hh);
+		struct format_table *t = o.service ? format_table_new(11, sh) : format_table_new(10, hh);
 		if (!t) {
 			exit_code = 1;
 			goto out;
 		}
 		for (size_t i = 0; i < ne; i++) {
 			const Cairn__Store__MapEdge *e = edges[i];
-			char bytes[32], seen[32], ports[96] = "";
+			char bytes[32], seen[32], ports[96] = "", conns[32] = "-", shorts[24] = "-";
 			format_bytes(e->bytes, bytes, sizeof(bytes));
+			if (e->connections || e->short_lived) {
+				snprintf(conns, sizeof(conns), "%llu", (unsigned long long)e->connections);
+				snprintf(shorts, sizeof(shorts), "%llu", (unsigned long long)e->short_lived);
+			} else if (e->datagrams) {
+				snprintf(conns, sizeof(conns), "%llu dgr", (unsigned long long)e->datagrams);
+			}
 			format_time(e->last_seen_ms, seen, sizeof(seen));
 			const char *from = node_name(&ix, e->from), *to = node_name(&ix, e->to);
 			const char *conf = e->confirmed ? "yes" : "no";
 			if (o.service) {
-				format_table_rowf(t, "%s\t%s\t%s\t%s\t%u\t%s\t%llu\t%s\t%s", from,
+				format_table_rowf(t, "%s\t%s\t%s\t%s\t%u\t%s\t%llu\t%s\t%s\t%s\t%s", from,
 						 e->from_process, e->local ? "(same host)" : to,
 						 e->to_process, e->port, e->label,
-						 (unsigned long long)e->samples_seen, bytes, conf);
+						 (unsigned long long)e->samples_seen, conns, shorts, bytes,
+						 conf);
 			} else {
 				size_t np = e->n_ports ? e->n_ports : 1;
 				for (size_t p = 0; p < np && p < 6; p++) {
@@ -347,13 +357,22 @@ int deps_main(int argc, char *argv[])
 					snprintf(protos + strlen(protos), sizeof(protos) - strlen(protos),
 						 "%s%s", p ? "+" : "",
 						 e->protocols[p] == CAIRN__PROTOCOL__UDP ? "udp" : "tcp");
-				format_table_rowf(t, "%s\t%s\t%s\t%s\t%llu\t%s\t%s\t%s", from, to,
+				format_table_rowf(t, "%s\t%s\t%s\t%s\t%llu\t%s\t%s\t%s\t%s\t%s", from, to,
 						 protos[0] ? protos : "tcp", ports,
-						 (unsigned long long)e->samples_seen, bytes, seen, conf);
+						 (unsigned long long)e->samples_seen, conns, shorts, bytes,
+						 seen, conf);
 			}
 		}
-		format_table_align_right(t, o.service ? 6 : 4);
-		format_table_align_right(t, o.service ? 7 : 5);
+		for (size_t c = o.service ? 6 : 4; c < (o.service ? 10u : 8u); c++)
+			format_table_align_right(t, c);
+		format_table_elastic(t, 0);
+		format_table_elastic(t, o.service ? 2 : 1);
+		if (o.service) {
+			format_table_elastic(t, 1);
+			format_table_elastic(t, 3);
+		} else {
+			format_table_elastic(t, 3);
+		}
 		format_table_print(t, stdout);
 		format_table_free(t);
 		char when[32];

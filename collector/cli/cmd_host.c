@@ -75,6 +75,10 @@ int host_main(int argc, char *argv[])
 		read_close(&q);
 		return 1;
 	}
+	Cairn__CollectorHealth *health = read_agent_health(&rt, h.id);
+	/* Agents before capture reporting send no mechanism. */
+	const char *capture = health && *health->capture ? health->capture
+							 : "unknown (the agent does not report it)";
 	Cairn__Store__Snapshot *s = NULL;
 	int src = read_snapshot_latest(rt.txn, rt.db, true, &s, &eb);
 	if (src && src != -ENOENT)
@@ -102,6 +106,13 @@ int host_main(int argc, char *argv[])
 		json_object_set_new(root, "id", json_string(h.id_hex));
 		json_object_set_new(root, "fingerprint", json_string(h.fingerprint));
 		json_object_set_new(root, "hostname", format_json_str(h.hostname));
+		json_object_set_new(root, "capture", format_json_str(health && *health->capture ? health->capture : ""));
+		if (health) {
+			json_object_set_new(root, "capture_ebpf", json_boolean(health->capture_ebpf));
+			json_object_set_new(root, "capture_lost_events",
+					    json_integer((json_int_t)(health->capture_ringbuf_drops +
+								      health->capture_map_full)));
+		}
 		if (hi)
 			json_object_set_new(root, "facts", pbjson_from_message(&hi->base, 0));
 		json_t *ju = json_object();
@@ -148,6 +159,11 @@ int host_main(int argc, char *argv[])
 	if (app)
 		printf("application: %s (%s)%s\n", app->name, app->id,
 		       app->infrastructure ? ", shared infrastructure" : "");
+	printf("capture:     %s\n", capture);
+	if (health && (health->capture_ringbuf_drops || health->capture_map_full))
+		printf("lost events: %llu in the last window (ring buffer or map full): counts are "
+		       "lower bounds\n",
+		       (unsigned long long)(health->capture_ringbuf_drops + health->capture_map_full));
 	if (hi) {
 		char mem[32], when[32];
 		format_bytes(hi->mem_total_bytes, mem, sizeof(mem));
@@ -241,6 +257,7 @@ int host_main(int argc, char *argv[])
 		printf("\nListeners (%zu):\n", ls->n_listeners);
 		if (t) {
 			format_table_align_right(t, 2);
+			format_table_elastic(t, 4);
 			format_table_print(t, stdout);
 		}
 		format_table_free(t);
@@ -252,8 +269,9 @@ int host_main(int argc, char *argv[])
 	if (s && s->map) {
 		for (int dir = 0; dir < 2; dir++) {
 			static const char *const dh[] = { "PROCESS", "PEER", "PEER PROCESS", "PORT",
-							  "SERVICE", "SAMPLES", "CONFIRMED", NULL };
-			struct format_table *t = format_table_new(7, dh);
+							  "SERVICE", "SAMPLES", "CONNS", "SHORT",
+							  "CONFIRMED", NULL };
+			struct format_table *t = format_table_new(9, dh);
 			size_t n = 0;
 			for (size_t i = 0; t && i < s->map->n_service_edges; i++) {
 				const Cairn__Store__MapEdge *e = s->map->service_edges[i];
@@ -265,17 +283,28 @@ int host_main(int argc, char *argv[])
 					read_nodes_get(&ix, dir == 0 ? e->to : e->from);
 				const char *pname = e->local ? "(this host)"
 							     : peer ? peer->name : (dir == 0 ? e->to : e->from);
-				format_table_rowf(t, "%s\t%s\t%s\t%u\t%s\t%llu\t%s",
+				char conns[24] = "-", shorts[24] = "-";
+				if (e->connections || e->short_lived) {
+					snprintf(conns, sizeof(conns), "%llu",
+						 (unsigned long long)e->connections);
+					snprintf(shorts, sizeof(shorts), "%llu",
+						 (unsigned long long)e->short_lived);
+				}
+				format_table_rowf(t, "%s\t%s\t%s\t%u\t%s\t%llu\t%s\t%s\t%s",
 						 dir == 0 ? e->from_process : e->to_process, pname,
 						 dir == 0 ? e->to_process : e->from_process, e->port,
-						 e->label, (unsigned long long)e->samples_seen,
-						 e->confirmed ? "yes" : "no");
+						 e->label, (unsigned long long)e->samples_seen, conns,
+						 shorts, e->confirmed ? "yes" : "no");
 				n++;
 			}
 			printf("\n%s (%zu):\n", dir == 0 ? "Depends on" : "Used by", n);
 			if (t && n) {
 				format_table_align_right(t, 3);
-				format_table_align_right(t, 5);
+				for (size_t c = 5; c < 8; c++)
+					format_table_align_right(t, c);
+				format_table_elastic(t, 0);
+				format_table_elastic(t, 1);
+				format_table_elastic(t, 2);
 				format_table_print(t, stdout);
 			}
 			format_table_free(t);
@@ -288,6 +317,8 @@ int host_main(int argc, char *argv[])
 		printf("\nDependencies: no snapshot yet (run 'cairn-collector deps --fresh')\n");
 	}
 out:
+	if (health)
+		cairn__collector_health__free_unpacked(health, NULL);
 	read_nodes_free(&ix);
 	if (s)
 		cairn__store__snapshot__free_unpacked(s, NULL);

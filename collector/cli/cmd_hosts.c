@@ -13,6 +13,7 @@
 #include "enroll.h"
 #include "keys.h"
 #include "format.h"
+#include "pbjson.h"
 #include "read.h"
 #include "snapshot.h"
 
@@ -20,7 +21,9 @@ static void hosts_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-collector hosts [--json] [--state-dir DIR | -c FILE]\n\n"
 		   "Lists the hosts whose agents delivered data: hostname, OS, last seen, and\n"
-		   "how many batches and records are stored.\n");
+		   "how many batches and records are stored, and how its agent captures\n"
+		   "connections: ebpf (every connection counted, short-lived ones too) or\n"
+		   "poll (sockets open at a sample instant only; --json says why).\n");
 	cli_usage_common(f);
 }
 
@@ -78,7 +81,7 @@ int hosts_main(int argc, char *argv[])
 	struct read_txn t;
 	struct read_agents ags;
 	if ((rc = read_begin(&r, &t, &eb)) ||
-	    (rc = read_agents(&t, READ_AGENT_FACTS | READ_AGENT_COUNTS, &ags, &eb))) {
+	    (rc = read_agents(&t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH, &ags, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		read_end(&t);
 		read_close(&r);
@@ -91,9 +94,9 @@ int hosts_main(int argc, char *argv[])
 	struct host_app *ha = host_apps(snap, &nha);
 	json_t *arr = cli.json ? json_array() : NULL;
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "OS", "LAST SEEN (UTC)",
-					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "APP",
-					     NULL };
-	struct format_table *tab = arr ? NULL : format_table_new(10, head);
+					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "CAPTURE",
+					     "APP", NULL };
+	struct format_table *tab = arr ? NULL : format_table_new(11, head);
 	size_t n = 0;
 	for (size_t i = 0; i < ags.n; i++) {
 		const struct read_agent *ra = &ags.v[i];
@@ -105,10 +108,13 @@ int hosts_main(int argc, char *argv[])
 		const char *os = hi && hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-";
 		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
 		const char *app = ha ? app_of(ha, nha, ra->id_hex) : "";
+		/* Agents before capture reporting send no mechanism: unknown. */
+		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
+		const char *capture_kind = !*capture ? "-" : ra->health->capture_ebpf ? "ebpf" : "poll";
 		if (arr) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+				json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:o}",
 					  "id", ra->id_hex, "fingerprint", ra->fingerprint,
 					  "hostname", format_json_str(hostname),
 					  "os", format_json_str(os),
@@ -119,18 +125,20 @@ int hosts_main(int argc, char *argv[])
 					  "records", (json_int_t)a->records_stored,
 					  "perf_windows", (json_int_t)ra->perf_windows,
 					  "edge_days", (json_int_t)ra->edge_records,
-					  "high_seq", (json_int_t)a->high_seq,
+					  "high_seq", pbjson_u64(a->high_seq),
 					  "state", enroll_state_name(a->state), "app", format_json_str(app)));
+			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "capture",
+					    format_json_str(capture));
 		} else if (tab) {
 			char seen[32];
 			format_time_sec(last, seen, sizeof(seen));
-			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s",
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s\t%s",
 					  ra->fingerprint, *hostname ? hostname : "-", os, seen,
 					  (unsigned long long)a->batches_stored,
 					  (unsigned long long)a->records_stored,
 					  (unsigned long long)ra->perf_windows,
 					  (unsigned long long)ra->edge_records,
-					  enroll_state_name(a->state), *app ? app : "-");
+					  enroll_state_name(a->state), capture_kind, *app ? app : "-");
 		}
 		n++;
 	}
@@ -149,7 +157,7 @@ int hosts_main(int argc, char *argv[])
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
 		format_table_elastic(tab, 2);
-		format_table_elastic(tab, 9);
+		format_table_elastic(tab, 10);
 		format_table_sort(tab, "HOSTNAME"); /* by name, not by key: --sort changes it */
 		format_table_print(tab, stdout);
 	}

@@ -302,6 +302,9 @@ int serve_main(int argc, char *argv[])
 	uv_loop_init(&sv->loop);
 	if (server_start(&sv->srv, &sv->loop, &p, &sv->id, &sv->db, &eb)) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		/* server_start closed its handles: let the loop finish the closes,
+		 * or uv_loop_close fails (EBUSY) and the loop leaks */
+		uv_run(&sv->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&sv->loop);
 		goto out_db;
 	}

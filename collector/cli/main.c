@@ -28,7 +28,7 @@ static const struct command commands[] = {
 	{ "progress", progress_main, "migration progress by wave and application" },
 	{ "validate", validate_main, "compare a migrated host with its source" },
 	{ "export", export_main, "export mhub-csv | ads-csv DIR | json | dot" },
-	{ "key", key_main, "key show: print the collector's public key (to pin in agent.conf)" },
+	{ "key", key_main, "key show|create: print (create) the collector's public key (to pin in agent.conf)" },
 	{ "check-config", check_config_main, "validate a configuration file" },
 };
 

@@ -19,15 +19,17 @@ void ingest_limits_default(struct ingest_limits *l)
 	l->max_records = INGEST_MAX_RECORDS_DEFAULT;
 	l->max_string = INGEST_MAX_STRING_DEFAULT;
 	l->max_repeated = INGEST_MAX_REPEATED_DEFAULT;
+	l->max_unknown = INGEST_MAX_UNKNOWN_DEFAULT;
 }
 
 /* ------------------------------------------------------------ limits */
 
 static int check_msg(const ProtobufCMessage *m, const struct ingest_limits *l, const char *path,
-		     struct errbuf *eb);
+		     uint64_t *unknown, struct errbuf *eb);
 
 static int check_value(const ProtobufCFieldDescriptor *fd, const void *p,
-		       const struct ingest_limits *l, const char *path, struct errbuf *eb)
+		       const struct ingest_limits *l, const char *path, uint64_t *unknown,
+		       struct errbuf *eb)
 {
 	switch (fd->type) {
 	case PROTOBUF_C_TYPE_STRING: {
@@ -49,7 +51,7 @@ static int check_value(const ProtobufCFieldDescriptor *fd, const void *p,
 		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
 		if (!sub)
 			return 0;
-		return check_msg(sub, l, fd->name, eb);
+		return check_msg(sub, l, fd->name, unknown, eb);
 	}
 	default:
 		return 0;
@@ -57,9 +59,16 @@ static int check_value(const ProtobufCFieldDescriptor *fd, const void *p,
 }
 
 static int check_msg(const ProtobufCMessage *m, const struct ingest_limits *l, const char *path,
-		     struct errbuf *eb)
+		     uint64_t *unknown, struct errbuf *eb)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
+	*unknown += m->n_unknown_fields;
+	if (*unknown > l->max_unknown)
+		return errbuf_set(eb, -EBADMSG,
+				  "more than %u unknown protobuf fields (at %s): not a batch this "
+				  "collector can store (from a newer agent? upgrade the collector "
+				  "first)",
+				  l->max_unknown, path);
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *fd = &d->fields[i];
 		const char *base = (const char *)m;
@@ -81,12 +90,12 @@ static int check_msg(const ProtobufCMessage *m, const struct ingest_limits *l, c
 			size_t sz = fd->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
 								       : sizeof(void *);
 			for (size_t j = 0; j < n; j++) {
-				int rc = check_value(fd, arr + j * sz, l, path, eb);
+				int rc = check_value(fd, arr + j * sz, l, path, unknown, eb);
 				if (rc)
 					return rc;
 			}
 		} else {
-			int rc = check_value(fd, base + fd->offset, l, path, eb);
+			int rc = check_value(fd, base + fd->offset, l, path, unknown, eb);
 			if (rc)
 				return rc;
 		}
@@ -99,7 +108,26 @@ int ingest_check_limits(const Cairn__Batch *b, const struct ingest_limits *l, st
 	if (b->n_records > l->max_records)
 		return errbuf_set(eb, -E2BIG, "batch has %zu records, above max_records %u",
 				  b->n_records, l->max_records);
-	return check_msg(&b->base, l, "batch", eb);
+	uint64_t unknown = 0;
+	int rc = check_msg(&b->base, l, "batch", &unknown, eb);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < b->n_records; i++) {
+		const Cairn__Gap *g = b->records[i]->kind_case == CAIRN__RECORD__KIND_GAP
+					      ? b->records[i]->gap
+					      : NULL;
+		if (!g)
+			continue;
+		if (g->first_seq > g->last_seq || g->last_seq >= b->seq ||
+		    g->last_seq - g->first_seq >= INGEST_MAX_SEQ_JUMP)
+			return errbuf_set(eb, -E2BIG,
+					  "Gap %llu..%llu in batch seq %llu: a gap must lie before its "
+					  "batch and span at most %llu seqs",
+					  (unsigned long long)g->first_seq,
+					  (unsigned long long)g->last_seq, (unsigned long long)b->seq,
+					  (unsigned long long)INGEST_MAX_SEQ_JUMP);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -364,6 +392,14 @@ static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 				merged.last_seen_ms = o->last_seen_ms;
 			merged.bytes_sent += o->bytes_sent;
 			merged.bytes_received += o->bytes_received;
+			merged.connections_opened += o->connections_opened;
+			merged.connections_closed += o->connections_closed;
+			merged.short_lived += o->short_lived;
+			merged.duration_total_ms += o->duration_total_ms;
+			if (o->duration_max_ms > merged.duration_max_ms)
+				merged.duration_max_ms = o->duration_max_ms;
+			merged.datagrams_sent += o->datagrams_sent;
+			merged.datagrams_received += o->datagrams_received;
 		}
 	}
 	rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);
@@ -547,6 +583,32 @@ static const Cairn__HostInfo *batch_host(const Cairn__Batch *b)
 	return NULL;
 }
 
+/* A batch at or below the high seq: the same content again (a resend after
+ * a lost ACK: 0) or other content under the same seq (INGEST_ERR_CONFLICT:
+ * two machines with one key). Unknown (raw batch pruned by retention, or the
+ * seq was a gap): treated as a resend. */
+static int stored_content_differs(MDB_txn *txn, const struct db_env *env,
+				  const uint8_t agent_id[static 32], uint64_t seq,
+				  const uint8_t *payload, size_t payload_len)
+{
+	struct db_key k;
+	key_agent(&k, agent_id);
+	db_key_u64(&k, seq);
+	Cairn__Store__RawBatch *raw = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_BATCHES], &k, &cairn__store__raw_batch__descriptor,
+			       (ProtobufCMessage **)&raw);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == -EBADMSG)
+		return 0; /* unreadable stored copy: no basis for a conflict */
+	if (rc)
+		return rc;
+	bool same = raw->payload.len == payload_len &&
+		    (!payload_len || !memcmp(raw->payload.data, payload, payload_len));
+	cairn__store__raw_batch__free_unpacked(raw, NULL);
+	return same ? 0 : INGEST_ERR_CONFLICT;
+}
+
 int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		 uint64_t seq, const uint8_t sig[static SIGN_LEN], const uint8_t *payload,
 		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,
@@ -561,16 +623,35 @@ int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 		cairn__store__agent__free_unpacked(a, NULL);
 		return -EPERM;
 	}
-	if (seq <= a->high_seq) {
-		a->replays_rejected++;
+	if (seq <= a->high_seq || seq - a->high_seq > INGEST_MAX_SEQ_JUMP) {
+		int verdict = seq > a->high_seq ? INGEST_ERR_SEQ_JUMP
+						: stored_content_differs(txn, env, agent_id, seq,
+									 payload, payload_len);
+		if (verdict < 0 && verdict != INGEST_ERR_CONFLICT && verdict != INGEST_ERR_SEQ_JUMP) {
+			cairn__store__agent__free_unpacked(a, NULL);
+			return verdict;
+		}
+		if (verdict == INGEST_ERR_CONFLICT) {
+			a->conflicts++;
+			a->last_conflict_ms = now_ms;
+			a->last_conflict_seq = seq;
+		} else if (verdict == INGEST_ERR_SEQ_JUMP) {
+			a->limit_batches++;
+		} else {
+			a->replays_rejected++;
+		}
 		a->last_seen_ms = now_ms;
 		rc = store_agent_put(txn, env, a);
 		if (high_seq)
 			*high_seq = a->high_seq;
 		cairn__store__agent__free_unpacked(a, NULL);
-		if (rc == 0 && st)
+		if (rc)
+			return rc;
+		if (verdict)
+			return verdict;
+		if (st)
 			st->replays++;
-		return rc;
+		return 0;
 	}
 
 	struct db_key k;

@@ -39,14 +39,36 @@
 
 /* Protocol limits on one batch (docs/protocol.md). */
 #define INGEST_MAX_RECORDS_DEFAULT 100000u
-#define INGEST_MAX_STRING_DEFAULT 4096u
+#define INGEST_MAX_STRING_DEFAULT 65536u
 #define INGEST_MAX_REPEATED_DEFAULT 200000u
+
+/* Unknown protobuf fields in one batch (all levels together): a newer agent
+ * adds a few, an attacker millions (each costs ~40 bytes decoded for 2 bytes
+ * on the wire). Above the budget the batch is malformed. */
+#define INGEST_MAX_UNKNOWN_DEFAULT 16384u
+/* How far a batch's seq (and a Gap's range) may run ahead of the stored high
+ * seq: one batch per report window, so 2^24 is years of windows, while a
+ * forged seq near UINT64_MAX would make every later batch a replay. */
+#define INGEST_MAX_SEQ_JUMP ((uint64_t)1 << 24)
+/* The most decoding one batch of n payload bytes may allocate (the
+ * verifiers' arena cap). Honest batches take 4-12x their size
+ * (test_ingest: honest_batches_fit_the_decoding_cap, a package inventory is
+ * the densest); a flood of 2-byte unknown fields 20x, refused here. */
+#define INGEST_DECODED_MAX(n) ((size_t)(n) * 16 + ((size_t)256 << 10))
+/* First chunk of that arena: most honest batches fit in it. */
+#define INGEST_DECODED_FIRST(n) ((size_t)(n) * 4 + 1024)
 
 struct ingest_limits {
 	uint32_t max_records;  /* Batch.records */
 	uint32_t max_string;   /* bytes of any string or bytes field */
 	uint32_t max_repeated; /* elements of any other repeated field */
+	uint32_t max_unknown;  /* unknown fields in the whole batch */
 };
+
+/* ingest_store's refusals that still commit the counters in the agent
+ * record (the caller does not abort the transaction for them). */
+#define INGEST_ERR_CONFLICT (-EEXIST) /* seq stored with other content */
+#define INGEST_ERR_SEQ_JUMP (-ERANGE) /* seq > high_seq + INGEST_MAX_SEQ_JUMP */
 
 void ingest_limits_default(struct ingest_limits *l);
 
@@ -65,8 +87,10 @@ struct ingest_stats {
 };
 
 /* Checks a decoded batch against the limits: record count, every string and
- * bytes field length, every repeated count (walks the message generically).
- * -E2BIG with eb naming the field and the limit. */
+ * bytes field length, every repeated count (walks the message generically),
+ * Gap ranges (first <= last < the batch's seq, at most INGEST_MAX_SEQ_JUMP
+ * long). -E2BIG with eb naming the field and the limit; -EBADMSG when the
+ * batch holds more than max_unknown unknown fields (malformed). */
 int ingest_check_limits(const Cairn__Batch *b, const struct ingest_limits *l, struct errbuf *eb);
 
 /* Stores the records of one verified batch for agent_id (32 bytes), in txn:
@@ -93,7 +117,11 @@ int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
  * raw batch into batches, ingest_apply, then the agent record's high_seq,
  * counters, last_batch_ms, hostname/version/boot id, all in txn.
  * *high_seq (may be NULL) receives the agent's high_seq afterwards.
- * -ENOENT when the agent has no record, -EPERM when it is not ACCEPTED. */
+ * -ENOENT when the agent has no record, -EPERM when it is not ACCEPTED.
+ * INGEST_ERR_CONFLICT when seq <= high_seq and the stored raw batch of that
+ * seq has other content (counted in the agent record: conflicts);
+ * INGEST_ERR_SEQ_JUMP when seq is too far ahead (counted: limit_batches).
+ * For these two the transaction holds only the counter update: commit it. */
 int ingest_store(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		 uint64_t seq, const uint8_t sig[static SIGN_LEN], const uint8_t *payload,
 		 size_t payload_len, const Cairn__Batch *batch, int64_t now_ms,

@@ -28,6 +28,7 @@ const char *ingest_result_name(enum ingest_result r)
 	case INGEST_LIMIT: return "limit";
 	case INGEST_NOT_ENROLLED: return "not-enrolled";
 	case INGEST_FAILED: return "failed";
+	case INGEST_CONFLICT: return "conflict";
 	}
 	return "unknown";
 }
@@ -122,6 +123,24 @@ static int group_txn_env(MDB_txn *txn, void *arg)
 		uint64_t high = 0;
 		rc = ingest_store(txn, c->env, it->agent_id, it->seq, it->sig, it->payload,
 				  it->payload_len, ge->batch, now_ms, &st, &stored, &high);
+		if (rc == INGEST_ERR_CONFLICT) {
+			it->result = INGEST_CONFLICT;
+			it->ack_seq = high;
+			snprintf(it->detail, sizeof(it->detail),
+				 "seq %llu is stored with other content (stored high seq %llu)",
+				 (unsigned long long)it->seq, (unsigned long long)high);
+			g->delta.conflicts++;
+			continue;
+		}
+		if (rc == INGEST_ERR_SEQ_JUMP) {
+			it->result = INGEST_LIMIT;
+			snprintf(it->detail, sizeof(it->detail),
+				 "seq %llu is more than %llu ahead of the stored high seq %llu",
+				 (unsigned long long)it->seq,
+				 (unsigned long long)INGEST_MAX_SEQ_JUMP, (unsigned long long)high);
+			g->delta.limits++;
+			continue;
+		}
 		if (rc == -ENOENT || rc == -EPERM) {
 			it->result = INGEST_NOT_ENROLLED;
 			snprintf(it->detail, sizeof(it->detail), "agent is %s",
@@ -163,14 +182,22 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 			 (unsigned long long)it->seq, it->payload_len);
 		return;
 	}
-	struct arena *ar = arena_new(it->payload_len * 3 + 1024);
+	struct arena *ar = arena_new_capped(INGEST_DECODED_FIRST(it->payload_len),
+					    INGEST_DECODED_MAX(it->payload_len));
 	Cairn__Batch *b = ar ? cairn__batch__unpack(&ar->a, it->payload_len, it->payload) : NULL;
 	if (!b) {
-		arena_release(ar);
 		it->result = INGEST_MALFORMED;
-		snprintf(it->detail, sizeof(it->detail),
-			 "payload of seq %llu (%zu bytes) is not a valid cairn.Batch",
-			 (unsigned long long)it->seq, it->payload_len);
+		if (ar && ar->refused)
+			snprintf(it->detail, sizeof(it->detail),
+				 "decoding seq %llu (%zu bytes) would take more than %zu bytes of "
+				 "memory (unknown-field flood?): refused",
+				 (unsigned long long)it->seq, it->payload_len,
+				 INGEST_DECODED_MAX(it->payload_len));
+		else
+			snprintf(it->detail, sizeof(it->detail),
+				 "payload of seq %llu (%zu bytes) is not a valid cairn.Batch",
+				 (unsigned long long)it->seq, it->payload_len);
+		arena_release(ar);
 		return;
 	}
 	if (b->seq != it->seq ||
@@ -183,8 +210,9 @@ static void prepare(struct ingest_writer *w, struct group_entry *ge)
 		return;
 	}
 	struct errbuf eb;
-	if (ingest_check_limits(b, &w->limits, &eb) != 0) {
-		it->result = INGEST_LIMIT;
+	int lrc = ingest_check_limits(b, &w->limits, &eb);
+	if (lrc) {
+		it->result = lrc == -EBADMSG ? INGEST_MALFORMED : INGEST_LIMIT;
 		str_copy(it->detail, eb.msg, sizeof(it->detail));
 		arena_release(ar);
 		return;
@@ -228,7 +256,9 @@ static void *verifier_main(void *arg)
 	for (;;) {
 		/* stay at most two groups ahead of the writer: decoded batches
 		 * are several times their payload */
-		while ((!w->claim || w->queued >= 2 * w->commit_batches) && !w->stop)
+		while ((!w->claim || w->queued >= 2 * w->commit_batches ||
+			(w->queued && w->queued_bytes >= w->queue_max_bytes)) &&
+		       !w->stop)
 			pthread_cond_wait(&w->vcv, &w->mu);
 		if (!w->claim && w->stop)
 			break;
@@ -250,6 +280,7 @@ static void *verifier_main(void *arg)
 		/* the claimed run is ours alone: submit only appends after it,
 		 * publishing only moves verified items */
 		struct ingest_writer_stats rej = { 0 };
+		uint64_t decoded = 0;
 		it = first;
 		for (uint32_t i = 0; i < taken; i++) {
 			/* the last one's next may change under submit: not read */
@@ -259,6 +290,8 @@ static void *verifier_main(void *arg)
 			prepare(w, &ge);
 			it->decoded = ge.batch;
 			it->decoded_arena = ge.arena;
+			it->decoded_bytes = arena_total(ge.arena);
+			decoded += it->decoded_bytes;
 			rej.bad_signatures += it->result == INGEST_BAD_SIGNATURE;
 			rej.malformed += it->result == INGEST_MALFORMED;
 			rej.limits += it->result == INGEST_LIMIT;
@@ -268,6 +301,7 @@ static void *verifier_main(void *arg)
 		w->stats.bad_signatures += rej.bad_signatures;
 		w->stats.malformed += rej.malformed;
 		w->stats.limits += rej.limits;
+		w->queued_bytes += decoded;
 		it = first;
 		for (uint32_t i = 0; i < taken; i++, it = it->next)
 			it->verified = true;
@@ -613,10 +647,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		uint64_t bytes = 0;
 		for (struct ingest_item *it = list; it; it = it->next)
-			bytes += it->payload_len;
+			bytes += it->payload_len + it->decoded_bytes;
 		process_group(w, list);
 		pthread_mutex_lock(&w->mu);
 		w->queued_bytes -= bytes;
+		pthread_cond_broadcast(&w->vcv);
 		w->writer_busy = w->head != NULL;
 	}
 	w->writer_done = true;

@@ -20,6 +20,7 @@ enum ingest_result {
 	INGEST_LIMIT,           /* payload above limits: nothing stored */
 	INGEST_NOT_ENROLLED,    /* agent record missing or not ACCEPTED */
 	INGEST_FAILED,          /* internal error: not stored, not acked */
+	INGEST_CONFLICT,        /* seq stored with other content: key used twice? */
 };
 
 const char *ingest_result_name(enum ingest_result r);
@@ -53,6 +54,7 @@ struct ingest_item {
 	bool verified;          /* stage 1 finished with it (under the writer's mu) */
 	Cairn__Batch *decoded;  /* set by the verifier stage; owned by the writer */
 	void *decoded_arena;    /* the arena decoded lives in (one free for all of it) */
+	size_t decoded_bytes;   /* what that arena holds: counted in queued_bytes */
 	/* INGEST_KIND_ENROLL: input, then outcome */
 	char hostname[256];
 	char peer[64];
@@ -73,7 +75,7 @@ typedef void (*ingest_done_fn)(struct ingest_item *done_list, void *arg);
 
 struct ingest_writer_stats {
 	uint64_t commits, batches, records, replays, bad_signatures, malformed, limits,
-		not_enrolled, failures, storage_full_events;
+		not_enrolled, failures, storage_full_events, conflicts;
 	uint64_t last_commit_us;   /* duration of the last commit */
 	uint64_t syncs;            /* meta-page fsyncs by the syncer (one may cover several commits) */
 	uint64_t last_sync_us;     /* duration of the last one */
@@ -95,8 +97,8 @@ struct ingest_writer {
 	uint64_t commit_interval_us;
 	uint32_t commit_batches;
 	uint32_t queue_max;        /* submit beyond this still queues; see ingest_writer_full */
-	uint64_t queue_max_bytes;  /* payload bytes queued that make the writer "full" */
-	uint64_t queued_bytes;     /* payload bytes in both queues (under mu) */
+	uint64_t queue_max_bytes;  /* bytes queued that make the writer "full" */
+	uint64_t queued_bytes;     /* payload + decoded bytes in both queues (under mu) */
 	ingest_done_fn done;
 	void *done_arg;
 
@@ -144,7 +146,10 @@ int ingest_writer_start(struct ingest_writer *w, struct db_env *env,
 /* Queues one item (ownership passes to the writer until done()). */
 void ingest_writer_submit(struct ingest_writer *w, struct ingest_item *it);
 /* True while the queues hold queue_max items or queue_max_bytes of payload
- * (default 32 MiB), or storage is full: stop reading sockets. */
+ * plus decoded memory (default 32 MiB), or storage is full: stop reading
+ * sockets. Verifiers also wait while the bytes are above the bound and
+ * verified batches wait for the writer, so decoded memory stays bounded in
+ * total, and per batch by INGEST_DECODED_MAX. */
 bool ingest_writer_full(struct ingest_writer *w);
 uint32_t ingest_writer_queued(struct ingest_writer *w);
 void ingest_writer_get_stats(struct ingest_writer *w, struct ingest_writer_stats *out);

@@ -327,6 +327,24 @@ static void hub_latency(struct session_hub *hub, uint64_t us)
 	server_record_latency(hub_server(hub), us);
 }
 
+static unsigned hub_streaming(struct session_hub *hub, struct session *se)
+{
+	struct server *s = hub_server(hub);
+	unsigned n = 0;
+	for (struct session *o = s->sessions; o; o = o->next) {
+		if (o == se || o->closing || o->state != SESSION_STREAM ||
+		    memcmp(o->agent_id, se->agent_id, sizeof(o->agent_id)))
+			continue;
+		server_log_conn(s, "agent %s: the connection from %s replaces the one from %s "
+				   "(one session per agent key; if this repeats, is the key used "
+				   "by two machines?)", se->fp, se->peer, o->peer);
+		session_fail(o, PROTO_ERR_REPLACED,
+			     "a newer connection with this agent key took over");
+		n++;
+	}
+	return n;
+}
+
 __attribute__((format(printf, 2, 0)))
 static void hub_log(struct session_hub *hub, const char *fmt, va_list ap)
 {
@@ -348,6 +366,7 @@ static void hub_init(struct server *s)
 	h->submit = hub_submit;
 	h->closed = hub_closed;
 	h->latency = hub_latency;
+	h->streaming = hub_streaming;
 	h->log = hub_log;
 }
 

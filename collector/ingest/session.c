@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "channel.h"
 #include "log.h"
 #include <stdarg.h>
@@ -144,6 +146,47 @@ static const char *who(const struct session *se)
 	return se->fp[0] ? se->fp : "-";
 }
 
+/* For lines about a handshake that did not verify: the key HELLO claimed
+ * is anybody's to claim, so it is named as such (or not at all when no
+ * HELLO was parsed). */
+static const char *claimed(const struct session *se, char *buf, size_t n)
+{
+	if (se->fp[0])
+		snprintf(buf, n, "agent %s", se->fp);
+	else if (sodium_is_zero(se->hs.agent_pk, KEY_PUBLIC_LEN))
+		snprintf(buf, n, "no agent key sent");
+	else {
+		char fp[KEY_FINGERPRINT_HEX_LEN + 1];
+		keys_fingerprint(se->hs.agent_pk, fp);
+		snprintf(buf, n, "claimed agent %s, not verified", fp);
+	}
+	return buf;
+}
+
+/* One info line per agent key per SESSION_CONNECT_LOG_MS: true when this
+ * handshake may be logged; *suppressed gets how many were not since the
+ * last line for this key. */
+static bool connect_log_allowed(struct session_hub *hub, const uint8_t *key, uint32_t *suppressed)
+{
+	uint64_t now = time_mono_ms();
+	uint32_t h = ((uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
+		      (uint32_t)key[3] << 24) % SESSION_CONNECT_LOG_SLOTS;
+	struct session_connect_log *slot = &hub->connect_log[h];
+	bool same = !memcmp(slot->key, key, sizeof(slot->key)) && slot->window_start_ms;
+	*suppressed = 0;
+	if (same && now - slot->window_start_ms < SESSION_CONNECT_LOG_MS) {
+		slot->suppressed++;
+		hub->stats.connect_logs_suppressed++;
+		return false;
+	}
+	if (same)
+		*suppressed = slot->suppressed;
+	memcpy(slot->key, key, sizeof(slot->key));
+	slot->window_start_ms = now;
+	slot->suppressed = 0;
+	return true;
+}
+
 /* ------------------------------------------------------------ handshake */
 
 static void on_handshake_frame(struct session *se, struct frame *f)
@@ -151,14 +194,17 @@ static void on_handshake_frame(struct session *se, struct frame *f)
 	struct session_hub *hub = se->hub;
 	struct handshake_out out = { 0 };
 	int rc = handshake_server_feed(&se->hs, f, &out);
-	if (se->hs.state != HSS_WAIT_HELLO && !se->fp[0]) {
+	if (rc == HANDSHAKE_DECIDE) {
+		/* AUTH verified: from here on the key is this peer's */
 		keys_fingerprint(se->hs.agent_pk, se->fp);
 		memcpy(se->agent_id, se->hs.agent_pk, KEY_PUBLIC_LEN);
 	}
 	if (rc < 0) {
+		char cl[64];
 		hub->stats.handshakes_failed++;
-		hub_log(hub, "handshake with %s (agent %s) failed: %s (%s); connection closed",
-				se->peer, who(se), se->hs.fail_reason ? se->hs.fail_reason : "error",
+		hub_log(hub, "handshake with %s (%s) failed: %s (%s); connection closed",
+				se->peer, claimed(se, cl, sizeof(cl)),
+				se->hs.fail_reason ? se->hs.fail_reason : "error",
 				proto_error_name(se->hs.fail_code));
 		se->state = SESSION_CLOSING;
 		if (se->reading) {
@@ -225,14 +271,21 @@ static void on_enroll_done(struct session *se, struct ingest_item *it)
 		return;
 	}
 	hub->stats.handshakes_ok++;
+	uint32_t suppressed = 0;
 	if (o->auto_accepted)
 		log_notice("agent %s ('%s') at %s enrolled automatically (accept=%s)", who(se),
 			   se->hs.hostname, se->peer, hub->accept == ACCEPT_ANY ? "any" : "token");
-	else
-		log_info("agent %s ('%s') connected from %s, stored up to seq %llu", who(se),
-			 se->hs.hostname, se->peer, (unsigned long long)o->high_seq);
+	else if (connect_log_allowed(hub, se->agent_id, &suppressed)) {
+		char more[96] = "";
+		if (suppressed)
+			snprintf(more, sizeof(more), " (%u more connections of this agent not "
+				 "logged since the last line)", suppressed);
+		log_info("agent %s ('%s') connected from %s, stored up to seq %llu%s", who(se),
+			 se->hs.hostname, se->peer, (unsigned long long)o->high_seq, more);
+	}
 	se->acked = o->high_seq;
 	se->state = SESSION_STREAM;
+	hub->stats.sessions_replaced += hub->streaming(hub, se);
 	frame_decoder_set_max(&se->dec, hub->max_frame);
 	se->deadline_ms = time_mono_ms() + hub->idle_timeout_ms;
 	send_out(se, &out, false);
@@ -387,6 +440,15 @@ void session_on_done(struct session *se, struct ingest_item *it)
 				(unsigned long long)it->seq, it->detail);
 		session_fail(se, PROTO_ERR_LIMIT, it->detail);
 		return;
+	case INGEST_CONFLICT:
+		hub->stats.conflicts++;
+		hub_log(hub, "agent %s at %s: batch %s: agent key used by two machines? (a cloned VM "
+				"or restored state dir; docs/operations.md); refused, connection "
+				"closed", who(se), se->peer, it->detail);
+		session_fail(se, PROTO_ERR_CONFLICT,
+			     "seq already stored with other content: agent key used by two "
+			     "machines? keep the batch");
+		return;
 	case INGEST_NOT_ENROLLED:
 		hub_log(hub, "agent %s at %s: batch refused: %s; connection closed", who(se),
 				se->peer, it->detail);
@@ -521,8 +583,9 @@ void session_check_timeout(struct session *se, uint64_t now_ms)
 	struct session_hub *hub = se->hub;
 	hub->stats.timeouts++;
 	bool hs = se->state != SESSION_STREAM;
-	hub_log(hub, "connection %s (agent %s): %s timeout after %llu ms; closed",
-			se->peer, who(se), hs ? "handshake" : "idle",
+	char cl[64];
+	hub_log(hub, "connection %s (%s): %s timeout after %llu ms; closed",
+			se->peer, claimed(se, cl, sizeof(cl)), hs ? "handshake" : "idle",
 			(unsigned long long)(hs ? hub->handshake_timeout_ms : hub->idle_timeout_ms));
 	session_fail(se, PROTO_ERR_TIMEOUT, hs ? "handshake timeout" : "idle timeout");
 }

@@ -20,10 +20,22 @@
 
 struct session;
 
+/* Successful handshakes log one info line per agent key per
+ * SESSION_CONNECT_LOG_MS; later ones in that window are counted and the
+ * count is named by the next line logged for that key. */
+#define SESSION_CONNECT_LOG_MS 60000
+#define SESSION_CONNECT_LOG_SLOTS 1024
+
+struct session_connect_log {
+	uint8_t key[8];            /* first bytes of the agent key */
+	uint64_t window_start_ms;  /* time_mono_ms() of the last line logged */
+	uint32_t suppressed;
+};
+
 /* Counters sessions keep for their server. */
 struct session_counters {
 	uint64_t handshakes_ok, handshakes_failed, timeouts, frames_too_large, decrypt_failures,
-		batches_in, acks_sent;
+		batches_in, acks_sent, sessions_replaced, conflicts, connect_logs_suppressed;
 };
 
 /* All a session knows of the server that accepted it: the server embeds one
@@ -46,10 +58,15 @@ struct session_hub {
 	bool readbuf_busy;
 	struct session *ack_head;      /* sessions owing an ACK after this round */
 	struct session_counters stats;
+	struct session_connect_log connect_log[SESSION_CONNECT_LOG_SLOTS];
 	/* calls into the server */
 	void (*submit)(struct session_hub *hub, struct ingest_item *it);
 	void (*closed)(struct session_hub *hub, struct session *se);
 	void (*latency)(struct session_hub *hub, uint64_t us);
+	/* se (verified key se->agent_id) starts streaming: every other session
+	 * of the same key is closed with ERROR(REPLACED) — one session per
+	 * agent key. Returns how many were replaced. */
+	unsigned (*streaming)(struct session_hub *hub, struct session *se);
 	/* a rate-limited warning about one connection */
 	void (*log)(struct session_hub *hub, const char *fmt, va_list ap);
 };
@@ -70,7 +87,7 @@ struct session {
 	bool reading;
 	bool closing;          /* uv_close called or pending after a final write */
 	char peer[64];         /* "address:port" ([v6]:port) */
-	char fp[KEY_FINGERPRINT_HEX_LEN + 1];
+	char fp[KEY_FINGERPRINT_HEX_LEN + 1]; /* set once AUTH verified the key */
 	uint64_t deadline_ms;  /* handshake or idle deadline, time_mono_ms() */
 	struct frame_decoder dec;
 	struct handshake_server hs;

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "config.h"
+#include "util.h"
 #include "store.pb-c.h"
 
 const char *const store_db_names[STORE_NDBS] = {
@@ -61,6 +63,29 @@ int store_get_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
 	return store_get_msg_alloc(txn, dbi, key, desc, NULL, out);
 }
 
+/* The store exists but this user may not read it: say so and name the
+ * owner, rather than suggesting that 'serve' create a new one. */
+static int store_permission_error(const char *state_dir, struct errbuf *eb)
+{
+	struct stat st;
+	char owner[64] = "another user";
+	const char *where = state_dir;
+	char db[PATH_MAX];
+	snprintf(db, sizeof(db), "%s/db", state_dir);
+	if (stat(db, &st) == 0 || stat(state_dir, &st) == 0) {
+		struct passwd *pw = getpwuid(st.st_uid);
+		if (pw)
+			snprintf(owner, sizeof(owner), "user '%s' (uid %u)", pw->pw_name,
+				 (unsigned)st.st_uid);
+		else
+			snprintf(owner, sizeof(owner), "uid %u", (unsigned)st.st_uid);
+	}
+	return errbuf_set(eb, -EACCES,
+			  "%s: permission denied: the collector store belongs to %s; run as "
+			  "that user (sudo -u) or as root",
+			  where, owner);
+}
+
 int store_open(struct db_env *db, const struct collector_config *cfg, bool writable,
 	       struct errbuf *eb)
 {
@@ -68,13 +93,25 @@ int store_open(struct db_env *db, const struct collector_config *cfg, bool writa
 	if ((size_t)snprintf(path, sizeof(path), "%s/db", cfg->state_dir) >= sizeof(path))
 		return errbuf_set(eb, -ENAMETOOLONG, "state_dir '%s' is too long", cfg->state_dir);
 	struct stat st;
-	if (!writable && stat(path, &st) != 0)
+	if (!writable && stat(path, &st) != 0) {
+		if (errno == EACCES)
+			return store_permission_error(cfg->state_dir, eb);
 		return errbuf_set(eb, -ENOENT,
 				  "no collector store in %s (state_dir): 'cairn-collector serve' "
 				  "creates it; use --state-dir or -c to point elsewhere",
 				  cfg->state_dir);
-	return db_open(db, path, store_db_names, STORE_NDBS, cfg->map_size, cfg->map_max,
-		       writable ? 0 : MDB_RDONLY, eb);
+	}
+	int rc = db_open(db, path, store_db_names, STORE_NDBS, cfg->map_size, cfg->map_max,
+			 writable ? 0 : MDB_RDONLY, eb);
+	if (rc == DB_ERR_DAMAGED) {
+		char msg[sizeof(eb->msg)];
+		str_copy(msg, eb->msg, sizeof(msg));
+		errbuf_set(eb, rc, "%s; stop 'serve' and restore the store from a backup "
+			   "(docs/operations.md, 'Back up and restore the collector')", msg);
+	} else if (rc == -EACCES) {
+		rc = store_permission_error(cfg->state_dir, eb);
+	}
+	return rc;
 }
 
 int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],

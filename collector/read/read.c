@@ -151,6 +151,12 @@ int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out
 	return 0;
 }
 
+Cairn__CollectorHealth *read_agent_health(const struct read_txn *t,
+					  const uint8_t id[static KEY_PUBLIC_LEN])
+{
+	return get_by_id(t->txn, t->db->dbi[STORE_HEALTH], id, &cairn__collector_health__descriptor);
+}
+
 void read_agents_free(struct read_agents *a)
 {
 	for (size_t i = 0; i < a->n; i++) {

@@ -95,6 +95,11 @@ int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out
 		struct errbuf *eb);
 void read_agents_free(struct read_agents *a);
 
+/* The latest CollectorHealth of one agent (malloc'd: free with
+ * cairn__collector_health__free_unpacked(h, NULL)), NULL when none. */
+Cairn__CollectorHealth *read_agent_health(const struct read_txn *t,
+					  const uint8_t id[static KEY_PUBLIC_LEN]);
+
 /* ---- series ---- */
 
 /* Perf windows of one host that start in [since_ms, until_ms) (0 = unbounded),

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "collect.h"
+#include "collect_host.h"
+#include "collect_perf.h"
+#include "collect_pkg.h"
 #include "collect_proc.h"
 #include "util.h"
 
@@ -79,51 +82,51 @@ int main(int argc, char *argv[])
 
 	for (int r = 0; r < rounds; r++) {
 		struct proc_state *st;
-		proc_state_new(&st);
+		collect_proc_state_new(&st);
 		Cairn__ProcessSnapshot *s;
 		uint64_t t0 = time_mono_us();
-		proc_snapshot(&ctx, st, &s);
+		collect_proc_snapshot(&ctx, st, &s);
 		t[r] = time_mono_us() - t0;
 		nproc = s->n_processes;
 		cairn__process_snapshot__free_unpacked(s, NULL);
-		proc_state_free(st);
+		collect_proc_state_free(st);
 	}
 	double proc_cold = median_ms(t, rounds);
 
 	struct proc_state *warm;
-	proc_state_new(&warm);
+	collect_proc_state_new(&warm);
 	Cairn__ProcessSnapshot *s;
-	proc_snapshot(&ctx, warm, &s);
+	collect_proc_snapshot(&ctx, warm, &s);
 	cairn__process_snapshot__free_unpacked(s, NULL);
 	uint64_t *c = calloc((size_t)rounds, sizeof(uint64_t));
 	for (int r = 0; r < rounds; r++) {
 		uint64_t t0 = time_mono_us(), c0 = cpu_us();
-		proc_snapshot(&ctx, warm, &s);
+		collect_proc_snapshot(&ctx, warm, &s);
 		t[r] = time_mono_us() - t0;
 		c[r] = cpu_us() - c0;
 		cairn__process_snapshot__free_unpacked(s, NULL);
 	}
 	double proc_warm = median_ms(t, rounds), proc_warm_cpu = median_ms(c, rounds);
-	proc_state_free(warm);
+	collect_proc_state_free(warm);
 
 	struct perf_state *perf;
-	perf_open(&perf, 15000, 0);
+	collect_perf_open(&perf, 15000, 0);
 	for (int r = 0; r < rounds; r++) {
 		uint64_t t0 = time_mono_us(), c0 = cpu_us();
-		perf_sample(&ctx, perf, time_mono_ms(), time_now_ms());
+		collect_perf_sample(&ctx, perf, time_mono_ms(), time_now_ms());
 		t[r] = time_mono_us() - t0;
 		c[r] = cpu_us() - c0;
 	}
 	double perf_ms = median_ms(t, rounds), perf_cpu = median_ms(c, rounds);
 	Cairn__PerfWindow *w;
-	if (!perf_window_close(perf, time_now_ms(), &w))
+	if (!collect_perf_window_close(perf, time_now_ms(), &w))
 		cairn__perf_window__free_unpacked(w, NULL);
-	perf_close(perf);
+	collect_perf_close(perf);
 
 	for (int r = 0; r < rounds; r++) {
 		Cairn__HostInfo *h;
 		uint64_t t0 = time_mono_us();
-		host_collect(&ctx, &h);
+		collect_host(&ctx, &h);
 		t[r] = time_mono_us() - t0;
 		cairn__host_info__free_unpacked(h, NULL);
 	}
@@ -135,7 +138,7 @@ int main(int argc, char *argv[])
 		Cairn__PackageInventory **inv;
 		size_t n;
 		if (pass == 1) { /* prime the state: later rounds find nothing changed */
-			pkg_collect(&ctx, &ps, &inv, &n);
+			collect_pkg(&ctx, &ps, &inv, &n);
 			for (size_t i = 0; i < n; i++)
 				cairn__package_inventory__free_unpacked(inv[i], NULL);
 			free(inv);
@@ -143,7 +146,7 @@ int main(int argc, char *argv[])
 		for (int r = 0; r < rounds; r++) {
 			struct pkg_state use = ps;
 			uint64_t t0 = time_mono_us();
-			pkg_collect(&ctx, pass ? &use : NULL, &inv, &n);
+			collect_pkg(&ctx, pass ? &use : NULL, &inv, &n);
 			t[r] = time_mono_us() - t0;
 			for (size_t i = 0; i < n; i++) {
 				if (!pass)

@@ -261,7 +261,7 @@ static struct check check_sample(const struct sock_sample *s, const struct proc 
 static const struct sock_sample *sample_or_die(struct sock_scanner *s, struct collect_ctx *ctx)
 {
 	const struct sock_sample *smp;
-	int rc = sock_scanner_sample(s, ctx, time_now_ms(), &smp);
+	int rc = collect_sock_scanner_sample(s, ctx, time_now_ms(), &smp);
 	if (rc) {
 		fprintf(stderr, "sample failed: %s (%s)\n", strerror(-rc),
 			ctx->stats[COLLECT_SOCK].last_error);
@@ -279,7 +279,7 @@ static int rss_probe(void)
 	collect_ctx_init(&ctx, "/");
 	struct sock_scanner *s;
 	struct window *w;
-	if (sock_scanner_new(&s, &ctx, NULL) || window_new(&w, time_now_ms()))
+	if (collect_sock_scanner_new(&s, &ctx, NULL) || window_new(&w, time_now_ms()))
 		return 1;
 	for (int i = 0; i < 4; i++)
 		if (window_add_sample(w, sample_or_die(s, &ctx)))
@@ -292,7 +292,7 @@ static int rss_probe(void)
 	cairn__connection_window__free_unpacked(cw, NULL);
 	cairn__listener_set__free_unpacked(ls, NULL);
 	window_free(w);
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	return 0;
 }
 
@@ -361,7 +361,7 @@ int main(int argc, char *argv[])
 
 	/* 1. Idle host: CPU of a warm sample. */
 	struct sock_scanner *idle;
-	if (sock_scanner_new(&idle, &ctx, NULL))
+	if (collect_sock_scanner_new(&idle, &ctx, NULL))
 		return 1;
 	const struct sock_sample *smp = sample_or_die(idle, &ctx);
 	size_t idle_socks = smp->n;
@@ -370,7 +370,7 @@ int main(int argc, char *argv[])
 	for (int i = 0; i < idle_n; i++)
 		sample_or_die(idle, &ctx);
 	double idle_cpu = (cpu_s() - c0) / idle_n, idle_wall = (now_s() - w0) / idle_n;
-	sock_scanner_free(idle);
+	collect_sock_scanner_free(idle);
 
 	/* 2. The connections. */
 	struct proc *srv = calloc((size_t)half, sizeof(*srv)), *cli = calloc((size_t)half, sizeof(*cli));
@@ -413,7 +413,7 @@ int main(int argc, char *argv[])
 	int bad = 0;
 	size_t nsocks = 0;
 	struct sock_scanner *s;
-	if (sock_scanner_new(&s, &ctx, NULL))
+	if (collect_sock_scanner_new(&s, &ctx, NULL))
 		return 1;
 	sample_or_die(s, &ctx);
 	for (int r = 0; r < runs; r++) {
@@ -421,7 +421,7 @@ int main(int argc, char *argv[])
 		tan[r] = run_ss("-tan");
 
 		struct sock_scanner *fresh;
-		if (sock_scanner_new(&fresh, &ctx, NULL))
+		if (collect_sock_scanner_new(&fresh, &ctx, NULL))
 			return 1;
 		double t0 = now_s();
 		smp = sample_or_die(fresh, &ctx);
@@ -434,7 +434,7 @@ int main(int argc, char *argv[])
 				r, c.conns_seen, 2 * conns, c.owned);
 			bad = 1;
 		}
-		sock_scanner_free(fresh);
+		collect_sock_scanner_free(fresh);
 
 		t0 = now_s();
 		smp = sample_or_die(s, &ctx);
@@ -480,7 +480,7 @@ int main(int argc, char *argv[])
 	}
 	size_t nedges = window_edge_count(w);
 	window_free(w);
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	long hwm = run_rss_probe(), bench_hwm = vm_hwm_kib();
 
 	double m_tanp = median(tanp, runs), m_tan = median(tan, runs), m_cold = median(cold, runs);

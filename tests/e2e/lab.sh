@@ -7,7 +7,10 @@
 # Addresses come from 198.18.0.0/24 (RFC 2544's benchmarking range) and exist
 # only inside these namespaces.
 
-LAB_PREFIX=${LAB_PREFIX:-ce2e}
+# The prefix names this run's namespaces: "ce2e<pid>-", so that two runs on
+# one machine (two checkouts, CI beside a developer) never tear down each
+# other's hosts. lab_init removes leftovers of runs whose process is gone.
+LAB_PREFIX=${LAB_PREFIX:-ce2e$$}
 LAB_NET=198.18.0
 LAB_SW="$LAB_PREFIX-sw"
 declare -A LAB_IP LAB_INIT
@@ -31,8 +34,25 @@ lab_teardown() {
 	LAB_INIT=()
 }
 
+# Removes the namespaces of earlier runs that died without tearing down
+# (their prefix names a pid that no longer runs).
+lab_reap_dead_runs() {
+	local ns owner pid
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^ce2e[0-9]*-' || true); do
+		owner=${ns%%-*}
+		owner=${owner#ce2e}
+		[ -z "$owner" ] && continue # another checkout's fixed-prefix lab: its own
+		kill -0 "$owner" 2>/dev/null && continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
 lab_init() {
 	lab_teardown
+	lab_reap_dead_runs
 	ip netns add "$LAB_SW"
 	ip -n "$LAB_SW" link add br0 type bridge
 	ip -n "$LAB_SW" link set br0 up

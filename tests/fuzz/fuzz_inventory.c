@@ -50,34 +50,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (which <= 2) {
 		Cairn__PackageInventory inv = CAIRN__PACKAGE_INVENTORY__INIT;
 		if (which == 0)
-			pkg_parse_dpkg_status(&ctx, in, len, &inv);
+			collect_pkg_parse_dpkg_status(&ctx, in, len, &inv);
 		else if (which == 1)
-			pkg_parse_apk_installed(&ctx, in, len, &inv);
+			collect_pkg_parse_apk_installed(&ctx, in, len, &inv);
 		else
-			pkg_parse_rpm_output(&ctx, in, len, &inv);
+			collect_pkg_parse_rpm_output(&ctx, in, len, &inv);
 		check_json(&inv.base);
 		for (size_t i = 0; i < inv.n_packages; i++)
 			cairn__package__free_unpacked(inv.packages[i], NULL);
 		free(inv.packages);
 	} else if (which == 3) {
 		char out[PROC_CMDLINE_MAX], id[PROC_IDENTITY_MAX];
-		proc_cmdline_format(in, len, false, "mysql", out, sizeof(out));
+		collect_proc_cmdline_format(in, len, false, "mysql", out, sizeof(out));
 		if (strlen(out) >= sizeof(out) || !pbjson_utf8_valid(out, strlen(out)))
 			abort();
 		for (const unsigned char *c = (const unsigned char *)out; *c; c++)
 			if (*c < 0x20 || *c == 0x7f || (c[0] == 0xc2 && c[1] <= 0x9f))
 				abort(); /* one printable line, as documented */
-		proc_identity("/usr/bin/java", "java", in, len, id, sizeof(id));
-		proc_identity("", "x", in, len, id, sizeof(id));
+		collect_proc_identity("/usr/bin/java", "java", in, len, id, sizeof(id));
+		collect_proc_identity("", "x", in, len, id, sizeof(id));
 		if (!pbjson_utf8_valid(id, strlen(id)))
 			abort();
 	} else if (which == 4) {
 		char cid[PROC_CONTAINER_ID_MAX];
-		if (proc_container_id(text, cid) && strlen(cid) != 64)
+		if (collect_proc_container_id(text, cid) && strlen(cid) != 64)
 			abort();
 	} else if (which == 5) {
 		Cairn__OsRelease os = CAIRN__OS_RELEASE__INIT;
-		host_parse_os_release(text, &os);
+		collect_host_parse_os_release(text, &os);
 		check_json(&os.base);
 		char **f[] = { &os.name, &os.id, &os.id_like, &os.version_id, &os.pretty_name,
 			       &os.version_codename };
@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				free(*f[i]);
 	} else {
 		struct host_cpu cpu;
-		host_parse_cpuinfo(text, &cpu);
+		collect_host_parse_cpuinfo(text, &cpu);
 		if (!pbjson_utf8_valid(cpu.model, strlen(cpu.model)))
 			abort();
 	}

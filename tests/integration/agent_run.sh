@@ -10,6 +10,11 @@
 #      account for every seq
 #   D  agent killed with -9 while streaming, then restarted: nothing lost,
 #      nothing stored twice
+#   E  IPv6 collector address, sd_notify
+#   F  status exit codes 0/4/3; a spool cut to half is moved aside, reported
+#      as a SPOOL_DAMAGED gap, and the agent delivers again
+#   G  two agents with one copied state dir: a conflict, counted by the
+#      collector; the refused agent keeps its batches and exits 4 in status
 # Usage: agent_run.sh AGENT COLLECTOR
 set -u
 agent=$1
@@ -91,8 +96,9 @@ stop_agent() {
 	apid=
 }
 
-agent_status() { # STATE_DIR -> $tmp/st.json
+agent_status() { # STATE_DIR -> $tmp/st.json (exit 3 and 4 still print the state)
 	"$agent" status --json --state-dir "$1" >"$tmp/st.json"
+	[ $? -ne 1 ] && [ -s "$tmp/st.json" ]
 }
 
 spool_batches_at_least() { # STATE_DIR N
@@ -137,8 +143,8 @@ check_accounting() {
 # identity, and a collector refuses a second key for a known hostname.
 new_store() { # NAME
 	coll=$tmp/coll-$1
-	key=$("$collector" key show -q --state-dir "$coll") ||
-		{ echo "key show failed" >&2; exit 1; }
+	key=$("$collector" key create -q --state-dir "$coll") ||
+		{ echo "key create failed" >&2; exit 1; }
 }
 new_store port
 
@@ -343,6 +349,96 @@ if [ -n "$notify_pid" ]; then
 else
 	note "E: python3 missing: sd_notify part skipped"
 fi
+
+# ---------------------------------------------------------------- F
+note "F: status exit codes; a damaged spool is moved aside and the agent goes on"
+new_store f
+start_collector "$addr"
+start_agent "$tmp/f" "$tmp/flog" -o collector="$addr" -o collector_key="$key"
+wait_for 30 "F: delivered" spool_empty_and_connected "$tmp/f"
+"$agent" status --state-dir "$tmp/f" >"$tmp/out"
+rc=$?
+[ $rc -eq 0 ] || fail "F: status of a delivering agent: exit $rc, want 0: $(cat "$tmp/out")"
+stop_collector
+# No ACK for more than two report windows (1 s each) while batches wait.
+stalled() {
+	"$agent" status --state-dir "$tmp/f" >"$tmp/out"
+	[ $? -eq 4 ]
+}
+wait_for 20 "F: status exit 4 (running, not delivering)" stalled
+grep -q '^delivery: *not delivering: no ACK for' "$tmp/out" ||
+	fail "F: status says why it is not delivering: $(cat "$tmp/out")"
+stop_agent
+"$agent" status --state-dir "$tmp/f" >"$tmp/out"
+rc=$?
+[ $rc -eq 3 ] || fail "F: status of a stopped agent: exit $rc, want 3"
+agent_status "$tmp/f"
+lost_from=$(($(jget acked_seq "$tmp/st.json") + 1))
+data=$tmp/f/spool/data.mdb
+truncate -s $(($(stat -c %s "$data") / 2)) "$data"
+"$agent" status --state-dir "$tmp/f" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 3 ] || fail "F: status with a damaged spool: exit $rc, want 3 (no crash): $(cat "$tmp/out")"
+grep -q '^spool: *unreadable: .*data.mdb: the LMDB data file is cut short' "$tmp/out" ||
+	fail "F: status names the damaged spool: $(cat "$tmp/out")"
+start_collector "$addr"
+start_agent "$tmp/f" "$tmp/flog" -o collector="$addr" -o collector_key="$key"
+wait_for 30 "F: delivering again after the damaged spool" spool_empty_and_connected "$tmp/f"
+kill -0 "$apid" 2>/dev/null || fail "F: agent stopped on a damaged spool"
+grep -q 'damaged spool moved aside to .*/spool.damaged-' "$tmp/flog" ||
+	fail "F: move aside not logged: $(tail -5 "$tmp/flog")"
+ls -d "$tmp/f"/spool.damaged-* >/dev/null 2>&1 || fail "F: no spool.damaged-* in the state dir"
+"$agent" status --state-dir "$tmp/f" >"$tmp/out"
+rc=$?
+[ $rc -eq 0 ] || fail "F: status after recovery: exit $rc: $(cat "$tmp/out")"
+stop_agent
+collector_agents
+gaps=$(jget gaps_reported "$tmp/agents.json")
+high=$(jget high_seq "$tmp/agents.json")
+stored=$(jget batches_stored "$tmp/agents.json")
+note "F: lost from seq $lost_from; collector high $high, stored $stored, gaps $gaps"
+[ "$gaps" -ge 1 ] || fail "F: the collector heard of no gap for the damaged spool"
+# Every seq up to high is stored or covered by the SPOOL_DAMAGED gap (which
+# may overlap what the collector got before the ACK came back).
+[ $((stored + gaps)) -ge "$high" ] || fail "F: stored $stored + gaps $gaps < high $high"
+stop_collector
+
+# ---------------------------------------------------------------- G
+note "G: a copied state dir (cloned key): a conflict, the batch kept, status exit 4"
+new_store g
+start_collector "$addr"
+start_agent "$tmp/g1" "$tmp/g1log" -o collector="$addr" -o collector_key="$key"
+wait_for 30 "G: first agent delivered" spool_empty_and_connected "$tmp/g1"
+stop_agent
+cp -a "$tmp/g1" "$tmp/g2"
+start_agent "$tmp/g1" "$tmp/g1log" -o collector="$addr" -o collector_key="$key"
+g1=$apid
+start_agent "$tmp/g2" "$tmp/g2log" -o collector="$addr" -o collector_key="$key"
+g2=$apid
+conflicted() {
+	for d in g1 g2; do
+		"$agent" status --state-dir "$tmp/$d" >"$tmp/$d.out"
+		[ $? -eq 4 ] && grep -q 'conflict' "$tmp/$d.out" && { cdir=$d; return 0; }
+	done
+	return 1
+}
+cdir=
+wait_for 40 "G: one of the clones reports a conflict (status exit 4)" conflicted
+if [ -n "$cdir" ]; then
+	grep -q '^delivery: *refused by the collector as a conflict' "$tmp/$cdir.out" ||
+		fail "G: status does not say why: $(cat "$tmp/$cdir.out")"
+	agent_status "$tmp/$cdir"
+	[ "$(jget batches "$tmp/st.json")" -ge 1 ] ||
+		fail "G: the conflicted agent dropped its batches: $(cat "$tmp/st.json")"
+	grep -q 'agent key used by two machines' "$tmp/${cdir}log" || fail "G: no conflict in the agent log"
+fi
+collector_agents
+[ "$(jget conflicts "$tmp/agents.json")" -ge 1 ] || fail "G: collector counted no conflict"
+grep -q 'agent key used by two machines?' "$clog" || fail "G: no conflict line in the collector log"
+kill -TERM "$g1" "$g2"
+wait "$g1" "$g2" 2>/dev/null
+apid=
+stop_collector
 
 if [ "$fails" -ne 0 ]; then
 	echo "--- agent log (A):" >&2

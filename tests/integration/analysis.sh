@@ -21,7 +21,7 @@ fail() {
 note() { echo "--- $*"; }
 cc() { "$collector" "$@" --state-dir "$tmp/state"; }
 
-key=$("$collector" key show -q --state-dir "$tmp/state") || { echo "key show failed"; exit 1; }
+key=$("$collector" key create -q --state-dir "$tmp/state") || { echo "key create failed"; exit 1; }
 "$collector" serve --state-dir "$tmp/state" --listen 127.0.0.1:0 --accept-any \
 	-o recompute_interval=1s -o commit_interval=5ms 2>"$tmp/log" &
 cpid=$!

@@ -48,6 +48,14 @@ expect_rc 1 "id with 0644 key" "$agent" id --state-dir "$tmp/a"
 grep -q "chmod 600 $tmp/a/agent.key" "$tmp/err" || fail "0644 refusal lacks the fix: $(cat "$tmp/err")"
 chmod 600 "$tmp/a/agent.key"
 
+# A mistyped --state-dir must not become a new collector identity: only
+# `key create` and `serve` create the key (and the directory).
+expect_rc 3 "key show of a missing state dir" "$collector" key show --state-dir "$tmp/c-typo"
+[ ! -e "$tmp/c-typo" ] || fail "key show created $tmp/c-typo"
+grep -q "no collector key at $tmp/c-typo/collector.key.*key create" "$tmp/err" ||
+	fail "key show without a key: $(cat "$tmp/err")"
+expect_rc 0 "key create" "$collector" key create --state-dir "$tmp/c"
+grep -q "(created now)" "$tmp/out" || fail "key create did not say it created: $(cat "$tmp/out")"
 expect_rc 0 "key show" "$collector" key show --state-dir "$tmp/c"
 pk=$(sed -n 's/^public key: *//p' "$tmp/out")
 [ ${#pk} -eq 64 ] || fail "key show printed no public key: $(cat "$tmp/out")"

@@ -85,7 +85,7 @@ grep -q "period since 2026-11-29 00:00 UTC" "$tmp/out" || fail "--until does not
 expect_rc 2 "readiness --until garbage" readiness --until yesterday
 
 # unresolved endpoints listed, not only counted
-expect_rc 0 "deps --unresolved" deps --unresolved
+expect_rc 0 "deps --unresolved" deps --unresolved --wide
 grep -q "52.10.0.1" "$tmp/out" || fail "deps --unresolved does not list the external endpoint: $(cat "$tmp/out")"
 grep -q "to unresolved endpoints" "$tmp/out" || fail "deps --unresolved summary"
 

@@ -43,7 +43,7 @@ start_collector() { # LISTEN extra args...
 	addr=$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$tmp/log" | tail -1)
 }
 
-key=$("$collector" key show -q --state-dir "$tmp/state") || { echo "key show failed"; exit 1; }
+key=$("$collector" key create -q --state-dir "$tmp/state") || { echo "key create failed"; exit 1; }
 start_collector 127.0.0.1:0
 note "collector at $addr"
 ta() { "$agent" -a "$addr" -k "$key" "$@"; }

@@ -21,6 +21,14 @@
  *   wrongkey                       pins a random key -> the agent refuses the collector
  *   halfopen N SECONDS             N connections that send nothing; prints how many the
  *                                  collector accepted and how many it closed by timeout
+ *   seq N                          one honest batch with seq N -> prints "acked" or the ERROR
+ *   gap FIRST LAST                 a batch (next seq) carrying Gap FIRST..LAST -> the reaction
+ *   conflict                       seq = high seq again with other content -> ERROR conflict
+ *   bloat NFIELDS [COUNT]          COUNT (1) batches of NFIELDS two-byte unknown fields, sent
+ *                                  back to back -> ERROR malformed
+ *   hold SECONDS                   handshake, then idle: prints the ERROR that ends it, or "held"
+ *   helloflags                     HELLO with reserved flags set -> ERROR protocol
+ *   badauth                        AUTH with a flipped byte -> the collector closes
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +45,7 @@
 #include <unistd.h>
 
 #include "batchgen.h"
+#include "cairn.pb-c.h"
 #include "channel.h"
 #include "config.h"
 #include "frame.h"
@@ -185,6 +194,15 @@ static int send_sealed(int fd, struct channel *ch, uint8_t type, const uint8_t *
 	return rc;
 }
 
+static int send_payload(int fd, struct channel *ch, uint64_t seq, const uint8_t *payload,
+			size_t len)
+{
+	uint8_t sig[SIGN_LEN], hdr[CHANNEL_BATCH_HDR_LEN];
+	sign_batch(sig, kp.sk, kp.pk, seq, payload, len);
+	channel_batch_header(hdr, seq, sig);
+	return send_sealed(fd, ch, FRAME_BATCH, hdr, sizeof(hdr), payload, len);
+}
+
 static int send_batch(int fd, struct channel *ch, uint64_t seq, int damage)
 {
 	struct batchgen_opts o;
@@ -322,7 +340,9 @@ static int mode_stream(int argc, char **argv)
 		handshake_client_wipe(&c);
 	}
 	uint64_t target = base + n, acked = base;
-	uint64_t deadline = now_ms() + 120000;
+	/* CAIRN_TESTAGENT_DEADLINE_S: how long reconnecting may go on (soak runs) */
+	const char *dl = getenv("CAIRN_TESTAGENT_DEADLINE_S");
+	uint64_t deadline = now_ms() + (dl ? strtoull(dl, NULL, 10) * 1000 : 120000);
 	int attempts = 0;
 	for (;;) {
 		int rc = stream_once(target, interval, &acked);
@@ -367,6 +387,120 @@ static int mode_bad_batch(int damage, const char *want)
 		return 0; /* printed "error NAME" — the script checks the name */
 	printf("no error: %s (want %s)\n", rc == 1 ? "ACKed" : strerror(-rc), want);
 	return 1;
+}
+
+/* A signed payload for the modes below (kind: "seq", "gap", "conflict",
+ * "bloat"); malloc'd. */
+static uint8_t *crafted_payload(const char *kind, uint64_t seq, uint64_t a, uint64_t b,
+				size_t *len)
+{
+	if (!strcmp(kind, "bloat")) {
+		/* Batch.seq, then a two-byte unknown field (field 15, varint 0) a times */
+		uint8_t *p = malloc(12 + 2 * a);
+		size_t n = 0;
+		p[n++] = 0x10;
+		for (uint64_t v = seq; ; v >>= 7) {
+			p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+			if (v <= 0x7f)
+				break;
+		}
+		for (uint64_t i = 0; i < a; i++) {
+			p[n++] = 0x78;
+			p[n++] = 0x00;
+		}
+		*len = n;
+		return p;
+	}
+	if (!strcmp(kind, "gap")) {
+		Cairn__Batch bt = CAIRN__BATCH__INIT;
+		Cairn__Record r = CAIRN__RECORD__INIT;
+		Cairn__Gap g = CAIRN__GAP__INIT;
+		Cairn__Record *rp = &r;
+		g.first_seq = a;
+		g.last_seq = b;
+		g.reason = CAIRN__GAP_REASON__SPOOL_FULL;
+		r.kind_case = CAIRN__RECORD__KIND_GAP;
+		r.gap = &g;
+		bt.agent_id.data = kp.pk;
+		bt.agent_id.len = 32;
+		bt.seq = seq;
+		bt.records = &rp;
+		bt.n_records = 1;
+		*len = cairn__batch__get_packed_size(&bt);
+		uint8_t *p = malloc(*len);
+		cairn__batch__pack(&bt, p);
+		return p;
+	}
+	struct batchgen_opts o;
+	batchgen_defaults(&o);
+	o.seq = seq;
+	o.hostname = hostname;
+	o.with_host = seq % 20 == 1;
+	o.window_start_ms = 1764115200000 + (int64_t)(seq % 1000000) * 300000;
+	if (!strcmp(kind, "conflict"))
+		o.window_start_ms += 1234; /* the same seq, other content: a second machine */
+	uint8_t *p;
+	batchgen_build(kp.pk, &o, &p, len, NULL);
+	return p;
+}
+
+static int mode_crafted(const char *kind, int argc, char **argv)
+{
+	int fd;
+	struct frame_decoder d;
+	struct handshake_client c;
+	if (connect_and_handshake(&fd, &d, &c))
+		return 1;
+	uint64_t seq = c.ready.high_seq + 1, a = 0, b = 0;
+	if (!strcmp(kind, "seq"))
+		seq = argc > 1 ? strtoull(argv[1], NULL, 10) : seq;
+	if (!strcmp(kind, "conflict"))
+		seq = c.ready.high_seq;
+	if (argc > 1)
+		a = strtoull(argv[1], NULL, 10);
+	if (argc > 2)
+		b = strtoull(argv[2], NULL, 10);
+	size_t len;
+	/* bloat NFIELDS COUNT: COUNT such batches back to back (all in flight) */
+	uint64_t count = !strcmp(kind, "bloat") && b ? b : 1;
+	for (uint64_t i = 0; i < count; i++) {
+		uint8_t *payload = crafted_payload(kind, seq + i, a, b, &len);
+		int src = send_payload(fd, &c.ch, seq + i, payload, len);
+		free(payload);
+		if (src)
+			break;
+	}
+	uint64_t acked = 0;
+	int rc = wait_ack(fd, &d, &c.ch, seq, &acked, 30000);
+	close(fd);
+	frame_decoder_free(&d);
+	handshake_client_wipe(&c);
+	if (rc == 1)
+		printf("acked %llu\n", (unsigned long long)acked);
+	else if (rc < 0)
+		printf("no answer: %s\n", strerror(-rc));
+	return rc < 0;
+}
+
+static int mode_hold(int argc, char **argv)
+{
+	int fd;
+	struct frame_decoder d;
+	struct handshake_client c;
+	if (connect_and_handshake(&fd, &d, &c))
+		return 1;
+	printf("ready\n");
+	uint64_t acked = 0;
+	int secs = argc > 1 ? atoi(argv[1]) : 5;
+	int rc = wait_ack(fd, &d, &c.ch, UINT64_MAX, &acked, secs * 1000);
+	if (rc == -ETIMEDOUT)
+		printf("held\n");
+	else if (rc < 0)
+		printf("closed: %s\n", strerror(-rc));
+	close(fd);
+	frame_decoder_free(&d);
+	handshake_client_wipe(&c);
+	return 0;
 }
 
 static int mode_replay(void)
@@ -463,6 +597,37 @@ static int mode_raw(const char *mode)
 		}
 		handshake_out_free(&o);
 		return expect_plain(fd, "timeout", 5000);
+	}
+	if (!strcmp(mode, "helloflags")) {
+		struct handshake_client c;
+		handshake_client_init(&c, &kp, collector_pk, NULL, hostname);
+		struct handshake_out o = { 0 };
+		handshake_client_start(&c, &o);
+		o.data[0][FRAME_HEADER_LEN + 6] = 0x80; /* reserved flags */
+		send_all(fd, o.data[0], o.len[0]);
+		handshake_out_free(&o);
+		handshake_client_wipe(&c);
+		return expect_plain(fd, "protocol", 5000);
+	}
+	if (!strcmp(mode, "badauth")) {
+		struct handshake_client c;
+		struct frame_decoder d;
+		frame_decoder_init(&d, FRAME_MAX_DEFAULT);
+		handshake_client_init(&c, &kp, collector_pk, NULL, hostname);
+		struct handshake_out o = { 0 };
+		handshake_client_start(&c, &o);
+		send_out(fd, &o);
+		struct frame f = { 0 };
+		if (read_frame(fd, &d, &f, 5000) != 1 || handshake_client_feed(&c, &f, &o) != 0) {
+			printf("no CHALLENGE\n");
+			return 1;
+		}
+		free(f.body);
+		o.data[0][o.len[0] - 1] ^= 1; /* AUTH no longer authenticates */
+		send_out(fd, &o);
+		handshake_client_wipe(&c);
+		frame_decoder_free(&d);
+		return expect_plain(fd, NULL, 5000);
 	}
 	printf("unknown mode %s\n", mode);
 	return 2;
@@ -623,5 +788,10 @@ int main(int argc, char **argv)
 		return mode_wrongkey();
 	if (!strcmp(mode, "halfopen"))
 		return mode_halfopen(argc, argv);
+	if (!strcmp(mode, "seq") || !strcmp(mode, "gap") || !strcmp(mode, "conflict") ||
+	    !strcmp(mode, "bloat"))
+		return mode_crafted(mode, argc, argv);
+	if (!strcmp(mode, "hold"))
+		return mode_hold(argc, argv);
 	return mode_raw(mode);
 }

@@ -17,7 +17,7 @@ static Cairn__HostInfo *host_of(const char *root, struct collect_ctx *ctx)
 {
 	collect_ctx_init(ctx, root);
 	Cairn__HostInfo *h = NULL;
-	cr_assert_eq(host_collect(ctx, &h), 0);
+	cr_assert_eq(collect_host(ctx, &h), 0);
 	cr_assert_not_null(h);
 	/* always serializable */
 	char *json = pbjson_dumps(&h->base, PBJSON_EMIT_DEFAULTS, 0);
@@ -241,7 +241,7 @@ Test(host_fixture, alpine_container_on_arm)
 Test(host_parse, os_release_quoting)
 {
 	Cairn__OsRelease os = CAIRN__OS_RELEASE__INIT;
-	cr_assert_eq(host_parse_os_release("# comment\nNAME='Single Quoted'\nID=plain\n"
+	cr_assert_eq(collect_host_parse_os_release("# comment\nNAME='Single Quoted'\nID=plain\n"
 					   "PRETTY_NAME=\"Escaped \\\"quote\\\" \\$x\"\n"
 					   "ID_LIKE=\"rhel centos fedora\"\nGARBAGE LINE\n", &os), 0);
 	cr_assert_str_eq(os.name, "Single Quoted");
@@ -253,20 +253,20 @@ Test(host_parse, os_release_quoting)
 	free(os.pretty_name);
 	free(os.id_like);
 	Cairn__OsRelease empty = CAIRN__OS_RELEASE__INIT;
-	cr_assert_eq(host_parse_os_release("nothing here\n", &empty), -ENODATA);
+	cr_assert_eq(collect_host_parse_os_release("nothing here\n", &empty), -ENODATA);
 }
 
 Test(host_parse, cpuinfo_without_topology)
 {
 	struct host_cpu c;
-	cr_assert_eq(host_parse_cpuinfo("processor : 0\nmodel name : Foo\n\nprocessor : 1\n"
+	cr_assert_eq(collect_host_parse_cpuinfo("processor : 0\nmodel name : Foo\n\nprocessor : 1\n"
 					"model name : Foo\n", &c), 0);
 	cr_assert_eq(c.threads, 2);
 	cr_assert_eq(c.sockets, 1);
 	cr_assert_eq(c.cores, 2);
 	cr_assert_str_eq(c.model, "Foo");
 	cr_assert_not(c.hypervisor_flag);
-	cr_assert_eq(host_parse_cpuinfo("\x01\xff garbage without colons\n\n::::\n", &c), -ENODATA);
+	cr_assert_eq(collect_host_parse_cpuinfo("\x01\xff garbage without colons\n\n::::\n", &c), -ENODATA);
 	cr_assert_eq(c.threads, 0);
 }
 
@@ -310,7 +310,7 @@ Test(host_mounts, init_ns_table_when_reachable)
 	collect_ctx_init(&ctx, root);
 	struct host_mount *m;
 	size_t n;
-	cr_assert_eq(host_mounts(&ctx, &m, &n), 0);
+	cr_assert_eq(collect_host_mounts(&ctx, &m, &n), 0);
 	const char *want[] = { "/", "/home", "/data", "/mnt/nfs" };
 	cr_assert_eq(n, 4, "%zu mounts", n);
 	for (size_t i = 0; i < n; i++) {
@@ -326,7 +326,7 @@ Test(host_mounts, init_ns_table_when_reachable)
 	char p1[4200];
 	snprintf(p1, sizeof(p1), "%s/proc/1/root", root);
 	tu_rm_rf(p1);
-	cr_assert_eq(host_mounts(&ctx, &m, &n), 0);
+	cr_assert_eq(collect_host_mounts(&ctx, &m, &n), 0);
 	cr_assert_eq(n, 1, "%zu mounts", n);
 	cr_assert_str_eq(m[0].mountpoint, "/");
 	cr_assert_not(m[0].init_ns);

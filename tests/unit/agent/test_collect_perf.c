@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "collect.h"
+#include "collect_perf.h"
 #include "collect_testutil.h"
 #include "util.h"
 
@@ -71,15 +72,15 @@ Test(perf, exact_rates_from_two_samples)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, root);
 	struct perf_state *st;
-	cr_assert_eq(perf_open(&st, 15000, 0), 0);
-	cr_assert_eq(perf_sample(&ctx, st, 10000, 1700000000000ll), 0);
+	cr_assert_eq(collect_perf_open(&st, 15000, 0), 0);
+	cr_assert_eq(collect_perf_sample(&ctx, st, 10000, 1700000000000ll), 0);
 	c.user += 100, c.sys += 50, c.idle += 200, c.iowait += 50;
 	c.rd += 10, c.rd_sect += 2000, c.wr += 5, c.wr_sect += 1000, c.io_ms += 500;
 	c.rxb += 1000, c.rxp += 10, c.rxerr += 2, c.rxdrop += 3, c.txb += 2000, c.txp += 20, c.txerr += 1;
 	write_counters(root, &c);
-	cr_assert_eq(perf_sample(&ctx, st, 11000, 1700000001000ll), 0);
+	cr_assert_eq(collect_perf_sample(&ctx, st, 11000, 1700000001000ll), 0);
 	Cairn__PerfWindow *w;
-	cr_assert_eq(perf_window_close(st, 1700000001500ll, &w), 0);
+	cr_assert_eq(collect_perf_window_close(st, 1700000001500ll, &w), 0);
 	cr_assert_eq(ctx.stats[COLLECT_PERF].errors, 0, "%s", ctx.stats[COLLECT_PERF].last_error);
 	cr_assert_eq(w->samples, 2);
 	cr_assert_eq(w->interval_ms, 15000);
@@ -120,7 +121,7 @@ Test(perf, exact_rates_from_two_samples)
 	cr_assert_eq(w->filesystems[0]->size_bytes, 10000);
 	assert_stat(w->filesystems[0]->used_bytes, 2500, 2500, 2500, 2500);
 	cairn__perf_window__free_unpacked(w, NULL);
-	perf_close(st);
+	collect_perf_close(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -132,49 +133,49 @@ Test(perf, p95_window_reset_and_bounded_samples)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, root);
 	struct perf_state *st;
-	cr_assert_eq(perf_open(&st, 1000, 0), 0);
+	cr_assert_eq(collect_perf_open(&st, 1000, 0), 0);
 	char load[64];
 	for (int i = 1; i <= 20; i++) {
 		snprintf(load, sizeof(load), "%d.00 0.00 0.00 1/1 1\n", i);
 		c.load = load;
 		write_counters(root, &c);
-		perf_sample(&ctx, st, (uint64_t)i * 1000, i);
+		collect_perf_sample(&ctx, st, (uint64_t)i * 1000, i);
 	}
 	Cairn__PerfWindow *w;
-	cr_assert_eq(perf_window_close(st, 100, &w), 0);
+	cr_assert_eq(collect_perf_window_close(st, 100, &w), 0);
 	cr_assert_eq(w->samples, 20);
 	assert_stat(w->load1, 10.5, 1, 20, 19); /* nearest rank: ceil(0.95 * 20) = 19th */
 	cr_assert_null(w->cpu_user_pct, "CPU counters never moved: no CPU rate");
 	cairn__perf_window__free_unpacked(w, NULL);
 	/* the next window starts empty */
-	cr_assert_eq(perf_window_close(st, 200, &w), -ENODATA);
-	perf_close(st);
+	cr_assert_eq(collect_perf_window_close(st, 200, &w), -ENODATA);
+	collect_perf_close(st);
 
 	/* only the newest max_samples values are held for the p95 */
-	cr_assert_eq(perf_open(&st, 1000, 4), 0);
+	cr_assert_eq(collect_perf_open(&st, 1000, 4), 0);
 	for (int i = 10; i >= 1; i--) {
 		snprintf(load, sizeof(load), "%d.00 0.00 0.00 1/1 1\n", i);
 		c.load = load;
 		write_counters(root, &c);
-		perf_sample(&ctx, st, (uint64_t)(20 - i) * 1000, 20 - i);
+		collect_perf_sample(&ctx, st, (uint64_t)(20 - i) * 1000, 20 - i);
 	}
-	cr_assert_eq(perf_window_close(st, 100, &w), 0);
+	cr_assert_eq(collect_perf_window_close(st, 100, &w), 0);
 	assert_stat(w->load1, 5.5, 1, 10, 4);
 	cairn__perf_window__free_unpacked(w, NULL);
-	perf_close(st);
+	collect_perf_close(st);
 
 	/* The held values grow past their first allocations, then wrap. */
-	cr_assert_eq(perf_open(&st, 1000, 40), 0);
+	cr_assert_eq(collect_perf_open(&st, 1000, 40), 0);
 	for (int i = 100; i >= 1; i--) {
 		snprintf(load, sizeof(load), "%d.00 0.00 0.00 1/1 1\n", i);
 		c.load = load;
 		write_counters(root, &c);
-		perf_sample(&ctx, st, (uint64_t)(200 - i) * 1000, 200 - i);
+		collect_perf_sample(&ctx, st, (uint64_t)(200 - i) * 1000, 200 - i);
 	}
-	cr_assert_eq(perf_window_close(st, 300, &w), 0);
+	cr_assert_eq(collect_perf_window_close(st, 300, &w), 0);
 	assert_stat(w->load1, 50.5, 1, 100, 38); /* newest 40 are 40..1: 38th of them */
 	cairn__perf_window__free_unpacked(w, NULL);
-	perf_close(st);
+	collect_perf_close(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -187,19 +188,19 @@ Test(perf, counter_reset_and_vanishing_devices)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, root);
 	struct perf_state *st;
-	cr_assert_eq(perf_open(&st, 1000, 0), 0);
-	perf_sample(&ctx, st, 1000, 1);
+	cr_assert_eq(collect_perf_open(&st, 1000, 0), 0);
+	collect_perf_sample(&ctx, st, 1000, 1);
 	c.rd = 10, c.rd_sect = 10, c.rxb = 50; /* counters went back: a reset, no rate */
 	c.user += 10, c.idle += 10;
 	write_counters(root, &c);
-	perf_sample(&ctx, st, 2000, 2);
+	collect_perf_sample(&ctx, st, 2000, 2);
 	c.rd += 4, c.rd_sect += 8, c.rxb += 100;
 	c.user += 10, c.idle += 10;
 	c.eth1 = false; /* unplugged */
 	write_counters(root, &c);
-	perf_sample(&ctx, st, 4000, 4);
+	collect_perf_sample(&ctx, st, 4000, 4);
 	Cairn__PerfWindow *w;
-	cr_assert_eq(perf_window_close(st, 5, &w), 0);
+	cr_assert_eq(collect_perf_window_close(st, 5, &w), 0);
 	cr_assert_eq(w->disks[0]->read_ops_ps->avg, 2.0, "one rate: 4 reads over 2 s");
 	assert_stat(w->disks[0]->read_bytes_ps, 2048, 2048, 2048, 2048);
 	assert_stat(w->nics[0]->rx_bytes_ps, 50, 50, 50, 50);
@@ -207,13 +208,13 @@ Test(perf, counter_reset_and_vanishing_devices)
 	cairn__perf_window__free_unpacked(w, NULL);
 	c.user += 10, c.idle += 10;
 	write_counters(root, &c);
-	perf_sample(&ctx, st, 5000, 6);
-	cr_assert_eq(perf_window_close(st, 7, &w), 0);
+	collect_perf_sample(&ctx, st, 5000, 6);
+	cr_assert_eq(collect_perf_window_close(st, 7, &w), 0);
 	cr_assert_eq(w->n_nics, 1, "eth1 is gone");
 	cr_assert_eq(w->window_start_ms, 5, "a window starts where the last one closed");
 	assert_stat(w->cpu_user_pct, 50, 50, 50, 50);
 	cairn__perf_window__free_unpacked(w, NULL);
-	perf_close(st);
+	collect_perf_close(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -222,12 +223,12 @@ static Cairn__PerfWindow *fixture_window(const char *name, struct collect_ctx *c
 {
 	collect_ctx_init(ctx, name);
 	struct perf_state *st;
-	cr_assert_eq(perf_open(&st, 1000, 0), 0);
-	perf_sample(ctx, st, 1000, 1);
-	perf_sample(ctx, st, 2000, 2);
+	cr_assert_eq(collect_perf_open(&st, 1000, 0), 0);
+	collect_perf_sample(ctx, st, 1000, 1);
+	collect_perf_sample(ctx, st, 2000, 2);
 	Cairn__PerfWindow *w;
-	cr_assert_eq(perf_window_close(st, 3, &w), 0);
-	perf_close(st);
+	cr_assert_eq(collect_perf_window_close(st, 3, &w), 0);
+	collect_perf_close(st);
 	return w;
 }
 
@@ -264,16 +265,16 @@ Test(perf_malformed, truncated_lines_are_counted)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, root);
 	struct perf_state *st;
-	cr_assert_eq(perf_open(&st, 1000, 0), 0);
-	cr_assert_eq(perf_sample(&ctx, st, 1000, 1), 0, "memory still sampled");
+	cr_assert_eq(collect_perf_open(&st, 1000, 0), 0);
+	cr_assert_eq(collect_perf_sample(&ctx, st, 1000, 1), 0, "memory still sampled");
 	cr_assert_eq(ctx.stats[COLLECT_PERF].errors, 4);
 	Cairn__PerfWindow *w;
-	cr_assert_eq(perf_window_close(st, 2, &w), 0);
+	cr_assert_eq(collect_perf_window_close(st, 2, &w), 0);
 	cr_assert_eq(w->n_disks, 0);
 	cr_assert_null(w->load1);
 	cr_assert_not_null(w->mem_used_bytes);
 	cairn__perf_window__free_unpacked(w, NULL);
-	perf_close(st);
+	collect_perf_close(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -283,12 +284,12 @@ Test(perf_live, two_samples)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, "/");
 	struct perf_state *st;
-	cr_assert_eq(perf_open(&st, 300, 0), 0);
-	perf_sample(&ctx, st, time_mono_ms(), time_now_ms());
+	cr_assert_eq(collect_perf_open(&st, 300, 0), 0);
+	collect_perf_sample(&ctx, st, time_mono_ms(), time_now_ms());
 	usleep(300000);
-	perf_sample(&ctx, st, time_mono_ms(), time_now_ms());
+	collect_perf_sample(&ctx, st, time_mono_ms(), time_now_ms());
 	Cairn__PerfWindow *w;
-	cr_assert_eq(perf_window_close(st, time_now_ms(), &w), 0);
+	cr_assert_eq(collect_perf_window_close(st, time_now_ms(), &w), 0);
 	cr_assert_eq(ctx.stats[COLLECT_PERF].errors, 0, "%s", ctx.stats[COLLECT_PERF].last_error);
 	cr_assert_not_null(w->cpu_busy_pct);
 	double sum = w->cpu_user_pct->avg + w->cpu_system_pct->avg + w->cpu_iowait_pct->avg +
@@ -304,5 +305,5 @@ Test(perf_live, two_samples)
 		lo |= !strcmp(w->nics[i]->name, "lo");
 	cr_assert(lo);
 	cairn__perf_window__free_unpacked(w, NULL);
-	perf_close(st);
+	collect_perf_close(st);
 }

@@ -16,7 +16,7 @@
 static Cairn__PackageInventory **collect(struct collect_ctx *ctx, struct pkg_state *st, size_t *n)
 {
 	Cairn__PackageInventory **inv = NULL;
-	cr_assert_eq(pkg_collect(ctx, st, &inv, n), 0);
+	cr_assert_eq(collect_pkg(ctx, st, &inv, n), 0);
 	return inv;
 }
 
@@ -285,7 +285,7 @@ Test(pkg_malformed, garbage_in_dpkg_status)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, "/nonexistent");
 	Cairn__PackageInventory inv = CAIRN__PACKAGE_INVENTORY__INIT;
-	cr_assert_eq(pkg_parse_dpkg_status(&ctx, text, sizeof(text) - 1, &inv), 0);
+	cr_assert_eq(collect_pkg_parse_dpkg_status(&ctx, text, sizeof(text) - 1, &inv), 0);
 	cr_assert_eq(inv.n_packages, 2);
 	cr_assert_str_eq(inv.packages[0]->name, "good");
 	cr_assert_str_eq(inv.packages[1]->name, "bad\xef\xbf\xbdutf8");
@@ -302,13 +302,13 @@ Test(pkg_malformed, garbage_in_apk_and_rpm_output)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, "/nonexistent");
 	Cairn__PackageInventory inv = CAIRN__PACKAGE_INVENTORY__INIT;
-	pkg_parse_apk_installed(&ctx, apk, sizeof(apk) - 1, &inv);
+	collect_pkg_parse_apk_installed(&ctx, apk, sizeof(apk) - 1, &inv);
 	cr_assert_eq(inv.n_packages, 2);
 	cr_assert_str_eq(inv.packages[0]->name, "ok");
 	cr_assert_str_eq(inv.packages[1]->name, "last", "last entry without a trailing newline");
 	cr_assert_eq(ctx.stats[COLLECT_PKG].errors, 3);
 	const char rpm[] = "a\t1-1\tx86_64\ta.src.rpm\t5\nshort line\n\t\t\t\t\nb\t2-1\tnoarch\t(none)\t0";
-	pkg_parse_rpm_output(&ctx, rpm, sizeof(rpm) - 1, &inv);
+	collect_pkg_parse_rpm_output(&ctx, rpm, sizeof(rpm) - 1, &inv);
 	cr_assert_eq(inv.n_packages, 4);
 	cr_assert_str_eq(inv.packages[3]->name, "b");
 	cr_assert_str_eq(inv.packages[3]->source, "");
@@ -350,14 +350,14 @@ static void parse_exact(int (*parse)(struct collect_ctx *, const char *, size_t,
 
 Test(pkg_malformed, numbers_at_the_very_end_and_not_numbers)
 {
-	parse_exact(pkg_parse_dpkg_status,
+	parse_exact(collect_pkg_parse_dpkg_status,
 		    "Package: a\nStatus: install ok installed\nVersion: 1\nInstalled-Size: 12", 12 * 1024, 0);
-	parse_exact(pkg_parse_apk_installed, "P:a\nV:1\nI:4096", 4096, 0);
-	parse_exact(pkg_parse_rpm_output, "a\t1-1\tx86_64\ta.src.rpm\t777", 777, 0);
-	parse_exact(pkg_parse_dpkg_status,
+	parse_exact(collect_pkg_parse_apk_installed, "P:a\nV:1\nI:4096", 4096, 0);
+	parse_exact(collect_pkg_parse_rpm_output, "a\t1-1\tx86_64\ta.src.rpm\t777", 777, 0);
+	parse_exact(collect_pkg_parse_dpkg_status,
 		    "Package: a\nStatus: install ok installed\nVersion: 1\nInstalled-Size: lots\n", 0, 1);
-	parse_exact(pkg_parse_apk_installed, "P:a\nV:1\nI:-5\n", 0, 1);
-	parse_exact(pkg_parse_rpm_output, "a\t1-1\tx86_64\ta.src.rpm\t99999999999999999999999\n",
+	parse_exact(collect_pkg_parse_apk_installed, "P:a\nV:1\nI:-5\n", 0, 1);
+	parse_exact(collect_pkg_parse_rpm_output, "a\t1-1\tx86_64\ta.src.rpm\t99999999999999999999999\n",
 		    UINT64_MAX, 1);
 }
 

@@ -20,14 +20,14 @@ static Cairn__ProcessSnapshot *snap_of(const char *root, struct collect_ctx *ctx
 {
 	collect_ctx_init(ctx, root);
 	struct proc_state *st;
-	cr_assert_eq(proc_state_new(&st), 0);
+	cr_assert_eq(collect_proc_state_new(&st), 0);
 	Cairn__ProcessSnapshot *s = NULL;
-	cr_assert_eq(proc_snapshot(ctx, st, &s), 0);
+	cr_assert_eq(collect_proc_snapshot(ctx, st, &s), 0);
 	cr_assert_not_null(s);
 	if (stp)
 		*stp = st;
 	else
-		proc_state_free(st);
+		collect_proc_state_free(st);
 	return s;
 }
 
@@ -131,7 +131,7 @@ Test(proc_fixture, info_read_single_pid)
 	struct collect_ctx ctx;
 	collect_ctx_init(&ctx, FIXTURE_DIR "/debian12");
 	struct proc_info pi;
-	cr_assert_eq(proc_info_read(&ctx, 1400, &pi), 0);
+	cr_assert_eq(collect_proc_info_read(&ctx, 1400, &pi), 0);
 	cr_assert_eq(pi.ppid, 1390);
 	cr_assert_eq(pi.uid, 999);
 	cr_assert_str_eq(pi.name, "postgres");
@@ -141,9 +141,9 @@ Test(proc_fixture, info_read_single_pid)
 	cr_assert_eq(pi.start_ticks, 6000);
 	cr_assert_eq(pi.cpu_ticks, 150);
 	cr_assert_not(pi.kernel_thread);
-	cr_assert_eq(proc_info_read(&ctx, 2, &pi), 0);
+	cr_assert_eq(collect_proc_info_read(&ctx, 2, &pi), 0);
 	cr_assert(pi.kernel_thread);
-	cr_assert_eq(proc_info_read(&ctx, 99999, &pi), -ENOENT);
+	cr_assert_eq(collect_proc_info_read(&ctx, 99999, &pi), -ENOENT);
 }
 
 /* User names: the first passwd entry of a uid wins (as getpwuid), whatever
@@ -202,7 +202,7 @@ static void check_cmd(const char *exe_base, const char *out_want, int nargs, ...
 	size_t len = raw_argv(raw, sizeof(raw), nargs, ap);
 	va_end(ap);
 	char out[PROC_CMDLINE_MAX];
-	proc_cmdline_format(raw, len, false, exe_base, out, sizeof(out));
+	collect_proc_cmdline_format(raw, len, false, exe_base, out, sizeof(out));
 	cr_assert_str_eq(out, out_want);
 }
 
@@ -247,7 +247,7 @@ Test(proc_redact, bounded_and_marked)
 	memset(raw, 'x', big);
 	raw[big - 1] = '\0';
 	char out[64];
-	proc_cmdline_format(raw, big, false, "", out, sizeof(out));
+	collect_proc_cmdline_format(raw, big, false, "", out, sizeof(out));
 	cr_assert_eq(strlen(out), 63);
 	cr_assert_str_eq(out + 60, "...");
 	free(raw);
@@ -257,7 +257,7 @@ Test(proc_redact, bounded_and_marked)
 		memcpy(euro + 3 * i, "\xe2\x82\xac", 3);
 	euro[63] = '\0';
 	char o2[16];
-	proc_cmdline_format(euro, 64, false, "", o2, sizeof(o2));
+	collect_proc_cmdline_format(euro, 64, false, "", o2, sizeof(o2));
 	cr_assert(pbjson_utf8_valid(o2, strlen(o2)));
 	cr_assert_str_eq(o2, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac...");
 }
@@ -272,7 +272,7 @@ static void check_id(const char *exe, const char *comm, const char *want, int na
 	size_t len = raw_argv(raw, sizeof(raw), nargs, ap);
 	va_end(ap);
 	char out[PROC_IDENTITY_MAX];
-	proc_identity(exe, comm, raw, len, out, sizeof(out));
+	collect_proc_identity(exe, comm, raw, len, out, sizeof(out));
 	cr_assert_str_eq(out, want);
 }
 
@@ -395,22 +395,22 @@ Test(proc_identity, app_servers)
 Test(proc_container, layouts)
 {
 	char id[PROC_CONTAINER_ID_MAX];
-	cr_assert(proc_container_id("12:memory:/docker/" DOCKER_ID "\n11:cpu:/docker/" DOCKER_ID "\n", id));
+	cr_assert(collect_proc_container_id("12:memory:/docker/" DOCKER_ID "\n11:cpu:/docker/" DOCKER_ID "\n", id));
 	cr_assert_str_eq(id, DOCKER_ID);
-	cr_assert(proc_container_id("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
+	cr_assert(collect_proc_container_id("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
 				    "pod1b2c.slice/cri-containerd-" PODMAN_ID ".scope\n", id));
 	cr_assert_str_eq(id, PODMAN_ID);
-	cr_assert(proc_container_id("0::/kubepods/besteffort/pod0f1e2d3c-aaaa-bbbb-cccc-0123456789ab/"
+	cr_assert(collect_proc_container_id("0::/kubepods/besteffort/pod0f1e2d3c-aaaa-bbbb-cccc-0123456789ab/"
 				    DOCKER_ID "\n", id));
 	cr_assert_str_eq(id, DOCKER_ID);
-	cr_assert(proc_container_id("0::/machine.slice/crio-" DOCKER_ID ".scope\n", id));
+	cr_assert(collect_proc_container_id("0::/machine.slice/crio-" DOCKER_ID ".scope\n", id));
 	cr_assert_str_eq(id, DOCKER_ID);
-	cr_assert_not(proc_container_id("0::/user.slice/user-1000.slice/session-2.scope\n", id));
+	cr_assert_not(collect_proc_container_id("0::/user.slice/user-1000.slice/session-2.scope\n", id));
 	cr_assert_str_eq(id, "");
-	cr_assert_not(proc_container_id("0::/machine.slice/libpod-conmon-" DOCKER_ID ".scope\n", id));
+	cr_assert_not(collect_proc_container_id("0::/machine.slice/libpod-conmon-" DOCKER_ID ".scope\n", id));
 	/* 63 or 65 hex digits are not an id */
-	cr_assert_not(proc_container_id("0::/docker/a3f1c2e4b5d6978812345678901234567890abcdefabcdefabcdef012345678\n", id));
-	cr_assert_not(proc_container_id("0::/docker/" DOCKER_ID "0\n", id));
+	cr_assert_not(collect_proc_container_id("0::/docker/a3f1c2e4b5d6978812345678901234567890abcdefabcdefabcdef012345678\n", id));
+	cr_assert_not(collect_proc_container_id("0::/docker/" DOCKER_ID "0\n", id));
 }
 
 /* -------------------------------------------------------- CPU and delta */
@@ -438,14 +438,14 @@ Test(proc_cpu, percent_between_snapshots)
 	tu_write(root, "/proc/uptime", "86410.50 650000.10\n");
 	set_stat(root, 1200, "java", 1, 360000 + 12000 + (uint64_t)hz * 5 - 0, 4000);
 	Cairn__ProcessSnapshot *b;
-	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	cr_assert_eq(collect_proc_snapshot(&ctx, st, &b), 0);
 	/* the rewritten stat line has stime 0: utime carries the whole total */
 	cr_assert_float_eq(find(b, 1200)->cpu_pct, 50.0, 1e-6);
 	cr_assert_float_eq(find(b, 512)->cpu_pct, 0.0, 1e-9);
 	cr_assert_str_eq(find(b, 1200)->cmdline, find(a, 1200)->cmdline, "cached facts reused");
 	cairn__process_snapshot__free_unpacked(a, NULL);
 	cairn__process_snapshot__free_unpacked(b, NULL);
-	proc_state_free(st);
+	collect_proc_state_free(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -464,9 +464,9 @@ Test(proc_delta, started_changed_exited_reused)
 	set_stat(root, 1500, "mysql", 512, 0, 9500);     /* pid reused: new start time */
 	set_stat(root, 512, "sshd", 1, 100, 900);        /* CPU only: not a change */
 	Cairn__ProcessSnapshot *b;
-	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	cr_assert_eq(collect_proc_snapshot(&ctx, st, &b), 0);
 	Cairn__ProcessDelta *d;
-	cr_assert_eq(proc_delta(a, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(a, b, &d), 0);
 	cr_assert_eq(d->n_started, 2);
 	cr_assert_eq(d->started[0]->pid, 1500);
 	cr_assert_eq(d->started[1]->pid, 1700);
@@ -476,28 +476,28 @@ Test(proc_delta, started_changed_exited_reused)
 	cr_assert_eq(d->exited_pids[1], 1600);
 	cairn__process_delta__free_unpacked(d, NULL);
 	/* no change at all: empty delta */
-	cr_assert_eq(proc_delta(b, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(b, b, &d), 0);
 	cr_assert_eq(d->n_started + d->n_exited_pids, 0);
 	cairn__process_delta__free_unpacked(d, NULL);
 	/* first delta ever: everything started */
-	cr_assert_eq(proc_delta(NULL, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(NULL, b, &d), 0);
 	cr_assert_eq(d->n_started, b->n_processes);
 	cairn__process_delta__free_unpacked(d, NULL);
-	/* snapshots not in pid order (not from proc_snapshot) still compare right */
+	/* snapshots not in pid order (not from collect_proc_snapshot) still compare right */
 	Cairn__Process *tmp = b->processes[0];
 	b->processes[0] = b->processes[b->n_processes - 1];
 	b->processes[b->n_processes - 1] = tmp;
-	cr_assert_eq(proc_delta(a, b, &d), 0);
+	cr_assert_eq(collect_proc_delta(a, b, &d), 0);
 	cr_assert_eq(d->n_started, 2);
 	cr_assert_eq(d->n_exited_pids, 2);
 	cairn__process_delta__free_unpacked(d, NULL);
-	cr_assert_eq(proc_delta(b, a, &d), 0);
+	cr_assert_eq(collect_proc_delta(b, a, &d), 0);
 	cr_assert_eq(d->n_started, 2, "1500 (reused) and 1600 come back");
 	cr_assert_eq(d->n_exited_pids, 2, "1500 (reused) and 1700");
 	cairn__process_delta__free_unpacked(d, NULL);
 	cairn__process_snapshot__free_unpacked(a, NULL);
 	cairn__process_snapshot__free_unpacked(b, NULL);
-	proc_state_free(st);
+	collect_proc_state_free(st);
 	tu_rm_rf(root);
 	free(root);
 }
@@ -660,7 +660,37 @@ static bool is_kthread(const char *pid)
 	return (flags & 0x00200000) || ppid == 2 || !strcmp(pid, "2");
 }
 
-static size_t list_pids(uint32_t *out, size_t max)
+/* The user processes in /proc, each with its start time (field 22 of
+ * /proc/PID/stat) so that a pid reused between two listings is not taken for
+ * the same process; zombies (exited, not yet reaped) get start time 0: they
+ * have no exe or cmdline to report and may be skipped by the scan. */
+struct pid_seen {
+	uint32_t pid;
+	unsigned long long start;
+};
+
+static unsigned long long pid_start(const char *pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
+	unsigned long long start = 0;
+	/* after ") S": fields 4 .. 22; start time is the 20th after the state */
+	if (sscanf(p + 4, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+		   &start) != 1)
+		return 0;
+	return start;
+}
+
+static size_t list_pids(struct pid_seen *out, size_t max)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -668,23 +698,35 @@ static size_t list_pids(uint32_t *out, size_t max)
 	while ((de = readdir(d)) && n < max) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9' || is_kthread(de->d_name))
 			continue;
-		out[n++] = (uint32_t)strtoul(de->d_name, NULL, 10);
+		out[n].pid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		out[n++].start = pid_start(de->d_name);
 	}
 	closedir(d);
 	return n;
 }
 
-static bool has(const uint32_t *v, size_t n, uint32_t pid)
+static bool has(const struct pid_seen *v, size_t n, uint32_t pid)
 {
 	for (size_t i = 0; i < n; i++)
-		if (v[i] == pid)
+		if (v[i].pid == pid)
 			return true;
+	return false;
+}
+
+/* The same process (pid and start time, not a zombie) in both listings. */
+static bool alive_throughout(const struct pid_seen *after, size_t n, const struct pid_seen *b)
+{
+	if (!b->start)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (after[i].pid == b->pid)
+			return after[i].start == b->start;
 	return false;
 }
 
 Test(proc_live, pid_set_matches_proc)
 {
-	static uint32_t before[65536], after[65536];
+	static struct pid_seen before[65536], after[65536];
 	size_t nb = list_pids(before, 65536);
 	struct collect_ctx ctx;
 	Cairn__ProcessSnapshot *s = snap_of("/", &ctx, NULL);
@@ -692,13 +734,13 @@ Test(proc_live, pid_set_matches_proc)
 	cr_assert_geq(s->n_processes, 2);
 	/* every process alive before and after the scan was found ... */
 	for (size_t i = 0; i < nb; i++)
-		if (has(after, na, before[i]))
-			cr_assert_not_null(find(s, before[i]), "pid %u missing", before[i]);
+		if (alive_throughout(after, na, &before[i]))
+			cr_assert_not_null(find(s, before[i].pid), "pid %u missing", before[i].pid);
 	/* ... and nothing else, except processes born during the scan */
 	uint32_t max_before = 0;
 	for (size_t i = 0; i < nb; i++)
-		if (before[i] > max_before)
-			max_before = before[i];
+		if (before[i].pid > max_before)
+			max_before = before[i].pid;
 	for (size_t i = 0; i < s->n_processes; i++) {
 		uint32_t pid = s->processes[i]->pid;
 		cr_assert(has(before, nb, pid) || has(after, na, pid) || pid > max_before,
@@ -761,13 +803,13 @@ Test(proc_cpu, exec_refreshes_cached_facts)
 	set_stat(root, 70, "java", 1, 10 + (uint64_t)sysconf(_SC_CLK_TCK), 500);
 	tu_write_bytes(root, "/proc/70/cmdline", "java\0Main\0", 10);
 	Cairn__ProcessSnapshot *b;
-	cr_assert_eq(proc_snapshot(&ctx, st, &b), 0);
+	cr_assert_eq(collect_proc_snapshot(&ctx, st, &b), 0);
 	cr_assert_str_eq(find(b, 70)->cmdline, "java Main");
 	cr_assert_str_eq(find(b, 70)->identity, "java Main");
 	cr_assert_float_eq(find(b, 70)->cpu_pct, 10.0, 1e-6, "CPU continues across the exec");
 	cairn__process_snapshot__free_unpacked(a, NULL);
 	cairn__process_snapshot__free_unpacked(b, NULL);
-	proc_state_free(st);
+	collect_proc_state_free(st);
 	tu_rm_rf(root);
 	free(root);
 }

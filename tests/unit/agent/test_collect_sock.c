@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "collect_sock.h"
+#include "commands.h"
 #include "sock_parse.h"
 #include "sockhash.h"
 #include "util.h"
@@ -224,8 +225,8 @@ Test(sock_fixture, host1_owners_and_directions)
 	collect_ctx_init(&ctx, FIXTURE_DIR "/net/host1");
 	struct sock_scanner *s;
 	const struct sock_sample *smp;
-	cr_assert_eq(sock_scanner_new(&s, &ctx, NULL), 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_new(&s, &ctx, NULL), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 1000, &smp), 0);
 	/* 7 tcp (TIME_WAIT dropped), 2 tcp6, 2 udp; 3 malformed tcp lines. */
 	cr_assert_eq(smp->n, 11, "n = %zu", smp->n);
 	cr_assert_eq(ctx.stats[COLLECT_SOCK].errors, 3, "errors = %llu",
@@ -254,11 +255,11 @@ Test(sock_fixture, host1_owners_and_directions)
 	cr_assert(server->peer_found && server->is_server);
 	char a[64];
 	cr_assert_str_eq(sock_addr_str(&by_inode(smp, 1011)->remote, a, sizeof(a)), "10.0.0.9");
-	const struct sock_proc *p = sock_scanner_proc(s, 300);
+	const struct sock_proc *p = collect_sock_scanner_proc(s, 300);
 	cr_assert_not_null(p);
 	cr_assert_str_eq(p->name, "redis-server");
 	cr_assert_eq(smp->owners_missing, 0);
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 }
 
 static const Cairn__Edge *find_edge(const Cairn__ConnectionWindow *cw, Cairn__Direction dir,
@@ -279,7 +280,7 @@ Test(sock_fixture, one_shot_collect_builds_edges_and_listeners)
 	collect_ctx_init(&ctx, FIXTURE_DIR "/net/host1");
 	Cairn__ConnectionWindow *cw;
 	Cairn__ListenerSet *ls;
-	cr_assert_eq(collect_sock(&ctx, 5000, &cw, &ls), 0);
+	cr_assert_eq(cmd_collect_sock(&ctx, 5000, 0, 1000, NULL, &cw, &ls), 0);
 	cr_assert_eq(cw->samples, 1);
 	cr_assert_eq(cw->n_edges, 4, "edges = %zu", cw->n_edges);
 	const Cairn__Edge *e = find_edge(cw, CAIRN__DIRECTION__OUTBOUND, "app", 5432);
@@ -317,7 +318,7 @@ Test(sock_fixture, missing_root_is_an_error)
 	collect_ctx_init(&ctx, FIXTURE_DIR "/net/does-not-exist");
 	Cairn__ConnectionWindow *cw;
 	Cairn__ListenerSet *ls;
-	cr_assert_lt(collect_sock(&ctx, 5000, &cw, &ls), 0);
+	cr_assert_lt(cmd_collect_sock(&ctx, 5000, 0, 1000, NULL, &cw, &ls), 0);
 	cr_assert_null(cw);
 	cr_assert_gt(ctx.stats[COLLECT_SOCK].errors, 0);
 }
@@ -369,15 +370,15 @@ Test(sock_fixture, large_table_read_in_pieces)
 	collect_ctx_init(&ctx, root);
 	struct sock_scanner *s;
 	const struct sock_sample *smp;
-	cr_assert_eq(sock_scanner_new(&s, &ctx, NULL), 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_new(&s, &ctx, NULL), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 1000, &smp), 0);
 	cr_assert_eq(smp->n, NLINES, "n = %zu", smp->n);
 	for (size_t i = 0; i < smp->n; i++)
 		cr_assert_eq(smp->entries[i].inode, 100000 + i, "entry %zu: inode %llu", i,
 			     (unsigned long long)smp->entries[i].inode);
 	cr_assert_eq(ctx.stats[COLLECT_SOCK].errors, 2, "errors = %llu",
 		     (unsigned long long)ctx.stats[COLLECT_SOCK].errors);
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	snprintf(path, sizeof(path), "%s/proc/net/tcp", root);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/proc/net", root);
@@ -567,8 +568,8 @@ static void live_tcp(int family)
 	collect_ctx_init(&ctx, "/");
 	struct sock_scanner *s;
 	const struct sock_sample *smp;
-	cr_assert_eq(sock_scanner_new(&s, &ctx, NULL), 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_new(&s, &ctx, NULL), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 1000, &smp), 0);
 
 	const struct sock_entry *l = find_sock(smp, IPPROTO_TCP, family, port, 0, SOCK_DIR_LISTEN);
 	cr_assert_not_null(l, "listener on port %u not found", port);
@@ -584,7 +585,7 @@ static void live_tcp(int family)
 	cr_assert_eq(a->pid, srv.pid);
 	cr_assert(a->is_server);
 	cr_assert_gt(smp->netns_netlink, 0);
-	const struct sock_proc *p = sock_scanner_proc(s, cli.pid);
+	const struct sock_proc *p = collect_sock_scanner_proc(s, cli.pid);
 	cr_assert_not_null(p);
 	cr_assert_gt(p->start_time, 0);
 	/* The children are forks of this test: same comm. */
@@ -595,13 +596,13 @@ static void live_tcp(int family)
 	fclose(f);
 	comm[strcspn(comm, "\n")] = '\0';
 	cr_assert_str_eq(p->name, comm);
-	cr_assert_str_eq(sock_scanner_proc(s, srv.pid)->name, comm);
+	cr_assert_str_eq(collect_sock_scanner_proc(s, srv.pid)->name, comm);
 
 	/* Warm sample: our sockets did not change, so (other programs on the
 	 * machine aside) no fd link is read again. */
 	uint32_t cold_links = smp->fd_links_read;
 	cr_assert_gt(cold_links, 2);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 2000, &smp), 0);
 	cr_assert_leq(smp->fd_links_read, cold_links / 10 + 2, "warm sample read %u of %u links",
 		      smp->fd_links_read, cold_links);
 	c = find_sock(smp, IPPROTO_TCP, family, cport, port, SOCK_DIR_LOCAL);
@@ -612,7 +613,7 @@ static void live_tcp(int family)
 	send_u32(cli.ctl, 1);
 	uint16_t cport2 = (uint16_t)recv_u32(cli.ctl);
 	cr_assert_neq(cport2, 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 3000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 3000, &smp), 0);
 	c = find_sock(smp, IPPROTO_TCP, family, cport2, port, SOCK_DIR_LOCAL);
 	cr_assert_not_null(c, "new client socket not found");
 	cr_assert_eq(c->pid, cli.pid);
@@ -624,7 +625,7 @@ static void live_tcp(int family)
 	cr_assert_lt(smp->fd_links_read, cold_links / 2, "churn read %u of %u links", smp->fd_links_read,
 		     cold_links);
 
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	stop(&cli);
 	stop(&srv);
 }
@@ -683,13 +684,13 @@ Test(sock_live, warm_sample_lists_a_process_whose_fd_count_changed, .timeout = 6
 	struct sock_scanner_opts opts = {.full_rescan_every = 1000};
 	struct sock_scanner *s;
 	const struct sock_sample *smp;
-	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_new(&s, &ctx, &opts), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 1000, &smp), 0);
 	cr_assert(smp->full_rescan);
 	send_u32(c.ctl, 1);
 	uint16_t port = (uint16_t)recv_u32(c.ctl);
 	cr_assert_neq(port, 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 2000, &smp), 0);
 	cr_assert_not(smp->full_rescan);
 	const struct sock_entry *l = NULL;
 	for (size_t i = 0; i < smp->n; i++)
@@ -698,7 +699,7 @@ Test(sock_live, warm_sample_lists_a_process_whose_fd_count_changed, .timeout = 6
 			l = &smp->entries[i];
 	cr_assert_not_null(l, "listener on %u not in the sample", port);
 	cr_assert_eq(l->pid, c.pid, "listener on %u: owner %d, want %d", port, l->pid, (int)c.pid);
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	stop(&c);
 }
 
@@ -719,7 +720,7 @@ Test(sock_live, udp_listener_below_ephemeral_range, .timeout = 60)
 	collect_ctx_init(&ctx, "/");
 	Cairn__ConnectionWindow *cw;
 	Cairn__ListenerSet *ls;
-	cr_assert_eq(collect_sock(&ctx, 1000, &cw, &ls), 0);
+	cr_assert_eq(cmd_collect_sock(&ctx, 1000, 0, 1000, NULL, &cw, &ls), 0);
 	bool found = false;
 	for (size_t i = 0; i < ls->n_listeners; i++) {
 		const Cairn__Listener *l = ls->listeners[i];
@@ -750,8 +751,8 @@ Test(sock_live, procfs_fallback_finds_the_same_sockets, .timeout = 60)
 	struct sock_scanner_opts opts = {.no_netlink = true};
 	struct sock_scanner *s;
 	const struct sock_sample *smp;
-	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_new(&s, &ctx, &opts), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 1000, &smp), 0);
 	cr_assert_eq(smp->netns_netlink, 0);
 	cr_assert_gt(smp->netns_procfs, 0);
 	const struct sock_entry *c = find_sock(smp, IPPROTO_TCP, AF_INET, cport, port, SOCK_DIR_LOCAL);
@@ -759,7 +760,7 @@ Test(sock_live, procfs_fallback_finds_the_same_sockets, .timeout = 60)
 	cr_assert_eq(c->pid, cli.pid);
 	cr_assert_eq(c->peer_pid, srv.pid);
 	cr_assert(!c->has_bytes);
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	stop(&cli);
 	stop(&srv);
 }
@@ -821,8 +822,8 @@ static void live_netns(bool no_netlink)
 	struct sock_scanner_opts opts = {.no_netlink = no_netlink};
 	struct sock_scanner *s;
 	const struct sock_sample *smp;
-	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_new(&s, &ctx, &opts), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 1000, &smp), 0);
 	cr_assert_geq(smp->netns_seen, 2);
 	const struct sock_entry *l = NULL;
 	int conns = 0;
@@ -840,15 +841,15 @@ static void live_netns(bool no_netlink)
 	}
 	cr_assert_not_null(l, "listener in the child's namespace not found");
 	cr_assert_neq(l->netns, 0);
-	const struct sock_proc *p = sock_scanner_proc(s, ch.pid);
+	const struct sock_proc *p = collect_sock_scanner_proc(s, ch.pid);
 	cr_assert_not_null(p);
 	cr_assert_eq(l->netns, p->netns);
 	cr_assert_eq(conns, 2, "both ends of the connection: %d", conns);
 	/* The namespace is entered once: a second sample opens nothing new. */
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 2000, &smp), 0);
 	cr_assert_geq(smp->netns_seen, 2);
 	cr_assert_eq(smp->netns_failed, 0);
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	stop(&ch);
 }
 
@@ -925,18 +926,18 @@ Test(sock_cache, owners_follow_churn_without_rereading_everything)
 	struct sock_scanner_opts opts = {.full_rescan_every = 1000};
 	struct sock_scanner *s;
 	const struct sock_sample *smp;
-	cr_assert_eq(sock_scanner_new(&s, &ctx, &opts), 0);
+	cr_assert_eq(collect_sock_scanner_new(&s, &ctx, &opts), 0);
 
 	uint64_t ino[3] = {1003, 1004, 1006};
 	uint16_t lp[3] = {43210, 43211, 40000};
 	tree_tcp(&t, ino, lp, 3);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 1000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 1000, &smp), 0);
 	cr_assert_eq(owner_of(smp, 1003), 200);
 	cr_assert_eq(owner_of(smp, 1001), 100);
 	uint32_t cold_links = smp->fd_links_read;
 
 	/* Warm: nothing read. */
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 2000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 2000, &smp), 0);
 	cr_assert_eq(smp->fd_links_read, 0);
 	cr_assert_eq(smp->fd_dirs_read, 0);
 
@@ -946,7 +947,7 @@ Test(sock_cache, owners_follow_churn_without_rereading_everything)
 	ino[1] = 1050;
 	lp[1] = 43300;
 	tree_tcp(&t, ino, lp, 3);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 3000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 3000, &smp), 0);
 	cr_assert_eq(owner_of(smp, 1050), 200);
 	cr_assert_eq(smp->fd_dirs_read, 0, "probe, no listing");
 	cr_assert_leq(smp->fd_links_read, 3);
@@ -959,7 +960,7 @@ Test(sock_cache, owners_follow_churn_without_rereading_everything)
 	uint64_t ino2[4] = {1003, 1050, 1006, 1060};
 	uint16_t lp2[4] = {43210, 43300, 40000, 50000};
 	tree_tcp(&t, ino2, lp2, 4);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 4000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 4000, &smp), 0);
 	cr_assert_eq(owner_of(smp, 1060), 400);
 	cr_assert_lt(smp->fd_links_read, cold_links);
 
@@ -986,9 +987,9 @@ Test(sock_cache, owners_follow_churn_without_rereading_everything)
 	uint64_t ino3[2] = {1003, 1070};
 	uint16_t lp3[2] = {43210, 43400};
 	tree_tcp(&t, ino3, lp3, 2);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 5000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 5000, &smp), 0);
 	cr_assert_eq(owner_of(smp, 1070), 300);
-	const struct sock_proc *p = sock_scanner_proc(s, 300);
+	const struct sock_proc *p = collect_sock_scanner_proc(s, 300);
 	cr_assert_not_null(p);
 	cr_assert_str_eq(p->name, "worker");
 	cr_assert_eq(p->start_time, 99999);
@@ -1001,7 +1002,7 @@ Test(sock_cache, owners_follow_churn_without_rereading_everything)
 	tree_tcp(&t, ino4, lp4, 3);
 	int32_t found = 0;
 	for (int i = 0; i < 5 && !found; i++) {
-		cr_assert_eq(sock_scanner_sample(s, &ctx, 6000 + i, &smp), 0);
+		cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 6000 + i, &smp), 0);
 		found = owner_of(smp, 1080);
 	}
 	cr_assert_eq(found, 500);
@@ -1009,11 +1010,11 @@ Test(sock_cache, owners_follow_churn_without_rereading_everything)
 	/* 5. a process that vanished takes its sockets' owners with it. */
 	snprintf(path, sizeof(path), "rm -rf %s/proc/200", t.root);
 	cr_assert_eq(system(path), 0);
-	cr_assert_eq(sock_scanner_sample(s, &ctx, 7000, &smp), 0);
+	cr_assert_eq(collect_sock_scanner_sample(s, &ctx, 7000, &smp), 0);
 	cr_assert_eq(owner_of(smp, 1003), 0);
-	cr_assert_null(sock_scanner_proc(s, 200));
+	cr_assert_null(collect_sock_scanner_proc(s, 200));
 	cr_assert_eq(owner_of(smp, 1080), 500);
 
-	sock_scanner_free(s);
+	collect_sock_scanner_free(s);
 	tree_free(&t);
 }

@@ -226,3 +226,20 @@ Test(pbjson, nested_batch_dumps_and_parses_back)
 	free(s);
 	cr_assert_null(pbjson_from_message(NULL, 0));
 }
+
+/* `agents --json` printed a forged high_seq of 2^64-1 as -1 (a json_int_t
+ * cast): counters go through pbjson_u64, never negative. */
+Test(pbjson, u64_counters_are_never_negative)
+{
+	json_t *v = pbjson_u64(UINT64_MAX);
+	cr_assert(json_is_real(v));
+	cr_assert_gt(json_real_value(v), 1.8e19);
+	json_decref(v);
+	v = pbjson_u64((uint64_t)INT64_MAX);
+	cr_assert(json_is_integer(v));
+	cr_assert_eq(json_integer_value(v), INT64_MAX);
+	json_decref(v);
+	v = pbjson_u64(7);
+	cr_assert_eq(json_integer_value(v), 7);
+	json_decref(v);
+}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -517,4 +518,66 @@ Test(spool, survives_kill_9_mid_append, .timeout = 60)
 		cr_assert_geq(st.dropped_batches, first_stored - st.acked_seq - 1);
 		spool_close(sp);
 	}
+}
+
+/* ------------------------------------------------------------- damaged */
+
+/* A spool cut short (disk trouble, a crash of the filesystem) used to crash
+ * `run` and `status` with SIGBUS in meta_get, so the agent never came back.
+ * Now it is refused, moved aside, and a fresh spool resumes numbering after
+ * the lost range, which becomes a pending SPOOL_DAMAGED gap. */
+Test(spool, damaged_spool_refused_moved_aside_and_resumed)
+{
+	struct spool *sp;
+	struct errbuf eb;
+	cr_assert_eq(spool_open(&sp, dir, SPOOL_MAX_DEFAULT, false, &eb), 0, "%s", eb.msg);
+	for (int i = 0; i < 40; i++)
+		cr_assert_eq(append_one(sp, 4000, NULL, 0, NULL, NULL), 0);
+	spool_close(sp);
+
+	char data[600];
+	struct stat st;
+	snprintf(data, sizeof(data), "%s/spool/data.mdb", dir);
+	cr_assert_eq(stat(data, &st), 0);
+	cr_assert_eq(truncate(data, st.st_size / 2), 0);
+
+	cr_assert_eq(spool_open(&sp, dir, SPOOL_MAX_DEFAULT, true, &eb), DB_ERR_DAMAGED, "%s",
+		     eb.msg);
+	cr_assert_eq(spool_open(&sp, dir, SPOOL_MAX_DEFAULT, false, &eb), DB_ERR_DAMAGED, "%s",
+		     eb.msg);
+	cr_assert_not_null(strstr(eb.msg, "cut short"), "%s", eb.msg);
+
+	char moved[512];
+	cr_assert_eq(spool_move_aside(dir, moved, sizeof(moved), &eb), 0, "%s", eb.msg);
+	cr_assert_not_null(strstr(moved, "/spool.damaged-"), "%s", moved);
+	snprintf(data, sizeof(data), "%s/data.mdb", moved);
+	cr_assert_eq(stat(data, &st), 0, "the damaged file is kept for inspection");
+
+	cr_assert_eq(spool_open(&sp, dir, SPOOL_MAX_DEFAULT, false, &eb), 0, "%s", eb.msg);
+	struct spool_gap lost = { .first_seq = 31, .last_seq = 56,
+				  .reason = CAIRN__GAP_REASON__SPOOL_DAMAGED,
+				  .window_start_ms = 1000, .window_end_ms = 2000 };
+	cr_assert_eq(spool_resume_after_loss(sp, &lost), 0);
+	struct spool_stats ss;
+	cr_assert_eq(spool_stats(sp, &ss), 0);
+	cr_assert_eq(ss.next_seq, 57);
+	cr_assert_eq(ss.pending_gaps, 1);
+	struct spool_gap g[4];
+	size_t n;
+	cr_assert_eq(spool_pending_gaps(sp, g, 4, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(g[0].first_seq, 31);
+	cr_assert_eq(g[0].last_seq, 56);
+	cr_assert_eq(g[0].reason, CAIRN__GAP_REASON__SPOOL_DAMAGED);
+	Cairn__Gap pg;
+	spool_gap_to_proto(&g[0], &pg);
+	cr_assert_not_null(strstr(pg.detail, "damaged"), "%s", pg.detail);
+	uint64_t seq;
+	cr_assert_eq(append_one(sp, 10, g, n, &seq, NULL), 0);
+	cr_assert_eq(seq, 57);
+	spool_close(sp);
+	/* A second damage later moves aside under another name. */
+	char moved2[512];
+	cr_assert_eq(spool_move_aside(dir, moved2, sizeof(moved2), &eb), 0, "%s", eb.msg);
+	cr_assert_str_neq(moved, moved2);
 }

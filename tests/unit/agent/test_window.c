@@ -341,3 +341,32 @@ Test(window, counters_stay_with_their_socket_when_others_close)
 	cairn__connection_window__free_unpacked(cw, NULL);
 	window_free(w);
 }
+
+Test(window, bytes_unknown_when_no_socket_had_counters)
+{
+	/* Kernels before 4.1 (RHEL 7) have no tcp_info byte counters: an edge
+	 * seen only through such sockets says its bytes are unknown, while an
+	 * edge with counters (even 0 bytes moved) says they are known. */
+	struct window *w;
+	cr_assert_eq(window_new(&w, 0), 0);
+	struct sock_entry e[2] = {
+		sock(SOCK_DIR_OUTBOUND, 70, "10.0.0.5", 40000, "10.1.1.1", 443),
+		sock(SOCK_DIR_OUTBOUND, 71, "10.0.0.5", 40001, "10.1.1.2", 5432),
+	};
+	e[1].has_bytes = true;
+	for (int64_t t = 1000; t <= 3000; t += 1000) {
+		struct sock_sample s = sample(e, 2, t);
+		cr_assert_eq(window_add_sample(w, &s), 0);
+	}
+	Cairn__ConnectionWindow *cw;
+	cr_assert_eq(window_close(w, 3500, &cw, NULL), 0);
+	cr_assert_eq(cw->n_edges, 2);
+	for (size_t i = 0; i < cw->n_edges; i++) {
+		const Cairn__Edge *x = cw->edges[i];
+		bool counted = x->remote_port == 5432;
+		cr_assert_eq(x->bytes_unknown, !counted, "edge to port %u", x->remote_port);
+		cr_assert_eq(x->bytes_sent, 0);
+	}
+	cairn__connection_window__free_unpacked(cw, NULL);
+	window_free(w);
+}

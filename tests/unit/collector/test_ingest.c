@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "arena.h"
 #include "batchgen.h"
 #include "enroll.h"
 #include "ingest.h"
@@ -669,4 +670,223 @@ Test(ingest, nothing_stored_past_a_failed_group)
 	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &txn), 0);
 	cr_assert_eq(count_db(txn, STORE_BATCHES), first_failed - 1);
 	mdb_txn_abort(txn);
+}
+
+/* ------------------------------------------------------------ hardening */
+
+/* Stores seq with a batch whose window differs by `variant` (other content
+ * under the same seq, as a second machine with the same key would send). */
+static int store_variant(uint64_t seq, int64_t variant, bool *stored, uint64_t *high)
+{
+	struct batchgen_opts o;
+	batchgen_defaults(&o);
+	o.seq = seq;
+	o.window_start_ms += variant;
+	uint8_t *p;
+	size_t n;
+	Cairn__Batch *b = make(&o, &p, &n);
+	uint8_t sig[SIGN_LEN];
+	sign_batch(sig, kp.sk, kp.pk, seq, p, n);
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
+	int rc = ingest_store(txn, &env, kp.pk, seq, sig, p, n, b, 5, NULL, stored, high);
+	cr_assert_eq(mdb_txn_commit(txn), 0, "the counters commit also on a refusal");
+	cairn__batch__free_unpacked(b, NULL);
+	free(p);
+	return rc;
+}
+
+/* Two machines with one key send the same seq with other content: that is
+ * a conflict (counted, refused), not a replay the agent may delete. */
+Test(ingest, same_seq_other_content_is_a_conflict)
+{
+	add_agent(CAIRN__STORE__ENROLL_STATE__ACCEPTED);
+	bool stored;
+	uint64_t high;
+	cr_assert_eq(store_variant(1, 0, &stored, &high), 0);
+	cr_assert(stored);
+	cr_assert_eq(store_variant(1, 0, &stored, &high), 0, "the same bytes again: a replay");
+	cr_assert_not(stored);
+	cr_assert_eq(store_variant(1, 777, &stored, &high), INGEST_ERR_CONFLICT);
+	cr_assert_not(stored);
+	cr_assert_eq(high, 1);
+	Cairn__Store__Agent *a = get_agent();
+	cr_assert_eq(a->conflicts, 1);
+	cr_assert_eq(a->last_conflict_seq, 1);
+	cr_assert_eq(a->replays_rejected, 1);
+	cr_assert_eq(a->batches_stored, 1);
+	cairn__store__agent__free_unpacked(a, NULL);
+}
+
+/* A forged seq near UINT64_MAX used to become the high seq, so every later
+ * batch of the agent was a "replay". */
+Test(ingest, seq_jump_beyond_bound_refused)
+{
+	add_agent(CAIRN__STORE__ENROLL_STATE__ACCEPTED);
+	bool stored;
+	uint64_t high;
+	cr_assert_eq(store_variant(1, 0, &stored, &high), 0);
+	cr_assert_eq(store_variant(UINT64_MAX, 0, &stored, &high), INGEST_ERR_SEQ_JUMP);
+	cr_assert_not(stored);
+	cr_assert_eq(store_variant(2 + INGEST_MAX_SEQ_JUMP, 0, &stored, &high),
+		     INGEST_ERR_SEQ_JUMP);
+	cr_assert_eq(store_variant(1 + INGEST_MAX_SEQ_JUMP, 0, &stored, &high), 0,
+		     "a jump of exactly the bound is allowed");
+	cr_assert(stored);
+	cr_assert_eq(store_variant(2 + INGEST_MAX_SEQ_JUMP, 0, &stored, &high), 0);
+	cr_assert(stored, "later batches still stored");
+	Cairn__Store__Agent *a = get_agent();
+	cr_assert_eq(a->high_seq, 2 + INGEST_MAX_SEQ_JUMP);
+	cr_assert_eq(a->limit_batches, 2);
+	cairn__store__agent__free_unpacked(a, NULL);
+}
+
+static Cairn__Batch *batch_with_gap(uint64_t seq, uint64_t first, uint64_t last)
+{
+	Cairn__Batch *b = calloc(1, sizeof(*b));
+	cairn__batch__init(b);
+	b->seq = seq;
+	Cairn__Record *r = calloc(1, sizeof(*r));
+	cairn__record__init(r);
+	Cairn__Gap *g = calloc(1, sizeof(*g));
+	cairn__gap__init(g);
+	g->first_seq = first;
+	g->last_seq = last;
+	r->kind_case = CAIRN__RECORD__KIND_GAP;
+	r->gap = g;
+	b->records = calloc(1, sizeof(*b->records));
+	b->records[0] = r;
+	b->n_records = 1;
+	return b;
+}
+
+static void free_batch_with_gap(Cairn__Batch *b)
+{
+	free(b->records[0]->gap);
+	free(b->records[0]);
+	free(b->records);
+	free(b);
+}
+
+/* A Gap 1..UINT64_MAX wrapped gaps_reported (last - first + 1 = 0, then
+ * negative in --json): gaps lie before their batch and are bounded. */
+Test(ingest, gap_ranges_bounded)
+{
+	struct ingest_limits lim;
+	ingest_limits_default(&lim);
+	struct errbuf eb;
+	struct {
+		uint64_t seq, first, last;
+		int want;
+	} cases[] = {
+		{ 10, 1, 9, 0 },
+		{ 10, 3, 3, 0 },
+		{ 10, 1, UINT64_MAX, -E2BIG },
+		{ 10, 5, 4, -E2BIG },
+		{ 10, 5, 10, -E2BIG },
+		{ UINT64_MAX, 0, UINT64_MAX - 1, -E2BIG },
+		{ 2 * INGEST_MAX_SEQ_JUMP, 1, INGEST_MAX_SEQ_JUMP, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Cairn__Batch *b = batch_with_gap(cases[i].seq, cases[i].first, cases[i].last);
+		int rc = ingest_check_limits(b, &lim, &eb);
+		cr_assert_eq(rc, cases[i].want, "case %zu: rc %d", i, rc);
+		if (rc)
+			cr_assert(strstr(eb.msg, "Gap"), "%s", eb.msg);
+		free_batch_with_gap(b);
+	}
+}
+
+/* ~2 million two-byte unknown fields: about 40 bytes each once decoded.
+ * The batch is malformed (too many unknown fields) and its decoding is
+ * refused by the arena's cap before it takes ~80 MB. */
+static uint8_t *unknown_fields_payload(size_t nfields, size_t *len)
+{
+	uint8_t *p = malloc(nfields * 2 + 2);
+	size_t n = 0;
+	p[n++] = 0x10; /* Batch.seq = 1 (field 2, varint) */
+	p[n++] = 0x01;
+	for (size_t i = 0; i < nfields; i++) {
+		p[n++] = 0x78; /* field 15, varint, unknown to Batch: value 0 */
+		p[n++] = 0x00;
+	}
+	*len = n;
+	return p;
+}
+
+Test(ingest, unknown_fields_beyond_budget_are_malformed)
+{
+	size_t len;
+	uint8_t *p = unknown_fields_payload(INGEST_MAX_UNKNOWN_DEFAULT + 1, &len);
+	Cairn__Batch *b = cairn__batch__unpack(NULL, len, p);
+	cr_assert_not_null(b);
+	struct ingest_limits lim;
+	ingest_limits_default(&lim);
+	struct errbuf eb;
+	cr_assert_eq(ingest_check_limits(b, &lim, &eb), -EBADMSG);
+	cr_assert(strstr(eb.msg, "unknown"), "%s", eb.msg);
+	cairn__batch__free_unpacked(b, NULL);
+	free(p);
+	p = unknown_fields_payload(100, &len);
+	b = cairn__batch__unpack(NULL, len, p);
+	cr_assert_eq(ingest_check_limits(b, &lim, &eb), 0, "a few unknown fields are fine: %s",
+		     eb.msg);
+	cairn__batch__free_unpacked(b, NULL);
+	free(p);
+}
+
+Test(ingest, writer_refuses_unknown_field_flood_within_a_memory_cap)
+{
+	add_agent(CAIRN__STORE__ENROLL_STATE__ACCEPTED);
+	struct collected c = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct ingest_writer w;
+	struct ingest_limits lim;
+	ingest_limits_default(&lim);
+	cr_assert_eq(ingest_writer_start(&w, &env, &lim, 1, 64, 1024, collect, &c), 0);
+	struct ingest_item *it = calloc(1, sizeof(*it));
+	memcpy(it->agent_id, kp.pk, 32);
+	it->seq = 1;
+	it->payload = unknown_fields_payload(2000000, &it->payload_len);
+	sign_batch(it->sig, kp.sk, kp.pk, 1, it->payload, it->payload_len);
+	ingest_writer_submit(&w, it);
+	cr_assert_eq(wait_items(&c, 1, 20000), 1);
+	ingest_writer_stop(&w, 1000);
+	cr_assert_eq(c.items[0]->result, INGEST_MALFORMED, "%s", c.items[0]->detail);
+	cr_assert(strstr(c.items[0]->detail, "memory") || strstr(c.items[0]->detail, "unknown"),
+		  "%s", c.items[0]->detail);
+	ingest_item_free(c.items[0]);
+	Cairn__Store__Agent *a = get_agent();
+	cr_assert_eq(a->batches_stored, 0);
+	cr_assert_eq(a->malformed_batches, 1);
+	cairn__store__agent__free_unpacked(a, NULL);
+}
+
+/* Honest batches of every shape decode within INGEST_DECODED_MAX(payload),
+ * the cap the verifiers give the arena. */
+Test(ingest, honest_batches_fit_the_decoding_cap)
+{
+	struct batchgen_opts shapes[6];
+	for (int i = 0; i < 6; i++)
+		batchgen_defaults(&shapes[i]);
+	shapes[1].with_host = true;
+	shapes[1].with_packages = true;
+	shapes[1].npkgs = 3000;
+	shapes[2].nedges = 20000;
+	shapes[3].nprocs = 2000;
+	shapes[4].nperf = 2000;
+	shapes[5].nedges = 1;
+	shapes[5].nprocs = 1;
+	for (int i = 0; i < 6; i++) {
+		uint8_t *p;
+		size_t n;
+		cr_assert_eq(batchgen_build(kp.pk, &shapes[i], &p, &n, NULL), 0);
+		struct arena *ar = arena_new_capped(INGEST_DECODED_FIRST(n), SIZE_MAX);
+		Cairn__Batch *b = cairn__batch__unpack(&ar->a, n, p);
+		cr_assert_not_null(b);
+		fprintf(stderr, "shape %d: payload %zu bytes, decoded arena %zu bytes (%.1fx)\n", i,
+			n, arena_total(ar), (double)arena_total(ar) / (double)n);
+		cr_assert_leq(arena_total(ar), INGEST_DECODED_MAX(n), "shape %d", i);
+		arena_release(ar);
+		free(p);
+	}
 }

@@ -433,3 +433,90 @@ Test(db, strerror_for_both_code_kinds)
 	cr_assert_str_eq(db_strerror(-ENOENT), strerror(ENOENT));
 	cr_assert_str_eq(db_strerror(ENOENT), strerror(ENOENT));
 }
+
+/* A store cut short (copy interrupted, disk full, restored from a partial
+ * backup) used to crash every opener with SIGBUS inside mdb_dbi_open; an empty
+ * data.mdb was reported as "Bad file descriptor". Now db_open reads the meta
+ * pages first and refuses with a message naming the file and its sizes. */
+static void make_store_of(uint64_t records)
+{
+	struct db_env e;
+	struct errbuf eb;
+	cr_assert_eq(db_open(&e, envpath, names, 2, 1 << 20, 64 << 20, 0, &eb), 0, "%s", eb.msg);
+	struct put_range pr = { &e, 0, records, 0 };
+	cr_assert_eq(db_write(&e, put_range_fn, &pr), 0);
+	db_close(&e);
+}
+
+static void cut_data_file(off_t (*size_of)(off_t))
+{
+	char f[200];
+	struct stat st;
+	snprintf(f, sizeof(f), "%s/data.mdb", envpath);
+	cr_assert_eq(stat(f, &st), 0);
+	cr_assert_eq(truncate(f, size_of(st.st_size)), 0);
+}
+
+static off_t half(off_t n)
+{
+	return n / 2;
+}
+
+static off_t zero(off_t n)
+{
+	(void)n;
+	return 0;
+}
+
+static void assert_refused(unsigned flags, const char *what)
+{
+	struct db_env e;
+	struct errbuf eb;
+	int rc = db_open(&e, envpath, names, 2, 1 << 20, 64 << 20, flags, &eb);
+	cr_assert_eq(rc, DB_ERR_DAMAGED, "db_open of a %s store: rc %d (%s)", what, rc, eb.msg);
+	cr_assert_not_null(strstr(eb.msg, "data.mdb"), "message names the file: %s", eb.msg);
+	cr_assert_not_null(strstr(eb.msg, what), "message says %s: %s", what, eb.msg);
+	cr_assert_null(e.env);
+}
+
+Test(db, truncated_file_refused_with_sizes)
+{
+	make_store_of(2000);
+	cut_data_file(half);
+	assert_refused(MDB_RDONLY, "cut short");
+	assert_refused(0, "cut short");
+	struct db_env e;
+	struct errbuf eb;
+	db_open(&e, envpath, names, 2, 1 << 20, 64 << 20, MDB_RDONLY, &eb);
+	cr_assert_not_null(strstr(eb.msg, "bytes"), "%s", eb.msg);
+}
+
+Test(db, empty_file_refused)
+{
+	make_store_of(10);
+	cut_data_file(zero);
+	assert_refused(MDB_RDONLY, "empty");
+	assert_refused(0, "empty");
+}
+
+Test(db, not_an_lmdb_file_refused)
+{
+	make_store_of(10);
+	char f[200];
+	snprintf(f, sizeof(f), "%s/data.mdb", envpath);
+	FILE *fp = fopen(f, "r+");
+	cr_assert_not_null(fp);
+	fwrite("garbage!garbage!garbage!", 1, 24, fp);
+	fclose(fp);
+	assert_refused(MDB_RDONLY, "not an LMDB file");
+}
+
+Test(db, intact_store_still_opens_after_the_check)
+{
+	make_store_of(2000);
+	struct db_env e;
+	struct errbuf eb;
+	cr_assert_eq(db_open(&e, envpath, names, 2, 1 << 20, 64 << 20, MDB_RDONLY, &eb), 0, "%s",
+		     eb.msg);
+	db_close(&e);
+}

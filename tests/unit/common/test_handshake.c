@@ -347,3 +347,25 @@ Test(handshake, tampered_sealed_frame_rejected)
 	free(fa.body);
 	free(fb.body);
 }
+
+/* The reserved HELLO flags must be 0 (docs/protocol.md): a collector that
+ * accepted 0xFFFF could never give those bits a meaning later. */
+Test(handshake, server_rejects_reserved_hello_flags)
+{
+	struct handshake_client c;
+	struct handshake_server s;
+	struct handshake_out o = { 0 };
+	cr_assert_eq(handshake_client_init(&c, &agent_kp, coll_kp.pk, NULL, "web-01"), 0);
+	cr_assert_eq(handshake_client_start(&c, &o), 0);
+	struct frame hello = take(&o, 0);
+	handshake_out_free(&o);
+	hello.body[6] = 0xff;
+	hello.body[7] = 0xff;
+	handshake_server_init(&s, &coll_kp, NULL);
+	cr_assert_eq(handshake_server_feed(&s, &hello, &o), -EPROTO);
+	cr_assert_eq(s.fail_code, PROTO_ERR_PROTOCOL);
+	cr_assert_not_null(strstr(s.fail_reason, "flags"), "%s", s.fail_reason);
+	handshake_out_free(&o);
+	free(hello.body);
+	handshake_client_wipe(&c);
+}
