@@ -19,11 +19,13 @@
 
 static void hosts_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-collector hosts [--json] [--state-dir DIR | -c FILE]\n\n"
+	fprintf(f, "Usage: cairn-collector hosts [--app APP] [--json] [--state-dir DIR | -c FILE]\n\n"
 		   "Lists the hosts whose agents delivered data: hostname, OS, last seen, and\n"
 		   "how many batches and records are stored, and how its agent captures\n"
 		   "connections: ebpf (every connection counted, short-lived ones too) or\n"
-		   "poll (sockets open at a sample instant only; --json says why).\n");
+		   "poll (sockets open at a sample instant only; --json says why). In host-name\n"
+		   "order; --sort COLUMN orders by another column.\n\n"
+		   "      --app APP         only the hosts of that application (name or id)\n");
 	cli_usage_common(f);
 }
 
@@ -63,10 +65,22 @@ static const char *app_of(const struct host_app *ha, size_t n, const char *id)
 	return r ? r->app : "";
 }
 
+static int hosts_opt(int opt, const char *arg, void *ctx)
+{
+	if (opt != CLI_OPT_USER)
+		return -1;
+	*(const char **)ctx = arg;
+	return 0;
+}
+
 int hosts_main(int argc, char *argv[])
 {
 	struct cli cli;
-	int rc = cli_parse(&cli, "cairn-collector", argc, argv, NULL, hosts_usage);
+	const char *app_arg = NULL;
+	static const struct option longopts[] = { { "app", required_argument, NULL, CLI_OPT_USER },
+						  { 0 } };
+	struct cli_extra extra = { NULL, longopts, hosts_opt, &app_arg };
+	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, hosts_usage);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli.nargs) {
@@ -92,6 +106,21 @@ int hosts_main(int argc, char *argv[])
 	read_end(&t);
 	size_t nha = 0;
 	struct host_app *ha = host_apps(snap, &nha);
+	const char *only_app = NULL; /* --app, resolved to its name as the APP column has it */
+	if (app_arg) {
+		size_t ai;
+		Cairn__Store__Snapshot none = CAIRN__STORE__SNAPSHOT__INIT;
+		if ((rc = read_find_app(snap ? snap : &none, app_arg, &ai, &eb))) {
+			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+			free(ha);
+			if (snap)
+				cairn__store__snapshot__free_unpacked(snap, NULL);
+			read_agents_free(&ags);
+			read_close(&r);
+			return cmd_exit_code(rc);
+		}
+		only_app = snap->apps[ai]->name;
+	}
 	json_t *arr = cli.json ? json_array() : NULL;
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "OS", "LAST SEEN (UTC)",
 					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "CAPTURE",
@@ -108,6 +137,8 @@ int hosts_main(int argc, char *argv[])
 		const char *os = hi && hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-";
 		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
 		const char *app = ha ? app_of(ha, nha, ra->id_hex) : "";
+		if (only_app && strcmp(app, only_app))
+			continue;
 		/* Agents before capture reporting send no mechanism: unknown. */
 		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
 		const char *capture_kind = !*capture ? "-" : ra->health->capture_ebpf ? "ebpf" : "poll";
