@@ -137,10 +137,22 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 				continue;
 			char svc[128], members[1024] = "";
 			join(svc, sizeof(svc), a->services, a->n_services, 3);
-			for (size_t j = 0; j < a->n_hosts && j < 3; j++) {
+			/* the first three members by name (hosts are stored by key) */
+			const char *first[3] = { NULL, NULL, NULL };
+			for (size_t j = 0; j < a->n_hosts; j++) {
+				const char *hn = host_name(nm, a->hosts[j]);
+				for (size_t k = 0; k < 3; k++)
+					if (!first[k] || strcmp(hn, first[k]) < 0) {
+						for (size_t m = 2; m > k; m--)
+							first[m] = first[m - 1];
+						first[k] = hn;
+						break;
+					}
+			}
+			for (size_t j = 0; j < 3 && first[j]; j++) {
 				size_t used = strlen(members);
 				snprintf(members + used, sizeof(members) - used, "%s%s", j ? "," : "",
-					 host_name(nm, a->hosts[j]));
+					 first[j]);
 			}
 			if (a->n_hosts > 3)
 				strncat(members, ",...", sizeof(members) - strlen(members) - 1);
