@@ -180,6 +180,7 @@ int readiness_main(int argc, char *argv[])
 		cli_try_help(p.cli.prog);
 		return 2;
 	}
+	p.app_filters = true;
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 		planctx_close(&p);
 		return rc;
@@ -319,6 +320,7 @@ int sizing_main(int argc, char *argv[])
 		cli_try_help(p.cli.prog);
 		return 2;
 	}
+	p.app_filters = true;
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 		planctx_close(&p);
 		return rc;
@@ -471,6 +473,7 @@ int cost_main(int argc, char *argv[])
 		cli_try_help(p.cli.prog);
 		return 2;
 	}
+	p.app_filters = true;
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 		planctx_close(&p);
 		return rc;

@@ -198,6 +198,13 @@ bool planctx_keep(const struct planctx *p, const char *target, const char *app_i
 
 int planctx_open(struct planctx *p, bool writable)
 {
+	if (p->app && !p->app_filters) {
+		/* accepted but ignored would be a silent surprise */
+		fprintf(stderr, "%s: --app is for readiness, sizing, cost and hosts, not here\n",
+			p->cli.prog);
+		cli_try_help(p->cli.prog);
+		return CMD_EXIT_USAGE;
+	}
 	format_set_wide(p->cli.wide);
 	format_set_sort(p->cli.sort);
 	struct collector_config cfg;

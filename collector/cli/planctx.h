@@ -47,6 +47,7 @@ struct planctx {
 	const char *note;        /* --note TEXT */
 	bool fresh;              /* --fresh: recompute even with default options */
 	const char *app;         /* --app APP: only that application's rows */
+	bool app_filters;        /* set by the commands that apply --app (else refused) */
 	char app_id[128];        /* --app resolved (planctx_keep), "" before */
 	uint64_t since_dur_ms;   /* --since DUR, applied relative to --until */
 	char catalog[4096];

@@ -85,6 +85,7 @@ expect_rc 0 "hosts --app shop" hosts --app shop --wide
 	fail "hosts --app shop lists other applications' hosts: $(cat "$tmp/out")"
 [ "$(($(wc -l <"$tmp/out") - 1))" -ge 5 ] || fail "hosts --app shop lists too few hosts"
 expect_rc 3 "hosts --app of an unknown application" hosts --app no-such
+expect_rc 2 "plan waves --app is refused, not ignored" plan waves --app shop
 expect_rc 0 "readiness --until --since" readiness --until 2026-11-30 --since 1d
 grep -q "period since 2026-11-29 00:00 UTC" "$tmp/out" || fail "--until does not end the period: $(head -1 "$tmp/out")"
 expect_rc 2 "readiness --until garbage" readiness --until yesterday
