@@ -29,7 +29,7 @@ void cli_usage_common(FILE *f)
 		   "  -o, --option KEY=VAL  set a configuration key (repeatable)\n"
 		   "      --json            machine-readable output\n"
 		   "      --wide            tables with every cell whole (default: fit 100 columns)\n"
-		   "      --sort COLUMN     order table rows by COLUMN (its header; numbers by value)\n"
+		   "      --sort COLUMN     order table rows by COLUMN (cairn-collector; numbers by value)\n"
 		   "  -h, --help            show this help\n");
 }
 
@@ -93,6 +93,13 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 			cli->wide = true;
 			break;
 		case CLI_OPT_SORT:
+			if (strcmp(prog_name, "cairn-collector")) {
+				/* the agent prints no tables to order: refuse, not ignore */
+				fprintf(stderr, "%s: unknown option '--sort'\n", cli->prog);
+				cli_try_help(cli->prog);
+				rc = 2;
+				goto out;
+			}
 			cli->sort = optarg;
 			break;
 		case 'h':
