@@ -238,6 +238,10 @@ static const struct cf_key collector_keys[] = {
 	KEY(collector_config, CF_U32, commit_batches, NULL),
 	KEYN(collector_config, "recompute_interval", CF_DURATION, recompute_interval_ms),
 	KEY(collector_config, CF_STR, catalog, NULL),
+	KEY(collector_config, CF_STR, web_listen, NULL),
+	KEY(collector_config, CF_STR, web_tls_cert, NULL),
+	KEY(collector_config, CF_STR, web_tls_key, NULL),
+	KEY(collector_config, CF_CHOICE, web_allow_loopback, "true|false"),
 };
 
 static const struct cf_schema agent_schema = { "agent", agent_keys, ARRAY_SIZE(agent_keys) };
@@ -278,6 +282,8 @@ void config_collector_defaults(struct collector_config *c)
 	c->commit_interval_ms = 5;
 	c->commit_batches = 256;
 	c->recompute_interval_ms = 60 * 1000;
+	str_copy(c->web_listen, "127.0.0.1:7480", sizeof(c->web_listen));
+	str_copy(c->web_allow_loopback, "false", sizeof(c->web_allow_loopback));
 }
 
 static const struct cf_key *schema_find(const struct cf_schema *s, const char *name)

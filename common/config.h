@@ -65,6 +65,11 @@ struct collector_config {
 	uint32_t commit_batches;              /* commit after this many batches */
 	uint64_t recompute_interval_ms;       /* debounce for snapshot recomputation */
 	char catalog[PATH_MAX];               /* instance catalog CSV, "" = shipped one */
+	/* `web`, the console and API (collector/web/) */
+	char web_listen[CONFIG_STR_MAX];      /* host:port, default 127.0.0.1:7480 */
+	char web_tls_cert[PATH_MAX];          /* PEM; HTTPS when set (required off loopback) */
+	char web_tls_key[PATH_MAX];
+	char web_allow_loopback[8];           /* "true": loopback clients need no token */
 };
 
 void config_agent_defaults(struct agent_config *c);

@@ -250,9 +250,21 @@ int dir_make(const char *path, mode_t mode, struct errbuf *eb)
 	return 0;
 }
 
+static _Thread_local char acting_user[96];
+
+void os_user_act_as(const char *name)
+{
+	if (name)
+		snprintf(acting_user, sizeof(acting_user), "%s", name);
+	else
+		acting_user[0] = 0;
+}
+
 const char *os_user_name(void)
 {
 	static char name[64];
+	if (acting_user[0])
+		return acting_user;
 	if (name[0])
 		return name;
 	/* sudo leaves the person who ran it in SUDO_USER; record both. */

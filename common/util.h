@@ -59,6 +59,10 @@ int file_read_all(const char *path, size_t max, char **out, size_t *out_len,
 /* mkdir -p with the given mode for directories it creates. */
 int dir_make(const char *path, mode_t mode, struct errbuf *eb);
 
+/* For the calling thread only: os_user_name() returns name until called
+ * with NULL (the web console acts for the person whose token it checked, so
+ * decisions and audit entries carry that name). */
+void os_user_act_as(const char *name);
 /* Name of the OS user running this process (for audit logs); never NULL. */
 const char *os_user_name(void);
 

@@ -4,9 +4,11 @@
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
 libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libinih-dev libjansson-dev
-libsystemd-dev python3 clang bpftool libbpf-dev libelf-dev zlib1g-dev"
+libsystemd-dev python3 clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev
+node-d3"
 # (clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev: the agent's eBPF
-# connection capture, -Dbpf=auto; without them the agent polls only.)
+# connection capture, -Dbpf=auto; without them the agent polls only.
+# libmicrohttpd-dev + libgnutls28-dev: the web console; node-d3: its map.)
 # scripts/package portable: the static archives Debian ships outside the -dev
 # packages above (glibc's libc.a is in libc6-dev, pulled in by gcc).
 CAIRN_PORTABLE_PACKAGES="binutils libc6-dev"
@@ -14,9 +16,11 @@ CAIRN_PORTABLE_PACKAGES="binutils libc6-dev"
 # Ansible role's test.
 CAIRN_PACKAGING_TEST_PACKAGES="libcap2-bin systemd-container rpm cpio python3 ansible-core"
 # Tests: unit framework, graph rendering, CSV checks, namespaces, rpm fixtures, fuzzing,
-# capability drops for the capture fallback test (setpriv: util-linux).
+# capability drops for the capture fallback test (setpriv: util-linux); the
+# console's browser tests (chromium, chromium-driver, python3-selenium) and its
+# HTTPS test (openssl makes a certificate).
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
-libclang-rt-14-dev util-linux bsdutils"
+libclang-rt-14-dev util-linux bsdutils chromium chromium-driver python3-selenium openssl curl"
 
 cairn_missing_packages() {
 	local missing="" p

@@ -17,9 +17,9 @@
 #include "cli.h"
 #include "pbjson.h"
 #include "commands.h"
-#include "format.h"
 #include "enroll.h"
 #include "decide.h"
+#include "docs.h"
 #include "format.h"
 #include "read.h"
 #include "keys.h"
@@ -48,42 +48,6 @@ static int agents_option(int opt, const char *arg, void *ctx)
 	return 0;
 }
 
-static json_t *agent_json(const Cairn__Store__Agent *a)
-{
-	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
-	keys_id_hex(a->agent_id.data, hex);
-	keys_fingerprint(a->agent_id.data, fp);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:I}",
-			      "id", hex, "fingerprint", fp, "hostname", a->hostname,
-			      "state", enroll_state_name(a->state), "enroll_via", a->enroll_via,
-			      "first_seen_ms", (json_int_t)a->first_seen_ms,
-			      "last_seen_ms", (json_int_t)a->last_seen_ms,
-			      "last_batch_ms", (json_int_t)a->last_batch_ms,
-			      "last_peer", a->last_peer, "agent_version", a->agent_version,
-			      "decided_by", a->decided_by, "decided_ms", (json_int_t)a->decided_ms,
-			      "last_conflict_ms", (json_int_t)a->last_conflict_ms);
-	/* uint64 counters: a value above 2^63-1 (a forged seq in an old store)
-	 * must not print as a negative number (pbjson's mapping) */
-	const struct {
-		const char *name;
-		uint64_t v;
-	} u64s[] = {
-		{ "high_seq", a->high_seq },
-		{ "batches_stored", a->batches_stored },
-		{ "records_stored", a->records_stored },
-		{ "replays_rejected", a->replays_rejected },
-		{ "bad_signatures", a->bad_signatures },
-		{ "malformed_batches", a->malformed_batches },
-		{ "limit_batches", a->limit_batches },
-		{ "gaps_reported", a->gaps_reported },
-		{ "conflicts", a->conflicts },
-		{ "last_conflict_seq", a->last_conflict_seq },
-	};
-	for (size_t i = 0; i < sizeof(u64s) / sizeof(u64s[0]); i++)
-		json_object_set_new(o, u64s[i].name, pbjson_u64(u64s[i].v));
-	return o;
-}
-
 static int agents_list(struct cli *cli, bool pending_only)
 {
 	struct read_ctx r;
@@ -104,7 +68,11 @@ static int agents_list(struct cli *cli, bool pending_only)
 	if (ags.undecodable)
 		fprintf(stderr, "%s: skipped %zu undecodable agent records\n", cli->prog,
 			ags.undecodable);
-	json_t *arr = cli->json ? json_array() : NULL;
+	json_t *arr = cli->json ? docs_agents(&ags, pending_only) : NULL;
+	if (cli->json && !arr) {
+		read_agents_free(&ags);
+		return 1;
+	}
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "STATE", "VIA",
 					     "LAST SEEN (UTC)", "LAST BATCH (UTC)", "HIGH SEQ",
 					     "BATCHES", "RECORDS", "REPLAYS", "BAD SIG", "MALFORMED",
@@ -119,22 +87,13 @@ static int agents_list(struct cli *cli, bool pending_only)
 		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
 		shown++;
-		const Cairn__CollectorHealth *h = ags.v[i].health;
-		if (arr) {
-			json_t *o = agent_json(a);
-			/* The last window's capture: mechanism and events it lost. */
-			json_object_set_new(o, "capture", format_json_str(h ? h->capture : ""));
-			json_object_set_new(o, "capture_lost_events",
-					    json_integer(h ? (json_int_t)(h->capture_ringbuf_drops +
-									  h->capture_map_full) : 0));
-			json_array_append_new(arr, o);
-		} else if (tab) {
+		if (tab) {
 			char seen[32], batch[32];
 			format_time_sec(a->last_seen_ms, seen, sizeof(seen));
 			format_time_sec(a->last_batch_ms, batch, sizeof(batch));
 			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu",
 					  ags.v[i].fingerprint, *a->hostname ? a->hostname : "-",
-					  enroll_state_name(a->state),
+					  store_enroll_state_name(a->state),
 					  *a->enroll_via ? a->enroll_via : "-", seen, batch,
 					  (unsigned long long)a->high_seq,
 					  (unsigned long long)a->batches_stored,
@@ -206,6 +165,36 @@ static int decide_txn(MDB_txn *txn, const struct db_env *env, void *arg)
 	return rc;
 }
 
+/* One enrollment decision with its audit entry: `agents accept|reject|revoke`
+ * and the console's admin buttons (web_opts.enroll) both write through here. */
+static int enroll_write(struct read_ctx *r, const char *needle, enum enroll_action action,
+			uint8_t id[static 32], struct errbuf *eb)
+{
+	struct decision d = { needle, action, { 0 }, eb };
+	int rc = decide_write(r, decide_txn, &d, eb);
+	memcpy(id, d.id, 32);
+	return rc;
+}
+
+int agents_enroll(struct read_ctx *r, const char *needle, const char *verb,
+		  char id_hex[static KEY_ID_HEX_LEN + 1], struct errbuf *eb)
+{
+	enum enroll_action action;
+	if (!strcmp(verb, "accept"))
+		action = ENROLL_ACCEPT;
+	else if (!strcmp(verb, "reject"))
+		action = ENROLL_REJECT;
+	else if (!strcmp(verb, "revoke"))
+		action = ENROLL_REVOKE;
+	else
+		return errbuf_set(eb, -EINVAL, "'%s' is not accept, reject or revoke", verb);
+	uint8_t id[32] = { 0 };
+	int rc = enroll_write(r, needle, action, id, eb);
+	if (!rc)
+		keys_id_hex(id, id_hex);
+	return rc;
+}
+
 static int agents_decide(struct cli *cli, enum enroll_action action, const char *needle)
 {
 	struct read_ctx r;
@@ -214,7 +203,7 @@ static int agents_decide(struct cli *cli, enum enroll_action action, const char 
 		return rc;
 	struct errbuf eb = { { 0 } };
 	struct decision d = { needle, action, { 0 }, &eb };
-	rc = decide_write(&r, decide_txn, &d, &eb);
+	rc = enroll_write(&r, needle, action, d.id, &eb);
 	read_close(&r);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);

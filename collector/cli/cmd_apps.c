@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "pbjson.h"
+#include "docs.h"
 #include "format.h"
 #include "decide.h"
 #include "read.h"
@@ -108,22 +109,8 @@ static void join(char *out, size_t n, char **items, size_t k, size_t max)
 
 static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, const struct names *nm)
 {
-	if (cli->json) {
-		json_t *root = json_object(), *arr = json_array();
-		if (!root || !arr) {
-			json_decref(root);
-			json_decref(arr);
-			return 1;
-		}
-		json_object_set_new(root, "snapshot_version", json_integer((json_int_t)s->version));
-		json_object_set_new(root, "computed_ms", json_integer(s->computed_ms));
-		json_object_set_new(root, "facts_gen", json_integer((json_int_t)s->facts_gen));
-		for (size_t i = 0; i < s->n_apps; i++)
-			json_array_append_new(arr, pbjson_from_message(&s->apps[i]->base,
-								       PBJSON_EMIT_DEFAULTS));
-		json_object_set_new(root, "apps", arr);
-		return format_print_json(root) ? 1 : 0;
-	}
+	if (cli->json)
+		return format_print_json(docs_apps(s)) ? 1 : 0;
 	for (int infra = 0; infra < 2; infra++) {
 		static const char *const h[] = { "ID", "NAME", "HOSTS", "SERVICES", "NAMED FROM",
 						 "MEMBERS", NULL };
@@ -183,21 +170,16 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 static int show_app(const struct cli *cli, const Cairn__Store__Snapshot *s, size_t ai,
 		    const struct names *nm)
 {
+	if (cli->json)
+		return format_print_json(docs_app(s, ai, nm->hosts, nm->n)) ? 1 : 0;
 	const Cairn__Store__App *a = s->apps[ai];
 	const Cairn__Store__DepMap *m = s->map;
 	/* node id -> app for the edges */
-	json_t *jin = json_array(), *jout = json_array();
-	struct format_table *tin = NULL, *tout = NULL;
 	static const char *const h[] = { "FROM", "TO", "PORTS", "SAMPLES", "CONFIRMED", NULL };
-	if (!cli->json) {
-		tin = format_table_new(5, h);
-		tout = format_table_new(5, h);
-	}
+	struct format_table *tin = format_table_new(5, h), *tout = format_table_new(5, h);
 	size_t nin = 0, nout = 0;
 	struct read_nodes ix = { 0 };
 	if (read_nodes_index(&ix, m)) {
-		json_decref(jin);
-		json_decref(jout);
 		format_table_free(tin);
 		format_table_free(tout);
 		return 1;
@@ -216,31 +198,14 @@ static int show_app(const struct cli *cli, const Cairn__Store__Snapshot *s, size
 			size_t used = strlen(ports);
 			snprintf(ports + used, sizeof(ports) - used, "%s%u", p ? "," : "", e->ports[p]);
 		}
-		if (cli->json) {
-			json_t *o = pbjson_from_message(&e->base, 0);
-			json_array_append_new(from_in ? jout : jin, o);
-		} else {
-			format_table_rowf(from_in ? tout : tin, "%s\t%s\t%s\t%llu\t%s", fn, tn, ports,
-					 (unsigned long long)e->samples_seen, e->confirmed ? "yes" : "no");
-		}
+		format_table_rowf(from_in ? tout : tin, "%s\t%s\t%s\t%llu\t%s", fn, tn, ports,
+				 (unsigned long long)e->samples_seen, e->confirmed ? "yes" : "no");
 		if (from_in)
 			nout++;
 		else
 			nin++;
 	}
 	read_nodes_free(&ix);
-	if (cli->json) {
-		json_t *root = pbjson_from_message(&a->base, PBJSON_EMIT_DEFAULTS);
-		json_t *hn = json_array();
-		for (size_t i = 0; i < a->n_hosts; i++)
-			json_array_append_new(hn, format_json_str(host_name(nm, a->hosts[i])));
-		json_object_set_new(root, "hostnames", hn);
-		json_object_set_new(root, "depends_on", jout);
-		json_object_set_new(root, "used_by", jin);
-		return format_print_json(root) ? 1 : 0;
-	}
-	json_decref(jin);
-	json_decref(jout);
 	printf("%s  %s%s\n", a->name, a->id, a->infrastructure ? "  (shared infrastructure)" : "");
 	printf("named from: %s\n", a->named_from);
 	char svc[128];

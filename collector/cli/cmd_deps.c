@@ -15,6 +15,7 @@
 #include "depmap.h"
 #include "dot.h"
 #include "pbjson.h"
+#include "docs.h"
 #include "format.h"
 #include "read.h"
 #include "snapshot.h"
@@ -22,7 +23,7 @@
 
 static void deps_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-collector deps [--host H | --app A] [--level host|service]\n"
+	fprintf(f, "Usage: cairn-collector deps [--host H | --app A] [--level host|service|app]\n"
 		   "                            [--unresolved] [--since DUR] [--json | --dot] [--fresh]\n\n"
 		   "Shows which hosts (or processes) depend on which: client -> server, port,\n"
 		   "samples seen, connections and short-lived ones (from hosts whose agent\n"
@@ -30,12 +31,7 @@ static void deps_usage(FILE *f)
 		   "whether both sides reported the connection. --host and --app keep the edges that touch that host or\n"
 		   "application (name, id, id prefix or fingerprint). --since 7d limits the\n"
 		   "map to recent traffic. --dot writes Graphviz (render with dot -Tsvg):\n"
-		   "one cluster per application, shared infrastructure apart. --unresolved\n"
-		   "lists only the edges to endpoints no agent host claims (external) or that\n"
-		   "several claim (ambiguous), which the summary line counts. Outside clients\n"
-		   "(addresses without an agent connecting in) are nodes 'outside clients\n"
-		   "SUBNET (N addresses)'.\n\n"
-		   "      --unresolved      only edges to external and ambiguous endpoints\n");
+		   "one cluster per application, shared infrastructure apart.\n");
 	cli_usage_common(f);
 }
 
@@ -44,7 +40,8 @@ enum { OPT_HOST = CLI_OPT_USER, OPT_APP, OPT_LEVEL, OPT_SINCE, OPT_DOT, OPT_FRES
 
 struct deps_opts {
 	const char *host, *app;
-	bool service, dot, fresh, unresolved;
+	enum docs_level level;
+	bool dot, fresh, unresolved;
 	const char *since;
 };
 
@@ -59,18 +56,15 @@ static int deps_opt(int opt, const char *arg, void *ctx)
 		o->app = arg;
 		return 0;
 	case OPT_LEVEL:
-		if (!strcmp(arg, "host")) {
-			o->service = false;
-		} else if (!strcmp(arg, "service")) {
-			o->service = true;
-		} else if (!strcmp(arg, "process")) {
+		if (!strcmp(arg, "process")) {
 			fprintf(stderr,
 				"cairn-collector deps: --level process: the map has no level per "
 				"process id; --level service is per program (its restart-stable "
 				"identity) and port\n");
 			return -1;
-		} else {
-			fprintf(stderr, "cairn-collector deps: --level: '%s' is not host or service\n",
+		}
+		if (docs_level_parse(arg, &o->level)) {
+			fprintf(stderr, "cairn-collector deps: --level: '%s' is not host, service or app\n",
 				arg);
 			return -1;
 		}
@@ -121,10 +115,52 @@ static int cmp_edge_names(const void *pa, const void *pb, void *ctx)
 	return c;
 }
 
-static int cmp_ptr(const void *a, const void *b)
+/* --level app for people: the summed edges between applications (and
+ * externals) of the shared document; consumes root. */
+static int print_app_level(json_t *root, const Cairn__Store__Snapshot *s)
 {
-	uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
-	return x < y ? -1 : x > y;
+	if (!root)
+		return 1;
+	static const char *const h[] = { "FROM", "TO", "HOST EDGES", "SAMPLES", "BYTES", "CONFIRMED",
+					 NULL };
+	struct format_table *t = format_table_new(6, h);
+	json_t *nodes = json_object_get(root, "nodes"), *edges = json_object_get(root, "edges");
+	size_t i;
+	json_t *e;
+	json_array_foreach(edges, i, e) {
+		const char *ends[2] = { json_string_value(json_object_get(e, "from")),
+					json_string_value(json_object_get(e, "to")) };
+		for (int k = 0; k < 2; k++) {
+			size_t j;
+			json_t *n;
+			json_array_foreach(nodes, j, n)
+				if (!strcmp(json_string_value(json_object_get(n, "id")), ends[k])) {
+					ends[k] = json_string_value(json_object_get(n, "name"));
+					break;
+				}
+		}
+		char bytes[32];
+		format_bytes((uint64_t)json_integer_value(json_object_get(e, "bytes")), bytes,
+			     sizeof(bytes));
+		if (t)
+			format_table_rowf(t, "%s\t%s\t%lld\t%lld\t%s\t%s", ends[0], ends[1],
+					  (long long)json_integer_value(json_object_get(e, "host_edges")),
+					  (long long)json_integer_value(json_object_get(e, "samples_seen")),
+					  bytes, json_is_true(json_object_get(e, "confirmed")) ? "yes" : "no");
+	}
+	if (t) {
+		format_table_align_right(t, 2);
+		format_table_align_right(t, 3);
+		format_table_align_right(t, 4);
+		format_table_elastic(t, 0);
+		format_table_elastic(t, 1);
+		format_table_print(t, stdout);
+	}
+	printf("\n%zu application edges; snapshot %llu\n", json_array_size(edges),
+	       (unsigned long long)s->version);
+	format_table_free(t);
+	json_decref(root);
+	return t ? 0 : 1;
 }
 
 /* ------------------------------------------------------------ main */
@@ -198,11 +234,8 @@ int deps_main(int argc, char *argv[])
 	if (!m)
 		m = &empty;
 	struct read_nodes ix = { 0 };
-	bool *keep_node = calloc(m->n_nodes + 1, sizeof(bool));
-	size_t nsrc = o.service ? m->n_service_edges : m->n_host_edges;
-	Cairn__Store__MapEdge **src = o.service ? m->service_edges : m->host_edges;
-	Cairn__Store__MapEdge **edges = calloc(nsrc + 1, sizeof(*edges));
-	if (!keep_node || !edges || read_nodes_index(&ix, m)) {
+	struct docs_deps_sel sel = { 0 };
+	if (read_nodes_index(&ix, m)) {
 		fprintf(stderr, "%s: out of memory\n", cli.prog);
 		exit_code = 1;
 		goto out;
@@ -228,85 +261,37 @@ int deps_main(int argc, char *argv[])
 		}
 		app_id = s->apps[ai]->id;
 	}
-	size_t ne = 0;
-	for (size_t i = 0; i < nsrc; i++) {
-		const Cairn__Store__MapEdge *e = src[i];
-		if (o.host && strcmp(e->from, host_id) && strcmp(e->to, host_id))
-			continue;
-		if (app_id) {
-			const Cairn__Store__MapNode *a = read_nodes_get(&ix, e->from), *b = read_nodes_get(&ix, e->to);
-			if (!(a && !strcmp(a->app_id, app_id)) && !(b && !strcmp(b->app_id, app_id)))
-				continue;
-		}
-		if (o.unresolved) {
-			const Cairn__Store__MapNode *b = read_nodes_get(&ix, e->to);
-			if (!b || (b->kind != CAIRN__STORE__NODE_KIND__EXTERNAL &&
-				   b->kind != CAIRN__STORE__NODE_KIND__AMBIGUOUS))
-				continue;
-		}
-		edges[ne++] = src[i];
+	if (docs_deps_select(s, o.level, o.host ? host_id : NULL, app_id, &sel)) {
+		fprintf(stderr, "%s: out of memory\n", cli.prog);
+		exit_code = 1;
+		goto out;
 	}
-	for (size_t i = 0; i < m->n_nodes; i++) {
-		const Cairn__Store__MapNode *n = m->nodes[i];
-		if (o.host)
-			keep_node[i] = !strcmp(n->id, host_id);
-		else if (app_id)
-			keep_node[i] = !strcmp(n->app_id, app_id);
-		else
-			keep_node[i] = !o.unresolved;
-	}
-	if (o.host || app_id || o.unresolved) {
-		/* and the other ends of the kept edges */
-		const Cairn__Store__MapNode **ends = calloc(2 * ne + 1, sizeof(*ends));
-		size_t nends = 0;
-		for (size_t i = 0; ends && i < ne; i++) {
-			ends[nends++] = read_nodes_get(&ix, edges[i]->from);
-			ends[nends++] = read_nodes_get(&ix, edges[i]->to);
+	Cairn__Store__MapEdge **edges = sel.edges;
+	size_t ne = sel.nedges;
+	if (o.unresolved) {
+		/* only the edges to endpoints no agent host (or several) claim */
+		size_t w = 0;
+		for (size_t i = 0; i < ne; i++) {
+			const Cairn__Store__MapNode *b = read_nodes_get(&ix, edges[i]->to);
+			if (b && (b->kind == CAIRN__STORE__NODE_KIND__EXTERNAL ||
+				  b->kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS))
+				edges[w++] = edges[i];
 		}
-		/* sorted once and searched per node: a hub host's edges times
-		 * every node of the estate would be quadratic */
-		if (ends && nends > 1)
-			qsort(ends, nends, sizeof(*ends), cmp_ptr);
-		for (size_t j = 0; ends && j < m->n_nodes; j++)
-			if (!keep_node[j]) {
-				const Cairn__Store__MapNode *key = m->nodes[j];
-				keep_node[j] = nends && bsearch(&key, ends, nends, sizeof(*ends), cmp_ptr);
-			}
-		free(ends);
+		ne = w;
+		sel.nedges = w;
 	}
+	bool service = o.level == DOCS_LEVEL_SERVICE;
 
 	if (o.dot) {
-		if (dot_write(stdout, s, edges, ne, keep_node, NULL)) {
+		if (dot_write(stdout, s, edges, ne, sel.keep_node, NULL)) {
 			fprintf(stderr, "%s: out of memory\n", cli.prog);
 			exit_code = 1;
 		}
-	} else if (cli.json) {
-		json_t *root = json_object();
-		json_t *jn = json_array(), *je = json_array();
-		if (!root || !jn || !je) {
-			json_decref(root);
-			json_decref(jn);
-			json_decref(je);
-			exit_code = 1;
-			goto out;
-		}
-		json_object_set_new(root, "snapshot_version", json_integer((json_int_t)s->version));
-		json_object_set_new(root, "computed_ms", json_integer(s->computed_ms));
-		json_object_set_new(root, "facts_gen", json_integer((json_int_t)s->facts_gen));
-		json_object_set_new(root, "since_ms", json_integer(s->since_ms));
-		json_object_set_new(root, "level", json_string(o.service ? "service" : "host"));
-		for (size_t i = 0; i < m->n_nodes; i++)
-			if (keep_node[i])
-				json_array_append_new(jn, pbjson_from_message(&m->nodes[i]->base, 0));
-		for (size_t i = 0; i < ne; i++)
-			json_array_append_new(je, pbjson_from_message(&edges[i]->base, 0));
-		json_object_set_new(root, "nodes", jn);
-		json_object_set_new(root, "edges", je);
-		json_object_set_new(root, "unresolved", json_integer((json_int_t)m->unresolved));
-		json_object_set_new(root, "ambiguous", json_integer((json_int_t)m->ambiguous));
-		json_object_set_new(root, "outside_clients",
-				    json_integer((json_int_t)m->outside_clients));
-		if (format_print_json(root))
+	} else if (cli.json || o.level == DOCS_LEVEL_APP) {
+		json_t *root = docs_deps(s, &sel);
+		if (!cli.json)
+			exit_code = print_app_level(root, s);
+		else if (format_print_json(root))
 			exit_code = 1;
 	} else {
 		static const char *const hh[] = { "FROM", "TO", "PROTO", "PORTS", "SAMPLES", "CONNS",
@@ -317,7 +302,7 @@ int deps_main(int argc, char *argv[])
 						   "CONFIRMED", NULL };
 		if (ne > 1)
 			qsort_r(edges, ne, sizeof(*edges), cmp_edge_names, &ix);
-		struct format_table *t = o.service ? format_table_new(11, sh) : format_table_new(10, hh);
+		struct format_table *t = service ? format_table_new(11, sh) : format_table_new(10, hh);
 		if (!t) {
 			exit_code = 1;
 			goto out;
@@ -335,7 +320,7 @@ int deps_main(int argc, char *argv[])
 			format_time(e->last_seen_ms, seen, sizeof(seen));
 			const char *from = node_name(&ix, e->from), *to = node_name(&ix, e->to);
 			const char *conf = e->confirmed ? "yes" : "no";
-			if (o.service) {
+			if (service) {
 				format_table_rowf(t, "%s\t%s\t%s\t%s\t%u\t%s\t%llu\t%s\t%s\t%s\t%s", from,
 						 e->from_process, e->local ? "(same host)" : to,
 						 e->to_process, e->port, e->label,
@@ -363,11 +348,11 @@ int deps_main(int argc, char *argv[])
 						 seen, conf);
 			}
 		}
-		for (size_t c = o.service ? 6 : 4; c < (o.service ? 10u : 8u); c++)
+		for (size_t c = service ? 6 : 4; c < (service ? 10u : 8u); c++)
 			format_table_align_right(t, c);
 		format_table_elastic(t, 0);
-		format_table_elastic(t, o.service ? 2 : 1);
-		if (o.service) {
+		format_table_elastic(t, service ? 2 : 1);
+		if (service) {
 			format_table_elastic(t, 1);
 			format_table_elastic(t, 3);
 		} else {
@@ -379,7 +364,7 @@ int deps_main(int argc, char *argv[])
 		format_time(s->computed_ms, when, sizeof(when));
 		printf("\n%zu %s %s%s%s%s; snapshot %llu computed %s UTC; %llu unresolved, %llu "
 		       "ambiguous endpoints, %llu edges from outside clients\n",
-		       ne, o.service ? "service" : "host", format_noun(ne, "edge", "edges"),
+		       ne, service ? "service" : "host", format_noun(ne, "edge", "edges"),
 		       o.unresolved ? " to unresolved endpoints" : "", o.host || app_id ? " for " : "",
 		       o.host ? o.host : (app_id ? app_name(s, app_id) : ""),
 		       (unsigned long long)s->version, when, (unsigned long long)m->unresolved,
@@ -387,8 +372,7 @@ int deps_main(int argc, char *argv[])
 	}
 out:
 	read_nodes_free(&ix);
-	free(keep_node);
-	free(edges);
+	docs_deps_sel_free(&sel);
 	cairn__store__snapshot__free_unpacked(s, NULL);
 	read_close(&q);
 	return exit_code;

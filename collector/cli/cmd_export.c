@@ -7,8 +7,11 @@
 
 #include "commands.h"
 #include "estate.h"
+#include "docs.h"
 #include "export.h"
 #include "format.h"
+#include "graphfmt.h"
+#include "web_html.h"
 #include "planctx.h"
 #include "store.h"
 
@@ -17,12 +20,21 @@ static void export_usage(FILE *f)
 	fprintf(f, "Usage: cairn-collector export mhub-csv [-o FILE]   (default cairn-mhub-import.csv)\n"
 		   "       cairn-collector export ads-csv DIR\n"
 		   "       cairn-collector export json [-o FILE]       (default: standard output)\n"
-		   "       cairn-collector export dot [-o FILE]        (default: standard output)\n\n"
+		   "       cairn-collector export dot [--level host|app] [--with-infra] [-o FILE]\n"
+		   "       cairn-collector export html [--app A] -o FILE\n"
+		   "       cairn-collector export graphml|cytoscape|edges-csv [--level host|service|app]\n"
+		   "                             [--app A] [--with-infra] [-o FILE]\n\n"
 		   "mhub-csv: AWS Migration Hub import template, one row per host, split into files of\n"
 		   "at most 25,000 rows and 10 MB (FILE-1.csv, FILE-2.csv ...) when needed.\n"
 		   "ads-csv: AWS Application Discovery agent export files (osInfo, networkInterface,\n"
 		   "process, sourceProcessConnection, destinationProcessConnection, systemPerformance).\n"
-		   "json: the whole inventory and plan (schema in docs/exports.md). dot: the map.\n"
+		   "json: the whole inventory and plan (schema in docs/exports.md). dot: the map\n"
+		   "(one cluster per application; --level app: applications as nodes).\n"
+		   "graphml (Gephi, yEd), cytoscape (Cytoscape.js JSON), edges-csv (one row per edge):\n"
+		   "the map at host (default), service or application level, --app: one application\n"
+		   "and what it talks to. dot and the graph formats leave shared infrastructure out\n"
+		   "unless --with-infra. html: the console's map, applications, readiness, cost and\n"
+		   "waves in one file that opens from disk without a server (d3 and data inlined).\n"
 		   "-o PATH (a value without '=') names the output; -o key=value stays a config override.\n\n");
 	cli_usage_common(f);
 	planctx_usage_options(f);
@@ -138,6 +150,79 @@ static char **rewrite_args(int argc, char *argv[])
 	return v;
 }
 
+/* graphml, cytoscape, edges-csv, and dot at application level: written from
+ * the deps document (docs.h), the same nodes and edges as deps --json. */
+static int export_graph(struct planctx *p, enum graphfmt_kind kind, enum docs_level level)
+{
+	struct errbuf eb = { { 0 } };
+	const char *app_id = NULL;
+	if (p->app) {
+		size_t ai;
+		if (read_find_app(p->snap, p->app, &ai, &eb)) {
+			fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+			return 1;
+		}
+		app_id = p->snap->apps[ai]->id;
+	}
+	struct docs_deps_sel sel;
+	if (docs_deps_select(p->snap, level, NULL, app_id, &sel)) {
+		fprintf(stderr, "%s: export: out of memory\n", p->cli.prog);
+		return 1;
+	}
+	json_t *doc = docs_deps(p->snap, &sel);
+	docs_deps_sel_free(&sel);
+	FILE *f = stdout;
+	int rc = 0;
+	if (!doc)
+		rc = errbuf_set(&eb, -ENOMEM, "export: out of memory");
+	else if (p->output && !(f = fopen(p->output, "w")))
+		rc = errbuf_set(&eb, -errno, "%s: cannot create: %s", p->output, strerror(errno));
+	if (!rc) {
+		rc = graphfmt_write(f, kind, doc, p->with_infra, &eb);
+		if (f != stdout && fclose(f) && !rc)
+			rc = errbuf_set(&eb, -EIO, "%s: write failed", p->output);
+		if (!rc && p->output)
+			fprintf(stderr, "wrote %s\n", p->output);
+	}
+	json_decref(doc);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+	return rc ? 1 : 0;
+}
+
+/* export html: the console in one file (collector/web/web_html.h). */
+static int export_html(struct planctx *p)
+{
+	struct errbuf eb = { { 0 } };
+	const char *app_id = NULL;
+	size_t ai;
+	if (p->app) {
+		if (read_find_app(p->snap, p->app, &ai, &eb)) {
+			fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+			return 1;
+		}
+		app_id = p->snap->apps[ai]->id;
+	}
+	FILE *f = fopen(p->output, "w");
+	if (!f) {
+		fprintf(stderr, "%s: %s: cannot create: %s\n", p->cli.prog, p->output, strerror(errno));
+		return 1;
+	}
+	struct read_txn t;
+	int rc = read_begin(&p->rd, &t, &eb);
+	if (!rc)
+		rc = web_html_write(f, &t, p->snap, app_id, &eb);
+	read_end(&t);
+	if (fclose(f) && !rc)
+		rc = errbuf_set(&eb, -EIO, "%s: write failed", p->output);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return 1;
+	}
+	fprintf(stderr, "wrote %s\n", p->output);
+	return 0;
+}
+
 int export_main(int argc, char *argv[])
 {
 	char **args = rewrite_args(argc, argv);
@@ -151,9 +236,60 @@ int export_main(int argc, char *argv[])
 	}
 	const char *fmt = p.cli.nargs >= 1 ? p.cli.args[0] : NULL;
 	bool ads = fmt && !strcmp(fmt, "ads-csv");
+	enum graphfmt_kind gk;
+	enum docs_level level = DOCS_LEVEL_HOST;
+	bool graph = fmt && !graphfmt_parse(fmt, &gk);
+	if (p.level && docs_level_parse(p.level, &level)) {
+		fprintf(stderr, "%s: --level: '%s' is not host, service or app\n", p.cli.prog, p.level);
+		free(args);
+		return 2;
+	}
+	if (graph && gk == GRAPHFMT_DOT && level == DOCS_LEVEL_SERVICE) {
+		fprintf(stderr, "%s: export dot draws the host or the application level\n", p.cli.prog);
+		free(args);
+		return 2;
+	}
+	/* dot at host level without --app stays dot.c's clustered map */
+	if (graph && gk == GRAPHFMT_DOT && level == DOCS_LEVEL_HOST && !p.app)
+		graph = false;
+	if (fmt && !strcmp(fmt, "html")) {
+		if (!p.output || p.cli.nargs > 1) {
+			fprintf(stderr, "%s: export html needs -o FILE\n", p.cli.prog);
+			free(args);
+			return 2;
+		}
+		p.app_filters = true;
+		if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
+			planctx_close(&p);
+			free(args);
+			return rc;
+		}
+		rc = export_html(&p);
+		planctx_close(&p);
+		free(args);
+		return rc;
+	}
+	if (graph) {
+		if (p.cli.nargs > 1) {
+			fprintf(stderr, "%s: unexpected argument '%s'\n", p.cli.prog, p.cli.args[1]);
+			free(args);
+			return 2;
+		}
+		p.app_filters = true;
+		if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
+			planctx_close(&p);
+			free(args);
+			return rc;
+		}
+		rc = export_graph(&p, gk, level);
+		planctx_close(&p);
+		free(args);
+		return rc;
+	}
 	if (!fmt || (strcmp(fmt, "mhub-csv") && !ads && strcmp(fmt, "json") && strcmp(fmt, "dot")) ||
 	    p.cli.nargs > (ads ? 2 : 1) || (ads && p.cli.nargs < 2 && !p.output)) {
-		fprintf(stderr, "%s: expected a format: mhub-csv, ads-csv DIR, json or dot\n", p.cli.prog);
+		fprintf(stderr, "%s: expected a format: mhub-csv, ads-csv DIR, json, dot, graphml, "
+				"cytoscape or edges-csv\n", p.cli.prog);
 		cli_try_help(p.cli.prog);
 		free(args);
 		return 2;
@@ -182,6 +318,7 @@ int export_main(int argc, char *argv[])
 		.snap = p.snap, .estate = &l.es, .windows = ads ? cols.windows : NULL,
 		.nwindows = cols.nwindows, .edges = ads ? cols.edges : NULL, .nedges = cols.nedges,
 		.statuses = l.statuses.v, .nstatuses = l.statuses.n, .generated_ms = p.opt.now_ms,
+		.without_infra = !p.with_infra,
 		.progress = format_progress, .progress_arg = (void *)p.cli.prog,
 	};
 	struct errbuf eb = { { 0 } };

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "pbjson.h"
+#include "docs.h"
 #include "format.h"
 #include "estate.h"
 #include "read.h"
@@ -102,54 +103,7 @@ int host_main(int argc, char *argv[])
 	const Cairn__HostInfo *hi = hf ? hf->info : NULL;
 	int exit_code = 0;
 	if (cli.json) {
-		json_t *root = json_object();
-		json_object_set_new(root, "id", json_string(h.id_hex));
-		json_object_set_new(root, "fingerprint", json_string(h.fingerprint));
-		json_object_set_new(root, "hostname", format_json_str(h.hostname));
-		json_object_set_new(root, "capture", format_json_str(health && *health->capture ? health->capture : ""));
-		if (health) {
-			json_object_set_new(root, "capture_ebpf", json_boolean(health->capture_ebpf));
-			json_object_set_new(root, "capture_lost_events",
-					    json_integer((json_int_t)(health->capture_ringbuf_drops +
-								      health->capture_map_full)));
-		}
-		if (hi)
-			json_object_set_new(root, "facts", pbjson_from_message(&hi->base, 0));
-		json_t *ju = json_object();
-		json_object_set_new(ju, "windows", json_integer((json_int_t)eh.windows));
-		json_object_set_new(ju, "cpu_busy_avg_pct", json_real(cpu->avg));
-		json_object_set_new(ju, "cpu_busy_p95_pct", json_real(cpu->pctl));
-		json_object_set_new(ju, "cpu_busy_p95_max_pct", json_real(eh.cpu_peak_p95));
-		json_object_set_new(ju, "cpu_busy_max_pct", json_real(cpu->max));
-		json_object_set_new(ju, "mem_used_avg_bytes", json_real(memu->avg));
-		json_object_set_new(ju, "mem_used_p95_bytes", json_real(memu->pctl));
-		json_object_set_new(ju, "mem_used_max_bytes", json_real(memu->max));
-		json_object_set_new(ju, "from_ms", json_integer(eh.first_ms));
-		json_object_set_new(ju, "to_ms", json_integer(eh.last_ms));
-		json_object_set_new(root, "utilization", ju);
-		json_object_set_new(root, "processes",
-				    json_integer(ps ? (json_int_t)ps->n_processes : 0));
-		if (ls)
-			json_object_set_new(root, "listeners", pbjson_from_message(&ls->base, 0));
-		json_t *jp = json_object();
-		for (size_t i = 0; i < eh.npkgs; i++)
-			json_object_set_new(jp, eh.pkgs[i]->manager,
-					    json_integer((json_int_t)eh.pkgs[i]->n_packages));
-		json_object_set_new(root, "packages", jp);
-		if (app) {
-			json_object_set_new(root, "app_id", json_string(app->id));
-			json_object_set_new(root, "app", format_json_str(app->name));
-		}
-		json_t *din = json_array(), *dout = json_array();
-		for (size_t i = 0; s && s->map && i < s->map->n_service_edges; i++) {
-			const Cairn__Store__MapEdge *e = s->map->service_edges[i];
-			if (!strcmp(e->from, h.id_hex))
-				json_array_append_new(dout, pbjson_from_message(&e->base, 0));
-			else if (!strcmp(e->to, h.id_hex))
-				json_array_append_new(din, pbjson_from_message(&e->base, 0));
-		}
-		json_object_set_new(root, "depends_on", dout);
-		json_object_set_new(root, "used_by", din);
+		json_t *root = docs_host(&h, &eh, health, s);
 		if (format_print_json(root))
 			exit_code = 1;
 		goto out;

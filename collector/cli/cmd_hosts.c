@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "enroll.h"
 #include "keys.h"
+#include "docs.h"
 #include "format.h"
 #include "pbjson.h"
 #include "read.h"
@@ -27,42 +28,6 @@ static void hosts_usage(FILE *f)
 		   "order; --sort COLUMN orders by another column.\n\n"
 		   "      --app APP         only the hosts of that application (name or id)\n");
 	cli_usage_common(f);
-}
-
-/* Application of each host from the latest snapshot (analysis): pairs of
- * (agent id hex, app name) sorted by id for bsearch. */
-struct host_app {
-	const char *id;
-	const char *app;
-};
-
-static int cmp_host_app(const void *a, const void *b)
-{
-	return strcmp(((const struct host_app *)a)->id, ((const struct host_app *)b)->id);
-}
-
-static struct host_app *host_apps(const Cairn__Store__Snapshot *s, size_t *n)
-{
-	*n = 0;
-	size_t total = 0;
-	for (size_t i = 0; s && i < s->n_apps; i++)
-		total += s->apps[i]->n_hosts;
-	struct host_app *ha = calloc(total + 1, sizeof(*ha));
-	if (!ha)
-		return NULL;
-	for (size_t i = 0; s && i < s->n_apps; i++)
-		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
-			ha[(*n)++] = (struct host_app){ s->apps[i]->hosts[j], s->apps[i]->name };
-	if (*n > 1)
-		qsort(ha, *n, sizeof(*ha), cmp_host_app);
-	return ha;
-}
-
-static const char *app_of(const struct host_app *ha, size_t n, const char *id)
-{
-	struct host_app key = { id, NULL };
-	const struct host_app *r = n ? bsearch(&key, ha, n, sizeof(*ha), cmp_host_app) : NULL;
-	return r ? r->app : "";
 }
 
 static int hosts_opt(int opt, const char *arg, void *ctx)
@@ -104,15 +69,12 @@ int hosts_main(int argc, char *argv[])
 	Cairn__Store__Snapshot *snap = NULL;
 	read_snapshot_latest(t.txn, t.db, false, &snap, NULL); /* none yet: no APP column values */
 	read_end(&t);
-	size_t nha = 0;
-	struct host_app *ha = host_apps(snap, &nha);
-	const char *only_app = NULL; /* --app, resolved to its name as the APP column has it */
+	const char *only_app = NULL; /* --app, as the APP column names it */
 	if (app_arg) {
 		size_t ai;
 		Cairn__Store__Snapshot none = CAIRN__STORE__SNAPSHOT__INIT;
 		if ((rc = read_find_app(snap ? snap : &none, app_arg, &ai, &eb))) {
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-			free(ha);
 			if (snap)
 				cairn__store__snapshot__free_unpacked(snap, NULL);
 			read_agents_free(&ags);
@@ -121,46 +83,38 @@ int hosts_main(int argc, char *argv[])
 		}
 		only_app = snap->apps[ai]->name;
 	}
-	json_t *arr = cli.json ? json_array() : NULL;
+	if (cli.json) {
+		json_t *doc = docs_hosts(&ags, snap);
+		if (snap)
+			cairn__store__snapshot__free_unpacked(snap, NULL);
+		read_agents_free(&ags);
+		read_close(&r);
+		return format_print_json(doc) ? 1 : 0;
+	}
+	/* the APP column: the same document's "app" per host */
+	json_t *apps = docs_hosts(&ags, snap);
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "OS", "LAST SEEN (UTC)",
 					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "CAPTURE",
 					     "APP", NULL };
-	struct format_table *tab = arr ? NULL : format_table_new(11, head);
-	size_t n = 0;
+	struct format_table *tab = format_table_new(11, head);
+	size_t n = 0, shown = 0;
 	for (size_t i = 0; i < ags.n; i++) {
 		const struct read_agent *ra = &ags.v[i];
 		const Cairn__Store__Agent *a = ra->agent;
-		if (!ra->facts && a->batches_stored == 0)
-			continue; /* enrolled or pending but never delivered: `agents` lists those */
+		if (!docs_host_listed(ra))
+			continue;
 		const Cairn__HostInfo *hi = ra->facts ? ra->facts->info : NULL;
 		const char *hostname = hi && *hi->hostname ? hi->hostname : a->hostname;
 		const char *os = hi && hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-";
 		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
-		const char *app = ha ? app_of(ha, nha, ra->id_hex) : "";
-		if (only_app && strcmp(app, only_app))
+		const char *app = json_string_value(json_object_get(json_array_get(apps, n), "app"));
+		n++;
+		if (only_app && (!app || strcmp(app, only_app)))
 			continue;
 		/* Agents before capture reporting send no mechanism: unknown. */
 		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
 		const char *capture_kind = !*capture ? "-" : ra->health->capture_ebpf ? "ebpf" : "poll";
-		if (arr) {
-			json_array_append_new(
-				arr,
-				json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:s, s:o}",
-					  "id", ra->id_hex, "fingerprint", ra->fingerprint,
-					  "hostname", format_json_str(hostname),
-					  "os", format_json_str(os),
-					  "kernel", format_json_str(hi ? hi->kernel_release : ""),
-					  "architecture", format_json_str(hi ? hi->architecture : ""),
-					  "last_seen_ms", (json_int_t)last,
-					  "batches", (json_int_t)a->batches_stored,
-					  "records", (json_int_t)a->records_stored,
-					  "perf_windows", (json_int_t)ra->perf_windows,
-					  "edge_days", (json_int_t)ra->edge_records,
-					  "high_seq", pbjson_u64(a->high_seq),
-					  "state", enroll_state_name(a->state), "app", format_json_str(app)));
-			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "capture",
-					    format_json_str(capture));
-		} else if (tab) {
+		if (tab) {
 			char seen[32];
 			format_time_sec(last, seen, sizeof(seen));
 			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s\t%s",
@@ -169,20 +123,20 @@ int hosts_main(int argc, char *argv[])
 					  (unsigned long long)a->records_stored,
 					  (unsigned long long)ra->perf_windows,
 					  (unsigned long long)ra->edge_records,
-					  enroll_state_name(a->state), capture_kind, *app ? app : "-");
+					  store_enroll_state_name(a->state), capture_kind,
+					  app && *app ? app : "-");
 		}
-		n++;
+		shown++;
 	}
-	free(ha);
+	json_decref(apps);
 	if (snap)
 		cairn__store__snapshot__free_unpacked(snap, NULL);
 	read_agents_free(&ags);
 	read_close(&r);
-	if (arr) {
-		if (format_print_json(arr))
-			return 1;
-	} else if (!n) {
+	if (!n) {
 		printf("(no host has delivered data yet)\n");
+	} else if (!shown) {
+		printf("(no host in that application)\n");
 	} else if (tab) {
 		for (size_t c = 4; c < 8; c++)
 			format_table_align_right(tab, c);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "docs.h"
 #include "format.h"
 #include "estate.h"
 #include "migrate.h"
@@ -31,12 +32,12 @@ static int target_key(struct planctx *p, const char *needle, char *key, size_t n
 	if (rrc)
 		return rrc;
 	if (is_app) {
-		const Cairn__Store__App *a = planctx_app(p->snap, id);
+		const Cairn__Store__App *a = snapshot_app(p->snap, id);
 		snprintf(key, n, "app:%s", id);
 		snprintf(label, ln, "application %s", a ? a->name : id);
 	} else {
 		str_copy(key, id, n);
-		snprintf(label, ln, "host %s", planctx_host_name(p->snap, id));
+		snprintf(label, ln, "host %s", snapshot_host_name(p->snap, id));
 	}
 	return 0;
 }
@@ -171,7 +172,20 @@ int progress_main(int argc, char *argv[])
 		planctx_close(&p);
 		return 1;
 	}
-	json_t *jw = p.cli.json ? json_array() : NULL;
+	if (p.cli.json) {
+		json_t *doc = NULL;
+		rc = docs_progress(&t, s, &doc);
+		read_end(&t);
+		if (rc) {
+			fprintf(stderr, "%s: reading migration statuses: %s\n", p.cli.prog, db_strerror(rc));
+			planctx_close(&p);
+			return 1;
+		}
+		rc = format_print_json(doc) ? 1 : 0;
+		planctx_close(&p);
+		return rc;
+	}
+	json_t *jw = NULL;
 	unsigned total[5] = { 0 }, thosts = 0;
 	double tsum = 0;
 	if (!jw)
@@ -183,7 +197,7 @@ int progress_main(int argc, char *argv[])
 		double wsum = 0;
 		json_t *ja = jw ? json_array() : NULL;
 		for (size_t j = 0; j < w->n_apps && !rc; j++) {
-			const Cairn__Store__App *a = planctx_app(s, w->apps[j]);
+			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
 			if (!a)
 				continue;
 			struct migrate_app_progress ap;

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "decide.h"
+#include "docs.h"
 #include "format.h"
 #include "pbjson.h"
 #include "planctx.h"
@@ -16,12 +17,6 @@
 #include "apps.h"
 #include "store.h"
 #include "waves.h"
-
-static json_t *msg_json(const void *msg)
-{
-	json_t *j = pbjson_from_message((const ProtobufCMessage *)msg, PBJSON_EMIT_DEFAULTS);
-	return j ? j : json_null();
-}
 
 static void print_plan_header(const Cairn__Store__Snapshot *s)
 {
@@ -109,7 +104,7 @@ struct history {
 static int history_row(const Cairn__Store__Snapshot *s, void *arg)
 {
 	struct history *h = arg;
-	const Cairn__Store__Readiness *r = planctx_readiness(s, h->id);
+	const Cairn__Store__Readiness *r = snapshot_readiness(s, h->id);
 	if (!r)
 		return 0;
 	char codes[1024], at[32];
@@ -118,7 +113,7 @@ static int history_row(const Cairn__Store__Snapshot *s, void *arg)
 	if (h->arr) {
 		json_t *e = json_pack("{s:I, s:I, s:o}", "snapshot", (json_int_t)s->version,
 				      "computed_ms", (json_int_t)s->computed_ms, "readiness",
-				      msg_json(r));
+				      docs_message(r));
 		json_array_append_new(h->arr, e);
 	} else {
 		char change[sizeof(h->prev_codes) + 16] = "";
@@ -205,31 +200,29 @@ int readiness_main(int argc, char *argv[])
 			planctx_close(&p);
 			return rc;
 		}
-		const Cairn__Store__Readiness *r = planctx_readiness(s, id);
+		const Cairn__Store__Readiness *r = snapshot_readiness(s, id);
 		if (!r) {
 			fprintf(stderr, "%s: no readiness for '%s' yet (no data?)\n", p.cli.prog, p.cli.args[0]);
 			planctx_close(&p);
 			return 1;
 		}
 		if (p.cli.json)
-			format_print_json(msg_json(r));
+			format_print_json(docs_message(r));
 		else
 			print_readiness_detail(r);
 		planctx_close(&p);
 		return 0;
 	}
 	if (p.cli.json) {
-		json_t *arr = json_array();
-		for (size_t i = 0; i < s->n_readiness; i++)
-			if (planctx_keep(&p, s->readiness[i]->target, NULL))
-				json_array_append_new(arr, msg_json(s->readiness[i]));
-		format_print_json(json_pack("{s:I, s:I, s:I, s:I, s:f, s:s, s:o}", "snapshot",
-				     (json_int_t)s->version, "computed_ms", (json_int_t)s->computed_ms,
-				     "since_ms", (json_int_t)s->plan_since_ms, "period_ms",
-				     (json_int_t)s->plan_period_ms, "coverage", s->plan_coverage,
-				     "lifecycle_as_of", s->lifecycle_as_of, "readiness", arr));
+		json_t *doc = docs_readiness(s);
+		if (doc) {
+			planctx_keep_json(&p, json_object_get(doc, "readiness"), "target", NULL);
+			json_object_set_new(doc, "period_ms", json_integer((json_int_t)s->plan_period_ms));
+			json_object_set_new(doc, "coverage", json_real(s->plan_coverage));
+		}
+		rc = format_print_json(doc) ? 1 : 0;
 		planctx_close(&p);
-		return 0;
+		return rc;
 	}
 	print_plan_header(s);
 	printf("OS lifecycle table as of %s\n\n", *s->lifecycle_as_of ? s->lifecycle_as_of : "?");
@@ -296,13 +289,13 @@ static int cmp_named(const void *x, const void *y)
 }
 
 /* Sizing rows in host-name order (tables are for people). */
-static void sort_sizing(const struct planctx_names *nm, const Cairn__Store__Sizing **v, size_t n)
+static void sort_sizing(const struct snapshot_names *nm, const Cairn__Store__Sizing **v, size_t n)
 {
 	struct named_sizing *t = malloc((n + 1) * sizeof(*t));
 	if (!t)
 		return; /* unsorted is still correct */
 	for (size_t i = 0; i < n; i++)
-		t[i] = (struct named_sizing){ planctx_names_get(nm, v[i]->host), v[i] };
+		t[i] = (struct named_sizing){ snapshot_names_get(nm, v[i]->host), v[i] };
 	qsort(t, n, sizeof(*t), cmp_named);
 	for (size_t i = 0; i < n; i++)
 		v[i] = t[i].z;
@@ -333,29 +326,24 @@ int sizing_main(int argc, char *argv[])
 			return frc;
 		}
 	}
-	struct planctx_names nm;
-	if (planctx_names_build(s, &nm)) {
+	struct snapshot_names nm;
+	if (snapshot_names_build(s, &nm)) {
 		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
 		planctx_close(&p);
 		return 1;
 	}
 	if (p.cli.json) {
-		json_t *arr = json_array();
-		for (size_t i = 0; i < s->n_sizing; i++) {
-			if (!planctx_keep(&p, s->sizing[i]->host, s->sizing[i]->app_id))
-				continue;
-			json_t *j = msg_json(s->sizing[i]);
-			json_object_set_new(j, "name", json_string(planctx_names_get(&nm, s->sizing[i]->host)));
-			json_array_append_new(arr, j);
+		json_t *doc = docs_sizing(s);
+		if (doc) {
+			planctx_keep_json(&p, json_object_get(doc, "sizing"), "host", "app_id");
+			char dates[512];
+			rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
+			json_object_set_new(doc, "price_dates", json_string(dates));
 		}
-		char dates[512];
-		rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
-		format_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "mode", s->sizing_mode,
-					    "catalog_as_of", s->catalog_as_of, "ebs_as_of",
-					    rules_plan.ebs_as_of, "price_dates", dates, "sizing", arr));
-		planctx_names_free(&nm);
+		rc = format_print_json(doc) ? 1 : 0;
+		snapshot_names_free(&nm);
 		planctx_close(&p);
-		return 0;
+		return rc;
 	}
 	print_plan_header(s);
 	printf("\n");
@@ -367,7 +355,7 @@ int sizing_main(int argc, char *argv[])
 	if (!zs || !t) {
 		free(zs);
 		format_table_free(t);
-		planctx_names_free(&nm);
+		snapshot_names_free(&nm);
 		planctx_close(&p);
 		return 1;
 	}
@@ -383,7 +371,7 @@ int sizing_main(int argc, char *argv[])
 		snprintf(mem, sizeof(mem), "%.2f>%.2f", z->mem_observed_gib, z->mem_needed_gib);
 		snprintf(st, sizeof(st), "%.0fGiB %s %.0fIOPS", z->storage_gib, z->storage_type, z->storage_iops);
 		format_table_rowf(t, "%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%.2f\t%s",
-				  planctx_names_get(&nm, z->host), z->mode, cpu, mem,
+				  snapshot_names_get(&nm, z->host), z->mode, cpu, mem,
 				  *z->instance_type ? z->instance_type : "(none fits)", z->monthly_usd,
 				  st, z->storage_monthly_usd, z->note);
 	}
@@ -395,7 +383,7 @@ int sizing_main(int argc, char *argv[])
 	if (s->n_sizing)
 		format_table_print(t, stdout);
 	format_table_free(t);
-	planctx_names_free(&nm);
+	snapshot_names_free(&nm);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
 	char dates[512];
@@ -419,49 +407,6 @@ static void cost_usage(FILE *f)
 	planctx_usage_options(f);
 }
 
-struct cost_sum {
-	double asis, sized;
-	unsigned hosts;
-};
-
-static double sized_total(const Cairn__Store__Sizing *z)
-{
-	return z->monthly_usd + z->storage_monthly_usd;
-}
-
-static double asis_total(const Cairn__Store__Sizing *z)
-{
-	return z->asis_monthly_usd + z->asis_storage_monthly_usd;
-}
-
-/* Applications sorted by id (then position), for one lookup per host row
- * instead of a pass over every application. */
-struct app_pos {
-	const char *id;
-	size_t k;
-};
-
-static int cmp_app_pos(const void *x, const void *y)
-{
-	const struct app_pos *a = x, *b = y;
-	int c = strcmp(a->id, b->id);
-	return c ? c : (a->k > b->k) - (a->k < b->k);
-}
-
-/* Position of the first application with id, or n. */
-static size_t app_index(const struct app_pos *v, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(v[mid].id, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && !strcmp(v[lo].id, id) ? v[lo].k : n;
-}
-
 int cost_main(int argc, char *argv[])
 {
 	struct planctx p;
@@ -473,82 +418,48 @@ int cost_main(int argc, char *argv[])
 		cli_try_help(p.cli.prog);
 		return 2;
 	}
-	p.app_filters = true;
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 		planctx_close(&p);
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
-	{
-		int frc = planctx_app_filter(&p);
-		if (frc) {
-			planctx_close(&p);
-			return frc;
-		}
-	}
-	struct cost_sum total = { 0 };
-	struct cost_sum *apps = calloc(s->n_apps + 1, sizeof(*apps));
-	struct app_pos *order = calloc(s->n_apps + 1, sizeof(*order));
-	struct planctx_names nm = { 0 };
-	if (!apps || !order || planctx_names_build(s, &nm)) {
+	json_t *doc = docs_cost(s);
+	if (!doc) {
 		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
-		free(apps);
-		free(order);
 		planctx_close(&p);
 		return 1;
 	}
-	for (size_t k = 0; k < s->n_apps; k++)
-		order[k] = (struct app_pos){ s->apps[k]->id, k };
-	if (s->n_apps)
-		qsort(order, s->n_apps, sizeof(*order), cmp_app_pos);
-	json_t *jh = p.cli.json ? json_array() : NULL;
-	const char *asof = *s->catalog_as_of ? s->catalog_as_of : "?";
 	char dates[512];
 	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
-	if (!jh) {
-		print_plan_header(s);
-		printf("%s\n\n", dates);
+	json_object_set_new(doc, "price_dates", json_string(dates));
+	if (p.cli.json) {
+		rc = format_print_json(doc) ? 1 : 0;
+		planctx_close(&p);
+		return rc;
 	}
+	/* the tables are the same document, for people */
+	const char *asof = json_string_value(json_object_get(doc, "catalog_as_of"));
+	print_plan_header(s);
+	printf("%s\n\n", dates);
 	static const char *const chead[] = { "HOST", "APPLICATION", "AS-IS", "$/MONTH",
 					      "RIGHT-SIZED", "$/MONTH", "SAVING", NULL };
 	static const char *const ahead[] = { "APPLICATION", "HOSTS", "AS-IS $/MO", "SIZED $/MO",
 					      "SAVING", NULL };
-	struct format_table *th = jh ? NULL : format_table_new(7, chead);
-	struct format_table *ta = jh ? NULL : format_table_new(5, ahead);
-	for (size_t i = 0; i < s->n_sizing; i++) {
-		const Cairn__Store__Sizing *z = s->sizing[i];
-		if (!planctx_keep(&p, z->host, z->app_id))
-			continue;
-		size_t k = app_index(order, s->n_apps, z->app_id);
-		const Cairn__Store__App *app = k < s->n_apps ? s->apps[k] : NULL;
-		double a = asis_total(z), r = sized_total(z);
-		total.asis += a;
-		total.sized += r;
-		total.hosts++;
-		if (app) {
-			apps[k].asis += a;
-			apps[k].sized += r;
-			apps[k].hosts++;
-		}
-		if (jh) {
-			json_array_append_new(jh, json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:f, s:f, s:s}",
-							    "host", z->host, "name", planctx_names_get(&nm, z->host),
-							    "app", app ? app->name : "",
-							    "asis_instance", z->asis_instance_type,
-							    "asis_monthly_usd", a,
-							    "rightsized_instance", z->instance_type,
-							    "rightsized_monthly_usd", r, "saving_usd", a - r,
-							    "as_of", z->catalog_as_of));
-		} else {
-			if (th)
-				format_table_rowf(th, "%s\t%s\t%s\t%.2f\t%s\t%.2f\t%.2f",
-						  planctx_names_get(&nm, z->host), app ? app->name : "-",
-						  *z->asis_instance_type ? z->asis_instance_type : "(none)",
-						  a, *z->instance_type ? z->instance_type : "(none)", r,
-						  a - r);
-		}
+	struct format_table *th = format_table_new(7, chead);
+	struct format_table *ta = format_table_new(5, ahead);
+	size_t i;
+	json_t *h;
+#define STR(o, k) json_string_value(json_object_get((o), (k)))
+#define NUM(o, k) json_number_value(json_object_get((o), (k)))
+	json_array_foreach(json_object_get(doc, "hosts"), i, h) {
+		const char *app = STR(h, "app"), *ai = STR(h, "asis_instance"),
+			   *ri = STR(h, "rightsized_instance");
+		if (th)
+			format_table_rowf(th, "%s\t%s\t%s\t%.2f\t%s\t%.2f\t%.2f", STR(h, "name"),
+					  *app ? app : "-", *ai ? ai : "(none)", NUM(h, "asis_monthly_usd"),
+					  *ri ? ri : "(none)", NUM(h, "rightsized_monthly_usd"),
+					  NUM(h, "saving_usd"));
 	}
-	json_t *ja = jh ? json_array() : NULL;
 	if (th) {
 		for (size_t c = 3; c < 7; c += (c == 3 ? 2 : 1))
 			format_table_align_right(th, c);
@@ -558,20 +469,12 @@ int cost_main(int argc, char *argv[])
 		format_table_print(th, stdout);
 		printf("\n");
 	}
-	for (size_t k = 0; k < s->n_apps; k++) {
-		if (p.app_id[0] && !apps[k].hosts)
-			continue; /* --app: the other applications are not asked for */
-		if (ja)
-			json_array_append_new(ja, json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:s}", "id",
-							    s->apps[k]->id, "name", s->apps[k]->name, "hosts",
-							    (int)apps[k].hosts, "asis_monthly_usd", apps[k].asis,
-							    "rightsized_monthly_usd", apps[k].sized,
-							    "saving_usd", apps[k].asis - apps[k].sized, "as_of", asof));
-		else if (ta)
-			format_table_rowf(ta, "%s\t%u\t%.2f\t%.2f\t%.2f", s->apps[k]->name,
-					  apps[k].hosts, apps[k].asis, apps[k].sized,
-					  apps[k].asis - apps[k].sized);
-	}
+	json_array_foreach(json_object_get(doc, "apps"), i, h)
+		if (ta)
+			format_table_rowf(ta, "%s\t%lld\t%.2f\t%.2f\t%.2f", STR(h, "name"),
+					  (long long)json_integer_value(json_object_get(h, "hosts")),
+					  NUM(h, "asis_monthly_usd"), NUM(h, "rightsized_monthly_usd"),
+					  NUM(h, "saving_usd"));
 	if (ta) {
 		for (size_t c = 1; c < 5; c++)
 			format_table_align_right(ta, c);
@@ -581,24 +484,16 @@ int cost_main(int argc, char *argv[])
 	}
 	format_table_free(th);
 	format_table_free(ta);
-	if (jh) {
-		format_print_json(json_pack("{s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
-				     "mode", s->sizing_mode, "catalog_as_of", asof, "ebs_as_of",
-				     rules_plan.ebs_as_of, "price_dates", dates,
-				     "hours_per_month", rules_plan.hours_per_month,
-				     "hosts", jh, "apps", ja, "total", "hosts", (int)total.hosts,
-				     "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
-				     "saving_usd", total.asis - total.sized));
-	} else {
-		printf("\nTOTAL %u %s: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
-		       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
-		       total.hosts, format_noun(total.hosts, "host", "hosts"), total.asis, total.sized, total.asis - total.sized,
-		       total.asis > 0 ? (total.asis - total.sized) / total.asis * 100 : 0, asof,
-		       rules_plan.ebs_as_of);
-	}
-	free(apps);
-	free(order);
-	planctx_names_free(&nm);
+	const json_t *t = json_object_get(doc, "total");
+	double asis = NUM(t, "asis_monthly_usd"), sized = NUM(t, "rightsized_monthly_usd");
+	unsigned hosts = (unsigned)json_integer_value(json_object_get(t, "hosts"));
+	printf("\nTOTAL %u %s: as-is $%.2f/month, right-sized $%.2f/month, saving $%.2f/month "
+	       "(%.0f%%), prices as of %s (EC2) / %s (EBS)\n",
+	       hosts, format_noun(hosts, "host", "hosts"), asis, sized, asis - sized,
+	       asis > 0 ? (asis - sized) / asis * 100 : 0, asof, rules_plan.ebs_as_of);
+#undef STR
+#undef NUM
+	json_decref(doc);
 	planctx_close(&p);
 	return 0;
 }
@@ -663,7 +558,7 @@ static int plan_pin(struct planctx *p, bool pin)
 		planctx_close(p);
 		return 2;
 	}
-	const Cairn__Store__App *app = planctx_app(p->snap, id);
+	const Cairn__Store__App *app = snapshot_app(p->snap, id);
 	struct errbuf eb = { { 0 } };
 	struct pin_arg a = { id, pin ? wave : NULL, &eb };
 	rc = decide_write(&p->rd, pin_txn, &a, &eb);
@@ -704,26 +599,9 @@ int plan_main(int argc, char *argv[])
 	const Cairn__Store__Snapshot *s = p.snap;
 	unsigned limit = p.opt.wave_max_hosts ? p.opt.wave_max_hosts : rules_plan.wave_max_hosts;
 	if (p.cli.json) {
-		json_t *waves = json_array();
-		for (size_t i = 0; i < s->n_waves; i++) {
-			const Cairn__Store__Wave *w = s->waves[i];
-			json_t *apps = json_array(), *warn = json_array();
-			for (size_t j = 0; j < w->n_apps; j++) {
-				const Cairn__Store__App *a = planctx_app(s, w->apps[j]);
-				json_array_append_new(apps, json_pack("{s:s, s:s, s:i, s:s}", "id", w->apps[j],
-								      "name", a ? a->name : "", "hosts",
-								      a ? (int)a->n_hosts : 0, "why",
-								      j < w->n_why ? w->why[j] : ""));
-			}
-			for (size_t j = 0; j < w->n_warnings; j++)
-				json_array_append_new(warn, json_string(w->warnings[j]));
-			json_array_append_new(waves, json_pack("{s:i, s:i, s:o, s:o}", "number", (int)w->number,
-							       "hosts", (int)w->hosts, "apps", apps,
-							       "warnings", warn));
-		}
-		format_print_json(json_pack("{s:i, s:o}", "max_hosts", (int)limit, "waves", waves));
+		rc = format_print_json(docs_waves(s, limit)) ? 1 : 0;
 		planctx_close(&p);
-		return 0;
+		return rc;
 	}
 	print_plan_header(s);
 	printf("Wave size limit: %u %s\n", limit, format_noun(limit, "host", "hosts"));
@@ -731,8 +609,8 @@ int plan_main(int argc, char *argv[])
 		const Cairn__Store__Wave *w = s->waves[i];
 		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");
 		for (size_t j = 0; j < w->n_apps; j++) {
-			const Cairn__Store__App *a = planctx_app(s, w->apps[j]);
-			const Cairn__Store__Readiness *r = planctx_readiness(s, w->apps[j]);
+			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
+			const Cairn__Store__Readiness *r = snapshot_readiness(s, w->apps[j]);
 			printf("  %-28.28s %3zu host%s  %-10s  %s\n", a ? a->name : w->apps[j],
 			       a ? a->n_hosts : 0, a && a->n_hosts == 1 ? " " : "s", r ? r->strategy : "-",
 			       j < w->n_why ? w->why[j] : "");
@@ -746,7 +624,7 @@ int plan_main(int argc, char *argv[])
 	for (size_t i = 0; i < s->n_apps; i++) {
 		if (waves_of_app(s, s->apps[i]->id))
 			continue;
-		const Cairn__Store__Readiness *r = planctx_readiness(s, s->apps[i]->id);
+		const Cairn__Store__Readiness *r = snapshot_readiness(s, s->apps[i]->id);
 		if (!header)
 			printf("\nNot migrated (Retire / Retain)\n");
 		header = true;

@@ -23,6 +23,14 @@ int migrate_main(int argc, char *argv[]);
 int progress_main(int argc, char *argv[]);
 int validate_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
+/* the console (cmd_web.c) and its tokens (cmd_token.c) */
+int web_main(int argc, char *argv[]);
+/* agents accept|reject|revoke as a function (cmd_agents.c), for the console. */
+struct read_ctx;
+struct errbuf;
+int agents_enroll(struct read_ctx *r, const char *needle, const char *verb, char id_hex[static 65],
+		  struct errbuf *eb);
+int token_main(int argc, char *argv[]);
 
 void collector_usage(void *f);
 

@@ -337,11 +337,6 @@ void format_age(int64_t ms, int64_t now_ms, char *out, size_t n)
 		snprintf(out, n, "%lldd ago", (long long)(d / 86400));
 }
 
-void *format_json_str(const char *s)
-{
-	return pbjson_string(s);
-}
-
 int format_print_json(void *json)
 {
 	json_t *j = json;

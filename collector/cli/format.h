@@ -61,12 +61,6 @@ void format_bytes(uint64_t b, char *out, size_t n);
 /* "3d ago", "5m ago", "now". */
 void format_age(int64_t ms, int64_t now_ms, char *out, size_t n);
 
-/* A JSON string (json_t *) of s: agents' strings are not checked for UTF-8
- * when stored, and jansson refuses invalid UTF-8 (a host would silently go
- * missing), so bytes that do not form UTF-8 become U+FFFD. NULL s = "".
- * NULL only when out of memory. */
-void *format_json_str(const char *s);
-
 /* Prints a jansson value (json_t *) to stdout with a trailing newline and
  * decrements its reference. Returns 0 or -ENOMEM. */
 int format_print_json(void *json);

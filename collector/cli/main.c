@@ -28,6 +28,8 @@ static const struct command commands[] = {
 	{ "progress", progress_main, "migration progress by wave and application" },
 	{ "validate", validate_main, "compare a migrated host with its source" },
 	{ "export", export_main, "export mhub-csv | ads-csv DIR | json | dot" },
+	{ "web", web_main, "the web console and JSON API (its own process)" },
+	{ "token", token_main, "token create|list|revoke: bearer tokens of the console and API" },
 	{ "key", key_main, "key show|create: print (create) the collector's public key (to pin in agent.conf)" },
 	{ "check-config", check_config_main, "validate a configuration file" },
 };

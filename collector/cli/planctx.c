@@ -28,7 +28,9 @@ static const struct option plan_longopts[] = {
 	{ "progress", required_argument, NULL, PLANCTX_OPT_PROGRESS },
 	{ "note", required_argument, NULL, PLANCTX_OPT_NOTE },
 	{ "fresh", no_argument, NULL, PLANCTX_OPT_FRESH },
+	{ "level", required_argument, NULL, PLANCTX_OPT_LEVEL },
 	{ "app", required_argument, NULL, PLANCTX_OPT_APP },
+	{ "with-infra", no_argument, NULL, PLANCTX_OPT_WITH_INFRA },
 	{ "until", required_argument, NULL, PLANCTX_OPT_UNTIL },
 	{ 0 },
 };
@@ -46,7 +48,7 @@ void planctx_usage_options(FILE *f)
 		   "  --max-hosts N            hosts per migration wave (default 25)\n"
 		   "  --until DATE             end of the assessment period (YYYY-MM-DD or\n"
 		   "                           YYYY-MM-DDTHH:MM, UTC; default now)\n"
-		   "  --app APP                only that application's hosts (readiness, sizing, cost)\n"
+		   "  --app APP                only that application's hosts (readiness, sizing); export graphs\n"
 		   "  --fresh                  recompute the plan now instead of using the stored snapshot\n");
 }
 
@@ -117,9 +119,6 @@ static int handle(int opt, const char *arg, void *ctx)
 		p->custom = true;
 		return 0;
 	}
-	case PLANCTX_OPT_APP:
-		p->app = arg;
-		return 0;
 	case PLANCTX_OPT_CATALOG:
 		str_copy(p->catalog, arg, sizeof(p->catalog));
 		p->custom = true;
@@ -151,6 +150,15 @@ static int handle(int opt, const char *arg, void *ctx)
 		return 0;
 	case PLANCTX_OPT_FRESH:
 		p->fresh = true;
+		return 0;
+	case PLANCTX_OPT_LEVEL:
+		p->level = arg;
+		return 0;
+	case PLANCTX_OPT_APP:
+		p->app = arg;
+		return 0;
+	case PLANCTX_OPT_WITH_INFRA:
+		p->with_infra = true;
 		return 0;
 	}
 	return -1;
@@ -189,7 +197,7 @@ bool planctx_keep(const struct planctx *p, const char *target, const char *app_i
 		return true;
 	if (!strcmp(target, p->app_id) || (app_id && !strcmp(app_id, p->app_id)))
 		return true;
-	const Cairn__Store__App *a = planctx_app(p->snap, p->app_id);
+	const Cairn__Store__App *a = snapshot_app(p->snap, p->app_id);
 	for (size_t i = 0; a && i < a->n_hosts; i++)
 		if (!strcmp(a->hosts[i], target))
 			return true;
@@ -200,7 +208,7 @@ int planctx_open(struct planctx *p, bool writable)
 {
 	if (p->app && !p->app_filters) {
 		/* accepted but ignored would be a silent surprise */
-		fprintf(stderr, "%s: --app is for readiness, sizing, cost and hosts, not here\n",
+		fprintf(stderr, "%s: --app is for readiness, sizing, hosts and export graphs, not here\n",
 			p->cli.prog);
 		cli_try_help(p->cli.prog);
 		return CMD_EXIT_USAGE;
@@ -292,93 +300,6 @@ void planctx_close(struct planctx *p)
 	read_close(&p->rd);
 }
 
-const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s, const char *target)
-{
-	for (size_t i = 0; i < s->n_readiness; i++)
-		if (!strcmp(s->readiness[i]->target, target))
-			return s->readiness[i];
-	return NULL;
-}
-
-const Cairn__Store__Sizing *planctx_sizing(const Cairn__Store__Snapshot *s, const char *host)
-{
-	for (size_t i = 0; i < s->n_sizing; i++)
-		if (!strcmp(s->sizing[i]->host, host))
-			return s->sizing[i];
-	return NULL;
-}
-
-const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host)
-{
-	const Cairn__Store__Readiness *r = planctx_readiness(s, host);
-	if (r && *r->name)
-		return r->name;
-	for (size_t i = 0; s->map && i < s->map->n_nodes; i++)
-		if (!strcmp(s->map->nodes[i]->id, host) && *s->map->nodes[i]->name)
-			return s->map->nodes[i]->name;
-	return host;
-}
-
-struct planctx_name {
-	const char *id, *name;
-	int rank; /* 0: readiness name, 1: map node name; the lower wins */
-};
-
-static int cmp_name(const void *x, const void *y)
-{
-	const struct planctx_name *a = x, *b = y;
-	int c = strcmp(a->id, b->id);
-	return c ? c : a->rank - b->rank;
-}
-
-int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out)
-{
-	size_t nodes = s->map ? s->map->n_nodes : 0;
-	out->n = 0;
-	out->v = malloc((s->n_readiness + nodes + 1) * sizeof(*out->v));
-	if (!out->v)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_readiness; i++)
-		if (*s->readiness[i]->name)
-			out->v[out->n++] = (struct planctx_name){ s->readiness[i]->target,
-								  s->readiness[i]->name, 0 };
-	for (size_t i = 0; i < nodes; i++)
-		if (*s->map->nodes[i]->name)
-			out->v[out->n++] = (struct planctx_name){ s->map->nodes[i]->id,
-								  s->map->nodes[i]->name, 1 };
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_name);
-	return 0;
-}
-
-const char *planctx_names_get(const struct planctx_names *nm, const char *host)
-{
-	size_t lo = 0, hi = nm->n;
-	while (lo < hi) { /* first entry with id >= host */
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(nm->v[mid].id, host) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < nm->n && !strcmp(nm->v[lo].id, host) ? nm->v[lo].name : host;
-}
-
-void planctx_names_free(struct planctx_names *nm)
-{
-	free(nm->v);
-	nm->v = NULL;
-	nm->n = 0;
-}
-
-const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id)
-{
-	for (size_t i = 0; i < s->n_apps; i++)
-		if (!strcmp(s->apps[i]->id, id))
-			return s->apps[i];
-	return NULL;
-}
-
 int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, bool *is_app)
 {
 	const Cairn__Store__Snapshot *s = p->snap;
@@ -451,4 +372,18 @@ int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, b
 		fprintf(stderr, "%s: no host or application '%s' (see 'cairn-collector hosts' and 'apps')\n",
 			p->cli.prog, needle);
 	return CMD_EXIT_NOTFOUND;
+}
+
+void planctx_keep_json(const struct planctx *p, json_t *rows, const char *target_key,
+		       const char *app_key)
+{
+	if (!p->app_id[0] || !json_is_array(rows))
+		return;
+	for (size_t i = json_array_size(rows); i-- > 0;) {
+		json_t *r = json_array_get(rows, i);
+		const char *t = json_string_value(json_object_get(r, target_key));
+		const char *a = app_key ? json_string_value(json_object_get(r, app_key)) : NULL;
+		if (!planctx_keep(p, t ? t : "", a))
+			json_array_remove(rows, i);
+	}
 }

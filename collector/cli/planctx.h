@@ -10,6 +10,7 @@
 #ifndef CAIRN_PLANCTX_H
 #define CAIRN_PLANCTX_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -18,6 +19,7 @@
 #include "db.h"
 #include "plan.h"
 #include "read.h"
+#include "snapshot.h"
 #include "store.pb-c.h"
 
 enum {
@@ -32,7 +34,9 @@ enum {
 	PLANCTX_OPT_PROGRESS,
 	PLANCTX_OPT_NOTE,
 	PLANCTX_OPT_FRESH,
+	PLANCTX_OPT_LEVEL,
 	PLANCTX_OPT_APP,
+	PLANCTX_OPT_WITH_INFRA,
 	PLANCTX_OPT_UNTIL,
 };
 
@@ -46,7 +50,9 @@ struct planctx {
 	int progress;            /* --progress N, -1 when absent */
 	const char *note;        /* --note TEXT */
 	bool fresh;              /* --fresh: recompute even with default options */
-	const char *app;         /* --app APP: only that application's rows */
+	const char *level;       /* export graphs: --level host|service|app */
+	const char *app;         /* --app A: readiness, sizing, cost rows; export graphs and html */
+	bool with_infra;         /* export graphs: keep shared infrastructure */
 	bool app_filters;        /* set by the commands that apply --app (else refused) */
 	char app_id[128];        /* --app resolved (planctx_keep), "" before */
 	uint64_t since_dur_ms;   /* --since DUR, applied relative to --until */
@@ -68,31 +74,16 @@ int planctx_open(struct planctx *p, bool writable);
 int planctx_snapshot(struct planctx *p);
 void planctx_close(struct planctx *p);
 
-/* Readiness entry / sizing entry for a target id in p->snap, or NULL. */
-const Cairn__Store__Readiness *planctx_readiness(const Cairn__Store__Snapshot *s, const char *target);
-const Cairn__Store__Sizing *planctx_sizing(const Cairn__Store__Snapshot *s, const char *host);
-/* Name of a host id in the snapshot's map (or the id prefix). */
-const char *planctx_host_name(const Cairn__Store__Snapshot *s, const char *host);
-/* Host id -> the name planctx_host_name gives, for every host of a snapshot
- * at once: per-host tables look names up here in O(log n) (a linear
- * planctx_host_name per row is quadratic at 10,000 hosts). The names point
- * into the snapshot, valid while it is. */
-struct planctx_names {
-	struct planctx_name *v;
-	size_t n;
-};
-int planctx_names_build(const Cairn__Store__Snapshot *s, struct planctx_names *out);
-const char *planctx_names_get(const struct planctx_names *nm, const char *host);
-void planctx_names_free(struct planctx_names *nm);
-/* Application of id, or NULL. */
-const Cairn__Store__App *planctx_app(const Cairn__Store__Snapshot *s, const char *id);
-
 /* --app: resolves the application once the snapshot is there. Returns 0
  * (also without --app) or the exit code (message printed: 3 not found). */
 int planctx_app_filter(struct planctx *p);
 /* Whether a row of host_or_app (an agent id or app id; app_id: the host's
  * application, may be NULL) passes --app. */
 bool planctx_keep(const struct planctx *p, const char *target, const char *app_id);
+/* Removes the --app-filtered entries of a JSON array of rows (objects with
+ * target_key, and app_key when not NULL). */
+void planctx_keep_json(const struct planctx *p, json_t *rows, const char *target_key,
+		       const char *app_key);
 
 /* Resolves what a person typed to a host id (hex) or app id in p->snap:
  * host by id/prefix/name, else app by id/name. *is_app tells which. Prints an

@@ -11,6 +11,7 @@
 #include "csv.h"
 #include "depmap.h"
 #include "export.h"
+#include "read.h"
 
 #include "dot.h"
 #include "pbjson.h"
@@ -901,7 +902,37 @@ int export_dot(const struct export_input *in, FILE *f, struct errbuf *eb)
 	if (export_index_build(in, &ix))
 		return errbuf_set(eb, -ENOMEM, "dot export: out of memory");
 	struct dot_opts o = { wave_label, &ix };
-	int rc = dot_write(f, &view, m->host_edges, m->n_host_edges, NULL, &o);
+	/* without shared infrastructure: its nodes and every edge touching one */
+	bool *keep = NULL;
+	Cairn__Store__MapEdge **edges = m->host_edges;
+	size_t ne = m->n_host_edges;
+	if (in->without_infra) {
+		keep = calloc(m->n_nodes + 1, sizeof(bool));
+		edges = calloc(ne + 1, sizeof(*edges));
+		if (!keep || !edges) {
+			free(keep);
+			free(edges);
+			export_index_free(&ix);
+			return errbuf_set(eb, -ENOMEM, "dot export: out of memory");
+		}
+		struct read_nodes rn = { 0 };
+		read_nodes_index(&rn, m);
+		for (size_t i = 0; i < m->n_nodes; i++)
+			keep[i] = !m->nodes[i]->infrastructure;
+		ne = 0;
+		for (size_t i = 0; i < m->n_host_edges; i++) {
+			const Cairn__Store__MapNode *a = read_nodes_get(&rn, m->host_edges[i]->from);
+			const Cairn__Store__MapNode *b = read_nodes_get(&rn, m->host_edges[i]->to);
+			if (!(a && a->infrastructure) && !(b && b->infrastructure))
+				edges[ne++] = m->host_edges[i];
+		}
+		read_nodes_free(&rn);
+	}
+	int rc = dot_write(f, &view, edges, ne, keep, &o);
+	if (in->without_infra) {
+		free(keep);
+		free(edges);
+	}
 	export_index_free(&ix);
 	if (rc == -ENOMEM)
 		return errbuf_set(eb, rc, "dot export: out of memory");

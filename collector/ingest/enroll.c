@@ -12,17 +12,6 @@
 #include "log.h"
 #include "store.h"
 
-const char *enroll_state_name(Cairn__Store__EnrollState s)
-{
-	switch (s) {
-	case CAIRN__STORE__ENROLL_STATE__PENDING: return "pending";
-	case CAIRN__STORE__ENROLL_STATE__ACCEPTED: return "accepted";
-	case CAIRN__STORE__ENROLL_STATE__REJECTED: return "rejected";
-	case CAIRN__STORE__ENROLL_STATE__REVOKED: return "revoked";
-	default: return "unknown";
-	}
-}
-
 const char *enroll_action_name(enum enroll_action a)
 {
 	switch (a) {
@@ -206,7 +195,7 @@ int enroll_decide(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id
 		    from != CAIRN__STORE__ENROLL_STATE__PENDING) {
 			cairn__store__agent__free_unpacked(a, NULL);
 			return errbuf_set(eb, -EINVAL, "agent %s is %s, not accepted: nothing to revoke",
-					  hex, enroll_state_name(from));
+					  hex, store_enroll_state_name(from));
 		}
 		to = CAIRN__STORE__ENROLL_STATE__REVOKED;
 		break;
@@ -219,8 +208,8 @@ int enroll_decide(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id
 		a->enroll_via = (char *)"explicit";
 	rc = store_agent_put(txn, env, a);
 	char detail[160];
-	snprintf(detail, sizeof(detail), "%s -> %s, hostname '%s'", enroll_state_name(from),
-		 enroll_state_name(to), a->hostname ? a->hostname : "");
+	snprintf(detail, sizeof(detail), "%s -> %s, hostname '%s'", store_enroll_state_name(from),
+		 store_enroll_state_name(to), a->hostname ? a->hostname : "");
 	a->decided_by = saved_by;
 	a->enroll_via = saved_via;
 	cairn__store__agent__free_unpacked(a, NULL);

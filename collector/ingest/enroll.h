@@ -62,6 +62,4 @@ int enroll_decide(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id
 int enroll_find(MDB_txn *txn, const struct db_env *env, const char *needle,
 		uint8_t agent_id[static 32], struct errbuf *eb);
 
-const char *enroll_state_name(Cairn__Store__EnrollState s);
-
 #endif

@@ -29,6 +29,7 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_SNAPSHOTS] = "snapshots",
 	[STORE_HEALTH] = "health",
 	[STORE_AGENT_NAMES] = "agent_names",
+	[STORE_TOKENS] = "tokens",
 };
 
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
@@ -138,4 +139,15 @@ int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__
 	db_key_init(&k);
 	db_key_bytes(&k, a->agent_id.data, 32);
 	return store_put_msg(txn, env->dbi[STORE_AGENTS], &k, &a->base);
+}
+
+const char *store_enroll_state_name(Cairn__Store__EnrollState s)
+{
+	switch (s) {
+	case CAIRN__STORE__ENROLL_STATE__PENDING: return "pending";
+	case CAIRN__STORE__ENROLL_STATE__ACCEPTED: return "accepted";
+	case CAIRN__STORE__ENROLL_STATE__REJECTED: return "rejected";
+	case CAIRN__STORE__ENROLL_STATE__REVOKED: return "revoked";
+	default: return "unknown";
+	}
 }

@@ -24,6 +24,7 @@
  *   snapshots        version(u64)                               store.Snapshot
  *   health           agent_id(32)                               cairn.CollectorHealth (latest)
  *   agent_names      lower(hostname) | 0x00 | agent_id(32)      empty (index: hostname claimed in AUTH)
+ *   tokens           hash(32) of the bearer token               store.ApiToken (web console and API)
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -57,6 +58,7 @@ enum store_db {
 	STORE_SNAPSHOTS,
 	STORE_HEALTH,
 	STORE_AGENT_NAMES,
+	STORE_TOKENS,
 	STORE_NDBS
 };
 
@@ -90,5 +92,8 @@ int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
 int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		     Cairn__Store__Agent **out);
 int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
+
+/* "pending", "accepted", "rejected", "revoked" ("unknown" otherwise). */
+const char *store_enroll_state_name(Cairn__Store__EnrollState s);
 
 #endif

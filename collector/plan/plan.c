@@ -348,7 +348,7 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 	size_t nhost_r = snap->n_readiness;
 	if (!rc && !(byhost = malloc((nhost_r + 1) * sizeof(*byhost))))
 		rc = -ENOMEM;
-	if (!rc) {
+	if (!rc && nhost_r) { /* none yet: readiness is NULL (memcpy's UB) */
 		memcpy(byhost, snap->readiness, nhost_r * sizeof(*byhost));
 		qsort(byhost, nhost_r, sizeof(*byhost), cmp_readiness);
 	}

@@ -331,3 +331,92 @@ int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
 	db_read_end(env, txn);
 	return snapshot_refresh(env, &o, out, eb);
 }
+
+/* ---- lookups in a snapshot ---- */
+
+const Cairn__Store__Readiness *snapshot_readiness(const Cairn__Store__Snapshot *s, const char *target)
+{
+	for (size_t i = 0; i < s->n_readiness; i++)
+		if (!strcmp(s->readiness[i]->target, target))
+			return s->readiness[i];
+	return NULL;
+}
+
+const Cairn__Store__Sizing *snapshot_sizing(const Cairn__Store__Snapshot *s, const char *host)
+{
+	for (size_t i = 0; i < s->n_sizing; i++)
+		if (!strcmp(s->sizing[i]->host, host))
+			return s->sizing[i];
+	return NULL;
+}
+
+const char *snapshot_host_name(const Cairn__Store__Snapshot *s, const char *host)
+{
+	const Cairn__Store__Readiness *r = snapshot_readiness(s, host);
+	if (r && *r->name)
+		return r->name;
+	for (size_t i = 0; s->map && i < s->map->n_nodes; i++)
+		if (!strcmp(s->map->nodes[i]->id, host) && *s->map->nodes[i]->name)
+			return s->map->nodes[i]->name;
+	return host;
+}
+
+struct snapshot_name {
+	const char *id, *name;
+	int rank; /* 0: readiness name, 1: map node name; the lower wins */
+};
+
+static int cmp_name(const void *x, const void *y)
+{
+	const struct snapshot_name *a = x, *b = y;
+	int c = strcmp(a->id, b->id);
+	return c ? c : a->rank - b->rank;
+}
+
+int snapshot_names_build(const Cairn__Store__Snapshot *s, struct snapshot_names *out)
+{
+	size_t nodes = s->map ? s->map->n_nodes : 0;
+	out->n = 0;
+	out->v = malloc((s->n_readiness + nodes + 1) * sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_readiness; i++)
+		if (*s->readiness[i]->name)
+			out->v[out->n++] = (struct snapshot_name){ s->readiness[i]->target,
+								  s->readiness[i]->name, 0 };
+	for (size_t i = 0; i < nodes; i++)
+		if (*s->map->nodes[i]->name)
+			out->v[out->n++] = (struct snapshot_name){ s->map->nodes[i]->id,
+								  s->map->nodes[i]->name, 1 };
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_name);
+	return 0;
+}
+
+const char *snapshot_names_get(const struct snapshot_names *nm, const char *host)
+{
+	size_t lo = 0, hi = nm->n;
+	while (lo < hi) { /* first entry with id >= host */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(nm->v[mid].id, host) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nm->n && !strcmp(nm->v[lo].id, host) ? nm->v[lo].name : host;
+}
+
+void snapshot_names_free(struct snapshot_names *nm)
+{
+	free(nm->v);
+	nm->v = NULL;
+	nm->n = 0;
+}
+
+const Cairn__Store__App *snapshot_app(const Cairn__Store__Snapshot *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_apps; i++)
+		if (!strcmp(s->apps[i]->id, id))
+			return s->apps[i];
+	return NULL;
+}

@@ -76,4 +76,24 @@ int snapshot_refresh_if_stale(struct db_env *env, int64_t now_ms, bool *refreshe
 int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
 		 Cairn__Store__Snapshot **out, struct errbuf *eb);
 
+/* Readiness entry / sizing entry for a target id in a snapshot, or NULL. */
+const Cairn__Store__Readiness *snapshot_readiness(const Cairn__Store__Snapshot *s, const char *target);
+const Cairn__Store__Sizing *snapshot_sizing(const Cairn__Store__Snapshot *s, const char *host);
+/* Name of a host id in the snapshot's map (or the id prefix). */
+const char *snapshot_host_name(const Cairn__Store__Snapshot *s, const char *host);
+/* Host id -> the name snapshot_host_name gives, for every host of a snapshot
+ * at once: per-host tables look names up here in O(log n) (a linear
+ * snapshot_host_name per row is quadratic at 10,000 hosts). The names point
+ * into the snapshot, valid while it is. */
+struct snapshot_names {
+	struct snapshot_name *v;
+	size_t n;
+};
+int snapshot_names_build(const Cairn__Store__Snapshot *s, struct snapshot_names *out);
+const char *snapshot_names_get(const struct snapshot_names *nm, const char *host);
+void snapshot_names_free(struct snapshot_names *nm);
+/* Application of id, or NULL. */
+const Cairn__Store__App *snapshot_app(const Cairn__Store__Snapshot *s, const char *id);
+
+
 #endif

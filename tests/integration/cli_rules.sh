@@ -76,9 +76,12 @@ expect_rc 0 "hosts --sort bogus" hosts --sort bogus
 grep -q "no column 'bogus'" "$tmp/err" || fail "--sort of an unknown column is not reported"
 
 # filters: --app, --until
-expect_rc 0 "cost --app shop" cost --app shop
-awk '/^HOST /{f=1;next} f&&NF==0{exit} f{print $2}' "$tmp/out" | sort -u >"$tmp/apps"
-[ "$(cat "$tmp/apps")" = "shop" ] || fail "cost --app shop shows other applications: $(cat "$tmp/apps" | tr '\n' ' ')"
+expect_rc 0 "sizing --app shop --json" sizing --app shop --json
+napp=$(python3 -c "import json,sys; print(len(json.load(open('$tmp/out'))['sizing']))")
+expect_rc 0 "sizing --json" sizing --json
+nall=$(python3 -c "import json,sys; print(len(json.load(open('$tmp/out'))['sizing']))")
+[ "$napp" -ge 5 ] && [ "$napp" -lt "$nall" ] || fail "sizing --app shop: $napp of $nall hosts"
+expect_rc 2 "cost --app is refused, not ignored" cost --app shop
 expect_rc 3 "sizing --app of an unknown application" sizing --app no-such
 expect_rc 0 "hosts --app shop" hosts --app shop --wide
 [ "$(sed -n '2,$p' "$tmp/out" | awk '{print $NF}' | sort -u)" = "shop" ] ||

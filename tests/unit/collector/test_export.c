@@ -347,19 +347,19 @@ Test(export, ads_unknown_values_are_empty)
 	free(buf);
 }
 
-/* The name index the per-host tables use gives what planctx_host_name gives. */
-Test(export, planctx_names_match_host_name)
+/* The name index the per-host tables use gives what snapshot_host_name gives. */
+Test(export, snapshot_names_match_host_name)
 {
-	struct planctx_names nm;
-	cr_assert_eq(planctx_names_build(snap, &nm), 0);
+	struct snapshot_names nm;
+	cr_assert_eq(snapshot_names_build(snap, &nm), 0);
 	const char *ids[] = { es.hosts[0].id, es.hosts[1].id, es.hosts[2].id, "ext:192.0.2.53:53",
 			      "no-such-host" };
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-		cr_expect_str_eq(planctx_names_get(&nm, ids[i]), planctx_host_name(snap, ids[i]),
+		cr_expect_str_eq(snapshot_names_get(&nm, ids[i]), snapshot_host_name(snap, ids[i]),
 				 "%s", ids[i]);
-	cr_expect_str_eq(planctx_names_get(&nm, "ext:192.0.2.53:53"), "dns \"resolver\" 192.0.2.53");
-	cr_expect_str_neq(planctx_names_get(&nm, es.hosts[0].id), es.hosts[0].id);
-	planctx_names_free(&nm);
+	cr_expect_str_eq(snapshot_names_get(&nm, "ext:192.0.2.53:53"), "dns \"resolver\" 192.0.2.53");
+	cr_expect_str_neq(snapshot_names_get(&nm, es.hosts[0].id), es.hosts[0].id);
+	snapshot_names_free(&nm);
 }
 
 Test(export, json_golden)
