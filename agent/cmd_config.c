@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "config.h"
+#include "daemon.h"
 
 static void check_usage(FILE *f)
 {
@@ -27,32 +28,62 @@ static int load(struct cli *cli, void *cfg, config_report_fn report, void *arg)
 	return cli_agent_config_report(cli, cfg, report, arg);
 }
 
-static int validate(const void *cfg, struct errbuf *eb)
+static int check(const void *cfg, config_report_fn report, void *arg)
 {
-	return config_agent_validate(cfg, eb);
+	return config_agent_check(cfg, report, arg);
+}
+
+/* What 'cairn-agent run' will find on this machine. */
+static int meaning(const struct cli *cli, const void *config, config_report_fn report, void *arg)
+{
+	(void)cli;
+	const struct agent_config *cfg = config;
+	int n = 0;
+	if (cfg->collector[0] && !cfg->collector_key[0]) {
+		report("collector is set but collector_key is not: the agent cannot verify the "
+		       "collector and will not connect (copy the key from 'cairn-collector key "
+		       "show')",
+		       arg);
+		n++;
+	}
+	if (!cfg->collector[0] && cfg->collector_key[0]) {
+		report("collector_key is set but collector is not: set collector = host:port", arg);
+		n++;
+	}
+	if (cfg->enroll_token_file[0])
+		n += checkconf_readable_file("enroll_token_file", cfg->enroll_token_file, report,
+					     arg);
+	if (cfg->root[0] == '/')
+		n += checkconf_directory("root", cfg->root, true, report, arg);
+	if (cfg->state_dir[0]) {
+		int bad = checkconf_directory("state_dir", cfg->state_dir, false, report, arg);
+		n += bad;
+		if (!bad)
+			n += checkconf_key_file(cfg->state_dir, DAEMON_KEY_FILE, report, arg);
+	}
+	return n;
 }
 
 /* What a valid file still lacks for 'cairn-agent run', and secrets others can read. */
 static void warnings(const struct cli *cli, const void *config, json_t *out)
 {
 	const struct agent_config *cfg = config;
-	if (!cfg->collector[0])
-		json_array_append_new(out, json_string("collector is not set: 'cairn-agent run' "
-						       "needs it (host:port)"));
-	if (!cfg->collector_key[0])
-		json_array_append_new(out, json_string("collector_key is not set: 'cairn-agent "
-						       "run' needs it (from 'cairn-collector key "
-						       "show')"));
+	if (!cfg->collector[0] && !cfg->collector_key[0])
+		json_array_append_new(out, json_string("collector and collector_key are not set: "
+						       "'cairn-agent collect' works, 'cairn-agent "
+						       "run' needs both"));
 	struct stat fst;
 	if (cfg->enroll_token[0] && cli->config_used[0] && !stat(cli->config_used, &fst) &&
 	    (fst.st_mode & 004))
 		json_array_append_new(out, json_sprintf("%s holds enroll_token and is readable by "
 							"everyone: chmod 640 %s",
 							cli->config_used, cli->config_used));
-	if (cfg->enroll_token_file[0] && access(cfg->enroll_token_file, R_OK))
-		json_array_append_new(out, json_sprintf("enroll_token_file %s is not readable "
-							"by this user: %s",
-							cfg->enroll_token_file, strerror(errno)));
+	if (cfg->enroll_token_file[0] && !stat(cfg->enroll_token_file, &fst) &&
+	    (fst.st_mode & 004))
+		json_array_append_new(out, json_sprintf("enroll_token_file %s is readable by "
+							"everyone: chmod 640 %s",
+							cfg->enroll_token_file,
+							cfg->enroll_token_file));
 }
 
 static void dump(const void *cfg, FILE *f)
@@ -84,7 +115,8 @@ int check_config_main(int argc, char *argv[])
 		.usage = check_usage,
 		.cfg = &cfg,
 		.load = load,
-		.validate = validate,
+		.check = check,
+		.meaning = meaning,
 		.warnings = warnings,
 		.dump = dump,
 		.summary = summary,

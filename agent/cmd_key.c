@@ -62,8 +62,8 @@ static int key_command_start(int argc, char *argv[], const struct cli_extra *ext
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli->nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli->prog, cli->args[0]);
-		usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cli->prog, cli->args[0]);
+		cli_try_help(cli->prog);
 		return 2;
 	}
 	struct agent_config cfg;

@@ -24,8 +24,8 @@ int run_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
-		run_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cli.prog, cli.args[0]);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	struct agent_config cfg;

@@ -106,10 +106,22 @@ static bool has_prefix(const char *s, const char *prefix)
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
-enum interp { I_NONE, I_JAVA, I_PYTHON, I_NODE, I_RUBY, I_PHP, I_PERL };
+enum interp { I_NONE, I_JAVA, I_PYTHON, I_NODE, I_RUBY, I_PHP, I_PERL, I_SHELL };
+
+static const char *const shells[] = { "sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", NULL };
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
 
 static enum interp interpreter_of(const char *base)
 {
+	if (in_list(base, shells))
+		return I_SHELL;
 	if (!strcmp(base, "java"))
 		return I_JAVA;
 	if (has_prefix(base, "python") || has_prefix(base, "pypy"))
@@ -125,14 +137,6 @@ static enum interp interpreter_of(const char *base)
 	return I_NONE;
 }
 
-static bool in_list(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(s, *list))
-			return true;
-	return false;
-}
-
 /* Options of each interpreter that take the next argument as their value. */
 static const char *const java_value_opts[] = { "-cp", "-classpath", "--class-path", "-p",
 	"--module-path", "--add-opens", "--add-exports", "--add-modules", "--add-reads",
@@ -144,58 +148,187 @@ static const char *const node_value_opts[] = { "-r", "--require", "--loader", "-
 static const char *const ruby_value_opts[] = { "-r", "-I", "-C", "-E", "--encoding", NULL };
 static const char *const php_value_opts[] = { "-c", "-d", "-z", "-S", "-t", NULL };
 static const char *const perl_value_opts[] = { "-I", "-M", "-m", "-x", NULL };
+static const char *const shell_value_opts[] = { "-o", "-O", "+O", "--rcfile", "--init-file",
+	NULL };
 
-/* The "what it runs" part for an interpreter, or "" (fills tgt). */
-static void interpreter_target(enum interp in, char *const *args, size_t nargs, char *tgt,
-			       size_t n)
+/* The "what it runs" part for an interpreter, or "" (fills tgt). Returns
+ * the index of the first argument after it (nargs when there is none, or
+ * when what it runs is inline code, which takes no subcommand). */
+static size_t interpreter_target(enum interp in, char *const *args, size_t nargs, char *tgt,
+				 size_t n)
 {
 	const char *const *value_opts = in == I_JAVA ? java_value_opts
 		: in == I_PYTHON ? python_value_opts
 		: in == I_NODE ? node_value_opts
 		: in == I_RUBY ? ruby_value_opts
-		: in == I_PHP ? php_value_opts : perl_value_opts;
+		: in == I_PHP ? php_value_opts
+		: in == I_SHELL ? shell_value_opts : perl_value_opts;
 	tgt[0] = '\0';
 	for (size_t i = 1; i < nargs; i++) {
 		const char *a = args[i];
 		if (!strcmp(a, "--")) {
 			if (i + 1 < nargs)
 				str_copy(tgt, args[i + 1], n);
-			return;
+			return i + 2;
 		}
 		if (in == I_JAVA) {
 			if (!strcmp(a, "-jar") || !strcmp(a, "-m") || !strcmp(a, "--module")) {
 				if (i + 1 < nargs)
 					str_copy(tgt, args[i + 1], n);
-				return;
+				return i + 2;
 			}
 			if (has_prefix(a, "--module=")) {
 				str_copy(tgt, a + 9, n);
-				return;
+				return i + 1;
 			}
 		}
 		if (in == I_PYTHON && (!strcmp(a, "-m") || has_prefix(a, "-m"))) {
 			const char *mod = a[2] ? a + 2 : (i + 1 < nargs ? args[i + 1] : "");
 			snprintf(tgt, n, "-m %s", mod);
-			return;
+			return a[2] ? i + 1 : i + 2;
 		}
+		if (in == I_SHELL && !strcmp(a, "-c"))
+			return nargs; /* inline command: the shell is all one can name */
 		if ((in == I_PYTHON && !strcmp(a, "-c")) ||
 		    ((in == I_NODE || in == I_RUBY || in == I_PERL) &&
 		     (!strcmp(a, "-e") || !strcmp(a, "--eval"))) ||
 		    (in == I_PHP && !strcmp(a, "-r"))) {
 			str_copy(tgt, a, n);
-			return;
+			return nargs;
 		}
 		if (in == I_PHP && !strcmp(a, "-f")) {
 			if (i + 1 < nargs)
 				str_copy(tgt, args[i + 1], n);
-			return;
+			return i + 2;
 		}
-		if (a[0] == '-' || a[0] == '@') {
+		if (a[0] == '-' || a[0] == '@' || (in == I_SHELL && a[0] == '+')) {
 			if (in_list(a, value_opts))
 				i++;
 			continue;
 		}
 		str_copy(tgt, a, n);
+		return i + 1;
+	}
+	return nargs;
+}
+
+/* A subcommand, role or app name: starts with a letter, then letters,
+ * digits and "_.:-", at most 64 bytes. Paths, numbers, addresses, URLs and
+ * key=value settings are not: they are per-instance values that may change
+ * at a restart (a port, a temp file, a date). */
+static bool is_word(const char *a)
+{
+	if (!((a[0] >= 'a' && a[0] <= 'z') || (a[0] >= 'A' && a[0] <= 'Z')))
+		return false;
+	size_t len = 0;
+	for (const char *c = a; *c; c++, len++) {
+		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			  (*c >= '0' && *c <= '9') || *c == '_' || *c == '.' || *c == ':' ||
+			  *c == '-';
+		if (!ok || len >= 64)
+			return false;
+	}
+	return true;
+}
+
+/* The dispatcher rule: scripts such as `services.py billing`, `manage.py
+ * runserver`, `artisan queue:work` or `run.sh worker` are different
+ * programs per first argument. Returns the first non-option argument from
+ * args[from] on when it is a word (see is_word), or NULL. Option values that
+ * are not words (`--port 8000 billing`) are skipped; a word right after an
+ * option (`-A proj worker`) cannot be told from a subcommand and is taken:
+ * either way it is stable across restarts and tells programs apart. */
+static const char *dispatcher_subcommand(char *const *args, size_t nargs, size_t from)
+{
+	bool after_option = false;
+	for (size_t i = from; i < nargs; i++) {
+		const char *a = args[i];
+		if (!strcmp(a, "--"))
+			return i + 1 < nargs && is_word(args[i + 1]) ? args[i + 1] : NULL;
+		if (a[0] == '-') {
+			after_option = !strchr(a, '=');
+			continue;
+		}
+		if (is_word(a))
+			return a;
+		if (!after_option)
+			return NULL; /* a file, number or address as the argument: no dispatcher */
+		after_option = false;
+	}
+	return NULL;
+}
+
+/* --------------------------------------------------- python app servers */
+
+/* gunicorn's and uWSGI's options that take a value, so that the value is
+ * not mistaken for the application. */
+static const char *const gunicorn_value_opts[] = { "-c", "--config", "-b", "--bind", "-w",
+	"--workers", "-k", "--worker-class", "--threads", "--chdir", "--access-logfile",
+	"--error-logfile", "--log-file", "--log-level", "-t", "--timeout", "--graceful-timeout",
+	"--keep-alive", "-p", "--pid", "-u", "--user", "-g", "--group", "-n", "--name",
+	"--max-requests", "--max-requests-jitter", "--worker-connections", "--log-config", "-e",
+	"--env", "--forwarded-allow-ips", "--pythonpath", "--umask", "--backlog",
+	"--worker-tmp-dir", "--access-logformat", "--certfile", "--keyfile", "--statsd-host",
+	NULL };
+static const char *const uwsgi_app_opts[] = { "--module", "-w", "--wsgi", "--wsgi-file",
+	"--file", "--mount", "--ini", "--yaml", "-y", "--xml", "-x", "--json", "-j", NULL };
+
+enum app_server { AS_NONE, AS_GUNICORN, AS_UWSGI };
+
+static enum app_server app_server_of(const char *name)
+{
+	const char *b = base_name(name);
+	if (!strcmp(b, "gunicorn") || !strcmp(b, "gunicorn3") || !strcmp(b, "-m gunicorn"))
+		return AS_GUNICORN;
+	if (!strcmp(b, "uwsgi") || has_prefix(b, "uwsgi-") || has_prefix(b, "uWSGI"))
+		return AS_UWSGI;
+	return AS_NONE;
+}
+
+/* The application an app server runs: gunicorn's positional APP_MODULE
+ * ("myapp.wsgi:application"), or the "[...]" of its rewritten title
+ * ("gunicorn: worker [myapp.wsgi:application]"); uWSGI's --module, --wsgi-file
+ * or config file (--ini ...). "" when none is given. */
+static void app_server_app(enum app_server as, char *const *args, size_t nargs, size_t from,
+			   char *app, size_t n)
+{
+	app[0] = '\0';
+	if (nargs && strchr(args[0], '[')) {
+		const char *open = strchr(args[0], '[');
+		size_t len = strcspn(open + 1, "]");
+		if (open[1 + len] == ']' && len && len < n) {
+			memcpy(app, open + 1, len);
+			app[len] = '\0';
+			return;
+		}
+	}
+	for (size_t i = from; i < nargs; i++) {
+		const char *a = args[i];
+		if (as == AS_UWSGI) {
+			for (const char *const *o = uwsgi_app_opts; *o; o++) {
+				size_t ol = strlen(*o);
+				if (!strncmp(a, *o, ol) && a[ol] == '=') {
+					str_copy(app, a + ol + 1, n);
+					return;
+				}
+			}
+			if (in_list(a, uwsgi_app_opts)) {
+				if (i + 1 < nargs)
+					str_copy(app, args[i + 1], n);
+				return;
+			}
+			if (a[0] != '-' && (i == from || args[i - 1][0] != '-')) {
+				str_copy(app, a, n); /* `uwsgi app.ini` */
+				return;
+			}
+			continue;
+		}
+		if (a[0] == '-') {
+			if (in_list(a, gunicorn_value_opts))
+				i++;
+			continue;
+		}
+		str_copy(app, a, n);
 		return;
 	}
 }
@@ -253,27 +386,55 @@ void collect_proc_identity(const char *exe, const char *comm, const char *argv, 
 		str_copy(first, args[0], sizeof(first));
 		first[strcspn(first, " :")] = '\0';
 		const char *invoked = base_name(first);
-		if (*invoked && strcmp(invoked, base) && interpreter_of(invoked) == I_NONE &&
+		/* python3.11 started as "python3" keeps its exact name; busybox
+		 * started as "sh" is the shell. */
+		if (*invoked && strcmp(invoked, base) &&
+		    (interpreter_of(invoked) == I_NONE || interpreter_of(base) == I_NONE) &&
 		    !strncmp(invoked, comm, strlen(comm)))
 			str_copy(base, invoked, sizeof(base));
 	}
 
 	enum interp in = interpreter_of(base);
 	char target[PROC_IDENTITY_MAX] = "";
+	const char *subcommand = NULL;
+	size_t next = 1;
+	if (in != I_NONE && nargs)
+		next = interpreter_target(in, args, nargs, target, sizeof(target));
+	/* An app server is named by the application it serves, the same
+	 * whether or not it rewrote its title and whichever python runs it. */
+	char title[256] = "";
+	if (nargs) {
+		str_copy(title, args[0], sizeof(title));
+		title[strcspn(title, " :")] = '\0';
+	}
+	enum app_server as = app_server_of(base);
+	if (as == AS_NONE)
+		as = app_server_of(title);
+	if (as == AS_NONE && target[0])
+		as = app_server_of(target);
+	if (as != AS_NONE) {
+		char app[PROC_IDENTITY_MAX] = "";
+		app_server_app(as, args, nargs, target[0] ? next : 1, app, sizeof(app));
+		char tmp[PROC_IDENTITY_MAX * 2];
+		snprintf(tmp, sizeof(tmp), "%s%s%s", as == AS_GUNICORN ? "gunicorn" : "uwsgi",
+			 app[0] ? " " : "", app);
+		pbjson_utf8_sanitize(out, n, tmp, strlen(tmp));
+		return;
+	}
 	if (in != I_NONE && nargs) {
-		interpreter_target(in, args, nargs, target, sizeof(target));
-		if (!target[0] && args[0][0]) {
+		if (target[0] && in != I_JAVA && in != I_NODE)
+			subcommand = dispatcher_subcommand(args, nargs, next);
+		if (!target[0] && args[0][0] && in != I_SHELL) {
 			/* A rewritten process title ("puma 6.4 (tcp://...)") names the app. */
-			char title[256];
-			str_copy(title, args[0], sizeof(title));
-			title[strcspn(title, " :")] = '\0';
 			const char *tb = base_name(title);
 			if (*tb && interpreter_of(tb) == I_NONE)
 				str_copy(target, tb, sizeof(target));
 		}
 	}
 	char tmp[PROC_IDENTITY_MAX * 2];
-	if (target[0])
+	if (target[0] && subcommand)
+		snprintf(tmp, sizeof(tmp), "%s %s %s", base, target, subcommand);
+	else if (target[0])
 		snprintf(tmp, sizeof(tmp), "%s %s", base, target);
 	else
 		str_copy(tmp, base, sizeof(tmp));

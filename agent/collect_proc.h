@@ -48,9 +48,11 @@ struct proc_info {
 int collect_proc_info_read(struct collect_ctx *ctx, uint32_t pid, struct proc_info *out);
 
 /* Restart-stable identity of a program: the exe basename ("nginx"), and for
- * interpreters (java, python, node, ruby, php, perl) also what they run:
- * "java org.example.Main", "java app.jar", "python3 -m celery",
- * "python3 /srv/app/manage.py", "node server.js". exe may be "" (unreadable),
+ * interpreters (java, python, node, ruby, php, perl, shells) also what they
+ * run: "java org.example.Main", "java app.jar", "node server.js",
+ * "python3 /srv/app/manage.py runserver" (a dispatcher script's first word
+ * argument is part of it), "gunicorn shop.wsgi:application" (app servers
+ * are named by their app); docs/inventory.md has the rule. exe may be "" (unreadable),
  * then argv[0] and finally comm name it. argv is the raw NUL-separated
  * /proc/<pid>/cmdline (argv_len bytes). Always NUL-terminates out. */
 void collect_proc_identity(const char *exe, const char *comm, const char *argv, size_t argv_len,

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cairn-config.h"
 #if CAIRN_PORTABLE
 #include <nss.h>
@@ -72,7 +73,7 @@ int main(int argc, char *argv[])
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].main(argc - 1, argv + 1);
-	fprintf(stderr, "cairn-agent: unknown command '%s'\n\n", argv[1]);
-	agent_usage(stderr);
+	fprintf(stderr, "cairn-agent: unknown command '%s'\n", argv[1]);
+	cli_try_help("cairn-agent");
 	return 2;
 }

@@ -14,6 +14,7 @@
 #define CAIRN_CHECKCONF_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -26,6 +27,15 @@ struct checkconf_program {
 	/* cli_*_config_report: returns the number of errors or a negative errno. */
 	int (*load)(struct cli *cli, void *cfg, config_report_fn report, void *arg);
 	int (*validate)(const void *cfg, struct errbuf *eb);
+	/* Optional, preferred to validate: reports every cross-key problem and
+	 * returns how many (config_*_check). */
+	int (*check)(const void *cfg, config_report_fn report, void *arg);
+	/* Optional: what the configuration means on this machine (files it
+	 * names exist and are readable, a collector comes with its key, ...);
+	 * reports every problem, returns how many. Runs after load and check,
+	 * also when they found errors, so that one run shows all of them. */
+	int (*meaning)(const struct cli *cli, const void *cfg, config_report_fn report,
+		       void *arg);
 	/* Appends warning strings for a valid configuration; NULL when the
 	 * program has none (its --json output then has no "warnings"). */
 	void (*warnings)(const struct cli *cli, const void *cfg, json_t *warnings);
@@ -36,5 +46,19 @@ struct checkconf_program {
 
 /* Runs check-config; returns the exit code (0 valid, 2 on any error). */
 int checkconf_main(const struct checkconf_program *p, int argc, char *argv[]);
+
+/* Checks for meaning callbacks; each reports "KEY: PATH ..." through report
+ * and returns the number of problems (0 or 1).
+ * A file the program must read: exists, is a regular file, is readable by
+ * this user and not empty. */
+int checkconf_readable_file(const char *key, const char *path, config_report_fn report,
+			    void *arg);
+/* A directory: missing is a problem only when must_exist. */
+int checkconf_directory(const char *key, const char *path, bool must_exist,
+			config_report_fn report, void *arg);
+/* DIR/NAME holds a secret key: when it exists it must load (regular file,
+ * not readable by group or others, readable by this user, well-formed). A
+ * missing key is created at the first start and is no problem. */
+int checkconf_key_file(const char *dir, const char *name, config_report_fn report, void *arg);
 
 #endif

@@ -17,6 +17,7 @@ static const struct option common_long[] = {
 	{ "state-dir", required_argument, NULL, CLI_OPT_STATE_DIR },
 	{ "json", no_argument, NULL, CLI_OPT_JSON },
 	{ "wide", no_argument, NULL, CLI_OPT_WIDE },
+	{ "sort", required_argument, NULL, CLI_OPT_SORT },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -28,6 +29,7 @@ void cli_usage_common(FILE *f)
 		   "  -o, --option KEY=VAL  set a configuration key (repeatable)\n"
 		   "      --json            machine-readable output\n"
 		   "      --wide            tables with every cell whole (default: fit 100 columns)\n"
+		   "      --sort COLUMN     order table rows by COLUMN (cairn-collector; numbers by value)\n"
 		   "  -h, --help            show this help\n");
 }
 
@@ -90,31 +92,40 @@ int cli_parse(struct cli *cli, const char *prog_name, int argc, char *argv[],
 		case CLI_OPT_WIDE:
 			cli->wide = true;
 			break;
+		case CLI_OPT_SORT:
+			if (strcmp(prog_name, "cairn-collector")) {
+				/* the agent prints no tables to order: refuse, not ignore */
+				fprintf(stderr, "%s: unknown option '--sort'\n", cli->prog);
+				cli_try_help(cli->prog);
+				rc = 2;
+				goto out;
+			}
+			cli->sort = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			rc = 0;
 			goto out;
 		case '?':
 			if (optopt && optopt < 0x100)
-				fprintf(stderr, "%s: unknown option '-%c'\n\n", cli->prog, optopt);
+				fprintf(stderr, "%s: unknown option '-%c'\n", cli->prog, optopt);
 			else
-				fprintf(stderr, "%s: unknown option '%s'\n\n", cli->prog,
+				fprintf(stderr, "%s: unknown option '%s'\n", cli->prog,
 					argv[optind - 1]);
-			usage(stderr);
+			cli_try_help(cli->prog);
 			rc = 2;
 			goto out;
 		case ':':
-			fprintf(stderr, "%s: option '%s' needs an argument\n\n", cli->prog,
+			fprintf(stderr, "%s: option '%s' needs an argument\n", cli->prog,
 				argv[optind - 1]);
-			usage(stderr);
+			cli_try_help(cli->prog);
 			rc = 2;
 			goto out;
 		default:
 			if (extra && extra->handle && !extra->handle(opt, optarg, extra->ctx))
 				break;
-			if (!extra || !extra->handle) {
-				usage(stderr);
-			}
+			/* the handler printed what was wrong with the value */
+			cli_try_help(cli->prog);
 			rc = 2;
 			goto out;
 		}
@@ -321,4 +332,9 @@ int cli_key_load_or_create(const struct cli *cli, const char *path, struct keypa
 		return 1;
 	}
 	return 0;
+}
+
+void cli_try_help(const char *prog)
+{
+	fprintf(stderr, "Try '%s --help' for the options.\n", prog);
 }

@@ -39,6 +39,7 @@ enum {
 	CLI_OPT_STATE_DIR = 0x1000,
 	CLI_OPT_JSON,
 	CLI_OPT_WIDE,
+	CLI_OPT_SORT,
 	CLI_OPT_USER = 0x1100,
 };
 
@@ -50,6 +51,7 @@ struct cli {
 	size_t noverrides;
 	bool json;
 	bool wide;               /* --wide: tables not cut to fit 100 columns */
+	const char *sort;        /* --sort COLUMN: table rows ordered by that column */
 	char **args; /* positional arguments, after the command name */
 	int nargs;
 	char config_used[4096]; /* the file actually read ("" = defaults only) */
@@ -101,5 +103,9 @@ struct cli_extra cli_quiet_option(bool *quiet);
  * and returns exit code 1; kp holds no secret then. */
 int cli_key_load_or_create(const struct cli *cli, const char *path, struct keypair *kp,
 			   bool *created);
+
+/* After a usage error's one line ("prog: unknown option '--x'"): where the
+ * options are, instead of the whole help text. */
+void cli_try_help(const char *prog);
 
 #endif

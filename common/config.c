@@ -648,53 +648,54 @@ int config_collector_set(struct collector_config *c, const char *assignment, str
 
 /* ---- validation ------------------------------------------------------- */
 
-static int check_hostport(const char *key, const char *v, struct errbuf *eb)
+/* Reports one cross-key error; the check functions count them. */
+#define BAD(...)                                                                     \
+	do {                                                                         \
+		char msg_[512];                                                      \
+		snprintf(msg_, sizeof(msg_), __VA_ARGS__);                           \
+		report(msg_, arg);                                                   \
+		n++;                                                                 \
+	} while (0)
+
+static bool bad_hostport(const char *v)
 {
 	char host[CONFIG_STR_MAX];
 	uint16_t port;
-	if (config_split_hostport(v, host, sizeof(host), &port))
-		return errbuf_set(eb, -EINVAL,
-				  "%s: '%s' is not host:port (write IPv6 addresses as [addr]:port)",
-				  key, v);
-	return 0;
+	return config_split_hostport(v, host, sizeof(host), &port) != 0;
 }
 
-int config_agent_validate(const struct agent_config *c, struct errbuf *eb)
+#define HOSTPORT_HINT "is not host:port (write IPv6 addresses as [addr]:port)"
+
+int config_agent_check(const struct agent_config *c, config_report_fn report, void *arg)
 {
-	int rc;
-	if (c->collector[0] && (rc = check_hostport("collector", c->collector, eb)))
-		return rc;
-	if (c->collector_key[0]) {
-		uint8_t pk[KEY_PUBLIC_LEN];
-		if (keys_public_from_hex(c->collector_key, pk))
-			return errbuf_set(eb, -EINVAL,
-					  "collector_key: not a 64-digit hex public key (copy it from "
-					  "'cairn-collector key show')");
-	}
+	int n = 0;
+	if (c->collector[0] && bad_hostport(c->collector))
+		BAD("collector: '%s' " HOSTPORT_HINT, c->collector);
+	uint8_t pk[KEY_PUBLIC_LEN];
+	if (c->collector_key[0] && keys_public_from_hex(c->collector_key, pk))
+		BAD("collector_key: not a 64-digit hex public key (copy it from "
+		    "'cairn-collector key show')");
 	if (c->enroll_token[0] && c->enroll_token_file[0])
-		return errbuf_set(eb, -EINVAL,
-				  "enroll_token and enroll_token_file are both set; keep one");
+		BAD("enroll_token and enroll_token_file are both set; keep one");
 	if (!c->state_dir[0])
-		return errbuf_set(eb, -EINVAL, "state_dir: must not be empty");
+		BAD("state_dir: must not be empty");
 	if (c->root[0] != '/')
-		return errbuf_set(eb, -EINVAL, "root: '%s' must be an absolute path", c->root);
+		BAD("root: '%.200s' must be an absolute path", c->root);
 	if (c->sample_interval_ms < 10)
-		return errbuf_set(eb, -EINVAL, "sample_interval: must be at least 10ms");
+		BAD("sample_interval: must be at least 10ms");
 	if (c->report_interval_ms < c->sample_interval_ms)
-		return errbuf_set(eb, -EINVAL,
-				  "report_interval must be at least sample_interval (a report "
-				  "window holds one or more samples)");
+		BAD("report_interval must be at least sample_interval (a report window holds "
+		    "one or more samples)");
 	if (c->inventory_interval_ms < c->sample_interval_ms)
-		return errbuf_set(eb, -EINVAL,
-				  "inventory_interval must be at least sample_interval");
+		BAD("inventory_interval must be at least sample_interval");
 	if (c->spool_max < (1u << 20))
-		return errbuf_set(eb, -EINVAL, "spool_max: must be at least 1MiB");
+		BAD("spool_max: must be at least 1MiB");
 	if (c->max_inflight < 1 || c->max_inflight > 4096)
-		return errbuf_set(eb, -EINVAL, "max_inflight: must be between 1 and 4096");
+		BAD("max_inflight: must be between 1 and 4096");
 	enum log_level lvl;
 	if (log_level_parse(c->log_level, &lvl))
-		return errbuf_set(eb, -EINVAL, "log_level: '%s' is not a log level", c->log_level);
-	return 0;
+		BAD("log_level: '%s' is not a log level", c->log_level);
+	return n;
 }
 
 int config_accept_mode(const struct collector_config *c, enum accept_mode *out)
@@ -710,49 +711,70 @@ int config_accept_mode(const struct collector_config *c, enum accept_mode *out)
 	return 0;
 }
 
-int config_collector_validate(const struct collector_config *c, struct errbuf *eb)
+int config_collector_check(const struct collector_config *c, config_report_fn report,
+			   void *arg)
 {
-	int rc;
-	if ((rc = check_hostport("listen", c->listen, eb)))
-		return rc;
+	int n = 0;
+	if (bad_hostport(c->listen))
+		BAD("listen: '%s' " HOSTPORT_HINT, c->listen);
 	if (!c->state_dir[0])
-		return errbuf_set(eb, -EINVAL, "state_dir: must not be empty");
+		BAD("state_dir: must not be empty");
 	enum accept_mode mode;
 	if (config_accept_mode(c, &mode))
-		return errbuf_set(eb, -EINVAL, "accept: '%s' is not one of explicit|token|any",
-				  c->accept);
-	if (mode == ACCEPT_TOKEN && !c->enroll_token_file[0])
-		return errbuf_set(eb, -EINVAL,
-				  "accept = token needs enroll_token_file (a file holding the "
-				  "shared enrollment token)");
+		BAD("accept: '%s' is not one of explicit|token|any", c->accept);
+	else if (mode == ACCEPT_TOKEN && !c->enroll_token_file[0])
+		BAD("accept = token needs enroll_token_file (a file holding the shared "
+		    "enrollment token)");
 	if (c->max_connections < 1)
-		return errbuf_set(eb, -EINVAL, "max_connections: must be at least 1");
+		BAD("max_connections: must be at least 1");
 	if (c->retention_ms < 1000)
-		return errbuf_set(eb, -EINVAL, "retention: must be at least 1s");
+		BAD("retention: must be at least 1s");
 	if (c->retention_raw_ms < 1000)
-		return errbuf_set(eb, -EINVAL, "retention_raw: must be at least 1s");
+		BAD("retention_raw: must be at least 1s");
 	if (c->max_frame < FRAME_MAX_PREAUTH || c->max_frame > (1u << 30))
-		return errbuf_set(eb, -EINVAL, "max_frame: must be between 64KiB and 1GiB");
+		BAD("max_frame: must be between 64KiB and 1GiB");
 	if (c->max_records < 1)
-		return errbuf_set(eb, -EINVAL, "max_records: must be at least 1");
+		BAD("max_records: must be at least 1");
 	if (c->max_string < 64)
-		return errbuf_set(eb, -EINVAL, "max_string: must be at least 64");
+		BAD("max_string: must be at least 64");
 	if (c->handshake_timeout_ms < 100)
-		return errbuf_set(eb, -EINVAL, "handshake_timeout: must be at least 100ms");
+		BAD("handshake_timeout: must be at least 100ms");
 	if (c->idle_timeout_ms < 1000)
-		return errbuf_set(eb, -EINVAL, "idle_timeout: must be at least 1s");
+		BAD("idle_timeout: must be at least 1s");
 	if (c->map_size < (64u << 10))
-		return errbuf_set(eb, -EINVAL, "map_size: must be at least 64KiB");
+		BAD("map_size: must be at least 64KiB");
 	if (c->map_max < c->map_size)
-		return errbuf_set(eb, -EINVAL, "map_max: must be at least map_size");
+		BAD("map_max: must be at least map_size");
 	if (c->map_max > SIZE_MAX)
-		return errbuf_set(eb, -EINVAL, "map_max: larger than this machine's address space");
+		BAD("map_max: larger than this machine's address space");
 	if (c->commit_batches < 1)
-		return errbuf_set(eb, -EINVAL, "commit_batches: must be at least 1");
+		BAD("commit_batches: must be at least 1");
 	enum log_level lvl;
 	if (log_level_parse(c->log_level, &lvl))
-		return errbuf_set(eb, -EINVAL, "log_level: '%s' is not a log level", c->log_level);
-	return 0;
+		BAD("log_level: '%s' is not a log level", c->log_level);
+	return n;
+}
+
+#undef BAD
+
+/* The first error of a check, for the programs that stop there. */
+static void first_error(const char *msg, void *arg)
+{
+	struct errbuf *eb = arg;
+	if (!eb->msg[0])
+		errbuf_set(eb, -EINVAL, "%s", msg);
+}
+
+int config_agent_validate(const struct agent_config *c, struct errbuf *eb)
+{
+	eb->msg[0] = '\0';
+	return config_agent_check(c, first_error, eb) ? -EINVAL : 0;
+}
+
+int config_collector_validate(const struct collector_config *c, struct errbuf *eb)
+{
+	eb->msg[0] = '\0';
+	return config_collector_check(c, first_error, eb) ? -EINVAL : 0;
 }
 
 /* ---- dump ---------------------------------------------------------------- */

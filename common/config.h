@@ -95,7 +95,13 @@ int config_collector_load_report(struct collector_config *c, const char *path,
 int config_agent_set(struct agent_config *c, const char *assignment, struct errbuf *eb);
 int config_collector_set(struct collector_config *c, const char *assignment, struct errbuf *eb);
 
-/* Cross-key checks after loading (intervals ordered, key parses, ...). */
+/* Cross-key checks after loading (intervals ordered, key parses, collector
+ * with its key, ...): report(msg, arg) for every problem ("key: ..."),
+ * returns how many. */
+int config_agent_check(const struct agent_config *c, config_report_fn report, void *arg);
+int config_collector_check(const struct collector_config *c, config_report_fn report,
+			   void *arg);
+/* The same checks, stopping at the first: -EINVAL with eb set, or 0. */
 int config_agent_validate(const struct agent_config *c, struct errbuf *eb);
 int config_collector_validate(const struct collector_config *c, struct errbuf *eb);
 

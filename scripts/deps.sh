@@ -4,7 +4,7 @@
 # Build and run.
 CAIRN_BUILD_PACKAGES="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev
 libuv1-dev libsodium-dev liblmdb-dev lmdb-utils libinih-dev libjansson-dev
-libsystemd-dev clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev
+libsystemd-dev python3 clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev
 node-d3"
 # (clang, bpftool, libbpf-dev, libelf-dev, zlib1g-dev: the agent's eBPF
 # connection capture, -Dbpf=auto; without them the agent polls only.
@@ -20,7 +20,7 @@ CAIRN_PACKAGING_TEST_PACKAGES="libcap2-bin systemd-container rpm cpio python3 an
 # console's browser tests (chromium, chromium-driver, python3-selenium) and its
 # HTTPS test (openssl makes a certificate).
 CAIRN_TEST_PACKAGES="libcriterion-dev graphviz python3 iproute2 procps rpm clang
-libclang-rt-14-dev util-linux chromium chromium-driver python3-selenium openssl curl"
+libclang-rt-14-dev util-linux bsdutils chromium chromium-driver python3-selenium openssl curl"
 
 cairn_missing_packages() {
 	local missing="" p

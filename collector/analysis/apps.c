@@ -26,6 +26,7 @@ void apps_opts_default(struct apps_opts *o)
 	o->infra_min_clients = 3;
 	o->max_app_hosts = 40;
 	o->bridge_min_part = 3;
+	o->dominant_share = 0.9;
 }
 
 /* ------------------------------------------------------------ decisions */
@@ -225,7 +226,8 @@ struct tokcount {
 	uint32_t pos_sum;
 };
 
-/* The most common non-generic token covering >= half of the names. */
+/* The most common non-generic token covering >= half of the names (and at
+ * least two of them). */
 static bool name_stem(const struct depmap *m, const uint32_t *hosts, size_t n, char *out,
 		      size_t outn)
 {
@@ -269,7 +271,9 @@ static bool name_stem(const struct depmap *m, const uint32_t *hosts, size_t n, c
 		       strcmp(c->tok, best->tok) < 0))))
 			best = c;
 	}
-	if (!best || best->count * 2 < n)
+	/* a stem is shared: in at least half of the names, and in two of them
+	 * when there are two or more (one host's word is not the group's) */
+	if (!best || best->count * 2 < n || (n > 1 && best->count < 2))
 		return false;
 	str_copy(out, best->tok, outn);
 	return true;
@@ -287,6 +291,8 @@ struct group {
 	bool name_from_person;
 	int32_t prev;        /* matched previous app, -1 */
 	uint32_t min_host;
+	uint32_t name_host;  /* smallest host name: names and the order of "-2" */
+	const char *name_key; /* its name (the map's string) */
 };
 
 static int group_add(struct group *g, uint32_t h)
@@ -314,6 +320,8 @@ struct ctx {
 	int32_t *gof;          /* host -> group */
 	bool *infra;
 	char **infra_label;    /* host -> label (static strings) */
+	uint32_t *infra_port;  /* host -> the port it serves as infrastructure, 0 */
+	char (*why)[APPS_WHY_MAX]; /* host -> why it is infrastructure (or keeps a hub) */
 };
 
 static struct group *group_new(struct ctx *c)
@@ -338,15 +346,43 @@ static int apps_cmp_u64(const void *pa, const void *pb)
 	return a < b ? -1 : a > b;
 }
 
+static const char *port_name(uint32_t port, char *buf, size_t n)
+{
+	const char *l = depmap_port_label(port);
+	if (l)
+		snprintf(buf, n, "port %u (%s)", port, l);
+	else
+		snprintf(buf, n, "port %u", port);
+	return buf;
+}
+
+/* How many of the other hosts make "most of the estate" for pollers and
+ * infrastructure-port servers: half of them (at least 2), capped by the
+ * absolute number that is enough in a big estate. */
+static uint32_t most_of(uint32_t others, uint32_t cap)
+{
+	uint32_t half = (others + 1) / 2;
+	if (half < 2)
+		half = 2;
+	return half < cap ? half : cap;
+}
+
 /* Step 1: infrastructure. */
 static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 {
 	const struct depmap *m = c->m;
 	uint32_t nh = c->nh;
+	uint32_t others = nh ? nh - 1 : 0;
 	uint32_t hub_min = c->o->hub_min_clients;
 	uint32_t hub = (uint32_t)ceil(c->o->hub_fraction * nh);
 	if (hub < hub_min)
 		hub = hub_min;
+	/* relative to the estate: an infrastructure-port server or a poller
+	 * reaching most of a small estate is infrastructure, whatever the
+	 * absolute numbers */
+	uint32_t infra_min = most_of(others, c->o->infra_min_clients);
+	uint32_t poll_min = most_of(others, hub_min);
+	char pn[48];
 	/* distinct clients per (server, port): service edges are sorted by
 	 * (from, to, port); count by (to, port) with a sort of indexes */
 	size_t ne = 0;
@@ -387,49 +423,80 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 			j++;
 		}
 		bool infra_port = depmap_port_is_infra(port);
-		if ((infra_port && clients >= c->o->infra_min_clients) || clients >= hub) {
+		if ((infra_port && clients >= infra_min) || clients >= hub) {
 			if (!c->infra[to]) {
 				c->infra[to] = true;
 				(*nhubs)++;
 			}
 			if (clients > best_clients[to]) {
 				best_clients[to] = clients;
-				const char *l = depmap_port_label(port);
-				c->infra_label[to] = (char *)(l ? l : "shared");
+				c->infra_label[to] = (char *)depmap_port_label(port);
+				c->infra_port[to] = port;
+				if (infra_port && clients >= infra_min)
+					snprintf(c->why[to], APPS_WHY_MAX,
+						 "infrastructure: serves %u of %u other hosts on %s",
+						 clients, others, port_name(port, pn, sizeof(pn)));
+				else
+					snprintf(c->why[to], APPS_WHY_MAX,
+						 "hub: %u of %u other hosts use %s (%u or more make a "
+						 "hub)",
+						 clients, others, port_name(port, pn, sizeof(pn)), hub);
 			}
 		}
 		i = j;
 	}
-	/* wide fan-out over any port (pollers on infrastructure ports
-	 * included): monitoring, backup servers that pull, jump hosts */
-	memset(best_clients, 0, (nh + 1) * sizeof(uint32_t));
+	/* pollers: a host reaching most of the estate on one infrastructure
+	 * port (node exporters, backup clients, ssh); and wide fan-out over
+	 * any port: jump hosts, backup servers that pull. Host edges are
+	 * sorted by (from, to): per client, count targets per infra port. */
 	{
-		uint32_t last_from = DEPMAP_NONE, last_to = DEPMAP_NONE;
-		for (size_t q = 0; q < m->nhostl; q++) {
-			const struct depmap_edge *e = &m->hostl[q];
-			if (e->from >= nh || e->to >= nh)
-				continue;
-			if (e->from != last_from || e->to != last_to) {
-				fanout[e->from]++;
-				/* polling many hosts on an infrastructure port
-				 * (node exporters, backup clients, ssh) */
+		size_t q = 0;
+		uint32_t *per_port = calloc(65536, sizeof(uint32_t));
+		if (!per_port) {
+			free(keys);
+			free(fanout);
+			free(best_clients);
+			return -ENOMEM;
+		}
+		while (q < m->nhostl) {
+			uint32_t from = m->hostl[q].from;
+			size_t end = q;
+			uint32_t targets = 0, best = 0, best_port = 0;
+			while (end < m->nhostl && m->hostl[end].from == from)
+				end++;
+			for (size_t r = q; r < end; r++) {
+				const struct depmap_edge *e = &m->hostl[r];
+				if (e->to >= nh)
+					continue;
+				targets++;
 				for (uint32_t p = 0; p < e->nports; p++)
-					if (depmap_port_is_infra(e->ports[p])) {
-						best_clients[e->from]++;
-						break;
+					if (depmap_port_is_infra(e->ports[p]) &&
+					    (++per_port[e->ports[p]] > best ||
+					     (per_port[e->ports[p]] == best && e->ports[p] < best_port))) {
+						best = per_port[e->ports[p]];
+						best_port = e->ports[p];
 					}
 			}
-			last_from = e->from;
-			last_to = e->to;
-		}
-		for (uint32_t h = 0; h < nh; h++) {
-			if ((fanout[h] >= hub || best_clients[h] >= hub_min) && !c->infra[h]) {
-				c->infra[h] = true;
-				c->infra_label[h] = "admin";
+			for (size_t r = q; r < end; r++)
+				for (uint32_t p = 0; p < m->hostl[r].nports; p++)
+					per_port[m->hostl[r].ports[p]] = 0;
+			if (from < nh && !c->infra[from] && (targets >= hub || best >= poll_min)) {
+				c->infra[from] = true;
+				c->infra_label[from] = "admin";
 				(*nhubs)++;
+				if (best >= poll_min)
+					snprintf(c->why[from], APPS_WHY_MAX,
+						 "infrastructure: polls %u of %u other hosts on %s", best,
+						 others, port_name(best_port, pn, sizeof(pn)));
+				else
+					snprintf(c->why[from], APPS_WHY_MAX,
+						 "infrastructure: connects to %u of %u other hosts (%u or "
+						 "more make a hub)",
+						 targets, others, hub);
 			}
-			fanout[h] = 0;
+			q = end;
 		}
+		free(per_port);
 	}
 	/* cut edges: infra ports, and everything touching an infra host */
 	for (size_t q = 0; q < m->nhostl; q++) {
@@ -451,6 +518,10 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 		if (fanout[h] >= hub && !c->infra[h]) {
 			c->infra[h] = true;
 			c->infra_label[h] = "admin";
+			snprintf(c->why[h], APPS_WHY_MAX,
+				 "infrastructure: connects to %u of %u other hosts besides "
+				 "infrastructure (%u or more make a hub)",
+				 fanout[h], others, hub);
 			(*nhubs)++;
 		}
 	for (size_t q = 0; q < m->nhostl; q++) {
@@ -464,6 +535,69 @@ static int find_infra(struct ctx *c, bool *cut_edge, uint32_t *nhubs)
 	free(fanout);
 	free(best_clients);
 	return 0;
+}
+
+struct label_traffic {
+	uint32_t key;  /* the callers' group, or nhosts + client when it has none */
+	double samples;
+};
+
+/* A server reached by several applications (graph_shared_by_upstream) is
+ * shared unless one application brings dominant of its traffic (up->w:
+ * samples per client edge): then it stays with that one, the other
+ * clients' edges (rare_up[e]) are cross-application dependencies, and why
+ * says so. Returns true when shared. */
+static bool weigh_shared(const struct graph_adj *up, const bool *removed,
+			 const uint32_t *caller_group, uint32_t v, double dominant, bool *rare_up,
+			 char why[static APPS_WHY_MAX])
+{
+	struct label_traffic lt[32];
+	size_t nlt = 0;
+	double total = 0;
+	uint32_t n = up->n;
+	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
+		uint32_t w = up->to[e];
+		if (removed[w] || w == v)
+			continue;
+		uint32_t key = caller_group[w] != GRAPH_NO_GROUP ? caller_group[w] : n + w;
+		size_t k;
+		for (k = 0; k < nlt && lt[k].key != key; k++)
+			;
+		if (k == nlt) {
+			if (nlt == ARRAY_SIZE(lt))
+				return true; /* very many applications: shared */
+			lt[nlt++] = (struct label_traffic){ key, 0 };
+		}
+		lt[k].samples += up->w[e];
+		total += up->w[e];
+	}
+	size_t top = 0;
+	for (size_t k = 1; k < nlt; k++)
+		if (lt[k].samples > lt[top].samples)
+			top = k;
+	if (!nlt || total <= 0 || lt[top].samples < dominant * total) {
+		snprintf(why, APPS_WHY_MAX,
+			 "shared: used by %zu applications, none with %.0f %% of its traffic", nlt,
+			 dominant * 100);
+		return true;
+	}
+	uint32_t minor = 0;
+	for (uint32_t e = up->start[v]; e < up->start[v + 1]; e++) {
+		uint32_t w = up->to[e];
+		if (removed[w] || w == v)
+			continue;
+		uint32_t key = caller_group[w] != GRAPH_NO_GROUP ? caller_group[w] : n + w;
+		if (key != lt[top].key) {
+			rare_up[e] = true;
+			minor++;
+		}
+	}
+	snprintf(why, APPS_WHY_MAX,
+		 "keeps a service: %.0f %% of its traffic is this application's; %u client "
+		 "host%s of other applications %s cross-application dependencies",
+		 100.0 * lt[top].samples / total, minor, minor == 1 ? "" : "s",
+		 minor == 1 ? "is a" : "are");
+	return false;
 }
 
 static int build_groups(struct ctx *c, struct apps_result *res)
@@ -480,9 +614,11 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	uint32_t *label = malloc((nh + 1) * sizeof(uint32_t));
 	uint32_t *order = malloc((nh + 1) * sizeof(uint32_t));
 	bool *shared = calloc(nh + 1, sizeof(bool));
+	bool *rare = NULL;
+	uint32_t *caller_group = malloc((nh + 1) * sizeof(uint32_t));
 	struct graph_adj g = { 0 }, cl = { 0 }, down = { 0 };
 	if (!cut || !pairs || !cpairs || !comp || !stack || !local || !label ||
-	    !order || !shared)
+	    !order || !shared || !caller_group)
 		goto out;
 	if ((rc = find_infra(c, cut, &res->hubs)))
 		goto out;
@@ -491,7 +627,10 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		if (cut[q] || m->hostl[q].from == m->hostl[q].to)
 			continue;
 		pairs[np++] = (struct graph_pair){ m->hostl[q].from, m->hostl[q].to, 1.0 };
-		cpairs[ncp++] = (struct graph_pair){ m->hostl[q].to, m->hostl[q].from, 1.0 };
+		/* traffic weighs whether a server reached by several
+		 * applications is shared (weigh_shared) */
+		cpairs[ncp++] = (struct graph_pair){ m->hostl[q].to, m->hostl[q].from,
+						     (double)m->hostl[q].samples + 1 };
 	}
 	if ((rc = graph_adj_build(&g, nh, pairs, np)))
 		goto out;
@@ -501,8 +640,9 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		cl.n = nh;
 		cl.start = calloc(nh + 1, sizeof(uint32_t));
 		cl.to = malloc((ncp + 1) * sizeof(uint32_t));
-		cl.w = NULL;
-		if (!cl.start || !cl.to) {
+		cl.w = malloc((ncp + 1) * sizeof(double));
+		rare = calloc(ncp + 1, sizeof(bool));
+		if (!cl.start || !cl.to || !cl.w || !rare) {
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -510,6 +650,7 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 		for (size_t i = 0; i < ncp; i++) {
 			cl.start[cpairs[i].a + 1]++;
 			cl.to[i] = cpairs[i].b;
+			cl.w[i] = cpairs[i].w;
 		}
 		for (uint32_t i = 0; i < nh; i++)
 			cl.start[i + 1] += cl.start[i];
@@ -541,7 +682,25 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	 * would only find hosts downstream of shared ones) */
 	for (int round = 0; round < 1; round++) {
 		memset(shared, 0, nh * sizeof(bool));
-		uint32_t found = graph_shared_by_upstream(&down, &cl, c->infra, c->o->max_app_hosts, shared);
+		graph_shared_by_upstream(&down, &cl, c->infra, c->o->max_app_hosts, shared,
+					 caller_group);
+		/* a server several applications reach stays with one that brings
+		 * most of its traffic; the rare clients' edges are calls between
+		 * applications, cut from grouping */
+		uint32_t found = 0;
+		for (uint32_t v = 0; v < nh; v++) {
+			if (!shared[v])
+				continue;
+			if (weigh_shared(&cl, c->infra, caller_group, v, c->o->dominant_share, rare,
+					 c->why[v])) {
+				found++;
+				continue;
+			}
+			shared[v] = false;
+			for (uint32_t e = cl.start[v]; e < cl.start[v + 1]; e++)
+				if (rare[e])
+					graph_cut_edge(&g, cl.to[e], v);
+		}
 		if (!found)
 			break;
 		for (uint32_t h = 0; h < nh; h++)
@@ -555,12 +714,10 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 						if (e->to == h && !e->local && e->samples + 1 > best &&
 						    !depmap_port_is_infra(e->port)) {
 							best = e->samples + 1;
-							const char *l = depmap_port_label(e->port);
-							c->infra_label[h] = (char *)(l ? l : "shared");
+							c->infra_label[h] = (char *)depmap_port_label(e->port);
+							c->infra_port[h] = e->port;
 						}
 					}
-					if (!c->infra_label[h])
-						c->infra_label[h] = "shared";
 				}
 				res->shared++;
 			}
@@ -639,7 +796,12 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 	for (uint32_t h = 0; h < nh && !rc; h++) {
 		if (!c->infra[h])
 			continue;
-		const char *l = c->infra_label[h] ? c->infra_label[h] : "shared";
+		/* an unlabelled port names its group by number: "shared port 12345" */
+		char byport[24];
+		snprintf(byport, sizeof(byport), "port %u", c->infra_port[h]);
+		const char *l = c->infra_label[h] ? c->infra_label[h]
+				: c->infra_port[h]    ? byport
+						      : "services";
 		struct group *gr = NULL;
 		for (size_t q = 0; q < c->ngroups; q++)
 			if (c->groups[q].infra && !strcmp(c->groups[q].label, l))
@@ -667,6 +829,8 @@ out:
 	free(label);
 	free(order);
 	free(shared);
+	free(rare);
+	free(caller_group);
 	return rc;
 }
 
@@ -802,6 +966,68 @@ out:
 	return rc;
 }
 
+static bool in_group(const struct group *gr, uint32_t h)
+{
+	for (size_t i = 0; i < gr->n; i++)
+		if (gr->hosts[i] == h)
+			return true;
+	return false;
+}
+
+/* The labelled, non-infrastructure service the group's hosts serve to the
+ * most client hosts (service edges are sorted by (from, to, port), so one
+ * edge is one client host of one port); ties go to more samples, then to
+ * the label in byte order. NULL when the group serves no labelled port. */
+static const char *dominant_service(const struct depmap *m, const struct group *gr)
+{
+	struct svc_weight {
+		const char *label;
+		uint32_t clients;
+		uint64_t samples;
+	} w[16];
+	size_t nw = 0;
+	for (size_t i = 0; i < m->nsvc; i++) {
+		const struct depmap_edge *e = &m->svc[i];
+		if (e->local || e->to >= m->nhosts || depmap_port_is_infra(e->port) ||
+		    !in_group(gr, e->to))
+			continue;
+		const char *l = depmap_port_label(e->port);
+		if (!l)
+			continue;
+		size_t k;
+		for (k = 0; k < nw && strcmp(w[k].label, l); k++)
+			;
+		if (k == nw) {
+			if (nw == ARRAY_SIZE(w))
+				continue;
+			w[nw++] = (struct svc_weight){ l, 0, 0 };
+		}
+		w[k].clients++;
+		w[k].samples += e->samples;
+	}
+	const struct svc_weight *best = NULL;
+	for (size_t k = 0; k < nw; k++)
+		if (!best || w[k].clients > best->clients ||
+		    (w[k].clients == best->clients &&
+		     (w[k].samples > best->samples ||
+		      (w[k].samples == best->samples && strcmp(w[k].label, best->label) < 0))))
+			best = &w[k];
+	return best ? best->label : NULL;
+}
+
+/* The member with the smallest host name (ties: the smaller index): names
+ * must not depend on agent ids, which are random keys. */
+static uint32_t smallest_name_host(const struct depmap *m, const struct group *gr)
+{
+	uint32_t best = gr->hosts[0];
+	for (size_t i = 1; i < gr->n; i++) {
+		int d = strcmp(m->nodes[gr->hosts[i]].name, m->nodes[best].name);
+		if (d < 0 || (d == 0 && gr->hosts[i] < best))
+			best = gr->hosts[i];
+	}
+	return best;
+}
+
 static void name_group(struct ctx *c, struct group *gr, const Cairn__Store__Snapshot *prev)
 {
 	const struct depmap *m = c->m;
@@ -836,7 +1062,13 @@ static void name_group(struct ctx *c, struct group *gr, const Cairn__Store__Snap
 		gr->named_from = "hostname-stem";
 		return;
 	}
-	gr->name = strdup(m->nodes[gr->min_host].name);
+	const char *svc = dominant_service(m, gr);
+	if (svc) {
+		gr->name = strdup(svc);
+		gr->named_from = "service";
+		return;
+	}
+	gr->name = strdup(m->nodes[gr->name_host].name);
 	gr->named_from = "host";
 }
 
@@ -1019,6 +1251,20 @@ static int cmp_group_id(const void *pa, const void *pb)
 	return strcmp(a->id ? a->id : "", b->id ? b->id : "");
 }
 
+/* People's names first (they are never renamed), then by the smallest
+ * host name, the same on every run. */
+static int cmp_group_name_host(const void *pa, const void *pb)
+{
+	const struct group *a = *(const struct group *const *)pa;
+	const struct group *b = *(const struct group *const *)pb;
+	if (a->name_from_person != b->name_from_person)
+		return a->name_from_person ? -1 : 1;
+	int d = strcmp(a->name_key, b->name_key);
+	if (d)
+		return d;
+	return strcmp(a->id ? a->id : "", b->id ? b->id : "");
+}
+
 static void ctx_free(struct ctx *c)
 {
 	for (size_t g = 0; g < c->ngroups; g++) {
@@ -1028,6 +1274,8 @@ static void ctx_free(struct ctx *c)
 	}
 	free(c->groups);
 	free(c->infra_label);
+	free(c->infra_port);
+	free(c->why);
 }
 
 int apps_compute(const struct depmap *m, const struct apps_opts *o,
@@ -1052,11 +1300,15 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 	out->infra_host = calloc(c.nh + 1, sizeof(bool));
 	c.infra = out->infra_host;
 	c.infra_label = calloc(c.nh + 1, sizeof(char *));
-	if (!pinned || !out->app_of_host || !out->infra_host || !c.infra_label)
+	c.infra_port = calloc(c.nh + 1, sizeof(uint32_t));
+	c.why = calloc(c.nh + 1, sizeof(*c.why));
+	if (!pinned || !out->app_of_host || !out->infra_host || !c.infra_label || !c.infra_port ||
+	    !c.why)
 		goto fail;
 	if ((rc = build_groups(&c, out)) || (rc = assign_ids(&c, prev)))
 		goto fail;
 	for (size_t g = 0; g < c.ngroups; g++) {
+		c.groups[g].name_host = smallest_name_host(m, &c.groups[g]);
 		name_group(&c, &c.groups[g], prev);
 		if (!c.groups[g].name) {
 			rc = -ENOMEM;
@@ -1099,13 +1351,23 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 	}
 	c.ngroups = w;
 	sort_n(c.groups, c.ngroups, sizeof(*c.groups), cmp_group_id);
-	/* automatic names must be unique: a later duplicate gets "-2", "-3" */
+	/* automatic names must be unique: a later duplicate gets "-2", "-3",
+	 * later by smallest host name (ids derive from random agent keys) */
+	struct group **by_name = malloc((c.ngroups + 1) * sizeof(*by_name));
+	if (!by_name)
+		goto fail;
 	for (size_t g = 0; g < c.ngroups; g++) {
-		struct group *gr = &c.groups[g];
+		c.groups[g].name_host = smallest_name_host(m, &c.groups[g]);
+		c.groups[g].name_key = m->nodes[c.groups[g].name_host].name;
+		by_name[g] = &c.groups[g];
+	}
+	sort_n(by_name, c.ngroups, sizeof(*by_name), cmp_group_name_host);
+	for (size_t g = 0; g < c.ngroups; g++) {
+		struct group *gr = by_name[g];
 		for (int suffix = 2; suffix < 10000; suffix++) {
 			bool clash = false;
 			for (size_t q = 0; q < g && !clash; q++)
-				clash = !strcasecmp(c.groups[q].name, gr->name);
+				clash = !strcasecmp(by_name[q]->name, gr->name);
 			if (!clash || gr->name_from_person)
 				break;
 			char buf[160];
@@ -1118,6 +1380,7 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			snprintf(buf, sizeof(buf), "%.*s-%d", (int)bl, base, suffix);
 			char *nn = strdup(buf);
 			if (!nn) {
+				free(by_name);
 				rc = -ENOMEM;
 				goto fail;
 			}
@@ -1125,6 +1388,7 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			gr->name = nn;
 		}
 	}
+	free(by_name);
 	for (uint32_t h = 0; h < c.nh; h++)
 		out->app_of_host[h] = -1;
 	for (size_t g = 0; g < c.ngroups; g++) {
@@ -1163,11 +1427,29 @@ int apps_compute(const struct depmap *m, const struct apps_opts *o,
 			if (pinned[h] && !(a->pinned_hosts[a->n_pinned_hosts++] = strdup(m->nodes[h].id)))
 				goto fail;
 		}
+		/* why, per host that has a reason (in host-name order, at most 8) */
+		size_t nwhy = 0;
+		for (size_t i = 0; i < gr->n; i++)
+			nwhy += c.why[gr->hosts[i]][0] != '\0';
+		if (nwhy > 8)
+			nwhy = 8;
+		if (nwhy && !(a->why = calloc(nwhy, sizeof(char *))))
+			goto fail;
+		for (size_t i = 0; i < gr->n && a->n_why < nwhy; i++) {
+			uint32_t h = gr->hosts[i];
+			if (!c.why[h][0])
+				continue;
+			size_t len = strlen(m->nodes[h].name) + strlen(c.why[h]) + 3;
+			if (!(a->why[a->n_why] = malloc(len)))
+				goto fail;
+			snprintf(a->why[a->n_why++], len, "%s: %s", m->nodes[h].name, c.why[h]);
+		}
 	}
 	for (size_t g = 0; g < c.ngroups; g++) {
 		Cairn__Store__App *a = out->apps[g];
-		if (!c.groups[g].infra || strcmp(c.groups[g].label, "admin") == 0 ||
-		    strcmp(c.groups[g].label, "shared") == 0)
+		const char *gl = c.groups[g].label;
+		if (!c.groups[g].infra || !strcmp(gl, "admin") || !strcmp(gl, "services") ||
+		    !strncmp(gl, "port ", 5))
 			continue;
 		if (!(a->services = calloc(3, sizeof(char *))) ||
 		    !(a->services[0] = strdup(c.groups[g].label)))

@@ -41,12 +41,18 @@
 #include "store.pb-c.h"
 #include "util.h"
 
+/* Longest reason kept for one host ("infrastructure: polls 10 of 10 other
+ * hosts on port 9100 (node-exporter)"). */
+#define APPS_WHY_MAX 200
+
 struct apps_opts {
 	double hub_fraction;        /* fan-in relative to the estate; default 0.10 */
 	uint32_t hub_min_clients;   /* default 12 */
 	uint32_t infra_min_clients; /* an infra-port server with this many clients is infra; 3 */
 	uint32_t max_app_hosts;     /* default 40 */
 	uint32_t bridge_min_part;   /* weak links between parts this big are cut; 3, 0 = off */
+	double dominant_share;      /* a server reached by several applications stays with
+	                               one that has this share of its traffic; 0.9 */
 };
 
 void apps_opts_default(struct apps_opts *o);

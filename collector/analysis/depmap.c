@@ -29,36 +29,11 @@ struct port_label {
 	bool infra;
 };
 
-/* Sorted by port. infra = shared infrastructure: traffic to it does not tie
- * hosts into one application (docs/analysis.md). */
+/* From data/ports.csv (sorted by port; the build checks it). infra = shared
+ * infrastructure: traffic to it does not tie hosts into one application
+ * (docs/analysis.md). */
 static const struct port_label port_labels[] = {
-	{ 21, "ftp", false },        { 22, "ssh", true },        { 25, "smtp", false },
-	{ 53, "dns", true },         { 67, "dhcp", true },       { 80, "http", false },
-	{ 88, "kerberos", true },    { 110, "pop3", false },     { 111, "rpcbind", true },
-	{ 123, "ntp", true },        { 135, "msrpc", false },    { 139, "netbios", false },
-	{ 143, "imap", false },      { 161, "snmp", true },      { 162, "snmp-trap", true },
-	{ 389, "ldap", true },       { 443, "https", false },    { 445, "smb", false },
-	{ 464, "kerberos", true },   { 465, "smtps", false },    { 514, "syslog", true },
-	{ 587, "smtp", false },      { 636, "ldaps", true },     { 873, "rsync", false },
-	{ 993, "imaps", false },     { 1433, "mssql", false },   { 1521, "oracle", false },
-	{ 1556, "netbackup", true }, { 2003, "graphite", true }, { 2049, "nfs", false },
-	{ 2181, "zookeeper", false }, { 2379, "etcd", false },   { 3128, "proxy", true },
-	{ 3142, "apt-cacher", true }, { 3268, "ldap-gc", true }, { 3306, "mysql", false },
-	{ 3389, "rdp", false },      { 4505, "salt", true },     { 4506, "salt", true },
-	{ 5044, "beats", true },     { 5432, "postgres", false }, { 5601, "kibana", false },
-	{ 5666, "nrpe", true },      { 5671, "amqps", false },   { 5672, "rabbitmq", false },
-	{ 5984, "couchdb", false },  { 6379, "redis", false },   { 6443, "kubernetes", false },
-	{ 6514, "syslog-tls", true }, { 7000, "cassandra", false }, { 7415, "cairn", true },
-	{ 8080, "http", false },     { 8081, "http", false },    { 8086, "influxdb", true },
-	{ 8125, "statsd", true },    { 8140, "puppet", true },   { 8200, "vault", false },
-	{ 8443, "https", false },    { 8500, "consul", false },  { 9042, "cassandra", false },
-	{ 9090, "prometheus", true }, { 9092, "kafka", false },  { 9093, "alertmanager", true },
-	{ 9100, "node-exporter", true }, { 9102, "bacula", true }, { 9103, "bacula", true },
-	{ 9200, "elasticsearch", false }, { 9300, "elasticsearch", false },
-	{ 9418, "git", false },      { 10050, "zabbix", true },  { 10051, "zabbix", true },
-	{ 11211, "memcached", false }, { 13720, "netbackup", true }, { 13724, "netbackup", true },
-	{ 15672, "rabbitmq-mgmt", false }, { 24224, "fluentd", true }, { 27017, "mongodb", false },
-	{ 50000, "db2", false },
+#include "ports_table.inc"
 };
 
 static const struct port_label *port_find(uint32_t port)
@@ -263,6 +238,7 @@ struct loader {
 	struct kidx inbound;        /* (host, proto, port, addr) -> fedge */
 	struct kidx listeners;      /* (host, proto, port) -> ident */
 	struct kidx ext;            /* addr(16) + kind(1) -> node */
+	struct kidx client_addrs;   /* outside client addresses seen (16) */
 	struct depmap_edge *out;    /* resolved service edges before merging */
 	size_t nout, out_cap;
 	size_t nodes_cap;
@@ -853,9 +829,38 @@ static int ext_node(struct loader *L, const uint8_t addr[16], Cairn__Store__Node
 	n->id = malloc(len);
 	if (!n->id)
 		return -ENOMEM;
-	snprintf(n->id, len, "%s:%s", kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS ? "amb" : "ext",
-		 text);
+	if (kind == CAIRN__STORE__NODE_KIND__CLIENTS)
+		snprintf(n->id, len, "cli:%s/%u", text, addr_is_v4(addr) ? 24 : 64);
+	else
+		snprintf(n->id, len, "%s:%s",
+			 kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS ? "amb" : "ext", text);
 	*out = m->nnodes++;
+	return 0;
+}
+
+/* The subnet an outside client is grouped by: /24 for IPv4, /64 for IPv6. */
+static void client_subnet(const uint8_t a[static 16], uint8_t out[static 16])
+{
+	memcpy(out, a, 16);
+	if (addr_is_v4(a))
+		out[15] = 0;
+	else
+		memset(out + 8, 0, 8);
+}
+
+/* The CLIENTS node of addr's subnet, counting addr once. */
+static int client_node(struct loader *L, const uint8_t addr[16], uint32_t *out)
+{
+	uint8_t net[16];
+	client_subnet(addr, net);
+	int rc = ext_node(L, net, CAIRN__STORE__NODE_KIND__CLIENTS, out);
+	if (rc)
+		return rc;
+	size_t before = L->client_addrs.n;
+	if ((rc = kidx_put(&L->client_addrs, addr, 0, NULL)))
+		return rc;
+	if (L->client_addrs.n != before)
+		L->m->nodes[*out].clients++;
 	return 0;
 }
 
@@ -875,6 +880,17 @@ static int emit(struct loader *L, const struct depmap_edge *e)
 	return 0;
 }
 
+/* A loopback pair between a program and itself (a process's threads, or
+ * workers of one service talking to their own listener) is no dependency. */
+static int emit_local(struct loader *L, const struct depmap_edge *e)
+{
+	if (e->from_ident != DEPMAP_NONE && e->from_ident == e->to_ident) {
+		L->m->stats.own_loopback++;
+		return 0;
+	}
+	return emit(L, e);
+}
+
 static void edge_from_fedge(struct depmap_edge *d, const struct fedge *f)
 {
 	memset(d, 0, sizeof(*d));
@@ -882,6 +898,7 @@ static void edge_from_fedge(struct depmap_edge *d, const struct fedge *f)
 	d->from_ident = f->ident;
 	d->port = f->port;
 	d->proto = f->proto;
+	d->protos = (uint8_t)(1u << (f->proto & 7));
 	d->samples = f->samples;
 	d->first_ms = f->first_ms;
 	d->last_ms = f->last_ms;
@@ -902,7 +919,7 @@ static int resolve_outbound(struct loader *L, struct fedge *f)
 		d.to_ident = listener_ident(L, f->host, f->proto, f->port);
 		d.local = true;
 		d.confirmed = d.to_ident != DEPMAP_NONE;
-		return emit(L, &d);
+		return emit_local(L, &d);
 	}
 	size_t lo, hi;
 	claims_range(L, f->addr, &lo, &hi);
@@ -966,9 +983,22 @@ static int resolve_inbound_only(struct loader *L, const struct fedge *f)
 		return 0;
 	size_t lo, hi;
 	claims_range(L, f->addr, &lo, &hi);
+	struct depmap_edge d;
+	if (hi == lo && !addr_is_unspecified(f->addr)) {
+		/* an outside client: a user, a partner's system, a load balancer
+		 * without an agent */
+		edge_from_fedge(&d, f);
+		int rc = client_node(L, f->addr, &d.from);
+		if (rc)
+			return rc;
+		d.from_ident = DEPMAP_NONE;
+		d.to = f->host;
+		d.to_ident = f->ident;
+		L->m->stats.outside_clients++;
+		return emit(L, &d);
+	}
 	if (hi - lo != 1 || L->claims[lo].host == f->host)
 		return 0;
-	struct depmap_edge d;
 	edge_from_fedge(&d, f);
 	d.from = L->claims[lo].host;
 	d.from_ident = DEPMAP_NONE;
@@ -991,6 +1021,7 @@ static int cmp_dedge(const void *pa, const void *pb)
 
 static void dedge_add(struct depmap_edge *into, const struct depmap_edge *e)
 {
+	into->protos |= e->protos;
 	into->samples += e->samples;
 	into->bytes += e->bytes;
 	into->connections += e->connections;
@@ -1058,6 +1089,7 @@ static int build_levels(struct loader *L)
 		if (s->samples > best) {
 			best = s->samples;
 			cur->port = s->port;
+			cur->proto = s->proto;
 		}
 	}
 	m->nhostl = h;
@@ -1089,7 +1121,11 @@ static int name_external(struct depmap *m)
 		char text[INET6_ADDRSTRLEN], name[128];
 		addr_format(m->nodes[n].addr, text, sizeof(text));
 		const char *label = depmap_port_label(port[n]);
-		if (m->nodes[n].kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS)
+		if (m->nodes[n].kind == CAIRN__STORE__NODE_KIND__CLIENTS)
+			snprintf(name, sizeof(name), "outside clients %s/%u (%u address%s)", text,
+				 addr_is_v4(m->nodes[n].addr) ? 24 : 64, m->nodes[n].clients,
+				 m->nodes[n].clients == 1 ? "" : "es");
+		else if (m->nodes[n].kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS)
 			snprintf(name, sizeof(name), "%s %s (ambiguous)", label ? label : "port",
 				 text);
 		else if (label)
@@ -1113,6 +1149,7 @@ static void loader_free(struct loader *L)
 	kidx_free(&L->inbound);
 	kidx_free(&L->listeners);
 	kidx_free(&L->ext);
+	kidx_free(&L->client_addrs);
 	kidx_free(&L->emerge);
 	free(L->claims);
 	free(L->host_claims);
@@ -1142,7 +1179,8 @@ int depmap_build(MDB_txn *txn, const struct db_env *env, const struct depmap_opt
 	L.alloc.allocator_data = &L.arena;
 	int rc = -ENOMEM;
 	if (!L.arena.buf || kidx_init(&L.strings, sizeof(uint64_t), 1024) ||
-	    kidx_init(&L.ext, 17, 256) || kidx_init(&L.emerge, sizeof(struct ekey), 1u << 16))
+	    kidx_init(&L.ext, 17, 256) || kidx_init(&L.client_addrs, 16, 256) ||
+	    kidx_init(&L.emerge, sizeof(struct ekey), 1u << 16))
 		goto fail;
 	uint64_t t0 = time_mono_us();
 	if ((rc = load_hosts(&L)) || (rc = load_claims(&L)) || (rc = load_edges(&L, m->since_ms)) ||
@@ -1165,7 +1203,7 @@ int depmap_build(MDB_txn *txn, const struct db_env *env, const struct depmap_opt
 			d.to_ident = f->peer_ident;
 			d.local = true;
 			d.confirmed = true;
-			if ((rc = emit(&L, &d)))
+			if ((rc = emit_local(&L, &d)))
 				goto fail;
 		}
 	}
@@ -1246,6 +1284,14 @@ static int edge_to_proto(const struct depmap *m, const struct depmap_edge *e, bo
 	p->bytes_unknown = !e->bytes_known;
 	p->confirmed = e->confirmed;
 	p->local = e->local;
+	if (!service) {
+		p->protocols = malloc(3 * sizeof(*p->protocols));
+		if (!p->protocols)
+			return -ENOMEM;
+		for (unsigned pr = CAIRN__PROTOCOL__TCP; pr <= CAIRN__PROTOCOL__UDP; pr++)
+			if (e->protos & (1u << pr))
+				p->protocols[p->n_protocols++] = (Cairn__Protocol)pr;
+	}
 	if (e->nports) {
 		p->ports = malloc(e->nports * sizeof(uint32_t));
 		if (!p->ports)
@@ -1279,6 +1325,7 @@ int depmap_to_proto(const struct depmap *m, const char *const *app_of_host,
 			return -ENOMEM;
 		p->kind = n->kind;
 		p->infrastructure = i < m->nhosts && infra_host && infra_host[i];
+		p->client_addresses = n->clients;
 		if (n->kind != CAIRN__STORE__NODE_KIND__HOST) {
 			char text[INET6_ADDRSTRLEN];
 			addr_format(n->addr, text, sizeof(text));
@@ -1308,6 +1355,7 @@ int depmap_to_proto(const struct depmap *m, const char *const *app_of_host,
 	map->ambiguous = m->stats.ambiguous;
 	map->self_traffic = m->stats.self_traffic;
 	map->inbound_only = m->stats.inbound_only;
+	map->outside_clients = m->stats.outside_clients;
 	map->edges_in_period = m->stats.edges_in_period;
 	return 0;
 }

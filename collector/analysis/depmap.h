@@ -13,6 +13,10 @@
  *     a listener on the port; otherwise an AMBIGUOUS node "amb:ADDR";
  *   - claimed by nobody -> an EXTERNAL node "ext:ADDR", labelled by the
  *     well-known service of the port ("postgres 10.9.0.5").
+ * INBOUND edges from addresses no agent host claims are outside clients
+ * (users, partners): one CLIENTS node per subnet (/24, /64), "cli:10.7.1.0/24"
+ * named "outside clients 10.7.1.0/24 (37 addresses)", with an edge to each
+ * server process they reach. They are not hosts and never grouped.
  * An edge is confirmed when the server host reported the matching INBOUND
  * edge. INBOUND edges whose client address belongs to exactly one agent host
  * that reported no matching OUTBOUND edge are added unconfirmed.
@@ -45,8 +49,9 @@ struct depmap_node {
 	Cairn__Store__NodeKind kind;
 	char *id;           /* agent id hex, "ext:ADDR", "amb:ADDR" */
 	char *name;         /* hostname, or "postgres 10.9.0.5" */
-	uint8_t addr[16];   /* EXTERNAL / AMBIGUOUS: the address */
+	uint8_t addr[16];   /* EXTERNAL / AMBIGUOUS: the address; CLIENTS: the subnet */
 	uint8_t id_raw[32]; /* HOST: agent id */
+	uint32_t clients;   /* CLIENTS: distinct client addresses */
 };
 
 /* One edge of the map. At service level from_ident/to_ident name processes
@@ -56,7 +61,8 @@ struct depmap_edge {
 	uint32_t from, to;          /* node indexes */
 	uint32_t from_ident, to_ident;
 	uint16_t port;
-	uint8_t proto;              /* Cairn__Protocol */
+	uint8_t proto;              /* Cairn__Protocol (host level: of the busiest port) */
+	uint8_t protos;             /* bit 1 << Cairn__Protocol of every protocol */
 	bool confirmed;
 	bool local;                 /* both ends on the same host */
 	uint64_t samples;
@@ -76,6 +82,8 @@ struct depmap_stats {
 	uint64_t self_traffic;      /* cairn's own edges left out */
 	uint64_t malformed;         /* values or addresses that did not parse */
 	uint64_t inbound_only;      /* edges added from the server side alone */
+	uint64_t outside_clients;   /* inbound edges from outside clients */
+	uint64_t own_loopback;      /* loopback edges of a program with itself, left out */
 	uint64_t load_us, resolve_us;
 };
 

@@ -157,7 +157,8 @@ static bool siblings(const struct graph_adj *down, const bool *ignore, uint32_t 
 }
 
 uint32_t graph_shared_by_upstream(const struct graph_adj *down, const struct graph_adj *up,
-				   const bool *removed, uint32_t popular, bool *out)
+				  const bool *removed, uint32_t popular, bool *out,
+				  uint32_t *caller_group)
 {
 	uint32_t n = down->n, found = 0;
 	uint32_t *label = malloc((n + 1) * sizeof(uint32_t));
@@ -269,6 +270,10 @@ uint32_t graph_shared_by_upstream(const struct graph_adj *down, const struct gra
 			out[v] = true;
 			found++;
 		}
+	if (caller_group)
+		for (uint32_t v = 0; v < n; v++)
+			caller_group[v] = label[v] < LABEL_MULTI ? uf_find(parent, label[v])
+								 : GRAPH_NO_GROUP;
 out:
 	free(label);
 	free(parent);
@@ -496,4 +501,14 @@ out:
 	free(neigh);
 	free(renum);
 	return rc;
+}
+
+void graph_cut_edge(struct graph_adj *g, uint32_t a, uint32_t b)
+{
+	for (uint32_t e = g->start[a]; e < g->start[a + 1]; e++)
+		if (g->to[e] == b)
+			g->w[e] = 0;
+	for (uint32_t e = g->start[b]; e < g->start[b + 1]; e++)
+		if (g->to[e] == a)
+			g->w[e] = 0;
 }

@@ -36,13 +36,21 @@ int graph_adj_build(struct graph_adj *g, uint32_t n, const struct graph_pair *pa
  * index of i's component; removed hosts get their own. stack: n entries. */
 void graph_components(const struct graph_adj *g, const bool *removed, uint32_t *comp,
 		      uint32_t *stack);
+#define GRAPH_NO_GROUP UINT32_MAX
+
 /* Shared servers: callers with no callers of their own (sources) are grouped
  * when their servers overlap (siblings: the two balancers of one VIP); a
  * server reached from two or more such groups is shared and marked in out[].
  * Servers with more than `popular` clients say nothing and are ignored.
- * down/up: the graph in both directions. Returns how many were marked. */
+ * down/up: the graph in both directions. caller_group (n entries, may be
+ * NULL) receives, per host, the group whose label reached it (a stable
+ * index), GRAPH_NO_GROUP when none or several did: callers can weigh a
+ * shared server's clients by group. Returns how many were marked. */
 uint32_t graph_shared_by_upstream(const struct graph_adj *down, const struct graph_adj *up,
-				  const bool *removed, uint32_t popular, bool *out);
+				  const bool *removed, uint32_t popular, bool *out,
+				  uint32_t *caller_group);
+/* Cuts the undirected edge a - b (weight 0 both ways). */
+void graph_cut_edge(struct graph_adj *g, uint32_t a, uint32_t b);
 /* Weak links: an edge whose removal splits its component into two parts of
  * at least min_part hosts each gets weight 0 (cut). Returns how many. */
 uint32_t graph_cut_bridges(struct graph_adj *g, const bool *removed, uint32_t min_part);

@@ -125,6 +125,7 @@ static int agents_list(struct cli *cli, bool pending_only)
 		for (size_t c = 6; c < 14; c++)
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
+		format_table_sort(tab, "HOSTNAME");
 		format_table_print(tab, stdout);
 		if (pending && !pending_only)
 			printf("\n%zu pending: accept with 'cairn-collector agents accept FINGERPRINT'\n",
@@ -206,7 +207,7 @@ static int agents_decide(struct cli *cli, enum enroll_action action, const char 
 	read_close(&r);
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
-		return rc == -ENOENT || rc == -EEXIST || rc == -EINVAL ? 2 : 1;
+		return cmd_exit_code(rc);
 	}
 	char hex[KEY_ID_HEX_LEN + 1], fp[KEY_FINGERPRINT_HEX_LEN + 1];
 	keys_id_hex(d.id, hex);
@@ -248,15 +249,15 @@ int agents_main(int argc, char *argv[])
 		if (strcmp(cli.args[0], acts[i].name))
 			continue;
 		if (cli.nargs != 2) {
-			fprintf(stderr, "%s: '%s' needs exactly one agent ID\n\n", cli.prog,
+			fprintf(stderr, "%s: '%s' needs exactly one agent ID\n", cli.prog,
 				acts[i].name);
-			agents_usage(stderr);
+			cli_try_help(cli.prog);
 			return 2;
 		}
 		return agents_decide(&cli, acts[i].action, cli.args[1]);
 	}
-	fprintf(stderr, "%s: unknown subcommand '%s' (accept, reject, revoke)\n\n", cli.prog,
+	fprintf(stderr, "%s: unknown subcommand '%s' (accept, reject, revoke)\n", cli.prog,
 		cli.args[0]);
-	agents_usage(stderr);
+	cli_try_help(cli.prog);
 	return 2;
 }

@@ -33,7 +33,7 @@ static void apps_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-collector apps [--json] [--fresh]\n"
 		   "       cairn-collector apps show APP [--json]\n"
-		   "       cairn-collector apps rename APP NAME\n"
+		   "       cairn-collector apps rename APP NAME [--merge]\n"
 		   "       cairn-collector apps pin HOST APP\n"
 		   "       cairn-collector apps unpin HOST\n"
 		   "       cairn-collector apps merge A B      (B's hosts join A)\n"
@@ -42,17 +42,29 @@ static void apps_usage(FILE *f)
 		   "from the dependency map; shared infrastructure (DNS, NTP, LDAP, monitoring,\n"
 		   "shared databases ...) is listed apart. APP is an application id or name;\n"
 		   "HOST a hostname, id, id prefix or fingerprint. Decisions survive\n"
-		   "recomputation and new data.\n");
+		   "recomputation and new data. A name another application has is refused;\n"
+		   "rename --merge merges APP into the application of that name instead.\n\n"
+		   "      --fresh           recompute the snapshot first\n"
+		   "      --merge           rename onto a taken name: merge into that application\n");
 	cli_usage_common(f);
 }
 
-enum { OPT_FRESH = CLI_OPT_USER };
+enum { OPT_FRESH = CLI_OPT_USER, OPT_MERGE };
+
+struct apps_flags {
+	bool fresh, merge;
+};
 
 static int apps_opt(int opt, const char *arg, void *ctx)
 {
 	(void)arg;
+	struct apps_flags *f = ctx;
 	if (opt == OPT_FRESH) {
-		*(bool *)ctx = true;
+		f->fresh = true;
+		return 0;
+	}
+	if (opt == OPT_MERGE) {
+		f->merge = true;
 		return 0;
 	}
 	return -1;
@@ -112,10 +124,22 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 				continue;
 			char svc[128], members[1024] = "";
 			join(svc, sizeof(svc), a->services, a->n_services, 3);
-			for (size_t j = 0; j < a->n_hosts && j < 3; j++) {
+			/* the first three members by name (hosts are stored by key) */
+			const char *first[3] = { NULL, NULL, NULL };
+			for (size_t j = 0; j < a->n_hosts; j++) {
+				const char *hn = host_name(nm, a->hosts[j]);
+				for (size_t k = 0; k < 3; k++)
+					if (!first[k] || strcmp(hn, first[k]) < 0) {
+						for (size_t m = 2; m > k; m--)
+							first[m] = first[m - 1];
+						first[k] = hn;
+						break;
+					}
+			}
+			for (size_t j = 0; j < 3 && first[j]; j++) {
 				size_t used = strlen(members);
 				snprintf(members + used, sizeof(members) - used, "%s%s", j ? "," : "",
-					 host_name(nm, a->hosts[j]));
+					 first[j]);
 			}
 			if (a->n_hosts > 3)
 				strncat(members, ",...", sizeof(members) - strlen(members) - 1);
@@ -129,6 +153,7 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 		format_table_elastic(t, 5);
 		if (rows) {
 			printf(infra ? "\nShared infrastructure:\n" : "Applications:\n");
+			format_table_sort(t, "NAME");
 			format_table_print(t, stdout);
 		} else if (!infra) {
 			printf("(no applications yet: no host has reported connections)\n");
@@ -185,7 +210,10 @@ static int show_app(const struct cli *cli, const Cairn__Store__Snapshot *s, size
 	printf("named from: %s\n", a->named_from);
 	char svc[128];
 	join(svc, sizeof(svc), a->services, a->n_services, 3);
-	printf("services:   %s\n\nHosts (%zu):\n", *svc ? svc : "-", a->n_hosts);
+	printf("services:   %s\n", *svc ? svc : "-");
+	for (size_t i = 0; i < a->n_why; i++)
+		printf("%s%s\n", i ? "            " : "why:        ", a->why[i]);
+	printf("\nHosts (%zu):\n", a->n_hosts);
 	for (size_t i = 0; i < a->n_hosts; i++) {
 		bool pinned = false;
 		for (size_t j = 0; j < a->n_pinned_hosts; j++)
@@ -257,7 +285,8 @@ static bool app_has_host(const Cairn__Store__App *a, const char *id)
 	return false;
 }
 
-static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snapshot *s)
+static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snapshot *s,
+		  bool merge)
 {
 	struct errbuf eb = { { 0 } };
 	const char *verb = cli->args[0];
@@ -265,13 +294,38 @@ static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snaps
 	char **args = cli->args + 1;
 	size_t ai, bi;
 	struct read_host h;
+	int frc = 0;
 	if (!strcmp(verb, "rename")) {
 		if (na != 2 || !*args[1]) {
-			fprintf(stderr, "%s: usage: apps rename APP NAME\n", cli->prog);
+			fprintf(stderr, "%s: usage: apps rename APP NAME [--merge]; try --help\n",
+				cli->prog);
 			return 2;
 		}
-		if (read_find_app(s, args[0], &ai, &eb))
+		if ((frc = read_find_app(s, args[0], &ai, &eb)))
 			goto fail;
+		/* a name another application has would make it ambiguous for
+		 * apps show, deps --app and migrate set: refuse, or merge */
+		size_t taken = s->n_apps;
+		for (size_t i = 0; i < s->n_apps; i++)
+			if (i != ai && !strcasecmp(s->apps[i]->name, args[1]))
+				taken = i;
+		if (taken < s->n_apps && !merge) {
+			fprintf(stderr,
+				"%s: application %s (%s) is already named '%s'; choose another name, "
+				"or add --merge to merge %s into it\n",
+				cli->prog, s->apps[taken]->id, s->apps[taken]->name, args[1],
+				s->apps[ai]->name);
+			return CMD_EXIT_USAGE;
+		}
+		if (taken < s->n_apps) {
+			struct put m = { CAIRN__STORE__DECISION_KIND__APP_MERGE, s->apps[ai]->id,
+					 s->apps[taken]->id, "apps.merge", &eb };
+			if (write_decisions(q, &m, 1, &eb))
+				goto fail;
+			printf("merged %s into %s (%s)\n", s->apps[ai]->name, s->apps[taken]->name,
+			       s->apps[taken]->id);
+			return 0;
+		}
 		struct put p = { CAIRN__STORE__DECISION_KIND__APP_RENAME, s->apps[ai]->id, args[1],
 				 "apps.rename", &eb };
 		if (write_decisions(q, &p, 1, &eb))
@@ -285,7 +339,8 @@ static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snaps
 			fprintf(stderr, "%s: usage: apps pin HOST APP\n", cli->prog);
 			return 2;
 		}
-		if (find_host_arg(q, args[0], &h, &eb) || read_find_app(s, args[1], &ai, &eb))
+		if ((frc = find_host_arg(q, args[0], &h, &eb)) ||
+		    (frc = read_find_app(s, args[1], &ai, &eb)))
 			goto fail;
 		struct put p = { CAIRN__STORE__DECISION_KIND__HOST_PIN, h.id_hex, s->apps[ai]->id,
 				 "apps.pin", &eb };
@@ -300,7 +355,7 @@ static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snaps
 			fprintf(stderr, "%s: usage: apps unpin HOST\n", cli->prog);
 			return 2;
 		}
-		if (find_host_arg(q, args[0], &h, &eb))
+		if ((frc = find_host_arg(q, args[0], &h, &eb)))
 			goto fail;
 		struct put p = { CAIRN__STORE__DECISION_KIND__HOST_PIN, h.id_hex, NULL, "apps.unpin",
 				 &eb };
@@ -315,7 +370,8 @@ static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snaps
 			fprintf(stderr, "%s: usage: apps merge A B   (B's hosts join A)\n", cli->prog);
 			return 2;
 		}
-		if (read_find_app(s, args[0], &ai, &eb) || read_find_app(s, args[1], &bi, &eb))
+		if ((frc = read_find_app(s, args[0], &ai, &eb)) ||
+		    (frc = read_find_app(s, args[1], &bi, &eb)))
 			goto fail;
 		if (ai == bi) {
 			fprintf(stderr, "%s: '%s' and '%s' are the same application\n", cli->prog,
@@ -335,7 +391,7 @@ static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snaps
 			fprintf(stderr, "%s: usage: apps split APP HOST...\n", cli->prog);
 			return 2;
 		}
-		if (read_find_app(s, args[0], &ai, &eb))
+		if ((frc = read_find_app(s, args[0], &ai, &eb)))
 			goto fail;
 		const Cairn__Store__App *a = s->apps[ai];
 		struct read_host *hs = calloc((size_t)na, sizeof(*hs));
@@ -351,9 +407,9 @@ static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snaps
 			if ((rc = find_host_arg(q, args[i], &hs[i - 1], &eb)))
 				break;
 			if (!app_has_host(a, hs[i - 1].id_hex)) {
-				errbuf_set(&eb, -EINVAL, "host %s is not in application %s (%s)", args[i],
+				errbuf_set(&eb, -ENOENT, "host %s is not in application %s (%s)", args[i],
 					   a->name, a->id);
-				rc = -EINVAL;
+				rc = -ENOENT;
 			}
 		}
 		if (!rc && (size_t)(na - 1) >= a->n_hosts) {
@@ -378,33 +434,36 @@ static int decide(const struct cli *cli, struct read_ctx *q, Cairn__Store__Snaps
 		free(p);
 		if (rc) {
 			fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
-			return rc == -EINVAL ? 2 : 1;
+			return cmd_exit_code(rc);
 		}
 		printf("%d host(s) split from %s into new application %s (%s); rename it with "
 		       "'apps rename %s NAME'\n",
 		       na - 1, a->name, new_name, new_id, new_id);
 		return 0;
 	}
-	fprintf(stderr, "%s: unknown subcommand '%s'\n\n", cli->prog, verb);
-	apps_usage(stderr);
+	fprintf(stderr, "%s: unknown subcommand '%s'\n", cli->prog, verb);
+	cli_try_help(cli->prog);
 	return 2;
 fail:
 	fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
-	return 1;
+	return frc ? cmd_exit_code(frc) : CMD_EXIT_FAIL;
 }
 
 int apps_main(int argc, char *argv[])
 {
-	bool fresh = false;
+	struct apps_flags fl = { 0 };
 	static const struct option longopts[] = {
 		{ "fresh", no_argument, NULL, OPT_FRESH },
+		{ "merge", no_argument, NULL, OPT_MERGE },
 		{ 0 },
 	};
-	struct cli_extra extra = { NULL, longopts, apps_opt, &fresh };
+	struct cli_extra extra = { NULL, longopts, apps_opt, &fl };
+	bool fresh;
 	struct cli cli;
 	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, apps_usage);
 	if (rc != CLI_CONTINUE)
 		return rc;
+	fresh = fl.fresh;
 	const char *verb = cli.nargs ? cli.args[0] : NULL;
 	bool writes = verb && strcmp(verb, "show") && strcmp(verb, "list");
 	if (verb && !strcmp(verb, "show") && cli.nargs != 2) {
@@ -433,14 +492,14 @@ int apps_main(int argc, char *argv[])
 		exit_code = list_apps(&cli, s, &nm);
 	} else if (!strcmp(verb, "show")) {
 		size_t ai;
-		if (read_find_app(s, cli.args[1], &ai, &eb)) {
+		if ((rc = read_find_app(s, cli.args[1], &ai, &eb))) {
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-			exit_code = 1;
+			exit_code = cmd_exit_code(rc);
 		} else {
 			exit_code = show_app(&cli, s, ai, &nm);
 		}
 	} else {
-		exit_code = decide(&cli, &q, s);
+		exit_code = decide(&cli, &q, s, fl.merge);
 	}
 	free(nm.hosts);
 	cairn__store__snapshot__free_unpacked(s, NULL);

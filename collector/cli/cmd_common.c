@@ -1,4 +1,5 @@
 /* What every read command shares on the command line side. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,11 +9,27 @@
 #include "read.h"
 #include "snapshot.h"
 
+int cmd_exit_code(int rc)
+{
+	switch (rc) {
+	case 0:
+		return CMD_EXIT_OK;
+	case -ENOENT:
+		return CMD_EXIT_NOTFOUND;
+	case -EEXIST: /* ambiguous: the person must say more */
+	case -EINVAL:
+		return CMD_EXIT_USAGE;
+	default:
+		return CMD_EXIT_FAIL;
+	}
+}
+
 int cmd_open_store(struct read_ctx *r, struct cli *cli, bool writable)
 {
 	struct collector_config cfg;
 	memset(r, 0, sizeof(*r));
 	format_set_wide(cli->wide);
+	format_set_sort(cli->sort);
 	if (cli_collector_config(cli, &cfg))
 		return CMD_EXIT_USAGE;
 	snapshot_set_catalog(cfg.catalog);

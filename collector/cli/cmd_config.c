@@ -1,6 +1,7 @@
 /* cairn-collector check-config: reads collector.conf (+ -o overrides) the way
  * serve would, reports every error with file:line, exit 2 on any. */
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "checkconf.h"
 #include "cli.h"
@@ -22,9 +23,50 @@ static int load(struct cli *cli, void *cfg, config_report_fn report, void *arg)
 	return cli_collector_config_report(cli, cfg, report, arg);
 }
 
-static int validate(const void *cfg, struct errbuf *eb)
+static int check(const void *cfg, config_report_fn report, void *arg)
 {
-	return config_collector_validate(cfg, eb);
+	return config_collector_check(cfg, report, arg);
+}
+
+/* What 'serve' will find on this machine. */
+static int meaning(const struct cli *cli, const void *config, config_report_fn report, void *arg)
+{
+	(void)cli;
+	const struct collector_config *cfg = config;
+	int n = 0;
+	enum accept_mode mode;
+	if (cfg->enroll_token_file[0] && !config_accept_mode(cfg, &mode) &&
+	    mode == ACCEPT_TOKEN)
+		n += checkconf_readable_file("enroll_token_file", cfg->enroll_token_file, report,
+					     arg);
+	if (cfg->catalog[0])
+		n += checkconf_readable_file("catalog", cfg->catalog, report, arg);
+	if (cfg->state_dir[0]) {
+		int bad = checkconf_directory("state_dir", cfg->state_dir, false, report, arg);
+		n += bad;
+		if (!bad)
+			n += checkconf_key_file(cfg->state_dir, COLLECTOR_KEY_FILE, report, arg);
+	}
+	return n;
+}
+
+/* Settings that work but are probably not what was meant. */
+static void warnings(const struct cli *cli, const void *config, json_t *out)
+{
+	(void)cli;
+	const struct collector_config *cfg = config;
+	enum accept_mode mode;
+	if (cfg->enroll_token_file[0] && !config_accept_mode(cfg, &mode) && mode != ACCEPT_TOKEN)
+		json_array_append_new(out, json_sprintf("enroll_token_file is set but accept = %s: "
+							"the token is not used (accept = token "
+							"uses it)",
+							cfg->accept));
+	struct stat st;
+	if (cfg->enroll_token_file[0] && !stat(cfg->enroll_token_file, &st) && (st.st_mode & 004))
+		json_array_append_new(out, json_sprintf("enroll_token_file %s is readable by "
+							"everyone: chmod 640 %s",
+							cfg->enroll_token_file,
+							cfg->enroll_token_file));
 }
 
 static void dump(const void *cfg, FILE *f)
@@ -63,8 +105,9 @@ int check_config_main(int argc, char *argv[])
 		.usage = check_usage,
 		.cfg = &cfg,
 		.load = load,
-		.validate = validate,
-		.warnings = NULL,
+		.check = check,
+		.meaning = meaning,
+		.warnings = warnings,
 		.dump = dump,
 		.summary = summary,
 	};

@@ -24,7 +24,7 @@
 static void deps_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-collector deps [--host H | --app A] [--level host|service|app]\n"
-		   "                            [--since DUR] [--json | --dot] [--fresh]\n\n"
+		   "                            [--unresolved] [--since DUR] [--json | --dot] [--fresh]\n\n"
 		   "Shows which hosts (or processes) depend on which: client -> server, port,\n"
 		   "samples seen, connections and short-lived ones (from hosts whose agent\n"
 		   "captures with eBPF; '-' for hosts that poll only), bytes, last seen, and\n"
@@ -35,12 +35,13 @@ static void deps_usage(FILE *f)
 	cli_usage_common(f);
 }
 
-enum { OPT_HOST = CLI_OPT_USER, OPT_APP, OPT_LEVEL, OPT_SINCE, OPT_DOT, OPT_FRESH };
+enum { OPT_HOST = CLI_OPT_USER, OPT_APP, OPT_LEVEL, OPT_SINCE, OPT_DOT, OPT_FRESH,
+       OPT_UNRESOLVED };
 
 struct deps_opts {
 	const char *host, *app;
 	enum docs_level level;
-	bool dot, fresh;
+	bool dot, fresh, unresolved;
 	const char *since;
 };
 
@@ -55,6 +56,13 @@ static int deps_opt(int opt, const char *arg, void *ctx)
 		o->app = arg;
 		return 0;
 	case OPT_LEVEL:
+		if (!strcmp(arg, "process")) {
+			fprintf(stderr,
+				"cairn-collector deps: --level process: the map has no level per "
+				"process id; --level service is per program (its restart-stable "
+				"identity) and port\n");
+			return -1;
+		}
 		if (docs_level_parse(arg, &o->level)) {
 			fprintf(stderr, "cairn-collector deps: --level: '%s' is not host, service or app\n",
 				arg);
@@ -69,6 +77,9 @@ static int deps_opt(int opt, const char *arg, void *ctx)
 		return 0;
 	case OPT_FRESH:
 		o->fresh = true;
+		return 0;
+	case OPT_UNRESOLVED:
+		o->unresolved = true;
 		return 0;
 	}
 	return -1;
@@ -164,6 +175,7 @@ int deps_main(int argc, char *argv[])
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "dot", no_argument, NULL, OPT_DOT },
 		{ "fresh", no_argument, NULL, OPT_FRESH },
+		{ "unresolved", no_argument, NULL, OPT_UNRESOLVED },
 		{ 0 },
 	};
 	struct cli_extra extra = { NULL, longopts, deps_opt, &o };
@@ -172,8 +184,8 @@ int deps_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
-		deps_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cli.prog, cli.args[0]);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	if (o.host && o.app) {
@@ -235,16 +247,16 @@ int deps_main(int argc, char *argv[])
 		struct read_host h;
 		if ((rc = read_lookup_host(&q, o.host, &h, &eb))) {
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-			exit_code = 1;
+			exit_code = cmd_exit_code(rc);
 			goto out;
 		}
 		memcpy(host_id, h.id_hex, sizeof(host_id));
 	}
 	if (o.app) {
 		size_t ai;
-		if (read_find_app(s, o.app, &ai, &eb)) {
+		if ((rc = read_find_app(s, o.app, &ai, &eb))) {
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
-			exit_code = 1;
+			exit_code = cmd_exit_code(rc);
 			goto out;
 		}
 		app_id = s->apps[ai]->id;
@@ -256,6 +268,18 @@ int deps_main(int argc, char *argv[])
 	}
 	Cairn__Store__MapEdge **edges = sel.edges;
 	size_t ne = sel.nedges;
+	if (o.unresolved) {
+		/* only the edges to endpoints no agent host (or several) claim */
+		size_t w = 0;
+		for (size_t i = 0; i < ne; i++) {
+			const Cairn__Store__MapNode *b = read_nodes_get(&ix, edges[i]->to);
+			if (b && (b->kind == CAIRN__STORE__NODE_KIND__EXTERNAL ||
+				  b->kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS))
+				edges[w++] = edges[i];
+		}
+		ne = w;
+		sel.nedges = w;
+	}
 	bool service = o.level == DOCS_LEVEL_SERVICE;
 
 	if (o.dot) {
@@ -270,14 +294,15 @@ int deps_main(int argc, char *argv[])
 		else if (format_print_json(root))
 			exit_code = 1;
 	} else {
-		static const char *const hh[] = { "FROM", "TO", "PORTS", "SAMPLES", "CONNS", "SHORT",
-						   "BYTES", "LAST SEEN (UTC)", "CONFIRMED", NULL };
+		static const char *const hh[] = { "FROM", "TO", "PROTO", "PORTS", "SAMPLES", "CONNS",
+						   "SHORT", "BYTES", "LAST SEEN (UTC)", "CONFIRMED",
+						   NULL };
 		static const char *const sh[] = { "FROM", "PROCESS", "TO", "PROCESS", "PORT",
 						   "SERVICE", "SAMPLES", "CONNS", "SHORT", "BYTES",
 						   "CONFIRMED", NULL };
 		if (ne > 1)
 			qsort_r(edges, ne, sizeof(*edges), cmp_edge_names, &ix);
-		struct format_table *t = service ? format_table_new(11, sh) : format_table_new(9, hh);
+		struct format_table *t = service ? format_table_new(11, sh) : format_table_new(10, hh);
 		if (!t) {
 			exit_code = 1;
 			goto out;
@@ -315,12 +340,18 @@ int deps_main(int argc, char *argv[])
 				}
 				if (np > 6)
 					strncat(ports, ",...", sizeof(ports) - strlen(ports) - 1);
-				format_table_rowf(t, "%s\t%s\t%s\t%llu\t%s\t%s\t%s\t%s\t%s", from, to,
-						 ports, (unsigned long long)e->samples_seen, conns, shorts,
-						 bytes, seen, conf);
+				char protos[16] = "";
+				for (size_t p = 0; p < e->n_protocols; p++)
+					snprintf(protos + strlen(protos), sizeof(protos) - strlen(protos),
+						 "%s%s", p ? "+" : "",
+						 e->protocols[p] == CAIRN__PROTOCOL__UDP ? "udp" : "tcp");
+				format_table_rowf(t, "%s\t%s\t%s\t%s\t%llu\t%s\t%s\t%s\t%s\t%s", from, to,
+						 protos[0] ? protos : "tcp", ports,
+						 (unsigned long long)e->samples_seen, conns, shorts, bytes,
+						 seen, conf);
 			}
 		}
-		for (size_t c = service ? 6 : 3; c < (service ? 10u : 7u); c++)
+		for (size_t c = service ? 6 : 4; c < (service ? 10u : 8u); c++)
 			format_table_align_right(t, c);
 		format_table_elastic(t, 0);
 		format_table_elastic(t, service ? 2 : 1);
@@ -328,18 +359,19 @@ int deps_main(int argc, char *argv[])
 			format_table_elastic(t, 1);
 			format_table_elastic(t, 3);
 		} else {
-			format_table_elastic(t, 2);
+			format_table_elastic(t, 3);
 		}
 		format_table_print(t, stdout);
 		format_table_free(t);
 		char when[32];
 		format_time(s->computed_ms, when, sizeof(when));
-		printf("\n%zu %s edges%s%s; snapshot %llu computed %s UTC; %llu unresolved, %llu "
-		       "ambiguous endpoints\n",
-		       ne, service ? "service" : "host", o.host || app_id ? " for " : "",
+		printf("\n%zu %s %s%s%s%s; snapshot %llu computed %s UTC; %llu unresolved, %llu "
+		       "ambiguous endpoints, %llu edges from outside clients\n",
+		       ne, service ? "service" : "host", format_noun(ne, "edge", "edges"),
+		       o.unresolved ? " to unresolved endpoints" : "", o.host || app_id ? " for " : "",
 		       o.host ? o.host : (app_id ? app_name(s, app_id) : ""),
 		       (unsigned long long)s->version, when, (unsigned long long)m->unresolved,
-		       (unsigned long long)m->ambiguous);
+		       (unsigned long long)m->ambiguous, (unsigned long long)m->outside_clients);
 	}
 out:
 	read_nodes_free(&ix);

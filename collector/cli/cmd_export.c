@@ -10,6 +10,7 @@
 #include "estate.h"
 #include "docs.h"
 #include "export.h"
+#include "format.h"
 #include "graphfmt.h"
 #include "web_html.h"
 #include "planctx.h"
@@ -238,6 +239,7 @@ int export_main(int argc, char *argv[])
 			free(args);
 			return 2;
 		}
+		p.app_filters = true;
 		if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 			planctx_close(&p);
 			free(args);
@@ -254,6 +256,7 @@ int export_main(int argc, char *argv[])
 			free(args);
 			return 2;
 		}
+		p.app_filters = true;
 		if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 			planctx_close(&p);
 			free(args);
@@ -267,8 +270,8 @@ int export_main(int argc, char *argv[])
 	if (!fmt || (strcmp(fmt, "mhub-csv") && !ads && strcmp(fmt, "json") && strcmp(fmt, "dot")) ||
 	    p.cli.nargs > (ads ? 2 : 1) || (ads && p.cli.nargs < 2 && !p.output)) {
 		fprintf(stderr, "%s: expected a format: mhub-csv, ads-csv DIR, json, dot, graphml, "
-				"cytoscape or edges-csv\n\n", p.cli.prog);
-		export_usage(stderr);
+				"cytoscape or edges-csv\n", p.cli.prog);
+		cli_try_help(p.cli.prog);
 		free(args);
 		return 2;
 	}
@@ -287,6 +290,7 @@ int export_main(int argc, char *argv[])
 		.snap = p.snap, .estate = &l.es, .statuses = l.statuses.v,
 		.nstatuses = l.statuses.n, .generated_ms = p.opt.now_ms,
 		.without_infra = !p.with_infra,
+		.progress = format_progress, .progress_arg = (void *)p.cli.prog,
 	};
 	struct errbuf eb = { { 0 } };
 	/* without --since the files hold everything stored (retention bounds it) */

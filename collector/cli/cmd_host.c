@@ -42,9 +42,9 @@ int host_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli.nargs != 1) {
-		fprintf(stderr, "%s: give one host (name, id, id prefix or fingerprint)\n\n",
+		fprintf(stderr, "%s: give one host (name, id, id prefix or fingerprint)\n",
 			cli.prog);
-		host_usage(stderr);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	struct read_ctx q;
@@ -58,11 +58,12 @@ int host_main(int argc, char *argv[])
 		return 1;
 	}
 	struct read_host h;
-	if (read_find_host(rt.txn, rt.db, cli.args[0], &h, &eb)) {
+	int frc = read_find_host(rt.txn, rt.db, cli.args[0], &h, &eb);
+	if (frc) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		read_end(&rt);
 		read_close(&q);
-		return 1;
+		return cmd_exit_code(frc);
 	}
 	/* everything stored (since 0, no default period): the same host view,
 	 * and so the same utilization arithmetic, as sizing's */

@@ -20,23 +20,37 @@
 
 static void hosts_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-collector hosts [--json] [--state-dir DIR | -c FILE]\n\n"
+	fprintf(f, "Usage: cairn-collector hosts [--app APP] [--json] [--state-dir DIR | -c FILE]\n\n"
 		   "Lists the hosts whose agents delivered data: hostname, OS, last seen, and\n"
 		   "how many batches and records are stored, and how its agent captures\n"
 		   "connections: ebpf (every connection counted, short-lived ones too) or\n"
-		   "poll (sockets open at a sample instant only; --json says why).\n");
+		   "poll (sockets open at a sample instant only; --json says why). In host-name\n"
+		   "order; --sort COLUMN orders by another column.\n\n"
+		   "      --app APP         only the hosts of that application (name or id)\n");
 	cli_usage_common(f);
+}
+
+static int hosts_opt(int opt, const char *arg, void *ctx)
+{
+	if (opt != CLI_OPT_USER)
+		return -1;
+	*(const char **)ctx = arg;
+	return 0;
 }
 
 int hosts_main(int argc, char *argv[])
 {
 	struct cli cli;
-	int rc = cli_parse(&cli, "cairn-collector", argc, argv, NULL, hosts_usage);
+	const char *app_arg = NULL;
+	static const struct option longopts[] = { { "app", required_argument, NULL, CLI_OPT_USER },
+						  { 0 } };
+	struct cli_extra extra = { NULL, longopts, hosts_opt, &app_arg };
+	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, hosts_usage);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
-		hosts_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cli.prog, cli.args[0]);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	struct read_ctx r;
@@ -55,6 +69,20 @@ int hosts_main(int argc, char *argv[])
 	Cairn__Store__Snapshot *snap = NULL;
 	read_snapshot_latest(t.txn, t.db, false, &snap, NULL); /* none yet: no APP column values */
 	read_end(&t);
+	const char *only_app = NULL; /* --app, as the APP column names it */
+	if (app_arg) {
+		size_t ai;
+		Cairn__Store__Snapshot none = CAIRN__STORE__SNAPSHOT__INIT;
+		if ((rc = read_find_app(snap ? snap : &none, app_arg, &ai, &eb))) {
+			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+			if (snap)
+				cairn__store__snapshot__free_unpacked(snap, NULL);
+			read_agents_free(&ags);
+			read_close(&r);
+			return cmd_exit_code(rc);
+		}
+		only_app = snap->apps[ai]->name;
+	}
 	if (cli.json) {
 		json_t *doc = docs_hosts(&ags, snap);
 		if (snap)
@@ -69,7 +97,7 @@ int hosts_main(int argc, char *argv[])
 					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "CAPTURE",
 					     "APP", NULL };
 	struct format_table *tab = format_table_new(11, head);
-	size_t n = 0;
+	size_t n = 0, shown = 0;
 	for (size_t i = 0; i < ags.n; i++) {
 		const struct read_agent *ra = &ags.v[i];
 		const Cairn__Store__Agent *a = ra->agent;
@@ -80,6 +108,9 @@ int hosts_main(int argc, char *argv[])
 		const char *os = hi && hi->os && *hi->os->pretty_name ? hi->os->pretty_name : "-";
 		int64_t last = a->last_batch_ms ? a->last_batch_ms : a->last_seen_ms;
 		const char *app = json_string_value(json_object_get(json_array_get(apps, n), "app"));
+		n++;
+		if (only_app && (!app || strcmp(app, only_app)))
+			continue;
 		/* Agents before capture reporting send no mechanism: unknown. */
 		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
 		const char *capture_kind = !*capture ? "-" : ra->health->capture_ebpf ? "ebpf" : "poll";
@@ -95,7 +126,7 @@ int hosts_main(int argc, char *argv[])
 					  store_enroll_state_name(a->state), capture_kind,
 					  app && *app ? app : "-");
 		}
-		n++;
+		shown++;
 	}
 	json_decref(apps);
 	if (snap)
@@ -104,12 +135,15 @@ int hosts_main(int argc, char *argv[])
 	read_close(&r);
 	if (!n) {
 		printf("(no host has delivered data yet)\n");
+	} else if (!shown) {
+		printf("(no host in that application)\n");
 	} else if (tab) {
 		for (size_t c = 4; c < 8; c++)
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
 		format_table_elastic(tab, 2);
 		format_table_elastic(tab, 10);
+		format_table_sort(tab, "HOSTNAME"); /* by name, not by key: --sort changes it */
 		format_table_print(tab, stdout);
 	}
 	format_table_free(tab);

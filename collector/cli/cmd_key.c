@@ -13,7 +13,6 @@
 #include "config.h"
 #include "keys.h"
 
-#define COLLECTOR_KEY_FILE "collector.key"
 
 static void key_usage(FILE *f)
 {
@@ -37,10 +36,10 @@ int key_main(int argc, char *argv[])
 		return rc;
 	if (cli.nargs != 1 || (strcmp(cli.args[0], "show") && strcmp(cli.args[0], "create"))) {
 		if (cli.nargs)
-			fprintf(stderr, "%s: unknown subcommand '%s'\n\n", cli.prog, cli.args[0]);
+			fprintf(stderr, "%s: unknown subcommand '%s'\n", cli.prog, cli.args[0]);
 		else
-			fprintf(stderr, "%s: missing subcommand (show or create)\n\n", cli.prog);
-		key_usage(stderr);
+			fprintf(stderr, "%s: missing subcommand (show or create)\n", cli.prog);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	bool create = !strcmp(cli.args[0], "create");

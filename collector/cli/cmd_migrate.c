@@ -28,8 +28,9 @@ static int target_key(struct planctx *p, const char *needle, char *key, size_t n
 {
 	char id[256];
 	bool is_app;
-	if (planctx_resolve(p, needle, id, sizeof(id), &is_app))
-		return 1;
+	int rrc = planctx_resolve(p, needle, id, sizeof(id), &is_app);
+	if (rrc)
+		return rrc;
 	if (is_app) {
 		const Cairn__Store__App *a = snapshot_app(p->snap, id);
 		snprintf(key, n, "app:%s", id);
@@ -63,9 +64,9 @@ int migrate_main(int argc, char *argv[])
 	bool hist = p.cli.nargs == 2 && !strcmp(p.cli.args[0], "history");
 	Cairn__Store__MigrationState st = CAIRN__STORE__MIGRATION_STATE__NOT_STARTED;
 	if (!set && !hist) {
-		fprintf(stderr, "%s: expected 'migrate set TARGET STATE' or 'migrate history TARGET'\n\n",
+		fprintf(stderr, "%s: expected 'migrate set TARGET STATE' or 'migrate history TARGET'\n",
 			p.cli.prog);
-		migrate_usage(stderr);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if (set && migrate_state_parse(p.cli.args[2], &st)) {
@@ -155,8 +156,8 @@ int progress_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", p.cli.prog, p.cli.args[0]);
-		progress_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", p.cli.prog, p.cli.args[0]);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
@@ -272,8 +273,9 @@ static void validate_usage(FILE *f)
 	fprintf(f, "Usage: cairn-collector validate SOURCE TARGET [--json]\n\n"
 		   "Compares a migrated host (TARGET, running its own agent) with its source:\n"
 		   "listeners, outbound and inbound dependencies, key package versions and\n"
-		   "utilization. Exit code 1 when something important is missing on the target\n"
-		   "(a TCP listener, an outbound dependency, a key package).\n\n");
+		   "utilization. Exit code 4 when something important is missing on the target\n"
+		   "(a TCP listener, an outbound dependency, a key package); 3 when SOURCE or\n"
+		   "TARGET is not known.\n\n");
 	cli_usage_common(f);
 }
 
@@ -284,8 +286,8 @@ int validate_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs != 2) {
-		fprintf(stderr, "%s: expected SOURCE and TARGET hosts\n\n", p.cli.prog);
-		validate_usage(stderr);
+		fprintf(stderr, "%s: expected SOURCE and TARGET hosts\n", p.cli.prog);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
@@ -294,10 +296,10 @@ int validate_main(int argc, char *argv[])
 	}
 	char sid[256], tid[256];
 	bool sapp = false, tapp = false;
-	if (planctx_resolve(&p, p.cli.args[0], sid, sizeof(sid), &sapp) ||
-	    planctx_resolve(&p, p.cli.args[1], tid, sizeof(tid), &tapp)) {
+	if ((rc = planctx_resolve(&p, p.cli.args[0], sid, sizeof(sid), &sapp)) ||
+	    (rc = planctx_resolve(&p, p.cli.args[1], tid, sizeof(tid), &tapp))) {
 		planctx_close(&p);
-		return 1;
+		return rc;
 	}
 	if (sapp || tapp || !strcmp(sid, tid)) {
 		fprintf(stderr, "%s: SOURCE and TARGET must be two different hosts\n", p.cli.prog);
@@ -354,7 +356,7 @@ int validate_main(int argc, char *argv[])
 		printf("\n%zu ok, %zu missing (%zu important), %zu changed, %zu only on the target\n", counts[0],
 		       counts[1], rep.important_missing, counts[2], counts[3]);
 	}
-	rc = rep.important_missing ? 1 : 0;
+	rc = rep.important_missing ? CMD_EXIT_CHECK : CMD_EXIT_OK;
 	migrate_report_free(&rep);
 	estate_free(&es);
 	planctx_close(&p);

@@ -30,6 +30,14 @@ static void print_plan_header(const Cairn__Store__Snapshot *s)
 		snprintf(which, sizeof(which), "the current facts (not stored)");
 	printf("Plan from %s, computed %s UTC; period since %s UTC; sizing %s\n", which, at, since,
 	       *s->sizing_mode ? s->sizing_mode : "-");
+	char period[32];
+	config_format_duration(s->plan_period_ms > 0 ? (uint64_t)s->plan_period_ms : 0, period,
+			       sizeof(period));
+	printf("Assessment period %s; data coverage %.0f %% of the expected report windows "
+	       "(hosts' mean); confidence 1-5 = coverage 0-20 %%, 21-40 %%, 41-60 %%, 61-80 %%, "
+	       "81-100 %%%s\n",
+	       s->plan_period_ms > 0 ? period : "?", s->plan_coverage * 100,
+	       s->plan_period_ms > 0 && s->plan_period_ms < 86400000 ? " (less than a day)" : "");
 }
 
 /* ---------------------------------------------------------------- readiness */
@@ -128,8 +136,9 @@ static int readiness_history(struct planctx *p, const char *needle)
 {
 	char id[256];
 	bool is_app;
-	if (planctx_resolve(p, needle, id, sizeof(id), &is_app))
-		return 1;
+	int rrc = planctx_resolve(p, needle, id, sizeof(id), &is_app);
+	if (rrc)
+		return rrc;
 	struct read_txn t;
 	struct errbuf eb = { { 0 } };
 	if (read_begin(&p->rd, &t, &eb)) {
@@ -162,15 +171,23 @@ int readiness_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs > 1) {
-		fprintf(stderr, "%s: at most one HOST or APP\n\n", p.cli.prog);
-		readiness_usage(stderr);
+		fprintf(stderr, "%s: at most one HOST or APP\n", p.cli.prog);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
+	p.app_filters = true;
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 		planctx_close(&p);
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
+	{
+		int frc = planctx_app_filter(&p);
+		if (frc) {
+			planctx_close(&p);
+			return frc;
+		}
+	}
 	if (p.history) {
 		rc = readiness_history(&p, p.history);
 		planctx_close(&p);
@@ -197,7 +214,11 @@ int readiness_main(int argc, char *argv[])
 		return 0;
 	}
 	if (p.cli.json) {
-		rc = format_print_json(docs_readiness(s)) ? 1 : 0;
+		json_t *doc = docs_readiness(s);
+		if (doc) {
+			planctx_keep_json(&p, json_object_get(doc, "readiness"), "target", NULL);
+		}
+		rc = format_print_json(doc) ? 1 : 0;
 		planctx_close(&p);
 		return rc;
 	}
@@ -218,6 +239,8 @@ int readiness_main(int argc, char *argv[])
 	qsort(rows, s->n_readiness, sizeof(*rows), cmp_readiness_row);
 	for (size_t i = 0; i < s->n_readiness; i++) {
 		const Cairn__Store__Readiness *r = rows[i];
+		if (!planctx_keep(&p, r->target, NULL))
+			continue;
 		char codes[512];
 		reason_codes(r, codes, sizeof(codes));
 		format_table_rowf(t, "%s\t%s\t%s\t%u\t%u/5\t%s\t%s", r->kind, r->name, r->category,
@@ -284,15 +307,23 @@ int sizing_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", p.cli.prog, p.cli.args[0]);
-		sizing_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", p.cli.prog, p.cli.args[0]);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
+	p.app_filters = true;
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
 		planctx_close(&p);
 		return rc;
 	}
 	const Cairn__Store__Snapshot *s = p.snap;
+	{
+		int frc = planctx_app_filter(&p);
+		if (frc) {
+			planctx_close(&p);
+			return frc;
+		}
+	}
 	struct snapshot_names nm;
 	if (snapshot_names_build(s, &nm)) {
 		fprintf(stderr, "%s: out of memory\n", p.cli.prog);
@@ -300,7 +331,11 @@ int sizing_main(int argc, char *argv[])
 		return 1;
 	}
 	if (p.cli.json) {
-		rc = format_print_json(docs_sizing(s)) ? 1 : 0;
+		json_t *doc = docs_sizing(s);
+		if (doc) {
+			planctx_keep_json(&p, json_object_get(doc, "sizing"), "host", "app_id");
+		}
+		rc = format_print_json(doc) ? 1 : 0;
 		snapshot_names_free(&nm);
 		planctx_close(&p);
 		return rc;
@@ -319,10 +354,12 @@ int sizing_main(int argc, char *argv[])
 		planctx_close(&p);
 		return 1;
 	}
+	size_t nz = 0;
 	for (size_t i = 0; i < s->n_sizing; i++)
-		zs[i] = s->sizing[i];
-	sort_sizing(&nm, zs, s->n_sizing);
-	for (size_t i = 0; i < s->n_sizing; i++) {
+		if (planctx_keep(&p, s->sizing[i]->host, s->sizing[i]->app_id))
+			zs[nz++] = s->sizing[i];
+	sort_sizing(&nm, zs, nz);
+	for (size_t i = 0; i < nz; i++) {
 		const Cairn__Store__Sizing *z = zs[i];
 		char cpu[32], mem[32], st[48];
 		snprintf(cpu, sizeof(cpu), "%.2f>%.2f", z->cpu_observed, z->cpu_needed);
@@ -344,11 +381,11 @@ int sizing_main(int argc, char *argv[])
 	snapshot_names_free(&nm);
 	if (!s->n_sizing)
 		printf("(no hosts yet)\n");
-	printf("\nEC2 prices: Linux on-demand, %s, as of %s, 730 h/month. EBS prices %s, as of %s. "
-	       "'cost' sums them up; --json has the date of every row.\n",
-	       s->n_sizing ? s->sizing[0]->region : "us-east-1",
-	       *s->catalog_as_of ? s->catalog_as_of : "?", rules_plan.ebs_region,
-	       rules_plan.ebs_as_of);
+	char dates[512];
+	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
+	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. %s. 'cost' sums them up; --json "
+	       "has the date of every row.\n",
+	       s->n_sizing ? s->sizing[0]->region : "us-east-1", dates);
 	planctx_close(&p);
 	return 0;
 }
@@ -372,8 +409,8 @@ int cost_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (p.cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", p.cli.prog, p.cli.args[0]);
-		cost_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", p.cli.prog, p.cli.args[0]);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
@@ -395,8 +432,7 @@ int cost_main(int argc, char *argv[])
 	/* the tables are the same document, for people */
 	const char *asof = json_string_value(json_object_get(doc, "catalog_as_of"));
 	print_plan_header(s);
-	printf("EC2 prices as of %s, EBS prices as of %s (%s)\n\n", asof, rules_plan.ebs_as_of,
-	       rules_plan.ebs_region);
+	printf("%s\n\n", json_string_value(json_object_get(doc, "price_dates")));
 	static const char *const chead[] = { "HOST", "APPLICATION", "AS-IS", "$/MONTH",
 					      "RIGHT-SIZED", "$/MONTH", "SAVING", NULL };
 	static const char *const ahead[] = { "APPLICATION", "HOSTS", "AS-IS $/MO", "SIZED $/MO",
@@ -421,6 +457,7 @@ int cost_main(int argc, char *argv[])
 			format_table_align_right(th, c);
 		format_table_elastic(th, 0);
 		format_table_elastic(th, 1);
+		format_table_sort(th, "HOST");
 		format_table_print(th, stdout);
 		printf("\n");
 	}
@@ -434,6 +471,7 @@ int cost_main(int argc, char *argv[])
 		for (size_t c = 1; c < 5; c++)
 			format_table_align_right(ta, c);
 		format_table_elastic(ta, 0);
+		format_table_sort(ta, "APPLICATION");
 		format_table_print(ta, stdout);
 	}
 	format_table_free(th);
@@ -541,9 +579,9 @@ int plan_main(int argc, char *argv[])
 	if (pin || unpin)
 		return plan_pin(&p, pin);
 	if (p.cli.nargs != 1 || strcmp(p.cli.args[0], "waves")) {
-		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE' or 'plan unpin APP'\n\n",
+		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE' or 'plan unpin APP'\n",
 			p.cli.prog);
-		plan_usage(stderr);
+		cli_try_help(p.cli.prog);
 		return 2;
 	}
 	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {

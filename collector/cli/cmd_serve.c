@@ -31,7 +31,6 @@
 #include "snapshot.h"
 #include "store.h"
 
-#define COLLECTOR_KEY_FILE "collector.key"
 #define SHUTDOWN_DRAIN_MS 5000
 
 struct serve_opts {
@@ -236,15 +235,25 @@ int serve_main(int argc, char *argv[])
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cli.nargs) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n\n", cli.prog, cli.args[0]);
-		serve_usage(stderr);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", cli.prog, cli.args[0]);
+		cli_try_help(cli.prog);
 		return 2;
 	}
 	struct collector_config cfg;
 	if (cli_collector_config(&cli, &cfg))
 		return 2;
-	if (o.listen)
+	if (o.listen) {
+		char host[CONFIG_STR_MAX];
+		uint16_t port;
+		if (config_split_hostport(o.listen, host, sizeof(host), &port)) {
+			fprintf(stderr,
+				"%s: --listen '%s' is not ADDR:PORT with a port of 0-65535 (e.g. "
+				"[::]:7415, 0.0.0.0:7415); try --help\n",
+				cli.prog, o.listen);
+			return CMD_EXIT_USAGE;
+		}
 		str_copy(cfg.listen, o.listen, sizeof(cfg.listen));
+	}
 	if (o.accept_any)
 		str_copy(cfg.accept, "any", sizeof(cfg.accept));
 	enum log_level lvl;

@@ -2,6 +2,9 @@
 #ifndef CAIRN_COLLECTOR_COMMANDS_H
 #define CAIRN_COLLECTOR_COMMANDS_H
 
+/* The collector's secret key, in its state_dir. */
+#define COLLECTOR_KEY_FILE "collector.key"
+
 int key_main(int argc, char *argv[]);          /* cmd_key.c: key show */
 int check_config_main(int argc, char *argv[]); /* cmd_config.c */
 int serve_main(int argc, char *argv[]);        /* cmd_serve.c */
@@ -38,6 +41,11 @@ void collector_usage(void *f);
 #define CMD_EXIT_USAGE 2      /* usage or configuration error */
 #define CMD_EXIT_NOTFOUND 3   /* what was named does not exist */
 #define CMD_EXIT_CHECK 4      /* a check failed (validate) */
+
+/* The exit code for a lookup's or a write's result: 0 -> 0, -ENOENT (what
+ * was named does not exist) -> 3, -EEXIST (ambiguous) and -EINVAL -> 2,
+ * anything else -> 1. */
+int cmd_exit_code(int rc);
 
 #include <stdbool.h>
 

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pbjson.h"
 #include "util.h"
@@ -104,6 +106,101 @@ static size_t width(const char *s)
 
 static size_t table_width = FORMAT_WIDTH_DEFAULT;
 
+void format_progress(size_t done, size_t total, void *arg)
+{
+	static int tty = -1;
+	static int64_t last_ms;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (!tty)
+		return;
+	int64_t now = time_mono_us() / 1000;
+	if (done < total && now - last_ms < 200)
+		return;
+	last_ms = now;
+	fprintf(stderr, "\r%s: %zu/%zu hosts", (const char *)arg, done, total);
+	if (done >= total)
+		fputs("\r\033[K", stderr); /* finished: the line goes away */
+	fflush(stderr);
+}
+
+static const char *sort_column; /* --sort, NULL = the command's order */
+
+void format_set_sort(const char *column)
+{
+	sort_column = column && *column ? column : NULL;
+}
+
+/* A cell as a number when it is one ("12", "122.89", "80"), for --sort. */
+static bool cell_number(const char *s, double *v)
+{
+	char *end;
+	*v = strtod(s, &end);
+	return end != s && *end == '\0';
+}
+
+static size_t sort_col;
+
+static int cmp_rows(const void *pa, const void *pb)
+{
+	const char *a = (*(char *const *const *)pa)[sort_col];
+	const char *b = (*(char *const *const *)pb)[sort_col];
+	bool ea = !strcmp(a, "-"), eb = !strcmp(b, "-");
+	if (ea != eb)
+		return ea ? 1 : -1; /* empty cells last */
+	double x, y;
+	if (cell_number(a, &x) && cell_number(b, &y) && x != y)
+		return x < y ? -1 : 1;
+	int c = strcasecmp(a, b);
+	return c ? c : strcmp(a, b);
+}
+
+int format_table_sort(struct format_table *t, const char *column)
+{
+	size_t col = t->ncols;
+	for (size_t c = 0; c < t->ncols && col == t->ncols; c++)
+		if (!strcasecmp(t->cells[c], column))
+			col = c;
+	for (size_t c = 0; c < t->ncols && col == t->ncols; c++)
+		if (!strncasecmp(t->cells[c], column, strlen(column)))
+			col = c; /* a prefix: "--sort conf" for CONFIDENCE */
+	if (col == t->ncols)
+		return -ENOENT;
+	if (t->nrows < 3)
+		return 0;
+	/* sort row pointers (stable: ties keep the command's order), then
+	 * lay the cells out again */
+	size_t n = t->nrows - 1;
+	char ***rows = malloc(n * sizeof(*rows));
+	char **cells = malloc(t->nrows * t->ncols * sizeof(char *));
+	if (!rows || !cells) {
+		free(rows);
+		free(cells);
+		return -ENOMEM;
+	}
+	for (size_t r = 0; r < n; r++)
+		rows[r] = &t->cells[(r + 1) * t->ncols];
+	sort_col = col;
+	/* insertion sort keeps ties in order; tables are hundreds of rows */
+	for (size_t i = 1; i < n; i++) {
+		char **x = rows[i];
+		size_t j = i;
+		while (j > 0 && cmp_rows(&rows[j - 1], &x) > 0) {
+			rows[j] = rows[j - 1];
+			j--;
+		}
+		rows[j] = x;
+	}
+	memcpy(cells, t->cells, t->ncols * sizeof(char *));
+	for (size_t r = 0; r < n; r++)
+		memcpy(&cells[(r + 1) * t->ncols], rows[r], t->ncols * sizeof(char *));
+	free(t->cells);
+	t->cells = cells;
+	t->cap = t->nrows;
+	free(rows);
+	return 0;
+}
+
 void format_set_wide(bool wide)
 {
 	table_width = wide ? 0 : FORMAT_WIDTH_DEFAULT;
@@ -128,6 +225,12 @@ static void put_cut(FILE *f, const char *s, size_t w)
 
 void format_table_print(const struct format_table *t, FILE *f)
 {
+	if (sort_column && format_table_sort((struct format_table *)t, sort_column) == -ENOENT) {
+		fprintf(stderr, "--sort: no column '%s' in this table (columns:", sort_column);
+		for (size_t c = 0; c < t->ncols; c++)
+			fprintf(stderr, " %s", t->cells[c]);
+		fprintf(stderr, ")\n");
+	}
 	size_t *wd = calloc(t->ncols, sizeof(size_t));
 	if (!wd)
 		return;

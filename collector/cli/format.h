@@ -16,6 +16,16 @@
 
 /* --wide: tables print every cell whole, however wide. */
 void format_set_wide(bool wide);
+/* --sort COLUMN: every table printed after this orders its rows by the
+ * column whose header is COLUMN (case-insensitive, or a prefix of it):
+ * numbers by value, text case-insensitively, "-" last. NULL = the
+ * command's own order. */
+void format_set_sort(const char *column);
+
+/* A progress line for long work ("export json: 120/500 hosts") on stderr,
+ * rewritten in place at most every 200 ms and cleared at the end (done ==
+ * total); nothing at all when stderr is not a terminal. arg: the label. */
+void format_progress(size_t done, size_t total, void *arg);
 
 /* ---- tables for people ---- */
 
@@ -36,6 +46,9 @@ void format_table_align_right(struct format_table *t, size_t col);
 void format_table_elastic(struct format_table *t, size_t col);
 void format_table_print(const struct format_table *t, FILE *f);
 void format_table_free(struct format_table *t);
+/* Orders t's rows by the column headed column now (stable). -ENOENT when
+ * no header matches, -ENOMEM. */
+int format_table_sort(struct format_table *t, const char *column);
 
 /* ---- small formatting helpers ---- */
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "log.h"
 
@@ -45,7 +46,8 @@ void collector_usage(void *out)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nEvery read command takes --state-dir DIR (or -c FILE) and --json.\n"
 		   "Run 'cairn-collector COMMAND --help' for a command's options.\n"
-		   "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
+		   "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error,\n"
+		   "3 not found (a host, application or agent named), 4 check failed (validate).\n");
 }
 
 int main(int argc, char *argv[])
@@ -66,7 +68,7 @@ int main(int argc, char *argv[])
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].main(argc - 1, argv + 1);
-	fprintf(stderr, "cairn-collector: unknown command '%s'\n\n", argv[1]);
-	collector_usage(stderr);
+	fprintf(stderr, "cairn-collector: unknown command '%s'\n", argv[1]);
+	cli_try_help("cairn-collector");
 	return 2;
 }

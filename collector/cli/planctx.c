@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "keys.h"
 #include "planctx.h"
+
+#include "commands.h"
 
 #include "format.h"
 #include "sizing.h"
@@ -28,18 +31,24 @@ static const struct option plan_longopts[] = {
 	{ "level", required_argument, NULL, PLANCTX_OPT_LEVEL },
 	{ "app", required_argument, NULL, PLANCTX_OPT_APP },
 	{ "with-infra", no_argument, NULL, PLANCTX_OPT_WITH_INFRA },
+	{ "until", required_argument, NULL, PLANCTX_OPT_UNTIL },
 	{ 0 },
 };
 
 void planctx_usage_options(FILE *f)
 {
 	fprintf(f, "Planning options:\n"
-		   "  --mode asis|p95|max|avg  sizing statistic (default p95); pNN = any percentile\n"
+		   "  --mode asis|p|pNN|max|avg  sizing statistic (default p95); pNN = any percentile,\n"
+		   "                           p = the one --percentile gives\n"
 		   "  --percentile N           percentile for --mode p (1..100, default 95)\n"
 		   "  --comfort F              headroom factor on measured use (default 1.3)\n"
-		   "  --since DUR              assessment period: the last DUR (e.g. 30d); default all data\n"
+		   "  --since DUR              assessment period: the last DUR (1d, 7d, 30d, ...); confidence\n"
+		   "                           is the share of it covered by data; default 7d\n"
 		   "  --catalog CSV            instance catalog (default: config key catalog, else shipped)\n"
 		   "  --max-hosts N            hosts per migration wave (default 25)\n"
+		   "  --until DATE             end of the assessment period (YYYY-MM-DD or\n"
+		   "                           YYYY-MM-DDTHH:MM, UTC; default now)\n"
+		   "  --app APP                only that application's hosts (readiness, sizing); export graphs\n"
 		   "  --fresh                  recompute the plan now instead of using the stored snapshot\n");
 }
 
@@ -90,9 +99,26 @@ static int handle(int opt, const char *arg, void *ctx)
 			fprintf(stderr, "%s: --since '%s' is not a duration (use e.g. 12h, 7d, 30d)\n", prog, arg);
 			return -1;
 		}
-		p->opt.since_ms = p->opt.now_ms - (int64_t)ms;
+		p->since_dur_ms = ms; /* from --until, which may come later */
 		p->custom = true;
 		return 0;
+	case PLANCTX_OPT_UNTIL: {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *end = strptime(arg, "%Y-%m-%dT%H:%M", &tm);
+		if (!end || *end) {
+			memset(&tm, 0, sizeof(tm));
+			end = strptime(arg, "%Y-%m-%d", &tm);
+		}
+		if (!end || *end) {
+			fprintf(stderr, "%s: --until '%s' is not a date (use 2026-11-30 or "
+					"2026-11-30T18:00, UTC)\n", prog, arg);
+			return -1;
+		}
+		p->opt.now_ms = (int64_t)timegm(&tm) * 1000;
+		p->custom = true;
+		return 0;
+	}
 	case PLANCTX_OPT_CATALOG:
 		str_copy(p->catalog, arg, sizeof(p->catalog));
 		p->custom = true;
@@ -144,12 +170,51 @@ int planctx_parse(struct planctx *p, int argc, char *argv[], void (*usage)(FILE 
 	plan_options_init(&p->opt, time_now_ms());
 	p->progress = -1;
 	struct cli_extra extra = { NULL, plan_longopts, handle, p };
-	return cli_parse(&p->cli, "cairn-collector", argc, argv, &extra, usage);
+	int rc = cli_parse(&p->cli, "cairn-collector", argc, argv, &extra, usage);
+	if (p->since_dur_ms)
+		p->opt.since_ms = p->opt.now_ms - (int64_t)p->since_dur_ms;
+	return rc;
+}
+
+int planctx_app_filter(struct planctx *p)
+{
+	if (!p->app || p->app_id[0])
+		return 0;
+	size_t ai;
+	struct errbuf eb = { { 0 } };
+	int rc = read_find_app(p->snap, p->app, &ai, &eb);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return cmd_exit_code(rc);
+	}
+	str_copy(p->app_id, p->snap->apps[ai]->id, sizeof(p->app_id));
+	return 0;
+}
+
+bool planctx_keep(const struct planctx *p, const char *target, const char *app_id)
+{
+	if (!p->app_id[0])
+		return true;
+	if (!strcmp(target, p->app_id) || (app_id && !strcmp(app_id, p->app_id)))
+		return true;
+	const Cairn__Store__App *a = snapshot_app(p->snap, p->app_id);
+	for (size_t i = 0; a && i < a->n_hosts; i++)
+		if (!strcmp(a->hosts[i], target))
+			return true;
+	return false;
 }
 
 int planctx_open(struct planctx *p, bool writable)
 {
+	if (p->app && !p->app_filters) {
+		/* accepted but ignored would be a silent surprise */
+		fprintf(stderr, "%s: --app is for readiness, sizing, hosts and export graphs, not here\n",
+			p->cli.prog);
+		cli_try_help(p->cli.prog);
+		return CMD_EXIT_USAGE;
+	}
 	format_set_wide(p->cli.wide);
+	format_set_sort(p->cli.sort);
 	struct collector_config cfg;
 	if (cli_collector_config(&p->cli, &cfg))
 		return 2;
@@ -288,7 +353,7 @@ int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, b
 	if (hits > 1) {
 		fprintf(stderr, "%s: '%s' matches several hosts or applications: give more of the id\n",
 			p->cli.prog, needle);
-		return 1;
+		return CMD_EXIT_USAGE;
 	}
 	char sugg[512] = "";
 	size_t used = 0, shown = 0;
@@ -306,5 +371,19 @@ int planctx_resolve(struct planctx *p, const char *needle, char *id, size_t n, b
 	else
 		fprintf(stderr, "%s: no host or application '%s' (see 'cairn-collector hosts' and 'apps')\n",
 			p->cli.prog, needle);
-	return 1;
+	return CMD_EXIT_NOTFOUND;
+}
+
+void planctx_keep_json(const struct planctx *p, json_t *rows, const char *target_key,
+		       const char *app_key)
+{
+	if (!p->app_id[0] || !json_is_array(rows))
+		return;
+	for (size_t i = json_array_size(rows); i-- > 0;) {
+		json_t *r = json_array_get(rows, i);
+		const char *t = json_string_value(json_object_get(r, target_key));
+		const char *a = app_key ? json_string_value(json_object_get(r, app_key)) : NULL;
+		if (!planctx_keep(p, t ? t : "", a))
+			json_array_remove(rows, i);
+	}
 }

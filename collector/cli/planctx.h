@@ -10,6 +10,7 @@
 #ifndef CAIRN_PLANCTX_H
 #define CAIRN_PLANCTX_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -36,6 +37,7 @@ enum {
 	PLANCTX_OPT_LEVEL,
 	PLANCTX_OPT_APP,
 	PLANCTX_OPT_WITH_INFRA,
+	PLANCTX_OPT_UNTIL,
 };
 
 struct planctx {
@@ -49,8 +51,11 @@ struct planctx {
 	const char *note;        /* --note TEXT */
 	bool fresh;              /* --fresh: recompute even with default options */
 	const char *level;       /* export graphs: --level host|service|app */
-	const char *app;         /* export graphs and html: --app A */
+	const char *app;         /* --app A: readiness, sizing, cost rows; export graphs and html */
 	bool with_infra;         /* export graphs: keep shared infrastructure */
+	bool app_filters;        /* set by the commands that apply --app (else refused) */
+	char app_id[128];        /* --app resolved (planctx_keep), "" before */
+	uint64_t since_dur_ms;   /* --since DUR, applied relative to --until */
 	char catalog[4096];
 	Cairn__Store__Snapshot *snap;
 };
@@ -68,6 +73,17 @@ int planctx_open(struct planctx *p, bool writable);
  * Returns 0 or exit code 1 (message printed). */
 int planctx_snapshot(struct planctx *p);
 void planctx_close(struct planctx *p);
+
+/* --app: resolves the application once the snapshot is there. Returns 0
+ * (also without --app) or the exit code (message printed: 3 not found). */
+int planctx_app_filter(struct planctx *p);
+/* Whether a row of host_or_app (an agent id or app id; app_id: the host's
+ * application, may be NULL) passes --app. */
+bool planctx_keep(const struct planctx *p, const char *target, const char *app_id);
+/* Removes the --app-filtered entries of a JSON array of rows (objects with
+ * target_key, and app_key when not NULL). */
+void planctx_keep_json(const struct planctx *p, json_t *rows, const char *target_key,
+		       const char *app_key);
 
 /* Resolves what a person typed to a host id (hex) or app id in p->snap:
  * host by id/prefix/name, else app by id/name. *is_app tells which. Prints an

@@ -558,10 +558,11 @@ json_t *docs_readiness(const Cairn__Store__Snapshot *s)
 	json_t *arr = json_array();
 	for (size_t i = 0; arr && i < s->n_readiness; i++)
 		json_array_append_new(arr, docs_message(s->readiness[i]));
-	return json_pack("{s:I, s:I, s:I, s:s, s:o}", "snapshot", (json_int_t)s->version,
+	return json_pack("{s:I, s:I, s:I, s:s, s:o, s:I, s:f}", "snapshot", (json_int_t)s->version,
 			 "computed_ms", (json_int_t)s->computed_ms, "since_ms",
 			 (json_int_t)s->plan_since_ms, "lifecycle_as_of", s->lifecycle_as_of,
-			 "readiness", arr);
+			 "readiness", arr, "period_ms", (json_int_t)s->plan_period_ms, "coverage",
+			 s->plan_coverage);
 }
 
 json_t *docs_sizing(const Cairn__Store__Snapshot *s)
@@ -576,8 +577,11 @@ json_t *docs_sizing(const Cairn__Store__Snapshot *s)
 		json_array_append_new(arr, j);
 	}
 	snapshot_names_free(&nm);
-	return json_pack("{s:s, s:s, s:s, s:o}", "mode", s->sizing_mode, "catalog_as_of",
-			 s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of, "sizing", arr);
+	char dates[512];
+	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
+	return json_pack("{s:s, s:s, s:s, s:o, s:s}", "mode", s->sizing_mode, "catalog_as_of",
+			 s->catalog_as_of, "ebs_as_of", rules_plan.ebs_as_of, "sizing", arr,
+			 "price_dates", dates);
 }
 
 struct cost_sum {
@@ -664,12 +668,14 @@ json_t *docs_cost(const Cairn__Store__Snapshot *s)
 	free(apps);
 	free(order);
 	snapshot_names_free(&nm);
-	return json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}}",
+	char dates[512];
+	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
+	return json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:{s:i, s:f, s:f, s:f}, s:s}",
 			 "mode", s->sizing_mode, "catalog_as_of", asof, "ebs_as_of",
 			 rules_plan.ebs_as_of, "hours_per_month", rules_plan.hours_per_month,
 			 "hosts", jh, "apps", ja, "total", "hosts", (int)total.hosts,
 			 "asis_monthly_usd", total.asis, "rightsized_monthly_usd", total.sized,
-			 "saving_usd", total.asis - total.sized);
+			 "saving_usd", total.asis - total.sized, "price_dates", dates);
 }
 
 json_t *docs_waves(const Cairn__Store__Snapshot *s, unsigned limit)

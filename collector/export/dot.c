@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "depmap.h"
 #include "util.h"
 
 /* A DOT string: quotes and backslashes escaped, a newline as \n, other
@@ -34,6 +35,8 @@ static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent
 	dot_str(f, *n->name ? n->name : n->id);
 	if (n->kind == CAIRN__STORE__NODE_KIND__EXTERNAL)
 		fputs(", shape=ellipse, style=dashed", f);
+	else if (n->kind == CAIRN__STORE__NODE_KIND__CLIENTS)
+		fputs(", shape=house, style=dashed, color=blue", f);
 	else if (n->kind == CAIRN__STORE__NODE_KIND__AMBIGUOUS)
 		fputs(", shape=ellipse, style=dotted, color=red", f);
 	else if (n->infrastructure)
@@ -41,6 +44,30 @@ static void dot_node(FILE *f, const Cairn__Store__MapNode *n, const char *indent
 	else
 		fputs(", shape=box", f);
 	fputs("];\n", f);
+}
+
+/* " (udp)", " (tcp+udp)" or "": the protocols of a host-level edge. */
+static const char *udp_suffix(const Cairn__Store__MapEdge *e)
+{
+	bool udp = false;
+	for (size_t p = 0; p < e->n_protocols; p++)
+		udp |= e->protocols[p] == CAIRN__PROTOCOL__UDP;
+	return !udp ? "" : e->n_protocols > 1 ? " (tcp+udp)" : " (udp)";
+}
+
+/* Every port of a host pair, labelled: "postgres 5432, syslog 514 (tcp+udp)". */
+static void host_edge_label(const Cairn__Store__MapEdge *e, char *label, size_t n)
+{
+	label[0] = '\0';
+	for (size_t p = 0; p < e->n_ports && p < 6; p++) {
+		const char *l = depmap_port_label(e->ports[p]);
+		size_t used = strlen(label);
+		snprintf(label + used, n - used, "%s%s%s%u", p ? ", " : "", l ? l : "", l ? " " : "",
+			 e->ports[p]);
+	}
+	if (e->n_ports > 6)
+		strncat(label, ", ...", n - strlen(label) - 1);
+	strncat(label, udp_suffix(e), n - strlen(label) - 1);
 }
 
 struct slot {
@@ -120,15 +147,15 @@ int dot_write(FILE *f, const Cairn__Store__Snapshot *s, Cairn__Store__MapEdge *c
 		dot_str(f, e->from);
 		fputs(" -> ", f);
 		dot_str(f, e->to);
-		char label[160];
+		char label[256];
 		if (*e->from_process || *e->to_process)
 			snprintf(label, sizeof(label), "%s -> %s:%u", e->from_process, e->to_process,
 				 e->port);
 		else if (e->n_ports > 1)
-			snprintf(label, sizeof(label), "%s%s%u +%zu", e->label, *e->label ? " " : "",
-				 e->port, e->n_ports - 1);
+			host_edge_label(e, label, sizeof(label));
 		else
-			snprintf(label, sizeof(label), "%s%s%u", e->label, *e->label ? " " : "", e->port);
+			snprintf(label, sizeof(label), "%s%s%u%s", e->label, *e->label ? " " : "", e->port,
+				 udp_suffix(e));
 		fputs(" [label=", f);
 		dot_str(f, label);
 		if (!e->confirmed)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "csv.h"
+#include "depmap.h"
 #include "export.h"
 #include "read.h"
 
@@ -765,6 +766,8 @@ int export_ads_csv(const struct export_input *in, const char *dir, struct errbuf
 			ads_perf(f[5], h, &sr);
 			if (in->series)
 				in->series->release(in->series->ctx, i);
+			if (in->progress)
+				in->progress(i + 1, in->estate->n, in->progress_arg);
 		}
 	} else {
 		rc = -EIO;
@@ -861,6 +864,8 @@ int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 			json_t *h = host_json(&ix, &in->estate->hosts[i]);
 			rc = h ? json_dumpf(h, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -ENOMEM;
 			json_decref(h);
+			if (in->progress)
+				in->progress(i + 1, in->estate->n, in->progress_arg);
 		}
 		fputs("\n  ]", f);
 	}

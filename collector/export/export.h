@@ -47,6 +47,10 @@ struct export_input {
 	size_t nstatuses;
 	int64_t generated_ms;
 	bool without_infra;   /* dot: leave shared infrastructure out */
+	/* Called after each host with (hosts done, hosts in all); NULL = none.
+	 * The command line shows a progress line with it on a terminal. */
+	void (*progress)(size_t done, size_t total, void *arg);
+	void *progress_arg;
 };
 
 #define EXPORT_MHUB_MAX_RECORDS 25000

@@ -383,6 +383,34 @@ static bool has_edge(const Cairn__Store__DepMap *m, bool outbound, const char *h
 	return false;
 }
 
+static const Cairn__Store__MapNode *find_node(const Cairn__Store__DepMap *m, const char *id)
+{
+	for (size_t i = 0; i < m->n_nodes; i++)
+		if (!strcmp(m->nodes[i]->id, id))
+			return m->nodes[i];
+	return NULL;
+}
+
+/* The target uses another member of peer's shared-infrastructure group on
+ * the same port (the second DNS or LDAP server): the dependency is there.
+ * Returns that member's id, or NULL. */
+static const char *replica_used(const Cairn__Store__DepMap *m, const char *target,
+				const char *peer, uint32_t port)
+{
+	const Cairn__Store__MapNode *p = find_node(m, peer);
+	if (!p || !p->infrastructure || !*p->app_id)
+		return NULL;
+	for (size_t i = 0; i < m->n_host_edges; i++) {
+		const Cairn__Store__MapEdge *e = m->host_edges[i];
+		if (strcmp(e->from, target) || !strcmp(e->to, peer) || e->port != port)
+			continue;
+		const Cairn__Store__MapNode *q = find_node(m, e->to);
+		if (q && q->infrastructure && !strcmp(q->app_id, p->app_id))
+			return e->to;
+	}
+	return NULL;
+}
+
 static int check_deps(const struct estate_host *s, const struct estate_host *t,
 		      const Cairn__Store__DepMap *m, bool outbound, struct migrate_report *r)
 {
@@ -404,9 +432,16 @@ static int check_deps(const struct estate_host *s, const struct estate_host *t,
 		char item[160];
 		snprintf(item, sizeof(item), "%s %s:%u", outbound ? "to" : "from", node_name(m, other), e->port);
 		bool ok = has_edge(m, outbound, t->id, other, e->port);
+		char via[200] = "seen";
+		const char *replica = !ok && outbound ? replica_used(m, t->id, other, e->port) : NULL;
+		if (replica) {
+			ok = true;
+			snprintf(via, sizeof(via), "seen via %s (same shared group)",
+				 node_name(m, replica));
+		}
 		/* A client that has not been pointed at the new host yet is expected
 		 * during a cut-over; a dependency the new host cannot reach is not. */
-		rc = add_check(r, area, item, "seen", ok ? "seen" : NULL, ok ? MIGRATE_OK : MIGRATE_MISSING,
+		rc = add_check(r, area, item, "seen", ok ? via : NULL, ok ? MIGRATE_OK : MIGRATE_MISSING,
 			       outbound);
 	}
 	return rc;

@@ -282,6 +282,13 @@ static int append_ptr(void ***v, size_t *n, void *p)
 	return 0;
 }
 
+int64_t plan_period_start(const struct plan_options *o)
+{
+	if (o->since_ms > 0 && o->since_ms < o->now_ms)
+		return o->since_ms;
+	return o->now_ms - (int64_t)rules_plan.default_period_days * STORE_DAY_MS;
+}
+
 void plan_estate_opts(struct estate_opts *o, int64_t since_ms, int64_t now_ms, double percentile)
 {
 	*o = (struct estate_opts){ 0 };
@@ -314,7 +321,11 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 	if ((rc = host_app_index(snap, &idx, &nidx)) ||
 	    (rc = build_peers(snap, idx, nidx, &hp, &nh, &ap, &na)))
 		goto out;
-	struct readiness_ctx ctx = { lc, cat, es.since_ms, opt->now_ms };
+	/* coverage and confidence are measured over the whole assessment
+	 * period (--since, default the last default_period_days), not over
+	 * the data there happens to be */
+	int64_t period_start = plan_period_start(opt);
+	struct readiness_ctx ctx = { lc, cat, period_start, opt->now_ms };
 	for (size_t i = 0; i < es.n && !rc; i++) {
 		const struct estate_host *h = &es.hosts[i];
 		Cairn__Store__Sizing *sz = NULL;
@@ -365,16 +376,29 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 		errbuf_set(eb, rc, "reading wave pins: %s", db_strerror(rc));
 		goto out;
 	}
+	char dates[512];
+	rules_price_dates(cat->as_of, dates, sizeof(dates));
 	if ((rc = note(snap, "instance catalog %s: %zu instances, %s, prices as of %s", cat->path,
 		       cat->n, cat->region, cat->as_of)) ||
 	    (rc = note(snap, "OS lifecycle %s: %zu releases, as of %s", lc->path, lc->n,
 		       lc->as_of[0] ? lc->as_of : "unknown")) ||
-	    (rc = note(snap, "EBS prices (%s) as of %s", rules_plan.ebs_region, rules_plan.ebs_as_of)))
+	    (rc = note(snap, "%s", dates)))
 		goto out;
 	if ((rc = waves_compute(snap, pins, npins,
 				opt->wave_max_hosts ? opt->wave_max_hosts : rules_plan.wave_max_hosts)))
 		goto out;
-	snap->plan_since_ms = es.since_ms;
+	snap->plan_since_ms = period_start;
+	snap->plan_period_ms = opt->now_ms - period_start;
+	{
+		double cov = 0;
+		size_t nhosts = 0;
+		for (size_t i = 0; i < snap->n_readiness; i++)
+			if (!strcmp(snap->readiness[i]->kind, "host")) {
+				cov += snap->readiness[i]->coverage;
+				nhosts++;
+			}
+		snap->plan_coverage = nhosts ? cov / (double)nhosts : 0;
+	}
 	if ((rc = set_str(&snap->catalog_as_of, cat->as_of)) ||
 	    (rc = set_str(&snap->lifecycle_as_of, lc->as_of)) ||
 	    (rc = set_str(&snap->sizing_mode, sizing_mode_name(opt->mode, opt->percentile, mode, sizeof(mode)))))

@@ -36,7 +36,7 @@ enum sizing_mode {
 
 struct plan_options {
 	int64_t now_ms;           /* end of the assessment period */
-	int64_t since_ms;         /* start; 0 = the last 30 days (rules_plan), or from the oldest perf window */
+	int64_t since_ms;         /* assessment period start; 0 = the last 7 days (rules_plan) */
 	enum sizing_mode mode;    /* default SIZING_PERCENTILE */
 	double percentile;        /* 1..100, default 95 */
 	double comfort;           /* >= 1, default 1.3 */
@@ -45,8 +45,15 @@ struct plan_options {
 	const char *lifecycle_path; /* OS lifecycle CSV; NULL or "" = shipped one */
 };
 
-/* Defaults: period = everything up to now_ms, p95, comfort 1.3. */
+/* Defaults: period = the last rules_plan.default_period_days up to now_ms,
+ * p95, comfort 1.3. */
 void plan_options_init(struct plan_options *o, int64_t now_ms);
+
+/* Start of the assessment period: since_ms, or now_ms minus the default
+ * period. Coverage (and with it confidence) is the share of the report
+ * windows expected in the whole period that a host delivered: three
+ * windows of a 7-day period are 0.1 %, confidence 1. */
+int64_t plan_period_start(const struct plan_options *o);
 
 /* The host view's options with planning's rules: the default period
  * (rules_plan.default_period_days) and the ports whose inbound use does not

@@ -2,6 +2,7 @@
  * docs/planning.md describes each row. */
 #include "rules.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "estate.h"
@@ -120,12 +121,16 @@ const struct rules_plan rules_plan = {
 	.io2_iops_month_usd = 0.065,
 	.ebs_as_of = "2024-07-01",
 	.ebs_region = "us-east-1",
+	.ebs_why_older = "EBS is older: cairn ships no newer sourced EBS price table (these rates "
+			 "were unchanged in their source from 2021-05-18 to 2024-07-01; "
+			 "collector/plan/data/SOURCES.md); check https://aws.amazon.com/ebs/pricing/ "
+			 "before quoting storage cost",
 	.coverage_min = 0.2,
 	.min_windows = 3,
 	.idle_cpu_pct = 5,
 	.idle_net_bytes_ps = 8192,
 	.wave_max_hosts = 25,
-	.default_period_days = 30,
+	.default_period_days = 7,
 	.real_fstypes = real_fstypes,
 	.arch_32bit = arch_32bit,
 	.retire_ignore_ports = retire_ignore_ports,
@@ -280,4 +285,14 @@ void rules_storage(const struct estate_host *h, uint64_t *allocated, uint64_t *u
 	for (size_t i = 0; i < hi->n_disks; i++)
 		if (strcmp(hi->disks[i]->kind, "loop") && hi->disks[i]->size_bytes > *largest)
 			*largest = hi->disks[i]->size_bytes;
+}
+
+void rules_price_dates(const char *ec2_as_of, char *out, size_t n)
+{
+	const char *ec2 = ec2_as_of && *ec2_as_of ? ec2_as_of : "?";
+	if (!strcmp(ec2, rules_plan.ebs_as_of))
+		snprintf(out, n, "EC2 and EBS prices as of %s (%s)", ec2, rules_plan.ebs_region);
+	else
+		snprintf(out, n, "EC2 prices as of %s, EBS prices as of %s (%s): %s", ec2,
+			 rules_plan.ebs_as_of, rules_plan.ebs_region, rules_plan.ebs_why_older);
 }

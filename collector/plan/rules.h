@@ -98,6 +98,7 @@ struct rules_plan {
 	double io2_iops_month_usd;
 	const char *ebs_as_of;
 	const char *ebs_region;
+	const char *ebs_why_older;       /* why ebs_as_of may be older than the catalog's */
 	double coverage_min;             /* below: too_little_data */
 	unsigned min_windows;            /* below: too_little_data */
 	double idle_cpu_pct;             /* every window's peak CPU below this ... */
@@ -156,5 +157,10 @@ bool rules_has_software(const struct estate_host *h, const struct rules_software
  * (rules_fstype_real), and the largest single filesystem or disk. */
 void rules_storage(const struct estate_host *h, uint64_t *allocated, uint64_t *used,
 		   uint64_t *largest);
+
+/* The price-dates line of every cost header: "EC2 prices as of 2026-07-20,
+ * EBS prices as of 2024-07-01 (us-east-1): <why they differ>", or one date
+ * when both are the same. ec2_as_of "" reads as unknown. */
+void rules_price_dates(const char *ec2_as_of, char *out, size_t n);
 
 #endif

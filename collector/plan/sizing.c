@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "rules.h"
 #include "sizing.h"
 #include "csv.h"
@@ -218,8 +219,8 @@ int sizing_mode_parse(const char *s, enum sizing_mode *m, double *pct)
 		*m = SIZING_MAX;
 	} else if (!strcmp(s, "avg") || !strcmp(s, "average")) {
 		*m = SIZING_AVG;
-	} else if (!strcmp(s, "percentile")) {
-		*m = SIZING_PERCENTILE;
+	} else if (!strcmp(s, "percentile") || !strcmp(s, "p")) {
+		*m = SIZING_PERCENTILE; /* the percentile: --percentile N, else 95 */
 	} else if (s[0] == 'p' && s[1]) {
 		double v;
 		if (parse_num(s + 1, &v) || v <= 0 || v > 100)
@@ -268,6 +269,15 @@ int sizing_host(const struct estate_host *h, const struct sizing_catalog *c,
 	if (m != SIZING_ASIS && !h->windows) {
 		m = SIZING_ASIS;
 		snprintf(note, sizeof(note), "no performance data in the period: sized as allocated");
+	}
+	/* a day has every daily peak once: less is a guess, and says so */
+	uint64_t span_ms = (uint64_t)h->windows * h->window_ms;
+	bool short_data = m != SIZING_ASIS && span_ms < 86400000ull;
+	if (short_data) {
+		char span[32];
+		config_format_duration(span_ms, span, sizeof(span));
+		snprintf(note, sizeof(note), "sized from less than a day of data (%zu windows, %s)",
+			 h->windows, span);
 	}
 	sizing_mode_name(m, opt->percentile, mode, sizeof(mode));
 	s->percentile = m == SIZING_PERCENTILE ? opt->percentile : 0;

@@ -421,11 +421,14 @@ int read_hosts_list(MDB_txn *txn, const struct db_env *db, struct read_host **ou
 					continue;
 			}
 			char name[256] = "";
+			bool refused = false;
 			if (pass == 0) {
 				Cairn__Store__Agent *a =
 					cairn__store__agent__unpack(NULL, v.mv_size, v.mv_data);
 				if (a) {
 					str_copy(name, a->hostname, sizeof(name));
+					refused = a->state == CAIRN__STORE__ENROLL_STATE__REJECTED ||
+						  a->state == CAIRN__STORE__ENROLL_STATE__REVOKED;
 					cairn__store__agent__free_unpacked(a, NULL);
 				}
 			} else {
@@ -453,6 +456,7 @@ int read_hosts_list(MDB_txn *txn, const struct db_env *db, struct read_host **ou
 			}
 			struct read_host *h = &hs[(*n)++];
 			memset(h, 0, sizeof(*h));
+			h->refused = refused;
 			memcpy(h->id, k.mv_data, KEY_PUBLIC_LEN);
 			keys_id_hex(h->id, h->id_hex);
 			keys_fingerprint(h->id, h->fingerprint);
@@ -537,12 +541,19 @@ int read_match_host(const struct read_host *hosts, size_t n, const char *needle,
 	size_t hits = 0, hit = 0;
 	size_t nl = strlen(needle);
 	bool hex = is_hex(needle) && nl >= 4;
-	/* exact id or name first, then prefixes of id / fingerprint */
-	for (size_t i = 0; i < n; i++)
-		if (!strcasecmp(hosts[i].id_hex, needle) || name_matches(hosts[i].hostname, needle)) {
-			if (!hits || hit != i)
-				hits++;
-			hit = i;
+	/* exact id or name first, then prefixes of id / fingerprint; a name
+	 * also claimed by a rejected or revoked key (a second key for a known
+	 * host) means the host people know, as 'hosts' lists it */
+	for (int pass = 0; pass < 2 && !hits; pass++)
+		for (size_t i = 0; i < n; i++) {
+			if (pass == 0 && hosts[i].refused && strcasecmp(hosts[i].id_hex, needle))
+				continue;
+			if (!strcasecmp(hosts[i].id_hex, needle) ||
+			    name_matches(hosts[i].hostname, needle)) {
+				if (!hits || hit != i)
+					hits++;
+				hit = i;
+			}
 		}
 	if (!hits && hex)
 		for (size_t i = 0; i < n; i++)
@@ -558,20 +569,21 @@ int read_match_host(const struct read_host *hosts, size_t n, const char *needle,
 	if (hits > 1) {
 		char list[300] = "";
 		size_t shown = 0;
+		/* by fingerprint: what 'agents' and 'hosts' print */
 		for (size_t i = 0; i < n && shown < 4; i++)
 			if (!strcasecmp(hosts[i].id_hex, needle) ||
 			    name_matches(hosts[i].hostname, needle) ||
 			    (hex && (!strncasecmp(hosts[i].id_hex, needle, nl) ||
 				     !strncasecmp(hosts[i].fingerprint, needle, nl)))) {
 				size_t used = strlen(list);
-				snprintf(list + used, sizeof(list) - used, "%s%s (%.16s)",
+				snprintf(list + used, sizeof(list) - used, "%s%s (fingerprint %s%s)",
 					 shown ? ", " : "", hosts[i].hostname[0] ? hosts[i].hostname : "?",
-					 hosts[i].id_hex);
+					 hosts[i].fingerprint, hosts[i].refused ? ", key refused" : "");
 				shown++;
 			}
 		return errbuf_set(eb, -EEXIST,
-				  "'%s' matches %zu hosts: %s%s; give more of the id", needle, hits,
-				  list, hits > shown ? ", ..." : "");
+				  "'%s' matches %zu hosts: %s%s; name one by its fingerprint", needle,
+				  hits, list, hits > shown ? ", ..." : "");
 	}
 	const char **names = malloc((n + 1) * sizeof(char *));
 	char sugg[300] = "";

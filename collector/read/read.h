@@ -231,6 +231,7 @@ struct read_host {
 	char id_hex[KEY_ID_HEX_LEN + 1];
 	char fingerprint[KEY_FINGERPRINT_HEX_LEN + 1];
 	char hostname[256];
+	bool refused;  /* its agent key was rejected or revoked: not a host people mean */
 };
 
 /* All agents of the store (DB agents, hostname from DB hosts when reported),

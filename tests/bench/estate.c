@@ -25,6 +25,8 @@
  * own Ed25519 key, runs the handshake (common/handshake.h) against a running
  * `cairn-collector serve` and sends one signed, encrypted batch per day,
  * waiting for the ACKs (which come after the collector's durable commit);
+ * --cases adds the trust cases (outside clients, dispatcher scripts; see
+ * estate_gen.h) and --eval reports them and the pollers.
  * --eval rebuilds the same estate
  * in memory (same seed), computes the map and the grouping from DIR/db and
  * prints edge precision/recall, the adjusted Rand index, time and peak RSS. */
@@ -56,7 +58,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-estate --state-dir DIR --hosts N [--seed S] [--days D (7)]\n"
 		   "                    [--end-ms MS (now)] [--perf-days P | --no-perf]\n"
-		   "                    [--extra-edges E] [--cross-app PCT] [--write] [--eval]\n"
+		   "                    [--extra-edges E] [--cross-app PCT] [--cases] [--write] [--eval]\n"
 		   "                    [--truth FILE] [--send HOST:PORT --key HEX [--token T]]\n"
 		   "                    [--perf-window SECONDS (3600)] [--raw-days R] [--drop-rollups]\n");
 }
@@ -95,6 +97,82 @@ static long rss_kib(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_maxrss;
+}
+
+/* The trust cases (--cases): outside clients drawn per subnet, pollers of a
+ * small estate found as infrastructure, dispatcher roles kept apart. */
+static void eval_cases(const struct estate_gen *e, const struct depmap *m,
+		       const struct apps_result *ar, const uint32_t *node_of_gen)
+{
+	/* pollers: every monitoring, backup and jump host, whatever the size */
+	uint32_t pollers = 0, found = 0;
+	for (uint32_t h = 0; h < e->nhosts; h++) {
+		const char *r = e->hosts[h].role;
+		if (strcmp(r, "monitoring") && strcmp(r, "backup") && strcmp(r, "jump"))
+			continue;
+		pollers++;
+		int32_t a = ar->app_of_host[node_of_gen[h]];
+		found += a >= 0 && ar->apps[a]->infrastructure;
+	}
+	printf("pollers (monitoring, backup, jump): %u, found as infrastructure %u\n", pollers,
+	       found);
+	if (!e->spec.cases)
+		return;
+	/* outside clients: truth (subnet, server) pairs and addresses */
+	uint32_t tpairs = 0, taddrs = 0, fpairs = 0;
+	for (size_t i = 0; i < e->noutside; i++) {
+		const struct estate_gen_outside *o = &e->outside[i];
+		bool first_pair = true, first_addr = true;
+		for (size_t j = 0; j < i; j++) {
+			if ((e->outside[j].addr >> 8) == (o->addr >> 8) && e->outside[j].server == o->server)
+				first_pair = false;
+			if (e->outside[j].addr == o->addr)
+				first_addr = false;
+		}
+		taddrs += first_addr;
+		if (!first_pair)
+			continue;
+		tpairs++;
+		char net[32], id[48];
+		estate_gen_addr(o->addr & ~0xffu, net, sizeof(net));
+		snprintf(id, sizeof(id), "cli:%s/24", net);
+		for (size_t q = 0; q < m->nhostl; q++) {
+			const struct depmap_edge *d = &m->hostl[q];
+			if (d->to == node_of_gen[o->server] && !strcmp(m->nodes[d->from].id, id)) {
+				fpairs++;
+				break;
+			}
+		}
+	}
+	uint32_t nodes = 0, faddrs = 0;
+	for (uint32_t n = m->nhosts; n < m->nnodes; n++)
+		if (m->nodes[n].kind == CAIRN__STORE__NODE_KIND__CLIENTS) {
+			nodes++;
+			faddrs += m->nodes[n].clients;
+		}
+	printf("outside clients: truth %u addresses, %u (subnet, server) pairs; map %u subnet "
+	       "nodes, %u addresses, %u of %u pairs drawn\n",
+	       taddrs, tpairs, nodes, faddrs, fpairs, tpairs);
+	/* dispatcher roles: each role's own edges, to its own server only */
+	uint32_t right = 0, wrong = 0;
+	for (size_t i = 0; i < e->nroles; i++) {
+		const struct estate_gen_role *r = &e->roles[i];
+		bool ok = false;
+		for (size_t q = 0; q < m->nsvc; q++) {
+			const struct depmap_edge *d = &m->svc[q];
+			if (d->from != node_of_gen[r->host] || d->from_ident == DEPMAP_NONE ||
+			    strcmp(m->strings[d->from_ident], r->identity))
+				continue;
+			if (d->to == node_of_gen[r->server] && d->port == r->port)
+				ok = true;
+			else if (!d->local && d->port != 7415)
+				wrong++;
+		}
+		right += ok;
+	}
+	printf("dispatcher roles: %zu, attributed to their own program %u, edges of a role to "
+	       "another role's server %u\n",
+	       e->nroles, right, wrong);
 }
 
 static int evaluate(const struct estate_gen *e, struct db_env *env)
@@ -208,6 +286,7 @@ static int evaluate(const struct estate_gen *e, struct db_env *env)
 	       napps_pred, ar.napps - napps_pred, ninfra_pred, ar.hubs, ar.shared,
 	       ar.bridges, ar.louvain_splits);
 	printf("ARI %.4f\n", ari);
+	eval_cases(e, m, &ar, node_of_gen);
 	printf("time: map %.3f s (load %.3f, resolve %.3f), grouping %.3f s, total %.3f s wall, "
 	       "%.3f s CPU; peak RSS %.1f MiB\n",
 	       (double)(t1 - t0) / 1e6, (double)m->stats.load_us / 1e6,
@@ -450,6 +529,7 @@ int main(int argc, char *argv[])
 		{ "token", required_argument, NULL, 'T' },
 		{ "end-ms", required_argument, NULL, 'E' },
 		{ "perf-days", required_argument, NULL, 'p' },
+		{ "cases", no_argument, NULL, 'C' },
 		{ "no-perf", no_argument, NULL, 'P' },
 		{ "perf-window", required_argument, NULL, 'W' },
 		{ "raw-days", required_argument, NULL, 'R' },
@@ -458,7 +538,7 @@ int main(int argc, char *argv[])
 		{ 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weS:k:T:E:p:PW:R:Zh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:s:D:x:X:t:weS:k:T:E:p:PCW:R:Zh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': state_dir = optarg; break;
 		case 'n': spec.hosts = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -478,6 +558,7 @@ int main(int argc, char *argv[])
 		case 'W': spec.perf_window_ms = strtoll(optarg, NULL, 10) * 1000; break;
 		case 'R': spec.raw_days = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'Z': drop_rollups = true; break;
+		case 'C': spec.cases = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

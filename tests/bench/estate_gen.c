@@ -111,6 +111,28 @@ static int add_conn(struct builder *b, uint32_t client, uint32_t server, uint16_
 	return 0;
 }
 
+static int add_role(struct estate_gen *e, struct builder *b, uint32_t host, uint32_t server,
+		    uint16_t port, const char *identity)
+{
+	(void)b;
+	struct estate_gen_role *r = realloc(e->roles, (e->nroles + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	e->roles = r;
+	e->roles[e->nroles++] = (struct estate_gen_role){ host, server, port, identity };
+	return 0;
+}
+
+static int add_outside(struct estate_gen *e, uint32_t server, uint32_t addr, uint16_t port)
+{
+	struct estate_gen_outside *o = realloc(e->outside, (e->noutside + 1) * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	e->outside = o;
+	e->outside[e->noutside++] = (struct estate_gen_outside){ server, addr, port };
+	return 0;
+}
+
 /* Strings the conns point at, owned by the estate. */
 static int keep_string(struct estate_gen *e, char *s)
 {
@@ -555,6 +577,9 @@ int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out
 			goto fail_lbs;
 		}
 		snprintf(ident_app, 96, "java:com.%s.Main", stem);
+		/* the dispatcher case: a batch host's jobs are one script with a
+		 * role argument, a program per role (docs/inventory.md) */
+		const char *ident_db = ident_app, *ident_out = ident_app;
 		if (web) {
 			for (int i = 0; i < 2; i++) {
 				snprintf(name, sizeof(name), "%s-lb-%02d", stem, i + 1);
@@ -580,6 +605,18 @@ int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out
 			napp = rng_range(&b.rng, 1, 4);
 		} else {
 			napp = rng_range(&b.rng, 1, 2);
+		}
+		if (spec->cases && !web) {
+			char *a = malloc(96), *o = malloc(96);
+			if (!a || !o || keep_string(e, a) || keep_string(e, o)) {
+				free(ident_app);
+				rc = -ENOMEM;
+				goto fail_lbs;
+			}
+			snprintf(a, 96, "python3.11 /srv/%s/jobs.py export", stem);
+			snprintf(o, 96, "python3.11 /srv/%s/jobs.py fetch", stem);
+			ident_db = a;
+			ident_out = o;
 		}
 		for (uint32_t i = 0; i < napp; i++) {
 			snprintf(name, sizeof(name), "%s-%s-%02u", stem, web ? "app" : "batch", i + 1);
@@ -615,7 +652,11 @@ int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out
 		}
 		for (uint32_t j = 0; j < napp; j++) {
 			uint32_t a = tier_app[j];
-			if ((rc = add_conn(&b, a, db, 5432, TCP, 0, ident_app, "postgres")))
+			if ((rc = add_conn(&b, a, db, 5432, TCP, 0, ident_db, "postgres")))
+				goto fail_ident;
+			if (ident_db != ident_app &&
+			    ((rc = add_role(e, &b, a, db, 5432, ident_db)) ||
+			     (rc = add_role(e, &b, a, proxy.h[a % proxy.n], 3128, ident_out))))
 				goto fail_ident;
 			if (cache != UINT32_MAX &&
 			    (rc = add_conn(&b, a, cache, 6379, TCP, 0, ident_app, "redis-server")))
@@ -629,7 +670,7 @@ int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out
 			if (rng_chance(&b.rng, 20) &&
 			    (rc = add_conn(&b, a, a, 11211, TCP, 4, ident_app, "memcached")))
 				goto fail_ident;
-			if ((rc = add_conn(&b, a, proxy.h[a % proxy.n], 3128, TCP, 0, ident_app, "squid")))
+			if ((rc = add_conn(&b, a, proxy.h[a % proxy.n], 3128, TCP, 0, ident_out, "squid")))
 				goto fail_ident;
 		}
 		if (replica != UINT32_MAX &&
@@ -651,6 +692,19 @@ int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out
 fail_ident:
 		free(ident_app);
 		goto fail_lbs;
+	}
+	/* the outside-clients case: each web application's users in a /24
+	 * of their own (3 to 6 addresses), one partner subnet shared by all;
+	 * no rng draws, so the rest of the estate is what it would be */
+	for (size_t l = 0; spec->cases && l < nlbs; l++) {
+		uint32_t users = (203u << 24) | (0u << 16) | ((uint32_t)(l % 250) << 8);
+		for (uint32_t i = 0; i < 3 + l % 4; i++)
+			if ((rc = add_outside(e, lbs[l].active, users | (10 + i), 443)))
+				goto fail_lbs;
+		if ((rc = add_outside(e, lbs[l].active,
+				      (198u << 24) | (51u << 16) | (100u << 8) | (uint32_t)(1 + l % 250),
+				      443)))
+			goto fail_lbs;
 	}
 	/* the VIPs: checked by monitoring (blackbox), and called by other
 	 * applications when spec->cross_app_pct asks for it */
@@ -791,6 +845,8 @@ void estate_gen_free(struct estate_gen *e)
 	free(e->conns);
 	free(e->conn_start);
 	free(e->conn_idx);
+	free(e->outside);
+	free(e->roles);
 	free(e);
 }
 
@@ -941,6 +997,13 @@ static void describe_ident(const struct estate_gen_host *h, const char *ident, s
 		d->uid = 1002;
 		d->cpu_share = 0.3;
 		d->mem_share = 0.4;
+	} else if (!strncmp(ident, "python3.11 ", 11)) {
+		/* a dispatcher script: what the agent reads is what it names */
+		str_copy(d->name, "python3", sizeof(d->name));
+		str_copy(d->exe, "/usr/bin/python3.11", sizeof(d->exe));
+		snprintf(d->cmdline, sizeof(d->cmdline), "/usr/bin/python3 %s", ident + 11);
+		str_copy(d->user, "batch", sizeof(d->user));
+		d->uid = 1003;
 	} else if (!strncmp(ident, "java:", 5)) {
 		const char *cls = ident + 5;
 		str_copy(d->name, "java", sizeof(d->name));
@@ -1885,7 +1948,7 @@ static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, ui
 	cw->window_end_ms = t0 + STORE_DAY_MS;
 	cw->samples = 5760;
 	uint32_t nc = e->conn_start[hi + 1] - e->conn_start[hi];
-	cw->edges = calloc(nc + e->spec.extra_edges + 1, sizeof(*cw->edges));
+	cw->edges = calloc(nc + e->spec.extra_edges + e->noutside + 1, sizeof(*cw->edges));
 	if (!cw->edges)
 		return -ENOMEM;
 	char a[32];
@@ -1946,6 +2009,27 @@ static int batch_build(const struct estate_gen *e, uint32_t hi, uint32_t day, ui
 			if (!ed->remote_address || !ed->identity)
 				return -ENOMEM;
 		}
+	}
+	for (size_t o = 0; o < e->noutside; o++) {
+		const struct estate_gen_outside *ou = &e->outside[o];
+		if (ou->server != hi)
+			continue;
+		struct estate_gen_conn c = { .client = UINT32_MAX, .server = hi, .port = ou->port,
+					     .proto = TCP, .via = 0 };
+		uint64_t seed = ((uint64_t)o << 24) ^ day ^ e->spec.seed;
+		Cairn__Edge *ed = edge_new(&c, CAIRN__DIRECTION__INBOUND, rng_next(&seed), t0);
+		if (!ed)
+			return -ENOMEM;
+		cw->edges[cw->n_edges++] = ed;
+		ed->pid = 1000 + ou->port;
+		ed->process_name = sdup("haproxy");
+		ed->identity = sdup("haproxy");
+		estate_gen_addr(h->addr, a, sizeof(a));
+		ed->local_address = sdup(a);
+		ed->local_port = ou->port;
+		ed->remote_address = saddr(ou->addr);
+		if (!ed->remote_address || !ed->identity)
+			return -ENOMEM;
 	}
 	for (uint32_t x = 0; x < e->spec.extra_edges; x++) {
 		struct estate_gen_conn c = { .client = hi, .server = UINT32_MAX, .port = 443,

@@ -59,6 +59,27 @@ struct estate_gen_spec {
 				  raw_days is stored as day rollups only, as the store
 				  holds it after retention_raw = raw_days; 0 = all raw */
 	uint32_t cross_app_pct; /* web apps whose web tier calls another app's VIP; 0 */
+	bool cases;            /* the trust cases (off by default: the structure of every
+				  other run stays the same): outside clients of every web
+				  application's balancers, and batch hosts that run one
+				  dispatcher script per job (`python3 jobs.py ROLE`) */
+};
+
+/* An outside client (an address without an agent) of a server host: users
+ * of a web application in their own /24, and one partner subnet shared by
+ * all applications. Truth for the CLIENTS nodes of the map. */
+struct estate_gen_outside {
+	uint32_t server;           /* host index */
+	uint32_t addr;             /* IPv4 host order */
+	uint16_t port;
+};
+
+/* A dispatcher role: host runs `python3 /srv/STEM/jobs.py role`, which
+ * alone connects to server:port. Truth for process attribution. */
+struct estate_gen_role {
+	uint32_t host, server;
+	uint16_t port;
+	const char *identity;      /* as the agent reports it (docs/inventory.md) */
 };
 
 struct estate_gen_conn {
@@ -128,6 +149,10 @@ struct estate_gen {
 	uint32_t collector_addr;
 	char **strings;            /* identities the conns point at */
 	size_t nstrings;
+	struct estate_gen_outside *outside; /* spec.cases */
+	size_t noutside;
+	struct estate_gen_role *roles;      /* spec.cases */
+	size_t nroles;
 };
 
 int estate_gen_build(const struct estate_gen_spec *spec, struct estate_gen **out);

@@ -46,6 +46,18 @@ grep -q 'precision 1.0000 recall 1.0000' "$tmp/eval" || fail "edge precision/rec
 ari=$(sed -n 's/^ARI \([0-9.]*\)$/\1/p' "$tmp/eval")
 awk -v a="${ari:-0}" 'BEGIN { exit !(a >= 0.95) }' || fail "ARI ${ari:-?} < 0.95"
 
+note "the trust cases: outside clients, pollers, dispatcher scripts (cairn-estate --cases)"
+"$estate" --state-dir "$tmp/cases" --hosts 50 --seed 7 --cases --write --eval >"$tmp/cases.eval" 2>&1 ||
+	{ cat "$tmp/cases.eval"; fail "cairn-estate --cases --eval"; }
+grep -q '^pollers (monitoring, backup, jump): 3, found as infrastructure 3$' "$tmp/cases.eval" ||
+	fail "pollers not all infrastructure: $(grep pollers "$tmp/cases.eval")"
+grep -Eq '^outside clients: truth ([0-9]+) addresses, ([0-9]+) .*map [0-9]+ subnet nodes, \1 addresses, \2 of \2 pairs drawn$' \
+	"$tmp/cases.eval" || fail "outside clients: $(grep outside "$tmp/cases.eval")"
+grep -Eq '^dispatcher roles: ([1-9][0-9]*), attributed to their own program \1, edges of a role to another role.s server 0$' \
+	"$tmp/cases.eval" || fail "dispatcher roles: $(grep dispatcher "$tmp/cases.eval")"
+ari=$(sed -n 's/^ARI \([0-9.]*\)$/\1/p' "$tmp/cases.eval")
+awk -v a="${ari:-0}" 'BEGIN { exit !(a >= 0.95) }' || fail "ARI with the cases ${ari:-?} < 0.95"
+
 note "serve refreshes the snapshot after the batches"
 i=0
 while ! grep -q 'snapshot [0-9]*: 5[0-9] hosts' "$tmp/log"; do

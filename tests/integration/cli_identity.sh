@@ -89,5 +89,56 @@ expect_rc 2 "collector check-config token without file" "$collector" check-confi
 expect_rc 0 "collector check-config --json" "$collector" check-config -c /dev/null --json -o accept=any
 grep -q '"ok": true' "$tmp/out" || fail "check-config --json: $(cat "$tmp/out")"
 
+# check-config checks what the file means on this machine, and reports every
+# problem of one file in one run (a syntax error does not hide the others).
+mkdir -p "$tmp/m" && chmod 700 "$tmp/m"
+"$agent" keygen --state-dir "$tmp/m" >/dev/null 2>&1
+chmod 644 "$tmp/m/agent.key"
+cat >"$tmp/meaning.conf" <<CONF
+[agent]
+collector = 127.0.0.1:7415
+enroll_token_file = $tmp/no-such-token
+state_dir = $tmp/m
+root = $tmp/no-such-root
+sample_intervl = 15s
+CONF
+expect_rc 2 "check-config meaning" "$agent" check-config -c "$tmp/meaning.conf"
+for want in "meaning.conf:6: unknown key 'sample_intervl'" \
+	"collector is set but collector_key is not" \
+	"enroll_token_file: $tmp/no-such-token: No such file or directory" \
+	"root: $tmp/no-such-root: No such file or directory" \
+	"chmod 600 $tmp/m/agent.key" \
+	"5 errors in $tmp/meaning.conf"; do
+	grep -qF "$want" "$tmp/err" || fail "check-config meaning: no '$want' in: $(cat "$tmp/err")"
+done
+expect_rc 2 "check-config meaning --json" "$agent" check-config -c "$tmp/meaning.conf" --json
+grep -q '"ok": false' "$tmp/out" || fail "check-config --json ok: $(cat "$tmp/out")"
+[ "$(grep -c "$tmp" "$tmp/out")" -ge 4 ] || fail "check-config --json lists every error: $(cat "$tmp/out")"
+chmod 600 "$tmp/m/agent.key"
+: >"$tmp/empty-token"
+expect_rc 2 "check-config empty token file" "$agent" check-config -c /dev/null \
+	-o enroll_token_file="$tmp/empty-token" --state-dir "$tmp/m"
+grep -qF "$tmp/empty-token is empty" "$tmp/err" || fail "empty token file: $(cat "$tmp/err")"
+echo tok >"$tmp/empty-token"
+expect_rc 0 "check-config good token file" "$agent" check-config -c /dev/null \
+	-o enroll_token_file="$tmp/empty-token" --state-dir "$tmp/m"
+expect_rc 2 "check-config key without collector" "$agent" check-config -c /dev/null \
+	-o collector_key="$pk" --state-dir "$tmp/m"
+grep -q "collector_key is set but collector is not" "$tmp/err" || fail "key without collector: $(cat "$tmp/err")"
+
+chmod 644 "$tmp/c/collector.key"
+expect_rc 2 "collector check-config meaning" "$collector" check-config -c /dev/null \
+	--state-dir "$tmp/c" -o accept=token -o enroll_token_file="$tmp/no-such-token" \
+	-o catalog="$tmp/no-such.csv" -o max_connections=0
+for want in "enroll_token_file: $tmp/no-such-token: No such file or directory" \
+	"catalog: $tmp/no-such.csv: No such file or directory" \
+	"chmod 600 $tmp/c/collector.key" "max_connections: must be at least 1" "4 errors"; do
+	grep -qF "$want" "$tmp/err" || fail "collector check-config: no '$want' in: $(cat "$tmp/err")"
+done
+chmod 600 "$tmp/c/collector.key"
+expect_rc 0 "collector check-config unused token file" "$collector" check-config -c /dev/null \
+	--state-dir "$tmp/c" -o accept=explicit -o enroll_token_file="$tmp/empty-token"
+grep -q "the token is not used" "$tmp/err" || fail "unused token file not warned: $(cat "$tmp/err")"
+
 [ $fails -eq 0 ] && echo "cli_identity: all checks passed"
 exit $((fails > 0))

@@ -33,6 +33,16 @@ for c in os_eol os_unsupported hardware_dongle idle; do
 	grep -q "$c" "$tmp/r.txt" || fail "reason $c missing"
 done
 grep -q "^Hosts: .* ready" "$tmp/r.txt" || fail "readiness summary line"
+grep -q "^Assessment period 7d; data coverage [0-9]* % of the expected report windows" "$tmp/r.txt" ||
+	fail "readiness header states period and coverage: $(head -3 "$tmp/r.txt")"
+$C readiness --since 1d --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+hosts=[x for x in d['readiness'] if x['kind']=='host']
+for x in hosts:
+    want=min(5,max(1,-(-round(x['coverage']*100)//20)))
+    assert x['confidence']==want or abs(x['coverage']*100-round(x['coverage']*100))>0.4, (x['target'],x['coverage'],x['confidence'])
+" || fail "readiness --since 1d: confidence is not the Azure buckets of coverage"
 $C readiness billing-batch-02 $S >"$tmp/one.txt" || fail "readiness HOST"
 grep -q "hardware_dongle" "$tmp/one.txt" || fail "dongle host explained: $(cat "$tmp/one.txt")"
 grep -q "Strategy: Retain" "$tmp/one.txt" || fail "dongle host Retain"
@@ -60,8 +70,14 @@ d=json.load(open('$tmp/smax.json'))
 assert d['mode']=='max' and len(d['sizing'])==51
 assert all(abs(z['comfort']-1.5)<1e-9 for z in d['sizing'])
 " || fail "sizing --mode max JSON"
+grep -q "EBS prices as of 2024-07-01 (us-east-1): EBS is older" "$tmp/s.txt" ||
+	fail "sizing footer does not say why EBS and EC2 prices differ: $(tail -1 "$tmp/s.txt")"
 $C cost $S >"$tmp/c.txt" || fail "cost"
 grep -q "^TOTAL 51 hosts: as-is" "$tmp/c.txt" || fail "cost total: $(tail -1 "$tmp/c.txt")"
+grep -q "^EC2 prices as of 2026-07-20, EBS prices as of 2024-07-01 (us-east-1): EBS is older" \
+	"$tmp/c.txt" || fail "cost header does not say why EBS and EC2 prices differ"
+$C cost --json $S | grep -q '"price_dates": "EC2 prices as of 2026-07-20, EBS prices as of 2024-07-01 (us-east-1): EBS is older' ||
+	fail "cost --json has no price_dates reason"
 $C cost --json $S | python3 -c "
 import json,sys
 d=json.load(sys.stdin)
@@ -116,7 +132,8 @@ $C migrate set shop DONE $S 2>"$tmp/err"; rc=$?
 
 note "validate"
 $C validate shop-web-01 shop-web-02 $S >"$tmp/v.txt"; rc=$?
-[ $rc -le 1 ] || fail "validate exit $rc"
+[ $rc -eq 0 ] || [ $rc -eq 4 ] || fail "validate exit $rc (0 ok, 4 check failed)"
+$C validate no-such-host shop-web-02 $S 2>/dev/null; [ $? -eq 3 ] || fail "validate of an unknown host is not-found (3), not a failed check"
 grep -q "^listener" "$tmp/v.txt" || fail "validate compares listeners"
 $C validate shop-web-01 shop-web-01 $S 2>/dev/null; [ $? -eq 2 ] || fail "validate same host is a usage error"
 
@@ -139,7 +156,11 @@ if command -v dot >/dev/null; then dot -Tsvg "$tmp/out/map.dot" -o "$tmp/out/map
 
 note "errors"
 $C readiness no-such-host $S 2>"$tmp/err"; rc=$?
-[ $rc -eq 1 ] && grep -q "no host or application 'no-such-host'" "$tmp/err" || fail "unknown host: $rc $(cat "$tmp/err")"
+[ $rc -eq 3 ] && grep -q "no host or application 'no-such-host'" "$tmp/err" || fail "unknown host: $rc $(cat "$tmp/err")"
+[ "$(wc -l <"$tmp/err")" -le 2 ] || fail "an error is one line, not the help: $(cat "$tmp/err")"
+$C sizing --mode median $S 2>"$tmp/err"
+[ "$(wc -l <"$tmp/err")" -eq 2 ] && grep -q "^Try 'cairn-collector sizing --help'" "$tmp/err" ||
+	fail "a usage error is one line + try --help: $(cat "$tmp/err")"
 $C readiness shop-web-0 $S 2>"$tmp/err"; grep -q "did you mean" "$tmp/err" || fail "no suggestion: $(cat "$tmp/err")"
 $C sizing --mode median $S 2>/dev/null; [ $? -eq 2 ] || fail "bad --mode is a usage error"
 printf 'instance_type,family,vcpu,memory_gib,linux_on_demand_usd_per_hour,region,as_of\nx.large,x,two,4,0.1,r,2026-01-01\n' >"$tmp/bad.csv"

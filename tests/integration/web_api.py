@@ -127,6 +127,27 @@ try:
     serve.wait(timeout=30)
     cc("deps", "--fresh")  # a stored snapshot: the CLI and the API then read the same one
 
+    def first_difference(a, b, where=""):
+        if type(a) != type(b):
+            return f"{where or '/'}: {type(a).__name__} vs {type(b).__name__}"
+        if isinstance(a, dict):
+            for k in sorted(set(a) | set(b)):
+                if k not in a or k not in b:
+                    return f"{where}/{k}: only in {'the API' if k in a else 'the CLI'}"
+                d = first_difference(a[k], b[k], f"{where}/{k}")
+                if d:
+                    return d
+            return ""
+        if isinstance(a, list):
+            if len(a) != len(b):
+                return f"{where}: {len(a)} vs {len(b)} items"
+            for i, (x, y) in enumerate(zip(a, b)):
+                d = first_difference(x, y, f"{where}[{i}]")
+                if d:
+                    return d
+            return ""
+        return "" if a == b else f"{where}: {a!r} vs {b!r}"
+
     note("every endpoint is the CLI's --json document")
     pairs = [("hosts", ["hosts"]), ("agents", ["agents"]), ("apps", ["apps"]),
              ("deps", ["deps"]), ("deps?level=service", ["deps", "--level", "service"]),
@@ -143,7 +164,7 @@ try:
         doc, _ = get_json("/api/v1/" + path, viewer)
         want = json.loads(cc(*cli, "--json").stdout)
         if doc is not None and doc != want:
-            fail(f"/api/v1/{path} differs from `{' '.join(cli)} --json`")
+            fail(f"/api/v1/{path} differs from `{' '.join(cli)} --json`: {first_difference(doc, want)}")
         again, _ = get_json("/api/v1/" + path, viewer)  # the second answer comes from the cache
         if again != doc:
             fail(f"/api/v1/{path} answered twice differs")

@@ -73,7 +73,7 @@ Test(proc_fixture, debian12_exact)
 	cr_assert_float_eq(j->cpu_pct, 0.0, 1e-9, "no previous snapshot: no CPU %%");
 
 	const Cairn__Process *py = find(s, 1300);
-	cr_assert_str_eq(py->identity, "python3.11 -m celery");
+	cr_assert_str_eq(py->identity, "python3.11 -m celery proj", "-A's value names the app");
 	cr_assert_str_eq(py->cmdline, "/usr/bin/python3 -m celery -A proj worker "
 				      "--broker=redis://:***@redis:6379/0 api_key=***");
 	cr_assert_str_eq(py->user, "www-data");
@@ -282,14 +282,14 @@ Test(proc_identity, interpreters)
 		 "-Xms1g", "-classpath", "/a:/b", "-Dx=y", "org.apache.catalina.startup.Bootstrap");
 	check_id("/usr/bin/java", "java", "java app.jar", 3, "java", "-jar", "app.jar");
 	check_id("/usr/bin/java", "java", "java com.x/com.x.Main", 4, "java", "-p", "mods", "--module=com.x/com.x.Main");
-	check_id("/usr/bin/python3.12", "python3", "python3.12 manage.py", 3, "python3", "manage.py", "runserver");
+	check_id("/usr/bin/python3.12", "python3", "python3.12 manage.py runserver", 3, "python3", "manage.py", "runserver");
 	check_id("/usr/bin/python3.12", "python3", "python3.12 -m http.server", 3, "python3", "-m", "http.server");
 	check_id("/usr/bin/python3.12", "python3", "python3.12 -c", 3, "python3", "-c", "print(1)");
-	check_id("/usr/bin/python3.12", "gunicorn", "python3.12 /usr/local/bin/gunicorn", 3,
+	check_id("/usr/bin/python3.12", "gunicorn", "gunicorn app:app", 3,
 		 "/usr/bin/python3", "/usr/local/bin/gunicorn", "app:app");
 	check_id("/usr/bin/node", "node", "node dist/main.js", 4, "node", "--max-old-space-size=512", "dist/main.js", "x");
 	check_id("/usr/bin/ruby3.1", "ruby", "ruby3.1 puma", 1, "puma 6.4.0 (tcp://0.0.0.0:3000) [app]");
-	check_id("/usr/bin/php8.2", "php", "php8.2 artisan", 3, "php", "artisan", "queue:work");
+	check_id("/usr/bin/php8.2", "php", "php8.2 artisan queue:work", 3, "php", "artisan", "queue:work");
 	check_id("/usr/bin/perl", "perl", "perl -e", 3, "perl", "-e", "print 1");
 	check_id("/usr/sbin/nginx", "nginx", "nginx", 1, "nginx: worker process");
 	check_id("/usr/bin/java (deleted)", "java", "java Main", 2, "java", "Main");
@@ -325,6 +325,69 @@ Test(proc_identity, multi_call_binaries_and_titles)
 		 "/usr/bin/python3", "/srv/app/worker.py", "--queue=high");
 	check_id("/usr/bin/python3.11", "python3", "python3.11 -m celery", 5,
 		 "python3", "-X", "dev", "-m", "celery");
+}
+
+/* One script that runs different programs by its first argument is as
+ * many identities: otherwise one program's dependencies are another's. */
+Test(proc_identity, dispatcher_scripts)
+{
+	check_id("/usr/bin/python3.11", "python3", "python3.11 /srv/shop/services.py billing", 3,
+		 "python3", "/srv/shop/services.py", "billing");
+	check_id("/usr/bin/python3.11", "python3", "python3.11 /srv/shop/services.py catalog", 5,
+		 "python3", "/srv/shop/services.py", "--port", "8081", "catalog");
+	check_id("/usr/bin/python3.11", "python3", "python3.11 services.py stock", 5,
+		 "python3", "-u", "services.py", "--log=/var/log/s.log", "stock");
+	/* values that change at a restart are not part of the identity */
+	check_id("/usr/bin/python3.11", "python3", "python3.11 job.py", 3, "python3", "job.py",
+		 "/tmp/job-4711.json");
+	check_id("/usr/bin/python3.11", "python3", "python3.11 job.py", 3, "python3", "job.py",
+		 "2026-12-02");
+	check_id("/usr/bin/python3.11", "python3", "python3.11 job.py", 3, "python3", "job.py",
+		 "key=value");
+	check_id("/usr/bin/python3.11", "python3", "python3.11 -m flask run", 5, "python3", "-m",
+		 "flask", "run", "--port=5000");
+	check_id("/usr/bin/perl", "perl", "perl /opt/tools/ctl.pl poll", 4, "perl", "-w",
+		 "/opt/tools/ctl.pl", "poll");
+	check_id("/usr/bin/ruby3.1", "ruby", "ruby3.1 bin/rake jobs:work", 3, "ruby", "bin/rake",
+		 "jobs:work");
+	check_id("/usr/bin/bash", "bash", "bash /opt/app/run.sh worker", 4, "/bin/bash", "-e",
+		 "/opt/app/run.sh", "worker");
+	check_id("/usr/bin/dash", "sh", "dash /etc/init.d/x", 2, "/bin/sh", "/etc/init.d/x");
+	check_id("/usr/bin/bash", "bash", "bash", 3, "bash", "-c", "sleep 5; echo done");
+	check_id("/usr/bin/bash", "bash", "bash", 1, "-bash"); /* a login shell */
+	check_id("/bin/busybox", "sh", "sh /init.sh serve", 3, "sh", "/init.sh", "serve");
+	/* java and node: main class, jar or script only */
+	check_id("/usr/bin/java", "java", "java /opt/app.jar", 4, "java", "-jar", "/opt/app.jar",
+		 "server");
+	check_id("/usr/bin/node", "node", "node /srv/web/server.js", 3, "node", "/srv/web/server.js",
+		 "prod");
+}
+
+/* gunicorn and uWSGI are named by the application they serve, the same for
+ * master and workers, with or without a rewritten title. */
+Test(proc_identity, app_servers)
+{
+	const char *want = "gunicorn shop.wsgi:application";
+	check_id("/usr/bin/python3.11", "gunicorn", want, 9, "/usr/bin/python3",
+		 "/usr/local/bin/gunicorn", "-w", "4", "-b", "0.0.0.0:8000", "-c",
+		 "/etc/gunicorn.conf.py", "shop.wsgi:application");
+	check_id("/usr/bin/python3.11", "gunicorn", want, 7, "/usr/bin/python3",
+		 "/usr/local/bin/gunicorn", "-w", "4", "--bind", "0.0.0.0:8000",
+		 "shop.wsgi:application");
+	check_id("/usr/bin/python3.11", "gunicorn", want, 1,
+		 "gunicorn: master [shop.wsgi:application]");
+	check_id("/usr/bin/python3.11", "gunicorn", want, 1,
+		 "gunicorn: worker [shop.wsgi:application]");
+	check_id("/usr/bin/python3.12", "python3", want, 5, "python3", "-m", "gunicorn",
+		 "--workers=2", "shop.wsgi:application");
+	check_id("/usr/bin/python3.11", "gunicorn", "gunicorn", 2, "/usr/bin/python3",
+		 "/usr/local/bin/gunicorn");
+	check_id("/usr/bin/uwsgi-core", "uwsgi", "uwsgi shop.wsgi:application", 5, "uwsgi",
+		 "--http", ":8000", "--module", "shop.wsgi:application");
+	check_id("/usr/bin/uwsgi-core", "uwsgi", "uwsgi /etc/uwsgi/apps-enabled/shop.ini", 2,
+		 "/usr/bin/uwsgi", "--ini=/etc/uwsgi/apps-enabled/shop.ini");
+	check_id("/usr/bin/uwsgi-core", "uwsgi", "uwsgi /srv/app/wsgi.py", 5, "uwsgi", "--master",
+		 "--wsgi-file", "/srv/app/wsgi.py", "--processes=4");
 }
 
 /* ---------------------------------------------------------- container id */
@@ -456,6 +519,32 @@ static char *tiny_root(void)
 static Cairn__ProcessSnapshot *tiny_snap(const char *root, struct collect_ctx *ctx)
 {
 	return snap_of(root, ctx, NULL);
+}
+
+/* Three programs started as `python3 services.py ROLE` (the e2e estate's
+ * shape) are three identities in a snapshot. */
+Test(proc_fixture, dispatcher_roles_are_distinct)
+{
+	char *root = tiny_root();
+	const char *roles[] = { "orders", "billing", "stock" };
+	for (uint32_t i = 0; i < 3; i++) {
+		char rel[64], argv[128];
+		set_stat(root, 30 + i, "python3", 1, 5, 60);
+		int len = snprintf(argv, sizeof(argv), "python3%c/srv/shop/services.py%c%s%c--port%c%u",
+				   0, 0, roles[i], 0, 0, 8000 + i);
+		snprintf(rel, sizeof(rel), "/proc/%u/cmdline", 30 + i);
+		tu_write_bytes(root, rel, argv, (size_t)len + 1);
+		snprintf(rel, sizeof(rel), "/proc/%u/exe", 30 + i);
+		tu_symlink(root, rel, "/usr/bin/python3.11");
+	}
+	struct collect_ctx ctx;
+	Cairn__ProcessSnapshot *s = tiny_snap(root, &ctx);
+	cr_assert_str_eq(find(s, 30)->identity, "python3.11 /srv/shop/services.py orders");
+	cr_assert_str_eq(find(s, 31)->identity, "python3.11 /srv/shop/services.py billing");
+	cr_assert_str_eq(find(s, 32)->identity, "python3.11 /srv/shop/services.py stock");
+	cairn__process_snapshot__free_unpacked(s, NULL);
+	tu_rm_rf(root);
+	free(root);
 }
 
 Test(proc_malformed, truncated_stat_line)

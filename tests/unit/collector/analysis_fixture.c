@@ -110,10 +110,17 @@ void fixture_host(struct fixture *f, uint8_t n, const char *name, const char *co
 void fixture_edge(struct fixture *f, uint8_t n, uint32_t day, Cairn__Direction dir,
 		  const char *ident, const char *raddr, uint32_t port, const char *peer)
 {
+	fixture_edge_proto(f, n, day, dir, CAIRN__PROTOCOL__TCP, ident, raddr, port, peer);
+}
+
+void fixture_edge_proto(struct fixture *f, uint8_t n, uint32_t day, Cairn__Direction dir,
+			Cairn__Protocol proto, const char *ident, const char *raddr, uint32_t port,
+			const char *peer)
+{
 	int64_t t0 = f->day0_ms + (int64_t)day * STORE_DAY_MS + 3600000;
 	Cairn__Edge e = CAIRN__EDGE__INIT, *ep = &e;
 	e.direction = dir;
-	e.protocol = CAIRN__PROTOCOL__TCP;
+	e.protocol = proto;
 	e.process_name = (char *)ident;
 	e.identity = (char *)ident;
 	e.samples_seen = 10;

@@ -35,6 +35,10 @@ void fixture_host(struct fixture *f, uint8_t n, const char *name, const char *co
  *   LOCAL:    ident -> peer (port) on the same host */
 void fixture_edge(struct fixture *f, uint8_t n, uint32_t day, Cairn__Direction dir,
 		  const char *ident, const char *raddr, uint32_t port, const char *peer);
+/* The same with a protocol (fixture_edge is TCP). */
+void fixture_edge_proto(struct fixture *f, uint8_t n, uint32_t day, Cairn__Direction dir,
+			Cairn__Protocol proto, const char *ident, const char *raddr, uint32_t port,
+			const char *peer);
 
 /* Client host c connects to server host s (its address saddr) on port:
  * outbound on c and inbound on s (from caddr). */

@@ -164,6 +164,205 @@ Test(apps, shared_database_and_names)
 	fixture_close(&f);
 }
 
+/* Names are a function of the group, not of the random agent ids: the same
+ * estate with its hosts numbered (= agent ids ordered) differently gets the
+ * same names; a name survives a host joining; no group is "shared shared". */
+static void naming_estate(struct fixture *f, const uint8_t num[7])
+{
+	/* no common stem, no labelled service: the smallest host name */
+	host(f, num[0], "gamma-z");
+	host(f, num[1], "alpha-x");
+	host(f, num[2], "beta-y");
+	conn(f, num[0], num[1], 7777);
+	conn(f, num[2], num[1], 7777);
+	/* no common stem, serves postgres: the dominant service */
+	host(f, num[3], "kappa");
+	host(f, num[4], "lambda");
+	conn(f, num[3], num[4], 5432);
+	conn(f, num[3], num[4], 7778);
+	/* two groups that would both be "orders": the smaller host name gets it */
+	host(f, num[5], "orders-web-02");
+	host(f, num[6], "orders-web-01");
+}
+
+static const char *name_of(const struct grouped *g, uint8_t h)
+{
+	return app_of(g, h)->name;
+}
+
+Test(apps, names_do_not_depend_on_agent_ids)
+{
+	static const uint8_t orders[3][7] = { { 1, 2, 3, 4, 5, 6, 7 },
+					      { 7, 6, 5, 4, 3, 2, 1 },
+					      { 3, 1, 7, 5, 2, 6, 4 } };
+	for (size_t k = 0; k < 3; k++) {
+		const uint8_t *num = orders[k];
+		struct fixture f;
+		fixture_open(&f);
+		naming_estate(&f, num);
+		struct grouped g;
+		group(&f, &g);
+		cr_expect_str_eq(name_of(&g, num[0]), "alpha-x", "order %zu", k);
+		cr_expect_str_eq(app_of(&g, num[0])->named_from, "host");
+		cr_expect_str_eq(name_of(&g, num[3]), "postgres", "order %zu", k);
+		cr_expect_str_eq(app_of(&g, num[3])->named_from, "service");
+		cr_expect_str_eq(name_of(&g, num[6]), "orders", "order %zu", k);
+		cr_expect_str_eq(name_of(&g, num[5]), "orders-2", "order %zu", k);
+		ungroup(&g);
+		fixture_close(&f);
+	}
+}
+
+Test(apps, name_stable_when_a_host_joins)
+{
+	struct fixture f;
+	fixture_open(&f);
+	naming_estate(&f, (const uint8_t[]){ 1, 2, 3, 4, 5, 6, 7 });
+	struct grouped g1;
+	group(&f, &g1);
+	cr_assert_str_eq(name_of(&g1, 1), "alpha-x");
+	/* a host with a smaller name joins the group */
+	host(&f, 9, "aardvark");
+	conn(&f, 9, 2, 7777);
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&f.env, &txn), 0);
+	struct errbuf eb = { { 0 } };
+	struct depmap_opts mo = { 0 };
+	struct grouped g2;
+	cr_assert_eq(depmap_build(txn, &f.env, &mo, &g2.m, &eb), 0, "%s", eb.msg);
+	db_read_end(&f.env, txn);
+	Cairn__Store__Snapshot prev = CAIRN__STORE__SNAPSHOT__INIT;
+	prev.n_auto_groups = g1.r.nauto;
+	prev.auto_groups = g1.r.auto_groups;
+	cr_assert_eq(apps_compute(g2.m, NULL, &prev, NULL, &g2.r, &eb), 0, "%s", eb.msg);
+	cr_expect_eq(app_of(&g2, 9), app_of(&g2, 1));
+	cr_expect_str_eq(name_of(&g2, 9), "alpha-x", "the name stays when a host joins");
+	ungroup(&g1);
+	ungroup(&g2);
+	fixture_close(&f);
+}
+
+Test(apps, unlabelled_shared_service_is_named_by_port)
+{
+	struct fixture f;
+	fixture_open(&f);
+	small_estate(&f);
+	/* three applications use host 11 on a port without a label */
+	host(&f, 11, "broker-01");
+	conn(&f, 2, 11, 12345);
+	conn(&f, 5, 11, 12345);
+	conn(&f, 8, 11, 12345);
+	struct grouped g;
+	group(&f, &g);
+	const Cairn__Store__App *b = app_of(&g, 11);
+	cr_expect(b->infrastructure);
+	cr_expect_str_eq(b->name, "shared port 12345");
+	for (size_t i = 0; i < g.r.napps; i++)
+		cr_expect_str_neq(g.r.apps[i]->name, "shared shared");
+	ungroup(&g);
+	fixture_close(&f);
+}
+
+/* Client c uses server s on port on each of days days (more traffic). */
+static void conn_days(struct fixture *f, uint8_t c, uint8_t s, uint32_t port, uint32_t days)
+{
+	char ca[32], sa[32];
+	addr_of(ca, sizeof(ca), c);
+	addr_of(sa, sizeof(sa), s);
+	for (uint32_t d = 0; d < days; d++) {
+		fixture_edge(f, c, d, CAIRN__DIRECTION__OUTBOUND, "client", sa, port, NULL);
+		fixture_edge(f, s, d, CAIRN__DIRECTION__INBOUND, "server", ca, port, NULL);
+	}
+}
+
+static bool has_why(const Cairn__Store__App *a, const char *text)
+{
+	for (size_t i = 0; i < a->n_why; i++)
+		if (strstr(a->why[i], text))
+			return true;
+	return false;
+}
+
+/* An 11-host estate: a monitoring host scraping every other host is
+ * infrastructure although 10 < hub_min_clients, and says why. */
+Test(apps, small_estate_poller_is_infrastructure)
+{
+	struct fixture f;
+	fixture_open(&f);
+	host(&f, 1, "mon-01");
+	char name[32];
+	for (uint8_t h = 2; h <= 11; h++) {
+		snprintf(name, sizeof(name), "svc%u-%s-01", h / 2, h % 2 ? "db" : "app");
+		host(&f, h, name);
+		conn(&f, 1, h, 9100);
+		if (h % 2 == 0 && h < 11)
+			conn(&f, h, h + 1, 5432);
+	}
+	struct grouped g;
+	group(&f, &g);
+	const Cairn__Store__App *mon = app_of(&g, 1);
+	cr_expect(mon->infrastructure, "a poller of 10 of 10 hosts is infrastructure");
+	cr_expect(has_why(mon, "mon-01: infrastructure: polls 10 of 10 other hosts on port 9100 "
+			       "(node-exporter)"),
+		  "why: %s", mon->n_why ? mon->why[0] : "(none)");
+	cr_expect_not(app_of(&g, 2)->infrastructure);
+	cr_expect_eq(app_of(&g, 2), app_of(&g, 3));
+	cr_expect_neq(app_of(&g, 2), app_of(&g, 4), "the poller does not glue applications");
+	ungroup(&g);
+	fixture_close(&f);
+	/* the same monitoring host polling 3 of 10 is not infrastructure */
+	fixture_open(&f);
+	host(&f, 1, "mon-01");
+	for (uint8_t h = 2; h <= 11; h++) {
+		snprintf(name, sizeof(name), "svc%u-%s-01", h / 2, h % 2 ? "db" : "app");
+		host(&f, h, name);
+		if (h <= 4)
+			conn(&f, 1, h, 9100);
+	}
+	group(&f, &g);
+	cr_expect_not(app_of(&g, 1)->infrastructure, "polling 3 of 10 is not most of the estate");
+	ungroup(&g);
+	fixture_close(&f);
+}
+
+/* shop's broker is used heavily by shop and once in a while by one billing
+ * host: it stays in shop, the rare link is a cross-application dependency;
+ * a broker two applications use alike is shared. */
+Test(apps, rarely_used_service_stays_in_its_application)
+{
+	for (int alike = 0; alike < 2; alike++) {
+		struct fixture f;
+		fixture_open(&f);
+		host(&f, 1, "shop-web-01");
+		host(&f, 2, "shop-app-01");
+		host(&f, 3, "shop-mq-01");
+		host(&f, 4, "billing-batch-01");
+		host(&f, 5, "billing-db-01");
+		conn_days(&f, 1, 2, 8080, 20);
+		conn_days(&f, 2, 3, 1883, 20);
+		conn_days(&f, 4, 5, 5432, 20);
+		conn_days(&f, 4, 3, 1883, alike ? 20 : 1);
+		struct grouped g;
+		group(&f, &g);
+		const Cairn__Store__App *mq = app_of(&g, 3);
+		if (alike) {
+			cr_expect(mq->infrastructure, "used alike by two applications: shared");
+			cr_expect_str_eq(mq->name, "shared mqtt");
+			cr_expect(has_why(mq, "shared: used by 2 applications"));
+		} else {
+			cr_expect_not(mq->infrastructure, "a rare client does not make it shared");
+			cr_expect_eq(mq, app_of(&g, 2), "the broker stays with shop");
+			cr_expect_str_eq(mq->name, "shop");
+			cr_expect_neq(app_of(&g, 4), mq, "billing stays billing");
+			cr_expect_str_eq(app_of(&g, 4)->name, "billing");
+			cr_expect(has_why(mq, "shop-mq-01: keeps a service: 95 % of its traffic"),
+				  "why: %s", mq->n_why ? mq->why[0] : "(none)");
+		}
+		ungroup(&g);
+		fixture_close(&f);
+	}
+}
+
 Test(apps, call_between_applications_is_a_weak_link)
 {
 	struct fixture f;
@@ -484,14 +683,14 @@ Test(apps, dot_and_json_output)
 	json_decref(root);
 	free(js);
 
-	/* unknown names: exit 1 with close matches */
+	/* unknown names: exit 3 (not found) with close matches */
 	char *argv3[] = { "apps", "show", "shp", "--state-dir", f.dir, NULL };
 	char *txt = run_cmd(apps_main, 5, argv3, json_path, &rc);
-	cr_expect_eq(rc, 1);
+	cr_expect_eq(rc, 3);
 	free(txt);
 	char *argv4[] = { "deps", "--host", "no-such-host", "--state-dir", f.dir, NULL };
 	txt = run_cmd(deps_main, 5, argv4, json_path, &rc);
-	cr_expect_eq(rc, 1);
+	cr_expect_eq(rc, 3);
 	free(txt);
 	char *argv5[] = { "deps", "--level", "bogus", "--state-dir", f.dir, NULL };
 	txt = run_cmd(deps_main, 5, argv5, json_path, &rc);

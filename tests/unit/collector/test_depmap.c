@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
@@ -205,6 +206,146 @@ Test(depmap, local_edges_self_traffic_and_inbound_only)
 	fixture_close(&f);
 }
 
+/* Frees what depmap_to_proto filled into a DepMap on the stack. */
+static void map_members_free(Cairn__Store__DepMap *pm)
+{
+	for (size_t i = 0; i < pm->n_nodes; i++)
+		cairn__store__map_node__free_unpacked(pm->nodes[i], NULL);
+	for (size_t i = 0; i < pm->n_host_edges; i++)
+		cairn__store__map_edge__free_unpacked(pm->host_edges[i], NULL);
+	for (size_t i = 0; i < pm->n_service_edges; i++)
+		cairn__store__map_edge__free_unpacked(pm->service_edges[i], NULL);
+	free(pm->nodes);
+	free(pm->host_edges);
+	free(pm->service_edges);
+}
+
+static uint32_t node_by_id(const struct depmap *m, const char *id)
+{
+	for (uint32_t i = 0; i < m->nnodes; i++)
+		if (!strcmp(m->nodes[i].id, id))
+			return i;
+	return DEPMAP_NONE;
+}
+
+/* Users and partner systems without an agent are drawn: one node per
+ * subnet (/24, /64) with the number of addresses, an edge to the server
+ * process at service level and to the host at host level. */
+Test(depmap, outside_clients_grouped_by_subnet)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	const char *users[] = { "203.0.113.5", "203.0.113.9", "203.0.113.5", "198.51.100.7",
+				"2001:db8:1:2::10", "2001:db8:1:2::11" };
+	for (size_t i = 0; i < ARRAY_SIZE(users); i++)
+		fixture_edge(&f, 2, (uint32_t)(i % 2), CAIRN__DIRECTION__INBOUND, "nginx", users[i],
+			     443, NULL);
+	fixture_edge(&f, 6, 0, CAIRN__DIRECTION__INBOUND, "sshd", "203.0.113.200", 22, NULL);
+	/* an agent host's address is no outside client */
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__INBOUND, "nginx", "10.0.0.6", 443, NULL);
+	struct depmap *m = build(&f, 0);
+	uint32_t web = node_by_id(m, "cli:203.0.113.0/24");
+	cr_assert_neq(web, DEPMAP_NONE);
+	cr_expect_eq(m->nodes[web].kind, CAIRN__STORE__NODE_KIND__CLIENTS);
+	cr_expect_eq(m->nodes[web].clients, 3, "203.0.113.5, .9 and .200");
+	cr_expect_str_eq(m->nodes[web].name, "outside clients 203.0.113.0/24 (3 addresses)");
+	uint32_t one = node_by_id(m, "cli:198.51.100.0/24");
+	cr_assert_neq(one, DEPMAP_NONE);
+	cr_expect_str_eq(m->nodes[one].name, "outside clients 198.51.100.0/24 (1 address)");
+	uint32_t v6 = node_by_id(m, "cli:2001:db8:1:2::/64");
+	cr_assert_neq(v6, DEPMAP_NONE);
+	cr_expect_eq(m->nodes[v6].clients, 2);
+	cr_expect(host_edge(m, web, host(m, 2)), "host level: clients -> server host");
+	cr_expect(host_edge(m, web, host(m, 6)), "one subnet node for every server it reaches");
+	cr_expect(host_edge(m, v6, host(m, 2)));
+	bool svc = false;
+	for (size_t i = 0; i < m->nsvc; i++)
+		if (m->svc[i].from == web && m->svc[i].to == host(m, 2)) {
+			svc = true;
+			cr_expect_str_eq(m->strings[m->svc[i].to_ident], "nginx");
+			cr_expect_eq(m->svc[i].port, 443);
+			cr_expect_eq(m->svc[i].samples, 30, "the three edges of the subnet summed");
+		}
+	cr_expect(svc, "service level: clients -> nginx");
+	cr_expect(host_edge(m, host(m, 6), host(m, 2)), "an agent's address stays an agent host");
+	cr_expect_eq(m->stats.outside_clients, 6, "one per (address, server process)");
+	/* they are not hosts: grouping and the proto keep them apart */
+	cr_expect_geq(web, m->nhosts);
+	Cairn__Store__DepMap pm = CAIRN__STORE__DEP_MAP__INIT;
+	cr_assert_eq(depmap_to_proto(m, NULL, NULL, &pm), 0);
+	bool found = false;
+	for (size_t i = 0; i < pm.n_nodes; i++)
+		if (!strcmp(pm.nodes[i]->id, "cli:203.0.113.0/24")) {
+			found = true;
+			cr_expect_eq(pm.nodes[i]->client_addresses, 3);
+			cr_expect_eq(pm.nodes[i]->kind, CAIRN__STORE__NODE_KIND__CLIENTS);
+		}
+	cr_expect(found);
+	cr_expect_eq(pm.outside_clients, 6);
+	map_members_free(&pm);
+	depmap_free(m);
+	fixture_close(&f);
+}
+
+/* A host-level edge carries every protocol and port between its ends, the
+ * busiest port's protocol as its own; a program's loopback pair with itself
+ * is no dependency. */
+Test(depmap, host_edge_protocols_ports_and_own_loopback)
+{
+	struct fixture f;
+	fixture_open(&f);
+	estate(&f);
+	fixture_edge_proto(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, CAIRN__PROTOCOL__UDP, "app",
+			   "10.0.0.6", 514, NULL);
+	fixture_edge_proto(&f, 1, 0, CAIRN__DIRECTION__OUTBOUND, CAIRN__PROTOCOL__TCP, "app",
+			   "10.0.0.6", 5432, NULL);
+	fixture_edge_proto(&f, 1, 1, CAIRN__DIRECTION__OUTBOUND, CAIRN__PROTOCOL__TCP, "app",
+			   "10.0.0.6", 5432, NULL);
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__LOCAL, "java:App", NULL, 8080, "java:App");
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__OUTBOUND, "java:App", "127.0.0.1", 8080, NULL);
+	fixture_edge(&f, 2, 0, CAIRN__DIRECTION__LOCAL, "java:App", NULL, 11211, "memcached");
+	struct depmap *m = build(&f, 0);
+	const struct depmap_edge *he = NULL;
+	for (size_t i = 0; i < m->nhostl; i++)
+		if (m->hostl[i].from == host(m, 1) && m->hostl[i].to == host(m, 6))
+			he = &m->hostl[i];
+	cr_assert_not_null(he);
+	cr_expect_eq(he->nports, 2);
+	cr_expect_eq(he->ports[0], 514);
+	cr_expect_eq(he->ports[1], 5432);
+	cr_expect_eq(he->port, 5432, "the busiest port");
+	cr_expect_eq(he->proto, CAIRN__PROTOCOL__TCP, "the busiest port's protocol");
+	cr_expect_eq(he->protos, (1u << CAIRN__PROTOCOL__TCP) | (1u << CAIRN__PROTOCOL__UDP));
+	Cairn__Store__DepMap pm = CAIRN__STORE__DEP_MAP__INIT;
+	cr_assert_eq(depmap_to_proto(m, NULL, NULL, &pm), 0);
+	bool seen = false;
+	for (size_t i = 0; i < pm.n_host_edges; i++) {
+		const Cairn__Store__MapEdge *e = pm.host_edges[i];
+		if (e->n_ports == 2) {
+			seen = true;
+			cr_expect_eq(e->n_protocols, 2);
+			cr_expect_eq(e->protocols[0], CAIRN__PROTOCOL__TCP);
+			cr_expect_eq(e->protocols[1], CAIRN__PROTOCOL__UDP);
+		}
+	}
+	cr_expect(seen);
+	map_members_free(&pm);
+	size_t own = 0, memc = 0;
+	for (size_t i = 0; i < m->nsvc; i++) {
+		const struct depmap_edge *e = &m->svc[i];
+		if (e->from != host(m, 2) || e->to_ident == DEPMAP_NONE)
+			continue;
+		own += !strcmp(m->strings[e->to_ident], "java:App");
+		memc += !strcmp(m->strings[e->to_ident], "memcached");
+	}
+	cr_expect_eq(own, 0, "java:App talking to its own port is not a dependency");
+	cr_expect_eq(memc, 1, "a loopback edge to another program stays");
+	cr_expect_eq(m->stats.own_loopback, 1);
+	depmap_free(m);
+	fixture_close(&f);
+}
+
 Test(depmap, days_merge_and_since_filter)
 {
 	struct fixture f;
@@ -286,6 +427,61 @@ Test(depmap, addresses_and_ports)
 	cr_expect(depmap_port_is_infra(53));
 	cr_expect(depmap_port_is_infra(10050));
 	cr_expect_not(depmap_port_is_infra(5432));
+}
+
+/* The labels people read are the shipped, sourced table's: the common
+ * ports the issue named, and every row of data/ports.csv as written. */
+Test(depmap, port_table_is_the_shipped_one)
+{
+	static const struct { uint32_t port; const char *label; bool infra; } want[] = {
+		{ 53, "dns", true },		{ 88, "kerberos", true },
+		{ 123, "ntp", true },		{ 161, "snmp", true },
+		{ 389, "ldap", true },		{ 514, "syslog", true },
+		{ 636, "ldaps", true },		{ 1433, "mssql", false },
+		{ 1521, "oracle", false },	{ 1883, "mqtt", false },
+		{ 2181, "zookeeper", false },	{ 3306, "mysql", false },
+		{ 5432, "postgres", false },	{ 5672, "amqp", false },
+		{ 6379, "redis", false },	{ 8883, "mqtts", false },
+		{ 9090, "prometheus", true },	{ 9092, "kafka", false },
+		{ 9100, "node-exporter", true }, { 9200, "elasticsearch", false },
+		{ 11211, "memcached", false },	{ 27017, "mongodb", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		const char *l = depmap_port_label(want[i].port);
+		cr_assert_not_null(l, "port %u has no label", want[i].port);
+		cr_expect_str_eq(l, want[i].label, "port %u", want[i].port);
+		cr_expect_eq(depmap_port_is_infra(want[i].port), want[i].infra, "port %u infra",
+			     want[i].port);
+	}
+	cr_expect_null(depmap_port_label(3000), "dev-server ports stay numbers");
+	const char *csv = getenv("CAIRN_PORTS_CSV");
+	cr_assert_not_null(csv, "CAIRN_PORTS_CSV names data/ports.csv");
+	FILE *f = fopen(csv, "r");
+	cr_assert_not_null(f, "%s", csv);
+	char line[512];
+	bool header = true, dated = false;
+	size_t rows = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#') {
+			dated |= strstr(line, "as_of: ") != NULL;
+			continue;
+		}
+		if (header) {
+			header = false;
+			continue;
+		}
+		char *save, *port = strtok_r(line, ",", &save), *label = strtok_r(NULL, ",", &save),
+			    *infra = strtok_r(NULL, ",", &save);
+		cr_assert(port && label && infra);
+		const char *got = depmap_port_label((uint32_t)atoi(port));
+		cr_assert_not_null(got, "port %s of ports.csv is not in the table", port);
+		cr_expect_str_eq(got, label, "port %s", port);
+		cr_expect_eq(depmap_port_is_infra((uint32_t)atoi(port)), !strcmp(infra, "yes"));
+		rows++;
+	}
+	fclose(f);
+	cr_expect(dated, "ports.csv states its date");
+	cr_expect_geq(rows, 100);
 }
 
 static int put_garbage(MDB_txn *txn, void *arg)

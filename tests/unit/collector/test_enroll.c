@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "enroll.h"
 #include "ingest.h"
+#include "read.h"
 #include "store.h"
 
 static char dir[64];
@@ -148,6 +149,32 @@ Test(enroll, changed_key_for_known_host_needs_a_person)
 	keys_fingerprint(a2.pk, fp);
 	cr_assert_eq(decide(fp, ENROLL_ACCEPT, &eb), 0, "%s", eb.msg);
 	cr_assert(auth(&a2, "mail-01", false, ACCEPT_EXPLICIT).accepted);
+}
+
+/* After a second key claiming a known hostname was rejected, the name means
+ * the host 'hosts' lists; while it is pending the ambiguity names both by
+ * the fingerprints 'agents' prints. */
+Test(enroll, rejected_second_key_does_not_make_a_name_ambiguous)
+{
+	cr_assert(auth(&a1, "mail-01", false, ACCEPT_ANY).accepted);
+	cr_assert(!auth(&a2, "mail-01", false, ACCEPT_ANY).accepted);
+	char fp1[KEY_FINGERPRINT_HEX_LEN + 1], fp2[KEY_FINGERPRINT_HEX_LEN + 1];
+	keys_fingerprint(a1.pk, fp1);
+	keys_fingerprint(a2.pk, fp2);
+	MDB_txn *txn;
+	struct read_host h;
+	struct errbuf eb;
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(read_find_host(txn, &env, "mail-01", &h, &eb), -EEXIST);
+	cr_expect(strstr(eb.msg, fp1) && strstr(eb.msg, fp2), "%s", eb.msg);
+	mdb_txn_abort(txn);
+	cr_assert_eq(decide(fp2, ENROLL_REJECT, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(read_find_host(txn, &env, "mail-01", &h, &eb), 0, "%s", eb.msg);
+	cr_expect_eq(memcmp(h.id, a1.pk, 32), 0, "the accepted host, not the rejected key");
+	cr_assert_eq(read_find_host(txn, &env, fp2, &h, &eb), 0, "the refused key by fingerprint");
+	cr_expect(h.refused);
+	mdb_txn_abort(txn);
 }
 
 Test(enroll, find_errors)

@@ -187,3 +187,49 @@ Test(migrate, validate_reports_missing_and_changed)
 	estate_host_free(&src);
 	estate_host_free(&dst);
 }
+
+static void mark_shared(Cairn__Store__Snapshot *s, const char *id, const char *app)
+{
+	for (size_t i = 0; i < s->map->n_nodes; i++)
+		if (!strcmp(s->map->nodes[i]->id, id)) {
+			s->map->nodes[i]->infrastructure = true;
+			s->map->nodes[i]->app_id = strdup(app);
+		}
+}
+
+/* The new host uses the other DNS server of the shared dns group: the
+ * dependency is not missing; a different group on the port still is. */
+Test(migrate, validate_accepts_a_replica_of_shared_infrastructure)
+{
+	struct estate_host src, dst;
+	fx_host(&src, 1, "app-old");
+	fx_host(&dst, 9, "app-new");
+	Cairn__Store__Snapshot *s = fx_snap_new();
+	fx_snap_add_node(s, src.id, "app-old", true);
+	fx_snap_add_node(s, dst.id, "app-new", true);
+	fx_snap_add_node(s, "dns1", "dns-01", true);
+	fx_snap_add_node(s, "dns2", "dns-02", true);
+	fx_snap_add_node(s, "ldap1", "ldap-01", true);
+	fx_snap_add_node(s, "ldap9", "ldap-09", true);
+	mark_shared(s, "dns1", "infra-dns");
+	mark_shared(s, "dns2", "infra-dns");
+	mark_shared(s, "ldap1", "infra-ldap");
+	mark_shared(s, "ldap9", "infra-ldap-2");
+	fx_snap_add_edge(s, src.id, "dns1", 53, 100);
+	fx_snap_add_edge(s, dst.id, "dns2", 53, 100);
+	fx_snap_add_edge(s, src.id, "ldap1", 389, 100);
+	fx_snap_add_edge(s, dst.id, "ldap9", 389, 100);
+	struct migrate_report r;
+	cr_assert_eq(migrate_validate(&src, &dst, s->map, &r), 0);
+	const struct migrate_check *c;
+	cr_assert_not_null(c = find(&r, "outbound", "dns-01"));
+	cr_expect_eq(c->status, MIGRATE_OK, "the second DNS server of the group serves it");
+	cr_expect_str_eq(c->target, "seen via dns-02 (same shared group)");
+	cr_assert_not_null(c = find(&r, "outbound", "ldap-01"));
+	cr_expect_eq(c->status, MIGRATE_MISSING, "another group's server is no replica");
+	cr_expect_eq(r.important_missing, 1);
+	migrate_report_free(&r);
+	cairn__store__snapshot__free_unpacked(s, NULL);
+	estate_host_free(&src);
+	estate_host_free(&dst);
+}

@@ -84,7 +84,9 @@ static int fill_fn(MDB_txn *txn, void *arg)
 	return 0;
 }
 
-static Cairn__Store__Snapshot *compute(unsigned hosts, unsigned windows, int64_t *plan_us)
+/* period_ms = the assessment period (--since); 0 = the default (7 days). */
+static Cairn__Store__Snapshot *compute_over(unsigned hosts, unsigned windows, int64_t period_ms,
+					    int64_t *plan_us)
 {
 	struct fill f = { hosts, windows, 1795564800000LL };
 	cr_assert_eq(db_write(&env, fill_fn, &f), 0);
@@ -99,11 +101,18 @@ static Cairn__Store__Snapshot *compute(unsigned hosts, unsigned windows, int64_t
 	cr_assert_eq(snapshot_compute(txn, &env, &so, &s, NULL, &eb), 0, "%s", eb.msg);
 	struct plan_options po;
 	plan_options_init(&po, now);
+	if (period_ms)
+		po.since_ms = now - period_ms;
 	uint64_t t0 = time_mono_us();
 	cr_assert_eq(plan_compute(txn, &env, &po, s, &eb), 0, "%s", eb.msg);
 	*plan_us = (int64_t)(time_mono_us() - t0);
 	db_read_end(&env, txn);
 	return s;
+}
+
+static Cairn__Store__Snapshot *compute(unsigned hosts, unsigned windows, int64_t *plan_us)
+{
+	return compute_over(hosts, windows, 0, plan_us);
 }
 
 struct poison {
@@ -197,8 +206,14 @@ Test(plan, covers_every_host_and_app)
 	}
 	cr_expect_eq(hosts, 12);
 	cr_expect_eq(apps, s->n_apps);
-	/* full coverage: 12 windows over 12 windows' time */
-	cr_expect_eq(s->readiness[0]->confidence, 5, "coverage %.2f", s->readiness[0]->coverage);
+	/* one hour of data in the default 7-day period: 12 of 2016 windows */
+	cr_expect_eq(s->readiness[0]->confidence, 1, "coverage %.4f", s->readiness[0]->coverage);
+	cr_expect_float_eq(s->readiness[0]->coverage, 12.0 / 2016, 1e-9);
+	cr_expect_eq(s->plan_period_ms, 7 * 86400000LL);
+	cr_expect_float_eq(s->plan_coverage, 12.0 / 2016, 1e-9);
+	for (size_t i = 0; i < s->n_sizing; i++)
+		cr_expect(strstr(s->sizing[i]->note, "sized from less than a day of data (12 windows, 1h)"),
+			  "%s", s->sizing[i]->note);
 	size_t in_waves = 0;
 	for (size_t w = 0; w < s->n_waves; w++)
 		in_waves += s->waves[w]->n_apps;
@@ -213,6 +228,29 @@ Test(plan, covers_every_host_and_app)
 	cr_expect_str_eq(s->lifecycle_as_of, "2026-08-22");
 	cr_expect_eq(s->n_plan_notes >= 3, 1);
 	cairn__store__snapshot__free_unpacked(s, NULL);
+}
+
+/* Confidence is the share of the assessment period the user chose that
+ * data covers (Azure Migrate's rule: 0-20 % -> 1 ... 81-100 % -> 5). */
+Test(plan, confidence_over_the_chosen_period)
+{
+	int64_t us;
+	/* 12 windows = 1 h: over a 1 h period full, over 2 h half, over 7 d none */
+	static const struct { int64_t period_ms; unsigned confidence; } cases[] = {
+		{ 3600000, 5 }, { 7200000, 3 }, { 4 * 3600000, 2 }, { 5 * 3600000, 1 }, { 0, 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		teardown();
+		memcpy(dir + strlen(dir) - 6, "XXXXXX", 6); /* a fresh store per case */
+		setup();
+		Cairn__Store__Snapshot *s = compute_over(2, 12, cases[i].period_ms, &us);
+		for (size_t r = 0; r < s->n_readiness; r++)
+			if (!strcmp(s->readiness[r]->kind, "host"))
+				cr_expect_eq(s->readiness[r]->confidence, cases[i].confidence,
+					     "period %lld ms: coverage %.3f",
+					     (long long)cases[i].period_ms, s->readiness[r]->coverage);
+		cairn__store__snapshot__free_unpacked(s, NULL);
+	}
 }
 
 Test(plan, bad_catalog_is_an_error_with_file_line)

@@ -348,6 +348,42 @@ Test(config, collector_validation)
 	cr_assert_eq(config_collector_validate(&c, &eb), 0, "%s", eb.msg);
 }
 
+static void collect_msg(const char *msg, void *arg)
+{
+	char *all = arg;
+	strncat(all, msg, 4095 - strlen(all));
+	strncat(all, "\n", 4095 - strlen(all));
+}
+
+/* check-config reports every cross-key problem in one run, not the first. */
+Test(config, check_reports_every_problem)
+{
+	struct agent_config c;
+	struct errbuf eb;
+	config_agent_defaults(&c);
+	cr_assert_eq(config_agent_check(&c, collect_msg, (char[4096]){ 0 }), 0);
+	const char *bad[] = { "collector_key=abcd", "root=relative", "spool_max=1KiB",
+			      "max_inflight=0" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		cr_assert_eq(config_agent_set(&c, bad[i], &eb), 0, "%s", eb.msg);
+	char all[4096] = "";
+	cr_assert_eq(config_agent_check(&c, collect_msg, all), 4, "%s", all);
+	cr_assert(strstr(all, "collector_key: not a 64-digit hex public key"), "%s", all);
+	cr_assert(strstr(all, "root: 'relative' must be an absolute path"), "%s", all);
+	cr_assert(strstr(all, "spool_max"), "%s", all);
+	cr_assert(strstr(all, "max_inflight"), "%s", all);
+	cr_assert_eq(config_agent_validate(&c, &eb), -EINVAL);
+	cr_assert(strstr(eb.msg, "collector_key"), "validate keeps the first error: %s", eb.msg);
+
+	struct collector_config cc;
+	config_collector_defaults(&cc);
+	config_collector_set(&cc, "accept=token", &eb);
+	config_collector_set(&cc, "max_connections=0", &eb);
+	all[0] = '\0';
+	cr_assert_eq(config_collector_check(&cc, collect_msg, all), 2, "%s", all);
+	cr_assert(strstr(all, "accept = token needs enroll_token_file"), "%s", all);
+}
+
 Test(config, dump_reloads_identically)
 {
 	struct collector_config c, back;
