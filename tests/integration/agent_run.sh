@@ -423,7 +423,7 @@ conflicted() {
 	return 1
 }
 cdir=
-wait_for 40 "G: one of the clones reports a conflict (status exit 4)" conflicted
+wait_for 90 "G: one of the clones reports a conflict (status exit 4)" conflicted
 if [ -n "$cdir" ]; then
 	grep -q '^delivery: *refused by the collector as a conflict' "$tmp/$cdir.out" ||
 		fail "G: status does not say why: $(cat "$tmp/$cdir.out")"
