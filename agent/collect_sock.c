@@ -90,6 +90,9 @@ struct sock_scanner {
 	struct netns_ent *ns;
 	size_t nns, capns;
 	struct sockhash ns_idx; /* namespace inode -> index + 1 into ns (netns_update) */
+	/* The agent runs in a PID namespace of its own (a container, a lab
+	 * host): the kernel's other network namespaces are other machines'. */
+	bool own_pidns;
 
 	struct sock_entry *entries;
 	size_t n, cap;
@@ -1502,6 +1505,10 @@ int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx,
 			return rc;
 		}
 		s->own_netns = s->live ? read_netns(s, 0) : 0;
+		struct stat pst;
+		/* the initial PID namespace has a fixed inode (PROC_PID_INIT_INO) */
+		s->own_pidns = s->live && fstatat(s->procfd, "self/ns/pid", &pst, 0) == 0 &&
+			       pst.st_ino != 0xEFFFFFFCu;
 		read_ephemeral_range(s);
 	}
 	s->seq++;
@@ -1555,6 +1562,13 @@ int collect_sock_scanner_sample(struct sock_scanner *s, struct collect_ctx *ctx,
 }
 
 /* ------------------------------------------------------------ queries for event capture */
+
+bool collect_sock_scanner_has_netns(const struct sock_scanner *s, uint64_t netns)
+{
+	if (!s || !s->own_pidns || !netns)
+		return true;
+	return netns == s->own_netns || sockhash_get(&s->ns_idx, netns, NULL);
+}
 
 bool collect_sock_scanner_is_local(const struct sock_scanner *s, const struct sock_addr *a)
 {

@@ -142,6 +142,13 @@ const struct sock_proc *collect_sock_scanner_proc(const struct sock_scanner *s, 
 /* Loopback, or an address of this host (any namespace's sockets, our
  * interfaces). */
 bool collect_sock_scanner_is_local(const struct sock_scanner *s, const struct sock_addr *a);
+/* Whether connections in network namespace netns are this host's. An agent
+ * in the initial PID namespace (a host service) owns every namespace of the
+ * kernel: containers come and go between samples. An agent in a PID
+ * namespace of its own (a container, a test lab's host) owns only the
+ * namespaces its own processes live in; the kernel's events for the others
+ * are another machine's. True when s is NULL or netns unknown (0). */
+bool collect_sock_scanner_has_netns(const struct sock_scanner *s, uint64_t netns);
 /* Owner of the listener on (netns, protocol, port), 0 when none or unknown. */
 int32_t collect_sock_scanner_listener(const struct sock_scanner *s, uint64_t netns,
 				      uint8_t protocol, uint16_t port);

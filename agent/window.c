@@ -618,6 +618,12 @@ int window_add_flows(struct window *w, const struct sock_scanner *s, struct capt
 		     uint32_t short_lived_ms)
 {
 	w->short_lived_ms = short_lived_ms;
+	/* flows of network namespaces that are not this host's go */
+	size_t kept = 0;
+	for (size_t i = 0; i < t->nflows; i++)
+		if (collect_sock_scanner_has_netns(s, t->flows[i].netns))
+			t->flows[kept++] = t->flows[i];
+	t->nflows = kept;
 	struct added *srv_added = calloc(t->nflows ? t->nflows : 1, sizeof(*srv_added));
 	if (!srv_added)
 		return -ENOMEM;
