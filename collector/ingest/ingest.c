@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "arena.h"
+#include "imports.h"
 #include "log.h"
 #include "rollup.h"
 #include "store.h"
@@ -214,7 +215,10 @@ static int apply_host(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 	if (rc)
 		return rc;
 	st->hosts++;
-	return addr_claims(txn, env, agent_id, info, true, now_ms, st);
+	if ((rc = addr_claims(txn, env, agent_id, info, true, now_ms, st)))
+		return rc;
+	/* a server imported before its agent arrived becomes this host */
+	return imports_fold_agent(txn, env, agent_id, info, NULL);
 }
 
 static int cmp_u32(const void *a, const void *b)

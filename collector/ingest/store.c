@@ -33,6 +33,8 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_PERF_DAY] = "perf_day",
 	[STORE_PERF_HOUR] = "perf_hour",
 	[STORE_TAGS] = "tags",
+	[STORE_IMPORTS] = "imports",
+	[STORE_IMPORT_KEYS] = "import_keys",
 };
 
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,

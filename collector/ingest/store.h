@@ -28,6 +28,8 @@
  *   perf_day         agent_id(32) | day(u32)                    store.PerfRollup (collector/ingest/rollup.h)
  *   perf_hour        agent_id(32) | hour(u32)                   store.PerfRollup, the last 7 days
  *   tags             subject (host id hex | "app:" app id)         store.TagSet (collector/read/tags.h)
+ *   imports          host id(32)                                store.ImportedServer (docs/import.md)
+ *   import_keys      kind(u8) | match text                      host id(32) of an imported-only host
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -65,6 +67,8 @@ enum store_db {
 	STORE_PERF_DAY,
 	STORE_PERF_HOUR,
 	STORE_TAGS,
+	STORE_IMPORTS,
+	STORE_IMPORT_KEYS,
 	STORE_NDBS
 };
 

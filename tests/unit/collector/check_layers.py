@@ -25,7 +25,7 @@ allowed = {
     'cli': {'export', 'plan', 'analysis', 'read', 'store', 'ingest', 'web'},
     'web': {'export', 'plan', 'analysis', 'read', 'store'},
 }
-STORE_FILES = {'store.h', 'audit.h', 'rollup.h'}  # live in ingest/ but are the store layer
+STORE_FILES = {'store.h', 'audit.h', 'rollup.h', 'imports.h'}  # live in ingest/ but are the store layer
 
 
 def stage_of(folder, name):
