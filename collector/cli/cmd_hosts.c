@@ -24,7 +24,9 @@ static void hosts_usage(FILE *f)
 		   "Lists the hosts whose agents delivered data: hostname, OS, last seen, and\n"
 		   "how many batches and records are stored, and how its agent captures\n"
 		   "connections: ebpf (every connection counted, short-lived ones too) or\n"
-		   "poll (sockets open at a sample instant only; --json says why). In host-name\n"
+		   "poll (sockets open at a sample instant only; --json says why). Servers\n"
+		   "imported without an agent (`import`) are listed too: SOURCE is agent,\n"
+		   "import or agent+import, LAST SEEN of an imported one is its import. In host-name\n"
 		   "order; --sort COLUMN orders by another column.\n\n"
 		   "      --app APP         only the hosts of that application (name or id)\n");
 	cli_usage_common(f);
@@ -60,7 +62,8 @@ int hosts_main(int argc, char *argv[])
 	struct read_txn t;
 	struct read_agents ags;
 	if ((rc = read_begin(&r, &t, &eb)) ||
-	    (rc = read_agents(&t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH, &ags, &eb))) {
+	    (rc = read_agents(&t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH | READ_AGENT_IMPORTS,
+				&ags, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		read_end(&t);
 		read_close(&r);
@@ -95,8 +98,8 @@ int hosts_main(int argc, char *argv[])
 	json_t *apps = docs_hosts(&ags, snap);
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "OS", "LAST SEEN (UTC)",
 					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "CAPTURE",
-					     "APP", NULL };
-	struct format_table *tab = format_table_new(11, head);
+					     "APP", "SOURCE", NULL };
+	struct format_table *tab = format_table_new(12, head);
 	size_t n = 0, shown = 0;
 	for (size_t i = 0; i < ags.n; i++) {
 		const struct read_agent *ra = &ags.v[i];
@@ -117,14 +120,14 @@ int hosts_main(int argc, char *argv[])
 		if (tab) {
 			char seen[32];
 			format_time_sec(last, seen, sizeof(seen));
-			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s\t%s",
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%llu\t%llu\t%llu\t%llu\t%s\t%s\t%s\t%s",
 					  ra->fingerprint, *hostname ? hostname : "-", os, seen,
 					  (unsigned long long)a->batches_stored,
 					  (unsigned long long)a->records_stored,
 					  (unsigned long long)ra->perf_windows,
 					  (unsigned long long)ra->edge_records,
-					  store_enroll_state_name(a->state), capture_kind,
-					  app && *app ? app : "-");
+					  ra->imported_only ? "imported" : store_enroll_state_name(a->state),
+					  capture_kind, app && *app ? app : "-", read_agent_source(ra));
 		}
 		shown++;
 	}

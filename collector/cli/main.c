@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "export", export_main, "export mhub-csv | ads-csv DIR | json | dot" },
 	{ "web", web_main, "the web console and JSON API (its own process)" },
 	{ "token", token_main, "token create|list|revoke: bearer tokens of the console and API" },
+	{ "import", import_main, "import mhub-csv FILE | rvtools DIR: servers without agents" },
 	{ "store", store_main, "store stats: size per DB, per day and per host" },
 	{ "key", key_main, "key show|create: print (create) the collector's public key (to pin in agent.conf)" },
 	{ "check-config", check_config_main, "validate a configuration file" },

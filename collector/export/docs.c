@@ -70,6 +70,22 @@ bool docs_host_listed(const struct read_agent *ra)
 	return ra->facts || ra->agent->batches_stored > 0;
 }
 
+json_t *docs_import(const Cairn__Store__ImportedServer *imp)
+{
+	const Cairn__Store__ImportFacts *f = imp->facts;
+	json_t *apps = json_array(), *tags = json_array();
+	for (size_t i = 0; f && i < f->n_applications; i++)
+		json_array_append_new(apps, json_string(f->applications[i]));
+	for (size_t i = 0; f && i < f->n_tags; i++)
+		json_array_append_new(tags, json_string(f->tags[i]));
+	return json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:b, s:o, s:o, s:o, s:i, s:b}", "format",
+			 imp->format, "file", imp->file, "line", (int)imp->line, "imported_ms",
+			 (json_int_t)imp->imported_ms, "imported_by", imp->imported_by, "matched_by",
+			 imp->matched_by, "merged", imp->merged, "external_id",
+			 docs_json_str(f ? f->external_id : ""), "applications", apps, "tags", tags,
+			 "wave", f ? (int)f->wave : 0, "powered_off", f && f->powered_off);
+}
+
 json_t *docs_hosts(const struct read_agents *ags, const Cairn__Store__Snapshot *snap)
 {
 	size_t nha = 0;
@@ -103,8 +119,12 @@ json_t *docs_hosts(const struct read_agents *ags, const Cairn__Store__Snapshot *
 				  "perf_windows", (json_int_t)ra->perf_windows,
 				  "edge_days", (json_int_t)ra->edge_records,
 				  "high_seq", pbjson_u64(a->high_seq),
-				  "state", store_enroll_state_name(a->state),
+				  "state", ra->imported_only ? "imported" : store_enroll_state_name(a->state),
 				  "app", docs_json_str(app_of(ha, nha, ra->id_hex))));
+		json_t *o = json_array_get(arr, json_array_size(arr) - 1);
+		json_object_set_new(o, "source", json_string(read_agent_source(ra)));
+		if (ra->import)
+			json_object_set_new(o, "import", docs_import(ra->import));
 		/* the last window's capture mechanism ("" before agents reported it) */
 		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
 		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "capture",

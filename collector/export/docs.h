@@ -25,6 +25,8 @@ json_t *docs_json_str(const char *s);
 /* hosts: every host that delivered data (ags read with READ_AGENT_FACTS |
  * READ_AGENT_COUNTS | READ_AGENT_HEALTH); snap (may be NULL) gives each host's application. */
 bool docs_host_listed(const struct read_agent *ra);
+/* What an import said about a host (file, line, matched_by, applications, tags, ...). */
+json_t *docs_import(const Cairn__Store__ImportedServer *imp);
 json_t *docs_hosts(const struct read_agents *ags, const Cairn__Store__Snapshot *snap);
 
 /* agents [--pending]: every agent record (or the pending ones), with its

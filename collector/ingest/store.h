@@ -103,6 +103,9 @@ int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_
 		     Cairn__Store__Agent **out);
 int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
 
+/* meta "facts_gen" + 1 (snapshots recompute when it moved): ingest and imports. */
+int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms);
+
 /* "pending", "accepted", "rejected", "revoked" ("unknown" otherwise). */
 const char *store_enroll_state_name(Cairn__Store__EnrollState s);
 

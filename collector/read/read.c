@@ -99,6 +99,78 @@ static void *get_by_id(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[static 32],
 	return protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
 }
 
+static int cmp_agent_id(const void *a, const void *b)
+{
+	return memcmp(((const struct read_agent *)a)->id, ((const struct read_agent *)b)->id,
+		      KEY_PUBLIC_LEN);
+}
+
+/* The imports of the agents in out, and the imported-only hosts appended
+ * with a stand-in agent record (hostname from the synthesized facts). */
+static int read_agents_imports(const struct read_txn *t, unsigned what, struct read_agents *out,
+			       size_t cap)
+{
+	size_t nagents = out->n;
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(t->txn, t->db->dbi[STORE_IMPORTS], &cur);
+	if (rc)
+		return rc;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != KEY_PUBLIC_LEN)
+			continue;
+		Cairn__Store__ImportedServer *imp =
+			cairn__store__imported_server__unpack(NULL, v.mv_size, v.mv_data);
+		if (!imp)
+			continue;
+		struct read_agent key;
+		memcpy(key.id, k.mv_data, KEY_PUBLIC_LEN);
+		struct read_agent *ra = nagents ? bsearch(&key, out->v, nagents, sizeof(key), cmp_agent_id)
+						: NULL;
+		if (ra) {
+			ra->import = imp;
+			continue;
+		}
+		if (out->n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct read_agent *nv = realloc(out->v, cap * sizeof(*nv));
+			if (!nv) {
+				cairn__store__imported_server__free_unpacked(imp, NULL);
+				rc = -ENOMEM;
+				break;
+			}
+			out->v = nv;
+		}
+		ra = &out->v[out->n++];
+		memset(ra, 0, sizeof(*ra));
+		ra->import = imp;
+		ra->imported_only = true;
+		memcpy(ra->id, k.mv_data, KEY_PUBLIC_LEN);
+		keys_id_hex(ra->id, ra->id_hex);
+		keys_fingerprint(ra->id, ra->fingerprint);
+		ra->facts = get_by_id(t->txn, t->db->dbi[STORE_HOSTS], ra->id,
+				      &cairn__store__host_facts__descriptor);
+		Cairn__Store__Agent *a = malloc(sizeof(*a));
+		if (!a) {
+			rc = -ENOMEM;
+			break;
+		}
+		cairn__store__agent__init(a);
+		const char *name = ra->facts && ra->facts->info ? ra->facts->info->hostname : "";
+		if (!(a->hostname = strdup(name))) {
+			free(a);
+			rc = -ENOMEM;
+			break;
+		}
+		a->last_seen_ms = imp->imported_ms;
+		ra->agent = a;
+		(void)what;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out,
 		struct errbuf *eb)
 {
@@ -151,7 +223,16 @@ int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out
 		read_agents_free(out);
 		return errbuf_set(eb, rc, "reading DB agents: %s", db_strerror(rc));
 	}
+	if ((what & READ_AGENT_IMPORTS) && (rc = read_agents_imports(t, what, out, cap))) {
+		read_agents_free(out);
+		return errbuf_set(eb, rc, "reading DB imports: %s", db_strerror(rc));
+	}
 	return 0;
+}
+
+const char *read_agent_source(const struct read_agent *ra)
+{
+	return ra->imported_only ? "import" : ra->import ? "agent+import" : "agent";
 }
 
 Cairn__CollectorHealth *read_agent_health(const struct read_txn *t,
@@ -168,6 +249,8 @@ void read_agents_free(struct read_agents *a)
 			cairn__store__host_facts__free_unpacked(a->v[i].facts, NULL);
 		if (a->v[i].health)
 			cairn__collector_health__free_unpacked(a->v[i].health, NULL);
+		if (a->v[i].import)
+			cairn__store__imported_server__free_unpacked(a->v[i].import, NULL);
 	}
 	free(a->v);
 	memset(a, 0, sizeof(*a));

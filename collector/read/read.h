@@ -76,6 +76,9 @@ struct read_agent {
 	Cairn__CollectorHealth *health;   /* READ_AGENT_HEALTH; NULL when none reported */
 	uint64_t perf_windows;            /* READ_AGENT_COUNTS: stored perf windows */
 	uint64_t edge_records;            /* READ_AGENT_COUNTS: stored edge-day records */
+	/* READ_AGENT_IMPORTS: the host's import (DB imports), NULL when none */
+	Cairn__Store__ImportedServer *import;
+	bool imported_only;               /* no agent: agent is a stand-in (hostname only) */
 };
 
 struct read_agents {
@@ -88,7 +91,13 @@ enum {
 	READ_AGENT_FACTS = 1 << 0,
 	READ_AGENT_HEALTH = 1 << 1,
 	READ_AGENT_COUNTS = 1 << 2,
+	/* also the imported-only hosts (after the agents, in id order), and every
+	 * host's import record: the host lists; `agents` leaves it out */
+	READ_AGENT_IMPORTS = 1 << 3,
 };
+
+/* "agent", "import" or "agent+import": where a host is known from. */
+const char *read_agent_source(const struct read_agent *ra);
 
 /* Every agent record, in id order, with what `what` asks for. */
 int read_agents(const struct read_txn *t, unsigned what, struct read_agents *out,
