@@ -375,12 +375,22 @@ static int host_reasons(const struct readiness_ctx *ctx, const struct estate_hos
 	const struct rules_plan *p = &rules_plan;
 	int rc = 0;
 	const Cairn__HostInfo *hi = h->facts ? h->facts->info : NULL;
+	const Cairn__Store__ImportedServer *imp = h->import;
 	if (!hi)
 		rc = add_reason(r, "too_little_data", "no host facts received from this agent yet");
+	else if (imp && !h->windows && h->import_stats)
+		rc = add_reason(r, "imported", "known from %s:%u (%s, no measured windows): utilization as the file gives it (average/maximum)",
+				imp->file, imp->line, imp->format);
+	else if (imp && !h->windows)
+		rc = add_reason(r, "too_little_data", "imported from %s:%u without utilization: sized as allocated, assessed from the OS and shape only",
+				imp->file, imp->line);
 	else if (h->windows < p->min_windows || coverage < p->coverage_min)
 		rc = add_reason(r, "too_little_data", "%zu performance windows, %.0f%% of those expected over the period (need %u and %.0f%%)",
 				h->windows, coverage * 100, p->min_windows, p->coverage_min * 100);
 	if (rc || !hi)
+		return rc;
+	if (imp && imp->facts && imp->facts->powered_off &&
+	    (rc = add_reason(r, "powered_off", "powered off when imported (%s:%u)", imp->file, imp->line)))
 		return rc;
 	if ((rc = check_os(ctx, hi, r)))
 		return rc;
@@ -438,6 +448,10 @@ static int host_strategy(const struct estate_host *h, Cairn__Store__Readiness *r
 			 enum rules_strategy *out)
 {
 	int rc;
+	if (has_reason(r, "powered_off") && !h->inbound_edges) {
+		*out = RULES_RETIRE;
+		return add_strategy_reason(r, "powered_off", "powered off when imported and no inbound connections in the period");
+	}
 	if (has_reason(r, "idle") && !h->inbound_edges) {
 		*out = RULES_RETIRE;
 		if ((rc = add_strategy_reason(r, "idle", "idle for the whole period")))
@@ -485,6 +499,19 @@ static int host_strategy(const struct estate_host *h, Cairn__Store__Readiness *r
 				   : "lift and shift to the sized instance");
 }
 
+/* An imported server without windows: 1 without utilization, 2 with part of
+ * it, 3 with average and maximum of both CPU and memory; never the 4-5 of an
+ * agent measuring most of the period. */
+static uint32_t import_confidence(const struct estate_host *h)
+{
+	const Cairn__Store__ImportFacts *f = h->import->facts;
+	if (!h->import_stats || !f)
+		return 1;
+	bool full = f->cpu_pct && f->cpu_pct->has_avg && f->cpu_pct->has_max && f->ram_used_mib &&
+		    f->ram_used_mib->has_avg && f->ram_used_mib->has_max;
+	return full ? 3 : 2;
+}
+
 int readiness_host(const struct readiness_ctx *ctx, const struct estate_host *h,
 		   const Cairn__Store__Sizing *sizing, size_t peers,
 		   Cairn__Store__Readiness **out)
@@ -496,6 +523,8 @@ int readiness_host(const struct readiness_ctx *ctx, const struct estate_host *h,
 	r->coverage = coverage;
 	r->windows = (uint32_t)h->windows;
 	r->confidence = readiness_confidence(coverage);
+	if (h->import && !h->windows)
+		r->confidence = import_confidence(h);
 	enum rules_strategy st = RULES_REHOST;
 	int rc = host_reasons(ctx, h, sizing, peers, coverage, r);
 	if (!rc)

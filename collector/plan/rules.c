@@ -23,6 +23,8 @@ const struct rules_reason rules_reasons[] = {
 	{ "many_dependencies", RULES_CONDITIONAL,   5, 15,    "more than threshold distinct peers (hosts, external endpoints; for an app: other apps)" },
 	{ "idle",              RULES_INFO,          0, 0,     "CPU and network idle in every window of the period (see idle_cpu_pct, idle_net_bytes_ps)" },
 	{ "too_little_data",   RULES_UNKNOWN,       0, 0,     "no host facts, fewer than min_windows perf windows, or coverage below coverage_min" },
+	{ "imported",          RULES_INFO,          0, 0,     "a server known from an import (no agent, no windows): utilization as the file gives it (average/maximum)" },
+	{ "powered_off",       RULES_INFO,          0, 0,     "powered off when imported (RVTools Powerstate): a Retire candidate without inbound connections" },
 };
 const size_t rules_nreasons = sizeof(rules_reasons) / sizeof(rules_reasons[0]);
 

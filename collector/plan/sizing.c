@@ -266,13 +266,19 @@ int sizing_host(const struct estate_host *h, const struct sizing_catalog *c,
 	enum sizing_mode m = opt->mode;
 	double alloc_cpu = h->cpu_threads;
 	double alloc_mem = h->mem_total / GIB;
-	if (m != SIZING_ASIS && !h->windows) {
+	if (m != SIZING_ASIS && !h->windows && h->import_stats) {
+		/* the file gave an average and a maximum, no distribution */
+		snprintf(note, sizeof(note), "utilization imported from %.80s:%u (avg/max, no measured windows)%s",
+			 h->import->file, h->import->line,
+			 m == SIZING_PERCENTILE ? ": the imported maximum stands in for the percentile" : "");
+	} else if (m != SIZING_ASIS && !h->windows) {
 		m = SIZING_ASIS;
-		snprintf(note, sizeof(note), "no performance data in the period: sized as allocated");
+		snprintf(note, sizeof(note), "%s", h->import ? "imported without utilization: sized as allocated"
+				 : "no performance data in the period: sized as allocated");
 	}
 	/* a day has every daily peak once: less is a guess, and says so */
 	uint64_t span_ms = (uint64_t)h->windows * h->window_ms;
-	bool short_data = m != SIZING_ASIS && span_ms < 86400000ull;
+	bool short_data = m != SIZING_ASIS && span_ms < 86400000ull && !h->import_stats;
 	if (short_data) {
 		char span[32];
 		config_format_duration(span_ms, span, sizeof(span));

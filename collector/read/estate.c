@@ -46,6 +46,8 @@ void estate_host_free(struct estate_host *h)
 	for (size_t i = 0; i < h->npkgs; i++)
 		cairn__package_inventory__free_unpacked(h->pkgs[i], NULL);
 	free(h->pkgs);
+	if (h->import)
+		cairn__store__imported_server__free_unpacked(h->import, NULL);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -241,6 +243,43 @@ static int load_packages(MDB_txn *txn, const struct db_env *env, struct estate_h
 	return rc == MDB_NOTFOUND || !rc ? 0 : rc;
 }
 
+static void stat_set(struct estate_stat *s, const Cairn__Store__ImportFigure *f, double scale,
+		     double fallback)
+{
+	if (!f || (!f->has_avg && !f->has_max)) {
+		s->avg = s->max = s->pctl = fallback;
+		return;
+	}
+	double avg = (f->has_avg ? f->avg : f->max) * scale;
+	double max = (f->has_max ? f->max : f->avg) * scale;
+	*s = (struct estate_stat){ avg, max, max };
+}
+
+/* stat[] from what the import gave, for a host without windows (estate.h). */
+static void import_stats(struct estate_host *h)
+{
+	const Cairn__Store__ImportFacts *f = h->import ? h->import->facts : NULL;
+	if (!f || h->windows || (!f->cpu_pct && !f->ram_used_mib))
+		return;
+	h->import_stats = true;
+	double threads = h->cpu_threads;
+	stat_set(&h->stat[ESTATE_CPU_PCT], f->cpu_pct, 1, 100);
+	stat_set(&h->stat[ESTATE_CPU_VCPU], f->cpu_pct, threads / 100, threads);
+	stat_set(&h->stat[ESTATE_MEM_USED], f->ram_used_mib, 1048576.0, (double)h->mem_total);
+	stat_set(&h->stat[ESTATE_DISK_READ_BPS], f->disk_read_kbps, 1024, 0);
+	stat_set(&h->stat[ESTATE_DISK_WRITE_BPS], f->disk_write_kbps, 1024, 0);
+	stat_set(&h->stat[ESTATE_DISK_READ_OPS], f->disk_read_ops, 1, 0);
+	stat_set(&h->stat[ESTATE_DISK_WRITE_OPS], f->disk_write_ops, 1, 0);
+	stat_set(&h->stat[ESTATE_NET_RX_BPS], f->net_rx_kbps, 1024, 0);
+	stat_set(&h->stat[ESTATE_NET_TX_BPS], f->net_tx_kbps, 1024, 0);
+	const struct estate_stat *r = &h->stat[ESTATE_DISK_READ_OPS], *w = &h->stat[ESTATE_DISK_WRITE_OPS];
+	h->stat[ESTATE_DISK_IOPS] = (struct estate_stat){ r->avg + w->avg, r->max + w->max, r->pctl + w->pctl };
+	r = &h->stat[ESTATE_DISK_READ_BPS], w = &h->stat[ESTATE_DISK_WRITE_BPS];
+	h->stat[ESTATE_DISK_BPS] = (struct estate_stat){ r->avg + w->avg, r->max + w->max, r->pctl + w->pctl };
+	h->cpu_peak_p95 = h->stat[ESTATE_CPU_PCT].max;
+	h->net_avg_peak = h->stat[ESTATE_NET_RX_BPS].avg + h->stat[ESTATE_NET_TX_BPS].avg;
+}
+
 static int get_one(MDB_txn *txn, const struct db_env *env, enum store_db db,
 		   const uint8_t id[32], MDB_val *val)
 {
@@ -259,6 +298,8 @@ static int load_host(MDB_txn *txn, const struct db_env *env, struct estate_host 
 		h->procs = cairn__process_snapshot__unpack(NULL, v.mv_size, v.mv_data);
 	if (!get_one(txn, env, STORE_LISTENERS, h->raw_id, &v))
 		h->listeners = cairn__listener_set__unpack(NULL, v.mv_size, v.mv_data);
+	if (!get_one(txn, env, STORE_IMPORTS, h->raw_id, &v))
+		h->import = cairn__store__imported_server__unpack(NULL, v.mv_size, v.mv_data);
 	if (h->facts && h->facts->info) {
 		const Cairn__HostInfo *hi = h->facts->info;
 		if (*hi->hostname)
@@ -280,6 +321,8 @@ static int load_host(MDB_txn *txn, const struct db_env *env, struct estate_host 
 		rc = load_perf(txn, env, h, since_ms, now_ms, o);
 	if (!rc)
 		rc = load_edges(txn, env, h, since_ms, now_ms, o);
+	if (!rc)
+		import_stats(h);
 	return rc;
 }
 

@@ -66,6 +66,14 @@ struct estate_host {
 	uint64_t mem_total;               /* bytes, from facts, else perf */
 	size_t inbound_edges;             /* inbound edges seen in the period, ignored ports excluded */
 	size_t outbound_edges;
+	/* What an import said about the host (DB imports), NULL when none: an
+	 * imported-only host, or an agent host a row was merged into. */
+	Cairn__Store__ImportedServer *import;
+	/* No perf windows in the period, and the import gave CPU or memory use:
+	 * stat[] holds the imported average and maximum (pctl = the maximum, the
+	 * only level the file states); a metric it did not give is as allocated
+	 * (CPU, memory) or 0. Planning says so in its notes. */
+	bool import_stats;
 };
 
 struct estate {
