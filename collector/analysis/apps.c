@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <strings.h>
 
 #include "graph.h"
@@ -46,6 +47,36 @@ static int decision_add(struct apps_decision **arr, size_t *n, const char *s, co
 	}
 	(*n)++;
 	return 0;
+}
+
+/* The first application each import names for its host. */
+static int import_apps_load(MDB_txn *txn, const struct db_env *env, struct apps_decisions *d)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, env->dbi[STORE_IMPORTS], &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 32)
+			continue;
+		Cairn__Store__ImportedServer *imp =
+			cairn__store__imported_server__unpack(NULL, v.mv_size, v.mv_data);
+		int arc = 0;
+		if (imp && imp->facts && imp->facts->n_applications) {
+			char hex[65];
+			hex_encode(hex, k.mv_data, 32);
+			arc = decision_add(&d->imports, &d->nimports, hex, imp->facts->applications[0]);
+		}
+		if (imp)
+			cairn__store__imported_server__free_unpacked(imp, NULL);
+		if (arc) {
+			rc = arc;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int apps_decisions_load(MDB_txn *txn, const struct db_env *env, struct apps_decisions *d,
@@ -91,6 +122,10 @@ int apps_decisions_load(MDB_txn *txn, const struct db_env *env, struct apps_deci
 		apps_decisions_free(d);
 		return errbuf_set(eb, rc, "reading DB decisions: %s", db_strerror(rc));
 	}
+	if ((rc = import_apps_load(txn, env, d))) {
+		apps_decisions_free(d);
+		return errbuf_set(eb, rc, "reading DB imports: %s", db_strerror(rc));
+	}
 	return 0;
 }
 
@@ -108,6 +143,7 @@ void apps_decisions_free(struct apps_decisions *d)
 	decisions_free_arr(d->renames, d->nrenames);
 	decisions_free_arr(d->pins, d->npins);
 	decisions_free_arr(d->merges, d->nmerges);
+	decisions_free_arr(d->imports, d->nimports);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -1092,6 +1128,56 @@ static int move_host(struct group *from, struct group *to, uint32_t h)
 	return group_add(to, h);
 }
 
+/* "imp-" + 10 hex digits of the BLAKE2b of the lower-case name. */
+static void import_app_id(const char *name, char out[16])
+{
+	char low[256];
+	size_t n = 0;
+	for (; name[n] && n + 1 < sizeof(low); n++)
+		low[n] = (char)tolower((unsigned char)name[n]);
+	uint8_t h[16];
+	crypto_generichash(h, sizeof(h), (const unsigned char *)low, n, NULL, 0);
+	memcpy(out, "imp-", 4);
+	hex_encode(out + 4, h, 5);
+}
+
+/* Moves host (id hex) into the group of id app (created as name, named_from
+ * from, when there is none); pinned[h] is set when pinned is not NULL. */
+static int pin_host(struct ctx *c, const char *host, const char *app, const char *name,
+		    const char *from_what, bool *pinned)
+{
+	uint8_t id[32];
+	if (strlen(host) != 64 || hex_decode(id, 32, host))
+		return 0;
+	uint32_t h = depmap_host_index(c->m, id);
+	if (h == DEPMAP_NONE)
+		return 0;
+	struct group *to = group_by_id(c, app);
+	if (!to) {
+		if (!(to = group_new(c)))
+			return -ENOMEM;
+		to->id = strdup(app);
+		to->name = strdup(name);
+		to->named_from = from_what;
+		if (!to->id || !to->name)
+			return -ENOMEM;
+	}
+	struct group *from = NULL;
+	for (size_t g = 0; g < c->ngroups && !from; g++)
+		for (size_t q = 0; q < c->groups[g].n; q++)
+			if (c->groups[g].hosts[q] == h) {
+				from = &c->groups[g];
+				break;
+			}
+	if (pinned)
+		pinned[h] = true;
+	if (from == to)
+		return 0;
+	if (from)
+		return move_host(from, to, h);
+	return group_add(to, h);
+}
+
 static int apply_decisions(struct ctx *c, const struct apps_decisions *d, bool *pinned)
 {
 	int rc = 0;
@@ -1113,40 +1199,26 @@ static int apply_decisions(struct ctx *c, const struct apps_decisions *d, bool *
 		if (!changed)
 			break;
 	}
-	for (size_t i = 0; i < d->npins; i++) {
-		uint8_t id[32];
-		if (strlen(d->pins[i].subject) != 64 || hex_decode(id, 32, d->pins[i].subject))
-			continue;
-		uint32_t h = depmap_host_index(c->m, id);
-		if (h == DEPMAP_NONE)
-			continue;
-		struct group *to = group_by_id(c, d->pins[i].value);
-		if (!to) {
-			if (!(to = group_new(c)))
-				return -ENOMEM;
-			to->id = strdup(d->pins[i].value);
-			to->name = strdup(d->pins[i].value);
-			to->named_from = "person";
-			if (!to->id || !to->name)
-				return -ENOMEM;
+	for (size_t i = 0; i < d->nimports; i++) {
+		/* an application of that name already grouped from the map takes the
+		 * host; else the imported application is a group of its own */
+		char id[16];
+		const char *gid = NULL;
+		for (size_t g = 0; g < c->ngroups && !gid; g++)
+			if (!c->groups[g].infra && c->groups[g].name && c->groups[g].id &&
+			    !strcasecmp(c->groups[g].name, d->imports[i].value))
+				gid = c->groups[g].id;
+		if (!gid) {
+			import_app_id(d->imports[i].value, id);
+			gid = id;
 		}
-		struct group *from = NULL;
-		for (size_t g = 0; g < c->ngroups && !from; g++)
-			for (size_t q = 0; q < c->groups[g].n; q++)
-				if (c->groups[g].hosts[q] == h) {
-					from = &c->groups[g];
-					break;
-				}
-		pinned[h] = true;
-		if (from == to)
-			continue;
-		if (from) {
-			if ((rc = move_host(from, to, h)))
-				return rc;
-		} else if ((rc = group_add(to, h))) {
+		if ((rc = pin_host(c, d->imports[i].subject, gid, d->imports[i].value, "import", NULL)))
 			return rc;
-		}
 	}
+	for (size_t i = 0; i < d->npins; i++)
+		if ((rc = pin_host(c, d->pins[i].subject, d->pins[i].value, d->pins[i].value, "person",
+				   pinned)))
+			return rc;
 	for (size_t i = 0; i < d->nrenames; i++) {
 		struct group *g = group_by_id(c, d->renames[i].subject);
 		if (!g)

@@ -66,6 +66,12 @@ struct apps_decision {
 struct apps_decisions {
 	struct apps_decision *renames, *pins, *merges;
 	size_t nrenames, npins, nmerges;
+	/* imported servers' Applications column (DB imports): subject host id,
+	 * value the application's name. Applied before people's pins, which win;
+	 * hosts naming the same application (case-insensitive) form one group,
+	 * id "imp-" + 10 hex digits of the BLAKE2b of the lower-case name. */
+	struct apps_decision *imports;
+	size_t nimports;
 };
 
 int apps_decisions_load(MDB_txn *txn, const struct db_env *env, struct apps_decisions *d,

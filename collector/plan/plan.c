@@ -272,6 +272,38 @@ static int load_pins(MDB_txn *txn, const struct db_env *env, struct waves_pin **
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The ApplicationWave of imported rows as pins by "import" of their hosts'
+ * applications: a person's pin of the application wins; hosts of one
+ * application naming different waves: the earliest. */
+static int import_pins(const struct estate *es, const struct host_app *idx, size_t nidx,
+		       struct waves_pin **pins, size_t *n)
+{
+	size_t people = *n;
+	for (size_t i = 0; i < es->n; i++) {
+		const struct estate_host *h = &es->hosts[i];
+		unsigned wave = h->import && h->import->facts ? h->import->facts->wave : 0;
+		const char *app = wave ? app_of_host(idx, nidx, h->id) : NULL;
+		if (!app)
+			continue;
+		bool done = false;
+		for (size_t k = 0; k < *n && !done; k++) {
+			if (strcmp((*pins)[k].app_id, app))
+				continue;
+			done = true;
+			if (k >= people && wave < (*pins)[k].wave)
+				(*pins)[k].wave = wave;
+		}
+		if (done)
+			continue;
+		struct waves_pin *v = realloc(*pins, (*n + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		*pins = v;
+		v[(*n)++] = (struct waves_pin){ app, wave, "import" };
+	}
+	return 0;
+}
+
 static int append_ptr(void ***v, size_t *n, void *p)
 {
 	void **nv = realloc(*v, (*n + 1) * sizeof(*nv));
@@ -374,6 +406,10 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 	}
 	if ((rc = load_pins(txn, env, &pins, &npins, &decisions, &ndecisions))) {
 		errbuf_set(eb, rc, "reading wave pins: %s", db_strerror(rc));
+		goto out;
+	}
+	if ((rc = import_pins(&es, idx, nidx, &pins, &npins))) {
+		errbuf_set(eb, rc, "imported wave pins: out of memory");
 		goto out;
 	}
 	char dates[512];
