@@ -35,6 +35,45 @@ static int cmp_proc_cpu(const void *a, const void *b)
 	return x->rss_bytes > y->rss_bytes ? -1 : x->rss_bytes < y->rss_bytes;
 }
 
+/* What an import said: where from, how it was matched, what it adds. */
+static void print_import(const Cairn__Store__ImportedServer *imp)
+{
+	const Cairn__Store__ImportFacts *f = imp->facts;
+	char when[32];
+	format_time(imp->imported_ms, when, sizeof(when));
+	printf("\nImport (%s, %s:%u, %s UTC by %s):\n", imp->format, imp->file, imp->line, when,
+	       *imp->imported_by ? imp->imported_by : "?");
+	if (imp->merged)
+		printf("  merged    into this agent host, matched by %s: the agent's facts win;\n"
+		       "            from the import: applications, wave, tags, utilization when no windows\n",
+		       *imp->matched_by ? imp->matched_by : "?");
+	else
+		printf("  source    import only (no agent): every fact above is from the file\n");
+	if (!f)
+		return;
+	if (*f->external_id)
+		printf("  external  %s\n", f->external_id);
+	if (*f->vm_name || *f->vmware_moref)
+		printf("  vmware    %s%s%s%s%s\n", f->vm_name, *f->vmware_moref ? " " : "", f->vmware_moref,
+		       *f->esx_host ? " on " : "", f->esx_host);
+	if (*f->cluster || *f->datacenter)
+		printf("  cluster   %s%s%s\n", f->cluster, *f->datacenter ? " in " : "", f->datacenter);
+	if (f->powered_off)
+		printf("  power     powered off when imported\n");
+	for (size_t i = 0; i < f->n_applications; i++)
+		printf("  app       %s\n", f->applications[i]);
+	if (f->wave)
+		printf("  wave      %u\n", f->wave);
+	for (size_t i = 0; i < f->n_tags; i++)
+		printf("  tag       %s\n", f->tags[i]);
+	if (f->n_macs) {
+		printf("  macs     ");
+		for (size_t i = 0; i < f->n_macs; i++)
+			printf(" %s", f->macs[i]);
+		printf("\n");
+	}
+}
+
 int host_main(int argc, char *argv[])
 {
 	struct cli cli;
@@ -153,7 +192,18 @@ int host_main(int argc, char *argv[])
 	} else {
 		printf("\n(no host facts reported yet)\n");
 	}
-	if (eh.windows) {
+	if (eh.import)
+		print_import(eh.import);
+	if (!eh.windows && eh.import_stats) {
+		char avg[32], max[32], total[32];
+		format_bytes((uint64_t)memu->avg, avg, sizeof(avg));
+		format_bytes((uint64_t)memu->max, max, sizeof(max));
+		format_bytes(eh.mem_total, total, sizeof(total));
+		printf("\nUtilization (imported from %s:%u, no measured windows):\n", eh.import->file,
+		       eh.import->line);
+		printf("  cpu busy  avg %.1f%%, max %.1f%%\n", cpu->avg, cpu->max);
+		printf("  memory    avg %s, max %s of %s\n", avg, max, total);
+	} else if (eh.windows) {
 		char avg[32], max[32], total[32], from[32], to[32], nw[48];
 		format_bytes((uint64_t)memu->avg, avg, sizeof(avg));
 		format_bytes((uint64_t)memu->max, max, sizeof(max));

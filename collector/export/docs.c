@@ -228,6 +228,10 @@ json_t *docs_host(const struct read_host *h, const struct estate_host *eh,
 				    json_integer((json_int_t)(health->capture_ringbuf_drops +
 							      health->capture_map_full)));
 	}
+	if (eh->import) {
+		json_object_set_new(root, "import", docs_import(eh->import));
+		json_object_set_new(root, "utilization_imported", json_boolean(eh->import_stats));
+	}
 	if (hi)
 		json_object_set_new(root, "facts", pbjson_from_message(&hi->base, 0));
 	json_t *ju = json_object();

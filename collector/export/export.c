@@ -232,50 +232,107 @@ static void count(FILE *f, unsigned v)
 		fprintf(f, "%u", v);
 }
 
+/* An imported figure pair, as the file gave it. */
+static void figure2(FILE *f, const Cairn__Store__ImportFigure *g, double scale)
+{
+	num2(f, g ? g->avg * scale : 0, g && g->has_avg);
+	num2(f, g ? g->max * scale : 0, g && g->has_max);
+}
+
+static void list_join(char *const *v, size_t n, const char *sep, char *out, size_t outn)
+{
+	size_t used = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < n && used < outn; i++)
+		used += (size_t)snprintf(out + used, outn - used, "%s%s", i ? sep : "", v[i]);
+}
+
+/* The facts columns of an imported-only host: exactly what its import said,
+ * so `export mhub-csv` then `import mhub-csv` changes nothing. */
+static void mhub_imported_facts(const Cairn__Store__ImportFacts *im, const struct estate_host *h,
+				FILE *f)
+{
+	char buf[1024];
+	csv_field(f, *im->external_id ? im->external_id : h->id, 1);
+	csv_field(f, im->smbios_id, 0);
+	list_join(im->ips, im->n_ips, ", ", buf, sizeof(buf));
+	csv_field(f, buf, 0);
+	list_join(im->macs, im->n_macs, ", ", buf, sizeof(buf));
+	csv_field(f, buf, 0);
+	csv_field(f, *im->fqdn ? im->fqdn : im->hostname, 0);
+	csv_field(f, im->vmware_moref, 0);
+	csv_field(f, im->vcenter_id, 0);
+	count(f, im->cpu_sockets);
+	count(f, im->cpu_cores);
+	count(f, im->cpu_threads);
+	csv_field(f, im->os_name, 0);
+	csv_field(f, im->os_version, 0);
+	csv_field(f, im->vm_name, 0);
+	num2(f, im->ram_mib, im->ram_mib > 0);
+}
+
 static void mhub_row(const struct export_index *ix, const struct estate_host *h, FILE *f)
 {
 	const Cairn__HostInfo *hi = info_of(h);
+	const Cairn__Store__ImportFacts *im = h->import ? h->import->facts : NULL;
+	bool imported_only = im && !h->import->merged;
 	char buf[1024];
-	csv_field(f, h->id, 1);
-	csv_field(f, hi && hi->virt ? hi->virt->dmi_product_uuid : "", 0);
-	host_list(hi, false, buf, sizeof(buf));
-	csv_field(f, buf, 0);
-	host_list(hi, true, buf, sizeof(buf));
-	csv_field(f, buf, 0);
-	csv_field(f, hi && *hi->fqdn ? hi->fqdn : h->name, 0);
-	csv_field(f, "", 0); /* VMware.MoRefId: not visible from inside the guest */
-	csv_field(f, "", 0); /* VMware.VCenterId */
-	count(f, hi ? hi->cpu_sockets : 0);
-	count(f, hi ? hi->cpu_cores : 0);
-	count(f, hi ? hi->cpu_threads : h->cpu_threads);
-	csv_field(f, hi && hi->os ? hi->os->name : "", 0);
-	csv_field(f, hi && hi->os ? hi->os->version_id : "", 0);
-	csv_field(f, "", 0); /* VMware.VMName */
+	if (imported_only) {
+		mhub_imported_facts(im, h, f);
+	} else {
+		csv_field(f, h->id, 1);
+		csv_field(f, hi && hi->virt ? hi->virt->dmi_product_uuid : "", 0);
+		host_list(hi, false, buf, sizeof(buf));
+		csv_field(f, buf, 0);
+		host_list(hi, true, buf, sizeof(buf));
+		csv_field(f, buf, 0);
+		csv_field(f, hi && *hi->fqdn ? hi->fqdn : h->name, 0);
+		csv_field(f, im ? im->vmware_moref : "", 0); /* not visible from inside the guest */
+		csv_field(f, im ? im->vcenter_id : "", 0);
+		count(f, hi ? hi->cpu_sockets : 0);
+		count(f, hi ? hi->cpu_cores : 0);
+		count(f, hi ? hi->cpu_threads : h->cpu_threads);
+		csv_field(f, hi && hi->os ? hi->os->name : "", 0);
+		csv_field(f, hi && hi->os ? hi->os->version_id : "", 0);
+		csv_field(f, im ? im->vm_name : "", 0);
+		num2(f, h->mem_total / MIB, h->mem_total > 0);
+	}
 	bool p = h->windows > 0;
-	num2(f, h->mem_total / MIB, h->mem_total > 0);
-	num2(f, h->stat[ESTATE_MEM_USED].avg / MIB, p);
-	num2(f, h->stat[ESTATE_MEM_USED].max / MIB, p);
-	num2(f, h->stat[ESTATE_CPU_PCT].avg, p);
-	num2(f, h->stat[ESTATE_CPU_PCT].max, p);
-	num2(f, h->stat[ESTATE_DISK_READ_BPS].avg / 1024, p);
-	num2(f, h->stat[ESTATE_DISK_READ_BPS].max / 1024, p);
-	num2(f, h->stat[ESTATE_DISK_WRITE_BPS].avg / 1024, p);
-	num2(f, h->stat[ESTATE_DISK_WRITE_BPS].max / 1024, p);
-	num2(f, h->stat[ESTATE_DISK_READ_OPS].avg, p);
-	num2(f, h->stat[ESTATE_DISK_READ_OPS].max, p);
-	num2(f, h->stat[ESTATE_DISK_WRITE_OPS].avg, p);
-	num2(f, h->stat[ESTATE_DISK_WRITE_OPS].max, p);
-	num2(f, h->stat[ESTATE_NET_RX_BPS].avg / 1024, p);
-	num2(f, h->stat[ESTATE_NET_RX_BPS].max / 1024, p);
-	num2(f, h->stat[ESTATE_NET_TX_BPS].avg / 1024, p);
-	num2(f, h->stat[ESTATE_NET_TX_BPS].max / 1024, p);
+	if (!p && im) {
+		/* no windows: the imported figures as the file gave them */
+		figure2(f, im->ram_used_mib, 1);
+		figure2(f, im->cpu_pct, 1);
+		figure2(f, im->disk_read_kbps, 1);
+		figure2(f, im->disk_write_kbps, 1);
+		figure2(f, im->disk_read_ops, 1);
+		figure2(f, im->disk_write_ops, 1);
+		figure2(f, im->net_rx_kbps, 1);
+		figure2(f, im->net_tx_kbps, 1);
+	} else {
+		num2(f, h->stat[ESTATE_MEM_USED].avg / MIB, p);
+		num2(f, h->stat[ESTATE_MEM_USED].max / MIB, p);
+		num2(f, h->stat[ESTATE_CPU_PCT].avg, p);
+		num2(f, h->stat[ESTATE_CPU_PCT].max, p);
+		num2(f, h->stat[ESTATE_DISK_READ_BPS].avg / 1024, p);
+		num2(f, h->stat[ESTATE_DISK_READ_BPS].max / 1024, p);
+		num2(f, h->stat[ESTATE_DISK_WRITE_BPS].avg / 1024, p);
+		num2(f, h->stat[ESTATE_DISK_WRITE_BPS].max / 1024, p);
+		num2(f, h->stat[ESTATE_DISK_READ_OPS].avg, p);
+		num2(f, h->stat[ESTATE_DISK_READ_OPS].max, p);
+		num2(f, h->stat[ESTATE_DISK_WRITE_OPS].avg, p);
+		num2(f, h->stat[ESTATE_DISK_WRITE_OPS].max, p);
+		num2(f, h->stat[ESTATE_NET_RX_BPS].avg / 1024, p);
+		num2(f, h->stat[ESTATE_NET_RX_BPS].max / 1024, p);
+		num2(f, h->stat[ESTATE_NET_TX_BPS].avg / 1024, p);
+		num2(f, h->stat[ESTATE_NET_TX_BPS].max / 1024, p);
+	}
 	const Cairn__Store__App *app = app_of(ix, h->id);
-	/* Applications is itself a comma-separated list: a comma inside one
-	 * name would make two applications of it */
+	/* Applications is itself a list: a ';' or ',' inside one name would
+	 * make two applications of it */
 	snprintf(buf, sizeof(buf), "%s", app ? app->name : "");
 	for (char *c = buf; *c; c++)
-		if (*c == ',')
-			*c = ';';
+		if (*c == ',' || *c == ';')
+			*c = ' ';
 	csv_field(f, buf, 0);
 	unsigned wave = app ? wave_of(ix, app->id) : 0;
 	if (wave)
@@ -283,7 +340,9 @@ static void mhub_row(const struct export_index *ix, const struct estate_host *h,
 	else
 		buf[0] = 0;
 	csv_field(f, buf, 0);
-	/* Tags: name:value pairs; values never contain commas */
+	/* Tags: name:value pairs; values never contain commas. source:cairn
+	 * marks the file as cairn's: an import of it takes neither Applications
+	 * nor ApplicationWave (they are the computed plan) */
 	const Cairn__Store__Readiness *r = readiness_of(ix, h->id);
 	const Cairn__Store__Sizing *z = sizing_of(ix, h->id);
 	size_t used = (size_t)snprintf(buf, sizeof(buf), "source:cairn");
@@ -291,7 +350,16 @@ static void mhub_row(const struct export_index *ix, const struct estate_host *h,
 		used += (size_t)snprintf(buf + used, sizeof(buf) - used, ", readiness:%s, strategy:%s",
 					 r->category, r->strategy);
 	if (z && *z->instance_type && used < sizeof(buf))
-		snprintf(buf + used, sizeof(buf) - used, ", instance:%s", z->instance_type);
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, ", instance:%s", z->instance_type);
+	for (size_t i = 0; im && i < im->n_tags && used < sizeof(buf); i++) {
+		size_t k = strcspn(im->tags[i], "=");
+		const char *v = im->tags[i][k] ? im->tags[i] + k + 1 : "";
+		if (!strpbrk(v, ",;"))
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used, ", %.*s:%s", (int)k,
+						 im->tags[i], v);
+	}
+	if (used >= sizeof(buf))
+		buf[sizeof(buf) - 1] = 0;
 	csv_field(f, buf, 0);
 	csv_field(f, "", 0); /* ServerId: assigned by Migration Hub */
 	csv_end(f);

@@ -397,6 +397,30 @@ static const char *row_name(const Cairn__Store__ImportFacts *f)
 	return *f->fqdn ? f->fqdn : *f->hostname ? f->hostname : *f->vm_name ? f->vm_name : f->external_id;
 }
 
+/* A cairn export's row keeps the stored Applications and ApplicationWave. */
+static bool keep_plan(Cairn__Store__ImportFacts *to, const Cairn__Store__ImportFacts *from)
+{
+	to->wave = from->wave;
+	if (!from->n_applications)
+		return true;
+	char **v = calloc(from->n_applications, sizeof(*v));
+	if (!v)
+		return false;
+	for (size_t i = 0; i < from->n_applications; i++)
+		if (!(v[i] = strdup(from->applications[i]))) {
+			while (i)
+				free(v[--i]);
+			free(v);
+			return false;
+		}
+	for (size_t i = 0; i < to->n_applications; i++)
+		free(to->applications[i]);
+	free(to->applications);
+	to->applications = v;
+	to->n_applications = from->n_applications;
+	return true;
+}
+
 static int plan_one(struct index *ix, const struct import_file *file, const struct import_row *row,
 		    struct plan_row *p, struct import_result *res)
 {
@@ -472,6 +496,13 @@ static int plan_one(struct index *ix, const struct import_file *file, const stru
 	}
 	for (size_t i = 0; i < p->nfold; i++)
 		ix->hosts[p->fold[i]].gone = true;
+	if (row->cairn_export && k->agent && !strcmp(how, "id")) {
+		/* an agent host's own row of a cairn export: its facts, nothing new */
+		ch->what = IMPORT_UNCHANGED;
+		return 0;
+	}
+	if (row->cairn_export && k->imp && k->imp->facts && !keep_plan(row->facts, k->imp->facts))
+		return -ENOMEM;
 	bool same = k->imp && facts_equal(k->imp->facts, f) && !p->nfold;
 	if (same) {
 		ch->what = IMPORT_UNCHANGED;

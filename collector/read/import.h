@@ -36,6 +36,10 @@ struct import_row {
 	Cairn__Store__ImportFacts *facts;  /* malloc'd */
 	Cairn__Store__ImportField **raw;   /* the row's non-empty cells */
 	size_t nraw;
+	/* a row of cairn's own `export mhub-csv` (Tags source:cairn): its
+	 * Applications and ApplicationWave are the computed plan, not facts; the
+	 * stored ones are kept */
+	bool cairn_export;
 };
 
 struct import_file {

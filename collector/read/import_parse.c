@@ -526,8 +526,9 @@ static int hostname_set(Cairn__Store__ImportFacts *f, const char *name, const ch
 
 /* One mhub-csv row into facts. */
 static int mhub_facts(const struct header *h, const struct csv_record *rec,
-		      Cairn__Store__ImportFacts *f, struct cell_err *e)
+		      struct import_row *row, struct cell_err *e)
 {
+	Cairn__Store__ImportFacts *f = row->facts;
 	int rc;
 #define CELL(c) cell(h, rec, (c))
 #define LABEL(c, d) col_label(h, (c), (d))
@@ -557,6 +558,8 @@ static int mhub_facts(const struct header *h, const struct csv_record *rec,
 	    (rc = set_str(&f->vm_name, CELL(C_VMNAME))) ||
 	    (rc = set_str(&f->os_name, CELL(C_OS_NAME))) ||
 	    (rc = set_str(&f->os_version, CELL(C_OS_VERSION))))
+		return rc;
+	if ((*f->vmware_moref || *f->vcenter_id) && (rc = set_str(&f->virt, "vm")))
 		return rc;
 	if ((rc = parse_count(CELL(C_SOCKETS), LABEL(C_SOCKETS, "CPU.NumberOfProcessors"), &f->cpu_sockets, e)) ||
 	    (rc = parse_count(CELL(C_CORES), LABEL(C_CORES, "CPU.NumberOfCores"), &f->cpu_cores, e)) ||
@@ -598,6 +601,7 @@ static int mhub_facts(const struct header *h, const struct csv_record *rec,
 	lc.column = LABEL(C_TAGS, "Tags");
 	if ((rc = split(buf, ";,", tag_item, &lc)))
 		return rc;
+	row->cairn_export = ours;
 	if (!ours) {
 		lc.column = LABEL(C_APPS, "Applications");
 		snprintf(buf, sizeof(buf), "%s", CELL(C_APPS));
@@ -729,7 +733,7 @@ int import_parse_mhub(const char *buf, size_t len, const char *name, struct impo
 			break;
 		int bad_row = row_cells(&h, &rec, &row, &e);
 		if (!bad_row)
-			bad_row = mhub_facts(&h, &rec, row.facts, &e);
+			bad_row = mhub_facts(&h, &rec, &row, &e);
 		csv_record_free(&rec);
 		if (bad_row == -ENOMEM) {
 			rc = -ENOMEM;
