@@ -327,12 +327,12 @@ static void mhub_row(const struct export_index *ix, const struct estate_host *h,
 		num2(f, h->stat[ESTATE_NET_TX_BPS].max / 1024, p);
 	}
 	const Cairn__Store__App *app = app_of(ix, h->id);
-	/* Applications is itself a list: a ';' or ',' inside one name would
-	 * make two applications of it */
+	/* Applications is itself a comma-separated list: a comma inside one
+	 * name would make two applications of it */
 	snprintf(buf, sizeof(buf), "%s", app ? app->name : "");
 	for (char *c = buf; *c; c++)
-		if (*c == ',' || *c == ';')
-			*c = ' ';
+		if (*c == ',')
+			*c = ';';
 	csv_field(f, buf, 0);
 	unsigned wave = app ? wave_of(ix, app->id) : 0;
 	if (wave)

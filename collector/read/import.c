@@ -195,25 +195,8 @@ static int index_load(MDB_txn *txn, const struct db_env *env, struct index *ix, 
 	memset(ix, 0, sizeof(*ix));
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, env->dbi[STORE_AGENTS], &c);
-	for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 32)
-			continue;
-		Cairn__Store__Agent *a = cairn__store__agent__unpack(NULL, v.mv_size, v.mv_data);
-		if (!a)
-			continue;
-		bool refused = a->state != CAIRN__STORE__ENROLL_STATE__ACCEPTED;
-		if (!refused)
-			rc = push_known(ix, k.mv_data, true, a->hostname);
-		cairn__store__agent__free_unpacked(a, NULL);
-		if (rc)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc && rc != MDB_NOTFOUND)
-		return errbuf_set(eb, rc, "reading DB agents: %s", db_strerror(rc));
-	/* imported-only hosts: an import record and no agent */
-	rc = mdb_cursor_open(txn, env->dbi[STORE_IMPORTS], &c);
+	/* every import record: imported-only hosts, and imports merged into agents */
+	int rc = mdb_cursor_open(txn, env->dbi[STORE_IMPORTS], &c);
 	for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 32)
 			continue;
@@ -223,13 +206,8 @@ static int index_load(MDB_txn *txn, const struct db_env *env, struct index *ix, 
 				cairn__store__imported_server__free_unpacked(imp, NULL);
 			continue;
 		}
-		struct known *agent = index_host(ix, k.mv_data);
-		if (agent) {
-			agent->imp = imp;
-			continue;
-		}
-		if ((rc = push_known(ix, k.mv_data, false, *imp->facts->hostname ? imp->facts->hostname
-										 : imp->facts->vm_name))) {
+		const Cairn__Store__ImportFacts *f = imp->facts;
+		if ((rc = push_known(ix, k.mv_data, imp->merged, *f->hostname ? f->hostname : f->vm_name))) {
 			cairn__store__imported_server__free_unpacked(imp, NULL);
 			break;
 		}
@@ -238,31 +216,59 @@ static int index_load(MDB_txn *txn, const struct db_env *env, struct index *ix, 
 	mdb_cursor_close(c);
 	if (rc && rc != MDB_NOTFOUND)
 		return errbuf_set(eb, rc, "reading DB imports: %s", db_strerror(rc));
+	/* agent hosts: facts from ingest and no import of their own (a refused
+	 * agent's host is not one people mean) */
+	rc = mdb_cursor_open(txn, env->dbi[STORE_HOSTS], &c);
+	for (rc = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 32)
+			continue;
+		struct known *h = index_host(ix, k.mv_data);
+		if (h && !h->agent)
+			continue;
+		MDB_val av;
+		if (!mdb_get(txn, env->dbi[STORE_AGENTS], &k, &av)) {
+			Cairn__Store__Agent *a = cairn__store__agent__unpack(NULL, av.mv_size, av.mv_data);
+			bool refused = a && (a->state == CAIRN__STORE__ENROLL_STATE__REJECTED ||
+					     a->state == CAIRN__STORE__ENROLL_STATE__REVOKED);
+			if (a)
+				cairn__store__agent__free_unpacked(a, NULL);
+			if (refused)
+				continue;
+		}
+		Cairn__Store__HostFacts *hf = cairn__store__host_facts__unpack(NULL, v.mv_size, v.mv_data);
+		if (!hf || !hf->info) {
+			if (hf)
+				cairn__store__host_facts__free_unpacked(hf, NULL);
+			continue;
+		}
+		if (!h && (rc = push_known(ix, k.mv_data, true, hf->info->hostname))) {
+			cairn__store__host_facts__free_unpacked(hf, NULL);
+			break;
+		}
+		h = index_host(ix, k.mv_data);
+		if (*hf->info->hostname)
+			str_copy(h->name, hf->info->hostname, sizeof(h->name));
+		struct add_arg a = { ix, (uint32_t)(h - ix->hosts) };
+		rc = imports_keys_of_info(hf->info, add_key, &a);
+		cairn__store__host_facts__free_unpacked(hf, NULL);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return errbuf_set(eb, rc, "reading DB hosts: %s", db_strerror(rc));
 	rc = 0;
-	/* keys: agents from their HostInfo, every import from its facts */
-	for (size_t i = 0; i < ix->nhosts; i++) {
+	/* imported-only hosts by their facts, every import by its ExternalId */
+	for (size_t i = 0; i < ix->nhosts && !rc; i++) {
 		struct known *h = &ix->hosts[i];
 		struct add_arg a = { ix, (uint32_t)i };
-		if (h->agent) {
-			MDB_val hk = { 32, h->id }, hv;
-			if (!mdb_get(txn, env->dbi[STORE_HOSTS], &hk, &hv)) {
-				Cairn__Store__HostFacts *hf = cairn__store__host_facts__unpack(NULL, hv.mv_size, hv.mv_data);
-				if (hf && hf->info) {
-					if (*hf->info->hostname)
-						str_copy(h->name, hf->info->hostname, sizeof(h->name));
-					rc = imports_keys_of_info(hf->info, add_key, &a);
-				}
-				if (hf)
-					cairn__store__host_facts__free_unpacked(hf, NULL);
-			}
-		}
-		if (!rc && h->imp && !h->agent)
+		if (h->imp && !h->agent)
 			rc = imports_keys_of_facts(h->imp->facts, add_key, &a);
 		if (!rc && h->imp && *h->imp->facts->external_id)
 			rc = index_add(ix, 'e', h->imp->facts->external_id, a.host);
-		if (rc)
-			return errbuf_set(eb, rc, "indexing the hosts: %s", db_strerror(rc));
 	}
+	if (rc)
+		return errbuf_set(eb, rc, "indexing the hosts: %s", db_strerror(rc));
 	return 0;
 }
 

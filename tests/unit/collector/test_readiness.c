@@ -2,6 +2,7 @@
  * strategy, each a Ready baseline host with one thing changed. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "plan.h"
@@ -98,6 +99,45 @@ static void repurchase(struct estate_host *h)
 static void rhel_minor(struct estate_host *h) { fx_os(h, "rhel", "9.4", "Red Hat Enterprise Linux"); }
 static void stream8(struct estate_host *h) { fx_os(h, "centos", "8", "CentOS Stream"); }
 
+/* An imported server: no windows, the import's figures in the stats. */
+static void fx_import(struct estate_host *h, bool with_util, bool powered_off)
+{
+	Cairn__Store__ImportedServer *imp = calloc(1, sizeof(*imp));
+	Cairn__Store__ImportFacts *f = calloc(1, sizeof(*f));
+	cr_assert(imp && f);
+	cairn__store__imported_server__init(imp);
+	cairn__store__import_facts__init(f);
+	imp->format = strdup("mhub-csv");
+	imp->file = strdup("servers.csv");
+	imp->line = 7;
+	f->powered_off = powered_off;
+	imp->facts = f;
+	h->import = imp;
+	h->windows = 0;
+	memset(h->stat, 0, sizeof(h->stat));
+	if (with_util) {
+		Cairn__Store__ImportFigure *cpu = calloc(1, sizeof(*cpu)), *mem = calloc(1, sizeof(*mem));
+		cr_assert(cpu && mem);
+		cairn__store__import_figure__init(cpu);
+		cairn__store__import_figure__init(mem);
+		*cpu = (Cairn__Store__ImportFigure){ cpu->base, 20, 60, true, true };
+		*mem = (Cairn__Store__ImportFigure){ mem->base, 1024, 2048, true, true };
+		f->cpu_pct = cpu;
+		f->ram_used_mib = mem;
+		h->import_stats = true;
+		h->stat[ESTATE_CPU_PCT] = (struct estate_stat){ 20, 60, 60 };
+		h->cpu_peak_p95 = 60;
+		h->net_avg_peak = 1e6;
+	}
+}
+static void imported(struct estate_host *h) { fx_import(h, true, false); }
+static void imported_bare(struct estate_host *h) { fx_import(h, false, false); }
+static void powered_off(struct estate_host *h)
+{
+	fx_import(h, true, true);
+	h->inbound_edges = 0;
+}
+
 struct rcase {
 	const char *name;
 	void (*mod)(struct estate_host *h);
@@ -130,7 +170,28 @@ static const struct rcase cases[] = {
 	{ "Repurchase: Jira", repurchase, 0, NULL, "Ready", "Repurchase" },
 	{ "RHEL 9.4 matches the major 9", rhel_minor, 0, NULL, "Ready", "Rehost" },
 	{ "CentOS Stream 8 is 8-stream (ended)", stream8, 0, "os_unsupported", "Not ready", "Refactor" },
+	{ "imported with avg/max utilization", imported, 0, "imported", "Ready", "Rehost" },
+	{ "imported without utilization", imported_bare, 0, "too_little_data", "Unknown", "Rehost" },
+	{ "powered off when imported: Retire", powered_off, 0, "powered_off", "Ready", "Retire" },
 };
+
+Test(readiness, imported_confidence)
+{
+	struct estate_host h;
+	fx_host(&h, 1, "win-1");
+	imported(&h);
+	Cairn__Store__Readiness *r = assess(&h, 0);
+	cr_expect_eq(r->confidence, 3, "avg and max of CPU and memory: medium, got %u", r->confidence);
+	cr_expect(strstr(r->reasons[0]->text, "servers.csv:7"), "%s", r->reasons[0]->text);
+	cairn__store__readiness__free_unpacked(r, NULL);
+	estate_host_free(&h);
+	fx_host(&h, 1, "win-2");
+	imported_bare(&h);
+	r = assess(&h, 0);
+	cr_expect_eq(r->confidence, 1, "no utilization: low, got %u", r->confidence);
+	cairn__store__readiness__free_unpacked(r, NULL);
+	estate_host_free(&h);
+}
 
 Test(readiness, table)
 {
