@@ -90,12 +90,12 @@ static void print_text(const struct import_file *f, const struct import_result *
 		if (c->what == IMPORT_REJECTED)
 			continue;
 		if (c->merged && (c->what != IMPORT_UNCHANGED || verbose))
-			printf("%s:%u: %s = agent host %s %.12s (by %s)%s%s\n", f->path, c->line, c->name,
+			printf("%s:%u: %s = agent host %s %.12s (by %s)%s%s\n", f->rows_file, c->line, c->name,
 			       c->agent_name, c->host_hex, c->matched_by,
 			       c->what == IMPORT_MERGED ? "" : c->what == IMPORT_UPDATED ? ": updated" : "",
 			       c->folded ? ", its imported-only host folded in" : "");
 		else if (verbose)
-			printf("%s:%u: %s %s %.12s\n", f->path, c->line, c->name,
+			printf("%s:%u: %s %s %.12s\n", f->rows_file, c->line, c->name,
 			       import_outcome_name(c->what), c->host_hex);
 	}
 	for (size_t i = 0; i < f->nerrors; i++)

@@ -447,7 +447,7 @@ static int plan_one(struct index *ix, const struct import_file *file, const stru
 	if (*f->external_id)
 		match_key(&m, 'e', f->external_id);
 	imports_keys_of_facts(f, match_cb, &m);
-	const char *file_name = file->path;
+	const char *file_name = file->rows_file;
 	if (m.nagents > 1) {
 		ch->what = IMPORT_REJECTED;
 		return push_conflict(res, "%s:%u: %s: matches agent hosts %s (%s) and %s (%s): not merged; fix the row",
@@ -549,7 +549,7 @@ static int write_tags(MDB_txn *txn, const struct db_env *env, const struct write
 	}
 	char subject[65], source[4200];
 	hex_encode(subject, p->id, 32);
-	snprintf(source, sizeof(source), "import %s:%u", w->file->path, p->row->line);
+	snprintf(source, sizeof(source), "import %s:%u", w->file->rows_file, p->row->line);
 	return tags_write(txn, env, subject, kv, n, NULL, 0, w->by, source, w->now_ms, NULL, w->eb);
 }
 
@@ -568,7 +568,7 @@ static int write_fn(MDB_txn *txn, const struct db_env *env, void *arg)
 			break;
 		Cairn__Store__ImportedServer rec = CAIRN__STORE__IMPORTED_SERVER__INIT;
 		rec.format = (char *)w->file->format;
-		rec.file = w->file->path;
+		rec.file = w->file->rows_file;
 		rec.line = p->row->line;
 		rec.imported_ms = w->now_ms;
 		rec.imported_by = (char *)(w->by ? w->by : "");

@@ -44,6 +44,7 @@ struct import_row {
 
 struct import_file {
 	char *path;          /* the file (mhub-csv) or directory (rvtools) */
+	char *rows_file;     /* the file the rows' lines are in (rvtools: vInfo.csv) */
 	const char *format;  /* "mhub-csv", "rvtools" */
 	struct import_row *rows;
 	size_t n, cap;

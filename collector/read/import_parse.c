@@ -66,6 +66,7 @@ void import_file_free(struct import_file *f)
 		free(f->notes[i]);
 	free(f->notes);
 	free(f->path);
+	free(f->rows_file);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -305,6 +306,25 @@ static int parse_wave(const char *s, const char *column, uint32_t *out, struct c
 	return 0;
 }
 
+/* A version from an OS product name when no version column gave one:
+ * "Ubuntu 22.04.4 LTS" -> "22.04.4", "Red Hat Enterprise Linux 8 (64-bit)" -> "8". */
+static int version_from_name(Cairn__Store__ImportFacts *f)
+{
+	if (*f->os_version)
+		return 0;
+	for (const char *p = f->os_name; *p; p++) {
+		if (!isdigit((unsigned char)*p) || (p > f->os_name && !isspace((unsigned char)p[-1])))
+			continue;
+		size_t n = strspn(p, "0123456789.");
+		if (p[n] && !isspace((unsigned char)p[n]))
+			continue;
+		char v[32];
+		snprintf(v, sizeof(v), "%.*s", (int)(n < 31 ? n : 31), p);
+		return set_str(&f->os_version, v);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ columns */
 
 enum col {
@@ -393,7 +413,7 @@ static void header_free(struct header *h)
 
 /* Maps the header record; unknown columns become notes. */
 static int header_read(const struct csv_record *rec, const struct col_name *known, size_t nknown,
-		       const char *file, struct import_file *out, struct header *h)
+		       const char *file, bool quiet, struct import_file *out, struct header *h)
 {
 	memset(h, 0, sizeof(*h));
 	for (int i = 0; i < C_NCOLS; i++)
@@ -431,6 +451,8 @@ static int header_read(const struct csv_record *rec, const struct col_name *know
 			h->at[h->cols[i]] = (int)i;
 		}
 	}
+	if (nunknown && quiet)
+		return 0; /* RVTools writes ~90 columns per tab: cairn uses the ones docs/import.md lists */
 	if (nunknown)
 		return push_str(&out->notes, &out->nnotes,
 				fmt("%s: %zu column(s) not known, ignored: %s%s", file, nunknown,
@@ -560,6 +582,8 @@ static int mhub_facts(const struct header *h, const struct csv_record *rec,
 	    (rc = set_str(&f->os_version, CELL(C_OS_VERSION))))
 		return rc;
 	if ((*f->vmware_moref || *f->vcenter_id) && (rc = set_str(&f->virt, "vm")))
+		return rc;
+	if ((rc = version_from_name(f)))
 		return rc;
 	if ((rc = parse_count(CELL(C_SOCKETS), LABEL(C_SOCKETS, "CPU.NumberOfProcessors"), &f->cpu_sockets, e)) ||
 	    (rc = parse_count(CELL(C_CORES), LABEL(C_CORES, "CPU.NumberOfCores"), &f->cpu_cores, e)) ||
@@ -704,7 +728,8 @@ int import_parse_mhub(const char *buf, size_t len, const char *name, struct impo
 		      struct errbuf *eb)
 {
 	out->format = "mhub-csv";
-	if (!out->path && !(out->path = strdup(name)))
+	if ((!out->path && !(out->path = strdup(name))) ||
+	    (!out->rows_file && !(out->rows_file = strdup(name))))
 		return -ENOMEM;
 	buf = skip_bom(buf, &len);
 	struct csv_reader rd;
@@ -716,7 +741,7 @@ int import_parse_mhub(const char *buf, size_t len, const char *name, struct impo
 		return rc ? rc : errbuf_set(eb, -EINVAL, "%s: empty file (no header line)", name);
 	}
 	struct header h;
-	rc = header_read(&rec, mhub_cols, sizeof(mhub_cols) / sizeof(mhub_cols[0]), name, out, &h);
+	rc = header_read(&rec, mhub_cols, sizeof(mhub_cols) / sizeof(mhub_cols[0]), name, false, out, &h);
 	csv_record_free(&rec);
 	if (!rc && h.at[C_EXTERNAL_ID] < 0 && h.at[C_SMBIOS] < 0 && h.at[C_MAC] < 0 &&
 	    h.at[C_HOSTNAME] < 0)
@@ -807,7 +832,7 @@ static int rv_table_load(const char *dir, const char *tab, struct import_file *o
 	struct csv_record rec = { 0 };
 	rc = csv_next(&rd, &rec, eb);
 	if (rc > 0)
-		rc = header_read(&rec, rv_cols, sizeof(rv_cols) / sizeof(rv_cols[0]), t->path, out, &t->h);
+		rc = header_read(&rec, rv_cols, sizeof(rv_cols) / sizeof(rv_cols[0]), t->path, true, out, &t->h);
 	else if (!rc)
 		rc = errbuf_set(eb, -EINVAL, "%s: empty file (no header line)", t->path);
 	csv_record_free(&rec);
@@ -917,7 +942,7 @@ static int rv_info_row(const struct rv_table *t, struct csv_record *rec, struct 
 	}
 	const char *os = *cell(h, rec, C_RV_OS_TOOLS) ? cell(h, rec, C_RV_OS_TOOLS)
 						       : cell(h, rec, C_RV_OS_CONFIG);
-	if ((rc = set_str(&f->os_name, os)))
+	if ((rc = set_str(&f->os_name, os)) || (rc = version_from_name(f)))
 		return rc;
 	const char *power = cell(h, rec, C_RV_POWER);
 	f->powered_off = *power && strcasecmp(power, "poweredOn");
@@ -1013,6 +1038,8 @@ int import_load_rvtools(const char *dir, struct import_file *out, struct errbuf 
 	int rc = rv_table_load(dir, "vInfo", out, &info, eb);
 	if (!rc && !info.present)
 		rc = errbuf_set(eb, -ENOENT, "%s: no vInfo.csv (or RVTools_tabvInfo.csv): export the vInfo tab of RVTools as CSV", dir);
+	if (!rc && !(out->rows_file = strdup(info.path)))
+		rc = -ENOMEM;
 	if (!rc && info.h.at[C_RV_VM] < 0)
 		rc = errbuf_set(eb, -EINVAL, "%s:1: no VM column", info.path);
 	for (size_t i = 0; i < 4 && !rc; i++) {
@@ -1030,7 +1057,7 @@ int import_load_rvtools(const char *dir, struct import_file *out, struct errbuf 
 		rc = -ENOMEM;
 		goto out;
 	}
-	size_t nkeys = 0;
+	size_t nkeys = 0, templates = 0;
 	for (size_t i = 0; i < info.n && !rc; i++) {
 		struct import_row row;
 		struct cell_err e = { 0 };
@@ -1040,6 +1067,7 @@ int import_load_rvtools(const char *dir, struct import_file *out, struct errbuf 
 		const char *tmpl = cell(&info.h, &info.recs[i], C_RV_TEMPLATE);
 		if (!strcasecmp(tmpl, "true")) {
 			row_free(&row);
+			templates++;
 			continue; /* a template is not a server */
 		}
 		int b = rv_info_row(&info, &info.recs[i], &row, &e);
@@ -1053,6 +1081,9 @@ int import_load_rvtools(const char *dir, struct import_file *out, struct errbuf 
 		}
 		row_free(&row);
 	}
+	if (!rc && templates)
+		rc = push_str(&out->notes, &out->nnotes,
+			      fmt("%s: %zu template(s) skipped (Template = True: not servers)", info.path, templates));
 	/* row pointers move while pushing: re-point keys now that rows are fixed */
 	for (size_t i = 0; i < nkeys; i++) {
 		keys[i].vm = out->rows[keys[i].row].facts->vm_name;

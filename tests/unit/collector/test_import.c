@@ -429,3 +429,89 @@ Test(import, host_id_is_stable_and_identity_ordered)
 	Cairn__Store__ImportFacts none = CAIRN__STORE__IMPORT_FACTS__INIT;
 	cr_expect_eq(imports_host_id(&none, ia), -EINVAL);
 }
+
+/* ------------------------------------------------------------ RVTools */
+
+static const Cairn__Store__ImportFacts *vm(const struct import_file *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->rows[i].facts->vm_name, name))
+			return f->rows[i].facts;
+	return NULL;
+}
+
+Test(import, rvtools_fixture_joins_tabs)
+{
+	const char *dir = getenv("CAIRN_IMPORT_FIXTURES");
+	cr_assert_not_null(dir);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/rvtools", dir);
+	struct import_file f;
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(import_load_rvtools(path, &f, &eb), 0, "%s", eb.msg);
+	cr_expect_eq(f.n, 7, "8 VMs, one a template");
+	cr_expect_eq(f.nerrors, 0, "%s", f.nerrors ? f.errors[0] : "");
+	cr_expect(strstr(f.rows_file, "RVTools_tabvInfo.csv"), "%s", f.rows_file);
+	const Cairn__Store__ImportFacts *sql = vm(&f, "ESX-SQL01");
+	cr_assert_not_null(sql);
+	cr_expect_str_eq(sql->hostname, "sql01");
+	cr_expect_str_eq(sql->smbios_id, "4211a1b2-0c3d-4e5f-8a9b-0c1d2e3f4a02");
+	cr_expect_str_eq(sql->external_id, "vcenter01.lab.example/vm-202");
+	cr_expect_eq(sql->cpu_sockets, 2);
+	cr_expect_eq(sql->cpu_threads, 8);
+	cr_expect_eq(sql->ram_mib, 32768);
+	cr_expect_eq(sql->n_disk_names, 3, "vDisk: three disks");
+	cr_expect_eq(sql->disk_mib, 512000);
+	cr_expect_str_eq(sql->cluster, "PROD-CL01");
+	cr_expect_str_eq(sql->esx_host, "esx01.lab.example");
+	cr_expect_str_eq(sql->virt, "vm");
+	const Cairn__Store__ImportFacts *app = vm(&f, "ESX-APP01");
+	cr_assert_not_null(app);
+	cr_expect_eq(app->n_macs, 2, "vNetwork: two adapters");
+	cr_expect_eq(app->n_ips, 2);
+	const Cairn__Store__ImportFacts *old = vm(&f, "old-erp-2008");
+	cr_assert_not_null(old);
+	cr_expect(old->powered_off);
+	cr_expect_str_eq(old->hostname, "old-erp-2008", "no DNS name: the VM name");
+	const Cairn__Store__ImportFacts *rhel = vm(&f, "rhel-batch-01");
+	cr_assert_not_null(rhel);
+	cr_expect_str_eq(rhel->os_version, "8", "version from 'Red Hat Enterprise Linux 8 (64-bit)'");
+	cr_expect_null(vm(&f, "tpl-win2022"), "templates are not servers");
+	import_file_free(&f);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	cr_assert_not_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+Test(import, rvtools_detail_errors_name_their_file)
+{
+	char dir[] = "/tmp/cairn-rvtools-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	write_file(dir, "vInfo.csv", "VM,Powerstate,CPUs,Memory,DNS Name,Primary IP Address\n"
+				     "a,poweredOn,2,2048,a.lab,10.0.0.1\n"
+				     "b,poweredOn,2,lots,b.lab,10.0.0.2\n"
+				     "c,poweredOn,2,2048,c.lab,10.0.0.3\n");
+	write_file(dir, "vNetwork.csv", "VM,Adapter,Network,Mac Address,IPv4 Address,IPv6 Address\n"
+					"a,VMXNET3,VLAN-1,00:50:56:00:00:01,10.0.0.1,\n"
+					"c,VMXNET3,VLAN-1,00:50:56:00:00:zz,10.0.0.3,\n");
+	struct import_file f;
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(import_load_rvtools(dir, &f, &eb), 0, "%s", eb.msg);
+	cr_expect_eq(f.n, 1);
+	cr_assert_eq(f.nerrors, 2);
+	cr_expect(strstr(f.errors[0], "/vInfo.csv:3: Memory: 'lots' is not a number"), "%s", f.errors[0]);
+	cr_expect(strstr(f.errors[1], "/vNetwork.csv:3: Mac Address: '00:50:56:00:00:zz' is not a MAC"),
+		  "%s", f.errors[1]);
+	cr_expect(f.nnotes >= 3, "missing vCPU, vMemory, vDisk are noted");
+	import_file_free(&f);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
