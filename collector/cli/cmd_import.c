@@ -68,7 +68,9 @@ static void print_json(const struct import_file *f, const struct import_result *
 						      c->matched_by, "folded", (int)c->folded));
 	}
 	json_t *errors = strings_json(f->errors, f->nerrors);
-	json_array_extend(errors, strings_json(res->conflicts, res->nconflicts));
+	json_t *conflicts = strings_json(res->conflicts, res->nconflicts);
+	json_array_extend(errors, conflicts);
+	json_decref(conflicts);
 	const size_t *n = res->count;
 	format_print_json(json_pack("{s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
 				    "file", f->path, "format", f->format, "dry_run", dry, "written",

@@ -335,6 +335,7 @@ Test(import, reimport_is_idempotent_and_dry_run_writes_nothing)
 	apply(&s, MERGE_ROWS, false, &res, &f);
 	uint64_t g1 = facts_gen(&s);
 	cr_expect_gt(g1, g0);
+	cr_expect_eq(entries(&s, STORE_AUDIT), 1, "one audit entry per import");
 	import_result_free(&res);
 	import_file_free(&f);
 
@@ -343,6 +344,7 @@ Test(import, reimport_is_idempotent_and_dry_run_writes_nothing)
 	cr_expect_eq(res.count[IMPORT_NEW] + res.count[IMPORT_UPDATED] + res.count[IMPORT_MERGED], 0);
 	cr_expect(!res.written);
 	cr_expect_eq(facts_gen(&s), g1, "an unchanged re-import bumped facts_gen");
+	cr_expect_eq(entries(&s, STORE_AUDIT), 1, "an unchanged re-import wrote an audit entry");
 	import_result_free(&res);
 	import_file_free(&f);
 
