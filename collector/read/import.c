@@ -206,6 +206,12 @@ static int index_load(MDB_txn *txn, const struct db_env *env, struct index *ix, 
 				cairn__store__imported_server__free_unpacked(imp, NULL);
 			continue;
 		}
+		/* matching needs the facts only: the raw cells are most of the bytes */
+		for (size_t i = 0; i < imp->n_raw; i++)
+			cairn__store__import_field__free_unpacked(imp->raw[i], NULL);
+		free(imp->raw);
+		imp->raw = NULL;
+		imp->n_raw = 0;
 		const Cairn__Store__ImportFacts *f = imp->facts;
 		if ((rc = push_known(ix, k.mv_data, imp->merged, *f->hostname ? f->hostname : f->vm_name))) {
 			cairn__store__imported_server__free_unpacked(imp, NULL);
