@@ -98,7 +98,7 @@ int hosts_main(int argc, char *argv[])
 	json_t *apps = docs_hosts(&ags, snap);
 	static const char *const head[] = { "FINGERPRINT", "HOSTNAME", "OS", "LAST SEEN (UTC)",
 					     "BATCHES", "RECORDS", "PERF", "EDGES", "STATE", "CAPTURE",
-					     "APP", "SOURCE", NULL };
+					     "SOURCE", "APP", NULL };
 	struct format_table *tab = format_table_new(12, head);
 	size_t n = 0, shown = 0;
 	for (size_t i = 0; i < ags.n; i++) {
@@ -127,7 +127,7 @@ int hosts_main(int argc, char *argv[])
 					  (unsigned long long)ra->perf_windows,
 					  (unsigned long long)ra->edge_records,
 					  ra->imported_only ? "imported" : store_enroll_state_name(a->state),
-					  capture_kind, app && *app ? app : "-", read_agent_source(ra));
+					  capture_kind, read_agent_source(ra), app && *app ? app : "-");
 		}
 		shown++;
 	}
@@ -145,7 +145,7 @@ int hosts_main(int argc, char *argv[])
 			format_table_align_right(tab, c);
 		format_table_elastic(tab, 1);
 		format_table_elastic(tab, 2);
-		format_table_elastic(tab, 10);
+		format_table_elastic(tab, 11);
 		format_table_sort(tab, "HOSTNAME"); /* by name, not by key: --sort changes it */
 		format_table_print(tab, stdout);
 	}

@@ -182,6 +182,8 @@ json_t *docs_agents(const struct read_agents *ags, bool pending_only)
 	json_t *arr = json_array();
 	for (size_t i = 0; arr && i < ags->n; i++) {
 		const Cairn__Store__Agent *a = ags->v[i].agent;
+		if (ags->v[i].imported_only) /* a server without an agent (READ_AGENT_IMPORTS) */
+			continue;
 		if (pending_only && a->state != CAIRN__STORE__ENROLL_STATE__PENDING)
 			continue;
 		json_t *o = docs_agent(a);

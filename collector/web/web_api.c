@@ -246,7 +246,8 @@ static void get_hosts(const struct read_txn *t, struct web_api *a, struct web_re
 {
 	struct errbuf eb = { { 0 } };
 	struct read_agents ags;
-	if (read_agents(t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH, &ags, &eb)) {
+	if (read_agents(t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH | READ_AGENT_IMPORTS, &ags,
+			&eb)) {
 		web_reply_error(r, 500, "%s", eb.msg);
 		return;
 	}

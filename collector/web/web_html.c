@@ -61,7 +61,8 @@ static json_t *documents(const struct read_txn *t, const Cairn__Store__Snapshot 
 {
 	json_t *data = json_object();
 	struct read_agents ags;
-	if (!data || read_agents(t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH, &ags, eb)) {
+	if (!data || read_agents(t, READ_AGENT_FACTS | READ_AGENT_COUNTS | READ_AGENT_HEALTH | READ_AGENT_IMPORTS,
+				   &ags, eb)) {
 		json_decref(data);
 		return NULL;
 	}
