@@ -66,12 +66,8 @@ static void print_import(const Cairn__Store__ImportedServer *imp)
 		printf("  wave      %u\n", f->wave);
 	for (size_t i = 0; i < f->n_tags; i++)
 		printf("  tag       %s\n", f->tags[i]);
-	if (f->n_macs) {
-		printf("  macs     ");
-		for (size_t i = 0; i < f->n_macs; i++)
-			printf(" %s", f->macs[i]);
-		printf("\n");
-	}
+	if (*f->annotation)
+		printf("  note      %s\n", f->annotation);
 }
 
 int host_main(int argc, char *argv[])
@@ -186,7 +182,12 @@ int host_main(int argc, char *argv[])
 			const Cairn__Nic *n = hi->nics[i];
 			printf("  nic       %-10s", n->name);
 			for (size_t j = 0; j < n->n_addresses; j++)
-				printf(" %s/%u", n->addresses[j]->address, n->addresses[j]->prefix_len);
+				if (n->addresses[j]->prefix_len) /* imported addresses have none */
+					printf(" %s/%u", n->addresses[j]->address, n->addresses[j]->prefix_len);
+				else
+					printf(" %s", n->addresses[j]->address);
+			if (*n->mac && eh.import && !eh.import->merged)
+				printf(" (%s)", n->mac);
 			printf("\n");
 		}
 	} else {
