@@ -879,7 +879,7 @@ static json_t *host_json(const struct export_index *ix, const struct estate_host
 		json_array_append_new(pk, pb(h->pkgs[i]));
 	const Cairn__Store__App *app = app_of(ix, h->id);
 	const Cairn__Store__MigrationStatus *st = status_of(ix, h->id);
-	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:o}, s:o, s:o, s:o}",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:o}, s:o, s:o, s:o}",
 			 "id", h->id, "name", h->name, "app", app ? app->id : "",
 			 "wave", (json_int_t)(app ? wave_of(ix, app->id) : 0),
 			 "facts", h->facts ? pb(h->facts->info) : json_null(),
@@ -888,6 +888,13 @@ static json_t *host_json(const struct export_index *ix, const struct estate_host
 			 "last_ms", (json_int_t)h->last_ms, "metrics", perf,
 			 "readiness", pb(readiness_of(ix, h->id)), "sizing", pb(sizing_of(ix, h->id)),
 			 "status", pb(st));
+	if (o && h->import) {
+		/* an imported server: where from, as docs/import.md stores it */
+		json_object_set_new(o, "source", json_string(h->import->merged ? "agent+import" : "import"));
+		json_object_set_new(o, "import", pb(h->import));
+		json_object_set_new(o, "utilization_imported", json_boolean(h->import_stats));
+	}
+	return o;
 }
 
 /* Writes "key": value (value's reference is stolen) as one member of the

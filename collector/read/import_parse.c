@@ -383,6 +383,15 @@ static const struct col_name rv_cols[] = {
 	{ "Adapter", C_NONE }, { "Network", C_NONE },
 };
 
+/* The template's name of a column, for messages about a column the file lacks. */
+static const char *mhub_name(enum col c)
+{
+	for (size_t i = 0; i < sizeof(mhub_cols) / sizeof(mhub_cols[0]); i++)
+		if (mhub_cols[i].col == c)
+			return mhub_cols[i].name;
+	return "?";
+}
+
 static void fold_name(const char *s, char *out, size_t n)
 {
 	size_t o = 0;
@@ -607,8 +616,8 @@ static int mhub_facts(const struct header *h, const struct csv_record *rec,
 		{ C_NW_AVG, C_NW_MAX, &f->net_tx_kbps, 1e12 },
 	};
 	for (size_t i = 0; i < sizeof(figs) / sizeof(figs[0]); i++) {
-		*figs[i].dst = figure(CELL(figs[i].a), LABEL(figs[i].a, mhub_cols[figs[i].a - 1].name),
-				      CELL(figs[i].m), LABEL(figs[i].m, mhub_cols[figs[i].m - 1].name),
+		*figs[i].dst = figure(CELL(figs[i].a), LABEL(figs[i].a, mhub_name(figs[i].a)),
+				      CELL(figs[i].m), LABEL(figs[i].m, mhub_name(figs[i].m)),
 				      figs[i].max, e, &rc);
 		if (rc)
 			return rc;
