@@ -498,26 +498,6 @@ static int apply_perf(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 	return rc;
 }
 
-static int bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
-{
-	struct db_key k;
-	db_key_init(&k);
-	db_key_str(&k, "facts_gen");
-	ProtobufCMessage *oldm = NULL;
-	int rc = store_get_msg(txn, env->dbi[STORE_META], &k, &cairn__store__counter__descriptor,
-			       &oldm);
-	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
-		return rc;
-	Cairn__Store__Counter c = CAIRN__STORE__COUNTER__INIT;
-	if (rc == 0)
-		c.value = ((Cairn__Store__Counter *)oldm)->value;
-	if (oldm)
-		protobuf_c_message_free_unpacked(oldm, NULL);
-	c.value++;
-	c.updated_ms = now_ms;
-	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
-}
-
 static int apply_record(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 			const Cairn__Batch *b, const Cairn__Record *r, int64_t now_ms,
 			struct ingest_stats *st)
@@ -577,7 +557,7 @@ int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 		if (rc)
 			return rc;
 	}
-	int rc = bump_facts_gen(txn, env, now_ms);
+	int rc = store_bump_facts_gen(txn, env, now_ms);
 	if (rc)
 		return rc;
 	local.records = batch->n_records - local.unknown_records;

@@ -154,3 +154,23 @@ const char *store_enroll_state_name(Cairn__Store__EnrollState s)
 	default: return "unknown";
 	}
 }
+
+int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
+{
+	struct db_key k;
+	db_key_init(&k);
+	db_key_str(&k, "facts_gen");
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_META], &k, &cairn__store__counter__descriptor,
+			       &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	Cairn__Store__Counter c = CAIRN__STORE__COUNTER__INIT;
+	if (rc == 0)
+		c.value = ((Cairn__Store__Counter *)oldm)->value;
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	c.value++;
+	c.updated_ms = now_ms;
+	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
+}

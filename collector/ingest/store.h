@@ -97,6 +97,10 @@ int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
  * (free with cairn__store__agent__free_unpacked(a, NULL)); -ENOENT when missing. */
 int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		     Cairn__Store__Agent **out);
+/* Raises meta "facts_gen" by one: every write of facts the plan is made from
+ * (ingest, imports, tags) does, so snapshots and the console's caches know
+ * they are stale. */
+int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms);
 int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
 
 /* "pending", "accepted", "rejected", "revoked" ("unknown" otherwise). */
