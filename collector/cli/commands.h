@@ -32,6 +32,7 @@ int agents_enroll(struct read_ctx *r, const char *needle, const char *verb, char
 		  struct errbuf *eb);
 int token_main(int argc, char *argv[]);
 int store_main(int argc, char *argv[]);        /* cmd_store.c: store stats */
+int tag_main(int argc, char *argv[]);          /* cmd_tag.c: tag set|rm|list */
 int import_main(int argc, char *argv[]);       /* cmd_import.c: servers without agents */
 
 void collector_usage(void *f);

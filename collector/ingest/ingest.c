@@ -572,22 +572,6 @@ int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 
 /* ------------------------------------------------------------ retention */
 
-/* RawBatch.received_ms is field 1, which protobuf-c writes first: read it
- * without unpacking the payload. 0 when absent. */
-static int64_t raw_received_ms(const MDB_val *v)
-{
-	const uint8_t *p = v->mv_data;
-	if (v->mv_size < 2 || p[0] != 0x08)
-		return 0;
-	uint64_t x = 0;
-	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
-		x |= (uint64_t)(p[i] & 0x7f) << shift;
-		if (!(p[i] & 0x80))
-			return (int64_t)x;
-	}
-	return 0;
-}
-
 void ingest_retention_at(struct ingest_retention *r, int64_t now_ms, uint64_t retention_raw_ms,
 			 uint64_t retention_ms)
 {
@@ -621,7 +605,7 @@ static int64_t prune_age(enum prune_time how, const MDB_val *k, const MDB_val *v
 	const uint8_t *p = (const uint8_t *)k->mv_data + 32;
 	switch (how) {
 	case PRUNE_RECEIVED:
-		return raw_received_ms(v);
+		return store_raw_received_ms(v);
 	case PRUNE_KEY_MS:
 		return k->mv_size >= 40 ? (int64_t)db_get_u64(p) : 0;
 	case PRUNE_KEY_HOUR:

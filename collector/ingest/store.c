@@ -176,3 +176,19 @@ int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
 	c.updated_ms = now_ms;
 	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
 }
+
+/* RawBatch.received_ms is field 1, which protobuf-c writes first: read it
+ * without unpacking the payload. 0 when absent. */
+int64_t store_raw_received_ms(const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size < 2 || p[0] != 0x08)
+		return 0;
+	uint64_t x = 0;
+	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
+		x |= (uint64_t)(p[i] & 0x7f) << shift;
+		if (!(p[i] & 0x80))
+			return (int64_t)x;
+	}
+	return 0;
+}

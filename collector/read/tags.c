@@ -165,7 +165,8 @@ int tags_load(MDB_txn *txn, const struct db_env *env, struct tags_all *out, stru
 	}
 	/* keys are the subjects, so the order already holds; sort for safety
 	 * against sets stored under another key */
-	qsort(out->v, out->n, sizeof(*out->v), cmp_set);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_set);
 	return 0;
 }
 
@@ -324,7 +325,8 @@ int tags_write(MDB_txn *txn, const struct db_env *env, const char *subject,
 				TAGS_PER_SUBJECT);
 		goto out;
 	}
-	qsort(ptrs, n, sizeof(*ptrs), cmp_tag);
+	if (n > 1)
+		qsort(ptrs, n, sizeof(*ptrs), cmp_tag);
 	if (!n) {
 		rc = mdb_del(txn, env->dbi[STORE_TAGS], &k, NULL);
 		if (rc == MDB_NOTFOUND)
@@ -339,6 +341,8 @@ int tags_write(MDB_txn *txn, const struct db_env *env, const char *subject,
 		db_key_bytes(&key, subject, slen);
 		rc = store_put_msg(txn, env->dbi[STORE_TAGS], &key, &ts.base);
 	}
+	if (!rc)
+		rc = store_bump_facts_gen(txn, env, now_ms); /* a planning input changed */
 	if (rc) {
 		errbuf_set(eb, rc, "storing the tags of %s: %s", subject, db_strerror(rc));
 		goto out;
