@@ -1084,6 +1084,7 @@ static int size_agent_offset(enum store_db db)
 	case STORE_AGENTS: case STORE_BATCHES: case STORE_GAPS: case STORE_HOSTS:
 	case STORE_PERF: case STORE_PROCS: case STORE_LISTENERS: case STORE_PACKAGES:
 	case STORE_EDGES: case STORE_HEALTH: case STORE_PERF_DAY: case STORE_PERF_HOUR:
+	case STORE_IMPORTS:
 		return 0;
 	case STORE_ADDRS:
 		return 16;

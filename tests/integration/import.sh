@@ -57,6 +57,15 @@ grep -q "^Import (mhub-csv, .*servers.csv:3," "$tmp/host.txt" || fail "host show
 grep -q "Utilization (imported from .*servers.csv:3" "$tmp/host.txt" || fail "host shows imported utilization"
 $C host shop-web-01 $S | grep -q "merged    into this agent host, matched by hostname+IP" || fail "host shows the merge"
 
+note "Tags column: tags with source import; a person's tag wins over a later file"
+$C tag list pay-sql-01 $S >"$tmp/tags.txt" || fail "tag list exit $?"
+grep -q "environment *prod *import .*servers.csv:3" "$tmp/tags.txt" || fail "imported tag: $(cat "$tmp/tags.txt")"
+$C hosts --tag environment=prod $S | grep -q " pay-gw-01 " || fail "hosts --tag environment=prod misses an imported server"
+$C tag set pay-sql-01 owner=alice $S >/dev/null || fail "tag set exit $?"
+sed 's/owner:dba/owner:dba-team/' "$fx/servers.csv" >"$tmp/servers2.csv"
+$C import mhub-csv "$tmp/servers2.csv" $S | grep -q "1 updated" || fail "a later file updates"
+$C tag list pay-sql-01 $S | grep -q "owner *alice *person" || fail "an import replaced a person's tag"
+
 note "the map resolves to imported servers"
 $C deps --fresh --json $S >"$tmp/deps.json" || fail "deps exit $?"
 python3 - "$tmp/deps.json" <<'PY' || fail "map: the connection to 52.10.0.1 does not reach pay-gw-01"
