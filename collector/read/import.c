@@ -340,6 +340,18 @@ static int match_cb(enum imports_key_kind kind, const char *text, void *arg)
 	return 0;
 }
 
+/* The column a match came from, for the conflict's FILE:LINE: column. */
+static const char *match_column(const char *how)
+{
+	if (!strncmp(how, "MAC", 3))
+		return "MACAddress";
+	if (!strncmp(how, "SMBIOS", 6))
+		return "SMBiosId";
+	if (!strncmp(how, "hostname", 8))
+		return "HostName";
+	return "ExternalId";
+}
+
 static bool is_hex64(const char *s)
 {
 	if (strlen(s) != 64)
@@ -457,7 +469,7 @@ static int plan_one(struct index *ix, const struct import_file *file, const stru
 	if (m.nagents > 1) {
 		ch->what = IMPORT_REJECTED;
 		return push_conflict(res, "%s:%u: %s: matches agent hosts %s (%s) and %s (%s): not merged; fix the row",
-				     file_name, row->line, "MACAddress", ix->hosts[m.agents[0]].name,
+				     file_name, row->line, match_column(m.agent_how[1]), ix->hosts[m.agents[0]].name,
 				     m.agent_how[0], ix->hosts[m.agents[1]].name, m.agent_how[1]);
 	}
 	uint32_t target;
@@ -489,9 +501,9 @@ static int plan_one(struct index *ix, const struct import_file *file, const stru
 	struct known *k = &ix->hosts[target];
 	if (k->taken) {
 		ch->what = IMPORT_REJECTED;
-		return push_conflict(res, "%s:%u: %s: the same server as line %u (%s %s): not imported twice",
-				     file_name, row->line, "HostName", k->taken,
-				     k->agent ? "agent host" : "imported", k->name);
+		return push_conflict(res, "%s:%u: %s: the same server as line %u (%s %s, by %s): not imported twice",
+				     file_name, row->line, match_column(how), k->taken,
+				     k->agent ? "agent host" : "imported", k->name, how);
 	}
 	k->taken = row->line;
 	p->host = target;

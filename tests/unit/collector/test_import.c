@@ -288,9 +288,9 @@ Test(import, merges_by_mac_smbios_hostname_ip_and_conflicts)
 	cr_expect_eq(res.v[4].what, IMPORT_REJECTED);
 	cr_expect_eq(res.v[5].what, IMPORT_NEW);
 	cr_assert_eq(res.nconflicts, 2);
-	cr_expect(strstr(res.conflicts[0], "t.csv:5: ") && strstr(res.conflicts[0], "matches agent hosts"),
+	cr_expect(strstr(res.conflicts[0], "t.csv:5: HostName: ") && strstr(res.conflicts[0], "matches agent hosts"),
 		  "%s", res.conflicts[0]);
-	cr_expect(strstr(res.conflicts[1], "t.csv:6: ") && strstr(res.conflicts[1], "same server as line 4"),
+	cr_expect(strstr(res.conflicts[1], "t.csv:6: HostName: ") && strstr(res.conflicts[1], "same server as line 4"),
 		  "%s", res.conflicts[1]);
 	cr_expect_eq(res.count[IMPORT_MERGED], 3);
 	cr_expect_eq(res.count[IMPORT_NEW], 1);
