@@ -427,6 +427,8 @@ static int header_read(const struct csv_record *rec, const struct col_name *know
 	memset(h, 0, sizeof(*h));
 	for (int i = 0; i < C_NCOLS; i++)
 		h->at[i] = -1;
+	if (rec->n == 1 && (strchr(rec->f[0], ';') || strchr(rec->f[0], '\t')))
+		return -EPROTO; /* told by the caller: a semicolon- or tab-separated file */
 	h->cols = calloc(rec->n + 1, sizeof(*h->cols));
 	h->names = calloc(rec->n + 1, sizeof(*h->names));
 	if (!h->cols || !h->names)
@@ -752,6 +754,8 @@ int import_parse_mhub(const char *buf, size_t len, const char *name, struct impo
 	struct header h;
 	rc = header_read(&rec, mhub_cols, sizeof(mhub_cols) / sizeof(mhub_cols[0]), name, false, out, &h);
 	csv_record_free(&rec);
+	if (rc == -EPROTO)
+		rc = errbuf_set(eb, -EINVAL, "%s:1: the header is one column with ';' or tabs in it: save the file comma-separated (CSV)", name);
 	if (!rc && h.at[C_EXTERNAL_ID] < 0 && h.at[C_SMBIOS] < 0 && h.at[C_MAC] < 0 &&
 	    h.at[C_HOSTNAME] < 0)
 		rc = errbuf_set(eb, -EINVAL, "%s:1: no identity column: the header needs ExternalId, SMBiosId, MACAddress or HostName", name);
@@ -844,6 +848,8 @@ static int rv_table_load(const char *dir, const char *tab, struct import_file *o
 		rc = header_read(&rec, rv_cols, sizeof(rv_cols) / sizeof(rv_cols[0]), t->path, true, out, &t->h);
 	else if (!rc)
 		rc = errbuf_set(eb, -EINVAL, "%s: empty file (no header line)", t->path);
+	if (rc == -EPROTO)
+		rc = errbuf_set(eb, -EINVAL, "%s:1: the header is one column with ';' or tabs in it: export the tab comma-separated (CSV)", t->path);
 	csv_record_free(&rec);
 	size_t cap = 0;
 	while (!rc) {

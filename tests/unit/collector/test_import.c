@@ -142,6 +142,10 @@ Test(import, whole_file_errors)
 	cr_expect_eq(import_parse_mhub("HostName\n\"open\n", 15, "t.csv", &f, &eb), -EINVAL);
 	cr_expect(strstr(eb.msg, "t.csv:2: quoted field never closed"), "%s", eb.msg);
 	import_file_free(&f);
+	memset(&f, 0, sizeof(f));
+	cr_expect_eq(import_parse_mhub("HostName;IPAddress\nweb;1.2.3.4\n", 31, "t.csv", &f, &eb), -EINVAL);
+	cr_expect(strstr(eb.msg, "t.csv:1: the header is one column with ';'"), "%s", eb.msg);
+	import_file_free(&f);
 }
 
 /* ------------------------------------------------------------ a store */
