@@ -386,7 +386,7 @@ static bool facts_equal(const Cairn__Store__ImportFacts *a, const Cairn__Store__
 }
 
 /* What one row becomes. */
-struct plan_row {
+struct row_change {
 	const struct import_row *row;
 	struct import_change *ch;
 	uint32_t host;               /* index into ix.hosts, or UINT32_MAX for a new host */
@@ -445,8 +445,8 @@ static bool keep_plan(Cairn__Store__ImportFacts *to, const Cairn__Store__ImportF
 	return true;
 }
 
-static int plan_one(struct index *ix, const struct import_file *file, const struct import_row *row,
-		    struct plan_row *p, struct import_result *res)
+static int match_row(struct index *ix, const struct import_file *file, const struct import_row *row,
+		    struct row_change *p, struct import_result *res)
 {
 	const Cairn__Store__ImportFacts *f = row->facts;
 	struct import_change *ch = p->ch;
@@ -542,9 +542,9 @@ static int plan_one(struct index *ix, const struct import_file *file, const stru
 struct write_arg {
 	const struct import_file *file;
 	struct index *ix;
-	struct plan_row *plan;
+	struct row_change *plan;
 	size_t from, to;        /* plan rows of this transaction */
-	bool last;
+	bool first;
 	const char *by;
 	int64_t now_ms;
 	const struct import_result *res;
@@ -552,7 +552,7 @@ struct write_arg {
 };
 
 static int write_tags(MDB_txn *txn, const struct db_env *env, const struct write_arg *w,
-		      const struct plan_row *p)
+		      const struct row_change *p)
 {
 	const Cairn__Store__ImportFacts *f = p->row->facts;
 	if (!f->n_tags)
@@ -576,7 +576,7 @@ static int write_fn(MDB_txn *txn, const struct db_env *env, void *arg)
 	struct write_arg *w = arg;
 	int rc = 0;
 	for (size_t i = w->from; i < w->to && !rc; i++) {
-		struct plan_row *p = &w->plan[i];
+		struct row_change *p = &w->plan[i];
 		if (!p->write)
 			continue;
 		struct known *k = p->host == UINT32_MAX ? NULL : &w->ix->hosts[p->host];
@@ -603,13 +603,16 @@ static int write_fn(MDB_txn *txn, const struct db_env *env, void *arg)
 			rc = write_tags(txn, env, w, p);
 	}
 	if (rc) {
-		if (!w->eb->msg[0])
+		/* MDB_MAP_FULL is replayed by db_write after growing the map */
+		if (rc != MDB_MAP_FULL && !w->eb->msg[0])
 			errbuf_set(w->eb, rc, "%s: writing the import: %s", w->file->path, db_strerror(rc));
 		return rc;
 	}
 	if ((rc = store_bump_facts_gen(txn, env, w->now_ms)))
 		return rc;
-	if (!w->last)
+	/* the audit entry goes with the first transaction: whatever was written
+	 * is accounted for, even when a later transaction fails */
+	if (!w->first)
 		return 0;
 	const size_t *c = w->res->count;
 	char detail[512];
@@ -634,7 +637,7 @@ int import_apply(struct read_ctx *r, const struct import_file *f, bool dry_run, 
 {
 	memset(out, 0, sizeof(*out));
 	out->v = calloc(f->n + 1, sizeof(*out->v));
-	struct plan_row *plan = calloc(f->n + 1, sizeof(*plan));
+	struct row_change *plan = calloc(f->n + 1, sizeof(*plan));
 	struct index ix;
 	memset(&ix, 0, sizeof(ix));
 	int rc = 0;
@@ -653,7 +656,7 @@ int import_apply(struct read_ctx *r, const struct import_file *f, bool dry_run, 
 	for (size_t i = 0; i < f->n && !rc; i++) {
 		plan[i].row = &f->rows[i];
 		plan[i].ch = &out->v[out->n++];
-		rc = plan_one(&ix, f, &f->rows[i], &plan[i], out);
+		rc = match_row(&ix, f, &f->rows[i], &plan[i], out);
 		if (!rc && plan[i].write && plan[i].host == UINT32_MAX) {
 			/* a new host: later rows of the file find it by its keys */
 			if ((rc = push_known(&ix, plan[i].id, false, plan[i].ch->name)))
@@ -686,7 +689,7 @@ int import_apply(struct read_ctx *r, const struct import_file *f, bool dry_run, 
 			rows += plan[to++].write;
 		while (to < f->n && !plan[to].write)
 			to++;
-		struct write_arg w = { f, &ix, plan, from, to, to >= f->n, by, now_ms, out, eb };
+		struct write_arg w = { f, &ix, plan, from, to, from == 0, by, now_ms, out, eb };
 		rc = decide_write(r, write_fn, &w, eb);
 		from = to;
 	}

@@ -12,9 +12,11 @@
  *     becomes new / updated / unchanged / merged (into an agent host) or is
  *     rejected as a conflict (one row matching two agent hosts, two rows one
  *     host). Unless dry_run, the changes are written in a few durable
- *     transactions (IMPORT_TXN_ROWS rows each) through decide_write, with one
- *     audit entry and a facts_gen bump in the last one; nothing is written
- *     when nothing changed. */
+ *     transactions (IMPORT_TXN_ROWS rows each) through decide_write, each
+ *     bumping facts_gen, the first with the import's one audit entry; nothing
+ *     is written when nothing changed. A row of cairn's own export
+ *     (cairn_export) takes the stored Applications and wave into its facts
+ *     while matching. */
 #ifndef CAIRN_IMPORT_H
 #define CAIRN_IMPORT_H
 
