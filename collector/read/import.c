@@ -511,20 +511,18 @@ static int match_row(struct index *ix, const struct import_file *file, const str
 	memcpy(ch->host, k->id, 32);
 	hex_encode(ch->host_hex, k->id, 32);
 	ch->merged = k->agent;
-	ch->folded = p->nfold;
-	if (k->agent) {
+	str_copy(ch->matched_by, how, sizeof(ch->matched_by));
+	if (k->agent)
 		str_copy(ch->agent_name, k->name, sizeof(ch->agent_name));
-		str_copy(ch->matched_by, how, sizeof(ch->matched_by));
-	} else {
-		str_copy(ch->matched_by, how, sizeof(ch->matched_by));
-	}
-	for (size_t i = 0; i < p->nfold; i++)
-		ix->hosts[p->fold[i]].gone = true;
 	if (row->cairn_export && k->agent && !strcmp(how, "id")) {
 		/* an agent host's own row of a cairn export: its facts, nothing new */
+		p->nfold = 0;
 		ch->what = IMPORT_UNCHANGED;
 		return 0;
 	}
+	ch->folded = p->nfold;
+	for (size_t i = 0; i < p->nfold; i++)
+		ix->hosts[p->fold[i]].gone = true;
 	if (row->cairn_export && k->imp && k->imp->facts && !keep_plan(row->facts, k->imp->facts))
 		return -ENOMEM;
 	bool same = k->imp && facts_equal(k->imp->facts, f) && !p->nfold;

@@ -521,3 +521,38 @@ Test(import, rvtools_detail_errors_name_their_file)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+Test(import, ambiguous_late_agent_is_folded_by_the_next_import)
+{
+	struct store s;
+	store_open_tmp(&s);
+	struct import_result res;
+	struct import_file f;
+	/* two imported-only servers that the agent below both matches */
+	apply(&s,
+	      "ExternalId,IPAddress,MACAddress,HostName\r\n"
+	      "x-1,10.6.0.1,52:54:00:66:00:01,srv-a\r\n"
+	      "y-1,10.6.0.9,,srv-b\r\n",
+	      false, &res, &f);
+	cr_assert_eq(res.count[IMPORT_NEW], 2);
+	import_result_free(&res);
+	import_file_free(&f);
+	/* MAC of x-1, name and address of y-1: ambiguous, ingest folds neither */
+	agent_host(&s, 0x51, "srv-b", "52:54:00:66:00:01", "10.6.0.9", NULL);
+	cr_expect_eq(entries(&s, STORE_HOSTS), 3);
+	/* the next import of x-1 finds the agent by MAC and folds x-1's host into it;
+	 * y-1's row is then the same agent host: a conflict, reported */
+	apply(&s,
+	      "ExternalId,IPAddress,MACAddress,HostName\r\n"
+	      "x-1,10.6.0.1,52:54:00:66:00:01,srv-a\r\n"
+	      "y-1,10.6.0.9,,srv-b\r\n",
+	      false, &res, &f);
+	cr_expect_eq(res.v[0].what, IMPORT_MERGED);
+	cr_expect_eq(res.v[0].folded, 1);
+	cr_expect_eq(res.v[1].what, IMPORT_REJECTED);
+	cr_expect_eq(res.nconflicts, 1);
+	cr_expect_eq(entries(&s, STORE_HOSTS), 2, "x-1's own host is gone, y-1's stays");
+	import_result_free(&res);
+	import_file_free(&f);
+	store_close(&s);
+}
