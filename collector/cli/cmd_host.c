@@ -65,8 +65,6 @@ static void print_import(const Cairn__Store__ImportedServer *imp)
 		printf("  app       %s\n", f->applications[i]);
 	if (f->wave)
 		printf("  wave      %u\n", f->wave);
-	for (size_t i = 0; i < f->n_tags; i++)
-		printf("  tag       %s\n", f->tags[i]);
 	if (*f->annotation)
 		printf("  note      %s\n", f->annotation);
 }
