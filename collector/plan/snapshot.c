@@ -17,6 +17,19 @@ void snapshot_set_catalog(const char *path)
 	str_copy(snapshot_catalog, path ? path : "", sizeof(snapshot_catalog));
 }
 
+static struct {
+	bool set;
+	uint32_t max_hosts, min_hosts, critical_after;
+} snapshot_waves;
+
+void snapshot_set_waves(uint32_t max_hosts, uint32_t min_hosts, uint32_t critical_after)
+{
+	snapshot_waves.set = true;
+	snapshot_waves.max_hosts = max_hosts;
+	snapshot_waves.min_hosts = min_hosts;
+	snapshot_waves.critical_after = critical_after;
+}
+
 void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms)
 {
 	memset(o, 0, sizeof(*o));
@@ -103,6 +116,11 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 		struct plan_options po;
 		plan_options_init(&po, o->now_ms);
 		po.catalog_path = o->catalog_path;
+		if (snapshot_waves.set) {
+			po.wave_max_hosts = snapshot_waves.max_hosts;
+			po.wave_min_hosts = snapshot_waves.min_hosts;
+			po.wave_critical_after = snapshot_waves.critical_after;
+		}
 		struct errbuf peb = { { 0 } };
 		int plrc = plan_compute(txn, env, &po, s, &peb);
 		if (plrc)

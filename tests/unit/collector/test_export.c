@@ -159,7 +159,8 @@ static void build(void)
 	cr_assert_eq(readiness_app(snap->apps[0], r_shop, 1, &snap->readiness[3]), 0);
 	cr_assert_eq(readiness_app(snap->apps[1], r_legacy, 0, &snap->readiness[4]), 0);
 	snap->n_readiness = 5;
-	cr_assert_eq(waves_compute(snap, NULL, 0, 25), 0);
+	struct waves_opts wo = { .max_hosts = 25, .critical_after = 1 };
+	cr_assert_eq(waves_compute(snap, &wo), 0);
 	snap->catalog_as_of = strdup(cat.as_of);
 	snap->lifecycle_as_of = strdup(lc.as_of);
 	snap->sizing_mode = strdup("p95");
