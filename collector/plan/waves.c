@@ -982,7 +982,7 @@ static int placed_by(const struct plan *p, const struct wapp *a, struct rulelist
 			latest = t->wave > latest ? t->wave : latest;
 		}
 		names_end(&n);
-		if (n.total && (u->blocked_from[R_DEP_ORDER] || latest == a->wave) &&
+		if (n.total &&
 		    (rc = rule_add(l, R_DEP_ORDER, "depends on %s: no earlier than wave %u", buf, latest)))
 			return rc;
 	}
@@ -1072,6 +1072,8 @@ static void why_line(const struct rulelist *l, char *out, size_t n)
 	size_t used = 0;
 	out[0] = 0;
 	for (size_t i = 0; i < l->n && used + 1 < n; i++) {
+		if (l->n > 1 && !strcmp(l->v[i]->code, waves_rules[R_EARLIEST].code))
+			continue; /* said by the others */
 		used += (size_t)snprintf(out + used, n - used, "%s%s", i ? "; " : "", l->v[i]->text);
 		if (used >= n)
 			used = n - 1;
