@@ -1162,9 +1162,11 @@ static int wave_reasons(const struct plan *p, Cairn__Store__Wave *wv, unsigned w
 	if (!rc && waiting)
 		rc = str_push(&wv->reasons, &wv->n_reasons, "%u dependenc%s of applications in later "
 			      "waves move here", waiting, waiting == 1 ? "y" : "ies");
-	if (!rc)
+	if (!rc && deps)
 		rc = str_push(&wv->reasons, &wv->n_reasons, "dependencies: %u of %u in this or an earlier "
 			      "wave", deps_ok, deps);
+	else if (!rc)
+		rc = str_push(&wv->reasons, &wv->n_reasons, "no dependencies on other applications");
 	if (!rc)
 		rc = str_push(&wv->reasons, &wv->n_reasons, "readiness: mean score %.0f/100, confidence "
 			      "%.1f/5 (host-weighted)", readiness, hsum > 0 ? csum / hsum : 1.0);

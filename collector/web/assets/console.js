@@ -472,16 +472,22 @@ async function wavesPage() {
   const pw = {};
   for (const w of prog.waves) pw[w.number] = w;
   page("Waves and progress",
-    h("p", {}, "Overall " + pct(prog.total.percent) + " of " + prog.total.hosts + " hosts; at most " + waves.max_hosts + " hosts per wave; " +
+    h("p", {}, "Overall " + pct(prog.total.percent) + " of " + prog.total.hosts + " hosts; " + (waves.min_hosts ? waves.min_hosts + "-" : "at most ") + waves.max_hosts + " hosts per wave; " +
       prog.not_migrated.apps + " applications (" + prog.not_migrated.hosts + " hosts) not migrated (Retire / Retain)."),
     ...waves.waves.map((w) => {
       const p = pw[w.number] || { percent: 0, apps: [] };
       const st = {};
       for (const a of p.apps) st[a.id] = a;
-      return h("div", { class: "panel wave" }, h("h2", {}, "Wave " + w.number + " — " + w.hosts + " hosts, " + pct(p.percent) + " done"),
-        table(w.apps.map((a) => Object.assign({}, a, st[a.id] ? { state: st[a.id].state, percent: st[a.id].percent } : {})), [
+      /* the wave rules: score, confidence, reasons; per app its tags and the rules that placed it */
+      const rules = (a) => (a.rules || []).map((r) => r.code).concat((a.relaxed || []).map((r) => "not honored: " + r.code)).join(", ");
+      return h("div", { class: "panel wave" }, h("h2", {}, "Wave " + w.number + " — " + w.hosts + " hosts, " + pct(p.percent) + " done" +
+          (w.score !== undefined ? ", score " + w.score + "/100, confidence " + w.confidence + "/5" : "")),
+        (w.reasons || []).length ? h("ul", { class: "reasons" }, w.reasons.map((x) => h("li", {}, x))) : h("span"),
+        table(w.apps.map((a) => Object.assign({}, a, { tags: [a.environment, a.criticality].filter((x) => x).join("/"), rulecodes: rules(a) },
+          st[a.id] ? { state: st[a.id].state, percent: st[a.id].percent } : {})), [
           { title: "Application", key: "name", link: (a) => "#/app/" + enc(a.id) }, { title: "Hosts", key: "hosts", num: true },
-          { title: "State", key: "state" }, { title: "Done", key: "percent", num: true, fmt: pct }, { title: "Why here", key: "why" }]),
+          { title: "Env/crit", key: "tags" }, { title: "State", key: "state" }, { title: "Done", key: "percent", num: true, fmt: pct },
+          { title: "Rules", key: "rulecodes" }, { title: "Why here", key: "why" }]),
         w.warnings.length ? h("ul", {}, w.warnings.map((x) => h("li", { class: "error" }, x))) : h("span"));
     }));
 }
