@@ -970,18 +970,33 @@ static int placed_by(const struct plan *p, const struct wapp *a, struct rulelist
 	{
 		struct names n = { buf, sizeof(buf), 0, 0, 0 };
 		buf[0] = 0;
-		unsigned latest = 0;
+		unsigned latest = 0, ninfra = 0, infra_wave = 0;
 		size_t ai = (size_t)(a - p->apps);
 		for (size_t e = p->out_off[ai]; e < p->out_off[ai + 1]; e++) {
 			const struct wapp *t = &p->apps[p->out[e]];
 			if (t->unit == a->unit)
 				continue;
+			latest = t->wave > latest ? t->wave : latest;
+			if (t->infra && !a->infra) {
+				/* said once: every application uses it */
+				ninfra++;
+				infra_wave = t->wave > infra_wave ? t->wave : infra_wave;
+				continue;
+			}
 			char one[160];
 			snprintf(one, sizeof(one), "%s (wave %u)", app_name(t), t->wave);
 			names_add(&n, one);
-			latest = t->wave > latest ? t->wave : latest;
 		}
 		names_end(&n);
+		if (ninfra && n.used + 1 < n.len) {
+			char one[96];
+			if (infra_wave > 1)
+				snprintf(one, sizeof(one), "shared infrastructure (%u, by wave %u)", ninfra, infra_wave);
+			else
+				snprintf(one, sizeof(one), "shared infrastructure (%u, wave 1)", ninfra);
+			snprintf(buf + n.used, n.len - n.used, "%s%s", n.total ? " and " : "", one);
+			n.total++;
+		}
 		if (n.total &&
 		    (rc = rule_add(l, R_DEP_ORDER, "depends on %s: no earlier than wave %u", buf, latest)))
 			return rc;

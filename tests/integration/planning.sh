@@ -321,5 +321,41 @@ assert len(s["hosts"]) == 10 and s["hosts"][0]["bytes"] >= s["hosts"][-1]["bytes
 assert s["days"] and all(d["bytes"] > 0 for d in s["days"]), s["days"]
 PY
 
+note "wave rules with environment and criticality tags"
+# the same facts again, now with tags on the hosts (an application takes what
+# its hosts agree on): prod shop (high criticality) and crm, dev wiki, test hr
+"$enrich" --state-dir "$tmp/state" --tag shop-:environment=prod --tag shop-:criticality=high \
+	--tag crm-:environment=production --tag wiki-:environment=dev --tag hr-:environment=test \
+	--tag payroll-:criticality=high >/dev/null || fail "enrich with tags"
+$C plan waves --json $S >"$tmp/tw.json" || fail "plan waves with tags"
+python3 - "$tmp/tw.json" <<'PY' || fail "the tag rules do not hold (or are not reported)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+at = {a["name"]: (w, a) for w in d["waves"] for a in w["apps"]}
+env = {n: a["environment"] for n, (w, a) in at.items()}
+assert env["shop"] == "prod" and env["crm"] == "prod" and env["wiki"] == "dev" and env["hr"] == "test", env
+assert at["shop"][1]["criticality"] == "high"
+notes = [x for w in d["waves"] for x in w["warnings"]]
+first_prod = min(w["number"] for n, (w, a) in at.items() if env[n] == "prod")
+for n, (w, a) in at.items():
+    if env[n] in ("dev", "test", "staging") and w["number"] > first_prod:
+        assert any("env_order not honored: " + n in x for x in notes), (n, notes)
+for w in d["waves"]:
+    e = {a["environment"] for a in w["apps"]} & {"prod", "dev", "test", "staging"}
+    if "prod" in e and len(e) > 1:
+        assert any("env_separate not honored" in x for x in w["warnings"]), w["number"]
+first = d["waves"][0]["number"]
+for n, (w, a) in at.items():
+    if a["criticality"] == "high":
+        assert w["number"] != first or any("critical_late not honored: " + n in x for x in notes), n
+codes = {r["code"] for r in at["shop"][1]["rules"]}
+assert "env_order" in codes or "env_separate" in codes, codes
+PY
+$C plan waves --explain shop $S >"$tmp/te.txt" || fail "explain with tags"
+grep -q "environment prod, criticality high" "$tmp/te.txt" || fail "explain shows the tags: $(head -1 "$tmp/te.txt")"
+grep -q "^  critical_late " "$tmp/te.txt" || fail "explain: critical_late for shop: $(cat "$tmp/te.txt")"
+$C plan export $S >"$tmp/tp.csv" || fail "plan export with tags"
+grep -q ",shop,[^,]*,6,prod,high," "$tmp/tp.csv" || fail "plan CSV has the tags: $(grep ',shop,' "$tmp/tp.csv")"
+
 [ $fails -eq 0 ] && echo "planning: all checks passed"
 exit $((fails > 0))
