@@ -824,28 +824,33 @@ static int check_plan(struct plan *p, unsigned maxw)
 		if (rc)
 			break;
 		if (s->load > p->max) {
-			const struct wapp *big = NULL, *pinned = NULL;
-			for (size_t i = 0; i < p->napps; i++) {
-				if (p->apps[i].wave != w)
+			/* the largest unit in the wave explains it when it alone
+			 * is above the limit; else a pin or what placement relaxed */
+			const struct unit *big = NULL, *relaxed_unit = NULL;
+			const struct wapp *pinned = NULL;
+			for (size_t k = 0; k < p->nunits; k++) {
+				const struct unit *u = &p->units[k];
+				if (u->wave != w)
 					continue;
-				if (p->apps[i].hosts > p->max)
-					big = &p->apps[i];
-				if (p->apps[i].pin)
-					pinned = &p->apps[i];
+				if (!big || u->hosts > big->hosts)
+					big = u;
+				if ((u->relaxed & (1u << R_SIZE)) && u->because[0])
+					relaxed_unit = u;
 			}
-			const struct unit *group = NULL;
-			for (size_t k = 0; k < p->nunits && !big; k++)
-				if (p->units[k].n > 1 && p->units[k].wave == w && p->units[k].hosts > p->max)
-					group = &p->units[k];
-			if (big)
+			for (size_t i = 0; i < p->napps && !pinned; i++)
+				if (p->apps[i].wave == w && p->apps[i].pin)
+					pinned = &p->apps[i];
+			if (big && big->hosts > p->max && big->n > 1)
+				snprintf(c, sizeof(c), "%s and %zu other application%s depend on each other: "
+					 "%u hosts together (two_way wins)", big->name, big->n - 1,
+					 big->n == 2 ? "" : "s", big->hosts);
+			else if (big && big->hosts > p->max)
 				snprintf(c, sizeof(c), "%s has %u hosts and stays whole (whole_app wins)",
-					 app_name(big), big->hosts);
-			else if (group)
-				snprintf(c, sizeof(c), "%s and the %zu applications it depends on each other "
-					 "with have %u hosts together (two_way wins)", group->name,
-					 group->n - 1, group->hosts);
+					 big->name, big->hosts);
 			else if (pinned)
 				pin_text(pinned, c, sizeof(c));
+			else if (relaxed_unit)
+				snprintf(c, sizeof(c), "%s: %s", relaxed_unit->name, relaxed_unit->because);
 			else
 				snprintf(c, sizeof(c), "the rules before it put more here");
 			rc = warn(p, w, "wave_size not honored: wave %u has %u hosts, more than --max-hosts %u: %s",
