@@ -631,6 +631,11 @@ static int place_all(struct plan *p)
 				uint32_t b = blocks(p, u, w, &pending);
 				if (b & (1u << R_DEP_ORDER))
 					continue;
+				/* prod waiting only for a dev/test application pinned
+				 * to a later wave: that wave comes */
+				if ((b & (1u << R_ENV_ORDER)) &&
+				    p->nonprod_unplaced <= (size_t)(u->has_nonprod && !u->placed))
+					continue;
 				int r = highest_rule(b);
 				if (r > best_rule) {
 					best = u;

@@ -452,6 +452,20 @@ Test(waves, pins_win_and_report_what_they_break)
 	cr_expect_eq(notes_with(s, "two_way not honored"), 1);
 	cr_expect(relaxed(s, "shop", "two_way"));
 	cairn__store__snapshot__free_unpacked(s, NULL);
+	/* a dev application pinned late: prod waits for it (env_order holds) */
+	s = fx_snap_new();
+	add_app(s, "shop", 1, false);
+	add_app(s, "crm", 1, false);
+	add_app(s, "shop-dev", 1, false);
+	add_app(s, "wiki", 1, false);
+	struct waves_pin late[] = { { "shop-dev", 4, "carol" } };
+	cr_assert_eq(plan(s, 10, 0, 1, env_labels, 7, late, 1), 0);
+	check(s, 10);
+	cr_expect_eq(waves_of_app(s, "wiki"), 1);
+	cr_expect_eq(waves_of_app(s, "shop"), 5);
+	cr_expect_eq(waves_of_app(s, "crm"), 5, "all prod together after the pinned dev app");
+	cr_expect_eq(s->n_plan_notes, 0, "no rule broken");
+	cairn__store__snapshot__free_unpacked(s, NULL);
 }
 
 /* Conflicts: the rule earlier in the precedence order wins, the other is
