@@ -256,8 +256,7 @@ static bool pins_changed_since(struct planctx *p, int64_t since_ms)
 		return false;
 	if (!read_audit(&t, since_ms, 0, &au, NULL)) {
 		for (size_t i = 0; i < au.n && !changed; i++)
-			changed = !strncmp(au.v[i]->action, "plan.", 5) ||
-				  !strncmp(au.v[i]->action, "tags.", 5); /* the wave rules read tags */
+			changed = !strncmp(au.v[i]->action, "plan.", 5);
 		read_audit_free(&au);
 	}
 	read_end(&t);

@@ -498,6 +498,7 @@ int snapshot_keep(Cairn__Store__Snapshot *s, const struct snapshot_keep *k)
 	for (size_t w = 0; w < s->n_waves; w++) {
 		Cairn__Store__Wave *wv = s->waves[w];
 		bool why_per_app = wv->n_why == wv->n_apps;
+		bool placement_per_app = wv->n_placements == wv->n_apps; /* the wave rules' */
 		size_t out = 0;
 		uint32_t hosts = 0;
 		for (size_t i = 0; i < wv->n_apps; i++) {
@@ -506,17 +507,23 @@ int snapshot_keep(Cairn__Store__Snapshot *s, const struct snapshot_keep *k)
 				free(wv->apps[i]);
 				if (why_per_app)
 					free(wv->why[i]);
+				if (placement_per_app)
+					cairn__store__wave_placement__free_unpacked(wv->placements[i], NULL);
 				continue;
 			}
 			hosts += (uint32_t)a->n_hosts;
 			wv->apps[out] = wv->apps[i];
 			if (why_per_app)
 				wv->why[out] = wv->why[i];
+			if (placement_per_app)
+				wv->placements[out] = wv->placements[i];
 			out++;
 		}
 		wv->n_apps = out;
 		if (why_per_app)
 			wv->n_why = out;
+		if (placement_per_app)
+			wv->n_placements = out;
 		wv->hosts = hosts;
 	}
 	keep_rows((void **)s->apps, &s->n_apps, keep_app_row, &c);
