@@ -354,6 +354,13 @@ PY
 $C plan waves --explain shop $S >"$tmp/te.txt" || fail "explain with tags"
 grep -q "environment prod, criticality high" "$tmp/te.txt" || fail "explain shows the tags: $(head -1 "$tmp/te.txt")"
 grep -q "^  critical_late " "$tmp/te.txt" || fail "explain: critical_late for shop: $(cat "$tmp/te.txt")"
+$C plan waves --tag environment=prod --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+apps={a['name']:a for w in d['waves'] for a in w['apps']}
+assert sorted(apps)==['crm','shop'], sorted(apps)
+assert all(a['environment']=='prod' and a['rules'] for a in apps.values()), apps
+" || fail "plan waves --tag keeps each application's own placement"
 $C plan export $S >"$tmp/tp.csv" || fail "plan export with tags"
 grep -q ",shop,[^,]*,6,prod,high," "$tmp/tp.csv" || fail "plan CSV has the tags: $(grep ',shop,' "$tmp/tp.csv")"
 
