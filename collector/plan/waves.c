@@ -91,7 +91,6 @@ struct wstate {
 };
 
 struct plan {
-	const struct waves_opts *o;
 	unsigned max, min, crit_after;
 	struct wapp *apps;
 	size_t napps;
@@ -1422,7 +1421,6 @@ int waves_compute(Cairn__Store__Snapshot *snap, const struct waves_opts *o)
 	clear_waves(snap);
 	struct plan p;
 	memset(&p, 0, sizeof(p));
-	p.o = o;
 	p.max = o->max_hosts ? o->max_hosts : 1;
 	p.min = o->min_hosts <= p.max ? o->min_hosts : p.max;
 	p.crit_after = o->critical_after;
