@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "csv.h"
+#include "docs.h"
 #include "export.h"
 #include "plan.h"
 #include "plan_fixture.h"
@@ -507,4 +508,31 @@ Test(export, plan_csv_read_back)
 		     -EINVAL);
 	cr_expect(strstr(eb.msg, "bad.csv:1: the header needs the columns Wave and AppId or Application"),
 		  "%s", eb.msg);
+}
+
+/* plan waves --explain APP --json and the waves document carry the rules. */
+Test(export, wave_explain_document)
+{
+	json_t *d = docs_wave_explain(snap, "a1b2c3");
+	cr_assert_not_null(d);
+	cr_expect_eq(json_integer_value(json_object_get(d, "wave")), 1);
+	json_t *app = json_object_get(d, "app");
+	cr_expect_str_eq(json_string_value(json_object_get(app, "name")), "shop");
+	json_t *rules = json_object_get(app, "rules");
+	cr_assert(json_array_size(rules) > 0);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rules, 0), "code")), "earliest");
+	cr_expect(json_integer_value(json_object_get(d, "score")) > 0);
+	cr_expect_eq(json_array_size(json_object_get(d, "rules")), 9, "the rules in precedence order");
+	json_decref(d);
+	d = docs_wave_explain(snap, "d4e5f6"); /* Retire: in no wave */
+	cr_assert_not_null(d);
+	cr_expect_eq(json_integer_value(json_object_get(d, "wave")), 0);
+	json_decref(d);
+	cr_expect_null(docs_wave_explain(snap, "nosuch"));
+	json_t *w = docs_waves(snap, 25);
+	json_t *w1 = json_array_get(json_object_get(w, "waves"), 0);
+	cr_expect(json_integer_value(json_object_get(w1, "confidence")) >= 1);
+	cr_expect(json_array_size(json_object_get(w1, "reasons")) > 0);
+	cr_expect(json_array_size(json_object_get(json_array_get(json_object_get(w1, "apps"), 0), "rules")) > 0);
+	json_decref(w);
 }
