@@ -105,6 +105,7 @@ struct plan {
 	size_t nws;
 	unsigned nonempty_before;       /* waves < the current one holding anything */
 	size_t nonprod_unplaced;        /* units with a dev/test/staging app not placed yet */
+	size_t nprod;                   /* prod applications that move */
 	unsigned nonprod_last;          /* latest wave holding one (pins may be ahead) */
 	int pending;                    /* infra_pending of the current wave, -1 unknown */
 	char **warn;
@@ -1015,8 +1016,9 @@ static int placed_by(const struct plan *p, const struct wapp *a, struct rulelist
 		if ((rc = rule_add(l, R_ENV_ORDER, "prod: kept out of %s until the dev/test/staging "
 				   "applications had moved", rng)))
 			return rc;
-	} else if (a->env == ENV_NONPROD &&
-		   (rc = rule_add(l, R_ENV_ORDER, "%s: moves before the prod applications", a->env_s))) {
+	} else if (a->env == ENV_NONPROD && p->nprod &&
+		   (rc = rule_add(l, R_ENV_ORDER, "%s: moves before the %zu prod application%s", a->env_s,
+				  p->nprod, p->nprod == 1 ? "" : "s"))) {
 		return rc;
 	}
 	if (u->blocked_from[R_ENV_SEP] && u->blocked_from[R_ENV_SEP] < a->wave) {
@@ -1398,6 +1400,7 @@ static int load_apps(struct plan *p, const Cairn__Store__Snapshot *snap, const s
 			a->env = env_class(a->env_s);
 			a->high = a->crit_s && !strcmp(a->crit_s, "high");
 		}
+		p->nprod += a->env == ENV_PROD && !a->stays;
 		struct waves_pin pk = { .app_id = a->app->id };
 		const struct waves_pin *pn = bsearch(&pk, pins, npins, sizeof(*pins), cmp_pin);
 		if (pn && !a->stays) {
