@@ -410,8 +410,10 @@ async function appPage(id) {
         h("div", { class: "sub" }, ready ? ready.strategy : "")),
       h("div", { class: "card" }, h("div", { class: "sub" }, "Monthly cost"), c ? money(c.rightsized_monthly_usd) : "-",
         h("div", { class: "sub" }, c ? "as-is " + money(c.asis_monthly_usd) : "")),
-      h("div", { class: "card" }, h("div", { class: "sub" }, "Wave"), w ? h("a", { href: "#/waves" }, "Wave " + w.number) : "not migrated")),
+      h("div", { class: "card" }, h("div", { class: "sub" }, "Wave"), w ? h("a", { href: "#/waves" }, "Wave " + w.number) : "not migrated",
+        h("div", { class: "sub" }, w && w.score !== undefined ? "score " + w.score + "/100, confidence " + w.confidence + "/5" : ""))),
     ...forms,
+    ...waveRules(w && w.apps.find((a) => a.id === app.id)),
     h("p", {}, h("a", { href: "#/map", onclick: () => { map.expanded = new Set([app.id]); } }, "show on the map")),
     h("h2", {}, "Members"),
     table(members, [{ title: "Host", key: "name", link: (r) => "#/host/" + enc(r.id) }, { title: "Id", key: "id" }]),
@@ -465,6 +467,14 @@ async function costPage() {
       { title: "As-is", key: "asis_instance" }, { title: "$/mo", key: "asis_monthly_usd", num: true, fmt: money },
       { title: "Right-sized", key: "rightsized_instance" }, { title: "$/mo ", key: "rightsized_monthly_usd", num: true, fmt: money },
       { title: "Saving", key: "saving_usd", num: true, fmt: money }]));
+}
+
+/* The wave rules that placed an application (plan waves --explain). */
+function waveRules(pl) {
+  if (!pl || !(pl.rules || []).length) return [];
+  const rows = pl.rules.map((r) => ({ code: r.code, text: r.text, held: "yes" }))
+    .concat((pl.relaxed || []).map((r) => ({ code: r.code, text: r.text, held: "not honored" })));
+  return [h("h2", {}, "Why this wave"), table(rows, [{ title: "Rule", key: "code" }, { title: "Honored", key: "held" }, { title: "Because", key: "text" }])];
 }
 
 async function wavesPage() {
