@@ -1,13 +1,15 @@
 /* Wave planning by ordered rules; the rules and their precedence are in
  * waves.h, the arithmetic in docs/planning.md.
  *
- * Three steps: units (applications that depend on each other, directly or
+ * Four steps: units (applications that depend on each other, directly or
  * through a cycle: the strongly connected components of the dependency
  * graph, in an order where what is depended on comes first), placement
- * (waves filled one after the other with the units every rule allows there)
- * and a check of the finished plan against every rule, whose findings become
- * the warnings. What each rule did to a unit during placement is kept so
- * every application can be explained. */
+ * (waves filled one after the other with the units every rule allows there),
+ * balance (a wave below min_hosts takes units from the one before when every
+ * rule still holds) and a check of the finished plan against every rule,
+ * whose findings become the warnings. What each rule did to a unit during
+ * placement (the waves it kept the unit out of, what was relaxed and why) is
+ * kept so every application can be explained. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
