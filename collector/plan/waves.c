@@ -780,6 +780,43 @@ static int check_plan(struct plan *p, unsigned maxw)
 		rc = warn(p, a->wave, "env_order not honored: %s (%s, wave %u) moves after prod %s (wave "
 			  "%u): %s", app_name(a), a->env_s, a->wave, app_name(fp), first_prod, c);
 	}
+	/* infra_first: an application in a wave no later than shared
+	 * infrastructure's (the latest infrastructure application names it) */
+	const struct wapp *late_infra = NULL;
+	for (size_t i = 0; i < p->napps; i++)
+		if (p->apps[i].wave && p->apps[i].infra && (!late_infra || p->apps[i].wave > late_infra->wave))
+			late_infra = &p->apps[i];
+	for (unsigned w = 1; late_infra && w <= late_infra->wave && !rc; w++) {
+		char names[200];
+		struct names n = { names, sizeof(names), 0, 0, 0 };
+		names[0] = 0;
+		struct wapp *first = NULL;
+		for (size_t i = 0; i < p->napps; i++) {
+			struct wapp *a = &p->apps[i];
+			if (a->wave != w || a->infra)
+				continue;
+			names_add(&n, app_name(a));
+			if (!first || a->pin)
+				first = a;
+		}
+		names_end(&n);
+		if (!first)
+			continue;
+		if (first->pin)
+			pin_text(first, c, sizeof(c));
+		else if (late_infra->pin)
+			pin_text(late_infra, c, sizeof(c));
+		else if (late_infra->high && p->crit_after)
+			snprintf(c, sizeof(c), "%s has criticality high (critical_late wins)", app_name(late_infra));
+		else
+			cause(p, first, late_infra, c, sizeof(c));
+		for (size_t i = 0; i < p->napps; i++)
+			if (p->apps[i].wave == w && !p->apps[i].infra)
+				mark(&p->apps[i], R_INFRA, "moves no later than shared infrastructure %s (wave %u): %s",
+				     app_name(late_infra), late_infra->wave, c);
+		rc = warn(p, w, "infra_first not honored: wave %u holds %s, no later than shared "
+			  "infrastructure %s (wave %u): %s", w, names, app_name(late_infra), late_infra->wave, c);
+	}
 	/* env_separate, critical_late, wave_size: per wave */
 	unsigned nonempty = 0;
 	for (unsigned w = 1; w <= maxw && !rc; w++) {

@@ -530,6 +530,36 @@ Test(waves, conflicts_follow_precedence)
 	cairn__store__snapshot__free_unpacked(s, NULL);
 }
 
+/* Shared infrastructure first, also beside critical_late: a high-criticality
+ * DNS is kept out of wave 1 and the applications wait for it; a pin that
+ * puts an application before shared infrastructure is reported. */
+Test(waves, infra_first_with_critical_late_and_pins)
+{
+	Cairn__Store__Snapshot *s = fx_snap_new();
+	add_app(s, "dns", 1, true);
+	add_app(s, "ntp", 1, true);
+	add_app(s, "web", 1, false);
+	add_app(s, "wiki", 1, false);
+	link(s, "web", "dns", 10);
+	struct waves_label lb[] = { { "dns", "", "high" } };
+	cr_assert_eq(plan(s, 10, 0, 1, lb, 1, NULL, 0), 0);
+	check(s, 10);
+	cr_expect_eq(waves_of_app(s, "ntp"), 1);
+	cr_expect_eq(waves_of_app(s, "dns"), 2);
+	cr_expect_eq(waves_of_app(s, "web"), 3);
+	cr_expect_eq(waves_of_app(s, "wiki"), 3);
+	cr_expect(placed_by(s, "dns", "critical_late"));
+	cr_expect(placed_by(s, "wiki", "infra_first"));
+	cr_expect_eq(s->n_plan_notes, 0, "both rules hold");
+	struct waves_pin pins[] = { { "wiki", 1, "dave" } };
+	cr_assert_eq(plan(s, 10, 0, 1, lb, 1, pins, 1), 0);
+	cr_expect_eq(waves_of_app(s, "wiki"), 1);
+	cr_expect_eq(notes_with(s, "infra_first not honored: wave 1 holds wiki"), 1);
+	cr_expect_eq(notes_with(s, "wiki is pinned to wave 1 by dave"), 1);
+	cr_expect(relaxed(s, "wiki", "infra_first"));
+	cairn__store__snapshot__free_unpacked(s, NULL);
+}
+
 /* Score and confidence follow the formulas in docs/planning.md. */
 Test(waves, score_and_confidence)
 {
