@@ -239,6 +239,9 @@ static const struct cf_key collector_keys[] = {
 	KEY(collector_config, CF_U32, commit_batches, NULL),
 	KEYN(collector_config, "recompute_interval", CF_DURATION, recompute_interval_ms),
 	KEY(collector_config, CF_STR, catalog, NULL),
+	KEY(collector_config, CF_U32, wave_max_hosts, NULL),
+	KEY(collector_config, CF_U32, wave_min_hosts, NULL),
+	KEY(collector_config, CF_U32, wave_critical_after, NULL),
 	KEY(collector_config, CF_STR, web_listen, NULL),
 	KEY(collector_config, CF_STR, web_tls_cert, NULL),
 	KEY(collector_config, CF_STR, web_tls_key, NULL),
@@ -284,6 +287,9 @@ void config_collector_defaults(struct collector_config *c)
 	c->commit_interval_ms = 5;
 	c->commit_batches = 256;
 	c->recompute_interval_ms = 60 * 1000;
+	c->wave_max_hosts = 25;
+	c->wave_min_hosts = 0;
+	c->wave_critical_after = 1;
 	str_copy(c->web_listen, "127.0.0.1:7480", sizeof(c->web_listen));
 	str_copy(c->web_allow_loopback, "false", sizeof(c->web_allow_loopback));
 }
@@ -749,6 +755,11 @@ int config_collector_check(const struct collector_config *c, config_report_fn re
 		BAD("map_max: larger than this machine's address space");
 	if (c->commit_batches < 1)
 		BAD("commit_batches: must be at least 1");
+	if (c->wave_max_hosts < 1)
+		BAD("wave_max_hosts: must be at least 1");
+	if (c->wave_min_hosts > c->wave_max_hosts)
+		BAD("wave_min_hosts: %u is more than wave_max_hosts %u", c->wave_min_hosts,
+		    c->wave_max_hosts);
 	enum log_level lvl;
 	if (log_level_parse(c->log_level, &lvl))
 		BAD("log_level: '%s' is not a log level", c->log_level);

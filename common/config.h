@@ -66,6 +66,10 @@ struct collector_config {
 	uint32_t commit_batches;              /* commit after this many batches */
 	uint64_t recompute_interval_ms;       /* debounce for snapshot recomputation */
 	char catalog[PATH_MAX];               /* instance catalog CSV, "" = shipped one */
+	/* the wave rules (collector/plan/waves.h); defaults as rules_plan's */
+	uint32_t wave_max_hosts;              /* hosts per wave (25) */
+	uint32_t wave_min_hosts;              /* fewest hosts per wave (0: none) */
+	uint32_t wave_critical_after;         /* criticality=high not in waves 1..N (1; 0: off) */
 	/* `web`, the console and API (collector/web/) */
 	char web_listen[CONFIG_STR_MAX];      /* host:port, default 127.0.0.1:7480 */
 	char web_tls_cert[PATH_MAX];          /* PEM; HTTPS when set (required off loopback) */

@@ -33,6 +33,7 @@ int cmd_open_store(struct read_ctx *r, struct cli *cli, bool writable)
 	if (cli_collector_config(cli, &cfg))
 		return CMD_EXIT_USAGE;
 	snapshot_set_catalog(cfg.catalog);
+	snapshot_set_waves(cfg.wave_max_hosts, cfg.wave_min_hosts, cfg.wave_critical_after);
 	struct errbuf eb = { { 0 } };
 	if (read_open_config(r, &cfg, writable, &eb)) {
 		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);

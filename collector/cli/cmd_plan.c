@@ -12,6 +12,7 @@
 #include "docs.h"
 #include "format.h"
 #include "pbjson.h"
+#include "plancsv.h"
 #include "planctx.h"
 #include "rules.h"
 #include "apps.h"
@@ -494,17 +495,111 @@ int cost_main(int argc, char *argv[])
 
 static void plan_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-collector plan waves [--max-hosts N] [--json]\n"
-		   "       cairn-collector plan pin APP WAVE | plan unpin APP\n\n"
-		   "A dependency-aware wave plan: shared infrastructure first, applications that\n"
-		   "depend on each other in the same wave, at most N hosts per wave (default %u),\n"
-		   "people's pins respected; says why each application landed in its wave and\n"
-		   "reports dependencies the size limit forced apart.\n"
-		   "pin puts an application into a wave whatever the plan says (applications that\n"
-		   "depend on it follow); unpin removes that. Both go to the audit log.\n\n",
-		   rules_plan.wave_max_hosts);
+	fprintf(f, "Usage: cairn-collector plan waves [--max-hosts N] [--min-hosts N] [--critical-after N]\n"
+		   "                                 [--explain APP] [--json]\n"
+		   "       cairn-collector plan pin APP WAVE | plan unpin APP\n"
+		   "       cairn-collector plan export [-o FILE]\n"
+		   "       cairn-collector plan import FILE [--dry-run]\n\n"
+		   "Migration waves by ordered rules (the first wins when two conflict):\n"
+		   "  pin                a person's pin wins (plan pin, plan import)\n"
+		   "  two_way            applications that depend on each other move in one wave\n"
+		   "  whole_app          an application's hosts stay in one wave\n"
+		   "  dependency_order   what an application depends on moves in the same or an earlier wave\n"
+		   "  env_order          dev/test/staging before prod (tag environment)\n"
+		   "  env_separate       dev/test/staging and prod not in one wave\n"
+		   "  critical_late      criticality=high not in the first N waves (--critical-after N,\n"
+		   "                     default %u; 0: off)\n"
+		   "  infra_first        shared infrastructure fills the first waves\n"
+		   "  wave_size          --min-hosts (default %u: none) to --max-hosts (default %u) per wave\n"
+		   "Every rule that could not hold is a warning naming what won. Each wave has a\n"
+		   "priority score 0-100, a confidence 1-5 and reasons; --explain APP says which rules\n"
+		   "put an application into its wave and which were relaxed.\n"
+		   "pin puts an application into a wave whatever the rules say; unpin removes that.\n"
+		   "export writes the plan as CSV (standard output without -o); import reads such a\n"
+		   "file after editing: every row whose Wave differs from the plan becomes a pin (by\n"
+		   "you, audited); rows that cannot be used are reported as FILE:LINE: column: reason\n"
+		   "and the rest applied; --dry-run shows what would change. Config keys:\n"
+		   "wave_max_hosts, wave_min_hosts, wave_critical_after.\n\n",
+		   rules_plan.wave_critical_after, rules_plan.wave_min_hosts, rules_plan.wave_max_hosts);
 	cli_usage_common(f);
 	planctx_usage_options(f);
+	fprintf(f, "  --min-hosts N            fewest hosts per wave (plan waves)\n"
+		   "  --critical-after N       criticality=high not in the first N waves (plan waves)\n");
+}
+
+/* The options only `plan` has, taken out of argv before planctx_parse sees
+ * the rest (-o PATH without '=' becomes --output, as for export). */
+struct plan_extra {
+	long min_hosts, critical_after; /* -1: not given */
+	const char *explain;
+	bool dry_run;
+};
+
+static int parse_count(const char *prog, const char *opt, const char *v, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < 0 || n > max) {
+		fprintf(stderr, "%s: %s '%s': use a whole number 0..%ld\n", prog, opt, v, max);
+		return CMD_EXIT_USAGE;
+	}
+	*out = n;
+	return 0;
+}
+
+static int plan_take_options(int *argc, char **argv, struct plan_extra *x)
+{
+	static const char *const named[] = { "--min-hosts", "--critical-after", "--explain" };
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(a, "--dry-run")) {
+			x->dry_run = true;
+			continue;
+		}
+		if (!strcmp(a, "-o") && i + 1 < *argc && !strchr(argv[i + 1], '=')) {
+			argv[out++] = "--output";
+			continue;
+		}
+		int which = -1;
+		const char *val = NULL;
+		for (int k = 0; k < 3 && which < 0; k++) {
+			size_t n = strlen(named[k]);
+			if (!strncmp(a, named[k], n) && (a[n] == 0 || a[n] == '=')) {
+				which = k;
+				val = a[n] == '=' ? a + n + 1 : NULL;
+			}
+		}
+		if (which < 0) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (!val) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "cairn-collector plan: %s needs a value\n", named[which]);
+				return CMD_EXIT_USAGE;
+			}
+			val = argv[++i];
+		}
+		int rc = 0;
+		if (which == 0)
+			rc = parse_count("cairn-collector plan", named[0], val, 1000000, &x->min_hosts);
+		else if (which == 1)
+			rc = parse_count("cairn-collector plan", named[1], val, 10000, &x->critical_after);
+		else
+			x->explain = val;
+		if (rc)
+			return rc;
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 0;
 }
 
 struct pin_arg {
@@ -568,44 +663,235 @@ static int plan_pin(struct planctx *p, bool pin)
 	return 0;
 }
 
-int plan_main(int argc, char *argv[])
+/* plan export [-o FILE]: the plan as CSV (collector/export/plancsv.h). */
+static int plan_export(struct planctx *p)
 {
-	struct planctx p;
-	int rc = planctx_parse(&p, argc, argv, plan_usage);
-	if (rc != CLI_CONTINUE)
+	int rc;
+	if ((rc = planctx_open(p, false)) || (rc = planctx_snapshot(p))) {
+		planctx_close(p);
 		return rc;
-	bool pin = p.cli.nargs == 3 && !strcmp(p.cli.args[0], "pin");
-	bool unpin = p.cli.nargs == 2 && !strcmp(p.cli.args[0], "unpin");
+	}
+	struct errbuf eb = { { 0 } };
+	FILE *f = stdout;
+	if (p->output && !(f = fopen(p->output, "w"))) {
+		fprintf(stderr, "%s: %s: cannot create: %s\n", p->cli.prog, p->output, strerror(errno));
+		planctx_close(p);
+		return 1;
+	}
+	rc = plancsv_write(p->snap, f, &eb);
+	if (f != stdout && fclose(f) && !rc)
+		rc = errbuf_set(&eb, -EIO, "%s: write failed", p->output);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+	else if (p->output)
+		fprintf(stderr, "wrote %s (%zu waves); edit the Wave column and 'plan import %s'\n",
+			p->output, p->snap->n_waves, p->output);
+	planctx_close(p);
+	return rc ? 1 : 0;
+}
+
+struct import_arg {
+	const struct plancsv_result *res;
+	struct errbuf *eb;
+};
+
+static int import_txn(MDB_txn *txn, const struct db_env *env, void *arg)
+{
+	struct import_arg *a = arg;
+	int64_t now = time_now_ms();
+	for (size_t i = 0; i < a->res->n; i++) {
+		char wave[16];
+		snprintf(wave, sizeof(wave), "%u", a->res->v[i].to);
+		int rc = apps_decision_put(txn, env, CAIRN__STORE__DECISION_KIND__WAVE_PIN,
+					   a->res->v[i].app_id, wave, "plan.import", now, a->eb);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void import_report(const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", msg);
+}
+
+/* plan import FILE [--dry-run]: rows whose wave differs become pins. */
+static int plan_import(struct planctx *p, const char *path, bool dry_run)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct errbuf eb = { { 0 } };
+	int rc = file_read_all(path, 64u << 20, &buf, &len, &eb);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return 1;
+	}
+	if ((rc = planctx_open(p, !dry_run)) || (rc = planctx_snapshot(p))) {
+		free(buf);
+		planctx_close(p);
+		return rc;
+	}
+	struct plancsv_result res;
+	rc = plancsv_read(p->snap, buf, len, path, import_report, NULL, &res, &eb);
+	free(buf);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		planctx_close(p);
+		return rc == -EINVAL ? CMD_EXIT_USAGE : 1;
+	}
+	for (size_t i = 0; i < res.n; i++)
+		printf("%s:%u: %s: wave %u -> %u (%s)\n", path, res.v[i].line, res.v[i].name,
+		       res.v[i].from, res.v[i].to, dry_run ? "would pin" : "pinned");
+	if (!dry_run && res.n) {
+		struct import_arg a = { &res, &eb };
+		if ((rc = decide_write(&p->rd, import_txn, &a, &eb))) {
+			fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg[0] ? eb.msg : db_strerror(rc));
+			plancsv_result_free(&res);
+			planctx_close(p);
+			return 1;
+		}
+	}
+	printf("%zu rows: %zu %s%s, %zu unchanged, %zu rejected%s\n", res.rows, res.n,
+	       dry_run ? "would be pinned" : "pinned", dry_run || !res.n ? "" : " (by you, in the audit log)",
+	       res.unchanged, res.rejected, res.n && !dry_run ? "; 'plan waves' shows the plan" : "");
+	rc = res.rejected ? 1 : 0;
+	plancsv_result_free(&res);
+	planctx_close(p);
+	return rc;
+}
+
+static void print_rules(const char *title, Cairn__Store__WaveRule *const *v, size_t n)
+{
+	printf("%s\n", title);
+	if (!n)
+		printf("  (none)\n");
+	for (size_t i = 0; i < n; i++)
+		printf("  %-17s %s\n", v[i]->code, v[i]->text);
+}
+
+/* plan waves --explain APP */
+static int plan_explain(struct planctx *p, const char *needle)
+{
+	const Cairn__Store__Snapshot *s = p->snap;
+	char id[256];
+	bool is_app = false;
+	int rc = planctx_resolve(p, needle, id, sizeof(id), &is_app);
+	if (rc)
+		return rc;
+	if (!is_app) {
+		fprintf(stderr, "%s: '%s' is a host; waves hold applications (see 'cairn-collector apps')\n",
+			p->cli.prog, needle);
+		return CMD_EXIT_USAGE;
+	}
+	if (p->cli.json)
+		return format_print_json(docs_wave_explain(s, id)) ? 1 : 0;
+	const Cairn__Store__App *a = snapshot_app(s, id);
+	const Cairn__Store__WavePlacement *pl = NULL;
+	const Cairn__Store__Wave *w = waves_find(s, id, &pl);
+	if (!w) {
+		const Cairn__Store__Readiness *r = snapshot_readiness(s, id);
+		printf("%s (%s): in no wave: strategy %s, it does not move%s%s\n", a ? a->name : id, id,
+		       r ? r->strategy : "-", r && r->n_strategy_reasons ? ": " : "",
+		       r && r->n_strategy_reasons ? r->strategy_reasons[0]->text : "");
+		return 0;
+	}
+	printf("%s (%s): wave %u of %zu, %zu %s", a ? a->name : id, id, w->number, s->n_waves,
+	       a ? a->n_hosts : 0, a && a->n_hosts == 1 ? "host" : "hosts");
+	if (pl) {
+		printf(", environment %s, criticality %s", *pl->environment ? pl->environment : "(none)",
+		       *pl->criticality ? pl->criticality : "(none)");
+		if (pl->pinned)
+			printf(", pinned by %s", pl->pinned_by);
+	}
+	printf("\n");
+	if (!pl) {
+		printf("(this plan was made before the wave rules: 'plan waves --fresh' recomputes it)\n");
+		return 0;
+	}
+	print_rules("Placed by (in precedence order):", pl->rules, pl->n_rules);
+	print_rules("Not honored:", pl->relaxed, pl->n_relaxed);
+	printf("Wave %u: score %u/100, confidence %u/5\n", w->number, w->score, w->confidence);
+	for (size_t i = 0; i < w->n_reasons; i++)
+		printf("  - %s\n", w->reasons[i]);
+	for (size_t i = 0; i < w->n_warnings; i++)
+		printf("  WARNING: %s\n", w->warnings[i]);
+	printf("Rules in precedence order:");
+	for (size_t i = 0; i < waves_nrules; i++)
+		printf(" %s", waves_rules[i].code);
+	printf("\n");
+	return 0;
+}
+
+static int plan_run(struct planctx *p, const struct plan_extra *x)
+{
+	bool pin = p->cli.nargs == 3 && !strcmp(p->cli.args[0], "pin");
+	bool unpin = p->cli.nargs == 2 && !strcmp(p->cli.args[0], "unpin");
 	if (pin || unpin)
-		return plan_pin(&p, pin);
-	if (p.cli.nargs != 1 || strcmp(p.cli.args[0], "waves")) {
-		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE' or 'plan unpin APP'\n",
-			p.cli.prog);
-		cli_try_help(p.cli.prog);
+		return plan_pin(p, pin);
+	if (p->cli.nargs == 1 && !strcmp(p->cli.args[0], "export"))
+		return plan_export(p);
+	if (p->cli.nargs == 2 && !strcmp(p->cli.args[0], "import"))
+		return plan_import(p, p->cli.args[1], x->dry_run);
+	if (p->cli.nargs != 1 || strcmp(p->cli.args[0], "waves")) {
+		fprintf(stderr, "%s: expected 'plan waves', 'plan pin APP WAVE', 'plan unpin APP', "
+			"'plan export' or 'plan import FILE'\n", p->cli.prog);
+		cli_try_help(p->cli.prog);
 		return 2;
 	}
-	if ((rc = planctx_open(&p, false)) || (rc = planctx_snapshot(&p))) {
-		planctx_close(&p);
+	int rc;
+	if ((rc = planctx_open(p, false)))
 		return rc;
+	if (x->min_hosts >= 0)
+		p->opt.wave_min_hosts = (uint32_t)x->min_hosts;
+	if (x->critical_after >= 0)
+		p->opt.wave_critical_after = (uint32_t)x->critical_after;
+	p->custom |= x->min_hosts >= 0 || x->critical_after >= 0;
+	unsigned limit = p->opt.wave_max_hosts ? p->opt.wave_max_hosts : rules_plan.wave_max_hosts;
+	if (p->opt.wave_min_hosts > limit) {
+		fprintf(stderr, "%s: --min-hosts %u is more than --max-hosts %u\n", p->cli.prog,
+			p->opt.wave_min_hosts, limit);
+		return CMD_EXIT_USAGE;
 	}
-	const Cairn__Store__Snapshot *s = p.snap;
-	unsigned limit = p.opt.wave_max_hosts ? p.opt.wave_max_hosts : rules_plan.wave_max_hosts;
-	if (p.cli.json) {
-		rc = format_print_json(docs_waves(s, limit)) ? 1 : 0;
-		planctx_close(&p);
+	if ((rc = planctx_snapshot(p)))
 		return rc;
-	}
+	const Cairn__Store__Snapshot *s = p->snap;
+	if (x->explain)
+		return plan_explain(p, x->explain);
+	if (p->cli.json)
+		return format_print_json(docs_waves(s, limit)) ? 1 : 0;
 	print_plan_header(s);
-	printf("Wave size limit: %u %s\n", limit, format_noun(limit, "host", "hosts"));
+	char size[48];
+	if (s->wave_min_hosts)
+		snprintf(size, sizeof(size), "%u-%u hosts", s->wave_min_hosts,
+			 s->wave_max_hosts ? s->wave_max_hosts : limit);
+	else
+		snprintf(size, sizeof(size), "at most %u hosts", s->wave_max_hosts ? s->wave_max_hosts : limit);
+	char crit[64] = "critical_late off";
+	if (s->wave_critical_after)
+		snprintf(crit, sizeof(crit), "criticality=high not in the first %u wave%s",
+			 s->wave_critical_after, s->wave_critical_after == 1 ? "" : "s");
+	printf("Wave size: %s; %s; rules in precedence order:", size, crit);
+	for (size_t i = 0; i < waves_nrules; i++)
+		printf(" %s", waves_rules[i].code);
+	printf("\n");
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
-		printf("\nWave %u (%u host%s)\n", w->number, w->hosts, w->hosts == 1 ? "" : "s");
+		printf("\nWave %u (%u host%s): score %u/100, confidence %u/5\n", w->number, w->hosts,
+		       w->hosts == 1 ? "" : "s", w->score, w->confidence);
+		for (size_t j = 0; j < w->n_reasons; j++)
+			printf("  - %s\n", w->reasons[j]);
 		for (size_t j = 0; j < w->n_apps; j++) {
 			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
 			const Cairn__Store__Readiness *r = snapshot_readiness(s, w->apps[j]);
-			printf("  %-28.28s %3zu host%s  %-10s  %s\n", a ? a->name : w->apps[j],
+			const Cairn__Store__WavePlacement *pl = j < w->n_placements ? w->placements[j] : NULL;
+			char tags[48] = "";
+			if (pl && (*pl->environment || *pl->criticality))
+				snprintf(tags, sizeof(tags), "%s%s%s", pl->environment,
+					 *pl->environment && *pl->criticality ? "/" : "", pl->criticality);
+			printf("  %-28.28s %3zu host%s  %-10s %-12.12s %s\n", a ? a->name : w->apps[j],
 			       a ? a->n_hosts : 0, a && a->n_hosts == 1 ? " " : "s", r ? r->strategy : "-",
-			       j < w->n_why ? w->why[j] : "");
+			       *tags ? tags : "-", j < w->n_why ? w->why[j] : "");
 		}
 		for (size_t j = 0; j < w->n_warnings; j++)
 			printf("  WARNING: %s\n", w->warnings[j]);
@@ -624,6 +910,42 @@ int plan_main(int argc, char *argv[])
 		       s->apps[i]->n_hosts == 1 ? " " : "s", r ? r->strategy : "-",
 		       r && r->n_strategy_reasons ? r->strategy_reasons[0]->text : "");
 	}
-	planctx_close(&p);
+	if (s->n_waves)
+		printf("\n'plan waves --explain APP' says which rules placed an application; 'plan export' "
+		       "writes the plan as CSV.\n");
 	return 0;
+}
+
+int plan_main(int argc, char *argv[])
+{
+	struct plan_extra x = { -1, -1, NULL, false };
+	char **av = calloc((size_t)argc + 1, sizeof(char *));
+	if (!av)
+		return 1;
+	memcpy(av, argv, (size_t)argc * sizeof(char *));
+	int ac = argc;
+	int rc = plan_take_options(&ac, av, &x);
+	if (rc) {
+		free(av);
+		return rc;
+	}
+	struct planctx p;
+	rc = planctx_parse(&p, ac, av, plan_usage);
+	if (rc == CLI_CONTINUE) {
+		if ((x.explain || x.min_hosts >= 0 || x.critical_after >= 0) &&
+		    !(p.cli.nargs == 1 && !strcmp(p.cli.args[0], "waves"))) {
+			fprintf(stderr, "%s: --explain, --min-hosts and --critical-after are for 'plan waves'\n",
+				p.cli.prog);
+			rc = CMD_EXIT_USAGE;
+		} else if (x.dry_run && !(p.cli.nargs == 2 && !strcmp(p.cli.args[0], "import"))) {
+			fprintf(stderr, "%s: --dry-run is for 'plan import FILE'\n", p.cli.prog);
+			rc = CMD_EXIT_USAGE;
+		} else {
+			rc = plan_run(&p, &x);
+		}
+		/* the sub-commands that open the store close it; closing twice is harmless */
+		planctx_close(&p);
+	}
+	free(av);
+	return rc;
 }

@@ -269,6 +269,7 @@ int serve_main(int argc, char *argv[])
 	struct server_params p;
 	server_params_from_config(&p, &cfg);
 	snapshot_set_catalog(cfg.catalog);
+	snapshot_set_waves(cfg.wave_max_hosts, cfg.wave_min_hosts, cfg.wave_critical_after);
 	if ((rc = load_enroll_key(&cfg, &p, &eb))) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		free(sv);

@@ -23,7 +23,7 @@ static const struct command commands[] = {
 	{ "readiness", readiness_main, "migration readiness, reasons and strategy per host and application" },
 	{ "sizing", sizing_main, "right-sized instance and storage per host, with prices" },
 	{ "cost", cost_main, "monthly cost per host, application and total: as-is vs right-sized" },
-	{ "plan", plan_main, "plan waves: dependency-aware migration waves" },
+	{ "plan", plan_main, "plan waves|export|import: migration waves by ordered rules" },
 	{ "migrate", migrate_main, "migrate set|history: track migration state per host and application" },
 	{ "progress", progress_main, "migration progress by wave and application" },
 	{ "tag", tag_main, "tag set|rm|list: key=value labels on hosts and applications (environment, ...)" },

@@ -235,6 +235,9 @@ int planctx_open(struct planctx *p, bool writable)
 	}
 	p->opt.catalog_path = p->catalog[0] ? p->catalog : NULL;
 	snapshot_set_catalog(p->catalog);
+	/* the wave rules' config keys (a --max-hosts given wins) */
+	plan_options_config(&p->opt, &cfg);
+	snapshot_set_waves(p->opt.wave_max_hosts, p->opt.wave_min_hosts, p->opt.wave_critical_after);
 	struct errbuf eb = { { 0 } };
 	if (read_open_config(&p->rd, &cfg, writable, &eb)) {
 		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
@@ -327,7 +330,8 @@ static int planctx_snapshot_all(struct planctx *p)
 	 * planning options, when planning was skipped (e.g. no catalog), or when
 	 * a wave was pinned or unpinned after the snapshot was computed */
 	bool empty = p->snap->n_sizing == 0 && p->snap->hosts > 0;
-	if (!p->custom && !empty && !pins_changed_since(p, p->snap->computed_ms))
+	if (!p->custom && !empty && plan_waves_match(p->snap, &p->opt) &&
+	    !pins_changed_since(p, p->snap->computed_ms))
 		return 0;
 	struct read_txn t;
 	if ((rc = read_begin(&p->rd, &t, &eb))) {

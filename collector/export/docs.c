@@ -705,26 +705,92 @@ json_t *docs_cost(const Cairn__Store__Snapshot *s)
 			 "saving_usd", total.asis - total.sized, "price_dates", dates);
 }
 
+static json_t *wave_rules_json(Cairn__Store__WaveRule *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "code", v[i]->code, "text", v[i]->text));
+	return a;
+}
+
+/* One application of a wave: the fields of every version, then the wave
+ * rules' placement (empty for a snapshot made before them). */
+static json_t *wave_app_json(const Cairn__Store__Snapshot *s, const Cairn__Store__Wave *w, size_t j)
+{
+	const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
+	const Cairn__Store__WavePlacement *pl = j < w->n_placements ? w->placements[j] : NULL;
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:s, s:o, s:o}", "id", w->apps[j],
+			 "name", a ? a->name : "", "hosts", a ? (int)a->n_hosts : 0, "why",
+			 j < w->n_why ? w->why[j] : "", "environment", pl ? pl->environment : "",
+			 "criticality", pl ? pl->criticality : "", "pinned", pl && pl->pinned,
+			 "pinned_by", pl ? pl->pinned_by : "",
+			 "rules", pl ? wave_rules_json(pl->rules, pl->n_rules) : json_array(),
+			 "relaxed", pl ? wave_rules_json(pl->relaxed, pl->n_relaxed) : json_array());
+}
+
+static json_t *strings_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *precedence_json(void)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < waves_nrules; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "code", waves_rules[i].code, "rule",
+						   waves_rules[i].title));
+	return a;
+}
+
 json_t *docs_waves(const Cairn__Store__Snapshot *s, unsigned limit)
 {
 	json_t *waves = json_array();
 	for (size_t i = 0; waves && i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
-		json_t *apps = json_array(), *warn = json_array();
-		for (size_t j = 0; j < w->n_apps; j++) {
-			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
-			json_array_append_new(apps, json_pack("{s:s, s:s, s:i, s:s}", "id", w->apps[j],
-							      "name", a ? a->name : "", "hosts",
-							      a ? (int)a->n_hosts : 0, "why",
-							      j < w->n_why ? w->why[j] : ""));
-		}
-		for (size_t j = 0; j < w->n_warnings; j++)
-			json_array_append_new(warn, json_string(w->warnings[j]));
-		json_array_append_new(waves, json_pack("{s:i, s:i, s:o, s:o}", "number", (int)w->number,
-						       "hosts", (int)w->hosts, "apps", apps,
-						       "warnings", warn));
+		json_t *apps = json_array();
+		for (size_t j = 0; j < w->n_apps; j++)
+			json_array_append_new(apps, wave_app_json(s, w, j));
+		json_array_append_new(waves, json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o}",
+						       "number", (int)w->number, "hosts", (int)w->hosts,
+						       "score", (int)w->score, "confidence",
+						       (int)w->confidence, "relaxed", (int)w->relaxed,
+						       "reasons", strings_json(w->reasons, w->n_reasons),
+						       "apps", apps, "warnings",
+						       strings_json(w->warnings, w->n_warnings)));
 	}
-	return json_pack("{s:i, s:o}", "max_hosts", (int)limit, "waves", waves);
+	/* the options the plan was made with, when it says */
+	return json_pack("{s:i, s:i, s:i, s:o, s:o}", "max_hosts",
+			 (int)(s->wave_max_hosts ? s->wave_max_hosts : limit), "min_hosts",
+			 (int)s->wave_min_hosts, "critical_after", (int)s->wave_critical_after,
+			 "rules", precedence_json(), "waves", waves);
+}
+
+json_t *docs_wave_explain(const Cairn__Store__Snapshot *s, const char *app_id)
+{
+	const Cairn__Store__App *a = snapshot_app(s, app_id);
+	const Cairn__Store__Wave *w = waves_find(s, app_id, NULL);
+	if (!a)
+		return NULL;
+	json_t *app = NULL;
+	if (w) {
+		for (size_t j = 0; j < w->n_apps && !app; j++)
+			if (!strcmp(w->apps[j], app_id))
+				app = wave_app_json(s, w, j);
+	} else {
+		const Cairn__Store__Readiness *r = snapshot_readiness(s, app_id);
+		app = json_pack("{s:s, s:s, s:i, s:s}", "id", a->id, "name", a->name, "hosts",
+				(int)a->n_hosts, "why", r ? r->strategy : "");
+	}
+	return json_pack("{s:o, s:i, s:i, s:i, s:i, s:o, s:o, s:i, s:i, s:i, s:o}", "app", app,
+			 "wave", w ? (int)w->number : 0, "waves", (int)s->n_waves,
+			 "score", w ? (int)w->score : 0, "confidence", w ? (int)w->confidence : 0,
+			 "reasons", w ? strings_json(w->reasons, w->n_reasons) : json_array(),
+			 "warnings", w ? strings_json(w->warnings, w->n_warnings) : json_array(),
+			 "max_hosts", (int)s->wave_max_hosts, "min_hosts", (int)s->wave_min_hosts,
+			 "critical_after", (int)s->wave_critical_after, "rules", precedence_json());
 }
 
 int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, json_t **out)

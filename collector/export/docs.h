@@ -82,6 +82,10 @@ json_t *docs_readiness(const Cairn__Store__Snapshot *snap);
 json_t *docs_sizing(const Cairn__Store__Snapshot *snap);
 json_t *docs_cost(const Cairn__Store__Snapshot *snap);
 json_t *docs_waves(const Cairn__Store__Snapshot *snap, unsigned max_hosts);
+/* plan waves --explain APP: the application's wave, the rules that placed it
+ * and the ones relaxed, the wave's score, confidence and reasons; NULL when
+ * app_id is no application of snap. */
+json_t *docs_wave_explain(const Cairn__Store__Snapshot *snap, const char *app_id);
 int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *snap, json_t **out);
 
 /* Tags: {key: value} of s (NULL: {}). docs_add_tags sets "tags" on each

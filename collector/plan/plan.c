@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cairn-data-paths.h"
+#include "config.h"
 #include "estate.h"
 #include "log.h"
 #include "plan.h"
@@ -15,6 +16,7 @@
 #include "rules.h"
 #include "sizing.h"
 #include "store.h"
+#include "tags.h"
 #include "waves.h"
 
 void plan_options_init(struct plan_options *o, int64_t now_ms)
@@ -24,6 +26,46 @@ void plan_options_init(struct plan_options *o, int64_t now_ms)
 	o->mode = SIZING_PERCENTILE;
 	o->percentile = rules_plan.default_percentile;
 	o->comfort = rules_plan.default_comfort;
+	o->wave_min_hosts = rules_plan.wave_min_hosts;
+	o->wave_critical_after = rules_plan.wave_critical_after;
+}
+
+void plan_options_config(struct plan_options *o, const struct collector_config *cfg)
+{
+	if (!o->wave_max_hosts)
+		o->wave_max_hosts = cfg->wave_max_hosts;
+	o->wave_min_hosts = cfg->wave_min_hosts;
+	o->wave_critical_after = cfg->wave_critical_after;
+}
+
+bool plan_waves_match(const Cairn__Store__Snapshot *snap, const struct plan_options *o)
+{
+	unsigned max = o->wave_max_hosts ? o->wave_max_hosts : rules_plan.wave_max_hosts;
+	unsigned min = o->wave_min_hosts <= max ? o->wave_min_hosts : max;
+	if (!snap->n_waves)
+		return true; /* nothing to redo (and nothing to plan) */
+	return snap->wave_max_hosts == max && snap->wave_min_hosts == min &&
+	       snap->wave_critical_after == o->wave_critical_after &&
+	       snap->waves[0]->n_placements == snap->waves[0]->n_apps;
+}
+
+/* The environment and criticality tags of every application (its own, else
+ * what its hosts agree on), for the wave rules. The strings point into t. */
+static int wave_labels(const Cairn__Store__Snapshot *s, const struct tags_all *t,
+		       struct waves_label **out)
+{
+	*out = calloc(s->n_apps + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_apps; i++) {
+		const Cairn__Store__App *a = s->apps[i];
+		(*out)[i] = (struct waves_label){
+			a->id,
+			tags_app_value(t, a->id, a->hosts, a->n_hosts, "environment"),
+			tags_app_value(t, a->id, a->hosts, a->n_hosts, "criticality"),
+		};
+	}
+	return 0;
 }
 
 static int exists(const char *path)
@@ -349,6 +391,8 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 	struct host_app *idx = NULL;
 	size_t nidx = 0;
 	Cairn__Store__Readiness **byhost = NULL;
+	struct tags_all tags = { 0 };
+	struct waves_label *labels = NULL;
 	char mode[16];
 	if ((rc = host_app_index(snap, &idx, &nidx)) ||
 	    (rc = build_peers(snap, idx, nidx, &hp, &nh, &ap, &na)))
@@ -420,8 +464,18 @@ static int compute(MDB_txn *txn, const struct db_env *env, const struct plan_opt
 		       lc->as_of[0] ? lc->as_of : "unknown")) ||
 	    (rc = note(snap, "%s", dates)))
 		goto out;
-	if ((rc = waves_compute(snap, pins, npins,
-				opt->wave_max_hosts ? opt->wave_max_hosts : rules_plan.wave_max_hosts)))
+	if ((rc = tags_load(txn, env, &tags, eb)) || (rc = wave_labels(snap, &tags, &labels)))
+		goto out;
+	struct waves_opts wo = {
+		.max_hosts = opt->wave_max_hosts ? opt->wave_max_hosts : rules_plan.wave_max_hosts,
+		.min_hosts = opt->wave_min_hosts,
+		.critical_after = opt->wave_critical_after,
+		.pins = pins,
+		.npins = npins,
+		.labels = labels,
+		.nlabels = snap->n_apps,
+	};
+	if ((rc = waves_compute(snap, &wo)))
 		goto out;
 	snap->plan_since_ms = period_start;
 	snap->plan_period_ms = opt->now_ms - period_start;
@@ -446,6 +500,8 @@ out:
 		cairn__store__decision__free_unpacked(decisions[i], NULL);
 	free(decisions);
 	free(pins);
+	free(labels);
+	tags_all_free(&tags);
 	free(idx);
 	free(byhost);
 	free(hp);

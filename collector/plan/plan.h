@@ -41,13 +41,24 @@ struct plan_options {
 	double percentile;        /* 1..100, default 95 */
 	double comfort;           /* >= 1, default 1.3 */
 	uint32_t wave_max_hosts;  /* hosts per wave; 0 = the rules' default */
+	uint32_t wave_min_hosts;  /* fewest hosts per wave, 0 = none (rules' default) */
+	uint32_t wave_critical_after; /* criticality=high not in waves 1..N (0: off; default 1) */
 	const char *catalog_path; /* instance catalog CSV; NULL or "" = shipped one */
 	const char *lifecycle_path; /* OS lifecycle CSV; NULL or "" = shipped one */
 };
 
 /* Defaults: period = the last rules_plan.default_period_days up to now_ms,
- * p95, comfort 1.3. */
+ * p95, comfort 1.3, the wave rules' defaults (rules_plan.wave_*). */
 void plan_options_init(struct plan_options *o, int64_t now_ms);
+
+/* The wave options of collector.conf (wave_max_hosts, wave_min_hosts,
+ * wave_critical_after) into o; wave_max_hosts only when o has none yet (a
+ * --max-hosts given on the command line wins). */
+struct collector_config;
+void plan_options_config(struct plan_options *o, const struct collector_config *cfg);
+/* Whether snap's waves were made with o's wave options (a snapshot from
+ * before the wave rules never was). */
+bool plan_waves_match(const Cairn__Store__Snapshot *snap, const struct plan_options *o);
 
 /* Start of the assessment period: since_ms, or now_ms minus the default
  * period. Coverage (and with it confidence) is the share of the report

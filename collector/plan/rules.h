@@ -104,6 +104,10 @@ struct rules_plan {
 	double idle_cpu_pct;             /* every window's peak CPU below this ... */
 	double idle_net_bytes_ps;        /* ... and average network below this: idle */
 	unsigned wave_max_hosts;         /* default wave size */
+	unsigned wave_min_hosts;         /* default smallest wave (0: no minimum) */
+	unsigned wave_critical_after;    /* high-criticality apps not in waves 1..N by default */
+	unsigned wave_score_readiness_pct; /* wave score: weight of the apps' readiness ... */
+	unsigned wave_score_relaxed_penalty; /* ... points off per rule not honored */
 	unsigned default_period_days;    /* assessment period without --since */
 	const char *const *real_fstypes; /* filesystems that move with the host */
 	const char *const *arch_32bit;   /* architectures reported by uname -m */

@@ -17,6 +17,19 @@ void snapshot_set_catalog(const char *path)
 	str_copy(snapshot_catalog, path ? path : "", sizeof(snapshot_catalog));
 }
 
+static struct {
+	bool set;
+	uint32_t max_hosts, min_hosts, critical_after;
+} snapshot_waves;
+
+void snapshot_set_waves(uint32_t max_hosts, uint32_t min_hosts, uint32_t critical_after)
+{
+	snapshot_waves.set = true;
+	snapshot_waves.max_hosts = max_hosts;
+	snapshot_waves.min_hosts = min_hosts;
+	snapshot_waves.critical_after = critical_after;
+}
+
 void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms)
 {
 	memset(o, 0, sizeof(*o));
@@ -103,6 +116,11 @@ int snapshot_compute(MDB_txn *txn, const struct db_env *env, const struct snapsh
 		struct plan_options po;
 		plan_options_init(&po, o->now_ms);
 		po.catalog_path = o->catalog_path;
+		if (snapshot_waves.set) {
+			po.wave_max_hosts = snapshot_waves.max_hosts;
+			po.wave_min_hosts = snapshot_waves.min_hosts;
+			po.wave_critical_after = snapshot_waves.critical_after;
+		}
 		struct errbuf peb = { { 0 } };
 		int plrc = plan_compute(txn, env, &po, s, &peb);
 		if (plrc)
@@ -480,6 +498,7 @@ int snapshot_keep(Cairn__Store__Snapshot *s, const struct snapshot_keep *k)
 	for (size_t w = 0; w < s->n_waves; w++) {
 		Cairn__Store__Wave *wv = s->waves[w];
 		bool why_per_app = wv->n_why == wv->n_apps;
+		bool placement_per_app = wv->n_placements == wv->n_apps; /* the wave rules' */
 		size_t out = 0;
 		uint32_t hosts = 0;
 		for (size_t i = 0; i < wv->n_apps; i++) {
@@ -488,17 +507,23 @@ int snapshot_keep(Cairn__Store__Snapshot *s, const struct snapshot_keep *k)
 				free(wv->apps[i]);
 				if (why_per_app)
 					free(wv->why[i]);
+				if (placement_per_app)
+					cairn__store__wave_placement__free_unpacked(wv->placements[i], NULL);
 				continue;
 			}
 			hosts += (uint32_t)a->n_hosts;
 			wv->apps[out] = wv->apps[i];
 			if (why_per_app)
 				wv->why[out] = wv->why[i];
+			if (placement_per_app)
+				wv->placements[out] = wv->placements[i];
 			out++;
 		}
 		wv->n_apps = out;
 		if (why_per_app)
 			wv->n_why = out;
+		if (placement_per_app)
+			wv->n_placements = out;
 		wv->hosts = hosts;
 	}
 	keep_rows((void **)s->apps, &s->n_apps, keep_app_row, &c);

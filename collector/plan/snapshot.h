@@ -45,6 +45,9 @@ void snapshot_opts_default(struct snapshot_opts *o, int64_t now_ms);
  * is sized with, so the stored plan and a recomputed one agree. Set once
  * after loading the configuration; "" or NULL = the shipped catalog. */
 void snapshot_set_catalog(const char *path);
+/* Likewise the wave rules' options (config keys wave_max_hosts,
+ * wave_min_hosts, wave_critical_after). */
+void snapshot_set_waves(uint32_t max_hosts, uint32_t min_hosts, uint32_t critical_after);
 
 /* Computes a snapshot from txn: map, apps (stable against the latest stored
  * snapshot), plan. *out is malloc'd (free with

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "store.h"
+#include "tags.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define HOUR_MS 3600000LL
@@ -252,6 +253,13 @@ struct job {
 	int64_t now_ms;
 	unsigned days;
 	unsigned hosts, idle, dongle;
+	/* --tag PREFIX:key=value: hosts whose name starts with PREFIX get the tag
+	 * (the wave rules' integration test: environment, criticality) */
+	struct {
+		char prefix[64];
+		struct tag_kv kv;
+	} tags[16];
+	size_t ntags, tagged;
 };
 
 static int enrich_fn(MDB_txn *txn, void *arg);
@@ -261,19 +269,37 @@ static struct db_env env;
 int main(int argc, char *argv[])
 {
 	const char *state_dir = NULL;
-	struct job job = { time_now_ms(), 7, 0, 0, 0 };
+	static struct job job; /* large: not on the stack */
+	job.now_ms = time_now_ms();
+	job.days = 7;
 	static const struct option opts[] = { { "state-dir", required_argument, NULL, 's' },
 					      { "days", required_argument, NULL, 'd' },
 					      { "now-ms", required_argument, NULL, 'n' },
+					      { "tag", required_argument, NULL, 't' },
 					      { 0 } };
+	struct errbuf teb = { { 0 } };
+	const char *colon;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': state_dir = optarg; break;
 		case 'd': job.days = (unsigned)atoi(optarg); break;
 		case 'n': job.now_ms = atoll(optarg); break;
+		case 't':
+			colon = strchr(optarg, ':');
+			if (!colon || job.ntags == 16 || (size_t)(colon - optarg) >= sizeof(job.tags[0].prefix) ||
+			    tags_parse(colon + 1, &job.tags[job.ntags].kv, &teb)) {
+				fprintf(stderr, "cairn-plan-enrich: --tag '%s': use PREFIX:key=value%s%s\n",
+					optarg, teb.msg[0] ? ": " : "", teb.msg);
+				return 2;
+			}
+			snprintf(job.tags[job.ntags].prefix, sizeof(job.tags[0].prefix), "%.*s",
+				 (int)(colon - optarg), optarg);
+			job.ntags++;
+			break;
 		default:
-			fprintf(stderr, "usage: cairn-plan-enrich --state-dir DIR [--days N] [--now-ms MS]\n");
+			fprintf(stderr, "usage: cairn-plan-enrich --state-dir DIR [--days N] [--now-ms MS] "
+				"[--tag PREFIX:key=value ...]\n");
 			return 2;
 		}
 	}
@@ -298,6 +324,8 @@ int main(int argc, char *argv[])
 	}
 	printf("enriched %u hosts: OS mix, sizes, %u days of hourly perf windows, processes and "
 	       "packages (%u idle, %u with a license dongle)\n", job.hosts, job.days, job.idle, job.dongle);
+	if (job.ntags)
+		printf("tagged %zu hosts\n", job.tagged);
 	return 0;
 }
 
@@ -363,6 +391,19 @@ static int enrich_one(MDB_txn *txn, const uint8_t id[32], Cairn__Store__HostFact
 	b.window_start_ms = start;
 	b.window_end_ms = job->now_ms;
 	int rc = ingest_apply(txn, &env, id, &b, job->now_ms, NULL);
+	char hex[65];
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	for (size_t t = 0; t < job->ntags && !rc; t++) {
+		if (strncmp(hi->hostname, job->tags[t].prefix, strlen(job->tags[t].prefix)))
+			continue;
+		struct errbuf eb = { { 0 } };
+		rc = tags_write(txn, &env, hex, &job->tags[t].kv, 1, NULL, 0, "cairn-plan-enrich", "person",
+				job->now_ms, NULL, &eb);
+		if (rc)
+			fprintf(stderr, "cairn-plan-enrich: %s\n", eb.msg);
+		job->tagged++;
+	}
 	for (size_t i = 0; i < b.n_records; i++)
 		cairn__record__free_unpacked(b.records[i], NULL);
 	free(b.records);

@@ -123,6 +123,14 @@ try:
         driver.get(url + hash_)
         if page_done(name) and not driver.find_elements(By.CSS_SELECTOR, "main table"):
             fail(f"{hash_} shows no table")
+        main = driver.find_element(By.TAG_NAME, "main").text
+        if name == "wavesPage":
+            # the wave rules: score, confidence, reasons, the rules per application
+            if not re.search(r"Wave 1 .* score \d+/100, confidence [1-5]/5", main) or "dependency_order" not in main:
+                fail("the waves page shows no score, confidence or rules: " + main[:300])
+            driver.save_screenshot(os.path.join(artifacts, "console-waves.png"))
+        if name == "appPage" and "Why this wave" not in main:
+            fail("the application page does not say why it is in its wave")
 
     note("the map at application level")
     driver.get(url + "#/map")

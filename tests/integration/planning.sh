@@ -115,6 +115,94 @@ assert w['wiki']!=7, w
 " || fail "unpinned app still in wave 7"
 $C plan pin shop-web-01 2 $S 2>/dev/null; [ $? -eq 2 ] || fail "pinning a host is a usage error"
 
+note "wave rules: score, confidence, reasons, --explain"
+$C plan waves --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+codes=[r['code'] for r in d['rules']]
+assert codes==['pin','two_way','whole_app','dependency_order','env_order','env_separate','critical_late','infra_first','wave_size'], codes
+assert d['critical_after']==1 and d['min_hosts']==0, d
+for w in d['waves']:
+    assert 0<=w['score']<=100 and 1<=w['confidence']<=5 and w['reasons'], w['number']
+    for a in w['apps']:
+        assert a['rules'] and all(r['code'] and r['text'] for r in a['rules']), a
+" || fail "plan waves JSON: rules, score, confidence, reasons"
+$C plan waves --explain shop $S >"$tmp/explain.txt" || fail "plan waves --explain"
+grep -q "^shop (.*): wave [0-9]* of [0-9]*" "$tmp/explain.txt" || fail "explain header: $(head -1 "$tmp/explain.txt")"
+grep -q "^Placed by" "$tmp/explain.txt" || fail "explain lists the rules that placed it"
+grep -q "^  dependency_order  depends on " "$tmp/explain.txt" || fail "explain: shop depends on infrastructure: $(cat "$tmp/explain.txt")"
+grep -q "^Wave [0-9]*: score [0-9]*/100, confidence [1-5]/5" "$tmp/explain.txt" || fail "explain: wave score"
+$C plan waves --explain shop --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+assert d['app']['name']=='shop' and d['wave']>=2 and d['app']['rules'], d
+" || fail "plan waves --explain --json"
+$C plan waves --explain billing $S | grep -q "in no wave: strategy Retain" || fail "explain a Retain app"
+$C plan waves --explain nosuchapp $S 2>/dev/null; [ $? -eq 3 ] || fail "explain an unknown app: exit 3"
+$C plan waves --min-hosts 30 --max-hosts 10 $S 2>/dev/null; [ $? -eq 2 ] || fail "min above max is a usage error"
+$C plan waves --min-hosts 6 --max-hosts 15 --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+assert d['min_hosts']==6 and d['max_hosts']==15, d
+small=[w for w in d['waves'] if w['hosts']<6]
+for w in small:
+    assert any('fewer than --min-hosts 6' in x for x in w['warnings']), w
+" || fail "--min-hosts: waves below the minimum are reported"
+
+note "plan export, edit, import (pins), re-import changes nothing"
+$C plan export -o "$tmp/plan.csv" $S 2>/dev/null || fail "plan export"
+python3 - "$tmp/plan.csv" "$tmp/edited.csv" <<'PY' || fail "plan CSV columns / edit"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+want = ["Wave", "Application", "AppId", "Hosts", "Environment", "Criticality", "Score",
+        "Confidence", "Rules", "Reasons", "Pinned"]
+assert list(rows[0].keys()) == want, list(rows[0].keys())
+moving = [r for r in rows if r["Wave"]]
+assert any(r["Application"] == "billing" and not r["Wave"] for r in rows), "Retain app without a wave"
+last = max(int(r["Wave"]) for r in moving)
+for r in rows:
+    if r["Application"] == "wiki":
+        assert r["Wave"] != str(last + 1)
+        r["Wave"] = str(last + 1)          # the edit: wiki into a new last wave
+bad1 = dict(rows[0], Application="nosuch", AppId="app-nosuch")
+bad2 = dict(rows[1], Wave="soon")
+rows += [bad1, bad2]
+w = csv.DictWriter(open(sys.argv[2], "w", newline=""), fieldnames=want)
+w.writeheader()
+w.writerows(rows)
+print(last + 1, file=open(sys.argv[2] + ".wave", "w"))
+PY
+want_wave=$(cat "$tmp/edited.csv.wave")
+nrows=$(($(wc -l <"$tmp/edited.csv") - 1))
+$C plan import "$tmp/edited.csv" --dry-run $S >"$tmp/dry.txt" 2>"$tmp/dry.err"; rc=$?
+[ $rc -eq 1 ] || fail "import with rejected rows: exit $rc, want 1"
+grep -q "edited.csv:[0-9]*: wiki: wave [0-9]* -> $want_wave (would pin)" "$tmp/dry.txt" || fail "dry run: $(cat "$tmp/dry.txt")"
+grep -q "edited.csv:$((nrows)): AppId: no application 'app-nosuch'" "$tmp/dry.err" || fail "unknown app as FILE:LINE: column: $(cat "$tmp/dry.err")"
+grep -q "edited.csv:$((nrows + 1)): Wave: 'soon' is not a wave number" "$tmp/dry.err" || fail "bad wave as FILE:LINE: column: $(cat "$tmp/dry.err")"
+$C plan waves --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+w={a['name']:x['number'] for x in d['waves'] for a in x['apps']}
+assert w['wiki']!=$want_wave, w
+" || fail "a dry run changed the plan"
+$C plan import "$tmp/edited.csv" $S >"$tmp/imp.txt" 2>/dev/null
+grep -q "1 pinned" "$tmp/imp.txt" || fail "import: $(cat "$tmp/imp.txt")"
+$C plan waves --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+w={a['name']:(x['number'],a) for x in d['waves'] for a in x['apps']}
+n,a=w['wiki']
+assert n==$want_wave and a['pinned'] and a['pinned_by'] and a['rules'][0]['code']=='pin', (n,a)
+" || fail "the next plan has not the edited placement"
+$C plan export -o "$tmp/plan2.csv" $S 2>/dev/null || fail "plan export again"
+$C plan import "$tmp/plan2.csv" $S >"$tmp/imp2.txt" || fail "re-import of an unedited export: exit $?"
+grep -q " 0 pinned, .* 0 rejected" "$tmp/imp2.txt" || fail "re-import changed something: $(cat "$tmp/imp2.txt")"
+printf 'Name,Wave2\nx,1\n' >"$tmp/nohdr.csv"
+$C plan import "$tmp/nohdr.csv" $S 2>"$tmp/nohdr.err"; [ $? -eq 2 ] || fail "a file without the columns: exit 2"
+grep -q "nohdr.csv:1: the header needs the columns Wave and AppId or Application" "$tmp/nohdr.err" ||
+	fail "header error: $(cat "$tmp/nohdr.err")"
+$C plan unpin wiki $S >/dev/null || fail "plan unpin after import"
+
 note "migrate, progress"
 $C migrate set shop IN_PROGRESS --progress 40 --note "rehearsal, done" $S >/dev/null || fail "migrate set app"
 $C migrate set shop-db-01 COMPLETED $S >/dev/null || fail "migrate set host"
@@ -232,6 +320,49 @@ assert s["file_bytes"] >= s["used_bytes"] > 0, s
 assert len(s["hosts"]) == 10 and s["hosts"][0]["bytes"] >= s["hosts"][-1]["bytes"], s["hosts"]
 assert s["days"] and all(d["bytes"] > 0 for d in s["days"]), s["days"]
 PY
+
+note "wave rules with environment and criticality tags"
+# the same facts again, now with tags on the hosts (an application takes what
+# its hosts agree on): prod shop (high criticality) and crm, dev wiki, test hr
+"$enrich" --state-dir "$tmp/state" --tag shop-:environment=prod --tag shop-:criticality=high \
+	--tag crm-:environment=production --tag wiki-:environment=dev --tag hr-:environment=test \
+	--tag payroll-:criticality=high >/dev/null || fail "enrich with tags"
+$C plan waves --json $S >"$tmp/tw.json" || fail "plan waves with tags"
+python3 - "$tmp/tw.json" <<'PY' || fail "the tag rules do not hold (or are not reported)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+at = {a["name"]: (w, a) for w in d["waves"] for a in w["apps"]}
+env = {n: a["environment"] for n, (w, a) in at.items()}
+assert env["shop"] == "prod" and env["crm"] == "prod" and env["wiki"] == "dev" and env["hr"] == "test", env
+assert at["shop"][1]["criticality"] == "high"
+notes = [x for w in d["waves"] for x in w["warnings"]]
+first_prod = min(w["number"] for n, (w, a) in at.items() if env[n] == "prod")
+for n, (w, a) in at.items():
+    if env[n] in ("dev", "test", "staging") and w["number"] > first_prod:
+        assert any("env_order not honored: " + n in x for x in notes), (n, notes)
+for w in d["waves"]:
+    e = {a["environment"] for a in w["apps"]} & {"prod", "dev", "test", "staging"}
+    if "prod" in e and len(e) > 1:
+        assert any("env_separate not honored" in x for x in w["warnings"]), w["number"]
+first = d["waves"][0]["number"]
+for n, (w, a) in at.items():
+    if a["criticality"] == "high":
+        assert w["number"] != first or any("critical_late not honored: " + n in x for x in notes), n
+codes = {r["code"] for r in at["shop"][1]["rules"]}
+assert "env_order" in codes or "env_separate" in codes, codes
+PY
+$C plan waves --explain shop $S >"$tmp/te.txt" || fail "explain with tags"
+grep -q "environment prod, criticality high" "$tmp/te.txt" || fail "explain shows the tags: $(head -1 "$tmp/te.txt")"
+grep -q "^  critical_late " "$tmp/te.txt" || fail "explain: critical_late for shop: $(cat "$tmp/te.txt")"
+$C plan waves --tag environment=prod --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+apps={a['name']:a for w in d['waves'] for a in w['apps']}
+assert sorted(apps)==['crm','shop'], sorted(apps)
+assert all(a['environment']=='prod' and a['rules'] for a in apps.values()), apps
+" || fail "plan waves --tag keeps each application's own placement"
+$C plan export $S >"$tmp/tp.csv" || fail "plan export with tags"
+grep -q ",shop,[^,]*,6,prod,high," "$tmp/tp.csv" || fail "plan CSV has the tags: $(grep ',shop,' "$tmp/tp.csv")"
 
 [ $fails -eq 0 ] && echo "planning: all checks passed"
 exit $((fails > 0))

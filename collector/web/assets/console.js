@@ -410,8 +410,10 @@ async function appPage(id) {
         h("div", { class: "sub" }, ready ? ready.strategy : "")),
       h("div", { class: "card" }, h("div", { class: "sub" }, "Monthly cost"), c ? money(c.rightsized_monthly_usd) : "-",
         h("div", { class: "sub" }, c ? "as-is " + money(c.asis_monthly_usd) : "")),
-      h("div", { class: "card" }, h("div", { class: "sub" }, "Wave"), w ? h("a", { href: "#/waves" }, "Wave " + w.number) : "not migrated")),
+      h("div", { class: "card" }, h("div", { class: "sub" }, "Wave"), w ? h("a", { href: "#/waves" }, "Wave " + w.number) : "not migrated",
+        h("div", { class: "sub" }, w && w.score !== undefined ? "score " + w.score + "/100, confidence " + w.confidence + "/5" : ""))),
     ...forms,
+    ...waveRules(w && w.apps.find((a) => a.id === app.id)),
     h("p", {}, h("a", { href: "#/map", onclick: () => { map.expanded = new Set([app.id]); } }, "show on the map")),
     h("h2", {}, "Members"),
     table(members, [{ title: "Host", key: "name", link: (r) => "#/host/" + enc(r.id) }, { title: "Id", key: "id" }]),
@@ -467,21 +469,35 @@ async function costPage() {
       { title: "Saving", key: "saving_usd", num: true, fmt: money }]));
 }
 
+/* The wave rules that placed an application (plan waves --explain). */
+function waveRules(pl) {
+  if (!pl || !(pl.rules || []).length) return [];
+  const rows = pl.rules.map((r) => ({ code: r.code, text: r.text, held: "yes" }))
+    .concat((pl.relaxed || []).map((r) => ({ code: r.code, text: r.text, held: "not honored" })));
+  return [h("h2", {}, "Why this wave"), table(rows, [{ title: "Rule", key: "code" }, { title: "Honored", key: "held" }, { title: "Because", key: "text" }])];
+}
+
 async function wavesPage() {
   const [waves, prog] = await Promise.all([api("waves"), api("progress")]);
   const pw = {};
   for (const w of prog.waves) pw[w.number] = w;
   page("Waves and progress",
-    h("p", {}, "Overall " + pct(prog.total.percent) + " of " + prog.total.hosts + " hosts; at most " + waves.max_hosts + " hosts per wave; " +
+    h("p", {}, "Overall " + pct(prog.total.percent) + " of " + prog.total.hosts + " hosts; " + (waves.min_hosts ? waves.min_hosts + "-" : "at most ") + waves.max_hosts + " hosts per wave; " +
       prog.not_migrated.apps + " applications (" + prog.not_migrated.hosts + " hosts) not migrated (Retire / Retain)."),
     ...waves.waves.map((w) => {
       const p = pw[w.number] || { percent: 0, apps: [] };
       const st = {};
       for (const a of p.apps) st[a.id] = a;
-      return h("div", { class: "panel wave" }, h("h2", {}, "Wave " + w.number + " — " + w.hosts + " hosts, " + pct(p.percent) + " done"),
-        table(w.apps.map((a) => Object.assign({}, a, st[a.id] ? { state: st[a.id].state, percent: st[a.id].percent } : {})), [
+      /* the wave rules: score, confidence, reasons; per app its tags and the rules that placed it */
+      const rules = (a) => (a.rules || []).map((r) => r.code).concat((a.relaxed || []).map((r) => "not honored: " + r.code)).join(", ");
+      return h("div", { class: "panel wave" }, h("h2", {}, "Wave " + w.number + " — " + w.hosts + " hosts, " + pct(p.percent) + " done" +
+          (w.score !== undefined ? ", score " + w.score + "/100, confidence " + w.confidence + "/5" : "")),
+        (w.reasons || []).length ? h("ul", { class: "reasons" }, w.reasons.map((x) => h("li", {}, x))) : h("span"),
+        table(w.apps.map((a) => Object.assign({}, a, { tags: [a.environment, a.criticality].filter((x) => x).join("/"), rulecodes: rules(a) },
+          st[a.id] ? { state: st[a.id].state, percent: st[a.id].percent } : {})), [
           { title: "Application", key: "name", link: (a) => "#/app/" + enc(a.id) }, { title: "Hosts", key: "hosts", num: true },
-          { title: "State", key: "state" }, { title: "Done", key: "percent", num: true, fmt: pct }, { title: "Why here", key: "why" }]),
+          { title: "Env/crit", key: "tags" }, { title: "State", key: "state" }, { title: "Done", key: "percent", num: true, fmt: pct },
+          { title: "Rules", key: "rulecodes" }, { title: "Why here", key: "why" }]),
         w.warnings.length ? h("ul", {}, w.warnings.map((x) => h("li", { class: "error" }, x))) : h("span"));
     }));
 }

@@ -32,6 +32,10 @@ ADS_FIRST = {
 }
 ADS_FIRST["destinationProcessConnection"] = ADS_FIRST["sourceProcessConnection"]
 
+# plan export (docs/exports.md "Wave plan CSV")
+PLAN = ["Wave", "Application", "AppId", "Hosts", "Environment", "Criticality", "Score",
+        "Confidence", "Rules", "Reasons", "Pinned"]
+
 
 class Strict(csv.excel):
     strict = True
@@ -69,6 +73,14 @@ def check(path, problems):
                     float(v)
         if len(rows) - 1 > 25000 or len(data.encode()) > 10 * 1000 * 1000:
             problems.append(f"{path}: beyond the import limits")
+    if base == "plan":
+        if header != PLAN:
+            problems.append(f"{path}: plan header {header} differs from the documented columns")
+        for i, row in enumerate(rows[1:], start=2):
+            if row[0] and not row[0].isdigit():
+                problems.append(f"{path}:{i}: Wave '{row[0]}' is not a number")
+            if row[10] not in ("yes", "no"):
+                problems.append(f"{path}:{i}: Pinned '{row[10]}' is not yes/no")
     if base in ADS_FIRST and header != ADS_FIRST[base]:
         problems.append(f"{path}: header {header} differs from the agent export columns")
     return len(rows) - 1

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "csv.h"
+#include "docs.h"
 #include "export.h"
 #include "plan.h"
 #include "plan_fixture.h"
+#include "plancsv.h"
 #include "planctx.h"
 #include "readiness.h"
 #include "sizing.h"
@@ -159,7 +161,8 @@ static void build(void)
 	cr_assert_eq(readiness_app(snap->apps[0], r_shop, 1, &snap->readiness[3]), 0);
 	cr_assert_eq(readiness_app(snap->apps[1], r_legacy, 0, &snap->readiness[4]), 0);
 	snap->n_readiness = 5;
-	cr_assert_eq(waves_compute(snap, NULL, 0, 25), 0);
+	struct waves_opts wo = { .max_hosts = 25, .critical_after = 1 };
+	cr_assert_eq(waves_compute(snap, &wo), 0);
 	snap->catalog_as_of = strdup(cat.as_of);
 	snap->lifecycle_as_of = strdup(lc.as_of);
 	snap->sizing_mode = strdup("p95");
@@ -435,4 +438,101 @@ Test(export, dot_golden)
 	cr_assert_eq(export_dot(&in, f, &eb), 0, "%s", eb.msg);
 	fclose(f);
 	golden("map.dot");
+}
+
+Test(export, plan_csv_golden)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/plan.csv", tmpdir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(plancsv_write(snap, f, &eb), 0, "%s", eb.msg);
+	fclose(f);
+	golden("plan.csv");
+}
+
+struct reports {
+	char msg[4][256];
+	size_t n;
+};
+
+static void collect(const char *msg, void *arg)
+{
+	struct reports *r = arg;
+	if (r->n < 4)
+		snprintf(r->msg[r->n], sizeof(r->msg[0]), "%s", msg);
+	r->n++;
+}
+
+/* What plan import reads back: the export unchanged is no change; an edited
+ * wave is one; bad rows are FILE:LINE: column: reason and the rest is used. */
+Test(export, plan_csv_read_back)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(plancsv_write(snap, f, &eb), 0);
+	fclose(f);
+	struct plancsv_result res;
+	struct reports rep = { 0 };
+	cr_assert_eq(plancsv_read(snap, buf, len, "plan.csv", collect, &rep, &res, &eb), 0, "%s", eb.msg);
+	cr_expect_eq(res.n, 0, "an unedited export changes nothing");
+	cr_expect_eq(res.rejected, 0, "%s", rep.msg[0]);
+	cr_expect_eq(res.rows, snap->n_apps);
+	plancsv_result_free(&res);
+	free(buf);
+	const char *app = snap->waves[0]->apps[0];
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "Pinned,AppId,Wave\r\n"
+		 "no,%s,Wave 4\r\n"        /* line 2: moved, the mhub-csv spelling */
+		 "no,app-nosuch,1\r\n"     /* line 3 */
+		 "no,%s,0\r\n"             /* line 4: bad wave */
+		 "no,%s,2\r\n",            /* line 5: the same app again */
+		 app, app, app);
+	rep.n = 0;
+	cr_assert_eq(plancsv_read(snap, text, strlen(text), "edit.csv", collect, &rep, &res, &eb), 0);
+	cr_assert_eq(res.n, 1);
+	cr_expect_str_eq(res.v[0].app_id, app);
+	cr_expect_eq(res.v[0].to, 4);
+	cr_expect_eq(res.v[0].line, 2);
+	cr_expect_eq(res.rejected, 3);
+	cr_expect(strstr(rep.msg[0], "edit.csv:3: AppId: no application 'app-nosuch'"), "%s", rep.msg[0]);
+	cr_expect(strstr(rep.msg[1], "edit.csv:4: Wave: '0' is not a wave number"), "%s", rep.msg[1]);
+	cr_expect(strstr(rep.msg[2], "edit.csv:5: AppId:") && strstr(rep.msg[2], "already on line 2"),
+		  "%s", rep.msg[2]);
+	plancsv_result_free(&res);
+	cr_expect_eq(plancsv_read(snap, "Name,Wave\r\nx,1\r\n", 16, "bad.csv", collect, &rep, &res, &eb),
+		     -EINVAL);
+	cr_expect(strstr(eb.msg, "bad.csv:1: the header needs the columns Wave and AppId or Application"),
+		  "%s", eb.msg);
+}
+
+/* plan waves --explain APP --json and the waves document carry the rules. */
+Test(export, wave_explain_document)
+{
+	json_t *d = docs_wave_explain(snap, "a1b2c3");
+	cr_assert_not_null(d);
+	cr_expect_eq(json_integer_value(json_object_get(d, "wave")), 1);
+	json_t *app = json_object_get(d, "app");
+	cr_expect_str_eq(json_string_value(json_object_get(app, "name")), "shop");
+	json_t *rules = json_object_get(app, "rules");
+	cr_assert(json_array_size(rules) > 0);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(rules, 0), "code")), "earliest");
+	cr_expect(json_integer_value(json_object_get(d, "score")) > 0);
+	cr_expect_eq(json_array_size(json_object_get(d, "rules")), 9, "the rules in precedence order");
+	json_decref(d);
+	d = docs_wave_explain(snap, "d4e5f6"); /* Retire: in no wave */
+	cr_assert_not_null(d);
+	cr_expect_eq(json_integer_value(json_object_get(d, "wave")), 0);
+	json_decref(d);
+	cr_expect_null(docs_wave_explain(snap, "nosuch"));
+	json_t *w = docs_waves(snap, 25);
+	json_t *w1 = json_array_get(json_object_get(w, "waves"), 0);
+	cr_expect(json_integer_value(json_object_get(w1, "confidence")) >= 1);
+	cr_expect(json_array_size(json_object_get(w1, "reasons")) > 0);
+	cr_expect(json_array_size(json_object_get(json_array_get(json_object_get(w1, "apps"), 0), "rules")) > 0);
+	json_decref(w);
 }
