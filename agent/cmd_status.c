@@ -25,6 +25,9 @@
 /* Running but not delivering: batches wait and no ACK came for this many
  * report windows (since the last ACK, or since the start). */
 #define STATUS_STALL_WINDOWS 2
+/* A conflict refusal this recent means a clone of the key is (or was just)
+ * running: status says so even when batches got through in between. */
+#define STATUS_CONFLICT_RECENT_MS (10 * 60 * 1000)
 
 enum {
 	STATUS_EXIT_OK = 0,
@@ -216,12 +219,18 @@ static bool delivery_stalled(json_t *st, int64_t now)
 	if (!*jstr(st, "collector"))
 		return false;
 	json_t *errors = json_object_get(st, "errors");
-	/* Two clones of one key take the connection from each other, so the
-	 * latest error may be the takeover (REPLACED) rather than the conflict:
-	 * with conflicts counted, either one and no ACK since is the conflict. */
+	/* Two clones of one key take the connection from each other and each
+	 * gets some batches through (new seqs the other has not sent yet), so
+	 * neither the latest error (often the takeover, REPLACED) nor the latest
+	 * ACK tells: a conflict refusal in the last 10 minutes does. Older
+	 * agents' status files lack last_conflict_ms: then the conflict count with
+	 * a conflict or takeover as the last error and no ACK since. */
 	int64_t code = jint(st, "last_error_code");
-	if (jint(errors, "conflict") && (code == PROTO_ERR_CONFLICT || code == PROTO_ERR_REPLACED) &&
-	    jint(st, "last_error_ms") >= jint(st, "last_ack_ms")) {
+	int64_t last_conflict = jint(st, "last_conflict_ms");
+	bool recent = last_conflict ? now - last_conflict <= STATUS_CONFLICT_RECENT_MS
+				    : (code == PROTO_ERR_CONFLICT || code == PROTO_ERR_REPLACED) &&
+					      jint(st, "last_error_ms") >= jint(st, "last_ack_ms");
+	if (jint(errors, "conflict") && recent) {
 		snprintf(buf, sizeof(buf),
 			 "refused by the collector as a conflict (%lld): a batch with the same seq "
 			 "but other content is stored: agent key used by two machines? (docs/"

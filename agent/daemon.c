@@ -596,6 +596,7 @@ static json_t *status_json(struct daemon *d)
 		(json_int_t)ss->last_error_ms, "last_error_code", (int)ss->last_error_code,
 		"next_attempt_ms", (json_int_t)ss->next_attempt_ms, "backoff_ms",
 		(json_int_t)ss->backoff_ms);
+	json_object_set_new(o, "last_conflict_ms", json_integer((json_int_t)ss->last_conflict_ms));
 	json_object_set_new(o, "errors", errors);
 	struct capture_counters cc;
 	capture_get_counters(d->cap, &cc);

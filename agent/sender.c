@@ -138,6 +138,8 @@ static void record_error(struct sender *s, enum sender_err kind, const char *fmt
 	s->st.errors[kind]++;
 	vsnprintf(s->st.last_error, sizeof(s->st.last_error), fmt, ap);
 	s->st.last_error_ms = time_now_ms();
+	if (kind == SENDER_ERR_CONFLICT)
+		s->st.last_conflict_ms = s->st.last_error_ms;
 }
 
 static void note_error(struct sender *s, enum sender_err kind, const char *fmt, ...)

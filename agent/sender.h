@@ -90,6 +90,7 @@ struct sender_stats {
 	char last_error[256];
 	int64_t last_error_ms;
 	uint16_t last_error_code;      /* enum proto_error of the last ERROR received */
+	int64_t last_conflict_ms;      /* the last batch the collector refused as a conflict */
 	uint64_t backoff_ms;           /* current delay before the next attempt */
 	int64_t next_attempt_ms;       /* wall time of the next attempt, 0 when none */
 };
