@@ -32,6 +32,7 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_TOKENS] = "tokens",
 	[STORE_PERF_DAY] = "perf_day",
 	[STORE_PERF_HOUR] = "perf_hour",
+	[STORE_PROGRESS_TASKS] = "progress_tasks",
 };
 
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,

@@ -27,6 +27,7 @@
  *   tokens           hash(32) of the bearer token               store.ApiToken (web console and API)
  *   perf_day         agent_id(32) | day(u32)                    store.PerfRollup (collector/ingest/rollup.h)
  *   perf_hour        agent_id(32) | hour(u32)                   store.PerfRollup, the last 7 days
+ *   progress_tasks   stream | 0x00 | task                       store.ProgressTask (migration tools' progress)
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -63,6 +64,7 @@ enum store_db {
 	STORE_TOKENS,
 	STORE_PERF_DAY,
 	STORE_PERF_HOUR,
+	STORE_PROGRESS_TASKS,
 	STORE_NDBS
 };
 

@@ -362,7 +362,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct web *w = cls;
 	(void)version;
-	bool post = !strcmp(method, "POST");
+	/* POST and PUT carry a JSON body; DELETE and GET do not */
+	bool post = !strcmp(method, "POST") || !strcmp(method, "PUT");
+	bool write = post || !strcmp(method, "DELETE");
 	if (post && !*con_cls) {
 		/* the first call: only headers so far */
 		struct req *rq = calloc(1, sizeof(*rq));
@@ -391,8 +393,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (nheaders > WEB_HEADERS_MAX)
 		return send_error(c, method, url, 431, "%d request headers: at most %d", nheaders,
 				  WEB_HEADERS_MAX);
-	if (strcmp(method, "GET") && strcmp(method, "HEAD") && !post)
-		return send_error(c, method, url, 405, "method %.20s: use GET or POST", method);
+	if (strcmp(method, "GET") && strcmp(method, "HEAD") && !write)
+		return send_error(c, method, url, 405, "method %.20s: use GET, POST, PUT or DELETE",
+				  method);
 	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
 		return serve_asset(w, c, method, url, "index.html");
 	if (!strncmp(url, "/assets/", 8))
@@ -415,7 +418,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_error(c, method, url, 400, "%s", eb.msg);
 	struct web_reply r;
 	web_api_handle(&w->api, &who, method, url + 8, &q, rq ? rq->body : NULL, rq ? rq->len : 0, &r);
-	if (post && r.status < 400) {
+	if (write && r.status < 400) {
 		char ip[INET6_ADDRSTRLEN];
 		client_text(c, ip, sizeof(ip));
 		log_msg(LOGL_INFO, "web: %s %s %.120s by token '%s': done", ip, method, url, who.name);

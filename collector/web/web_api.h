@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "progress.h"
 #include "read.h"
 #include "token.h"
 #include "webq.h"
@@ -44,6 +45,7 @@ struct web_api {
 		      char id_hex[static 65], struct errbuf *eb);
 	struct web_snap_cache cache;
 	struct web_body_cache bodies;
+	struct progress_writer progress;   /* PUT .../tasks/TASK: grouped into shared commits */
 };
 
 struct web_reply {
@@ -61,7 +63,7 @@ void web_api_free(struct web_api *a);
 
 /* Handles method path (below /api/v1/, without the query) for the caller.
  * Always fills r (status and body), also for errors. body/blen: the request
- * body of a POST (NULL/0 otherwise). */
+ * body of a POST or PUT (NULL/0 otherwise). */
 void web_api_handle(struct web_api *a, const struct token_info *caller, const char *method,
 		    const char *path, const struct webq *q, const char *body, size_t blen,
 		    struct web_reply *r);
