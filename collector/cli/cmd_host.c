@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "pbjson.h"
+#include "progress_docs.h"
 #include "docs.h"
 #include "format.h"
 #include "estate.h"
@@ -80,6 +81,10 @@ int host_main(int argc, char *argv[])
 	/* Agents before capture reporting send no mechanism. */
 	const char *capture = health && *health->capture ? health->capture
 							 : "unknown (the agent does not report it)";
+	json_t *migration = NULL;
+	char migration_text[400] = "";
+	if (docs_host_migration(&rt, h.id_hex, &migration, migration_text, sizeof(migration_text)))
+		fprintf(stderr, "%s: warning: could not read the migration status\n", cli.prog);
 	Cairn__Store__Snapshot *s = NULL;
 	int src = read_snapshot_latest(rt.txn, rt.db, true, &s, &eb);
 	if (src && src != -ENOENT)
@@ -104,6 +109,8 @@ int host_main(int argc, char *argv[])
 	int exit_code = 0;
 	if (cli.json) {
 		json_t *root = docs_host(&h, &eh, health, s);
+		if (root && migration)
+			json_object_set(root, "migration", migration);
 		if (format_print_json(root))
 			exit_code = 1;
 		goto out;
@@ -114,6 +121,8 @@ int host_main(int argc, char *argv[])
 		printf("application: %s (%s)%s\n", app->name, app->id,
 		       app->infrastructure ? ", shared infrastructure" : "");
 	printf("capture:     %s\n", capture);
+	if (migration_text[0])
+		printf("migration:   %s\n", migration_text);
 	if (health && (health->capture_ringbuf_drops || health->capture_map_full))
 		printf("lost events: %llu in the last window (ring buffer or map full): counts are "
 		       "lower bounds\n",
@@ -271,6 +280,7 @@ int host_main(int argc, char *argv[])
 		printf("\nDependencies: no snapshot yet (run 'cairn-collector deps --fresh')\n");
 	}
 out:
+	json_decref(migration);
 	if (health)
 		cairn__collector_health__free_unpacked(health, NULL);
 	read_nodes_free(&ix);

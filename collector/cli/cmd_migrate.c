@@ -277,13 +277,11 @@ int progress_main(int argc, char *argv[])
 		thosts += whosts;
 		tsum += wsum;
 	}
-	if (!rc)
-		rc = print_tasks(&t, s, &ts, &tasks);
-	progress_hosts_free(&tasks);
-	progress_tasks_free(&ts);
-	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: reading migration statuses: %s\n", p.cli.prog, db_strerror(rc));
+		progress_hosts_free(&tasks);
+		progress_tasks_free(&ts);
+		read_end(&t);
 		json_decref(jw);
 		planctx_close(&p);
 		return 1;
@@ -310,8 +308,14 @@ int progress_main(int argc, char *argv[])
 	if (!jw && staying)
 		printf("Not migrated (Retire / Retain): %zu application%s, %zu host%s; 'plan waves' lists them\n",
 		       staying, staying == 1 ? "" : "s", staying_hosts, staying_hosts == 1 ? "" : "s");
+	rc = print_tasks(&t, s, &ts, &tasks);
+	progress_hosts_free(&tasks);
+	progress_tasks_free(&ts);
+	read_end(&t);
+	if (rc)
+		fprintf(stderr, "%s: reading migration statuses: %s\n", p.cli.prog, db_strerror(rc));
 	planctx_close(&p);
-	return 0;
+	return rc ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- validate */

@@ -1,6 +1,7 @@
 /* Progress documents; see progress_docs.h. */
 #include "progress_docs.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "docs.h"
@@ -57,7 +58,8 @@ json_t *docs_progress_task(const Cairn__Store__ProgressTask *t, int64_t now_ms,
 			 "resources", strings(t->resources, t->n_resources), "hosts", jh,
 			 "unmatched_resources", strings(t->unmatched, t->n_unmatched), "stale",
 			 progress_task_stale(t, now_ms), "updated_by", docs_json_str(t->updated_by),
-			 "received", time_str(t->received_ms), "created", time_str(t->created_ms));
+			 "receivedDateTime", time_str(t->received_ms), "createdDateTime",
+			 time_str(t->created_ms));
 }
 
 json_t *docs_progress_tasks(const char *stream, const struct progress_tasks *ts, int64_t now_ms,
@@ -101,4 +103,24 @@ json_t *docs_migration_status(const struct migrate_host_status *hs)
 			 "percent", hs->percent, "source",
 			 hs->explicit_status ? "set" : hs->tasks ? "tasks" : "none", "set", set, "tasks",
 			 tasks, "text", docs_json_str(text));
+}
+
+int docs_host_migration(const struct read_txn *t, const char *host_id, json_t **out, char *text,
+			size_t n)
+{
+	struct progress_hosts tasks;
+	*out = NULL;
+	int rc = progress_hosts_load(t->txn, t->db, time_now_ms(), &tasks, NULL);
+	if (rc)
+		return rc;
+	struct migrate_host_status hs;
+	if (!(rc = migrate_host_status(t->txn, t->db, host_id, &tasks, &hs))) {
+		*out = docs_migration_status(&hs);
+		if (text)
+			migrate_host_status_text(&hs, text, n);
+		if (!*out)
+			rc = -ENOMEM;
+	}
+	progress_hosts_free(&tasks);
+	return rc;
 }

@@ -27,6 +27,11 @@ json_t *docs_progress_streams(const struct progress_stream *v, size_t n);
 /* A host's migration status: what counts, what a person set, what the
  * tasks say, and the line the CLI prints. */
 json_t *docs_migration_status(const struct migrate_host_status *hs);
+/* The migration status of one host (host, the API's hosts/HOST) read
+ * through t: *out the docs_migration_status document, text (may be NULL)
+ * its line. 0 or an error. */
+int docs_host_migration(const struct read_txn *t, const char *host_id, json_t **out, char *text,
+			size_t n);
 /* {"NOT_STARTED": n, "IN_PROGRESS": n, "FAILED": n, "COMPLETED": n} */
 json_t *docs_state_counts(const unsigned counts[static 5]);
 

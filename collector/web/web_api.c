@@ -313,6 +313,9 @@ static void get_host(const struct read_txn *t, struct web_api *a, const char *ne
 		ws = NULL;
 	Cairn__CollectorHealth *health = read_agent_health(t, h.id);
 	r->body = docs_host(&h, &eh, health, ws ? ws->s : NULL);
+	json_t *migration = NULL;
+	if (r->body && !docs_host_migration(t, h.id_hex, &migration, NULL, 0))
+		json_object_set_new(r->body, "migration", migration);
 	if (health)
 		cairn__collector_health__free_unpacked(health, NULL);
 	if (ws)
@@ -864,6 +867,12 @@ static void handle_progress(struct web_api *a, const struct token_info *who, con
 	if (nseg >= 2 && progress_name_check("stream", seg[1], PROGRESS_STREAM_MAX, NULL)) {
 		struct errbuf eb = { { 0 } };
 		progress_name_check("stream", seg[1], PROGRESS_STREAM_MAX, &eb);
+		web_reply_error(r, 400, "%s", eb.msg);
+		return;
+	}
+	if (nseg == 4 && progress_name_check("task", seg[3], PROGRESS_TASK_MAX, NULL)) {
+		struct errbuf eb = { { 0 } };
+		progress_name_check("task", seg[3], PROGRESS_TASK_MAX, &eb);
 		web_reply_error(r, 400, "%s", eb.msg);
 		return;
 	}
