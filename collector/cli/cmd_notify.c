@@ -38,14 +38,16 @@ static void notify_usage(FILE *f)
 		   "           [--next-update SECONDS] [--resource R]... [--time ISO8601]\n"
 		   "       cairn-collector notify list [STREAM [TASK]] [--json]\n"
 		   "       cairn-collector notify streams [--json]\n"
-		   "       cairn-collector notify rm STREAM [TASK]\n\n"
+		   "       cairn-collector notify rm STREAM [TASK]\n"
+		   "       cairn-collector notify log [STREAM [TASK]] [--json]\n\n"
 		   "Reports the state of a migration task the way a migration tool does through\n"
 		   "PUT /api/v1/progress-streams/STREAM/tasks/TASK (docs/console.md): for tools that\n"
 		   "can run a command after each step. The resources (host ids, names, IPs or MACs)\n"
 		   "link the task to hosts: their migration status and 'progress' follow the tasks\n"
 		   "unless a person set it with 'migrate set'. Resources that match no host are\n"
 		   "kept and matched again later (after an import or enrollment). Every change goes\n"
-		   "to the audit log with the OS user. Works while serve runs.\n\n"
+		   "to the audit log with the OS user (the API's with the token's name); 'notify log'\n"
+		   "shows those entries. Works while serve runs.\n\n"
 		   "S: NOT_STARTED, IN_PROGRESS, FAILED, COMPLETED. A task with a promised next\n"
 		   "update (--next-update) that does not come in time is shown as stale.\n"
 		   "Exit codes: 0 ok, 1 runtime failure, 2 usage or a value out of range,\n"
@@ -298,6 +300,63 @@ static int list(struct cli *cli, struct read_ctx *r, bool streams)
 	return rc;
 }
 
+/* The audit entries of the progress API and notify, of one stream or task. */
+static int show_log(struct cli *cli, struct read_ctx *r)
+{
+	char prefix[PROGRESS_STREAM_MAX + PROGRESS_TASK_MAX + 2] = "";
+	if (cli->nargs > 2)
+		snprintf(prefix, sizeof(prefix), "%s/%s", cli->args[1], cli->args[2]);
+	else if (cli->nargs > 1)
+		snprintf(prefix, sizeof(prefix), "%s/", cli->args[1]);
+	struct errbuf eb = { { 0 } };
+	struct read_txn t;
+	struct read_audit au;
+	int rc = read_begin(r, &t, &eb);
+	if (!rc)
+		rc = read_audit(&t, 0, 0, &au, &eb);
+	read_end(&t);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", cli->prog, eb.msg);
+		return CMD_EXIT_FAIL;
+	}
+	json_t *arr = cli->json ? json_array() : NULL;
+	static const char *const head[] = { "TIME (UTC)", "BY", "ACTION", "TASK", "CHANGE", NULL };
+	struct format_table *tab = cli->json ? NULL : format_table_new(5, head);
+	size_t shown = 0;
+	for (size_t i = 0; i < au.n; i++) {
+		const Cairn__Store__AuditEntry *e = au.v[i];
+		bool whole = cli->nargs > 2 && !strcmp(e->target, prefix);
+		if (strncmp(e->action, "progress.", 9) ||
+		    (*prefix && !whole && strncmp(e->target, prefix, strlen(prefix))) ||
+		    (cli->nargs > 2 && !whole))
+			continue;
+		shown++;
+		if (arr) {
+			json_array_append_new(arr, json_pack("{s:I, s:o, s:s, s:o, s:o}", "time_ms",
+							     (json_int_t)e->time_ms, "user",
+							     docs_json_str(e->user), "action", e->action,
+							     "target", docs_json_str(e->target), "detail",
+							     docs_json_str(e->detail)));
+		} else if (tab) {
+			char at[40];
+			format_time_sec(e->time_ms, at, sizeof(at));
+			format_table_rowf(tab, "%s\t%s\t%s\t%s\t%s", at, e->user, e->action, e->target,
+					  e->detail);
+		}
+	}
+	read_audit_free(&au);
+	if (arr)
+		return format_print_json(arr) ? CMD_EXIT_FAIL : 0;
+	if (tab && shown) {
+		format_table_elastic(tab, 4);
+		format_table_print(tab, stdout);
+	} else {
+		printf("(no progress reported%s%s)\n", *prefix ? " for " : "", prefix);
+	}
+	format_table_free(tab);
+	return 0;
+}
+
 static int remove_tasks(struct cli *cli, struct read_ctx *r)
 {
 	struct progress_writer w;
@@ -339,9 +398,10 @@ int notify_main(int argc, char *argv[])
 	bool is_list = !o.status && !strcmp(verb, "list") && cli.nargs <= 3;
 	bool is_streams = !o.status && !strcmp(verb, "streams") && cli.nargs == 1;
 	bool is_rm = !o.status && !strcmp(verb, "rm") && (cli.nargs == 2 || cli.nargs == 3);
-	if (!put && !is_list && !is_streams && !is_rm) {
+	bool is_log = !o.status && !strcmp(verb, "log") && cli.nargs <= 3;
+	if (!put && !is_list && !is_streams && !is_rm && !is_log) {
 		fprintf(stderr, "%s: expected 'notify STREAM TASK --status S', 'notify list [STREAM [TASK]]', "
-				"'notify streams' or 'notify rm STREAM [TASK]'\n",
+				"'notify streams', 'notify rm STREAM [TASK]' or 'notify log'\n",
 			cli.prog);
 		cli_try_help(cli.prog);
 		return CMD_EXIT_USAGE;
@@ -376,6 +436,8 @@ int notify_main(int argc, char *argv[])
 		rc = report(&cli, &r, u);
 	else if (is_rm)
 		rc = remove_tasks(&cli, &r);
+	else if (is_log)
+		rc = show_log(&cli, &r);
 	else
 		rc = list(&cli, &r, is_streams);
 	free(u);
