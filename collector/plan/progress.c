@@ -180,6 +180,7 @@ int progress_update_add_resource(struct progress_update *u, const char *field, c
 				  "%s: '%.40s': 1..%d bytes without control characters (a host id, "
 				  "name, IP or MAC address)",
 				  field, text, PROGRESS_RESOURCE_MAX);
+	u->has_resources = true;
 	for (size_t i = 0; i < u->nresources; i++)
 		if (!strcmp(u->resources[i], text))
 			return 0;
@@ -273,6 +274,7 @@ int progress_update_from_json(const json_t *body, struct progress_update *u, str
 	if (jr && !json_is_null(jr)) {
 		if (!json_is_array(jr))
 			return errbuf_set(eb, -EINVAL, "\"resources\": an array of host ids, names, IPs or MACs");
+		u->has_resources = true;
 		if (json_array_size(jr) > PROGRESS_RESOURCES_MAX)
 			return errbuf_set(eb, -E2BIG, "\"resources\": %zu entries: at most %d",
 					  json_array_size(jr), PROGRESS_RESOURCES_MAX);
@@ -746,6 +748,15 @@ static int put_one(MDB_txn *txn, const struct db_env *env, struct progress_job *
 	m.resources = res;
 	m.unmatched = unm;
 	m.hosts = hosts;
+	if (!u->has_resources && prev) {
+		/* a report without resources: the task stays linked as it was */
+		m.resources = prev->resources;
+		m.n_resources = prev->n_resources;
+		m.unmatched = prev->unmatched;
+		m.n_unmatched = prev->n_unmatched;
+		m.hosts = prev->hosts;
+		m.n_hosts = prev->n_hosts;
+	}
 	m.updated_by = (char *)j->user;
 	m.received_ms = j->now_ms;
 	m.created_ms = prev ? prev->created_ms : j->now_ms;
@@ -758,13 +769,14 @@ static int put_one(MDB_txn *txn, const struct db_env *env, struct progress_job *
 		 m.detail);
 	if (!rc)
 		rc = audit_append(txn, env, j->now_ms, j->user, "progress.put", target, detail);
+	if (!rc) {
+		j->out->applied = true;
+		j->out->task = task_copy(&m); /* m may point into prev */
+		rc = j->out->task ? 0 : -ENOMEM;
+	}
 	if (prev)
 		cairn__store__progress_task__free_unpacked(prev, NULL);
-	if (rc)
-		return rc;
-	j->out->applied = true;
-	j->out->task = task_copy(&m);
-	return j->out->task ? 0 : -ENOMEM;
+	return rc;
 }
 
 static int put_group(MDB_txn *txn, const struct db_env *env, void *arg)

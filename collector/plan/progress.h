@@ -49,6 +49,7 @@ struct progress_update {
 	uint32_t next_update_s;         /* 0: no next update promised */
 	char resources[PROGRESS_RESOURCES_MAX][PROGRESS_RESOURCE_MAX + 1];
 	size_t nresources;
+	bool has_resources;             /* false: keep the stored task's resources */
 };
 
 /* ---- parsing and validation (pure) ---- */
@@ -77,7 +78,7 @@ int progress_time_parse(const char *text, int64_t *ms);
 void progress_time_format(int64_t ms, char *out, size_t n);
 
 /* Adds one resource (1..PROGRESS_RESOURCE_MAX bytes, no control
- * characters; a repeated one is kept once). -EINVAL or -E2BIG (more than
+ * characters; a repeated one is kept once) and sets has_resources. -EINVAL or -E2BIG (more than
  * PROGRESS_RESOURCES_MAX) with eb naming field. */
 int progress_update_add_resource(struct progress_update *u, const char *field, const char *text,
 				 struct errbuf *eb);
@@ -86,7 +87,8 @@ int progress_update_add_resource(struct progress_update *u, const char *field, c
  * {"status": S, "progressPercent": 0..100, "statusDetail": "...",
  *  "updateDateTime": ISO 8601 text or epoch seconds, "nextUpdateSeconds": N,
  *  "resources": ["host id, name, IP or MAC", ...]}; status is required,
- * unknown members are refused. 0 or -EINVAL / -E2BIG with eb naming the
+ * unknown members are refused. Each report replaces the task, except that
+ * without "resources" (or null) the stored resources stay. 0 or -EINVAL / -E2BIG with eb naming the
  * member. */
 int progress_update_from_json(const json_t *body, struct progress_update *u, struct errbuf *eb);
 
