@@ -633,8 +633,14 @@ static void ix_release(struct progress_writer *w, struct progress_index *ix)
 		progress_index_free(ix);
 }
 
-/* The cached index when the hosts did not change since it was built (facts
- * and the number of hosts, agents and addresses), else a new one. */
+/* The cached index, rebuilt when hosts, agents or addresses were added or
+ * removed, and at most every PROGRESS_INDEX_AGE_MS when only facts moved
+ * (facts_gen moves with every ingest transaction: under ingest a rebuild per
+ * report would cost more than the report). A resource that a stale index
+ * misses is kept as unmatched and matched again on every read. While one
+ * thread rebuilds, the others use the previous index. */
+#define PROGRESS_INDEX_AGE_MS 10000
+
 static int ix_acquire(struct progress_writer *w, const struct read_txn *t,
 		      struct progress_index **out)
 {
@@ -644,23 +650,31 @@ static int ix_acquire(struct progress_writer *w, const struct read_txn *t,
 		MDB_stat st;
 		sig[i + 1] = mdb_stat(t->txn, t->db->dbi[dbs[i]], &st) ? UINT64_MAX : st.ms_entries;
 	}
+	int64_t now = time_now_ms();
 	pthread_mutex_lock(&w->lock);
-	if (w->ix && !memcmp(w->ix_sig, sig, sizeof(sig))) {
+	bool same_hosts = w->ix && !memcmp(w->ix_sig + 1, sig + 1, sizeof(sig) - sizeof(sig[0]));
+	bool fresh = same_hosts && (w->ix_sig[0] == sig[0] || now - w->ix_built_ms < PROGRESS_INDEX_AGE_MS);
+	if (w->ix && (fresh || w->ix_building)) {
 		w->ix->refs++;
 		*out = w->ix;
 		pthread_mutex_unlock(&w->lock);
 		return 0;
 	}
+	w->ix_building = true;
 	pthread_mutex_unlock(&w->lock);
 	struct progress_index *ix;
 	int rc = progress_index_build(t->txn, t->db, &ix);
-	if (rc)
-		return rc;
-	ix->refs = 2; /* the cache's and ours */
 	pthread_mutex_lock(&w->lock);
+	w->ix_building = false;
+	if (rc) {
+		pthread_mutex_unlock(&w->lock);
+		return rc;
+	}
+	ix->refs = 2; /* the cache's and ours */
 	struct progress_index *old = w->ix;
 	w->ix = ix;
 	memcpy(w->ix_sig, sig, sizeof(sig));
+	w->ix_built_ms = now;
 	bool free_old = old && --old->refs == 0;
 	pthread_mutex_unlock(&w->lock);
 	if (free_old)

@@ -122,6 +122,8 @@ struct progress_writer {
 	struct progress_job *head, *tail; /* waiting for the next group */
 	struct progress_index *ix;      /* cached, rebuilt when the hosts change */
 	uint64_t ix_sig[4];             /* facts_gen and entries of hosts, agents, addrs */
+	int64_t ix_built_ms;
+	bool ix_building;               /* one thread rebuilds; the others use ix meanwhile */
 	uint64_t groups, reports;       /* transactions written, reports in them */
 };
 

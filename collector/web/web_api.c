@@ -13,6 +13,7 @@
 #include "docs.h"
 #include "estate.h"
 #include "keys.h"
+#include "log.h"
 #include "migrate.h"
 #include "pbjson.h"
 #include "progress_docs.h"
@@ -75,6 +76,9 @@ void web_api_free(struct web_api *a)
 	for (size_t i = 0; i < WEB_BODY_CACHE; i++)
 		free(a->bodies.v[i].body);
 	pthread_mutex_destroy(&a->bodies.lock);
+	if (a->progress.reports)
+		log_msg(LOGL_INFO, "web: progress: %llu reports stored in %llu write transactions",
+			(unsigned long long)a->progress.reports, (unsigned long long)a->progress.groups);
 	progress_writer_destroy(&a->progress);
 }
 
