@@ -598,7 +598,10 @@ struct progress_job {
 	bool unmatched[PROGRESS_RESOURCES_MAX];
 	struct progress_result *out;
 	int rc;
+	char msg[1100];                 /* what failed, when rc */
 	bool done;
+	progress_done_fn done_fn;       /* progress_submit: called, then the job freed */
+	void *done_arg;
 	struct progress_job *next;
 };
 
@@ -617,6 +620,7 @@ int progress_writer_init(struct progress_writer *w, struct read_ctx *rd)
 
 void progress_writer_destroy(struct progress_writer *w)
 {
+	progress_writer_stop(w);
 	if (w->ix && --w->ix->refs == 0)
 		progress_index_free(w->ix);
 	w->ix = NULL;
@@ -803,33 +807,165 @@ static int put_group(MDB_txn *txn, const struct db_env *env, void *arg)
 	return 0;
 }
 
-int progress_put(struct progress_writer *w, const struct progress_update *u, const char *user,
-		 int64_t now_ms, struct progress_result *out, struct errbuf *eb)
+/* Writes one group in one transaction and answers its reports: a waiting
+ * caller (progress_put) sees done; a submitted report's done_fn is called
+ * (outside the lock) and the job freed. */
+static void write_group(struct progress_writer *w, struct progress_job *group)
 {
-	memset(out, 0, sizeof(*out));
-	if (u->update_ms > now_ms + PROGRESS_FUTURE_MS) {
+	struct errbuf geb = { { 0 } };
+	int grc = decide_write(w->rd, put_group, group, &geb);
+	struct progress_job *callbacks = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&w->lock);
+	for (struct progress_job *g = group, *next; g; g = next) {
+		next = g->next;
+		g->rc = grc;
+		if (grc) {
+			progress_result_free(g->out);
+			snprintf(g->msg, sizeof(g->msg), "storing task %s/%s: %s", g->u->stream, g->u->task,
+				 geb.msg[0] ? geb.msg : db_strerror(grc));
+		}
+		n++;
+		if (g->done_fn) {
+			g->next = callbacks;
+			callbacks = g;
+		} else {
+			g->done = true; /* its caller may return (and free it) from here on */
+		}
+	}
+	w->groups++;
+	w->reports += n;
+	w->writing = false;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	for (struct progress_job *g = callbacks, *next; g; g = next) {
+		next = g->next;
+		g->done_fn(g->done_arg, g->rc, g->rc ? g->msg : "");
+		free(g->hosts);
+		free(g);
+	}
+}
+
+/* The checks before a report is queued, and its resources matched. */
+static int prepare(struct progress_writer *w, struct progress_job *j, struct errbuf *eb)
+{
+	const struct progress_update *u = j->u;
+	if (u->update_ms > j->now_ms + PROGRESS_FUTURE_MS) {
 		char at[40];
 		progress_time_format(u->update_ms, at, sizeof(at));
 		return errbuf_set(eb, -EINVAL,
 				  "\"updateDateTime\": %s is more than an hour ahead of this collector's clock",
 				  at);
 	}
-	struct progress_job j = { .u = u, .user = user, .now_ms = now_ms, .out = out };
-	int rc = resolve(w, &j, eb);
+	int rc = resolve(w, j, eb);
 	if (rc) {
-		free(j.hosts);
+		free(j->hosts);
+		j->hosts = NULL;
+	}
+	return rc;
+}
+
+static void enqueue_locked(struct progress_writer *w, struct progress_job *j)
+{
+	j->next = NULL;
+	if (w->tail)
+		w->tail->next = j;
+	else
+		w->head = j;
+	w->tail = j;
+}
+
+static void *writer_thread(void *arg)
+{
+	struct progress_writer *w = arg;
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->head && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->head)
+			break; /* stopping, and nothing left */
+		struct progress_job *group = w->head;
+		w->head = w->tail = NULL;
+		w->writing = true;
+		pthread_mutex_unlock(&w->lock);
+		write_group(w, group);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int progress_writer_start(struct progress_writer *w)
+{
+	if (w->thread_running)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	int rc = pthread_create(&w->thread, NULL, writer_thread, w);
+	w->thread_running = rc == 0;
+	pthread_mutex_unlock(&w->lock);
+	return -rc;
+}
+
+void progress_writer_stop(struct progress_writer *w)
+{
+	if (!w->thread_running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_lock(&w->lock);
+	w->thread_running = false;
+	w->stopping = false;
+	pthread_cond_broadcast(&w->cond); /* progress_put callers: lead from here on */
+	pthread_mutex_unlock(&w->lock);
+}
+
+int progress_submit(struct progress_writer *w, const struct progress_update *u, const char *user,
+		    int64_t now_ms, struct progress_result *out, progress_done_fn done, void *arg,
+		    struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	struct progress_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	*j = (struct progress_job){ .u = u, .user = user, .now_ms = now_ms, .out = out,
+				    .done_fn = done, .done_arg = arg };
+	int rc = prepare(w, j, eb);
+	if (rc) {
+		free(j);
 		return rc;
 	}
-	/* Group commit: whoever finds no transaction running writes every
-	 * report queued so far in one; the others wait for theirs. */
 	pthread_mutex_lock(&w->lock);
-	if (w->tail)
-		w->tail->next = &j;
-	else
-		w->head = &j;
-	w->tail = &j;
+	if (!w->thread_running || w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		free(j->hosts);
+		free(j);
+		return errbuf_set(eb, -EAGAIN, "the progress writer's thread is not running");
+	}
+	enqueue_locked(w, j);
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+int progress_put(struct progress_writer *w, const struct progress_update *u, const char *user,
+		 int64_t now_ms, struct progress_result *out, struct errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	struct progress_job j = { .u = u, .user = user, .now_ms = now_ms, .out = out };
+	int rc = prepare(w, &j, eb);
+	if (rc)
+		return rc;
+	/* Group commit: the writer thread when one runs, else whoever finds
+	 * no transaction running writes every report queued so far in one;
+	 * the others wait for theirs. */
+	pthread_mutex_lock(&w->lock);
+	enqueue_locked(w, &j);
+	pthread_cond_broadcast(&w->cond);
 	while (!j.done) {
-		if (w->writing) {
+		if (w->writing || w->thread_running) {
 			pthread_cond_wait(&w->cond, &w->lock);
 			continue;
 		}
@@ -837,29 +973,13 @@ int progress_put(struct progress_writer *w, const struct progress_update *u, con
 		w->head = w->tail = NULL;
 		w->writing = true;
 		pthread_mutex_unlock(&w->lock);
-		struct errbuf geb = { { 0 } };
-		int grc = decide_write(w->rd, put_group, group, &geb);
+		write_group(w, group);
 		pthread_mutex_lock(&w->lock);
-		size_t n = 0;
-		for (struct progress_job *g = group, *next; g; g = next) {
-			next = g->next;
-			g->rc = grc;
-			if (grc)
-				progress_result_free(g->out);
-			g->done = true;
-			n++;
-		}
-		if (grc && eb)
-			*eb = geb;
-		w->groups++;
-		w->reports += n;
-		w->writing = false;
-		pthread_cond_broadcast(&w->cond);
 	}
 	pthread_mutex_unlock(&w->lock);
 	free(j.hosts);
-	if (j.rc && eb && !eb->msg[0])
-		errbuf_set(eb, j.rc, "storing task %s/%s: %s", u->stream, u->task, db_strerror(j.rc));
+	if (j.rc)
+		errbuf_set(eb, j.rc, "%s", j.msg);
 	return j.rc;
 }
 

@@ -125,10 +125,20 @@ struct progress_writer {
 	int64_t ix_built_ms;
 	bool ix_building;               /* one thread rebuilds; the others use ix meanwhile */
 	uint64_t groups, reports;       /* transactions written, reports in them */
+	pthread_t thread;               /* progress_writer_start */
+	bool thread_running, stopping;
 };
 
 int progress_writer_init(struct progress_writer *w, struct read_ctx *rd);
+/* Stops the thread (progress_writer_stop) and frees the cached index. */
 void progress_writer_destroy(struct progress_writer *w);
+
+/* A thread of its own then writes the groups, so a server can queue
+ * reports (progress_submit) without a request thread waiting for each
+ * commit. 0 or a negative errno. */
+int progress_writer_start(struct progress_writer *w);
+/* Writes what is queued (answering it), then ends the thread. */
+void progress_writer_stop(struct progress_writer *w);
 
 /* What a report did. task: the stored task (malloc'd; free with
  * progress_result_free), its unmatched resources as of this report. */
@@ -148,6 +158,17 @@ void progress_result_free(struct progress_result *r);
  * with eb saying what failed. */
 int progress_put(struct progress_writer *w, const struct progress_update *u, const char *user,
 		 int64_t now_ms, struct progress_result *out, struct errbuf *eb);
+
+/* progress_put without waiting (progress_writer_start first): checks and
+ * resolves u, queues it and returns 0; after the commit of its group the
+ * writer thread calls done(arg, rc, msg) (msg: what failed, "" when rc is
+ * 0) with out filled. u, user and out must stay valid until then. On an
+ * error returned here done is never called; -EAGAIN: no writer thread runs
+ * (or it stops), progress_put writes it. */
+typedef void (*progress_done_fn)(void *arg, int rc, const char *msg);
+int progress_submit(struct progress_writer *w, const struct progress_update *u, const char *user,
+		    int64_t now_ms, struct progress_result *out, progress_done_fn done, void *arg,
+		    struct errbuf *eb);
 
 /* Deletes one task, or every task of stream (task NULL), with one audit
  * entry ("progress.delete"). *deleted: how many. -ENOENT when nothing was

@@ -786,9 +786,45 @@ static void progress_read(struct web_api *a, char seg[][WEBQ_TEXT_MAX], int nseg
 	read_end(&t);
 }
 
+/* The answer to a stored report: the task as stored, with its hosts named. */
+static void put_reply(struct web_api *a, const struct progress_result *res, int64_t now,
+		      struct web_reply *r)
+{
+	struct read_txn t;
+	struct read_host *names = NULL;
+	if (!read_begin(a->rd, &t, NULL)) {
+		if (task_host_names(&t, res->task, &names))
+			names = NULL;
+		read_end(&t);
+	}
+	r->body = docs_progress_task(res->task, now, names, names ? res->task->n_hosts : 0);
+	free(names);
+	if (!r->body) {
+		web_reply_error(r, 500, "out of memory");
+		return;
+	}
+	json_object_set_new(r->body, "applied", json_boolean(res->applied));
+	json_object_set_new(r->body, "created", json_boolean(res->created));
+	r->status = res->created && res->applied ? 201 : 200;
+}
+
+/* The writer thread: the report's group is committed. */
+static void pending_done(void *arg, int rc, const char *msg)
+{
+	struct web_pending *p = arg;
+	if (rc)
+		web_reply_error(p->r, status_of(rc), "%s", msg);
+	else
+		put_reply(p->api, &p->res, p->now_ms, p->r);
+	progress_result_free(&p->res);
+	free(p->u);
+	p->u = NULL;
+	p->resume(p->arg);
+}
+
 static void progress_write(struct web_api *a, const char *actor, const char *method,
 			   char seg[][WEBQ_TEXT_MAX], int nseg, const char *body, size_t blen,
-			   struct web_reply *r)
+			   struct web_reply *r, struct web_pending *pend)
 {
 	struct errbuf eb = { { 0 } };
 	int64_t now = time_now_ms();
@@ -822,6 +858,26 @@ static void progress_write(struct web_api *a, const char *actor, const char *met
 		return;
 	}
 	json_decref(in);
+	if (pend) {
+		/* queued: the request thread goes on with other connections */
+		pend->api = a;
+		pend->u = u;
+		pend->now_ms = now;
+		pend->r = r;
+		str_copy(pend->actor, actor, sizeof(pend->actor));
+		rc = progress_submit(&a->progress, u, pend->actor, now, &pend->res, pending_done, pend, &eb);
+		if (!rc) {
+			pend->queued = true;
+			return;
+		}
+		pend->u = NULL;
+		if (rc != -EAGAIN) {
+			free(u);
+			web_reply_error(r, status_of(rc), "%s", eb.msg);
+			return;
+		}
+		eb.msg[0] = 0; /* the writer thread stops: write here */
+	}
 	struct progress_result res;
 	rc = progress_put(&a->progress, u, actor, now, &res, &eb);
 	free(u);
@@ -829,20 +885,7 @@ static void progress_write(struct web_api *a, const char *actor, const char *met
 		web_reply_error(r, status_of(rc), "%s", eb.msg);
 		return;
 	}
-	struct read_txn t;
-	struct read_host *names = NULL;
-	if (!read_begin(a->rd, &t, &eb)) {
-		if (task_host_names(&t, res.task, &names))
-			names = NULL;
-		read_end(&t);
-	}
-	r->body = docs_progress_task(res.task, now, names, names ? res.task->n_hosts : 0);
-	free(names);
-	if (r->body) {
-		json_object_set_new(r->body, "applied", json_boolean(res.applied));
-		json_object_set_new(r->body, "created", json_boolean(res.created));
-		r->status = res.created && res.applied ? 201 : 200;
-	}
+	put_reply(a, &res, now, r);
 	progress_result_free(&res);
 }
 
@@ -850,7 +893,7 @@ static void progress_write(struct web_api *a, const char *actor, const char *met
  * reports (progress.h). Reading needs any token, writing an operator's. */
 static void handle_progress(struct web_api *a, const struct token_info *who, const char *method,
 			    char seg[][WEBQ_TEXT_MAX], int nseg, const char *body, size_t blen,
-			    struct web_reply *r)
+			    struct web_reply *r, struct web_pending *pend)
 {
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	bool put = !strcmp(method, "PUT"), del = !strcmp(method, "DELETE");
@@ -891,12 +934,12 @@ static void handle_progress(struct web_api *a, const struct token_info *who, con
 	}
 	char actor[96];
 	snprintf(actor, sizeof(actor), "web:%s", who->name);
-	progress_write(a, actor, method, seg, nseg, body, blen, r);
+	progress_write(a, actor, method, seg, nseg, body, blen, r, pend);
 }
 
-void web_api_handle(struct web_api *a, const struct token_info *caller, const char *method,
-		    const char *path, const struct webq *q, const char *body, size_t blen,
-		    struct web_reply *r)
+static void handle(struct web_api *a, const struct token_info *caller, const char *method,
+		   const char *path, const struct webq *q, const char *body, size_t blen,
+		   struct web_reply *r, struct web_pending *pend)
 {
 	memset(r, 0, sizeof(*r));
 	r->status = 200;
@@ -910,7 +953,7 @@ void web_api_handle(struct web_api *a, const struct token_info *caller, const ch
 		return;
 	}
 	if (!strcmp(seg[0], "progress-streams")) {
-		handle_progress(a, caller, method, seg, nseg, body, blen, r);
+		handle_progress(a, caller, method, seg, nseg, body, blen, r, pend);
 	} else if (nseg > 3) {
 		web_reply_error(r, 404, "no resource /api/v1/%s/... (see docs/console.md)", seg[0]);
 	} else if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
@@ -926,4 +969,20 @@ void web_api_handle(struct web_api *a, const struct token_info *caller, const ch
 	} else {
 		web_reply_error(r, 405, "method %s: use GET or POST", method);
 	}
+}
+
+void web_api_handle(struct web_api *a, const struct token_info *caller, const char *method,
+		    const char *path, const struct webq *q, const char *body, size_t blen,
+		    struct web_reply *r)
+{
+	handle(a, caller, method, path, q, body, blen, r, NULL);
+}
+
+bool web_api_handle_async(struct web_api *a, const struct token_info *caller, const char *method,
+			  const char *path, const struct webq *q, const char *body, size_t blen,
+			  struct web_reply *r, struct web_pending *pend)
+{
+	pend->queued = false;
+	handle(a, caller, method, path, q, body, blen, r, pend);
+	return pend->queued;
 }

@@ -68,6 +68,28 @@ void web_api_handle(struct web_api *a, const struct token_info *caller, const ch
 		    const char *path, const struct webq *q, const char *body, size_t blen,
 		    struct web_reply *r);
 
+/* A task report (PUT .../tasks/TASK) queued to the progress writer's
+ * thread: the request thread need not wait for the commit. Owned by the
+ * caller (the request's state) until resume(arg) is called. */
+struct web_pending {
+	struct web_api *api;
+	struct progress_update *u;
+	struct progress_result res;
+	char actor[96];
+	int64_t now_ms;
+	struct web_reply *r;
+	bool queued;
+	void (*resume)(void *arg);  /* set by the caller: r is filled, answer it */
+	void *arg;
+};
+
+/* web_api_handle, except that a task report is queued: true when it was
+ * (r is then filled by the writer thread, which calls pend->resume(arg)
+ * after the commit), false when r is filled already. */
+bool web_api_handle_async(struct web_api *a, const struct token_info *caller, const char *method,
+			  const char *path, const struct webq *q, const char *body, size_t blen,
+			  struct web_reply *r, struct web_pending *pend);
+
 /* Sets r to status with {"error": msg}. */
 void web_reply_error(struct web_reply *r, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
