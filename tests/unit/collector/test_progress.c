@@ -479,3 +479,54 @@ Test(progress, concurrent_reports_grouped, .init = open_store, .fini = close_sto
 	progress_hosts_free(&ph);
 	progress_writer_destroy(&w);
 }
+
+struct submitted {
+	struct progress_update u;
+	struct progress_result res;
+	int rc, calls;
+};
+
+static void on_done(void *arg, int rc, const char *msg)
+{
+	struct submitted *s = arg;
+	s->rc = rc;
+	s->calls++;
+	cr_expect_str_eq(msg, rc ? msg : "", "no message without an error");
+}
+
+Test(progress, submit_to_the_writer_thread, .init = open_store, .fini = close_store)
+{
+	add_host(0x11, "web-1", "", "", "10.0.0.1");
+	struct progress_writer w;
+	cr_assert_eq(progress_writer_init(&w, &rd), 0);
+	struct errbuf eb = { { 0 } };
+	static struct submitted s[50];
+	cr_expect_eq(progress_submit(&w, &s[0].u, "tool", 5000, &s[0].res, on_done, &s[0], &eb), -EAGAIN,
+		     "no thread: the caller writes itself");
+	cr_assert_eq(progress_writer_start(&w), 0);
+	for (int i = 0; i < 50; i++) {
+		char task[16];
+		snprintf(task, sizeof(task), "t%d", i);
+		cr_assert_eq(progress_update_init(&s[i].u, "async", task, &eb), 0);
+		s[i].u.status = CAIRN__STORE__MIGRATION_STATE__FAILED;
+		cr_assert_eq(progress_update_add_resource(&s[i].u, "r", "10.0.0.1", &eb), 0);
+		cr_assert_eq(progress_submit(&w, &s[i].u, "tool", 5000, &s[i].res, on_done, &s[i], &eb), 0,
+			     "%s", eb.msg);
+	}
+	/* a waiting report while the thread runs goes through it too */
+	struct progress_result res;
+	cr_assert_eq(report(&w, "sync", CAIRN__STORE__MIGRATION_STATE__COMPLETED, 0, NULL, &res), 0);
+	progress_result_free(&res);
+	progress_writer_stop(&w); /* answers everything queued */
+	for (int i = 0; i < 50; i++) {
+		cr_expect_eq(s[i].calls, 1, "report %d answered %d times", i, s[i].calls);
+		cr_expect_eq(s[i].rc, 0);
+		cr_expect(s[i].res.task && s[i].res.task->n_hosts == 1);
+		progress_result_free(&s[i].res);
+	}
+	cr_expect_eq(w.reports, 51);
+	cr_expect_eq(entries(STORE_PROGRESS_TASKS), 51);
+	cr_expect_eq(progress_submit(&w, &s[0].u, "tool", 5000, &s[0].res, on_done, &s[0], &eb), -EAGAIN,
+		     "stopped");
+	progress_writer_destroy(&w);
+}
