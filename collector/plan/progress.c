@@ -149,7 +149,7 @@ int progress_time_parse(const char *text, int64_t *ms)
 	if (*p)
 		return -EINVAL;
 	int64_t secs = (int64_t)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - off;
-	if (secs < 0)
+	if (secs < 0 || secs > 253402300799LL) /* before 1970 or after 9999 (UTC) */
 		return -EINVAL;
 	*ms = secs * 1000 + frac;
 	return 0;
