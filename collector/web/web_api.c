@@ -725,9 +725,27 @@ static int task_host_names(const struct read_txn *t, const Cairn__Store__Progres
 	*out = calloc(m->n_hosts + 1, sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	for (size_t i = 0; i < m->n_hosts; i++)
-		if (host_by_id(t, m->hosts[i], &(*out)[i]))
-			str_copy((*out)[i].id_hex, m->hosts[i], sizeof((*out)[i].id_hex));
+	for (size_t i = 0; i < m->n_hosts; i++) {
+		struct read_host *h = &(*out)[i];
+		if (!host_by_id(t, m->hosts[i], h))
+			continue;
+		/* no agent record (an imported server): the name its facts give */
+		str_copy(h->id_hex, m->hosts[i], sizeof(h->id_hex));
+		uint8_t id[KEY_PUBLIC_LEN];
+		ProtobufCMessage *hm = NULL;
+		struct db_key k;
+		if (keys_public_from_hex(m->hosts[i], id))
+			continue;
+		db_key_init(&k);
+		db_key_bytes(&k, id, sizeof(id));
+		if (!store_get_msg(t->txn, t->db->dbi[STORE_HOSTS], &k,
+				   &cairn__store__host_facts__descriptor, &hm)) {
+			const Cairn__Store__HostFacts *hf = (const Cairn__Store__HostFacts *)hm;
+			if (hf->info)
+				str_copy(h->hostname, hf->info->hostname, sizeof(h->hostname));
+			protobuf_c_message_free_unpacked(hm, NULL);
+		}
+	}
 	return 0;
 }
 
