@@ -28,10 +28,11 @@
 #include "read.h"
 #include "snapshot.h"
 #include "store.h"
+#include "tags.h"
 
 static void apps_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-collector apps [--json] [--fresh]\n"
+	fprintf(f, "Usage: cairn-collector apps [--tag KEY=VALUE]... [--json] [--fresh]\n"
 		   "       cairn-collector apps show APP [--json]\n"
 		   "       cairn-collector apps rename APP NAME [--merge]\n"
 		   "       cairn-collector apps pin HOST APP\n"
@@ -45,14 +46,17 @@ static void apps_usage(FILE *f)
 		   "recomputation and new data. A name another application has is refused;\n"
 		   "rename --merge merges APP into the application of that name instead.\n\n"
 		   "      --fresh           recompute the snapshot first\n"
+		   "      --tag KEY=VALUE   only applications with that tag, on the application or\n"
+		   "                        one of its hosts (repeatable: all must hold)\n"
 		   "      --merge           rename onto a taken name: merge into that application\n");
 	cli_usage_common(f);
 }
 
-enum { OPT_FRESH = CLI_OPT_USER, OPT_MERGE };
+enum { OPT_FRESH = CLI_OPT_USER, OPT_MERGE, OPT_TAG };
 
 struct apps_flags {
 	bool fresh, merge;
+	struct tags_filter tagf;
 };
 
 static int apps_opt(int opt, const char *arg, void *ctx)
@@ -67,12 +71,20 @@ static int apps_opt(int opt, const char *arg, void *ctx)
 		f->merge = true;
 		return 0;
 	}
+	if (opt == OPT_TAG) {
+		struct errbuf eb = { { 0 } };
+		if (!tags_filter_add(&f->tagf, arg, &eb))
+			return 0;
+		fprintf(stderr, "cairn-collector apps: --tag: %s\n", eb.msg);
+	}
 	return -1;
 }
 
 struct names {
 	struct read_host *hosts;
 	size_t n;
+	struct tags_all tags;
+	const struct tags_filter *tagf;
 };
 
 static const char *host_name(const struct names *nm, const char *id_hex)
@@ -90,6 +102,8 @@ static int load_names(struct read_ctx *q, struct names *nm, struct errbuf *eb)
 	if (rc)
 		return rc;
 	rc = read_hosts_list(t.txn, t.db, &nm->hosts, &nm->n, eb);
+	if (!rc)
+		rc = tags_load(t.txn, t.db, &nm->tags, eb);
 	read_end(&t);
 	return rc;
 }
@@ -109,8 +123,16 @@ static void join(char *out, size_t n, char **items, size_t k, size_t max)
 
 static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, const struct names *nm)
 {
-	if (cli->json)
-		return format_print_json(docs_apps(s)) ? 1 : 0;
+	if (cli->json) {
+		json_t *doc = docs_apps(s);
+		json_t *arr = json_object_get(doc, "apps");
+		docs_add_tags(arr, &nm->tags, "id", true);
+		for (size_t i = json_array_size(arr); nm->tagf->n && i-- > 0;)
+			if (!tags_filter_app(nm->tagf, &nm->tags, s->apps[i]->id, s->apps[i]->hosts,
+					     s->apps[i]->n_hosts))
+				json_array_remove(arr, i);
+		return format_print_json(doc) ? 1 : 0;
+	}
 	for (int infra = 0; infra < 2; infra++) {
 		static const char *const h[] = { "ID", "NAME", "HOSTS", "SERVICES", "NAMED FROM",
 						 "MEMBERS", NULL };
@@ -121,6 +143,8 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 		for (size_t i = 0; i < s->n_apps; i++) {
 			const Cairn__Store__App *a = s->apps[i];
 			if (a->infrastructure != (infra == 1))
+				continue;
+			if (!tags_filter_app(nm->tagf, &nm->tags, a->id, a->hosts, a->n_hosts))
 				continue;
 			char svc[128], members[1024] = "";
 			join(svc, sizeof(svc), a->services, a->n_services, 3);
@@ -156,7 +180,8 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 			format_table_sort(t, "NAME");
 			format_table_print(t, stdout);
 		} else if (!infra) {
-			printf("(no applications yet: no host has reported connections)\n");
+			printf(nm->tagf->n ? "(no application has that tag)\n"
+					   : "(no applications yet: no host has reported connections)\n");
 		}
 		format_table_free(t);
 	}
@@ -170,8 +195,11 @@ static int list_apps(const struct cli *cli, const Cairn__Store__Snapshot *s, con
 static int show_app(const struct cli *cli, const Cairn__Store__Snapshot *s, size_t ai,
 		    const struct names *nm)
 {
-	if (cli->json)
-		return format_print_json(docs_app(s, ai, nm->hosts, nm->n)) ? 1 : 0;
+	if (cli->json) {
+		json_t *doc = docs_app(s, ai, nm->hosts, nm->n);
+		docs_add_tags(doc, &nm->tags, "id", true);
+		return format_print_json(doc) ? 1 : 0;
+	}
 	const Cairn__Store__App *a = s->apps[ai];
 	const Cairn__Store__DepMap *m = s->map;
 	/* node id -> app for the edges */
@@ -211,6 +239,14 @@ static int show_app(const struct cli *cli, const Cairn__Store__Snapshot *s, size
 	char svc[128];
 	join(svc, sizeof(svc), a->services, a->n_services, 3);
 	printf("services:   %s\n", *svc ? svc : "-");
+	{
+		char subject[300];
+		snprintf(subject, sizeof(subject), "app:%s", a->id);
+		const Cairn__Store__TagSet *ts = tags_of(&nm->tags, subject);
+		for (size_t i = 0; ts && i < ts->n_tags; i++)
+			printf("%s%s=%s (%s)\n", i ? "            " : "tags:       ", ts->tags[i]->key,
+			       ts->tags[i]->value, ts->tags[i]->source);
+	}
 	for (size_t i = 0; i < a->n_why; i++)
 		printf("%s%s\n", i ? "            " : "why:        ", a->why[i]);
 	printf("\nHosts (%zu):\n", a->n_hosts);
@@ -455,6 +491,7 @@ int apps_main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "fresh", no_argument, NULL, OPT_FRESH },
 		{ "merge", no_argument, NULL, OPT_MERGE },
+		{ "tag", required_argument, NULL, OPT_TAG },
 		{ 0 },
 	};
 	struct cli_extra extra = { NULL, longopts, apps_opt, &fl };
@@ -484,6 +521,7 @@ int apps_main(int argc, char *argv[])
 		return 1;
 	}
 	struct names nm = { 0 };
+	nm.tagf = &fl.tagf;
 	int exit_code;
 	if (load_names(&q, &nm, &eb)) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
@@ -502,6 +540,7 @@ int apps_main(int argc, char *argv[])
 		exit_code = decide(&cli, &q, s, fl.merge);
 	}
 	free(nm.hosts);
+	tags_all_free(&nm.tags);
 	cairn__store__snapshot__free_unpacked(s, NULL);
 	read_close(&q);
 	return exit_code;

@@ -73,6 +73,17 @@ static int load(struct planctx *p, struct loaded *l)
 		loaded_free(l);
 		return 1;
 	}
+	/* --tag: the hosts planctx_snapshot kept */
+	size_t kept = 0;
+	for (size_t i = 0; p->tagf.n && i < l->es.n; i++) {
+		struct estate_host *h = &l->es.hosts[i];
+		if (tags_filter_host(&p->tagf, &p->tags, h->id, snapshot_app_of_host(p->snap, h->id)))
+			l->es.hosts[kept++] = *h;
+		else
+			estate_host_free(h);
+	}
+	if (p->tagf.n)
+		l->es.n = kept;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "estate.h"
 #include "read.h"
 #include "snapshot.h"
+#include "tags.h"
 #include "util.h"
 
 static void host_usage(FILE *f)
@@ -81,6 +82,10 @@ int host_main(int argc, char *argv[])
 	/* Agents before capture reporting send no mechanism. */
 	const char *capture = health && *health->capture ? health->capture
 							 : "unknown (the agent does not report it)";
+	struct tags_all tags = { 0 };
+	if (tags_load(rt.txn, rt.db, &tags, &eb))
+		fprintf(stderr, "%s: warning: %s\n", cli.prog, eb.msg);
+	const Cairn__Store__TagSet *ts = tags_of(&tags, h.id_hex);
 	json_t *migration = NULL;
 	char migration_text[400] = "";
 	if (docs_host_migration(&rt, h.id_hex, &migration, migration_text, sizeof(migration_text)))
@@ -109,6 +114,7 @@ int host_main(int argc, char *argv[])
 	int exit_code = 0;
 	if (cli.json) {
 		json_t *root = docs_host(&h, &eh, health, s);
+		json_object_set_new(root, "tags", docs_tags(ts));
 		if (root && migration)
 			json_object_set(root, "migration", migration);
 		if (format_print_json(root))
@@ -121,6 +127,10 @@ int host_main(int argc, char *argv[])
 		printf("application: %s (%s)%s\n", app->name, app->id,
 		       app->infrastructure ? ", shared infrastructure" : "");
 	printf("capture:     %s\n", capture);
+	for (size_t i = 0; ts && i < ts->n_tags; i++)
+		printf("%s%s=%s (%s%s%s)\n", i ? "             " : "tags:        ", ts->tags[i]->key,
+		       ts->tags[i]->value, ts->tags[i]->source, *ts->tags[i]->set_by ? ", " : "",
+		       ts->tags[i]->set_by);
 	if (migration_text[0])
 		printf("migration:   %s\n", migration_text);
 	if (health && (health->capture_ringbuf_drops || health->capture_map_full))
@@ -287,6 +297,7 @@ out:
 	if (s)
 		cairn__store__snapshot__free_unpacked(s, NULL);
 	estate_host_free(&eh);
+	tags_all_free(&tags);
 	read_close(&q);
 	return exit_code;
 }

@@ -17,34 +17,66 @@
 #include "pbjson.h"
 #include "read.h"
 #include "snapshot.h"
+#include "tags.h"
 
 static void hosts_usage(FILE *f)
 {
-	fprintf(f, "Usage: cairn-collector hosts [--app APP] [--json] [--state-dir DIR | -c FILE]\n\n"
+	fprintf(f, "Usage: cairn-collector hosts [--app APP] [--tag KEY=VALUE]... [--json]\n"
+		   "                             [--state-dir DIR | -c FILE]\n\n"
 		   "Lists the hosts whose agents delivered data: hostname, OS, last seen, and\n"
 		   "how many batches and records are stored, and how its agent captures\n"
 		   "connections: ebpf (every connection counted, short-lived ones too) or\n"
 		   "poll (sockets open at a sample instant only; --json says why). In host-name\n"
 		   "order; --sort COLUMN orders by another column.\n\n"
-		   "      --app APP         only the hosts of that application (name or id)\n");
+		   "      --app APP         only the hosts of that application (name or id)\n"
+		   "      --tag KEY=VALUE   only the hosts with that tag, on the host or its\n"
+		   "                        application (repeatable: all must hold)\n");
 	cli_usage_common(f);
 }
 
+struct hosts_args {
+	const char *app;
+	struct tags_filter tagf;
+};
+
 static int hosts_opt(int opt, const char *arg, void *ctx)
 {
-	if (opt != CLI_OPT_USER)
+	struct hosts_args *a = ctx;
+	if (opt == CLI_OPT_USER) {
+		a->app = arg;
+		return 0;
+	}
+	if (opt != CLI_OPT_USER + 1)
 		return -1;
-	*(const char **)ctx = arg;
+	struct errbuf eb = { { 0 } };
+	if (tags_filter_add(&a->tagf, arg, &eb)) {
+		fprintf(stderr, "cairn-collector hosts: --tag: %s\n", eb.msg);
+		return -1;
+	}
 	return 0;
+}
+
+/* Drops the rows of doc (docs_hosts) whose host fails --tag. */
+static void keep_tagged(json_t *doc, const struct tags_filter *f, const struct tags_all *t,
+			const Cairn__Store__Snapshot *snap)
+{
+	for (size_t i = json_array_size(doc); f->n && i-- > 0;) {
+		const char *id = json_string_value(json_object_get(json_array_get(doc, i), "id"));
+		const char *app = id && snap ? snapshot_app_of_host(snap, id) : NULL;
+		if (!id || !tags_filter_host(f, t, id, app))
+			json_array_remove(doc, i);
+	}
 }
 
 int hosts_main(int argc, char *argv[])
 {
 	struct cli cli;
-	const char *app_arg = NULL;
+	struct hosts_args ha = { 0 };
 	static const struct option longopts[] = { { "app", required_argument, NULL, CLI_OPT_USER },
+						  { "tag", required_argument, NULL, CLI_OPT_USER + 1 },
 						  { 0 } };
-	struct cli_extra extra = { NULL, longopts, hosts_opt, &app_arg };
+	struct cli_extra extra = { NULL, longopts, hosts_opt, &ha };
+	const char *app_arg;
 	int rc = cli_parse(&cli, "cairn-collector", argc, argv, &extra, hosts_usage);
 	if (rc != CLI_CONTINUE)
 		return rc;
@@ -53,6 +85,7 @@ int hosts_main(int argc, char *argv[])
 		cli_try_help(cli.prog);
 		return 2;
 	}
+	app_arg = ha.app;
 	struct read_ctx r;
 	if ((rc = cmd_open_store(&r, &cli, false)))
 		return rc;
@@ -68,6 +101,16 @@ int hosts_main(int argc, char *argv[])
 	}
 	Cairn__Store__Snapshot *snap = NULL;
 	read_snapshot_latest(t.txn, t.db, false, &snap, NULL); /* none yet: no APP column values */
+	struct tags_all tags = { 0 };
+	if ((rc = tags_load(t.txn, t.db, &tags, &eb))) {
+		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
+		read_end(&t);
+		if (snap)
+			cairn__store__snapshot__free_unpacked(snap, NULL);
+		read_agents_free(&ags);
+		read_close(&r);
+		return 1;
+	}
 	read_end(&t);
 	const char *only_app = NULL; /* --app, as the APP column names it */
 	if (app_arg) {
@@ -77,6 +120,7 @@ int hosts_main(int argc, char *argv[])
 			fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 			if (snap)
 				cairn__store__snapshot__free_unpacked(snap, NULL);
+			tags_all_free(&tags);
 			read_agents_free(&ags);
 			read_close(&r);
 			return cmd_exit_code(rc);
@@ -85,6 +129,16 @@ int hosts_main(int argc, char *argv[])
 	}
 	if (cli.json) {
 		json_t *doc = docs_hosts(&ags, snap);
+		docs_add_tags(doc, &tags, "id", false);
+		keep_tagged(doc, &ha.tagf, &tags, snap);
+		if (only_app)
+			for (size_t i = json_array_size(doc); i-- > 0;) {
+				const char *app = json_string_value(
+					json_object_get(json_array_get(doc, i), "app"));
+				if (!app || strcmp(app, only_app))
+					json_array_remove(doc, i);
+			}
+		tags_all_free(&tags);
 		if (snap)
 			cairn__store__snapshot__free_unpacked(snap, NULL);
 		read_agents_free(&ags);
@@ -111,6 +165,9 @@ int hosts_main(int argc, char *argv[])
 		n++;
 		if (only_app && (!app || strcmp(app, only_app)))
 			continue;
+		if (ha.tagf.n && !tags_filter_host(&ha.tagf, &tags, ra->id_hex,
+						   snap ? snapshot_app_of_host(snap, ra->id_hex) : NULL))
+			continue;
 		/* Agents before capture reporting send no mechanism: unknown. */
 		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
 		const char *capture_kind = !*capture ? "-" : ra->health->capture_ebpf ? "ebpf" : "poll";
@@ -129,6 +186,7 @@ int hosts_main(int argc, char *argv[])
 		shown++;
 	}
 	json_decref(apps);
+	tags_all_free(&tags);
 	if (snap)
 		cairn__store__snapshot__free_unpacked(snap, NULL);
 	read_agents_free(&ags);
@@ -136,7 +194,7 @@ int hosts_main(int argc, char *argv[])
 	if (!n) {
 		printf("(no host has delivered data yet)\n");
 	} else if (!shown) {
-		printf("(no host in that application)\n");
+		printf(ha.tagf.n ? "(no host matches)\n" : "(no host in that application)\n");
 	} else if (tab) {
 		for (size_t c = 4; c < 8; c++)
 			format_table_align_right(tab, c);

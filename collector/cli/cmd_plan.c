@@ -256,7 +256,7 @@ int readiness_main(int argc, char *argv[])
 	format_table_print(t, stdout);
 	format_table_free(t);
 	if (!s->n_readiness)
-		printf("(no hosts yet)\n");
+		printf(p.tagf.n ? "(no host or application has that tag)\n" : "(no hosts yet)\n");
 	printf("\nHosts: %u ready, %u conditionally ready, %u not ready, %u unknown. "
 	       "'readiness NAME' explains one.\n", count[0], count[1], count[2], count[3]);
 	planctx_close(&p);
@@ -380,7 +380,7 @@ int sizing_main(int argc, char *argv[])
 	format_table_free(t);
 	snapshot_names_free(&nm);
 	if (!s->n_sizing)
-		printf("(no hosts yet)\n");
+		printf(p.tagf.n ? "(no host or application has that tag)\n" : "(no hosts yet)\n");
 	char dates[512];
 	rules_price_dates(s->catalog_as_of, dates, sizeof(dates));
 	printf("\nEC2 prices: Linux on-demand, %s, 730 h/month. %s. 'cost' sums them up; --json "

@@ -32,6 +32,7 @@ int agents_enroll(struct read_ctx *r, const char *needle, const char *verb, char
 		  struct errbuf *eb);
 int token_main(int argc, char *argv[]);
 int store_main(int argc, char *argv[]);        /* cmd_store.c: store stats */
+int tag_main(int argc, char *argv[]);          /* cmd_tag.c: tag set|rm|list */
 int notify_main(int argc, char *argv[]);       /* cmd_notify.c: progress of migration tools */
 
 void collector_usage(void *f);

@@ -32,6 +32,7 @@ static const struct option plan_longopts[] = {
 	{ "app", required_argument, NULL, PLANCTX_OPT_APP },
 	{ "with-infra", no_argument, NULL, PLANCTX_OPT_WITH_INFRA },
 	{ "until", required_argument, NULL, PLANCTX_OPT_UNTIL },
+	{ "tag", required_argument, NULL, PLANCTX_OPT_TAG },
 	{ 0 },
 };
 
@@ -49,6 +50,8 @@ void planctx_usage_options(FILE *f)
 		   "  --until DATE             end of the assessment period (YYYY-MM-DD or\n"
 		   "                           YYYY-MM-DDTHH:MM, UTC; default now)\n"
 		   "  --app APP                only that application's hosts (readiness, sizing); export graphs\n"
+		   "  --tag KEY=VALUE          only hosts and applications with that tag (a host also by its\n"
+		   "                           application's tags, an application by any host's); repeatable\n"
 		   "  --fresh                  recompute the plan now instead of using the stored snapshot\n");
 }
 
@@ -160,6 +163,14 @@ static int handle(int opt, const char *arg, void *ctx)
 	case PLANCTX_OPT_WITH_INFRA:
 		p->with_infra = true;
 		return 0;
+	case PLANCTX_OPT_TAG: {
+		struct errbuf eb = { { 0 } };
+		if (tags_filter_add(&p->tagf, arg, &eb)) {
+			fprintf(stderr, "%s: --tag: %s\n", prog, eb.msg);
+			return -1;
+		}
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -249,7 +260,47 @@ static bool pins_changed_since(struct planctx *p, int64_t since_ms)
 	return changed;
 }
 
+static bool tag_keep_host(const char *host, const char *app_id, void *arg)
+{
+	const struct planctx *p = arg;
+	return tags_filter_host(&p->tagf, &p->tags, host, app_id);
+}
+
+static bool tag_keep_app(const Cairn__Store__App *a, void *arg)
+{
+	const struct planctx *p = arg;
+	return tags_filter_app(&p->tagf, &p->tags, a->id, a->hosts, a->n_hosts);
+}
+
+/* --tag: the matching part of p->snap. 0 or exit code 1. */
+static int apply_tags(struct planctx *p)
+{
+	if (!p->tagf.n)
+		return 0;
+	struct read_txn t;
+	struct errbuf eb = { { 0 } };
+	int rc = read_begin(&p->rd, &t, &eb);
+	if (!rc)
+		rc = tags_load(t.txn, t.db, &p->tags, &eb);
+	read_end(&t);
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", p->cli.prog, eb.msg);
+		return 1;
+	}
+	struct snapshot_keep k = { tag_keep_host, tag_keep_app, p };
+	snapshot_keep(p->snap, &k);
+	return 0;
+}
+
+static int planctx_snapshot_all(struct planctx *p);
+
 int planctx_snapshot(struct planctx *p)
+{
+	int rc = planctx_snapshot_all(p);
+	return rc ? rc : apply_tags(p);
+}
+
+static int planctx_snapshot_all(struct planctx *p)
 {
 	struct errbuf eb = { { 0 } };
 	int rc = snapshot_get(&p->rd.db, p->fresh, false, true, &p->snap, &eb);
@@ -297,6 +348,7 @@ void planctx_close(struct planctx *p)
 	if (p->snap)
 		cairn__store__snapshot__free_unpacked(p->snap, NULL);
 	p->snap = NULL;
+	tags_all_free(&p->tags);
 	read_close(&p->rd);
 }
 

@@ -21,6 +21,7 @@
 #include "read.h"
 #include "snapshot.h"
 #include "store.pb-c.h"
+#include "tags.h"
 
 enum {
 	PLANCTX_OPT_MODE = CLI_OPT_USER + 0x40,
@@ -38,6 +39,7 @@ enum {
 	PLANCTX_OPT_APP,
 	PLANCTX_OPT_WITH_INFRA,
 	PLANCTX_OPT_UNTIL,
+	PLANCTX_OPT_TAG,
 };
 
 struct planctx {
@@ -57,6 +59,8 @@ struct planctx {
 	char app_id[128];        /* --app resolved (planctx_keep), "" before */
 	uint64_t since_dur_ms;   /* --since DUR, applied relative to --until */
 	char catalog[4096];
+	struct tags_filter tagf;   /* --tag KEY=VALUE (repeatable): applied by planctx_snapshot */
+	struct tags_all tags;      /* loaded with --tag */
 	Cairn__Store__Snapshot *snap;
 };
 
@@ -69,8 +73,10 @@ void planctx_usage_options(FILE *f);
 /* Loads the configuration and opens the store. Returns 0 or the exit code
  * (message already printed). */
 int planctx_open(struct planctx *p, bool writable);
-/* p->snap: the latest snapshot with its map, the plan recomputed when needed.
- * Returns 0 or exit code 1 (message printed). */
+/* p->snap: the latest snapshot with its map, the plan recomputed when needed;
+ * with --tag, only the matching hosts' and applications' rows stay in it
+ * (snapshot_keep; the plan is made for the whole estate first). Returns 0 or
+ * exit code 1 (message printed). */
 int planctx_snapshot(struct planctx *p);
 void planctx_close(struct planctx *p);
 

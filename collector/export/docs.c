@@ -4,6 +4,7 @@
 #include "docs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -811,4 +812,36 @@ int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, jso
 		return rc;
 	}
 	return *out ? 0 : -ENOMEM;
+}
+
+/* ---------------------------------------------------------------- tags */
+
+json_t *docs_tags(const Cairn__Store__TagSet *s)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && s && i < s->n_tags; i++)
+		json_object_set_new(o, s->tags[i]->key, docs_json_str(s->tags[i]->value));
+	return o;
+}
+
+static void add_tags_one(json_t *row, const struct tags_all *t, const char *id_key, bool apps)
+{
+	const char *id = json_string_value(json_object_get(row, id_key));
+	if (!id)
+		return;
+	char subject[300];
+	snprintf(subject, sizeof(subject), "%s%s", apps ? "app:" : "", id);
+	json_object_set_new(row, "tags", docs_tags(tags_of(t, subject)));
+}
+
+void docs_add_tags(json_t *rows, const struct tags_all *t, const char *id_key, bool apps)
+{
+	if (json_is_object(rows)) {
+		add_tags_one(rows, t, id_key, apps);
+		return;
+	}
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+		add_tags_one(row, t, id_key, apps);
 }

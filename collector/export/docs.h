@@ -16,6 +16,7 @@
 #include "estate.h"
 #include "read.h"
 #include "store.pb-c.h"
+#include "tags.h"
 
 /* A JSON string of s with bytes that are not UTF-8 replaced by U+FFFD
  * (agents' strings are not checked when stored, and jansson refuses invalid
@@ -80,5 +81,11 @@ json_t *docs_sizing(const Cairn__Store__Snapshot *snap);
 json_t *docs_cost(const Cairn__Store__Snapshot *snap);
 json_t *docs_waves(const Cairn__Store__Snapshot *snap, unsigned max_hosts);
 int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *snap, json_t **out);
+
+/* Tags: {key: value} of s (NULL: {}). docs_add_tags sets "tags" on each
+ * object of rows (an array, or one object) from the subject its id_key names
+ * (a host id, or an app id when apps). */
+json_t *docs_tags(const Cairn__Store__TagSet *s);
+void docs_add_tags(json_t *rows, const struct tags_all *t, const char *id_key, bool apps);
 
 #endif

@@ -498,26 +498,6 @@ static int apply_perf(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 	return rc;
 }
 
-static int bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
-{
-	struct db_key k;
-	db_key_init(&k);
-	db_key_str(&k, "facts_gen");
-	ProtobufCMessage *oldm = NULL;
-	int rc = store_get_msg(txn, env->dbi[STORE_META], &k, &cairn__store__counter__descriptor,
-			       &oldm);
-	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
-		return rc;
-	Cairn__Store__Counter c = CAIRN__STORE__COUNTER__INIT;
-	if (rc == 0)
-		c.value = ((Cairn__Store__Counter *)oldm)->value;
-	if (oldm)
-		protobuf_c_message_free_unpacked(oldm, NULL);
-	c.value++;
-	c.updated_ms = now_ms;
-	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
-}
-
 static int apply_record(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 			const Cairn__Batch *b, const Cairn__Record *r, int64_t now_ms,
 			struct ingest_stats *st)
@@ -577,7 +557,7 @@ int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 		if (rc)
 			return rc;
 	}
-	int rc = bump_facts_gen(txn, env, now_ms);
+	int rc = store_bump_facts_gen(txn, env, now_ms);
 	if (rc)
 		return rc;
 	local.records = batch->n_records - local.unknown_records;
@@ -587,22 +567,6 @@ int ingest_apply(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[
 }
 
 /* ------------------------------------------------------------ retention */
-
-/* RawBatch.received_ms is field 1, which protobuf-c writes first: read it
- * without unpacking the payload. 0 when absent. */
-static int64_t raw_received_ms(const MDB_val *v)
-{
-	const uint8_t *p = v->mv_data;
-	if (v->mv_size < 2 || p[0] != 0x08)
-		return 0;
-	uint64_t x = 0;
-	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
-		x |= (uint64_t)(p[i] & 0x7f) << shift;
-		if (!(p[i] & 0x80))
-			return (int64_t)x;
-	}
-	return 0;
-}
 
 void ingest_retention_at(struct ingest_retention *r, int64_t now_ms, uint64_t retention_raw_ms,
 			 uint64_t retention_ms)
@@ -637,7 +601,7 @@ static int64_t prune_age(enum prune_time how, const MDB_val *k, const MDB_val *v
 	const uint8_t *p = (const uint8_t *)k->mv_data + 32;
 	switch (how) {
 	case PRUNE_RECEIVED:
-		return raw_received_ms(v);
+		return store_raw_received_ms(v);
 	case PRUNE_KEY_MS:
 		return k->mv_size >= 40 ? (int64_t)db_get_u64(p) : 0;
 	case PRUNE_KEY_HOUR:

@@ -32,6 +32,7 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_TOKENS] = "tokens",
 	[STORE_PERF_DAY] = "perf_day",
 	[STORE_PERF_HOUR] = "perf_hour",
+	[STORE_TAGS] = "tags",
 	[STORE_PROGRESS_TASKS] = "progress_tasks",
 };
 
@@ -153,4 +154,40 @@ const char *store_enroll_state_name(Cairn__Store__EnrollState s)
 	case CAIRN__STORE__ENROLL_STATE__REVOKED: return "revoked";
 	default: return "unknown";
 	}
+}
+
+int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
+{
+	struct db_key k;
+	db_key_init(&k);
+	db_key_str(&k, "facts_gen");
+	ProtobufCMessage *oldm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_META], &k, &cairn__store__counter__descriptor,
+			       &oldm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
+		return rc;
+	Cairn__Store__Counter c = CAIRN__STORE__COUNTER__INIT;
+	if (rc == 0)
+		c.value = ((Cairn__Store__Counter *)oldm)->value;
+	if (oldm)
+		protobuf_c_message_free_unpacked(oldm, NULL);
+	c.value++;
+	c.updated_ms = now_ms;
+	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
+}
+
+/* RawBatch.received_ms is field 1, which protobuf-c writes first: read it
+ * without unpacking the payload. 0 when absent. */
+int64_t store_raw_received_ms(const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+	if (v->mv_size < 2 || p[0] != 0x08)
+		return 0;
+	uint64_t x = 0;
+	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
+		x |= (uint64_t)(p[i] & 0x7f) << shift;
+		if (!(p[i] & 0x80))
+			return (int64_t)x;
+	}
+	return 0;
 }

@@ -27,6 +27,7 @@
  *   tokens           hash(32) of the bearer token               store.ApiToken (web console and API)
  *   perf_day         agent_id(32) | day(u32)                    store.PerfRollup (collector/ingest/rollup.h)
  *   perf_hour        agent_id(32) | hour(u32)                   store.PerfRollup, the last 7 days
+ *   tags             subject (host id hex | "app:" app id)         store.TagSet (collector/read/tags.h)
  *   progress_tasks   stream | 0x00 | task                       store.ProgressTask (migration tools' progress)
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
@@ -64,6 +65,7 @@ enum store_db {
 	STORE_TOKENS,
 	STORE_PERF_DAY,
 	STORE_PERF_HOUR,
+	STORE_TAGS,
 	STORE_PROGRESS_TASKS,
 	STORE_NDBS
 };
@@ -97,6 +99,13 @@ int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
  * (free with cairn__store__agent__free_unpacked(a, NULL)); -ENOENT when missing. */
 int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		     Cairn__Store__Agent **out);
+/* Raises meta "facts_gen" by one: every write of facts the plan is made from
+ * (ingest, imports, tags) does, so snapshots and the console's caches know
+ * they are stale. */
+/* RawBatch.received_ms read from a stored value without unpacking the
+ * payload (field 1, which protobuf-c writes first); 0 when absent. */
+int64_t store_raw_received_ms(const MDB_val *v);
+int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms);
 int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
 
 /* "pending", "accepted", "rejected", "revoked" ("unknown" otherwise). */

@@ -420,3 +420,87 @@ const Cairn__Store__App *snapshot_app(const Cairn__Store__Snapshot *s, const cha
 			return s->apps[i];
 	return NULL;
 }
+
+const char *snapshot_app_of_host(const Cairn__Store__Snapshot *s, const char *host)
+{
+	for (size_t i = 0; i < s->n_apps; i++)
+		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
+			if (!strcmp(s->apps[i]->hosts[j], host))
+				return s->apps[i]->id;
+	return NULL;
+}
+
+/* Drops the entries of v[0..*n) keep says no to, freeing them. */
+static void keep_rows(void **v, size_t *n, bool (*keep)(const void *row, void *arg), void *arg)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (keep(v[i], arg))
+			v[out++] = v[i];
+		else
+			protobuf_c_message_free_unpacked(v[i], NULL);
+	}
+	*n = out;
+}
+
+struct keep_ctx {
+	const struct snapshot_keep *k;
+	const Cairn__Store__Snapshot *s;
+};
+
+static bool keep_app_row(const void *row, void *arg)
+{
+	const struct keep_ctx *c = arg;
+	return c->k->app(row, c->k->arg);
+}
+
+static bool keep_readiness_row(const void *row, void *arg)
+{
+	const struct keep_ctx *c = arg;
+	const Cairn__Store__Readiness *r = row;
+	if (!strcmp(r->kind, "host"))
+		return c->k->host(r->target, snapshot_app_of_host(c->s, r->target), c->k->arg);
+	const Cairn__Store__App *a = snapshot_app(c->s, r->target);
+	return a && c->k->app(a, c->k->arg);
+}
+
+static bool keep_sizing_row(const void *row, void *arg)
+{
+	const struct keep_ctx *c = arg;
+	const Cairn__Store__Sizing *z = row;
+	return c->k->host(z->host, *z->app_id ? z->app_id : NULL, c->k->arg);
+}
+
+int snapshot_keep(Cairn__Store__Snapshot *s, const struct snapshot_keep *k)
+{
+	struct keep_ctx c = { k, s };
+	/* decide on the rows before the applications they name are dropped */
+	keep_rows((void **)s->readiness, &s->n_readiness, keep_readiness_row, &c);
+	keep_rows((void **)s->sizing, &s->n_sizing, keep_sizing_row, &c);
+	for (size_t w = 0; w < s->n_waves; w++) {
+		Cairn__Store__Wave *wv = s->waves[w];
+		bool why_per_app = wv->n_why == wv->n_apps;
+		size_t out = 0;
+		uint32_t hosts = 0;
+		for (size_t i = 0; i < wv->n_apps; i++) {
+			const Cairn__Store__App *a = snapshot_app(s, wv->apps[i]);
+			if (!a || !k->app(a, k->arg)) {
+				free(wv->apps[i]);
+				if (why_per_app)
+					free(wv->why[i]);
+				continue;
+			}
+			hosts += (uint32_t)a->n_hosts;
+			wv->apps[out] = wv->apps[i];
+			if (why_per_app)
+				wv->why[out] = wv->why[i];
+			out++;
+		}
+		wv->n_apps = out;
+		if (why_per_app)
+			wv->n_why = out;
+		wv->hosts = hosts;
+	}
+	keep_rows((void **)s->apps, &s->n_apps, keep_app_row, &c);
+	return 0;
+}

@@ -94,6 +94,19 @@ const char *snapshot_names_get(const struct snapshot_names *nm, const char *host
 void snapshot_names_free(struct snapshot_names *nm);
 /* Application of id, or NULL. */
 const Cairn__Store__App *snapshot_app(const Cairn__Store__Snapshot *s, const char *id);
+/* Id of the application holding host, or NULL (a linear scan: for one row). */
+const char *snapshot_app_of_host(const Cairn__Store__Snapshot *s, const char *host);
+
+/* A view of part of the estate (--tag): host(id, app id or NULL) and app()
+ * say what stays. snapshot_keep drops the other readiness and sizing rows,
+ * applications and the waves' entries of dropped applications (waves keep
+ * their numbers: the plan was made for the whole estate). The map stays. */
+struct snapshot_keep {
+	bool (*host)(const char *host, const char *app_id, void *arg);
+	bool (*app)(const Cairn__Store__App *a, void *arg);
+	void *arg;
+};
+int snapshot_keep(Cairn__Store__Snapshot *s, const struct snapshot_keep *k);
 
 
 #endif

@@ -968,28 +968,13 @@ static int size_host_add(struct size_walk *w, const uint8_t *id, uint64_t bytes)
 	return 0;
 }
 
-/* RawBatch.received_ms (field 1, written first), 0 when absent. */
-static int64_t size_received_ms(const MDB_val *v)
-{
-	const uint8_t *p = v->mv_data;
-	if (v->mv_size < 2 || p[0] != 0x08)
-		return 0;
-	uint64_t x = 0;
-	for (size_t i = 1, shift = 0; i < v->mv_size && shift < 64; i++, shift += 7) {
-		x |= (uint64_t)(p[i] & 0x7f) << shift;
-		if (!(p[i] & 0x80))
-			return (int64_t)x;
-	}
-	return 0;
-}
-
 /* The UTC day of a dated entry of db, -1 when db is not dated. */
 static int64_t size_entry_day(enum store_db db, const MDB_val *k, const MDB_val *v)
 {
 	const uint8_t *p = (const uint8_t *)k->mv_data + 32;
 	switch (db) {
 	case STORE_BATCHES: {
-		int64_t t = size_received_ms(v);
+		int64_t t = store_raw_received_ms(v);
 		return t ? t / STORE_DAY_MS : -1;
 	}
 	case STORE_PERF:

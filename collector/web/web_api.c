@@ -249,6 +249,16 @@ static unsigned status_of(int rc)
 
 /* ---------------------------------------------------------------- reads */
 
+/* "tags" on each row of body (an array or one object), as the CLI's --json. */
+static void add_tags(const struct read_txn *t, json_t *body, bool apps)
+{
+	struct tags_all tags;
+	if (!body || tags_load(t->txn, t->db, &tags, NULL))
+		return;
+	docs_add_tags(body, &tags, "id", apps);
+	tags_all_free(&tags);
+}
+
 static void get_hosts(const struct read_txn *t, struct web_api *a, struct web_reply *r)
 {
 	struct errbuf eb = { { 0 } };
@@ -264,6 +274,7 @@ static void get_hosts(const struct read_txn *t, struct web_api *a, struct web_re
 	if (ws)
 		snap_release(a, ws);
 	read_agents_free(&ags);
+	add_tags(t, r->body, false);
 }
 
 /* A host named by its full id (what the console's links carry): two
@@ -317,6 +328,13 @@ static void get_host(const struct read_txn *t, struct web_api *a, const char *ne
 		ws = NULL;
 	Cairn__CollectorHealth *health = read_agent_health(t, h.id);
 	r->body = docs_host(&h, &eh, health, ws ? ws->s : NULL);
+	{
+		struct tags_all tags;
+		if (r->body && !tags_load(t->txn, t->db, &tags, NULL)) {
+			json_object_set_new(r->body, "tags", docs_tags(tags_of(&tags, h.id_hex)));
+			tags_all_free(&tags);
+		}
+	}
 	json_t *migration = NULL;
 	if (r->body && !docs_host_migration(t, h.id_hex, &migration, NULL, 0))
 		json_object_set_new(r->body, "migration", migration);
@@ -394,6 +412,7 @@ static void get_app(const struct read_txn *t, const Cairn__Store__Snapshot *s, c
 	}
 	r->body = docs_app(s, ai, hosts, n);
 	free(hosts);
+	add_tags(t, r->body, true);
 }
 
 /* GET: documents over one read transaction of this thread. */
@@ -457,6 +476,7 @@ static void handle_get(struct web_api *a, char seg[][WEBQ_TEXT_MAX], int nseg,
 			get_app(&t, s, seg[1], r);
 		} else if (!strcmp(what, "apps")) {
 			r->body = docs_apps(s);
+			add_tags(&t, json_object_get(r->body, "apps"), true);
 			paginate(r, "apps", q);
 		} else if (!strcmp(what, "deps")) {
 			get_deps(&t, s, q, r);

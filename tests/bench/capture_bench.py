@@ -3,6 +3,13 @@
 "Connection capture"). Needs root and kernel BTF; run with a release build:
 
   tests/bench/capture_bench.py build/release/agent/cairn-agent [TCP_N] [UDP_N]
+  tests/bench/capture_bench.py AGENT rate CONNRATE RATE SECONDS [RATE...]
+
+rate: for each RATE, one window at the default 15 s sample interval around
+SECONDS of cairn-connrate (tests/bench/connrate.c: short loopback TCP
+connections at a steady RATE per second, one client thread per 5,000/s, at least 4); prints the
+connections counted against those made, lost events (ring buffer drops, map
+full), the agent's CPU as a share of one core over the window and its max RSS.
 
 Per scenario one `cairn-agent collect --only sock --window DUR --json` runs
 while the traffic goes (tests/integration/capture_traffic.py):
@@ -65,12 +72,17 @@ def bpf_prog_stats():
 
 
 def run_window(agent, seconds, clients):
+    return run_window_interval(agent, seconds, clients, 1000)
+
+
+def run_window_interval(agent, seconds, clients, interval_ms):
     """Runs the agent for `seconds` with the client commands started once its
-    capture is up; returns (document, agent CPU seconds, BPF ns, BPF runs)."""
+    capture is up; returns (document, agent CPU seconds, max RSS KiB, BPF ns,
+    BPF runs)."""
     err = open("/tmp/cairn-capture-bench.err", "w+")
     a = subprocess.Popen([agent, "collect", "--only", "sock", "--window", "%ds" % seconds,
-                          "--interval", "1000", "--json"], stdout=subprocess.PIPE, stderr=err,
-                         text=True)
+                          "--interval", str(interval_ms), "--json"], stdout=subprocess.PIPE,
+                         stderr=err, text=True)
     for _ in range(100):
         err.seek(0)
         if "connection capture:" in err.read():
@@ -101,6 +113,35 @@ def run_window(agent, seconds, clients):
     return json.loads(out), ru.ru_utime + ru.ru_stime, rss_kib, ns, runs
 
 
+def rate_main(agent, connrate, seconds, rates):
+    """Sustained-rate windows: counted vs made, drops, CPU share, RSS."""
+    window = seconds + 6
+    _, idle_cpu, idle_rss, _, _ = run_window_interval(agent, window, [], 15000)
+    print("load average: %s" % open("/proc/loadavg").read().strip())
+    print("window %d s at the default 15 s sample interval; idle window: agent CPU %.3f s "
+          "(%.2f %% of a core), max RSS %d KiB" % (window, idle_cpu, 100.0 * idle_cpu / window,
+                                                  idle_rss))
+    for rate in rates:
+        out = "/tmp/cairn-connrate-%d.json" % os.getpid()
+        threads = max(4, rate // 5000)
+        client = ["sh", "-c", "sleep 2; exec %s %d %d %d >%s" % (connrate, rate, seconds, threads, out)]
+        doc, cpu, rss, ns, runs = run_window_interval(agent, window, [client], 15000)
+        made = json.load(open(out))
+        os.unlink(out)
+        es = edge_for(doc, "TCP", made["port"])
+        h = doc["health"]
+        counted = sum(e["connections_closed"] for e in es)
+        lost = h["capture_ringbuf_drops"] + h["capture_map_full"]
+        # the client's last connection wakes its server's accept: one more than it reports
+        print("rate %6d/s: made %7d (%.0f/s reached) counted %7d (%.2f %%)  lost events %d "
+              "(ring buffer %d, map full %d)  agent CPU %.3f s = %.2f %% of a core "
+              "(%.2f %% over idle)  max RSS %d KiB  kernel %.2f us/run" % (
+                  rate, made["connections"], made["rate"], counted,
+                  100.0 * counted / (made["connections"] + 1), lost, h["capture_ringbuf_drops"],
+                  h["capture_map_full"], cpu, 100.0 * cpu / window,
+                  100.0 * max(cpu - idle_cpu, 0) / window, rss, ns / runs / 1000.0 if runs else 0))
+
+
 def edge_for(doc, proto, port):
     return [e for e in doc["connections"]["edges"]
             if e["protocol"] == proto and e["remote_port"] == port and e["direction"] == "LOCAL"]
@@ -108,6 +149,16 @@ def edge_for(doc, proto, port):
 
 def main():
     agent = sys.argv[1]
+    if len(sys.argv) > 5 and sys.argv[2] == "rate":
+        if os.geteuid() != 0:
+            raise SystemExit("needs root (BPF)")
+        stats_old = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
+        try:
+            open("/proc/sys/kernel/bpf_stats_enabled", "w").write("1")
+            rate_main(agent, sys.argv[3], int(sys.argv[5]), [int(r) for r in [sys.argv[4]] + sys.argv[6:]])
+        finally:
+            open("/proc/sys/kernel/bpf_stats_enabled", "w").write(stats_old)
+        return
     tcp_n = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
     udp_n = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
     if os.geteuid() != 0:

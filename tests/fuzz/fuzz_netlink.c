@@ -44,6 +44,8 @@ static int on_msg(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint32_t *words = malloc((size + 3) / 4 * 4 + 4);

@@ -171,6 +171,52 @@ $C store bogus $S 2>/dev/null; [ $? -eq 2 ] || fail "store bogus"
 $C store stats --days x $S 2>/dev/null; [ $? -eq 2 ] || fail "store stats --days x"
 $C export xml $S 2>/dev/null; [ $? -eq 2 ] || fail "export xml"
 
+note "tags"
+# a person labels hosts and applications; every planning view filters by them
+$C tag set hr environment=UAT criticality=critical owner="team hr" $S >"$tmp/tg.txt" || fail "tag set exit $?"
+grep -q "environment  *test  *person" "$tmp/tg.txt" || fail "tag set: folded value shown: $(cat "$tmp/tg.txt")"
+$C tag set billing-batch-02 environment=prod $S >/dev/null || fail "tag set host"
+$C tag set hr environment=moon $S 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "use one of prod, staging, test, dev" "$tmp/err" || fail "bad environment: $rc $(cat "$tmp/err")"
+$C tag set nosuchthing a=b $S 2>/dev/null; [ $? -eq 3 ] || fail "tag set on an unknown target: exit 3"
+$C tag set hr novalue $S 2>/dev/null; [ $? -eq 2 ] || fail "tag without '=': exit 2"
+$C readiness --tag environment=test --json $S | python3 -c "
+import json,sys
+r=json.load(sys.stdin)['readiness']
+names=sorted(x['name'] for x in r)
+assert [x for x in r if x['kind']=='app'] and all(x['name']=='hr' for x in r if x['kind']=='app'), names
+assert len([x for x in r if x['kind']=='host'])==9 and all(n.startswith('hr') for n in names), names
+" || fail "readiness --tag environment=test: only hr and its 9 hosts"
+$C sizing --tag environment=prod $S >"$tmp/sz.txt" || fail "sizing --tag exit $?"
+[ "$(grep -c "^billing-bat.* p95 " "$tmp/sz.txt")" -eq 1 ] && ! grep -q "^hr-" "$tmp/sz.txt" || fail "sizing --tag environment=prod: $(cat "$tmp/sz.txt")"
+$C cost --tag criticality=high --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+assert {h['app'] for h in d['hosts']}=={'hr'} and len(d['hosts'])==9, d['hosts']
+assert [a['name'] for a in d['apps']]==['hr'], d['apps']
+" || fail "cost --tag criticality=high: hr only"
+$C plan waves --tag environment=test --json $S | python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+apps=[a for w in d['waves'] for a in w['apps']]
+assert len(apps)==1, apps
+" || fail "plan waves --tag: only hr's entry"
+$C apps --tag owner="team hr" --json $S | python3 -c "
+import json,sys
+a=json.load(sys.stdin)['apps']
+assert [x['name'] for x in a]==['hr'] and a[0]['tags']['owner']=='team hr', a
+" || fail "apps --tag owner: hr with its tags"
+$C host billing-batch-02 $S | grep -q "^tags: *environment=prod (person" || fail "host shows its tags"
+$C export mhub-csv --tag environment=test -o "$tmp/tag.csv" $S >/dev/null || fail "export --tag"
+[ "$(($(wc -l <"$tmp/tag.csv") - 1))" -eq 9 ] || fail "export mhub-csv --tag: 9 rows, got $(wc -l <"$tmp/tag.csv")"
+$C tag rm hr owner $S >/dev/null || fail "tag rm"
+$C tag list hr --json $S | python3 -c "
+import json,sys
+t=json.load(sys.stdin)[0]['tags']
+assert sorted(x['key'] for x in t)==['criticality','environment'], t
+" || fail "tag rm: owner gone"
+$C readiness --tag environment=staging $S | grep -q "no host or application has that tag" || fail "no match message"
+
 note "store stats"
 # the store as a person reads it: DBs with the rollups, days, hosts
 $C store stats --days 3 --hosts 2 $S >"$tmp/st.txt" || fail "store stats exit $?"
