@@ -146,7 +146,10 @@ int migrate_main(int argc, char *argv[])
 static void progress_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-collector progress [--json]\n\n"
-		   "Migration progress by wave and application: hosts per state and percent done.\n\n");
+		   "Migration progress by wave and application: hosts per state and percent done;\n"
+		   "then the migration tools' streams ('notify', PUT /api/v1/progress-streams/...)\n"
+		   "and each host with tasks: its status (a person's 'migrate set' wins over its\n"
+		   "tasks) and what the tasks say.\n\n");
 	cli_usage_common(f);
 }
 

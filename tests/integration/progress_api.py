@@ -336,6 +336,11 @@ try:
     put("app-move", "host-0", {"status": "FAILED", "progressPercent": 60})  # resources kept
     a = next(a for w in get("progress")["waves"] for a in w["apps"] if a["id"] == app["id"])
     check(a["state"] == "FAILED" and a["host_states"]["FAILED"] == 1, f"app with a failed task: {a}")
+    st, _ = request("POST", "/api/v1/migration/" + app["id"], operator, {"state": "IN_PROGRESS", "progress": 90})
+    a = next(a for w in get("progress")["waves"] for a in w["apps"] if a["id"] == app["id"])
+    check(st == 200 and a["explicit"] and a["state"] == "IN_PROGRESS" and a["percent"] == 90 and
+          a["task_states"]["FAILED"] == 1 and a["host_states"]["FAILED"] == 1,
+          f"a person's application status wins, its tasks still shown: {st} {a}")
     doc = get("progress")
     want = json.loads(cc("progress", "--json").stdout)
     check(doc == want, "/api/v1/progress differs from `progress --json`")
