@@ -49,7 +49,8 @@ struct req {
 	char who[96];
 };
 
-/* The progress writer's thread: the report is stored, answer it. */
+/* The progress writer's thread: the report is stored; answer it from the
+ * request thread. */
 static void resume_req(void *arg)
 {
 	struct req *rq = arg;
@@ -393,6 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!rq->answered)
 			return MHD_YES;
 		rq->pend.queued = false;
+		web_api_pending_reply(&rq->pend);
 		char ip[INET6_ADDRSTRLEN];
 		client_text(c, ip, sizeof(ip));
 		if (rq->reply.status < 400)
@@ -471,6 +473,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	struct req *rq = *con_cls;
 	if (rq) {
+		if (rq->pend.queued && rq->answered)
+			web_api_pending_free(&rq->pend); /* closed before it was answered */
 		free(rq->body);
 		free(rq);
 		*con_cls = NULL;

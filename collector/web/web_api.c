@@ -846,18 +846,32 @@ static void put_reply(struct web_api *a, const struct progress_result *res, int6
 	r->status = res->created && res->applied ? 201 : 200;
 }
 
-/* The writer thread: the report's group is committed. */
+/* The writer thread: the report's group is committed. The answer is built
+ * by the request thread (web_api_pending_reply), so the writer goes on. */
 static void pending_done(void *arg, int rc, const char *msg)
 {
 	struct web_pending *p = arg;
-	if (rc)
-		web_reply_error(p->r, status_of(rc), "%s", msg);
+	p->rc = rc;
+	str_copy(p->msg, msg, sizeof(p->msg));
+	p->resume(p->arg);
+}
+
+void web_api_pending_free(struct web_pending *p)
+{
+	progress_result_free(&p->res);
+	free(p->u);
+	p->u = NULL;
+}
+
+void web_api_pending_reply(struct web_pending *p)
+{
+	if (p->rc)
+		web_reply_error(p->r, status_of(p->rc), "%s", p->msg);
 	else
 		put_reply(p->api, &p->res, p->now_ms, p->r);
 	progress_result_free(&p->res);
 	free(p->u);
 	p->u = NULL;
-	p->resume(p->arg);
 }
 
 static void progress_write(struct web_api *a, const char *actor, const char *method,

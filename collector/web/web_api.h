@@ -79,16 +79,25 @@ struct web_pending {
 	int64_t now_ms;
 	struct web_reply *r;
 	bool queued;
-	void (*resume)(void *arg);  /* set by the caller: r is filled, answer it */
+	int rc;                     /* the commit's result ... */
+	char msg[1100];             /* ... and what failed */
+	void (*resume)(void *arg);  /* set by the caller: stored, call web_api_pending_reply */
 	void *arg;
 };
 
 /* web_api_handle, except that a task report is queued: true when it was
- * (r is then filled by the writer thread, which calls pend->resume(arg)
- * after the commit), false when r is filled already. */
+ * (after the commit the writer thread calls pend->resume(arg); the request
+ * thread then fills r with web_api_pending_reply), false when r is filled
+ * already. */
 bool web_api_handle_async(struct web_api *a, const struct token_info *caller, const char *method,
 			  const char *path, const struct webq *q, const char *body, size_t blen,
 			  struct web_reply *r, struct web_pending *pend);
+
+/* The answer to a queued report whose commit is done, into pend->r. */
+void web_api_pending_reply(struct web_pending *pend);
+/* A queued report whose commit is done but that is not answered (its
+ * connection ended): frees what it holds. */
+void web_api_pending_free(struct web_pending *pend);
 
 /* Sets r to status with {"error": msg}. */
 void web_reply_error(struct web_reply *r, unsigned status, const char *fmt, ...)
