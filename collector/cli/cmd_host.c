@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "pbjson.h"
+#include "progress_docs.h"
 #include "docs.h"
 #include "format.h"
 #include "estate.h"
@@ -118,6 +119,10 @@ int host_main(int argc, char *argv[])
 	if (tags_load(rt.txn, rt.db, &tags, &eb))
 		fprintf(stderr, "%s: warning: %s\n", cli.prog, eb.msg);
 	const Cairn__Store__TagSet *ts = tags_of(&tags, h.id_hex);
+	json_t *migration = NULL;
+	char migration_text[400] = "";
+	if (docs_host_migration(&rt, h.id_hex, &migration, migration_text, sizeof(migration_text)))
+		fprintf(stderr, "%s: warning: could not read the migration status\n", cli.prog);
 	Cairn__Store__Snapshot *s = NULL;
 	int src = read_snapshot_latest(rt.txn, rt.db, true, &s, &eb);
 	if (src && src != -ENOENT)
@@ -143,6 +148,8 @@ int host_main(int argc, char *argv[])
 	if (cli.json) {
 		json_t *root = docs_host(&h, &eh, health, s);
 		json_object_set_new(root, "tags", docs_tags(ts));
+		if (root && migration)
+			json_object_set(root, "migration", migration);
 		if (format_print_json(root))
 			exit_code = 1;
 		goto out;
@@ -157,6 +164,8 @@ int host_main(int argc, char *argv[])
 		printf("%s%s=%s (%s%s%s)\n", i ? "             " : "tags:        ", ts->tags[i]->key,
 		       ts->tags[i]->value, ts->tags[i]->source, *ts->tags[i]->set_by ? ", " : "",
 		       ts->tags[i]->set_by);
+	if (migration_text[0])
+		printf("migration:   %s\n", migration_text);
 	if (health && (health->capture_ringbuf_drops || health->capture_map_full))
 		printf("lost events: %llu in the last window (ring buffer or map full): counts are "
 		       "lower bounds\n",
@@ -330,6 +339,7 @@ int host_main(int argc, char *argv[])
 		printf("\nDependencies: no snapshot yet (run 'cairn-collector deps --fresh')\n");
 	}
 out:
+	json_decref(migration);
 	if (health)
 		cairn__collector_health__free_unpacked(health, NULL);
 	read_nodes_free(&ix);

@@ -13,6 +13,7 @@
 #include "estate.h"
 #include "migrate.h"
 #include "planctx.h"
+#include "progress.h"
 #include "waves.h"
 
 static json_t *status_json(const Cairn__Store__MigrationStatus *m)
@@ -145,8 +146,45 @@ int migrate_main(int argc, char *argv[])
 static void progress_usage(FILE *f)
 {
 	fprintf(f, "Usage: cairn-collector progress [--json]\n\n"
-		   "Migration progress by wave and application: hosts per state and percent done.\n\n");
+		   "Migration progress by wave and application: hosts per state and percent done;\n"
+		   "then the migration tools' streams ('notify', PUT /api/v1/progress-streams/...)\n"
+		   "and each host with tasks: its status (a person's 'migrate set' wins over its\n"
+		   "tasks) and what the tasks say.\n\n");
 	cli_usage_common(f);
+}
+
+/* The migration tools' part of `progress`: streams, then each host with
+ * tasks, what counts beside what its tasks say. */
+static int print_tasks(const struct read_txn *t, const Cairn__Store__Snapshot *s,
+		       const struct progress_tasks *ts, const struct progress_hosts *tasks)
+{
+	if (!ts->n)
+		return 0;
+	int64_t now = time_now_ms();
+	struct progress_stream *sv = NULL;
+	size_t sn = 0;
+	int rc = progress_streams(ts, now, &sv, &sn);
+	if (rc)
+		return rc;
+	printf("\n%-20s  %5s  %5s  %5s  %5s  %5s  %5s  %s\n", "STREAM", "TASKS", "NOT", "PROG",
+	       "FAIL", "COMPL", "STALE", "LAST UPDATE");
+	for (size_t i = 0; i < sn; i++) {
+		char at[40];
+		progress_time_format(sv[i].updated_ms, at, sizeof(at));
+		printf("%-20.50s  %5u  %5u  %5u  %5u  %5u  %5u  %s\n", sv[i].name, sv[i].tasks,
+		       sv[i].states[1], sv[i].states[2], sv[i].states[3], sv[i].states[4], sv[i].stale, at);
+	}
+	free(sv);
+	printf("\n%-28s  %s\n", "HOST", "MIGRATION STATUS");
+	for (size_t i = 0; i < tasks->n && !rc; i++) {
+		struct migrate_host_status hs;
+		char text[400];
+		if ((rc = migrate_host_status(t->txn, t->db, tasks->v[i].id, tasks, &hs)))
+			break;
+		migrate_host_status_text(&hs, text, sizeof(text));
+		printf("%-28.28s  %s\n", snapshot_host_name(s, tasks->v[i].id), text);
+	}
+	return rc;
 }
 
 int progress_main(int argc, char *argv[])
@@ -188,6 +226,15 @@ int progress_main(int argc, char *argv[])
 	json_t *jw = NULL;
 	unsigned total[5] = { 0 }, thosts = 0;
 	double tsum = 0;
+	struct progress_tasks ts;
+	struct progress_hosts tasks = { 0 };
+	if ((rc = progress_tasks_read(t.txn, t.db, NULL, &ts, &teb)) ||
+	    (rc = progress_hosts_derive(&ts, time_now_ms(), &tasks))) {
+		fprintf(stderr, "%s: %s\n", p.cli.prog, teb.msg[0] ? teb.msg : "out of memory");
+		read_end(&t);
+		planctx_close(&p);
+		return 1;
+	}
 	if (!jw)
 		printf("%-6s  %-28s  %5s  %-12s  %6s  %5s  %5s  %5s  %5s\n", "WAVE", "APPLICATION", "HOSTS",
 		       "STATE", "DONE", "NOT", "PROG", "FAIL", "COMPL");
@@ -201,7 +248,7 @@ int progress_main(int argc, char *argv[])
 			if (!a)
 				continue;
 			struct migrate_app_progress ap;
-			if ((rc = migrate_app_progress(t.txn, t.db, a, &ap)))
+			if ((rc = migrate_app_progress(t.txn, t.db, a, &tasks, &ap)))
 				break;
 			for (int k = 1; k < 5; k++)
 				wh[k] += ap.hosts[k];
@@ -233,9 +280,11 @@ int progress_main(int argc, char *argv[])
 		thosts += whosts;
 		tsum += wsum;
 	}
-	read_end(&t);
 	if (rc) {
 		fprintf(stderr, "%s: reading migration statuses: %s\n", p.cli.prog, db_strerror(rc));
+		progress_hosts_free(&tasks);
+		progress_tasks_free(&ts);
+		read_end(&t);
 		json_decref(jw);
 		planctx_close(&p);
 		return 1;
@@ -262,8 +311,14 @@ int progress_main(int argc, char *argv[])
 	if (!jw && staying)
 		printf("Not migrated (Retire / Retain): %zu application%s, %zu host%s; 'plan waves' lists them\n",
 		       staying, staying == 1 ? "" : "s", staying_hosts, staying_hosts == 1 ? "" : "s");
+	rc = print_tasks(&t, s, &ts, &tasks);
+	progress_hosts_free(&tasks);
+	progress_tasks_free(&ts);
+	read_end(&t);
+	if (rc)
+		fprintf(stderr, "%s: reading migration statuses: %s\n", p.cli.prog, db_strerror(rc));
 	planctx_close(&p);
-	return 0;
+	return rc ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- validate */

@@ -34,6 +34,7 @@ int token_main(int argc, char *argv[]);
 int store_main(int argc, char *argv[]);        /* cmd_store.c: store stats */
 int tag_main(int argc, char *argv[]);          /* cmd_tag.c: tag set|rm|list */
 int import_main(int argc, char *argv[]);       /* cmd_import.c: servers without agents */
+int notify_main(int argc, char *argv[]);       /* cmd_notify.c: progress of migration tools */
 
 void collector_usage(void *f);
 

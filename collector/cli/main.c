@@ -27,6 +27,7 @@ static const struct command commands[] = {
 	{ "migrate", migrate_main, "migrate set|history: track migration state per host and application" },
 	{ "progress", progress_main, "migration progress by wave and application" },
 	{ "tag", tag_main, "tag set|rm|list: key=value labels on hosts and applications (environment, ...)" },
+	{ "notify", notify_main, "notify STREAM TASK --status S: a migration tool's progress; list, streams, rm" },
 	{ "validate", validate_main, "compare a migrated host with its source" },
 	{ "export", export_main, "export mhub-csv | ads-csv DIR | json | dot" },
 	{ "web", web_main, "the web console and JSON API (its own process)" },

@@ -10,6 +10,7 @@
 
 #include "keys.h"
 #include "migrate.h"
+#include "progress_docs.h"
 #include "pbjson.h"
 #include "rules.h"
 #include "snapshot.h"
@@ -793,15 +794,52 @@ json_t *docs_wave_explain(const Cairn__Store__Snapshot *s, const char *app_id)
 			 "critical_after", (int)s->wave_critical_after, "rules", precedence_json());
 }
 
+/* The tasks of the migration tools: per stream, and per host what counts
+ * beside what the tasks say. */
+static int progress_tasks_part(const struct read_txn *t, const Cairn__Store__Snapshot *s,
+			       const struct progress_tasks *ts, const struct progress_hosts *ph,
+			       int64_t now_ms, json_t *doc)
+{
+	struct progress_stream *sv = NULL;
+	size_t sn = 0;
+	int rc = progress_streams(ts, now_ms, &sv, &sn);
+	if (rc)
+		return rc;
+	json_t *streams = docs_progress_streams(sv, sn);
+	free(sv);
+	json_object_set(doc, "streams", json_object_get(streams, "streams"));
+	json_decref(streams);
+	json_t *jh = json_array();
+	for (size_t i = 0; jh && i < ph->n && !rc; i++) {
+		struct migrate_host_status hs;
+		if ((rc = migrate_host_status(t->txn, t->db, ph->v[i].id, ph, &hs)))
+			break;
+		json_array_append_new(jh, json_pack("{s:s, s:o, s:o}", "id", ph->v[i].id, "name",
+						    docs_json_str(snapshot_host_name(s, ph->v[i].id)),
+						    "migration", docs_migration_status(&hs)));
+	}
+	json_object_set_new(doc, "task_hosts", jh);
+	return rc;
+}
+
 int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, json_t **out)
 {
+	int64_t now_ms = time_now_ms();
+	struct progress_tasks ts;
+	struct progress_hosts tasks = { 0 };
+	*out = NULL;
+	if (progress_tasks_read(t->txn, t->db, NULL, &ts, NULL))
+		return -EIO;
+	if (progress_hosts_derive(&ts, now_ms, &tasks)) {
+		progress_tasks_free(&ts);
+		return -ENOMEM;
+	}
 	json_t *jw = json_array();
 	unsigned total[5] = { 0 }, thosts = 0;
 	double tsum = 0;
 	int rc = 0;
-	*out = NULL;
 	if (!jw)
-		return -ENOMEM;
+		rc = -ENOMEM;
 	for (size_t i = 0; i < s->n_waves && !rc; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		unsigned wh[5] = { 0 }, whosts = 0;
@@ -812,18 +850,20 @@ int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, jso
 			if (!a)
 				continue;
 			struct migrate_app_progress ap;
-			if ((rc = migrate_app_progress(t->txn, t->db, a, &ap)))
+			if ((rc = migrate_app_progress(t->txn, t->db, a, &tasks, &ap)))
 				break;
 			for (int k = 1; k < 5; k++)
 				wh[k] += ap.hosts[k];
 			whosts += (unsigned)a->n_hosts;
 			wsum += ap.percent * (double)a->n_hosts;
-			json_array_append_new(ja, json_pack("{s:s, s:s, s:i, s:s, s:f, s:{s:i, s:i, s:i, s:i}}",
+			json_array_append_new(ja, json_pack("{s:s, s:s, s:i, s:s, s:f, s:{s:i, s:i, s:i, s:i}, s:b, s:i, s:i, s:o}",
 							    "id", a->id, "name", a->name, "hosts", (int)a->n_hosts,
 							    "state", migrate_state_name(ap.state), "percent", ap.percent,
 							    "host_states", "NOT_STARTED", (int)ap.hosts[1],
 							    "IN_PROGRESS", (int)ap.hosts[2], "FAILED", (int)ap.hosts[3],
-							    "COMPLETED", (int)ap.hosts[4]));
+							    "COMPLETED", (int)ap.hosts[4], "explicit", ap.explicit_status,
+							    "tasks", (int)ap.tasks, "stale_tasks", (int)ap.stale_tasks,
+							    "task_states", docs_state_counts(ap.task_states)));
 		}
 		double wpct = whosts ? wsum / whosts : 0;
 		json_array_append_new(jw, json_pack("{s:i, s:i, s:f, s:{s:i, s:i, s:i, s:i}, s:o}", "number",
@@ -837,6 +877,8 @@ int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, jso
 	}
 	if (rc) {
 		json_decref(jw);
+		progress_hosts_free(&tasks);
+		progress_tasks_free(&ts);
 		return rc;
 	}
 	/* applications that do not move (Retire / Retain) are in no wave */
@@ -852,6 +894,15 @@ int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, jso
 			 (int)total[1], "IN_PROGRESS", (int)total[2], "FAILED", (int)total[3],
 			 "COMPLETED", (int)total[4], "not_migrated", "apps", (int)staying, "hosts",
 			 (int)staying_hosts);
+	if (*out)
+		rc = progress_tasks_part(t, s, &ts, &tasks, now_ms, *out);
+	progress_hosts_free(&tasks);
+	progress_tasks_free(&ts);
+	if (rc) {
+		json_decref(*out);
+		*out = NULL;
+		return rc;
+	}
 	return *out ? 0 : -ENOMEM;
 }
 

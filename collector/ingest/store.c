@@ -35,6 +35,7 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_TAGS] = "tags",
 	[STORE_IMPORTS] = "imports",
 	[STORE_IMPORT_KEYS] = "import_keys",
+	[STORE_PROGRESS_TASKS] = "progress_tasks",
 };
 
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,

@@ -30,6 +30,7 @@
  *   tags             subject (host id hex | "app:" app id)         store.TagSet (collector/read/tags.h)
  *   imports          host id(32)                                store.ImportedServer (docs/import.md)
  *   import_keys      kind(u8) | match text                      host id(32) of an imported-only host
+ *   progress_tasks   stream | 0x00 | task                       store.ProgressTask (migration tools' progress)
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -69,6 +70,7 @@ enum store_db {
 	STORE_TAGS,
 	STORE_IMPORTS,
 	STORE_IMPORT_KEYS,
+	STORE_PROGRESS_TASKS,
 	STORE_NDBS
 };
 

@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "migrate.h"
+#include "progress.h"
 #include "rules.h"
 #include "store.h"
 
@@ -219,34 +220,96 @@ int migrate_history(MDB_txn *txn, const struct db_env *env, const char *key,
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+Cairn__Store__MigrationState migrate_state_derive(const unsigned counts[static 5])
+{
+	unsigned n = 0;
+	for (int k = 0; k < 5; k++)
+		n += counts[k];
+	if (n && counts[CAIRN__STORE__MIGRATION_STATE__COMPLETED] == n)
+		return CAIRN__STORE__MIGRATION_STATE__COMPLETED;
+	if (counts[CAIRN__STORE__MIGRATION_STATE__FAILED])
+		return CAIRN__STORE__MIGRATION_STATE__FAILED;
+	if (counts[CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS] ||
+	    counts[CAIRN__STORE__MIGRATION_STATE__COMPLETED])
+		return CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS;
+	return CAIRN__STORE__MIGRATION_STATE__NOT_STARTED;
+}
+
+static Cairn__Store__MigrationState known_state(Cairn__Store__MigrationState s)
+{
+	return s >= CAIRN__STORE__MIGRATION_STATE__NOT_STARTED &&
+			       s <= CAIRN__STORE__MIGRATION_STATE__COMPLETED
+		       ? s
+		       : CAIRN__STORE__MIGRATION_STATE__NOT_STARTED;
+}
+
+int migrate_host_status(MDB_txn *txn, const struct db_env *env, const char *host_id,
+			const struct progress_hosts *tasks, struct migrate_host_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->state = CAIRN__STORE__MIGRATION_STATE__NOT_STARTED;
+	out->tasks = progress_hosts_get(tasks, host_id);
+	if (out->tasks) {
+		out->state = out->tasks->state;
+		out->percent = out->tasks->percent;
+	}
+	Cairn__Store__MigrationStatus *m = NULL;
+	int rc = migrate_get(txn, env, host_id, &m);
+	if (rc || !m)
+		return rc;
+	out->explicit_status = true;
+	out->set_state = known_state(m->state);
+	out->set_percent = out->set_state == CAIRN__STORE__MIGRATION_STATE__COMPLETED ? 100 : m->progress_pct;
+	str_copy(out->set_by, m->updated_by, sizeof(out->set_by));
+	out->set_ms = m->updated_ms;
+	out->state = out->set_state;
+	out->percent = out->set_percent;
+	cairn__store__migration_status__free_unpacked(m, NULL);
+	return 0;
+}
+
+void migrate_host_status_text(const struct migrate_host_status *s, char *out, size_t n)
+{
+	int used = snprintf(out, n, "%s %.0f%%", migrate_state_name(s->state), s->percent);
+	if (used < 0 || (size_t)used >= n)
+		return;
+	if (s->explicit_status)
+		used += snprintf(out + used, n - (size_t)used, " (set by %s)", s->set_by);
+	else if (s->tasks)
+		used += snprintf(out + used, n - (size_t)used, " (from tasks)");
+	if (used < 0 || (size_t)used >= n || !s->tasks)
+		return;
+	const struct progress_host *t = s->tasks;
+	char stale[32] = "";
+	if (t->stale)
+		snprintf(stale, sizeof(stale), ", %u stale", t->stale);
+	snprintf(out + used, n - (size_t)used, " \u00b7 tasks: %s %.0f%% (%u task%s%s, stream%s %s)",
+		 migrate_state_name(t->state), t->percent, t->tasks, t->tasks == 1 ? "" : "s", stale,
+		 strchr(t->streams, ',') ? "s" : "", t->streams);
+}
+
 int migrate_app_progress(MDB_txn *txn, const struct db_env *env, const Cairn__Store__App *app,
-			 struct migrate_app_progress *out)
+			 const struct progress_hosts *tasks, struct migrate_app_progress *out)
 {
 	memset(out, 0, sizeof(*out));
 	double sum = 0;
 	for (size_t i = 0; i < app->n_hosts; i++) {
-		Cairn__Store__MigrationStatus *m = NULL;
-		int rc = migrate_get(txn, env, app->hosts[i], &m);
+		struct migrate_host_status hs;
+		int rc = migrate_host_status(txn, env, app->hosts[i], tasks, &hs);
 		if (rc)
 			return rc;
-		Cairn__Store__MigrationState st = m ? m->state : CAIRN__STORE__MIGRATION_STATE__NOT_STARTED;
-		if (st == CAIRN__STORE__MIGRATION_STATE__MIGRATION_STATE_UNSPECIFIED)
-			st = CAIRN__STORE__MIGRATION_STATE__NOT_STARTED;
-		out->hosts[st]++;
-		sum += st == CAIRN__STORE__MIGRATION_STATE__COMPLETED ? 100 : m ? m->progress_pct : 0;
-		if (m)
-			cairn__store__migration_status__free_unpacked(m, NULL);
+		out->hosts[hs.state]++;
+		sum += hs.state == CAIRN__STORE__MIGRATION_STATE__COMPLETED ? 100 : hs.percent;
+		if (hs.tasks) {
+			out->tasks += hs.tasks->tasks;
+			out->stale_tasks += hs.tasks->stale;
+			for (int k = 0; k < 5; k++)
+				out->task_states[k] += hs.tasks->states[k];
+		}
 	}
 	out->percent = app->n_hosts ? sum / (double)app->n_hosts : 0;
-	unsigned n = (unsigned)app->n_hosts;
-	if (n && out->hosts[CAIRN__STORE__MIGRATION_STATE__COMPLETED] == n)
-		out->state = CAIRN__STORE__MIGRATION_STATE__COMPLETED;
-	else if (out->hosts[CAIRN__STORE__MIGRATION_STATE__FAILED])
-		out->state = CAIRN__STORE__MIGRATION_STATE__FAILED;
-	else if (out->hosts[CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS] ||
-		 out->hosts[CAIRN__STORE__MIGRATION_STATE__COMPLETED])
-		out->state = CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS;
-	else
+	out->state = migrate_state_derive(out->hosts);
+	if (!app->n_hosts)
 		out->state = CAIRN__STORE__MIGRATION_STATE__NOT_STARTED;
 	char key[300];
 	snprintf(key, sizeof(key), "app:%s", app->id);

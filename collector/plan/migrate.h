@@ -37,17 +37,46 @@ int migrate_history(MDB_txn *txn, const struct db_env *env, const char *key,
 		    Cairn__Store__MigrationStatus ***out, size_t *n);
 void migrate_list_free(Cairn__Store__MigrationStatus **v, size_t n);
 
+/* The state of a group from its members' states (index = MigrationState):
+ * all COMPLETED: COMPLETED; any FAILED: FAILED; any started (IN_PROGRESS or
+ * COMPLETED): IN_PROGRESS; else (also none) NOT_STARTED. A host's tasks and
+ * an application's hosts combine the same way. */
+Cairn__Store__MigrationState migrate_state_derive(const unsigned counts[static 5]);
+
+/* What counts for one host: the status a person set (`migrate set`, the
+ * console) wins over what the migration tools' tasks say (progress.h);
+ * both are kept so both can be shown. */
+struct progress_host;
+struct progress_hosts;
+struct migrate_host_status {
+	Cairn__Store__MigrationState state;   /* what counts */
+	double percent;
+	bool explicit_status;                 /* set by a person ... */
+	Cairn__Store__MigrationState set_state;
+	unsigned set_percent;
+	char set_by[96];                      /* ... who */
+	int64_t set_ms;
+	const struct progress_host *tasks;    /* into the caller's progress_hosts; NULL: none */
+};
+/* tasks may be NULL (no task is then looked at). */
+int migrate_host_status(MDB_txn *txn, const struct db_env *env, const char *host_id,
+			const struct progress_hosts *tasks, struct migrate_host_status *out);
+/* "IN_PROGRESS 40% (set by alice) · tasks: FAILED (2 tasks, stream mgn)". */
+void migrate_host_status_text(const struct migrate_host_status *s, char *out, size_t n);
+
 /* Progress of one application: its own status when set, else derived from
- * its hosts (all COMPLETED: COMPLETED; any FAILED: FAILED; any started:
- * IN_PROGRESS; else NOT_STARTED). */
+ * its hosts (migrate_state_derive over migrate_host_status). tasks (may be
+ * NULL): the tasks by host (progress_hosts_load). */
 struct migrate_app_progress {
 	Cairn__Store__MigrationState state;
 	double percent;             /* mean of the hosts' progress */
 	unsigned hosts[5];          /* hosts per state (index = MigrationState) */
 	bool explicit_status;
+	unsigned tasks, stale_tasks; /* the migration tools' tasks on its hosts */
+	unsigned task_states[5];    /* those tasks per state */
 };
 int migrate_app_progress(MDB_txn *txn, const struct db_env *env, const Cairn__Store__App *app,
-			 struct migrate_app_progress *out);
+			 const struct progress_hosts *tasks, struct migrate_app_progress *out);
 
 /* ---- validate ---- */
 

@@ -41,7 +41,22 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	/* a task report waiting for its commit (connection suspended) */
+	struct MHD_Connection *c;
+	struct web_pending pend;
+	struct web_reply reply;
+	bool answered;
+	char who[96];
 };
+
+/* The progress writer's thread: the report is stored; answer it from the
+ * request thread. */
+static void resume_req(void *arg)
+{
+	struct req *rq = arg;
+	rq->answered = true;
+	MHD_resume_connection(rq->c);
+}
 
 /* ---------------------------------------------------------------- paths */
 
@@ -362,7 +377,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct web *w = cls;
 	(void)version;
-	bool post = !strcmp(method, "POST");
+	/* POST and PUT carry a JSON body; DELETE and GET do not */
+	bool post = !strcmp(method, "POST") || !strcmp(method, "PUT");
+	bool write = post || !strcmp(method, "DELETE");
 	if (post && !*con_cls) {
 		/* the first call: only headers so far */
 		struct req *rq = calloc(1, sizeof(*rq));
@@ -372,6 +389,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	struct req *rq = *con_cls;
+	if (rq && rq->pend.queued) {
+		/* resumed: the report's group is committed */
+		if (!rq->answered)
+			return MHD_YES;
+		rq->pend.queued = false;
+		web_api_pending_reply(&rq->pend);
+		char ip[INET6_ADDRSTRLEN];
+		client_text(c, ip, sizeof(ip));
+		if (rq->reply.status < 400)
+			log_msg(LOGL_INFO, "web: %s %s %.120s by token '%s': done", ip, method, url, rq->who);
+		return send_reply(c, method, url, &rq->reply);
+	}
 	if (post && *upload_size) {
 		if (!rq->too_big && rq->len + *upload_size <= WEBQ_BODY_MAX) {
 			char *b = realloc(rq->body, rq->len + *upload_size + 1);
@@ -391,8 +420,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (nheaders > WEB_HEADERS_MAX)
 		return send_error(c, method, url, 431, "%d request headers: at most %d", nheaders,
 				  WEB_HEADERS_MAX);
-	if (strcmp(method, "GET") && strcmp(method, "HEAD") && !post)
-		return send_error(c, method, url, 405, "method %.20s: use GET or POST", method);
+	if (strcmp(method, "GET") && strcmp(method, "HEAD") && !write)
+		return send_error(c, method, url, 405, "method %.20s: use GET, POST, PUT or DELETE",
+				  method);
 	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
 		return serve_asset(w, c, method, url, "index.html");
 	if (!strncmp(url, "/assets/", 8))
@@ -413,9 +443,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, on_arg, &ac);
 	if (ac.rc)
 		return send_error(c, method, url, 400, "%s", eb.msg);
+	if (rq && !strcmp(method, "PUT")) {
+		rq->c = c;
+		rq->pend.resume = resume_req;
+		rq->pend.arg = rq;
+		str_copy(rq->who, who.name, sizeof(rq->who));
+		if (web_api_handle_async(&w->api, &who, method, url + 8, &q, rq->body, rq->len,
+					 &rq->reply, &rq->pend)) {
+			MHD_suspend_connection(c);
+			return MHD_YES;
+		}
+		return send_reply(c, method, url, &rq->reply);
+	}
 	struct web_reply r;
 	web_api_handle(&w->api, &who, method, url + 8, &q, rq ? rq->body : NULL, rq ? rq->len : 0, &r);
-	if (post && r.status < 400) {
+	if (write && r.status < 400) {
 		char ip[INET6_ADDRSTRLEN];
 		client_text(c, ip, sizeof(ip));
 		log_msg(LOGL_INFO, "web: %s %s %.120s by token '%s': done", ip, method, url, who.name);
@@ -431,6 +473,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	struct req *rq = *con_cls;
 	if (rq) {
+		if (rq->pend.queued && rq->answered)
+			web_api_pending_free(&rq->pend); /* closed before it was answered */
 		free(rq->body);
 		free(rq);
 		*con_cls = NULL;
@@ -524,7 +568,9 @@ int web_start(struct web **out, const struct web_opts *o, struct errbuf *eb)
 	w->allow_loopback = !strcmp(cfg->web_allow_loopback, "true");
 	web_api_init(&w->api, o->rd);
 	w->api.enroll = o->enroll;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	/* task reports wait for their commit suspended, not in a request thread */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (tls)
@@ -542,6 +588,7 @@ int web_start(struct web **out, const struct web_opts *o, struct errbuf *eb)
 		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, w->key },
 		{ MHD_OPTION_END, 0, NULL },
 	};
+	progress_writer_start(&w->api.progress); /* else reports are written in request threads */
 	w->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w, MHD_OPTION_ARRAY, opts,
 				MHD_OPTION_END);
 	freeaddrinfo(ai);
@@ -573,6 +620,8 @@ void web_stop(struct web *w)
 {
 	if (!w)
 		return;
+	/* answers the queued reports (resuming their connections) first */
+	progress_writer_stop(&w->api.progress);
 	MHD_stop_daemon(w->d);
 	web_api_free(&w->api);
 	if (w->key) {

@@ -13,8 +13,10 @@
 #include "docs.h"
 #include "estate.h"
 #include "keys.h"
+#include "log.h"
 #include "migrate.h"
 #include "pbjson.h"
+#include "progress_docs.h"
 #include "rules.h"
 #include "snapshot.h"
 #include "store.h"
@@ -48,6 +50,7 @@ void web_api_init(struct web_api *a, struct read_ctx *rd)
 	a->rd = rd;
 	pthread_mutex_init(&a->cache.lock, NULL);
 	pthread_mutex_init(&a->bodies.lock, NULL);
+	progress_writer_init(&a->progress, rd);
 }
 
 static void snap_unref_locked(struct web_snap *ws)
@@ -73,6 +76,10 @@ void web_api_free(struct web_api *a)
 	for (size_t i = 0; i < WEB_BODY_CACHE; i++)
 		free(a->bodies.v[i].body);
 	pthread_mutex_destroy(&a->bodies.lock);
+	if (a->progress.reports)
+		log_msg(LOGL_INFO, "web: progress: %llu reports stored in %llu write transactions",
+			(unsigned long long)a->progress.reports, (unsigned long long)a->progress.groups);
+	progress_writer_destroy(&a->progress);
 }
 
 /* Version of the newest stored snapshot (the last key), 0 when none. */
@@ -329,6 +336,9 @@ static void get_host(const struct read_txn *t, struct web_api *a, const char *ne
 			tags_all_free(&tags);
 		}
 	}
+	json_t *migration = NULL;
+	if (r->body && !docs_host_migration(t, h.id_hex, &migration, NULL, 0))
+		json_object_set_new(r->body, "migration", migration);
 	if (health)
 		cairn__collector_health__free_unpacked(health, NULL);
 	if (ws)
@@ -456,7 +466,7 @@ static void handle_get(struct web_api *a, char seg[][WEBQ_TEXT_MAX], int nseg,
 		const Cairn__Store__Snapshot *s = since ? since : ws->s;
 		/* progress reads migration statuses, which no ETag follows */
 		bool cacheable = !since && strcmp(what, "progress");
-		char key[1400];
+		char key[1700]; /* fits in web_body.key: the parts are at most 4 x 255 bytes */
 		snprintf(key, sizeof(key), "%s/%s?%d&%s&%s&%d&%zu&%zu", what, two ? seg[1] : "",
 			 (int)q->level, q->app, q->host, q->has_limit, q->limit, q->offset);
 		if (cacheable)
@@ -726,22 +736,280 @@ static void handle_post(struct web_api *a, const struct token_info *who,
 		r->status = 200;
 }
 
-void web_api_handle(struct web_api *a, const struct token_info *caller, const char *method,
-		    const char *path, const struct webq *q, const char *body, size_t blen,
-		    struct web_reply *r)
+/* ---------------------------------------------------------------- progress streams */
+
+/* The hosts of a task by id, named as get_host names them (ids sorted: the
+ * task keeps them so), for docs_progress_task. *out malloc'd. */
+static int task_host_names(const struct read_txn *t, const Cairn__Store__ProgressTask *m,
+			   struct read_host **out)
+{
+	*out = calloc(m->n_hosts + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_hosts; i++) {
+		struct read_host *h = &(*out)[i];
+		if (!host_by_id(t, m->hosts[i], h))
+			continue;
+		/* no agent record (an imported server): the name its facts give */
+		str_copy(h->id_hex, m->hosts[i], sizeof(h->id_hex));
+		uint8_t id[KEY_PUBLIC_LEN];
+		ProtobufCMessage *hm = NULL;
+		struct db_key k;
+		if (keys_public_from_hex(m->hosts[i], id))
+			continue;
+		db_key_init(&k);
+		db_key_bytes(&k, id, sizeof(id));
+		if (!store_get_msg(t->txn, t->db->dbi[STORE_HOSTS], &k,
+				   &cairn__store__host_facts__descriptor, &hm)) {
+			const Cairn__Store__HostFacts *hf = (const Cairn__Store__HostFacts *)hm;
+			if (hf->info)
+				str_copy(h->hostname, hf->info->hostname, sizeof(h->hostname));
+			protobuf_c_message_free_unpacked(hm, NULL);
+		}
+	}
+	return 0;
+}
+
+static void progress_read(struct web_api *a, char seg[][WEBQ_TEXT_MAX], int nseg,
+			  struct web_reply *r)
+{
+	struct errbuf eb = { { 0 } };
+	struct read_txn t;
+	if (read_begin(a->rd, &t, &eb)) {
+		web_reply_error(r, 503, "%s", eb.msg);
+		return;
+	}
+	int64_t now = time_now_ms();
+	int rc;
+	if (nseg == 4) {
+		Cairn__Store__ProgressTask *m = NULL;
+		struct read_host *names = NULL;
+		if ((rc = progress_task_read(t.txn, t.db, seg[1], seg[3], &m, &eb)) ||
+		    (rc = task_host_names(&t, m, &names)))
+			web_reply_error(r, status_of(rc), "%s", eb.msg[0] ? eb.msg : "out of memory");
+		else
+			r->body = docs_progress_task(m, now, names, m->n_hosts);
+		free(names);
+		if (m)
+			cairn__store__progress_task__free_unpacked(m, NULL);
+		read_end(&t);
+		return;
+	}
+	struct progress_tasks ts;
+	if ((rc = progress_tasks_read(t.txn, t.db, nseg == 1 ? NULL : seg[1], &ts, &eb))) {
+		web_reply_error(r, 500, "%s", eb.msg);
+		read_end(&t);
+		return;
+	}
+	if (nseg == 1) {
+		struct progress_stream *sv = NULL;
+		size_t sn = 0;
+		if (progress_streams(&ts, now, &sv, &sn))
+			web_reply_error(r, 500, "out of memory");
+		else
+			r->body = docs_progress_streams(sv, sn);
+		free(sv);
+	} else if (!ts.n) {
+		web_reply_error(r, 404, "no stream '%s' (no task reported in it; GET /api/v1/progress-streams lists them)",
+				seg[1]);
+	} else {
+		struct read_host *hosts = NULL;
+		size_t nh = 0;
+		if (read_hosts_list(t.txn, t.db, &hosts, &nh, &eb))
+			web_reply_error(r, 500, "%s", eb.msg);
+		else
+			r->body = docs_progress_tasks(seg[1], &ts, now, hosts, nh);
+		free(hosts);
+	}
+	progress_tasks_free(&ts);
+	read_end(&t);
+}
+
+/* The answer to a stored report: the task as stored, with its hosts named. */
+static void put_reply(struct web_api *a, const struct progress_result *res, int64_t now,
+		      struct web_reply *r)
+{
+	struct read_txn t;
+	struct read_host *names = NULL;
+	if (!read_begin(a->rd, &t, NULL)) {
+		if (task_host_names(&t, res->task, &names))
+			names = NULL;
+		read_end(&t);
+	}
+	r->body = docs_progress_task(res->task, now, names, names ? res->task->n_hosts : 0);
+	free(names);
+	if (!r->body) {
+		web_reply_error(r, 500, "out of memory");
+		return;
+	}
+	json_object_set_new(r->body, "applied", json_boolean(res->applied));
+	json_object_set_new(r->body, "created", json_boolean(res->created));
+	r->status = res->created && res->applied ? 201 : 200;
+}
+
+/* The writer thread: the report's group is committed. The answer is built
+ * by the request thread (web_api_pending_reply), so the writer goes on. */
+static void pending_done(void *arg, int rc, const char *msg)
+{
+	struct web_pending *p = arg;
+	p->rc = rc;
+	str_copy(p->msg, msg, sizeof(p->msg));
+	p->resume(p->arg);
+}
+
+void web_api_pending_free(struct web_pending *p)
+{
+	progress_result_free(&p->res);
+	free(p->u);
+	p->u = NULL;
+}
+
+void web_api_pending_reply(struct web_pending *p)
+{
+	if (p->rc)
+		web_reply_error(p->r, status_of(p->rc), "%s", p->msg);
+	else
+		put_reply(p->api, &p->res, p->now_ms, p->r);
+	progress_result_free(&p->res);
+	free(p->u);
+	p->u = NULL;
+}
+
+static void progress_write(struct web_api *a, const char *actor, const char *method,
+			   char seg[][WEBQ_TEXT_MAX], int nseg, const char *body, size_t blen,
+			   struct web_reply *r, struct web_pending *pend)
+{
+	struct errbuf eb = { { 0 } };
+	int64_t now = time_now_ms();
+	int rc;
+	if (!strcmp(method, "DELETE")) {
+		size_t n = 0;
+		if ((rc = progress_delete(&a->progress, seg[1], nseg == 4 ? seg[3] : NULL, actor, now,
+					  &n, &eb)))
+			web_reply_error(r, status_of(rc), "%s", eb.msg);
+		else
+			r->body = json_pack("{s:s, s:o, s:o, s:i, s:s}", "action", "progress.delete",
+					    "stream", docs_json_str(seg[1]), "task",
+					    nseg == 4 ? docs_json_str(seg[3]) : json_null(), "deleted",
+					    (int)n, "by", actor);
+		return;
+	}
+	struct progress_update *u = malloc(sizeof(*u));
+	json_t *in = NULL;
+	if (!u) {
+		web_reply_error(r, 500, "out of memory");
+		return;
+	}
+	unsigned bad = 400;
+	if ((rc = progress_update_init(u, seg[1], seg[3], &eb)) ||
+	    (rc = webq_body(body, blen, &in, &eb)) || (rc = progress_update_from_json(in, u, &eb))) {
+		if (rc == -E2BIG && !in)
+			bad = 413; /* the body, not the resources */
+		web_reply_error(r, bad, "%s", eb.msg);
+		json_decref(in);
+		free(u);
+		return;
+	}
+	json_decref(in);
+	if (pend) {
+		/* queued: the request thread goes on with other connections */
+		pend->api = a;
+		pend->u = u;
+		pend->now_ms = now;
+		pend->r = r;
+		str_copy(pend->actor, actor, sizeof(pend->actor));
+		rc = progress_submit(&a->progress, u, pend->actor, now, &pend->res, pending_done, pend, &eb);
+		if (!rc) {
+			pend->queued = true;
+			return;
+		}
+		pend->u = NULL;
+		if (rc != -EAGAIN) {
+			free(u);
+			web_reply_error(r, status_of(rc), "%s", eb.msg);
+			return;
+		}
+		eb.msg[0] = 0; /* the writer thread stops: write here */
+	}
+	struct progress_result res;
+	rc = progress_put(&a->progress, u, actor, now, &res, &eb);
+	free(u);
+	if (rc) {
+		web_reply_error(r, status_of(rc), "%s", eb.msg);
+		return;
+	}
+	put_reply(a, &res, now, r);
+	progress_result_free(&res);
+}
+
+/* /api/v1/progress-streams[/STREAM[/tasks[/TASK]]]: the migration tools'
+ * reports (progress.h). Reading needs any token, writing an operator's. */
+static void handle_progress(struct web_api *a, const struct token_info *who, const char *method,
+			    char seg[][WEBQ_TEXT_MAX], int nseg, const char *body, size_t blen,
+			    struct web_reply *r, struct web_pending *pend)
+{
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	bool put = !strcmp(method, "PUT"), del = !strcmp(method, "DELETE");
+	bool tasks = nseg >= 3 && !strcmp(seg[2], "tasks");
+	bool path_ok = nseg == 1 || nseg == 2 || (tasks && (nseg == 3 || nseg == 4));
+	if (!path_ok) {
+		web_reply_error(r, 404, "no resource there: progress-streams, progress-streams/STREAM/tasks, "
+				"progress-streams/STREAM/tasks/TASK");
+		return;
+	}
+	bool allowed = get ? true : put ? nseg == 4 : del ? nseg == 2 || nseg == 4 : false;
+	if (!allowed) {
+		web_reply_error(r, 405, "method %s on %s: %s", method,
+				nseg == 4 ? "a task" : nseg == 1 ? "the streams" : "a stream",
+				nseg == 4 ? "use GET, PUT or DELETE" : nseg == 2 ? "use GET or DELETE" : "use GET");
+		return;
+	}
+	if (nseg >= 2 && progress_name_check("stream", seg[1], PROGRESS_STREAM_MAX, NULL)) {
+		struct errbuf eb = { { 0 } };
+		progress_name_check("stream", seg[1], PROGRESS_STREAM_MAX, &eb);
+		web_reply_error(r, 400, "%s", eb.msg);
+		return;
+	}
+	if (nseg == 4 && progress_name_check("task", seg[3], PROGRESS_TASK_MAX, NULL)) {
+		struct errbuf eb = { { 0 } };
+		progress_name_check("task", seg[3], PROGRESS_TASK_MAX, &eb);
+		web_reply_error(r, 400, "%s", eb.msg);
+		return;
+	}
+	if (get) {
+		progress_read(a, seg, nseg, r);
+		return;
+	}
+	if (who->role < TOKEN_ROLE_OPERATOR) {
+		web_reply_error(r, 403, "token '%s' has role %s; this needs %s", who->name,
+				token_role_name(who->role), token_role_name(TOKEN_ROLE_OPERATOR));
+		return;
+	}
+	char actor[96];
+	snprintf(actor, sizeof(actor), "web:%s", who->name);
+	progress_write(a, actor, method, seg, nseg, body, blen, r, pend);
+}
+
+static void handle(struct web_api *a, const struct token_info *caller, const char *method,
+		   const char *path, const struct webq *q, const char *body, size_t blen,
+		   struct web_reply *r, struct web_pending *pend)
 {
 	memset(r, 0, sizeof(*r));
 	r->status = 200;
-	char seg[3][WEBQ_TEXT_MAX];
-	int nseg = webq_path(path, seg, 3);
+	char seg[4][WEBQ_TEXT_MAX];
+	int nseg = webq_path(path, seg, 4);
 	if (nseg <= 0) {
 		web_reply_error(r, nseg == 0 ? 404 : 400,
 				nseg == 0 ? "the API is below /api/v1/: hosts, deps, apps, readiness, "
-					    "sizing, cost, waves, progress, agents"
+					    "sizing, cost, waves, progress, progress-streams, agents"
 					  : "a path segment is empty, too long or not text");
 		return;
 	}
-	if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
+	if (!strcmp(seg[0], "progress-streams")) {
+		handle_progress(a, caller, method, seg, nseg, body, blen, r, pend);
+	} else if (nseg > 3) {
+		web_reply_error(r, 404, "no resource /api/v1/%s/... (see docs/console.md)", seg[0]);
+	} else if (!strcmp(method, "GET") || !strcmp(method, "HEAD")) {
 		handle_get(a, seg, nseg, q, r);
 		if (r->status == 200 && nseg == 1 && !strcmp(seg[0], "whoami")) {
 			json_t *me = json_pack("{s:s, s:s}", "name", caller->name, "role",
@@ -754,4 +1022,20 @@ void web_api_handle(struct web_api *a, const struct token_info *caller, const ch
 	} else {
 		web_reply_error(r, 405, "method %s: use GET or POST", method);
 	}
+}
+
+void web_api_handle(struct web_api *a, const struct token_info *caller, const char *method,
+		    const char *path, const struct webq *q, const char *body, size_t blen,
+		    struct web_reply *r)
+{
+	handle(a, caller, method, path, q, body, blen, r, NULL);
+}
+
+bool web_api_handle_async(struct web_api *a, const struct token_info *caller, const char *method,
+			  const char *path, const struct webq *q, const char *body, size_t blen,
+			  struct web_reply *r, struct web_pending *pend)
+{
+	pend->queued = false;
+	handle(a, caller, method, path, q, body, blen, r, pend);
+	return pend->queued;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "progress.h"
 #include "read.h"
 #include "token.h"
 #include "webq.h"
@@ -44,6 +45,7 @@ struct web_api {
 		      char id_hex[static 65], struct errbuf *eb);
 	struct web_snap_cache cache;
 	struct web_body_cache bodies;
+	struct progress_writer progress;   /* PUT .../tasks/TASK: grouped into shared commits */
 };
 
 struct web_reply {
@@ -61,10 +63,41 @@ void web_api_free(struct web_api *a);
 
 /* Handles method path (below /api/v1/, without the query) for the caller.
  * Always fills r (status and body), also for errors. body/blen: the request
- * body of a POST (NULL/0 otherwise). */
+ * body of a POST or PUT (NULL/0 otherwise). */
 void web_api_handle(struct web_api *a, const struct token_info *caller, const char *method,
 		    const char *path, const struct webq *q, const char *body, size_t blen,
 		    struct web_reply *r);
+
+/* A task report (PUT .../tasks/TASK) queued to the progress writer's
+ * thread: the request thread need not wait for the commit. Owned by the
+ * caller (the request's state) until resume(arg) is called. */
+struct web_pending {
+	struct web_api *api;
+	struct progress_update *u;
+	struct progress_result res;
+	char actor[96];
+	int64_t now_ms;
+	struct web_reply *r;
+	bool queued;
+	int rc;                     /* the commit's result ... */
+	char msg[1100];             /* ... and what failed */
+	void (*resume)(void *arg);  /* set by the caller: stored, call web_api_pending_reply */
+	void *arg;
+};
+
+/* web_api_handle, except that a task report is queued: true when it was
+ * (after the commit the writer thread calls pend->resume(arg); the request
+ * thread then fills r with web_api_pending_reply), false when r is filled
+ * already. */
+bool web_api_handle_async(struct web_api *a, const struct token_info *caller, const char *method,
+			  const char *path, const struct webq *q, const char *body, size_t blen,
+			  struct web_reply *r, struct web_pending *pend);
+
+/* The answer to a queued report whose commit is done, into pend->r. */
+void web_api_pending_reply(struct web_pending *pend);
+/* A queued report whose commit is done but that is not answered (its
+ * connection ended): frees what it holds. */
+void web_api_pending_free(struct web_pending *pend);
 
 /* Sets r to status with {"error": msg}. */
 void web_reply_error(struct web_reply *r, unsigned status, const char *fmt, ...)

@@ -9,7 +9,8 @@ node per application of the synthetic estate (ground truth: cairn-estate's
 applications shop, crm, billing ... as `apps --json` names them) and one line
 per application-level edge of the API, expands an application to its hosts,
 hides shared infrastructure, renames an application from its page and sees
-the name in `cairn-collector apps`. Screenshots of the overview and the map
+the name in `cairn-collector apps`; a task reported with `notify` shows on the
+waves and host pages. Screenshots of the overview and the map
 go to ARTIFACT_DIR (docs/console.md shows them)."""
 import json
 import os
@@ -131,6 +132,20 @@ try:
             driver.save_screenshot(os.path.join(artifacts, "console-waves.png"))
         if name == "appPage" and "Why this wave" not in main:
             fail("the application page does not say why it is in its wave")
+
+    note("the migration tools' tasks on the waves and host pages")
+    cc("notify", "mgn", "replicate-1", "--status", "FAILED", "--percent", "30", "--resource", host_id)
+    driver.get(url + "#/waves")
+    if page_done("wavesPage"):
+        panel = driver.find_element(By.ID, "progress-tools").text
+        host_name = json.loads(cc("host", host_id, "--json"))["hostname"]
+        if "mgn" not in panel or host_name not in panel or "FAILED" not in panel:
+            fail(f"the waves page's migration tools panel: {panel[:300]!r}")
+    driver.get(url + "#/host/" + host_id)
+    if page_done("hostPage"):
+        line = driver.find_element(By.ID, "host-migration").text
+        if "FAILED 30% (from tasks)" not in line or "tasks: FAILED" not in line:
+            fail(f"the host page's migration line: {line!r}")
 
     note("the map at application level")
     driver.get(url + "#/map")

@@ -371,6 +371,7 @@ async function hostPage(id) {
       h("div", { class: "card" }, h("div", { class: "sub" }, "Right-sized"), z ? (z.instance_type || "(none fits)") : "-",
         h("div", { class: "sub" }, z ? money(z.monthly_usd) + "/month, as-is " + (z.asis_instance_type || "-") : ""))),
     ready ? h("div", {}, h("h2", {}, "Readiness reasons"), h("ul", {}, (ready.reasons || []).map((r) => h("li", {}, r.text)))) : h("span"),
+    host.migration ? h("p", { id: "host-migration" }, "Migration: " + host.migration.text) : h("span"),
     statusForm(host.id) || h("span"),
     h("h2", {}, "Listeners"),
     table(ls, [{ title: "Address", key: "address" }, { title: "Port", key: "port", num: true }, { title: "Process", key: "process_name" }]),
@@ -488,18 +489,41 @@ async function wavesPage() {
       const p = pw[w.number] || { percent: 0, apps: [] };
       const st = {};
       for (const a of p.apps) st[a.id] = a;
-      /* the wave rules: score, confidence, reasons; per app its tags and the rules that placed it */
+      /* the wave rules: score, confidence, reasons; per app its tags and the rules that placed it;
+       * the migration tools' tasks on its hosts */
       const rules = (a) => (a.rules || []).map((r) => r.code).concat((a.relaxed || []).map((r) => "not honored: " + r.code)).join(", ");
       return h("div", { class: "panel wave" }, h("h2", {}, "Wave " + w.number + " — " + w.hosts + " hosts, " + pct(p.percent) + " done" +
           (w.score !== undefined ? ", score " + w.score + "/100, confidence " + w.confidence + "/5" : "")),
         (w.reasons || []).length ? h("ul", { class: "reasons" }, w.reasons.map((x) => h("li", {}, x))) : h("span"),
         table(w.apps.map((a) => Object.assign({}, a, { tags: [a.environment, a.criticality].filter((x) => x).join("/"), rulecodes: rules(a) },
-          st[a.id] ? { state: st[a.id].state, percent: st[a.id].percent } : {})), [
+          st[a.id] ? { state: st[a.id].state, percent: st[a.id].percent, tasks: st[a.id].tasks, stale_tasks: st[a.id].stale_tasks } : {})), [
           { title: "Application", key: "name", link: (a) => "#/app/" + enc(a.id) }, { title: "Hosts", key: "hosts", num: true },
           { title: "Env/crit", key: "tags" }, { title: "State", key: "state" }, { title: "Done", key: "percent", num: true, fmt: pct },
+          { title: "Tasks", key: "tasks", num: true, fmt: (v, a) => v ? v + (a.stale_tasks ? " (" + a.stale_tasks + " stale)" : "") : "-" },
           { title: "Rules", key: "rulecodes" }, { title: "Why here", key: "why" }]),
         w.warnings.length ? h("ul", {}, w.warnings.map((x) => h("li", { class: "error" }, x))) : h("span"));
-    }));
+    }),
+    progressToolsPanel(prog));
+}
+
+/* What the migration tools report (PUT /api/v1/progress-streams/...). */
+function progressToolsPanel(prog) {
+  const streams = prog.streams || [], hosts = prog.task_hosts || [];
+  if (!streams.length)
+    return h("div", { class: "panel", id: "progress-tools" }, h("h2", {}, "Migration tools"),
+      h("p", { class: "sub" }, "No task reported yet: tools report with PUT /api/v1/progress-streams/STREAM/tasks/TASK or cairn-collector notify."));
+  const states = (s) => ["NOT_STARTED", "IN_PROGRESS", "FAILED", "COMPLETED"].map((k) => s.task_states[k]).join(" / ");
+  return h("div", { class: "panel", id: "progress-tools" }, h("h2", {}, "Migration tools"),
+    table(streams, [{ title: "Stream", key: "stream" }, { title: "Tasks", key: "tasks", num: true },
+      { title: "Not started / in progress / failed / completed", key: "task_states", fmt: (v, s) => states(s) },
+      { title: "Stale", key: "stale", num: true }, { title: "Last update", key: "updateDateTime" }]),
+    h("h2", {}, "Hosts with tasks"),
+    table(hosts, [{ title: "Host", key: "name", link: (r) => "#/host/" + enc(r.id) },
+      { title: "Status", key: "state", get: (r) => r.migration.state },
+      { title: "Set by", key: "set", get: (r) => r.migration.set ? r.migration.set.by : "" },
+      { title: "Tasks say", key: "tasks", get: (r) => r.migration.tasks ? r.migration.tasks.state : "" },
+      { title: "Tasks", key: "n", num: true, get: (r) => r.migration.tasks ? r.migration.tasks.tasks : 0 },
+      { title: "Streams", key: "streams", get: (r) => r.migration.tasks ? r.migration.tasks.streams : "" }]));
 }
 
 async function agentsPage() {

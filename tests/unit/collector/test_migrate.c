@@ -102,7 +102,7 @@ Test(migrate, set_history_audit_progress, .init = open_store, .fini = close_stor
 	const char *hosts[] = { "host-a", "host-b", "host-c" };
 	Cairn__Store__App *app = fx_app("app1", "shop", false, hosts, 3);
 	struct migrate_app_progress p;
-	cr_assert_eq(migrate_app_progress(txn, &env, app, &p), 0);
+	cr_assert_eq(migrate_app_progress(txn, &env, app, NULL, &p), 0);
 	cr_expect_eq(p.state, CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS);
 	cr_expect_eq(p.hosts[CAIRN__STORE__MIGRATION_STATE__COMPLETED], 1);
 	cr_expect_eq(p.hosts[CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS], 1);
@@ -114,7 +114,7 @@ Test(migrate, set_history_audit_progress, .init = open_store, .fini = close_stor
 	cr_assert_eq(migrate_set(&env, "app:app1", CAIRN__STORE__MIGRATION_STATE__COMPLETED, -1, NULL,
 				 "carol", 4000, NULL, &eb), 0);
 	cr_assert_eq(db_read_begin(&env, &txn), 0);
-	cr_assert_eq(migrate_app_progress(txn, &env, app, &p), 0);
+	cr_assert_eq(migrate_app_progress(txn, &env, app, NULL, &p), 0);
 	cr_expect(p.explicit_status);
 	cr_expect_eq(p.state, CAIRN__STORE__MIGRATION_STATE__COMPLETED);
 	cr_expect(p.percent > 99.9);
