@@ -1,5 +1,7 @@
 #include "apps.h"
 
+#include "audit.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -178,31 +180,13 @@ int apps_decision_put(MDB_txn *txn, const struct db_env *env, Cairn__Store__Deci
 			return errbuf_set(eb, rc, "writing DB decisions: %s", db_strerror(rc));
 	}
 
-	/* audit: key time | counter, the counter makes same-millisecond entries
-	 * distinct */
-	Cairn__Store__AuditEntry ae = CAIRN__STORE__AUDIT_ENTRY__INIT;
-	ae.time_ms = now_ms;
-	ae.user = (char *)os_user_name();
-	ae.action = (char *)action;
-	ae.target = (char *)subject;
-	ae.detail = (char *)(value ? value : "");
-	size_t len = cairn__store__audit_entry__get_packed_size(&ae);
-	for (uint32_t ctr = 0; ctr < 1000; ctr++) {
-		struct db_key ak;
-		db_key_init(&ak);
-		db_key_u64(&ak, (uint64_t)now_ms);
-		db_key_u32(&ak, ctr);
-		MDB_val akv = db_key_val(&ak);
-		MDB_val v = { .mv_size = len, .mv_data = NULL };
-		rc = mdb_put(txn, env->dbi[STORE_AUDIT], &akv, &v, MDB_RESERVE | MDB_NOOVERWRITE);
-		if (rc == MDB_KEYEXIST)
-			continue;
-		if (rc)
-			return errbuf_set(eb, rc, "writing DB audit: %s", db_strerror(rc));
-		cairn__store__audit_entry__pack(&ae, v.mv_data);
-		return 0;
-	}
-	return errbuf_set(eb, -EEXIST, "writing DB audit: too many entries in one millisecond");
+	/* a planning input changed: snapshots and the console's caches see it */
+	if ((rc = store_bump_facts_gen(txn, env, now_ms)))
+		return errbuf_set(eb, rc, "writing meta facts_gen: %s", db_strerror(rc));
+	rc = audit_append(txn, env, now_ms, os_user_name(), action, subject, value ? value : "");
+	if (rc)
+		return errbuf_set(eb, rc, "writing DB audit: %s", db_strerror(rc));
+	return 0;
 }
 
 /* ------------------------------------------------------------ naming */

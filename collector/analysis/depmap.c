@@ -768,8 +768,16 @@ static int index_inbound(struct loader *L)
 			continue;
 		struct inkey k;
 		inkey_make(&k, f->host, f->proto, f->port, f->addr);
-		if ((rc = kidx_put(&L->inbound, &k, (uint32_t)i, NULL)))
+		uint32_t have;
+		if ((rc = kidx_put(&L->inbound, &k, (uint32_t)i, &have)))
 			return rc;
+		/* Several inbound edges from one client address to one port (a
+		 * server's processes, or connections whose server process the
+		 * agent could not name): the client side joins the one that names
+		 * its server process. */
+		if (have != (uint32_t)i && L->edges[have].ident == DEPMAP_NONE &&
+		    f->ident != DEPMAP_NONE)
+			L->inbound.vals[kidx_find(&L->inbound, &k)] = (uint32_t)i;
 		if (f->ident != DEPMAP_NONE) {
 			struct lkey lk;
 			lkey_make(&lk, f->host, f->proto, f->port);
@@ -967,6 +975,8 @@ static int resolve_outbound(struct loader *L, struct fedge *f)
 	if (in != DEPMAP_NONE) {
 		d.confirmed = true;
 		d.to_ident = L->edges[in].ident;
+		if (d.to_ident == DEPMAP_NONE)
+			d.to_ident = listener_ident(L, server, f->proto, f->port);
 		L->edges[in].matched = true;
 	} else {
 		d.to_ident = listener_ident(L, server, f->proto, f->port);
@@ -980,6 +990,13 @@ static int resolve_inbound_only(struct loader *L, const struct fedge *f)
 {
 	if (f->matched || f->self || addr_is_loopback(f->addr) ||
 	    host_claims_addr(L, f->host, f->addr))
+		return 0;
+	/* another inbound edge of the same client address and port was joined
+	 * by the client's side: this one is the same dependency */
+	struct inkey k;
+	inkey_make(&k, f->host, f->proto, f->port, f->addr);
+	uint32_t joined = kidx_get(&L->inbound, &k);
+	if (joined != DEPMAP_NONE && L->edges[joined].matched)
 		return 0;
 	size_t lo, hi;
 	claims_range(L, f->addr, &lo, &hi);

@@ -699,11 +699,16 @@ static int import_txn(MDB_txn *txn, const struct db_env *env, void *arg)
 {
 	struct import_arg *a = arg;
 	int64_t now = time_now_ms();
-	for (size_t i = 0; i < a->res->n; i++) {
+	/* the edited rows, then the rows the file left as they are: pinned too,
+	 * so the next plan is the file's plan (otherwise the rules could move
+	 * them around the edited ones) */
+	for (size_t i = 0; i < a->res->n + a->res->nsame; i++) {
+		const struct plancsv_change *c = i < a->res->n ? &a->res->v[i]
+							      : &a->res->same[i - a->res->n];
 		char wave[16];
-		snprintf(wave, sizeof(wave), "%u", a->res->v[i].to);
-		int rc = apps_decision_put(txn, env, CAIRN__STORE__DECISION_KIND__WAVE_PIN,
-					   a->res->v[i].app_id, wave, "plan.import", now, a->eb);
+		snprintf(wave, sizeof(wave), "%u", c->to);
+		int rc = apps_decision_put(txn, env, CAIRN__STORE__DECISION_KIND__WAVE_PIN, c->app_id,
+					   wave, "plan.import", now, a->eb);
 		if (rc)
 			return rc;
 	}
@@ -716,7 +721,8 @@ static void import_report(const char *msg, void *arg)
 	fprintf(stderr, "%s\n", msg);
 }
 
-/* plan import FILE [--dry-run]: rows whose wave differs become pins. */
+/* plan import FILE [--dry-run]: rows whose wave differs become pins, and when
+ * any does, the file's other rows too (the plan stays as the file says). */
 static int plan_import(struct planctx *p, const char *path, bool dry_run)
 {
 	char *buf = NULL;
@@ -752,9 +758,14 @@ static int plan_import(struct planctx *p, const char *path, bool dry_run)
 			return 1;
 		}
 	}
-	printf("%zu rows: %zu %s%s, %zu unchanged, %zu rejected%s\n", res.rows, res.n,
+	printf("%zu rows: %zu %s%s, %zu unchanged%s, %zu rejected%s\n", res.rows, res.n,
 	       dry_run ? "would be pinned" : "pinned", dry_run || !res.n ? "" : " (by you, in the audit log)",
-	       res.unchanged, res.rejected, res.n && !dry_run ? "; 'plan waves' shows the plan" : "");
+	       res.unchanged, res.n && res.nsame ? (dry_run ? " (would be pinned where they are, so the "
+							 "plan stays as the file says)"
+						      : " (pinned where they are, so the plan stays as "
+							"the file says)")
+					   : "",
+	       res.rejected, res.n && !dry_run ? "; 'plan waves' shows the plan" : "");
 	rc = res.rejected ? 1 : 0;
 	plancsv_result_free(&res);
 	planctx_close(p);

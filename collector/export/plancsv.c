@@ -221,6 +221,14 @@ int plancsv_read(const Cairn__Store__Snapshot *s, const char *buf, size_t len, c
 			out->rejected++;
 		} else if (w == cur) {
 			out->unchanged++;
+			struct plancsv_change *v = realloc(out->same, (out->nsame + 1) * sizeof(*v));
+			if (!v) {
+				csv_record_free(&rec);
+				rc = -ENOMEM;
+				break;
+			}
+			out->same = v;
+			v[out->nsame++] = (struct plancsv_change){ a->id, a->name, cur, w, line };
 		} else {
 			struct plancsv_change *v = realloc(out->v, (out->n + 1) * sizeof(*v));
 			if (!v) {
@@ -246,6 +254,7 @@ int plancsv_read(const Cairn__Store__Snapshot *s, const char *buf, size_t len, c
 
 void plancsv_result_free(struct plancsv_result *r)
 {
+	free(r->same);
 	free(r->v);
 	memset(r, 0, sizeof(*r));
 }

@@ -28,6 +28,8 @@ struct plancsv_change {
 struct plancsv_result {
 	struct plancsv_change *v; /* rows whose wave differs, in file order */
 	size_t n;
+	struct plancsv_change *same; /* usable rows whose wave is the current one */
+	size_t nsame;
 	size_t rows, unchanged, rejected;
 };
 

@@ -193,7 +193,7 @@ static int push_known(struct index *ix, const uint8_t id[32], bool agent, const 
 static int index_load(MDB_txn *txn, const struct db_env *env, struct index *ix, struct errbuf *eb)
 {
 	memset(ix, 0, sizeof(*ix));
-	MDB_cursor *c;
+	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	/* every import record: imported-only hosts, and imports merged into agents */
 	int rc = mdb_cursor_open(txn, env->dbi[STORE_IMPORTS], &c);
@@ -219,7 +219,9 @@ static int index_load(MDB_txn *txn, const struct db_env *env, struct index *ix, 
 		}
 		ix->hosts[ix->nhosts - 1].imp = imp;
 	}
-	mdb_cursor_close(c);
+	if (c)
+		mdb_cursor_close(c);
+	c = NULL;
 	if (rc && rc != MDB_NOTFOUND)
 		return errbuf_set(eb, rc, "reading DB imports: %s", db_strerror(rc));
 	/* agent hosts: facts from ingest and no import of their own (a refused
@@ -260,7 +262,9 @@ static int index_load(MDB_txn *txn, const struct db_env *env, struct index *ix, 
 		if (rc)
 			break;
 	}
-	mdb_cursor_close(c);
+	if (c)
+		mdb_cursor_close(c);
+	c = NULL;
 	if (rc && rc != MDB_NOTFOUND)
 		return errbuf_set(eb, rc, "reading DB hosts: %s", db_strerror(rc));
 	rc = 0;
@@ -545,7 +549,7 @@ struct write_arg {
 	bool first;
 	const char *by;
 	int64_t now_ms;
-	const struct import_result *res;
+	struct import_result *res;
 	struct errbuf *eb;
 };
 
@@ -566,7 +570,21 @@ static int write_tags(MDB_txn *txn, const struct db_env *env, const struct write
 	char subject[65], source[4200];
 	hex_encode(subject, p->id, 32);
 	snprintf(source, sizeof(source), "import %s:%u", w->file->rows_file, p->row->line);
-	return tags_write(txn, env, subject, kv, n, NULL, 0, w->by, source, w->now_ms, NULL, w->eb);
+	int rc = tags_write(txn, env, subject, kv, n, NULL, 0, w->by, source, w->now_ms, NULL, w->eb);
+	if (rc != -E2BIG)
+		return rc;
+	/* more tags than a host may hold with those already stored: the row
+	 * goes in without its tags, and says so (once, also when db_write
+	 * replays the transaction after growing the map) */
+	w->eb->msg[0] = 0;
+	char line[4300];
+	snprintf(line, sizeof(line), "%s:%u: Tags: more than %d tags on this host with the stored "
+		 "ones: the row was imported without its tags", w->file->rows_file, p->row->line,
+		 TAGS_PER_SUBJECT);
+	for (size_t i = 0; i < w->res->nconflicts; i++)
+		if (!strcmp(w->res->conflicts[i], line))
+			return 0;
+	return push_conflict(w->res, "%s", line);
 }
 
 static int write_fn(MDB_txn *txn, const struct db_env *env, void *arg)

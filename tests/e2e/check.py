@@ -57,8 +57,19 @@ def check_map(deps_path, expected_path):
             expected.discard(w)
             found -= hits
     missing, extra = expected - found, found - expected
-    print("map: %d service edges found, %d expected, %d missing, %d unexpected"
-          % (len(found), len(expected), len(missing), len(extra)))
+    # An edge between the hosts and port of an expected dependency with one
+    # side's process unknown (a connection the agent could not attribute: a
+    # process gone before it was named) is that dependency partly
+    # attributed, not a wrong one: listed, not failed. The expected edge
+    # itself must still be found with both processes.
+    partial = {x for x in extra if (not x[1] or not x[3]) and any(
+        (x[0], x[2], x[4]) == (e[0], e[2], e[4]) and (not x[1] or x[1] == e[1]) and
+        (not x[3] or x[3] == e[3]) for e in expected | found - extra)}
+    extra -= partial
+    print("map: %d service edges found, %d expected, %d missing, %d unexpected, %d partly attributed"
+          % (len(found), len(expected), len(missing), len(extra), len(partial)))
+    for x in sorted(partial):
+        print("  partly     %s %s -> %s %s :%d" % x)
     for m in sorted(missing):
         print("  missing    %s %s -> %s %s :%d" % m)
     for x in sorted(extra):

@@ -194,9 +194,24 @@ w={a['name']:(x['number'],a) for x in d['waves'] for a in x['apps']}
 n,a=w['wiki']
 assert n==$want_wave and a['pinned'] and a['pinned_by'] and a['rules'][0]['code']=='pin', (n,a)
 " || fail "the next plan has not the edited placement"
+$C plan waves --json $S | python3 -c "
+import csv,json,sys
+d=json.load(sys.stdin)
+w={a['id']:x['number'] for x in d['waves'] for a in x['apps']}
+rows=[r for r in csv.DictReader(open('$tmp/edited.csv')) if r['Wave'].isdigit() and r['AppId'] in w]
+assert len(rows) >= 3, rows
+bad=[(r['Application'],r['Wave'],w[r['AppId']]) for r in rows if int(r['Wave'])!=w[r['AppId']]]
+assert not bad, bad
+" || fail "the next plan is not the file's plan (every row where the file put it)"
 $C plan export -o "$tmp/plan2.csv" $S 2>/dev/null || fail "plan export again"
 $C plan import "$tmp/plan2.csv" $S >"$tmp/imp2.txt" || fail "re-import of an unedited export: exit $?"
 grep -q " 0 pinned, .* 0 rejected" "$tmp/imp2.txt" || fail "re-import changed something: $(cat "$tmp/imp2.txt")"
+# the imported plan pinned every application; the later checks plan freely again
+for a in $($C plan waves --json $S | python3 -c "
+import json,sys
+print(' '.join(a['id'] for x in json.load(sys.stdin)['waves'] for a in x['apps'] if a['pinned']))"); do
+	$C plan unpin "$a" $S >/dev/null || fail "plan unpin $a"
+done
 printf 'Name,Wave2\nx,1\n' >"$tmp/nohdr.csv"
 $C plan import "$tmp/nohdr.csv" $S 2>"$tmp/nohdr.err"; [ $? -eq 2 ] || fail "a file without the columns: exit 2"
 grep -q "nohdr.csv:1: the header needs the columns Wave and AppId or Application" "$tmp/nohdr.err" ||
