@@ -374,40 +374,171 @@ int imports_get(MDB_txn *txn, const struct db_env *env, const uint8_t id[static 
 			     &cairn__store__imported_server__descriptor, (ProtobufCMessage **)out);
 }
 
-static int move_tags(MDB_txn *txn, const struct db_env *env, const uint8_t from[static 32],
-		     const uint8_t to[static 32])
+static int cmp_tag_key(const void *a, const void *b)
 {
-	char fh[65], th[65];
-	hex_encode(fh, from, 32);
-	hex_encode(th, to, 32);
+	const Cairn__Store__Tag *const *x = a, *const *y = b;
+	return strcmp((*x)->key, (*y)->key);
+}
+
+/* The imported host's tags join the agent host's: a key the agent host
+ * already has keeps its value (a person set it there, or the agent's own
+ * import), the others move. */
+static int move_tags(MDB_txn *txn, const struct db_env *env, const char *fh, const char *th)
+{
 	struct db_key fk, tk;
 	db_key_init(&fk);
 	db_key_str(&fk, fh);
 	db_key_init(&tk);
 	db_key_str(&tk, th);
-	ProtobufCMessage *m = NULL;
-	int rc = store_get_msg(txn, env->dbi[STORE_TAGS], &fk, &cairn__store__tag_set__descriptor, &m);
+	ProtobufCMessage *fm = NULL, *tm = NULL;
+	int rc = store_get_msg(txn, env->dbi[STORE_TAGS], &fk, &cairn__store__tag_set__descriptor, &fm);
 	if (rc == MDB_NOTFOUND || rc == -EBADMSG)
 		return 0;
 	if (rc)
 		return rc;
-	MDB_val tv, probe;
-	tv = db_key_val(&tk);
-	rc = mdb_get(txn, env->dbi[STORE_TAGS], &tv, &probe);
-	if (rc == MDB_NOTFOUND) {
-		/* the agent host has no tags of its own: the imported ones move */
-		Cairn__Store__TagSet *ts = (Cairn__Store__TagSet *)m;
-		char *old = ts->subject;
-		ts->subject = th;
-		rc = store_put_msg(txn, env->dbi[STORE_TAGS], &tk, &ts->base);
-		ts->subject = old;
+	rc = store_get_msg(txn, env->dbi[STORE_TAGS], &tk, &cairn__store__tag_set__descriptor, &tm);
+	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG) {
+		protobuf_c_message_free_unpacked(fm, NULL);
+		return rc;
 	}
-	protobuf_c_message_free_unpacked(m, NULL);
+	const Cairn__Store__TagSet *from = (const Cairn__Store__TagSet *)fm;
+	const Cairn__Store__TagSet *to = rc ? NULL : (const Cairn__Store__TagSet *)tm;
+	size_t nto = to ? to->n_tags : 0, n = 0;
+	Cairn__Store__Tag **all = calloc(nto + from->n_tags + 1, sizeof(*all));
+	rc = all ? 0 : -ENOMEM;
+	for (size_t i = 0; all && i < nto; i++)
+		all[n++] = to->tags[i];
+	for (size_t i = 0; all && i < from->n_tags; i++) {
+		bool have = false;
+		for (size_t j = 0; j < nto && !have; j++)
+			have = !strcmp(to->tags[j]->key, from->tags[i]->key);
+		if (!have && n < 64)
+			all[n++] = from->tags[i];
+	}
+	if (!rc) {
+		qsort(all, n, sizeof(*all), cmp_tag_key);
+		Cairn__Store__TagSet ts = CAIRN__STORE__TAG_SET__INIT;
+		ts.subject = (char *)th;
+		ts.tags = all;
+		ts.n_tags = n;
+		rc = store_put_msg(txn, env->dbi[STORE_TAGS], &tk, &ts.base);
+	}
+	free(all);
+	protobuf_c_message_free_unpacked(fm, NULL);
+	if (tm)
+		protobuf_c_message_free_unpacked(tm, NULL);
 	if (rc)
 		return rc;
 	MDB_val fv = db_key_val(&fk);
 	rc = mdb_del(txn, env->dbi[STORE_TAGS], &fv, NULL);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+enum move_kind { MOVE_MIGRATION, MOVE_DECISION };
+
+/* A value of dbi under key from moves to key to unless to has one (then it
+ * is dropped); the host id inside it (MigrationStatus.target,
+ * Decision.subject) becomes th. */
+static int move_value(MDB_txn *txn, MDB_dbi dbi, MDB_val *from, MDB_val *to, enum move_kind kind,
+		      const char *th)
+{
+	MDB_val v, probe;
+	int rc = mdb_get(txn, dbi, from, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	rc = mdb_get(txn, dbi, to, &probe);
+	if (rc == MDB_NOTFOUND) {
+		const ProtobufCMessageDescriptor *d = kind == MOVE_MIGRATION
+			? &cairn__store__migration_status__descriptor
+			: &cairn__store__decision__descriptor;
+		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
+		if (m) {
+			char **field = kind == MOVE_MIGRATION ? &((Cairn__Store__MigrationStatus *)m)->target
+							      : &((Cairn__Store__Decision *)m)->subject;
+			char *old = *field;
+			*field = (char *)th;
+			size_t len = protobuf_c_message_get_packed_size(m);
+			MDB_val nv = { len, NULL };
+			rc = mdb_put(txn, dbi, to, &nv, MDB_RESERVE);
+			if (!rc)
+				protobuf_c_message_pack(m, nv.mv_data);
+			*field = old;
+			protobuf_c_message_free_unpacked(m, NULL);
+		} else {
+			rc = 0; /* undecodable: dropped with the imported host */
+		}
+	} else if (rc) {
+		return rc;
+	}
+	if (rc)
+		return rc;
+	rc = mdb_del(txn, dbi, from, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* What people recorded under the imported host's id goes to the agent host:
+ * its migration status and history, its application pin and validation
+ * target (an agent host's own record of the same kind wins), its tags. */
+static int move_host_records(MDB_txn *txn, const struct db_env *env,
+			     const uint8_t from[static 32], const uint8_t to[static 32])
+{
+	char fh[65], th[65];
+	hex_encode(fh, from, 32);
+	hex_encode(th, to, 32);
+	MDB_val fk = { 64, fh }, tk = { 64, th };
+	int rc = move_value(txn, env->dbi[STORE_MIGRATION], &fk, &tk, MOVE_MIGRATION, th);
+	/* history: fh | 0x00 | time_ms */
+	MDB_cursor *c = NULL;
+	if (!rc)
+		rc = mdb_cursor_open(txn, env->dbi[STORE_MIGRATION_HIST], &c);
+	uint8_t pk[65 + 8];
+	memcpy(pk, fh, 64);
+	pk[64] = 0;
+	MDB_val k, v;
+	for (int more = !rc; more;) {
+		k.mv_size = 65;
+		k.mv_data = pk;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc || k.mv_size != 73 || memcmp(k.mv_data, pk, 65)) {
+			rc = rc == MDB_NOTFOUND ? 0 : rc;
+			break;
+		}
+		uint8_t nk[73];
+		memcpy(nk, th, 64);
+		memcpy(nk + 64, (const uint8_t *)k.mv_data + 64, 9);
+		MDB_val from_k = { 73, NULL }, to_k = { 73, nk };
+		uint8_t ok[73];
+		memcpy(ok, k.mv_data, 73);
+		from_k.mv_data = ok;
+		if ((rc = move_value(txn, env->dbi[STORE_MIGRATION_HIST], &from_k, &to_k, MOVE_MIGRATION, th)))
+			break;
+		/* when the agent host has an entry at that time, the imported one stays: drop it */
+		rc = mdb_del(txn, env->dbi[STORE_MIGRATION_HIST], &from_k, NULL);
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		rc = 0;
+	}
+	if (c)
+		mdb_cursor_close(c);
+	/* decisions: kind(u8) | subject */
+	static const Cairn__Store__DecisionKind kinds[] = { CAIRN__STORE__DECISION_KIND__HOST_PIN,
+							    CAIRN__STORE__DECISION_KIND__HOST_TARGET };
+	for (size_t i = 0; !rc && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		struct db_key dk, dt;
+		db_key_init(&dk);
+		db_key_u8(&dk, (uint8_t)kinds[i]);
+		db_key_str(&dk, fh);
+		db_key_init(&dt);
+		db_key_u8(&dt, (uint8_t)kinds[i]);
+		db_key_str(&dt, th);
+		MDB_val a = db_key_val(&dk), b = db_key_val(&dt);
+		rc = move_value(txn, env->dbi[STORE_DECISIONS], &a, &b, MOVE_DECISION, th);
+	}
+	if (!rc)
+		rc = move_tags(txn, env, fh, th);
+	return rc;
 }
 
 int imports_fold(MDB_txn *txn, const struct db_env *env, const uint8_t from[static 32],
@@ -417,7 +548,7 @@ int imports_fold(MDB_txn *txn, const struct db_env *env, const uint8_t from[stat
 	int rc = imports_get(txn, env, from, &rec);
 	if (rc)
 		return rc == -EBADMSG ? 0 : rc;
-	if ((rc = imports_remove_own(txn, env, from, rec)) || (rc = move_tags(txn, env, from, to)))
+	if ((rc = imports_remove_own(txn, env, from, rec)) || (rc = move_host_records(txn, env, from, to)))
 		goto out;
 	char *old = rec->matched_by;
 	rec->matched_by = (char *)matched_by;

@@ -1085,12 +1085,55 @@ static int rematch(Cairn__Store__ProgressTask *m, const struct progress_index *i
 	return 0;
 }
 
+/* Whether host id hex is still a host of the store (an imported server an
+ * agent took over is not: its id is gone). */
+static bool host_exists(MDB_txn *txn, const struct db_env *env, const char *hex)
+{
+	uint8_t id[32];
+	if (strlen(hex) != 64 || hex_decode(id, 32, hex))
+		return false;
+	MDB_val k = { 32, id }, v;
+	return !mdb_get(txn, env->dbi[STORE_HOSTS], &k, &v);
+}
+
+/* A task whose matched hosts are not all in the store any more matches all
+ * its resources again (for this read): the hosts it names are the current
+ * ones. Returns -ENOMEM or 0. */
+static int rematch_gone(MDB_txn *txn, const struct db_env *env, Cairn__Store__ProgressTask *m)
+{
+	bool gone = false;
+	for (size_t h = 0; h < m->n_hosts && !gone; h++)
+		gone = !host_exists(txn, env, m->hosts[h]);
+	if (!gone)
+		return 0;
+	for (size_t h = 0; h < m->n_hosts; h++)
+		free(m->hosts[h]);
+	m->n_hosts = 0;
+	for (size_t i = 0; i < m->n_unmatched; i++)
+		free(m->unmatched[i]);
+	m->n_unmatched = 0;
+	char **nu = realloc(m->unmatched, (m->n_resources ? m->n_resources : 1) * sizeof(*nu));
+	if (!nu)
+		return -ENOMEM;
+	m->unmatched = nu;
+	for (size_t i = 0; i < m->n_resources; i++) {
+		if (!(m->unmatched[i] = strdup(m->resources[i])))
+			return -ENOMEM;
+		m->n_unmatched = i + 1;
+	}
+	return 0;
+}
+
 static int rematch_all(MDB_txn *txn, const struct db_env *env, Cairn__Store__ProgressTask **v,
 		       size_t n)
 {
 	bool any = false;
-	for (size_t i = 0; i < n && !any; i++)
-		any = v[i]->n_unmatched > 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = rematch_gone(txn, env, v[i]);
+		if (rc)
+			return rc;
+		any = any || v[i]->n_unmatched > 0;
+	}
 	if (!any)
 		return 0;
 	struct progress_index *ix;

@@ -556,3 +556,105 @@ Test(import, ambiguous_late_agent_is_folded_by_the_next_import)
 	import_file_free(&f);
 	store_close(&s);
 }
+
+/* What people recorded on an imported server (migration status and history,
+ * an application pin, tags) follows it into the agent host that takes it
+ * over; the agent host's own tags win key by key. */
+Test(import, agent_takeover_keeps_status_pins_and_tags)
+{
+	struct store s;
+	store_open_tmp(&s);
+	struct import_result res;
+	struct import_file f;
+	apply(&s,
+	      "ExternalId,IPAddress,MACAddress,HostName,Tags\r\n"
+	      "cmdb-9,10.6.6.6,52:54:00:aa:bb:cc,late-02,owner:ops;environment:test\r\n",
+	      false, &res, &f);
+	char own[65];
+	str_copy(own, res.v[0].host_hex, sizeof(own));
+	import_result_free(&res);
+	import_file_free(&f);
+	uint8_t id[32];
+	memset(id, 0x43, 32);
+	char agent[65];
+	hex_encode(agent, id, 32);
+
+	/* a status with one history entry and a pin on the imported id; a tag
+	 * the agent host already has */
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(s.r.db.env, NULL, 0, &txn), 0);
+	Cairn__Store__MigrationStatus ms = CAIRN__STORE__MIGRATION_STATUS__INIT;
+	ms.target = own;
+	ms.state = CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS;
+	ms.progress_pct = 40;
+	struct db_key k;
+	db_key_init(&k);
+	db_key_str(&k, own);
+	cr_assert_eq(store_put_msg(txn, s.r.db.dbi[STORE_MIGRATION], &k, &ms.base), 0);
+	db_key_u8(&k, 0);
+	db_key_u64(&k, 1234);
+	cr_assert_eq(store_put_msg(txn, s.r.db.dbi[STORE_MIGRATION_HIST], &k, &ms.base), 0);
+	Cairn__Store__Decision d = CAIRN__STORE__DECISION__INIT;
+	d.kind = CAIRN__STORE__DECISION_KIND__HOST_PIN;
+	d.subject = own;
+	d.value = "app-x";
+	db_key_init(&k);
+	db_key_u8(&k, CAIRN__STORE__DECISION_KIND__HOST_PIN);
+	db_key_str(&k, own);
+	cr_assert_eq(store_put_msg(txn, s.r.db.dbi[STORE_DECISIONS], &k, &d.base), 0);
+	Cairn__Store__Tag tg = CAIRN__STORE__TAG__INIT, *tp = &tg;
+	tg.key = "owner";
+	tg.value = "dba-team";
+	tg.source = "person";
+	Cairn__Store__TagSet ts = CAIRN__STORE__TAG_SET__INIT;
+	ts.subject = agent;
+	ts.tags = &tp;
+	ts.n_tags = 1;
+	db_key_init(&k);
+	db_key_str(&k, agent);
+	cr_assert_eq(store_put_msg(txn, s.r.db.dbi[STORE_TAGS], &k, &ts.base), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+
+	agent_host(&s, 0x43, "late-02", "52:54:00:aa:bb:cc", "10.6.6.6", NULL);
+
+	struct read_txn t;
+	cr_assert_eq(read_begin(&s.r, &t, NULL), 0);
+	ProtobufCMessage *m = NULL;
+	db_key_init(&k);
+	db_key_str(&k, agent);
+	cr_assert_eq(store_get_msg(t.txn, t.db->dbi[STORE_MIGRATION], &k,
+				   &cairn__store__migration_status__descriptor, &m), 0, "status did not move");
+	cr_expect_str_eq(((Cairn__Store__MigrationStatus *)m)->target, agent);
+	cr_expect_eq(((Cairn__Store__MigrationStatus *)m)->progress_pct, 40);
+	protobuf_c_message_free_unpacked(m, NULL);
+	db_key_u8(&k, 0);
+	db_key_u64(&k, 1234);
+	cr_expect_eq(store_get_msg(t.txn, t.db->dbi[STORE_MIGRATION_HIST], &k,
+				   &cairn__store__migration_status__descriptor, &m), 0, "history did not move");
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
+	db_key_init(&k);
+	db_key_u8(&k, CAIRN__STORE__DECISION_KIND__HOST_PIN);
+	db_key_str(&k, agent);
+	cr_assert_eq(store_get_msg(t.txn, t.db->dbi[STORE_DECISIONS], &k,
+				   &cairn__store__decision__descriptor, &m), 0, "pin did not move");
+	cr_expect_str_eq(((Cairn__Store__Decision *)m)->subject, agent);
+	cr_expect_str_eq(((Cairn__Store__Decision *)m)->value, "app-x");
+	protobuf_c_message_free_unpacked(m, NULL);
+	db_key_init(&k);
+	db_key_str(&k, agent);
+	cr_assert_eq(store_get_msg(t.txn, t.db->dbi[STORE_TAGS], &k, &cairn__store__tag_set__descriptor,
+				   &m), 0);
+	const Cairn__Store__TagSet *got = (const Cairn__Store__TagSet *)m;
+	cr_assert_eq(got->n_tags, 2, "the agent's owner and the import's environment");
+	cr_expect_str_eq(got->tags[0]->key, "environment");
+	cr_expect_str_eq(got->tags[0]->value, "test");
+	cr_expect_str_eq(got->tags[1]->value, "dba-team", "the agent host's own tag wins");
+	protobuf_c_message_free_unpacked(m, NULL);
+	/* nothing is left under the imported id */
+	MDB_val ko = { 64, own }, v;
+	cr_expect_eq(mdb_get(t.txn, t.db->dbi[STORE_MIGRATION], &ko, &v), MDB_NOTFOUND);
+	cr_expect_eq(mdb_get(t.txn, t.db->dbi[STORE_TAGS], &ko, &v), MDB_NOTFOUND);
+	read_end(&t);
+	store_close(&s);
+}

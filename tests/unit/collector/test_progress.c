@@ -420,6 +420,45 @@ Test(progress, put_read_rematch_order, .init = open_store, .fini = close_store)
 	progress_writer_destroy(&w);
 }
 
+static int del_host(MDB_txn *txn, const struct db_env *env, void *argp)
+{
+	uint8_t id[KEY_PUBLIC_LEN];
+	memset(id, *(const uint8_t *)argp, sizeof(id));
+	MDB_val k = { sizeof(id), id };
+	return mdb_del(txn, env->dbi[STORE_HOSTS], &k, NULL);
+}
+
+/* A task's host is replaced (an imported server an agent took over: the
+ * imported id is gone, the agent host has its MAC): the task names the
+ * host that is there now. */
+Test(progress, a_gone_host_is_matched_again, .init = open_store, .fini = close_store)
+{
+	add_host(0x44, "pay-sql-01", "", "52:54:00:aa:bb:44", "10.0.0.44");
+	struct progress_writer w;
+	cr_assert_eq(progress_writer_init(&w, &rd), 0);
+	struct progress_result res;
+	const char *r1[] = { "pay-sql-01", NULL };
+	cr_assert_eq(report(&w, "t9", CAIRN__STORE__MIGRATION_STATE__IN_PROGRESS, 2000, r1, &res), 0);
+	cr_assert_eq(res.task->n_hosts, 1);
+	progress_result_free(&res);
+	progress_writer_destroy(&w);
+	uint8_t gone = 0x44;
+	struct errbuf eb = { { 0 } };
+	cr_assert_eq(decide_write(&rd, del_host, &gone, &eb), 0);
+	add_host(0x45, "pay-sql-01", "", "52:54:00:aa:bb:44", "10.0.0.44");
+	char h45[65];
+	hex_of(0x45, h45);
+	struct read_txn t;
+	cr_assert_eq(read_begin(&rd, &t, NULL), 0);
+	Cairn__Store__ProgressTask *m = NULL;
+	cr_assert_eq(progress_task_read(t.txn, t.db, "mgn", "t9", &m, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(m->n_hosts, 1);
+	cr_expect_str_eq(m->hosts[0], h45);
+	cr_expect_eq(m->n_unmatched, 0);
+	cairn__store__progress_task__free_unpacked(m, NULL);
+	read_end(&t);
+}
+
 struct thread_arg {
 	struct progress_writer *w;
 	int n;
