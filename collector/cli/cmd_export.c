@@ -75,15 +75,22 @@ static int load(struct planctx *p, struct loaded *l)
 	}
 	/* --tag: the hosts planctx_snapshot kept */
 	size_t kept = 0;
+	struct snapshot_names ha = { 0 };
+	if (p->tagf.n && snapshot_host_apps_build(p->snap, &ha)) {
+		fprintf(stderr, "%s: out of memory\n", p->cli.prog);
+		loaded_free(l);
+		return 1;
+	}
 	for (size_t i = 0; p->tagf.n && i < l->es.n; i++) {
 		struct estate_host *h = &l->es.hosts[i];
-		if (tags_filter_host(&p->tagf, &p->tags, h->id, snapshot_app_of_host(p->snap, h->id)))
+		if (tags_filter_host(&p->tagf, &p->tags, h->id, snapshot_host_apps_get(&ha, h->id)))
 			l->es.hosts[kept++] = *h;
 		else
 			estate_host_free(h);
 	}
 	if (p->tagf.n)
 		l->es.n = kept;
+	snapshot_names_free(&ha);
 	return 0;
 }
 

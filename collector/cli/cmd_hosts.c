@@ -58,13 +58,14 @@ static int hosts_opt(int opt, const char *arg, void *ctx)
 	return 0;
 }
 
-/* Drops the rows of doc (docs_hosts) whose host fails --tag. */
+/* Drops the rows of doc (docs_hosts) whose host fails --tag (ha: host ->
+ * application of the snapshot). */
 static void keep_tagged(json_t *doc, const struct tags_filter *f, const struct tags_all *t,
-			const Cairn__Store__Snapshot *snap)
+			const struct snapshot_names *ha)
 {
 	for (size_t i = json_array_size(doc); f->n && i-- > 0;) {
 		const char *id = json_string_value(json_object_get(json_array_get(doc, i), "id"));
-		const char *app = id && snap ? snapshot_app_of_host(snap, id) : NULL;
+		const char *app = id ? snapshot_host_apps_get(ha, id) : NULL;
 		if (!id || !tags_filter_host(f, t, id, app))
 			json_array_remove(doc, i);
 	}
@@ -115,6 +116,17 @@ int hosts_main(int argc, char *argv[])
 		return 1;
 	}
 	read_end(&t);
+	/* host -> application, for --tag (one index, not a scan per row) */
+	struct snapshot_names hostapps = { 0 };
+	if (snap && ha.tagf.n && snapshot_host_apps_build(snap, &hostapps)) {
+		fprintf(stderr, "%s: out of memory\n", cli.prog);
+		cairn__store__snapshot__free_unpacked(snap, NULL);
+		tags_all_free(&tags);
+		snapshot_names_free(&hostapps);
+		read_agents_free(&ags);
+		read_close(&r);
+		return 1;
+	}
 	const char *only_app = NULL; /* --app, as the APP column names it */
 	if (app_arg) {
 		size_t ai;
@@ -124,6 +136,7 @@ int hosts_main(int argc, char *argv[])
 			if (snap)
 				cairn__store__snapshot__free_unpacked(snap, NULL);
 			tags_all_free(&tags);
+			snapshot_names_free(&hostapps);
 			read_agents_free(&ags);
 			read_close(&r);
 			return cmd_exit_code(rc);
@@ -133,7 +146,7 @@ int hosts_main(int argc, char *argv[])
 	if (cli.json) {
 		json_t *doc = docs_hosts(&ags, snap);
 		docs_add_tags(doc, &tags, "id", false);
-		keep_tagged(doc, &ha.tagf, &tags, snap);
+		keep_tagged(doc, &ha.tagf, &tags, &hostapps);
 		if (only_app)
 			for (size_t i = json_array_size(doc); i-- > 0;) {
 				const char *app = json_string_value(
@@ -142,6 +155,7 @@ int hosts_main(int argc, char *argv[])
 					json_array_remove(doc, i);
 			}
 		tags_all_free(&tags);
+		snapshot_names_free(&hostapps);
 		if (snap)
 			cairn__store__snapshot__free_unpacked(snap, NULL);
 		read_agents_free(&ags);
@@ -169,7 +183,7 @@ int hosts_main(int argc, char *argv[])
 		if (only_app && (!app || strcmp(app, only_app)))
 			continue;
 		if (ha.tagf.n && !tags_filter_host(&ha.tagf, &tags, ra->id_hex,
-						   snap ? snapshot_app_of_host(snap, ra->id_hex) : NULL))
+						   snapshot_host_apps_get(&hostapps, ra->id_hex)))
 			continue;
 		/* Agents before capture reporting send no mechanism: unknown. */
 		const char *capture = ra->health && *ra->health->capture ? ra->health->capture : "";
@@ -190,6 +204,7 @@ int hosts_main(int argc, char *argv[])
 	}
 	json_decref(apps);
 	tags_all_free(&tags);
+	snapshot_names_free(&hostapps);
 	if (snap)
 		cairn__store__snapshot__free_unpacked(snap, NULL);
 	read_agents_free(&ags);

@@ -439,6 +439,29 @@ const Cairn__Store__App *snapshot_app(const Cairn__Store__Snapshot *s, const cha
 	return NULL;
 }
 
+int snapshot_host_apps_build(const Cairn__Store__Snapshot *s, struct snapshot_names *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_apps; i++)
+		n += s->apps[i]->n_hosts;
+	out->n = 0;
+	out->v = malloc((n + 1) * sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_apps; i++)
+		for (size_t j = 0; j < s->apps[i]->n_hosts; j++)
+			out->v[out->n++] = (struct snapshot_name){ s->apps[i]->hosts[j], s->apps[i]->id, 0 };
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_name);
+	return 0;
+}
+
+const char *snapshot_host_apps_get(const struct snapshot_names *ha, const char *host)
+{
+	const char *app = snapshot_names_get(ha, host);
+	return app == host ? NULL : app;
+}
+
 const char *snapshot_app_of_host(const Cairn__Store__Snapshot *s, const char *host)
 {
 	for (size_t i = 0; i < s->n_apps; i++)
@@ -464,6 +487,7 @@ static void keep_rows(void **v, size_t *n, bool (*keep)(const void *row, void *a
 struct keep_ctx {
 	const struct snapshot_keep *k;
 	const Cairn__Store__Snapshot *s;
+	struct snapshot_names apps;   /* host -> app id */
 };
 
 static bool keep_app_row(const void *row, void *arg)
@@ -477,7 +501,7 @@ static bool keep_readiness_row(const void *row, void *arg)
 	const struct keep_ctx *c = arg;
 	const Cairn__Store__Readiness *r = row;
 	if (!strcmp(r->kind, "host"))
-		return c->k->host(r->target, snapshot_app_of_host(c->s, r->target), c->k->arg);
+		return c->k->host(r->target, snapshot_host_apps_get(&c->apps, r->target), c->k->arg);
 	const Cairn__Store__App *a = snapshot_app(c->s, r->target);
 	return a && c->k->app(a, c->k->arg);
 }
@@ -491,10 +515,13 @@ static bool keep_sizing_row(const void *row, void *arg)
 
 int snapshot_keep(Cairn__Store__Snapshot *s, const struct snapshot_keep *k)
 {
-	struct keep_ctx c = { k, s };
+	struct keep_ctx c = { k, s, { 0 } };
+	if (snapshot_host_apps_build(s, &c.apps))
+		return -ENOMEM;
 	/* decide on the rows before the applications they name are dropped */
 	keep_rows((void **)s->readiness, &s->n_readiness, keep_readiness_row, &c);
 	keep_rows((void **)s->sizing, &s->n_sizing, keep_sizing_row, &c);
+	snapshot_names_free(&c.apps);
 	for (size_t w = 0; w < s->n_waves; w++) {
 		Cairn__Store__Wave *wv = s->waves[w];
 		bool why_per_app = wv->n_why == wv->n_apps;

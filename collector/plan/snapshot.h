@@ -99,6 +99,11 @@ void snapshot_names_free(struct snapshot_names *nm);
 const Cairn__Store__App *snapshot_app(const Cairn__Store__Snapshot *s, const char *id);
 /* Id of the application holding host, or NULL (a linear scan: for one row). */
 const char *snapshot_app_of_host(const Cairn__Store__Snapshot *s, const char *host);
+/* Host id -> application id for every host of the snapshot's applications
+ * (for per-host tables); get returns NULL for a host in no application. The
+ * strings point into the snapshot. Free with snapshot_names_free. */
+int snapshot_host_apps_build(const Cairn__Store__Snapshot *s, struct snapshot_names *out);
+const char *snapshot_host_apps_get(const struct snapshot_names *ha, const char *host);
 
 /* A view of part of the estate (--tag): host(id, app id or NULL) and app()
  * say what stays. snapshot_keep drops the other readiness and sizing rows,

@@ -212,28 +212,43 @@ static const Cairn__Store__TagSet *app_set(const struct tags_all *t, const char 
 	return tags_of(t, subject);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 const char *tags_app_value(const struct tags_all *t, const char *app_id,
 			   char *const *hosts, size_t nhosts, const char *key)
 {
 	const char *own = app_id ? tags_value(app_set(t, app_id), key) : NULL;
-	if (own)
+	if (own || !nhosts)
 		return own;
+	/* the hosts' values sorted, then the longest run (ties: the first in
+	 * sort order): one pass, not a count per host */
+	const char **v = malloc(nhosts * sizeof(*v));
+	if (!v)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < nhosts; i++) {
+		const char *x = tags_value(tags_of(t, hosts[i]), key);
+		if (x)
+			v[n++] = x;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_str);
 	const char *best = NULL;
 	size_t best_n = 0;
-	for (size_t i = 0; i < nhosts; i++) {
-		const char *v = tags_value(tags_of(t, hosts[i]), key);
-		if (!v)
-			continue;
-		size_t c = 0;
-		for (size_t j = 0; j < nhosts; j++) {
-			const char *w = tags_value(tags_of(t, hosts[j]), key);
-			c += w && !strcmp(w, v);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && !strcmp(v[j], v[i]))
+			j++;
+		if (j - i > best_n) {
+			best = v[i];
+			best_n = j - i;
 		}
-		if (c > best_n || (c == best_n && best && strcmp(v, best) < 0)) {
-			best = v;
-			best_n = c;
-		}
+		i = j;
 	}
+	free(v);
 	return best;
 }
 
