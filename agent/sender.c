@@ -297,23 +297,47 @@ static void on_ready(struct sender *s, struct sender_conn *c)
 			 s->opts.collector, (unsigned long long)r->high_seq,
 			 (unsigned long long)s->ack_applied, (unsigned long long)r->high_seq + 1,
 			 (unsigned long long)s->ack_applied);
-	/* Whatever the collector stored is done; if it is ahead of us, our
-	 * spool was reset and numbering continues after its high-water mark. */
-	apply_acks(s);
-	rc = spool_advance(s->spool, r->high_seq + 1, &raised);
-	if (rc) {
-		conn_fail(s, SENDER_ERR_SPOOL, "cannot record the collector's seq %llu in the spool: %s",
-			  (unsigned long long)r->high_seq, db_strerror(rc));
-		return;
+	/* A batch this agent spooled and never sent, at or below what the
+	 * collector has stored: another machine stored that seq with this key
+	 * (a cloned VM or a copied state dir). Advancing would drop this
+	 * machine's batches as if they had been delivered: keep them and send
+	 * the first, so that the collector, which has that seq with other
+	 * content, refuses it as a conflict, counts it and says so. */
+	uint64_t lo = s->unsent_from > s->max_sent_seq ? s->unsent_from : s->max_sent_seq + 1;
+	uint64_t clash = 0;
+	struct spool_entry e;
+	if (lo && lo <= r->high_seq && spool_get(s->spool, lo, &e) == 0) {
+		if (e.seq <= r->high_seq)
+			clash = e.seq;
+		spool_entry_free(&e);
 	}
-	if (r->high_seq > s->ack_applied)
-		s->ack_applied = s->ack_pending = s->st.acked_seq = r->high_seq;
-	if (raised)
-		log_warn("collector %s has batches up to seq %llu, beyond this agent's spool "
-			 "(state dir reset?): continuing at %llu",
-			 s->opts.collector, (unsigned long long)r->high_seq,
-			 (unsigned long long)r->high_seq + 1);
-	c->next_send = r->high_seq + 1;
+	if (clash) {
+		log_warn("collector %s has seq %llu stored, which this agent spooled and never "
+			 "sent: is this agent key used by two machines? sending it for the "
+			 "collector to judge",
+			 s->opts.collector, (unsigned long long)clash);
+		c->next_send = clash;
+	} else {
+		/* Whatever the collector stored is done; if it is ahead of us,
+		 * our spool was reset and numbering continues after its
+		 * high-water mark. */
+		apply_acks(s);
+		rc = spool_advance(s->spool, r->high_seq + 1, &raised);
+		if (rc) {
+			conn_fail(s, SENDER_ERR_SPOOL,
+				  "cannot record the collector's seq %llu in the spool: %s",
+				  (unsigned long long)r->high_seq, db_strerror(rc));
+			return;
+		}
+		if (r->high_seq > s->ack_applied)
+			s->ack_applied = s->ack_pending = s->st.acked_seq = r->high_seq;
+		if (raised)
+			log_warn("collector %s has batches up to seq %llu, beyond this agent's "
+				 "spool (state dir reset?): continuing at %llu",
+				 s->opts.collector, (unsigned long long)r->high_seq,
+				 (unsigned long long)r->high_seq + 1);
+		c->next_send = r->high_seq + 1;
+	}
 	c->inflight_cap = s->opts.max_inflight ? s->opts.max_inflight : 1;
 	c->inflight = calloc(c->inflight_cap, sizeof(*c->inflight));
 	if (!c->inflight) {
@@ -885,6 +909,7 @@ int sender_init(struct sender *s, uv_loop_t *loop, struct spool *spool,
 	if (spool_stats(spool, &st) == 0) {
 		s->ack_applied = s->ack_pending = s->st.acked_seq = st.acked_seq;
 		s->st.last_ack_seq = st.acked_seq;
+		s->unsent_from = st.next_seq; /* what is in the spool may have been sent */
 	}
 	s->st.state = SENDER_IDLE;
 	return 0;

@@ -115,6 +115,9 @@ struct sender {
 	uint64_t ack_pending;          /* highest ACK not yet applied to the spool */
 	uint64_t ack_applied;
 	uint64_t max_sent_seq;         /* highest seq ever sent (to count resends) */
+	uint64_t unsent_from;          /* spooled from this seq on after the start: a batch
+					  at or above it and above max_sent_seq was never
+					  sent to anyone */
 	bool probe;                    /* one batch in flight after a content error */
 	uint64_t probe_seq;            /* seq refused in probe mode */
 	bool stopping;

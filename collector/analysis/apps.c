@@ -342,6 +342,7 @@ struct ctx {
 	char **infra_label;    /* host -> label (static strings) */
 	uint32_t *infra_port;  /* host -> the port it serves as infrastructure, 0 */
 	char (*why)[APPS_WHY_MAX]; /* host -> why it is infrastructure (or keeps a hub) */
+	uint32_t *svc_in_off, *svc_in; /* service edges by server host (dominant_service) */
 };
 
 static struct group *group_new(struct ctx *c)
@@ -620,6 +621,37 @@ static bool weigh_shared(const struct graph_adj *up, const bool *removed,
 	return false;
 }
 
+static int cmp_u32(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	return a < b ? -1 : a > b;
+}
+
+/* Service edges by server host (c->svc_in_off/svc_in): built once, so that
+ * naming every group reads each group's inbound edges, not the whole map. */
+static int svc_in_build(struct ctx *c)
+{
+	const struct depmap *m = c->m;
+	c->svc_in_off = calloc((size_t)c->nh + 2, sizeof(uint32_t));
+	c->svc_in = malloc((m->nsvc + 1) * sizeof(uint32_t));
+	if (!c->svc_in_off || !c->svc_in)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nsvc; i++)
+		if (m->svc[i].to < c->nh)
+			c->svc_in_off[m->svc[i].to + 1]++;
+	for (uint32_t h = 0; h < c->nh; h++)
+		c->svc_in_off[h + 1] += c->svc_in_off[h];
+	uint32_t *fill = malloc(((size_t)c->nh + 1) * sizeof(uint32_t));
+	if (!fill)
+		return -ENOMEM;
+	memcpy(fill, c->svc_in_off, (size_t)c->nh * sizeof(uint32_t));
+	for (size_t i = 0; i < m->nsvc; i++)
+		if (m->svc[i].to < c->nh)
+			c->svc_in[fill[m->svc[i].to]++] = (uint32_t)i;
+	free(fill);
+	return 0;
+}
+
 static int build_groups(struct ctx *c, struct apps_result *res)
 {
 	const struct depmap *m = c->m;
@@ -729,9 +761,12 @@ static int build_groups(struct ctx *c, struct apps_result *res)
 				if (!c->infra_label[h]) {
 					/* the service they share: busiest inbound port */
 					uint64_t best = 0;
-					for (size_t i = 0; i < m->nsvc; i++) {
-						const struct depmap_edge *e = &m->svc[i];
-						if (e->to == h && !e->local && e->samples + 1 > best &&
+					if (!c->svc_in && (rc = svc_in_build(c)))
+						goto out;
+					for (uint32_t j = c->svc_in_off[h]; j < c->svc_in_off[h + 1];
+					     j++) {
+						const struct depmap_edge *e = &m->svc[c->svc_in[j]];
+						if (!e->local && e->samples + 1 > best &&
 						    !depmap_port_is_infra(e->port)) {
 							best = e->samples + 1;
 							c->infra_label[h] = (char *)depmap_port_label(e->port);
@@ -986,30 +1021,40 @@ out:
 	return rc;
 }
 
-static bool in_group(const struct group *gr, uint32_t h)
-{
-	for (size_t i = 0; i < gr->n; i++)
-		if (gr->hosts[i] == h)
-			return true;
-	return false;
-}
-
 /* The labelled, non-infrastructure service the group's hosts serve to the
  * most client hosts (service edges are sorted by (from, to, port), so one
  * edge is one client host of one port); ties go to more samples, then to
- * the label in byte order. NULL when the group serves no labelled port. */
-static const char *dominant_service(const struct depmap *m, const struct group *gr)
+ * the label in byte order. NULL when the group serves no labelled port.
+ * The group's inbound edges are read in map order (the first 16 labels
+ * seen are the candidates). */
+static const char *dominant_service(struct ctx *c, const struct group *gr, int *rc)
 {
+	const struct depmap *m = c->m;
+	if (!c->svc_in && (*rc = svc_in_build(c)))
+		return NULL;
+	size_t ne = 0;
+	for (size_t i = 0; i < gr->n; i++)
+		ne += c->svc_in_off[gr->hosts[i] + 1] - c->svc_in_off[gr->hosts[i]];
+	uint32_t *idx = malloc((ne + 1) * sizeof(uint32_t));
+	if (!idx) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	ne = 0;
+	for (size_t i = 0; i < gr->n; i++)
+		for (uint32_t j = c->svc_in_off[gr->hosts[i]]; j < c->svc_in_off[gr->hosts[i] + 1];
+		     j++)
+			idx[ne++] = c->svc_in[j];
+	sort_n(idx, ne, sizeof(uint32_t), cmp_u32);
 	struct svc_weight {
 		const char *label;
 		uint32_t clients;
 		uint64_t samples;
 	} w[16];
 	size_t nw = 0;
-	for (size_t i = 0; i < m->nsvc; i++) {
-		const struct depmap_edge *e = &m->svc[i];
-		if (e->local || e->to >= m->nhosts || depmap_port_is_infra(e->port) ||
-		    !in_group(gr, e->to))
+	for (size_t i = 0; i < ne; i++) {
+		const struct depmap_edge *e = &m->svc[idx[i]];
+		if (e->local || depmap_port_is_infra(e->port))
 			continue;
 		const char *l = depmap_port_label(e->port);
 		if (!l)
@@ -1025,6 +1070,7 @@ static const char *dominant_service(const struct depmap *m, const struct group *
 		w[k].clients++;
 		w[k].samples += e->samples;
 	}
+	free(idx);
 	const struct svc_weight *best = NULL;
 	for (size_t k = 0; k < nw; k++)
 		if (!best || w[k].clients > best->clients ||
@@ -1082,7 +1128,10 @@ static void name_group(struct ctx *c, struct group *gr, const Cairn__Store__Snap
 		gr->named_from = "hostname-stem";
 		return;
 	}
-	const char *svc = dominant_service(m, gr);
+	int rc = 0;
+	const char *svc = dominant_service(c, gr, &rc);
+	if (rc)
+		return; /* gr->name stays NULL: out of memory */
 	if (svc) {
 		gr->name = strdup(svc);
 		gr->named_from = "service";
@@ -1332,6 +1381,8 @@ static void ctx_free(struct ctx *c)
 	free(c->infra_label);
 	free(c->infra_port);
 	free(c->why);
+	free(c->svc_in_off);
+	free(c->svc_in);
 }
 
 int apps_compute(const struct depmap *m, const struct apps_opts *o,

@@ -12,6 +12,7 @@
 #include "cairn.pb-c.h"
 #include "config.h"
 #include "log.h"
+#include "read.h"
 #include "store.h"
 
 /* qsort that accepts an empty (NULL) array. */
@@ -239,6 +240,7 @@ struct loader {
 	struct kidx listeners;      /* (host, proto, port) -> ident */
 	struct kidx ext;            /* addr(16) + kind(1) -> node */
 	struct kidx client_addrs;   /* outside client addresses seen (16) */
+	uint32_t *rank;             /* string -> its position in byte order (after loading) */
 	struct depmap_edge *out;    /* resolved service edges before merging */
 	size_t nout, out_cap;
 	size_t nodes_cap;
@@ -565,116 +567,119 @@ static void ekey_make(struct ekey *k, const struct fedge *f)
 	memcpy(k->addr, f->addr, 16);
 }
 
-static int load_edges(struct loader *L, int64_t since_ms)
+struct edge_ctx {
+	struct loader *L;
+	uint32_t host;
+	int64_t since_ms;
+};
+
+/* One stored edge record (a day's or a week's) of host c->host. */
+static int load_edge(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	const struct edge_ctx *c = ctx;
+	struct loader *L = c->L;
+	struct depmap *m = L->m;
+	int64_t since_ms = c->since_ms;
+	int rc;
+	m->stats.edge_records++;
+	if (k->mv_size != 32 + 4 + 8) {
+		m->stats.malformed++;
+		return 0;
+	}
+	uint32_t cur_host = c->host;
+	Cairn__Store__EdgeDay *ed = arena_unpack(L, &cairn__store__edge_day__descriptor, v);
+	if (!ed || !ed->edge) {
+		m->stats.malformed++;
+		return 0;
+	}
+	const Cairn__Edge *e = ed->edge;
+	if (since_ms > 0 && e->last_seen_ms && e->last_seen_ms < since_ms)
+		return 0;
+	m->stats.edges_in_period++;
+	/* an unattributed socket on the collector's port is cairn too */
+	bool anonymous = !*e->identity && !*e->process_name;
+	uint32_t port = e->direction == CAIRN__DIRECTION__INBOUND ? e->local_port
+								 : e->remote_port;
+	bool self = is_self_traffic(e->identity, e->process_name) ||
+		    (anonymous && port == COLLECTOR_DEFAULT_PORT) ||
+		    (e->direction == CAIRN__DIRECTION__LOCAL &&
+		     is_self_traffic(e->peer_identity, e->peer_process_name));
+	if (self)
+		m->stats.self_traffic++;
+	/* The collector's inbound edges are kept out of the map but still
+	 * resolve the agents' edges to it: a client socket that lost its
+	 * owner is then known as cairn's by its server (emit()). */
+	if (self && e->direction != CAIRN__DIRECTION__INBOUND)
+		return 0;
+	struct fedge f;
+	memset(&f, 0, sizeof(f));
+	f.host = cur_host;
+	f.self = self;
+	f.dir = (uint8_t)e->direction;
+	f.proto = (uint8_t)e->protocol;
+	switch (e->direction) {
+	case CAIRN__DIRECTION__OUTBOUND:
+	case CAIRN__DIRECTION__LOCAL: /* oriented client -> server */
+		f.port = (uint16_t)e->remote_port;
+		break;
+	case CAIRN__DIRECTION__INBOUND:
+		f.port = (uint16_t)e->local_port;
+		break;
+	default:
+		m->stats.malformed++;
+		return 0;
+	}
+	if (e->direction != CAIRN__DIRECTION__LOCAL &&
+	    addr_parse(e->remote_address ? e->remote_address : "", f.addr)) {
+		m->stats.malformed++;
+		return 0;
+	}
+	if ((rc = intern(L, *e->identity ? e->identity : e->process_name, &f.ident)))
+		return rc;
+	if (e->direction == CAIRN__DIRECTION__LOCAL &&
+	    (rc = intern(L, *e->peer_identity ? e->peer_identity : e->peer_process_name,
+			 &f.peer_ident)))
+		return rc;
+	if (e->direction != CAIRN__DIRECTION__LOCAL)
+		f.peer_ident = DEPMAP_NONE;
+	f.samples = e->samples_seen;
+	f.first_ms = e->first_seen_ms;
+	f.last_ms = e->last_seen_ms;
+	f.bytes = e->bytes_sent + e->bytes_received;
+	f.connections = e->connections_opened;
+	f.short_lived = e->short_lived;
+	f.datagrams = e->datagrams_sent + e->datagrams_received;
+	f.bytes_known = !e->bytes_unknown;
+	struct ekey ek;
+	ekey_make(&ek, &f);
+	uint32_t existing;
+	if ((rc = kidx_put(&L->emerge, &ek, (uint32_t)L->nedges, &existing)))
+		return rc;
+	if (existing != L->nedges) {
+		fedge_add(&L->edges[existing], &f);
+		return 0;
+	}
+	if ((rc = array_grow((void **)&L->edges, &L->edges_cap, L->nedges + 1, sizeof(*L->edges))))
+		return rc;
+	L->edges[L->nedges++] = f;
+	return 0;
+}
+
+/* The edge records of every listed host for the period (read_edge_walk:
+ * whole weeks from their rollups, days for the rest). */
+static int load_edges(struct loader *L, int64_t since_ms, bool days_only)
 {
 	struct depmap *m = L->m;
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	uint8_t cur[32];
-	uint32_t cur_host = DEPMAP_NONE;
-	bool have_cur = false;
-	uint32_t since_day = since_ms > 0 ? (uint32_t)(since_ms / STORE_DAY_MS) : 0;
-	int rc = mdb_cursor_open(L->txn, L->env->dbi[STORE_EDGES], &c);
+	struct read_edge_walk w;
+	int rc = read_edge_walk_open(&w, L->txn, L->env, !days_only);
 	if (rc)
 		return errbuf_set(L->eb, rc, "reading DB edges: %s", db_strerror(rc));
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		m->stats.edge_records++;
-		if (k.mv_size != 32 + 4 + 8) {
-			m->stats.malformed++;
-			continue;
-		}
-		const uint8_t *kb = k.mv_data;
-		if (!have_cur || memcmp(cur, kb, 32)) {
-			memcpy(cur, kb, 32);
-			have_cur = true;
-			cur_host = depmap_host_index(m, kb);
-		}
-		if (cur_host == DEPMAP_NONE)
-			continue; /* edges of an agent no longer listed */
-		if (db_get_u32(kb + 32) < since_day)
-			continue;
-		Cairn__Store__EdgeDay *ed = arena_unpack(L, &cairn__store__edge_day__descriptor, &v);
-		if (!ed || !ed->edge) {
-			m->stats.malformed++;
-			continue;
-		}
-		const Cairn__Edge *e = ed->edge;
-		if (since_ms > 0 && e->last_seen_ms && e->last_seen_ms < since_ms)
-			continue;
-		m->stats.edges_in_period++;
-		/* an unattributed socket on the collector's port is cairn too */
-		bool anonymous = !*e->identity && !*e->process_name;
-		uint32_t port = e->direction == CAIRN__DIRECTION__INBOUND ? e->local_port
-									 : e->remote_port;
-		bool self = is_self_traffic(e->identity, e->process_name) ||
-			    (anonymous && port == COLLECTOR_DEFAULT_PORT) ||
-			    (e->direction == CAIRN__DIRECTION__LOCAL &&
-			     is_self_traffic(e->peer_identity, e->peer_process_name));
-		if (self)
-			m->stats.self_traffic++;
-		/* The collector's inbound edges are kept out of the map but still
-		 * resolve the agents' edges to it: a client socket that lost its
-		 * owner is then known as cairn's by its server (emit()). */
-		if (self && e->direction != CAIRN__DIRECTION__INBOUND)
-			continue;
-		struct fedge f;
-		memset(&f, 0, sizeof(f));
-		f.host = cur_host;
-		f.self = self;
-		f.dir = (uint8_t)e->direction;
-		f.proto = (uint8_t)e->protocol;
-		switch (e->direction) {
-		case CAIRN__DIRECTION__OUTBOUND:
-		case CAIRN__DIRECTION__LOCAL: /* oriented client -> server */
-			f.port = (uint16_t)e->remote_port;
-			break;
-		case CAIRN__DIRECTION__INBOUND:
-			f.port = (uint16_t)e->local_port;
-			break;
-		default:
-			m->stats.malformed++;
-			continue;
-		}
-		if (e->direction != CAIRN__DIRECTION__LOCAL &&
-		    addr_parse(e->remote_address ? e->remote_address : "", f.addr)) {
-			m->stats.malformed++;
-			continue;
-		}
-		if ((rc = intern(L, *e->identity ? e->identity : e->process_name, &f.ident)))
-			goto out;
-		if (e->direction == CAIRN__DIRECTION__LOCAL &&
-		    (rc = intern(L, *e->peer_identity ? e->peer_identity : e->peer_process_name,
-				 &f.peer_ident)))
-			goto out;
-		if (e->direction != CAIRN__DIRECTION__LOCAL)
-			f.peer_ident = DEPMAP_NONE;
-		f.samples = e->samples_seen;
-		f.first_ms = e->first_seen_ms;
-		f.last_ms = e->last_seen_ms;
-		f.bytes = e->bytes_sent + e->bytes_received;
-		f.connections = e->connections_opened;
-		f.short_lived = e->short_lived;
-		f.datagrams = e->datagrams_sent + e->datagrams_received;
-		f.bytes_known = !e->bytes_unknown;
-		struct ekey ek;
-		ekey_make(&ek, &f);
-		uint32_t existing;
-		if ((rc = kidx_put(&L->emerge, &ek, (uint32_t)L->nedges, &existing)))
-			goto out;
-		if (existing != L->nedges) {
-			fedge_add(&L->edges[existing], &f);
-			continue;
-		}
-		if ((rc = array_grow((void **)&L->edges, &L->edges_cap, L->nedges + 1, sizeof(*L->edges))))
-			goto out;
-		L->edges[L->nedges++] = f;
-	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else
+	struct edge_ctx c = { .L = L, .since_ms = since_ms };
+	for (c.host = 0; c.host < m->nhosts && !rc; c.host++)
+		rc = read_edge_walk_agent(&w, m->nodes[c.host].id_raw, since_ms, load_edge, &c);
+	read_edge_walk_close(&w);
+	if (rc > 0)
 		errbuf_set(L->eb, rc, "reading DB edges: %s", db_strerror(rc));
-out:
-	mdb_cursor_close(c);
 	return rc;
 }
 
@@ -757,6 +762,20 @@ out:
 	return rc;
 }
 
+/* Of two inbound edges with one key, the one the client side joins: one
+ * that names its server process, then the busier, then the name first in
+ * byte order (not the one read first: days and weeks read in other orders). */
+static bool inbound_better(const struct loader *L, const struct fedge *a, const struct fedge *b)
+{
+	if (b->ident == DEPMAP_NONE)
+		return a->ident != DEPMAP_NONE;
+	if (a->ident == DEPMAP_NONE)
+		return false;
+	if (a->samples != b->samples)
+		return a->samples > b->samples;
+	return strcmp(L->m->strings[a->ident], L->m->strings[b->ident]) < 0;
+}
+
 static int index_inbound(struct loader *L)
 {
 	int rc = kidx_init(&L->inbound, sizeof(struct inkey), L->nedges / 2 + 16);
@@ -775,8 +794,8 @@ static int index_inbound(struct loader *L)
 		 * server's processes, or connections whose server process the
 		 * agent could not name): the client side joins the one that names
 		 * its server process. */
-		if (have != (uint32_t)i && L->edges[have].ident == DEPMAP_NONE &&
-		    f->ident != DEPMAP_NONE)
+		if (have != (uint32_t)i && f->ident != DEPMAP_NONE &&
+		    inbound_better(L, f, &L->edges[have]))
 			L->inbound.vals[kidx_find(&L->inbound, &k)] = (uint32_t)i;
 		if (f->ident != DEPMAP_NONE) {
 			struct lkey lk;
@@ -1025,15 +1044,65 @@ static int resolve_inbound_only(struct loader *L, const struct fedge *f)
 	return emit(L, &d);
 }
 
-static int cmp_dedge(const void *pa, const void *pb)
+/* Processes compare by name (rank: position of each string in byte order;
+ * unknown last), so that the map's order does not depend on the order the
+ * records were read in (days or week rollups). */
+static uint32_t ident_rank(const uint32_t *rank, uint32_t ident)
+{
+	return ident == DEPMAP_NONE ? UINT32_MAX : rank[ident];
+}
+
+static int cmp_dedge(const void *pa, const void *pb, void *ctx)
 {
 	const struct depmap_edge *a = pa, *b = pb;
+	const uint32_t *rank = ctx;
 	int c;
 	if ((c = cmp_u32(a->from, b->from)) || (c = cmp_u32(a->to, b->to)) ||
 	    (c = cmp_u32(a->port, b->port)) || (c = cmp_u32(a->proto, b->proto)) ||
-	    (c = cmp_u32(a->from_ident, b->from_ident)))
+	    (c = cmp_u32(ident_rank(rank, a->from_ident), ident_rank(rank, b->from_ident))))
 		return c;
-	return cmp_u32(a->to_ident, b->to_ident);
+	return cmp_u32(ident_rank(rank, a->to_ident), ident_rank(rank, b->to_ident));
+}
+
+static int cmp_string_at(const void *pa, const void *pb, void *ctx)
+{
+	char *const *strings = ctx;
+	return strcmp(strings[*(const uint32_t *)pa], strings[*(const uint32_t *)pb]);
+}
+
+/* rank[i] = position of strings[i] in byte order (malloc'd; NULL: ENOMEM). */
+static uint32_t *string_ranks(const struct depmap *m)
+{
+	uint32_t *order = malloc(((size_t)m->nstrings + 1) * sizeof(uint32_t));
+	uint32_t *rank = malloc(((size_t)m->nstrings + 1) * sizeof(uint32_t));
+	if (order && rank) {
+		for (uint32_t i = 0; i < m->nstrings; i++)
+			order[i] = i;
+		if (m->nstrings)
+			qsort_r(order, m->nstrings, sizeof(uint32_t), cmp_string_at, m->strings);
+		for (uint32_t i = 0; i < m->nstrings; i++)
+			rank[order[i]] = i;
+	} else {
+		free(rank);
+		rank = NULL;
+	}
+	free(order);
+	return rank;
+}
+
+/* The loaded edges' order: (host, direction, protocol, port, address,
+ * process, peer process), processes by name. */
+static int cmp_fedge(const void *pa, const void *pb, void *ctx)
+{
+	const struct fedge *a = pa, *b = pb;
+	const uint32_t *rank = ctx;
+	int c;
+	if ((c = cmp_u32(a->host, b->host)) || (c = cmp_u32(a->dir, b->dir)) ||
+	    (c = cmp_u32(a->proto, b->proto)) || (c = cmp_u32(a->port, b->port)) ||
+	    (c = memcmp(a->addr, b->addr, 16)) ||
+	    (c = cmp_u32(ident_rank(rank, a->ident), ident_rank(rank, b->ident))))
+		return c;
+	return cmp_u32(ident_rank(rank, a->peer_ident), ident_rank(rank, b->peer_ident));
 }
 
 static void dedge_add(struct depmap_edge *into, const struct depmap_edge *e)
@@ -1055,12 +1124,14 @@ static void dedge_add(struct depmap_edge *into, const struct depmap_edge *e)
 static int build_levels(struct loader *L)
 {
 	struct depmap *m = L->m;
-	sort_n(L->out, L->nout, sizeof(*L->out), cmp_dedge);
+	uint32_t *rank = L->rank;
+	if (L->nout)
+		qsort_r(L->out, L->nout, sizeof(*L->out), cmp_dedge, rank);
 	/* service level: same endpoints, port and processes merged (a server
 	 * reached through several of its addresses) */
 	size_t w = 0;
 	for (size_t i = 0; i < L->nout; i++) {
-		if (w && !cmp_dedge(&L->out[w - 1], &L->out[i]))
+		if (w && !cmp_dedge(&L->out[w - 1], &L->out[i], rank))
 			dedge_add(&L->out[w - 1], &L->out[i]);
 		else
 			L->out[w++] = L->out[i];
@@ -1168,6 +1239,7 @@ static void loader_free(struct loader *L)
 	kidx_free(&L->ext);
 	kidx_free(&L->client_addrs);
 	kidx_free(&L->emerge);
+	free(L->rank);
 	free(L->claims);
 	free(L->host_claims);
 	free(L->host_claim_start);
@@ -1200,10 +1272,17 @@ int depmap_build(MDB_txn *txn, const struct db_env *env, const struct depmap_opt
 	    kidx_init(&L.emerge, sizeof(struct ekey), 1u << 16))
 		goto fail;
 	uint64_t t0 = time_mono_us();
-	if ((rc = load_hosts(&L)) || (rc = load_claims(&L)) || (rc = load_edges(&L, m->since_ms)) ||
+	if ((rc = load_hosts(&L)) || (rc = load_claims(&L)) || (rc = load_edges(&L, m->since_ms, opts && opts->days_only)) ||
 	    (rc = load_listeners(&L)))
 		goto fail;
 	kidx_free(&L.emerge);
+	/* the edges in one order whatever order the records were read in */
+	if (!(L.rank = string_ranks(m))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (L.nedges)
+		qsort_r(L.edges, L.nedges, sizeof(*L.edges), cmp_fedge, L.rank);
 	if ((rc = index_inbound(&L)))
 		goto fail;
 	uint64_t t1 = time_mono_us();

@@ -43,6 +43,7 @@
 struct depmap_opts {
 	int64_t since_ms;  /* edges last seen before this are ignored; 0 = all */
 	int64_t now_ms;
+	bool days_only;    /* read day records only, no week rollups (same map) */
 };
 
 struct depmap_node {

@@ -345,9 +345,8 @@ uint64_t ingest_edge_hash(const Cairn__Edge *e)
 	return db_get_u64(out);
 }
 
-static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
-		      uint32_t day, const Cairn__Edge *e, ProtobufCAllocator *alloc,
-		      struct ingest_stats *st);
+static int merge_edge(MDB_txn *txn, MDB_dbi dbi, const uint8_t agent_id[static 32],
+		      uint32_t unit, const Cairn__Edge *e, ProtobufCAllocator *alloc);
 
 static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		       const Cairn__ConnectionWindow *w, int64_t now_ms, struct ingest_stats *st)
@@ -359,23 +358,29 @@ static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t age
 	if (!ar)
 		return -ENOMEM;
 	int rc = 0;
-	for (size_t i = 0; i < w->n_edges && rc == 0; i++)
-		rc = merge_edge(txn, env, agent_id, day, w->edges[i], &ar->a, st);
+	for (size_t i = 0; i < w->n_edges && rc == 0; i++) {
+		/* the day's record and the week's, merged the same way */
+		rc = merge_edge(txn, env->dbi[STORE_EDGES], agent_id, day, w->edges[i], &ar->a);
+		if (rc == 0)
+			rc = merge_edge(txn, env->dbi[STORE_EDGES_WEEK], agent_id,
+					store_week_of_day(day), w->edges[i], &ar->a);
+		st->edges += rc == 0;
+	}
 	arena_release(ar);
 	return rc;
 }
 
-static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
-		      uint32_t day, const Cairn__Edge *e, ProtobufCAllocator *alloc,
-		      struct ingest_stats *st)
+/* Adds one window's edge e to its record of the day or week (unit) in dbi. */
+static int merge_edge(MDB_txn *txn, MDB_dbi dbi, const uint8_t agent_id[static 32],
+		      uint32_t unit, const Cairn__Edge *e, ProtobufCAllocator *alloc)
 {
 	struct db_key k;
 	key_agent(&k, agent_id);
-	db_key_u32(&k, day);
+	db_key_u32(&k, unit);
 	db_key_u64(&k, ingest_edge_hash(e));
 	ProtobufCMessage *oldm = NULL;
-	int rc = store_get_msg_alloc(txn, env->dbi[STORE_EDGES], &k,
-				     &cairn__store__edge_day__descriptor, alloc, &oldm);
+	int rc = store_get_msg_alloc(txn, dbi, &k, &cairn__store__edge_day__descriptor, alloc,
+				     &oldm);
 	if (rc && rc != MDB_NOTFOUND && rc != -EBADMSG)
 		return rc;
 	Cairn__Edge merged = *e; /* latest names, pids and addresses */
@@ -409,28 +414,23 @@ static int merge_edge(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 			merged.bytes_unknown = e->bytes_unknown && o->bytes_unknown;
 		}
 	}
-	rc = store_put_msg(txn, env->dbi[STORE_EDGES], &k, &ed.base);
-	if (rc)
-		return rc;
-	st->edges++;
-	return 0;
+	return store_put_msg(txn, dbi, &k, &ed.base);
 }
 
-/* Adds the window pw (already stored raw) to the rollup of the day or hour
- * [from_ms, to_ms) at key in dbi. A rollup that does not exist yet is built
+/* Adds the window pw (already stored raw) to the rollup of the week, day or
+ * hour unit = [from, to) (ms) at key in dbi. A rollup that does not exist yet is built
  * from the raw windows of its span (they include pw, and any stored before
  * rollups existed); a window that replaced a stored one (same start) rebuilds
  * the span from the raw windows when they are all still there, so the rollup
  * always says what the raw windows say. */
 static int rollup_window(MDB_txn *txn, const struct db_env *env, MDB_dbi dbi,
-			 const uint8_t agent_id[static 32], uint32_t unit, int64_t unit_ms,
+			 const uint8_t agent_id[static 32], uint32_t unit, int64_t from, int64_t to,
 			 const Cairn__PerfWindow *pw, bool replaced, struct rollup *r,
 			 struct ingest_stats *st)
 {
 	struct db_key k;
 	key_agent(&k, agent_id);
 	db_key_u32(&k, unit);
-	int64_t from = (int64_t)unit * unit_ms, to = from + unit_ms;
 	rollup_reset(r);
 	if (!replaced) {
 		MDB_val kv = db_key_val(&k), v;
@@ -491,12 +491,20 @@ static int apply_perf(MDB_txn *txn, const struct db_env *env, const uint8_t agen
 	if (pw->window_start_ms < 0)
 		return 0;
 	struct rollup r = { 0 };
-	rc = rollup_window(txn, env, env->dbi[STORE_PERF_DAY], agent_id,
-			   (uint32_t)(pw->window_start_ms / STORE_DAY_MS), STORE_DAY_MS, pw, replaced,
+	int64_t t = pw->window_start_ms;
+	uint32_t day = (uint32_t)(t / STORE_DAY_MS), week = store_week_of_day(day);
+	uint32_t hour = (uint32_t)(t / ROLLUP_HOUR_MS);
+	rc = rollup_window(txn, env, env->dbi[STORE_PERF_DAY], agent_id, day,
+			   (int64_t)day * STORE_DAY_MS, (int64_t)(day + 1) * STORE_DAY_MS, pw, replaced,
 			   &r, st);
-	if (rc == 0 && pw->window_start_ms >= now_ms - ROLLUP_HOUR_KEEP_MS)
-		rc = rollup_window(txn, env, env->dbi[STORE_PERF_HOUR], agent_id,
-				   (uint32_t)(pw->window_start_ms / ROLLUP_HOUR_MS), ROLLUP_HOUR_MS,
+	if (rc == 0)
+		rc = rollup_window(txn, env, env->dbi[STORE_PERF_WEEK], agent_id, week,
+				   (int64_t)store_week_first_day(week) * STORE_DAY_MS,
+				   (int64_t)store_week_first_day(week + 1) * STORE_DAY_MS, pw,
+				   replaced, &r, st);
+	if (rc == 0 && t >= now_ms - ROLLUP_HOUR_KEEP_MS)
+		rc = rollup_window(txn, env, env->dbi[STORE_PERF_HOUR], agent_id, hour,
+				   (int64_t)hour * ROLLUP_HOUR_MS, (int64_t)(hour + 1) * ROLLUP_HOUR_MS,
 				   pw, replaced, &r, st);
 	rollup_free(&r);
 	return rc;
@@ -588,6 +596,7 @@ enum prune_time {
 	PRUNE_KEY_MS,   /* agent | u64 ms */
 	PRUNE_KEY_HOUR, /* agent | u32 hour: gone when the whole hour is older */
 	PRUNE_KEY_DAY,  /* agent | u32 day ... */
+	PRUNE_KEY_WEEK, /* agent | u32 week ... */
 };
 
 static const struct {
@@ -596,7 +605,8 @@ static const struct {
 } prune_dbs[] = {
 	{ STORE_BATCHES, PRUNE_RECEIVED }, { STORE_PERF, PRUNE_KEY_MS },
 	{ STORE_PERF_HOUR, PRUNE_KEY_HOUR }, { STORE_PERF_DAY, PRUNE_KEY_DAY },
-	{ STORE_EDGES, PRUNE_KEY_DAY },
+	{ STORE_EDGES, PRUNE_KEY_DAY },       { STORE_PERF_WEEK, PRUNE_KEY_WEEK },
+	{ STORE_EDGES_WEEK, PRUNE_KEY_WEEK },
 };
 
 /* Age of one entry (ms of its end for hour/day keys); 0 when unknown. */
@@ -612,6 +622,10 @@ static int64_t prune_age(enum prune_time how, const MDB_val *k, const MDB_val *v
 		return k->mv_size >= 36 ? ((int64_t)db_get_u32(p) + 1) * ROLLUP_HOUR_MS : 0;
 	case PRUNE_KEY_DAY:
 		return k->mv_size >= 36 ? ((int64_t)db_get_u32(p) + 1) * STORE_DAY_MS : 0;
+	case PRUNE_KEY_WEEK:
+		return k->mv_size >= 36
+			       ? (int64_t)store_week_first_day(db_get_u32(p) + 1) * STORE_DAY_MS
+			       : 0;
 	}
 	return 0;
 }
@@ -625,6 +639,7 @@ static int64_t prune_cutoff(const struct ingest_retention *r, enum prune_time ho
 	case PRUNE_KEY_HOUR:
 		return r->hour_cutoff_ms;
 	case PRUNE_KEY_DAY:
+	case PRUNE_KEY_WEEK:
 		return r->rollup_cutoff_ms;
 	}
 	return 0;

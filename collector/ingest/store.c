@@ -36,6 +36,8 @@ const char *const store_db_names[STORE_NDBS] = {
 	[STORE_IMPORTS] = "imports",
 	[STORE_IMPORT_KEYS] = "import_keys",
 	[STORE_PROGRESS_TASKS] = "progress_tasks",
+	[STORE_PERF_WEEK] = "perf_week",
+	[STORE_EDGES_WEEK] = "edges_week",
 };
 
 int store_put_msg(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
@@ -118,7 +120,22 @@ int store_open(struct db_env *db, const struct collector_config *cfg, bool writa
 	} else if (rc == -EACCES) {
 		rc = store_permission_error(cfg->state_dir, eb);
 	}
-	return rc;
+	if (rc || !writable)
+		return rc;
+	MDB_txn *txn;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) == 0) {
+		rc = store_weeks_mark(txn, db, time_now_ms());
+		if (rc)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	if (rc) {
+		errbuf_set(eb, rc, "%s: cannot mark the week rollups: %s", path, db_strerror(rc));
+		db_close(db);
+		return rc;
+	}
+	return 0;
 }
 
 int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
@@ -192,4 +209,45 @@ int64_t store_raw_received_ms(const MDB_val *v)
 			return (int64_t)x;
 	}
 	return 0;
+}
+
+static int db_empty(MDB_txn *txn, MDB_dbi dbi, bool *empty)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, dbi, &st);
+	*empty = rc == 0 && st.ms_entries == 0;
+	return rc;
+}
+
+int store_weeks_mark(MDB_txn *txn, const struct db_env *env, int64_t now_ms)
+{
+	if (store_weeks_from(txn, env) != UINT32_MAX)
+		return 0;
+	bool no_edges, no_perf;
+	int rc = db_empty(txn, env->dbi[STORE_EDGES], &no_edges);
+	if (!rc)
+		rc = db_empty(txn, env->dbi[STORE_PERF_DAY], &no_perf);
+	if (rc)
+		return rc;
+	struct db_key k;
+	db_key_init(&k);
+	db_key_str(&k, "weeks_from");
+	Cairn__Store__Counter c = CAIRN__STORE__COUNTER__INIT;
+	c.value = no_edges && no_perf ? 0
+				      : store_week_of_day((uint32_t)(now_ms / STORE_DAY_MS)) + 1;
+	c.updated_ms = now_ms;
+	return store_put_msg(txn, env->dbi[STORE_META], &k, &c.base);
+}
+
+uint32_t store_weeks_from(MDB_txn *txn, const struct db_env *env)
+{
+	struct db_key k;
+	db_key_init(&k);
+	db_key_str(&k, "weeks_from");
+	ProtobufCMessage *m = NULL;
+	if (store_get_msg(txn, env->dbi[STORE_META], &k, &cairn__store__counter__descriptor, &m))
+		return UINT32_MAX;
+	uint64_t v = ((const Cairn__Store__Counter *)m)->value;
+	protobuf_c_message_free_unpacked(m, NULL);
+	return v < UINT32_MAX ? (uint32_t)v : UINT32_MAX;
 }

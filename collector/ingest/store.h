@@ -31,6 +31,13 @@
  *   imports          host id(32)                                store.ImportedServer (docs/import.md)
  *   import_keys      kind(u8) | match text                      host id(32) of an imported-only host
  *   progress_tasks   stream | 0x00 | task                       store.ProgressTask (migration tools' progress)
+ *   perf_week        agent_id(32) | week(u32)                   store.PerfRollup of a UTC week (Monday-Sunday)
+ *   edges_week       agent_id(32) | week(u32) | edge_hash(u64)  store.EdgeDay summed over a UTC week
+ *
+ * Week rollups are written with the day rollups and read for the whole weeks
+ * of a long period (docs/storage.md, "Rollups"); meta "weeks_from" is the
+ * first week they are complete for (a store that had data before they
+ * existed starts them the week after its upgrade).
  *
  * The per-agent high-water seq (Agent.high_seq) is raised in the same write
  * transaction that stores the batch's records.
@@ -71,6 +78,8 @@ enum store_db {
 	STORE_IMPORTS,
 	STORE_IMPORT_KEYS,
 	STORE_PROGRESS_TASKS,
+	STORE_PERF_WEEK,
+	STORE_EDGES_WEEK,
 	STORE_NDBS
 };
 
@@ -103,17 +112,36 @@ int store_get_msg_alloc(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key,
  * (free with cairn__store__agent__free_unpacked(a, NULL)); -ENOENT when missing. */
 int store_agent_get(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		     Cairn__Store__Agent **out);
-/* Raises meta "facts_gen" by one: every write of facts the plan is made from
- * (ingest, imports, tags) does, so snapshots and the console's caches know
- * they are stale. */
+int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
+
 /* RawBatch.received_ms read from a stored value without unpacking the
  * payload (field 1, which protobuf-c writes first); 0 when absent. */
 int64_t store_raw_received_ms(const MDB_val *v);
-int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms);
-int store_agent_put(MDB_txn *txn, const struct db_env *env, const Cairn__Store__Agent *a);
 
-/* meta "facts_gen" + 1 (snapshots recompute when it moved): ingest and imports. */
+/* Raises meta "facts_gen" by one: every write of facts the plan is made from
+ * (ingest, imports, tags) does, so snapshots and the console's caches know
+ * they are stale. */
 int store_bump_facts_gen(MDB_txn *txn, const struct db_env *env, int64_t now_ms);
+
+/* UTC weeks, Monday to Sunday: week w holds the days [7w - 3, 7w + 4) since
+ * the epoch (day 0, 1970-01-01, was a Thursday). */
+#define STORE_WEEK_MS (7LL * STORE_DAY_MS)
+static inline uint32_t store_week_of_day(uint32_t day)
+{
+	return (uint32_t)(((uint64_t)day + 3) / 7);
+}
+/* First day of week w (0 for week 0, which began before the epoch). */
+static inline uint32_t store_week_first_day(uint32_t w)
+{
+	return w ? w * 7 - 3 : 0;
+}
+
+/* Sets meta "weeks_from" unless it is there: 0 for a store without edges
+ * and perf rollups (every week rollup is complete), else the week after
+ * now_ms's (the week rollups begin mid-way on an upgraded store). */
+int store_weeks_mark(MDB_txn *txn, const struct db_env *env, int64_t now_ms);
+/* meta "weeks_from"; UINT32_MAX when not set (no week rollup is used). */
+uint32_t store_weeks_from(MDB_txn *txn, const struct db_env *env);
 
 /* "pending", "accepted", "rejected", "revoked" ("unknown" otherwise). */
 const char *store_enroll_state_name(Cairn__Store__EnrollState s);

@@ -7,6 +7,7 @@
 
 #include "estate.h"
 #include "log.h"
+#include "read.h"
 #include "rollup.h"
 #include "store.h"
 
@@ -80,8 +81,9 @@ double estate_coverage(const struct estate_host *h, int64_t since_ms, int64_t no
 
 
 /* The perf statistics of [a, b) into acc, in time order: the rollups of the
- * whole days (then hours) inside it, raw windows for the rest. level 0 = days,
- * 1 = hours, 2 = raw windows. */
+ * whole weeks inside it (those meta "weeks_from" says are complete), then of
+ * whole days, then hours, raw windows for the rest. level 0 = weeks, 1 =
+ * days, 2 = hours, 3 = raw windows. */
 struct perf_walk {
 	MDB_txn *txn;
 	const struct db_env *env;
@@ -89,6 +91,7 @@ struct perf_walk {
 	struct rollup *acc;
 	size_t undecodable;
 	bool raw_only;
+	uint32_t weeks_from;   /* UINT32_MAX: no week rollups */
 };
 
 static int64_t div_floor(int64_t a, int64_t b)
@@ -96,22 +99,56 @@ static int64_t div_floor(int64_t a, int64_t b)
 	return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+static int64_t unit_start(int level, int64_t u)
+{
+	switch (level) {
+	case 0:
+		return (7 * u - 3) * STORE_DAY_MS;
+	case 1:
+		return u * STORE_DAY_MS;
+	default:
+		return u * ROLLUP_HOUR_MS;
+	}
+}
+
+/* The units that lie wholly inside [a, b): [*u0, *u1). */
+static void unit_span(const struct perf_walk *w, int level, int64_t a, int64_t b, int64_t *u0,
+		      int64_t *u1)
+{
+	if (level == 0) {
+		int64_t ad = div_floor(a + STORE_DAY_MS - 1, STORE_DAY_MS), bd = div_floor(b, STORE_DAY_MS);
+		*u0 = div_floor(ad + 3 + 6, 7);
+		*u1 = div_floor(bd + 3, 7);
+		if (*u0 < 1)
+			*u0 = 1;
+		if (*u0 < (int64_t)w->weeks_from)
+			*u0 = w->weeks_from;
+		return;
+	}
+	int64_t unit = level == 1 ? STORE_DAY_MS : ROLLUP_HOUR_MS;
+	*u0 = div_floor(a + unit - 1, unit);
+	*u1 = div_floor(b, unit);
+	if (*u0 < 0)
+		*u0 = 0;
+}
+
+static const enum store_db level_db[] = { STORE_PERF_WEEK, STORE_PERF_DAY, STORE_PERF_HOUR };
+
 static int perf_reduce(struct perf_walk *w, int level, int64_t a, int64_t b)
 {
 	if (b <= a)
 		return 0;
-	if (level >= 2 || w->raw_only)
+	if (level == 0 && w->weeks_from == UINT32_MAX)
+		level = 1;
+	if (level >= 3 || w->raw_only)
 		return rollup_scan_raw(w->txn, w->env->dbi[STORE_PERF], w->id, a, b, w->acc,
 				       &w->undecodable);
-	int64_t unit = level == 0 ? STORE_DAY_MS : ROLLUP_HOUR_MS;
-	int64_t u0 = div_floor(a + unit - 1, unit), u1 = div_floor(b, unit);
-	if (u0 < 0)
-		u0 = 0;
+	int64_t u0, u1;
+	unit_span(w, level, a, b, &u0, &u1);
 	if (u0 >= u1 || u1 > UINT32_MAX)
 		return perf_reduce(w, level + 1, a, b);
 	MDB_cursor *cur;
-	int rc = mdb_cursor_open(w->txn, w->env->dbi[level == 0 ? STORE_PERF_DAY : STORE_PERF_HOUR],
-				 &cur);
+	int rc = mdb_cursor_open(w->txn, w->env->dbi[level_db[level]], &cur);
 	if (rc)
 		return rc;
 	struct db_key k;
@@ -128,7 +165,7 @@ static int perf_reduce(struct perf_walk *w, int level, int64_t a, int64_t b)
 		if (u >= u1)
 			break;
 		/* what lies before this unit and after the previous one */
-		rc = perf_reduce(w, level + 1, pos, u * unit);
+		rc = perf_reduce(w, level + 1, pos, unit_start(level, u));
 		if (rc)
 			break;
 		/* a merge that fails half way leaves acc partly merged: reduce the
@@ -140,7 +177,7 @@ static int perf_reduce(struct perf_walk *w, int level, int64_t a, int64_t b)
 		else if (rc)
 			break;
 		rc = 0;
-		pos = (u + 1) * unit;
+		pos = unit_start(level, u + 1);
 		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
@@ -154,7 +191,8 @@ static int load_perf(MDB_txn *txn, const struct db_env *env, struct estate_host 
 {
 	struct rollup acc = { 0 };
 	struct perf_walk w = { .txn = txn, .env = env, .id = h->raw_id, .acc = &acc,
-			       .raw_only = o->raw_only };
+			       .raw_only = o->raw_only,
+			       .weeks_from = o->days_only ? UINT32_MAX : store_weeks_from(txn, env) };
 	int rc = perf_reduce(&w, 0, since_ms > 0 ? since_ms : 0, now_ms);
 	if (w.undecodable)
 		log_warn("perf of host %s: %zu undecodable values, skipped", h->id, w.undecodable);
@@ -180,38 +218,42 @@ static int load_perf(MDB_txn *txn, const struct db_env *env, struct estate_host 
 	return rc;
 }
 
+struct edge_count {
+	struct estate_host *h;
+	int64_t since_ms, now_ms;
+	const struct estate_opts *o;
+};
+
+static int count_edge(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	(void)k;
+	struct edge_count *c = ctx;
+	Cairn__Store__EdgeDay *ed = cairn__store__edge_day__unpack(NULL, v->mv_size, v->mv_data);
+	if (ed && ed->edge && ed->edge->last_seen_ms >= c->since_ms &&
+	    ed->edge->first_seen_ms < c->now_ms) {
+		if (ed->edge->direction == CAIRN__DIRECTION__INBOUND) {
+			if (!c->o->skip_inbound_port || !c->o->skip_inbound_port(ed->edge->local_port))
+				c->h->inbound_edges++;
+		} else if (ed->edge->direction == CAIRN__DIRECTION__OUTBOUND) {
+			c->h->outbound_edges++;
+		}
+	}
+	if (ed)
+		cairn__store__edge_day__free_unpacked(ed, NULL);
+	return 0;
+}
+
 static int load_edges(MDB_txn *txn, const struct db_env *env, struct estate_host *h,
 		      int64_t since_ms, int64_t now_ms, const struct estate_opts *o)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, env->dbi[STORE_EDGES], &cur);
+	struct read_edge_walk w;
+	int rc = read_edge_walk_open(&w, txn, env, !o->days_only);
 	if (rc)
 		return rc;
-	struct db_key k;
-	db_key_init(&k);
-	db_key_bytes(&k, h->raw_id, 32);
-	db_key_u32(&k, since_ms > 0 ? (uint32_t)(since_ms / STORE_DAY_MS) : 0);
-	MDB_val key = db_key_val(&k), val;
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	while (!rc) {
-		if (key.mv_size < 36 || memcmp(key.mv_data, h->raw_id, 32))
-			break;
-		Cairn__Store__EdgeDay *ed = cairn__store__edge_day__unpack(NULL, val.mv_size, val.mv_data);
-		if (ed && ed->edge && ed->edge->last_seen_ms >= since_ms &&
-		    ed->edge->first_seen_ms < now_ms) {
-			if (ed->edge->direction == CAIRN__DIRECTION__INBOUND) {
-				if (!o->skip_inbound_port || !o->skip_inbound_port(ed->edge->local_port))
-					h->inbound_edges++;
-			} else if (ed->edge->direction == CAIRN__DIRECTION__OUTBOUND) {
-				h->outbound_edges++;
-			}
-		}
-		if (ed)
-			cairn__store__edge_day__free_unpacked(ed, NULL);
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND || !rc ? 0 : rc;
+	struct edge_count c = { h, since_ms, now_ms, o };
+	rc = read_edge_walk_agent(&w, h->raw_id, since_ms, count_edge, &c);
+	read_edge_walk_close(&w);
+	return rc;
 }
 
 static int load_packages(MDB_txn *txn, const struct db_env *env, struct estate_host *h)

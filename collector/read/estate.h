@@ -64,7 +64,7 @@ struct estate_host {
 	double net_avg_peak;              /* highest per-window average rx+tx bytes/s */
 	uint32_t cpu_threads;             /* from facts, else perf */
 	uint64_t mem_total;               /* bytes, from facts, else perf */
-	size_t inbound_edges;             /* inbound edges seen in the period, ignored ports excluded */
+	size_t inbound_edges;             /* inbound edge records (a day's or a whole week's) of the period, ignored ports excluded */
 	size_t outbound_edges;
 	/* What an import said about the host (DB imports), NULL when none: an
 	 * imported-only host, or an agent host a row was merged into. */
@@ -95,6 +95,8 @@ struct estate_opts {
 	int (*skip_inbound_port)(unsigned port);
 	/* true: reduce every raw window, ignore the rollups (tests, checks) */
 	bool raw_only;
+	/* true: no week rollups (perf and edges), days and finer only (tests) */
+	bool days_only;
 };
 
 /* Reads every known host (hosts DB and accepted agents). */

@@ -381,6 +381,73 @@ int read_edge_days(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_
 	return rc;
 }
 
+int read_edge_walk_open(struct read_edge_walk *w, MDB_txn *txn, const struct db_env *env,
+			bool use_weeks)
+{
+	memset(w, 0, sizeof(*w));
+	w->weeks_from = use_weeks ? store_weeks_from(txn, env) : UINT32_MAX;
+	int rc = mdb_cursor_open(txn, env->dbi[STORE_EDGES], &w->days);
+	if (!rc && w->weeks_from != UINT32_MAX)
+		rc = mdb_cursor_open(txn, env->dbi[STORE_EDGES_WEEK], &w->weeks);
+	if (rc)
+		read_edge_walk_close(w);
+	return rc;
+}
+
+void read_edge_walk_close(struct read_edge_walk *w)
+{
+	if (w->days)
+		mdb_cursor_close(w->days);
+	if (w->weeks)
+		mdb_cursor_close(w->weeks);
+	w->days = w->weeks = NULL;
+}
+
+/* fn over the values of id whose 4-byte unit after the id is in [u0, u1). */
+static int walk_units(struct read_edge_walk *w, MDB_cursor *cur, const uint8_t id[static 32],
+		      uint32_t u0, uint64_t u1, read_edge_fn fn, void *ctx)
+{
+	if (u0 >= u1)
+		return 0;
+	uint8_t kb[36];
+	memcpy(kb, id, 32);
+	db_put_u32(kb + 32, u0);
+	MDB_val k = { sizeof(kb), kb }, v;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 36 || memcmp(k.mv_data, id, 32) ||
+		    db_get_u32((const uint8_t *)k.mv_data + 32) >= u1)
+			return 0;
+		w->records++;
+		if ((rc = fn(ctx, &k, &v)))
+			return rc;
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int read_edge_walk_agent(struct read_edge_walk *w, const uint8_t id[static 32], int64_t since_ms,
+			 read_edge_fn fn, void *ctx)
+{
+	uint32_t since_day = since_ms > 0 ? (uint32_t)(since_ms / STORE_DAY_MS) : 0;
+	uint64_t split_day = UINT64_MAX; /* days before it from DB edges */
+	uint32_t w0 = 0;
+	if (w->weeks) {
+		/* a week in part before since_ms is read as days: each day
+		 * record then passes or not by its own last-seen time */
+		w0 = store_week_of_day(since_day);
+		if (store_week_first_day(w0) < since_day ||
+		    (since_ms > 0 && since_ms % STORE_DAY_MS))
+			w0++;
+		if (w0 < w->weeks_from)
+			w0 = w->weeks_from;
+		split_day = store_week_first_day(w0);
+	}
+	int rc = walk_units(w, w->days, id, since_day, split_day, fn, ctx);
+	if (!rc && w->weeks)
+		rc = walk_units(w, w->weeks, id, w0, UINT64_MAX, fn, ctx);
+	return rc;
+}
+
 void read_edges_free(struct read_edges *e)
 {
 	for (size_t i = 0; i < e->n; i++)

@@ -121,6 +121,29 @@ int read_perf_series(const struct read_txn *t, const uint8_t id[static KEY_PUBLI
 		     int64_t since_ms, int64_t until_ms, struct read_perf *out, struct errbuf *eb);
 void read_perf_free(struct read_perf *p);
 
+/* The edge records of a period, one agent at a time: whole UTC weeks from
+ * DB edges_week (from the first week that starts at or after the period's
+ * first whole day and that the week rollups cover, meta "weeks_from"), days
+ * from DB edges for the rest. Each value goes to fn(ctx, key, value) in key
+ * order, the days first; a nonzero return of fn stops the walk and is
+ * returned. A week record is the days' records of its week merged the way
+ * ingest merges windows (sums, min first seen, max last seen), so whoever
+ * sums and min/maxes the records of the period gets the same answer either
+ * way; a record's first/last seen then span its week. */
+typedef int (*read_edge_fn)(void *ctx, const MDB_val *key, const MDB_val *val);
+struct read_edge_walk {
+	MDB_cursor *days, *weeks;
+	uint32_t weeks_from;        /* UINT32_MAX: days only */
+	uint64_t records;           /* values handed to fn */
+};
+/* use_weeks false reads days only (the result is the same; for tests and
+ * benchmarks that compare). */
+int read_edge_walk_open(struct read_edge_walk *w, MDB_txn *txn, const struct db_env *env,
+			bool use_weeks);
+int read_edge_walk_agent(struct read_edge_walk *w, const uint8_t id[static 32], int64_t since_ms,
+			 read_edge_fn fn, void *ctx);
+void read_edge_walk_close(struct read_edge_walk *w);
+
 /* Edge-day records of one host from the UTC day of since_ms to the days
  * starting before until_ms (0 = unbounded), in key order (day, edge hash). */
 struct read_edges {

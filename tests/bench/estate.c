@@ -16,8 +16,11 @@
  * send by default; a divisor of an hour); --raw-days R stores the perf of
  * days older than the last R as day rollups only (what the store holds after
  * retention_raw = R days), so 90 days of 5-minute data fit on this machine;
- * --drop-rollups empties perf_day and perf_hour after writing (the store as
- * a collector without rollups had it: every read reduces raw windows).
+ * --no-raw stores every perf window in the rollups only (100,000 hosts x 90
+ * days: the raw windows of even one day would not fit this machine's disk);
+ * --drop-rollups empties the perf rollups (hour, day, week) after writing
+ * (the store as a collector without rollups had it: every read reduces raw
+ * windows; week edge records stay, the map reads days with --days-only).
  *
  * --write stores the estate through ingest_apply (the collector's own
  * ingest transaction function) into DIR/db; --send delivers it instead
@@ -60,7 +63,8 @@ static void usage(FILE *f)
 		   "                    [--end-ms MS (now)] [--perf-days P | --no-perf]\n"
 		   "                    [--extra-edges E] [--cross-app PCT] [--cases] [--write] [--eval]\n"
 		   "                    [--truth FILE] [--send HOST:PORT --key HEX [--token T]]\n"
-		   "                    [--perf-window SECONDS (3600)] [--raw-days R] [--drop-rollups]\n");
+		   "                    [--perf-window SECONDS (3600)] [--raw-days R | --no-raw]\n"
+		   "                    [--drop-rollups] [--days-only]\n");
 }
 
 static int write_truth(const struct estate_gen *e, const char *path)
@@ -175,7 +179,7 @@ static void eval_cases(const struct estate_gen *e, const struct depmap *m,
 	       e->nroles, right, wrong);
 }
 
-static int evaluate(const struct estate_gen *e, struct db_env *env)
+static int evaluate(const struct estate_gen *e, struct db_env *env, bool days_only)
 {
 	MDB_txn *txn;
 	struct errbuf eb = { { 0 } };
@@ -187,7 +191,7 @@ static int evaluate(const struct estate_gen *e, struct db_env *env)
 	double c0 = cpu_s();
 	uint64_t t0 = time_mono_us();
 	struct depmap *m = NULL;
-	struct depmap_opts mo = { 0 };
+	struct depmap_opts mo = { .days_only = days_only };
 	rc = depmap_build(txn, env, &mo, &m, &eb);
 	uint64_t t1 = time_mono_us();
 	struct apps_result ar;
@@ -512,7 +516,7 @@ int main(int argc, char *argv[])
 	struct estate_gen_spec spec = { .hosts = 50, .seed = 1, .days = 7 };
 	const char *state_dir = NULL, *truth_path = NULL, *send_addr = NULL, *keyhex = NULL,
 		   *token = NULL;
-	bool do_write = false, do_eval = false, drop_rollups = false;
+	bool do_write = false, do_eval = false, drop_rollups = false, days_only = false;
 	int perf_days = -1;
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, 'd' },
@@ -534,6 +538,8 @@ int main(int argc, char *argv[])
 		{ "perf-window", required_argument, NULL, 'W' },
 		{ "raw-days", required_argument, NULL, 'R' },
 		{ "drop-rollups", no_argument, NULL, 'Z' },
+		{ "no-raw", no_argument, NULL, 'N' },
+		{ "days-only", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -558,6 +564,8 @@ int main(int argc, char *argv[])
 		case 'W': spec.perf_window_ms = strtoll(optarg, NULL, 10) * 1000; break;
 		case 'R': spec.raw_days = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'Z': drop_rollups = true; break;
+		case 'N': spec.no_raw = true; break;
+		case 'O': days_only = true; break;
 		case 'C': spec.cases = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -625,6 +633,7 @@ int main(int argc, char *argv[])
 			if (drop_rollups && (mdb_txn_begin(env.env, NULL, 0, &txn) ||
 					     mdb_drop(txn, env.dbi[STORE_PERF_DAY], 0) ||
 					     mdb_drop(txn, env.dbi[STORE_PERF_HOUR], 0) ||
+					     mdb_drop(txn, env.dbi[STORE_PERF_WEEK], 0) ||
 					     mdb_txn_commit(txn))) {
 				fprintf(stderr, "cairn-estate: dropping the rollups failed\n");
 				rc = 1;
@@ -635,7 +644,7 @@ int main(int argc, char *argv[])
 		}
 	}
 	if (!rc && do_eval)
-		rc = evaluate(e, &env);
+		rc = evaluate(e, &env, days_only);
 	db_close(&env);
 	estate_gen_free(e);
 	return rc;

@@ -2069,19 +2069,20 @@ static uint32_t perf_per_hour(const struct estate_gen *e)
 	return n > 0 ? (uint32_t)n : 1;
 }
 
-/* Adds r to the stored rollup of host hi and UTC day (a day the generator
- * writes in two parts: its days are not aligned to UTC days). */
-static int rollup_flush(const struct estate_gen *e, MDB_txn *txn, struct db_env *env, uint32_t hi,
-			uint32_t day, struct rollup *r)
+/* Adds r to the stored rollup of host hi and UTC day or week (unit) in dbi
+ * (a day or week the generator writes in parts: its days are not aligned to
+ * UTC days). */
+static int rollup_flush(const struct estate_gen *e, MDB_txn *txn, MDB_dbi dbi, uint32_t hi,
+			uint32_t unit, struct rollup *r)
 {
 	if (!r->windows)
 		return 0;
 	struct db_key k;
 	db_key_init(&k);
 	db_key_bytes(&k, e->hosts[hi].pk, 32);
-	db_key_u32(&k, day);
+	db_key_u32(&k, unit);
 	ProtobufCMessage *old = NULL;
-	int rc = store_get_msg(txn, env->dbi[STORE_PERF_DAY], &k,
+	int rc = store_get_msg(txn, dbi, &k,
 			       &cairn__store__perf_rollup__descriptor, &old);
 	if (rc == 0) {
 		rc = rollup_merge_msg(r, (const Cairn__Store__PerfRollup *)old);
@@ -2090,7 +2091,7 @@ static int rollup_flush(const struct estate_gen *e, MDB_txn *txn, struct db_env 
 		rc = 0;
 	}
 	if (!rc)
-		rc = rollup_put(txn, env->dbi[STORE_PERF_DAY], &k, r);
+		rc = rollup_put(txn, dbi, &k, r);
 	rollup_reset(r);
 	return rc;
 }
@@ -2106,9 +2107,10 @@ static int write_perf(const struct estate_gen *e, struct db_env *env, MDB_txn *t
 		return 0;
 	int64_t t0 = e->spec.start_ms + (int64_t)day * STORE_DAY_MS;
 	uint32_t per = perf_per_hour(e), n = 0;
-	bool rolled = e->spec.raw_days && day + e->spec.raw_days < e->spec.days;
-	struct rollup r = { 0 };
-	uint32_t rday = 0;
+	bool rolled = e->spec.no_raw || (e->spec.raw_days && day + e->spec.raw_days < e->spec.days);
+	struct rollup r = { 0 }, rw = { 0 }; /* the day's, the week's */
+	uint32_t rday = 0, rweek = 0;
+	MDB_dbi dday = env->dbi[STORE_PERF_DAY], dweek = env->dbi[STORE_PERF_WEEK];
 	int rc = 0;
 	for (uint32_t k = 0; k < nh && !rc; k++)
 		for (uint32_t j = 0; j < per && !rc; j++) {
@@ -2119,19 +2121,28 @@ static int write_perf(const struct estate_gen *e, struct db_env *env, MDB_txn *t
 				recs[n - 1] = &pbs[n - 1].rec;
 				continue;
 			}
-			uint32_t d = (uint32_t)(start / STORE_DAY_MS);
+			uint32_t d = (uint32_t)(start / STORE_DAY_MS), wk = store_week_of_day(d);
 			if (r.windows && d != rday)
-				rc = rollup_flush(e, txn, env, hi, rday, &r);
+				rc = rollup_flush(e, txn, dday, hi, rday, &r);
+			if (!rc && rw.windows && wk != rweek)
+				rc = rollup_flush(e, txn, dweek, hi, rweek, &rw);
 			rday = d;
+			rweek = wk;
 			if (!rc)
 				rc = rollup_add_window(&r, &pbs[0].w);
+			if (!rc)
+				rc = rollup_add_window(&rw, &pbs[0].w);
 		}
 	if (rolled) {
 		if (!rc)
-			rc = rollup_flush(e, txn, env, hi, rday, &r);
+			rc = rollup_flush(e, txn, dday, hi, rday, &r);
+		if (!rc)
+			rc = rollup_flush(e, txn, dweek, hi, rweek, &rw);
 		rollup_free(&r);
+		rollup_free(&rw);
 		return rc;
 	}
+	rollup_free(&rw);
 	Cairn__Batch b = CAIRN__BATCH__INIT;
 	b.records = recs;
 	b.n_records = n;
@@ -2163,6 +2174,14 @@ static int estate_gen_write_with(const struct estate_gen *e, struct db_env *env,
 	 * so that the edge pages lie together in the file (the map reads only
 	 * those). */
 	const uint32_t per_txn = 200;
+	MDB_txn *mtxn; /* a new store: every week rollup is complete */
+	int mrc = mdb_txn_begin(env->env, NULL, 0, &mtxn);
+	if (!mrc && (mrc = store_weeks_mark(mtxn, env, e->spec.start_ms)))
+		mdb_txn_abort(mtxn);
+	else if (!mrc)
+		mrc = mdb_txn_commit(mtxn);
+	if (mrc)
+		return errbuf_set(eb, mrc, "estate: marking the week rollups: %s", db_strerror(mrc));
 	for (uint32_t pass = 0; pass < 2; pass++)
 	for (uint32_t first = 0; first < e->nhosts; first += per_txn) {
 		MDB_txn *txn;

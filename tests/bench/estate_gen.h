@@ -58,6 +58,7 @@ struct estate_gen_spec {
 	uint32_t raw_days;     /* estate_gen_write: perf of days older than the last
 				  raw_days is stored as day rollups only, as the store
 				  holds it after retention_raw = raw_days; 0 = all raw */
+	bool no_raw;           /* estate_gen_write: every perf window in rollups only */
 	uint32_t cross_app_pct; /* web apps whose web tier calls another app's VIP; 0 */
 	bool cases;            /* the trust cases (off by default: the structure of every
 				  other run stays the same): outside clients of every web

@@ -1,6 +1,7 @@
-/* Perf rollups: what ingest writes to perf_day / perf_hour, and that the host
- * view over any period (whole days from rollups, partial ends from raw
- * windows) equals the computation over every raw window: exactly for counts,
+/* Perf rollups: what ingest writes to perf_week / perf_day / perf_hour, and
+ * that the host view over any period (whole weeks and days from rollups,
+ * partial ends from hours and raw windows) equals the computation over every
+ * raw window: exactly for counts,
  * spans and peaks, to rounding for averages, within the sketch's stated error
  * for percentiles. */
 #include <criterion/criterion.h>
@@ -20,7 +21,7 @@
 #define DAY STORE_DAY_MS
 /* 2026-11-20 00:00 UTC, a day boundary */
 #define T0 (20412LL * DAY)
-#define DAYS 9
+#define DAYS 17 /* Friday 2026-11-20 to Sunday 2026-12-06: two whole weeks */
 
 static char dir[64];
 static struct db_env env;
@@ -56,6 +57,10 @@ static void setup(void)
 	struct errbuf eb;
 	cr_assert_eq(db_open(&env, path, store_db_names, STORE_NDBS, 16 << 20, 1u << 30, 0, &eb),
 		     0, "%s", eb.msg);
+	MDB_txn *txn; /* a new store: week rollups from the start */
+	cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
+	cr_assert_eq(store_weeks_mark(txn, &env, T0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
 }
 
 static void teardown(void)
@@ -245,10 +250,12 @@ static void reference(int64_t since, int64_t now, double pct, struct ref *r)
 	free(lens);
 }
 
-static void load(int64_t since, int64_t now, double pct, bool raw_only, struct estate_host *h)
+/* mode 0: weeks, days, hours and raw windows; 1: raw windows only; 2: no
+ * week rollups */
+static void load(int64_t since, int64_t now, double pct, int mode, struct estate_host *h)
 {
 	struct estate_opts o = { .since_ms = since, .now_ms = now, .percentile = pct,
-				 .default_days = 30, .raw_only = raw_only };
+				 .default_days = 30, .raw_only = mode == 1, .days_only = mode == 2 };
 	MDB_txn *txn;
 	cr_assert_eq(mdb_txn_begin(env.env, NULL, MDB_RDONLY, &txn), 0);
 	struct errbuf eb;
@@ -278,9 +285,9 @@ static void check_period(int64_t since, int64_t now, double pct)
 {
 	struct ref r;
 	reference(since, now, pct, &r);
-	for (int raw = 0; raw < 2; raw++) {
+	for (int mode = 0; mode < 3; mode++) {
 		struct estate_host h;
-		load(since, now, pct, raw, &h);
+		load(since, now, pct, mode, &h);
 		cr_assert_eq(h.windows, r.windows, "windows over [%lld, %lld): %zu, want %zu",
 			     (long long)(since - T0), (long long)(now - T0), h.windows, r.windows);
 		cr_assert_eq(h.first_ms, r.first);
@@ -318,6 +325,8 @@ static void check_periods(void)
 	int64_t end = T0 + DAYS * DAY;
 	int64_t periods[][2] = {
 		{ T0, end },                           /* every whole day */
+		{ T0 + 3 * DAY, T0 + 10 * DAY },       /* one whole week, Monday to Monday */
+		{ T0 + 3 * DAY + 1, end - 1 },         /* a week, days and hours around it */
 		{ T0 + 7 * H + 123, end - 5 * H - 7 }, /* partial days at both ends */
 		{ T0 + 2 * DAY + 3 * H, T0 + 2 * DAY + 9 * H }, /* hours inside one day */
 		{ end - 2 * DAY - 30 * 60000, end - 1 * H },    /* the last 7 days: hour rollups */
@@ -335,6 +344,8 @@ Test(rollup, host_view_equals_raw_windows)
 	generate();
 	ingest_range(0, ngens, false);
 	cr_assert_eq(count_db(STORE_PERF_DAY), DAYS, "one rollup per host and day");
+	cr_assert_eq(count_db(STORE_PERF_WEEK), 3, "one rollup per host and week");
+	cr_assert_eq(count_db(STORE_EDGES_WEEK), 3, "one edge record per edge and week");
 	/* hours only for the last 7 days before each window's receipt */
 	size_t hours = count_db(STORE_PERF_HOUR);
 	cr_assert(hours >= (DAYS - 1) * 24 - 1 && hours <= DAYS * 24, "%zu hour rollups", hours);
@@ -366,7 +377,7 @@ Test(rollup, whole_days_are_read_from_rollups)
 	generate();
 	ingest_range(0, ngens, false);
 	struct estate_host before;
-	load(T0, T0 + DAYS * DAY, 95, false, &before);
+	load(T0, T0 + DAYS * DAY, 95, 0, &before);
 	/* raw windows of day 4 deleted (as retention_raw does): the day's rollup
 	 * still answers for it */
 	MDB_txn *txn;
@@ -386,8 +397,8 @@ Test(rollup, whole_days_are_read_from_rollups)
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	cr_assert_gt(deleted, 200);
 	struct estate_host after, raw;
-	load(T0, T0 + DAYS * DAY, 95, false, &after);
-	load(T0, T0 + DAYS * DAY, 95, true, &raw);
+	load(T0, T0 + DAYS * DAY, 95, 0, &after);
+	load(T0, T0 + DAYS * DAY, 95, 1, &raw);
 	cr_assert_eq(after.windows, before.windows);
 	cr_assert_eq(after.stat[ESTATE_CPU_PCT].avg, before.stat[ESTATE_CPU_PCT].avg);
 	cr_assert_eq(after.stat[ESTATE_CPU_PCT].pctl, before.stat[ESTATE_CPU_PCT].pctl);
@@ -419,6 +430,8 @@ Test(rollup, retention_sweeps_in_steps)
 	ingest_range(0, ngens, false);
 	cr_assert_eq(count_db(STORE_EDGES), DAYS);
 	int64_t now = T0 + DAYS * DAY;
+	/* weeks ending at or before the cutoff (Dec 2) go: those of Nov 16 and 23 */
+	size_t weeks = count_db(STORE_PERF_WEEK) + count_db(STORE_EDGES_WEEK);
 	struct ingest_retention r;
 	ingest_retention_at(&r, now, 2 * DAY, 5 * DAY);
 	struct ingest_prune_pos pos = { 0 };
@@ -442,7 +455,9 @@ Test(rollup, retention_sweeps_in_steps)
 	cr_assert_eq(count_db(STORE_PERF_DAY), 5);
 	cr_assert_eq(count_db(STORE_EDGES), 5);
 	cr_assert_eq(count_db(STORE_PERF_HOUR), 7 * 24);
-	cr_assert_eq(total, (ngens - raw_kept) + (DAYS - 5) * 2 +
+	cr_assert_eq(count_db(STORE_PERF_WEEK), 1);
+	cr_assert_eq(count_db(STORE_EDGES_WEEK), 1);
+	cr_assert_eq(total, (ngens - raw_kept) + (DAYS - 5) * 2 + (weeks - 2) +
 				    (count_db(STORE_PERF_HOUR) ? (DAYS - 7) * 24 : 0));
 	/* a second sweep finds nothing */
 	MDB_txn *txn;
@@ -455,7 +470,7 @@ Test(rollup, retention_sweeps_in_steps)
 	struct ref want;
 	reference(now - 5 * DAY, now, 95, &want);
 	struct estate_host h;
-	load(now - 5 * DAY, now, 95, false, &h);
+	load(now - 5 * DAY, now, 95, 0, &h);
 	cr_assert_eq(h.windows, want.windows);
 	cr_assert_eq(h.stat[ESTATE_CPU_PCT].max, want.cpu_max);
 	estate_host_free(&h);
