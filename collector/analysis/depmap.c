@@ -241,6 +241,8 @@ struct loader {
 	struct kidx ext;            /* addr(16) + kind(1) -> node */
 	struct kidx client_addrs;   /* outside client addresses seen (16) */
 	uint32_t *rank;             /* string -> its position in byte order (after loading) */
+	char *scratch;              /* an edge record's strings, NUL-terminated */
+	size_t scratch_cap;
 	struct depmap_edge *out;    /* resolved service edges before merging */
 	size_t nout, out_cap;
 	size_t nodes_cap;
@@ -587,14 +589,36 @@ static int load_edge(void *ctx, const MDB_val *k, const MDB_val *v)
 		return 0;
 	}
 	uint32_t cur_host = c->host;
-	Cairn__Store__EdgeDay *ed = arena_unpack(L, &cairn__store__edge_day__descriptor, v);
-	if (!ed || !ed->edge) {
+	struct read_edge_view ev;
+	if (!read_edge_view(v, &ev) || !ev.has_edge) {
 		m->stats.malformed++;
 		return 0;
 	}
-	const Cairn__Edge *e = ed->edge;
-	if (since_ms > 0 && e->last_seen_ms && e->last_seen_ms < since_ms)
+	if (since_ms > 0 && ev.last_seen_ms && ev.last_seen_ms < since_ms)
 		return 0;
+	/* the strings NUL-terminated, in one scratch buffer */
+	const struct read_str *vs[] = { &ev.identity, &ev.process_name, &ev.peer_identity,
+					&ev.peer_process_name, &ev.remote_address };
+	size_t need = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(vs); i++)
+		need += vs[i]->n + 1;
+	if ((rc = array_grow((void **)&L->scratch, &L->scratch_cap, need, 1)))
+		return rc;
+	const char *str[ARRAY_SIZE(vs)];
+	char *q = L->scratch;
+	for (size_t i = 0; i < ARRAY_SIZE(vs); i++) {
+		if (vs[i]->n)
+			memcpy(q, vs[i]->p, vs[i]->n);
+		q[vs[i]->n] = '\0';
+		str[i] = q;
+		q += vs[i]->n + 1;
+	}
+	struct {
+		const char *identity, *process_name, *peer_identity, *peer_process_name,
+			*remote_address;
+		uint32_t direction, protocol, local_port, remote_port;
+	} edge = { str[0], str[1], str[2], str[3], str[4], ev.direction, ev.protocol,
+		   ev.local_port, ev.remote_port }, *e = &edge;
 	m->stats.edges_in_period++;
 	/* an unattributed socket on the collector's port is cairn too */
 	bool anonymous = !*e->identity && !*e->process_name;
@@ -642,14 +666,14 @@ static int load_edge(void *ctx, const MDB_val *k, const MDB_val *v)
 		return rc;
 	if (e->direction != CAIRN__DIRECTION__LOCAL)
 		f.peer_ident = DEPMAP_NONE;
-	f.samples = e->samples_seen;
-	f.first_ms = e->first_seen_ms;
-	f.last_ms = e->last_seen_ms;
-	f.bytes = e->bytes_sent + e->bytes_received;
-	f.connections = e->connections_opened;
-	f.short_lived = e->short_lived;
-	f.datagrams = e->datagrams_sent + e->datagrams_received;
-	f.bytes_known = !e->bytes_unknown;
+	f.samples = (uint32_t)ev.samples_seen;
+	f.first_ms = ev.first_seen_ms;
+	f.last_ms = ev.last_seen_ms;
+	f.bytes = ev.bytes_sent + ev.bytes_received;
+	f.connections = ev.connections_opened;
+	f.short_lived = ev.short_lived;
+	f.datagrams = ev.datagrams_sent + ev.datagrams_received;
+	f.bytes_known = !ev.bytes_unknown;
 	struct ekey ek;
 	ekey_make(&ek, &f);
 	uint32_t existing;
@@ -1240,6 +1264,7 @@ static void loader_free(struct loader *L)
 	kidx_free(&L->client_addrs);
 	kidx_free(&L->emerge);
 	free(L->rank);
+	free(L->scratch);
 	free(L->claims);
 	free(L->host_claims);
 	free(L->host_claim_start);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "wire.h"
 
 void rollup_reset(struct rollup *r)
 {
@@ -138,47 +139,66 @@ static int sketch_add(struct rollup_metric_acc *a, uint32_t b, uint32_t count)
 
 /* a += a stored sketch (bucket gaps, counts): one merge of two ascending
  * lists into fresh arrays. */
+/* Adds a stored sketch (bucket gaps, counts; n of each) to a's. In place:
+ * the stored buckets are made absolute (a repeated, clamped last bucket
+ * folded), then both lists are merged from their ends into a's arrays. */
 static int sketch_merge(struct rollup_metric_acc *a, const uint32_t *gaps, const uint32_t *counts,
 			size_t n)
 {
 	if (!n)
 		return 0;
-	size_t cap = a->n + n;
-	uint32_t *nb = malloc(cap * sizeof(*nb)), *nc = malloc(cap * sizeof(*nc));
-	if (!nb || !nc) {
-		free(nb);
-		free(nc);
-		return -ENOMEM;
-	}
-	size_t i = 0, u = 0;
+	/* absolute buckets ascend (gaps are >= 0) and stay below the bucket
+	 * count, so at most ROLLUP_SKETCH_BUCKETS distinct ones */
+	uint32_t ib[ROLLUP_SKETCH_BUCKETS], ic[ROLLUP_SKETCH_BUCKETS];
+	size_t m = 0;
 	uint64_t at = 0;
 	for (size_t j = 0; j < n; j++) {
 		at += gaps[j];
-		uint32_t b = at < ROLLUP_SKETCH_BUCKETS ? (uint32_t)at : ROLLUP_SKETCH_BUCKETS - 1;
-		while (i < a->n && a->bucket[i] < b) {
-			nb[u] = a->bucket[i];
-			nc[u++] = a->count[i++];
-		}
-		uint32_t c = counts[j];
-		if (i < a->n && a->bucket[i] == b)
-			c += a->count[i++];
-		if (u && nb[u - 1] == b) /* a repeated (clamped) stored bucket */
-			nc[u - 1] += c;
-		else {
-			nb[u] = b;
-			nc[u++] = c;
+		uint32_t bk = at < ROLLUP_SKETCH_BUCKETS ? (uint32_t)at : ROLLUP_SKETCH_BUCKETS - 1;
+		if (m && ib[m - 1] == bk) {
+			ic[m - 1] += counts[j];
+		} else {
+			ib[m] = bk;
+			ic[m++] = counts[j];
 		}
 	}
-	while (i < a->n) {
-		nb[u] = a->bucket[i];
-		nc[u++] = a->count[i++];
+	if (a->n + m > a->cap) {
+		size_t cap = a->cap ? a->cap : 16;
+		while (cap < a->n + m)
+			cap *= 2;
+		uint32_t *nb = realloc(a->bucket, cap * sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		a->bucket = nb;
+		uint32_t *nc = realloc(a->count, cap * sizeof(*nc));
+		if (!nc)
+			return -ENOMEM;
+		a->count = nc;
+		a->cap = cap;
 	}
-	free(a->bucket);
-	free(a->count);
-	a->bucket = nb;
-	a->count = nc;
-	a->n = u;
-	a->cap = cap;
+	size_t i = a->n, j = m, w = a->n + m;
+	while (j) {
+		if (i && a->bucket[i - 1] > ib[j - 1]) {
+			w--, i--;
+			a->bucket[w] = a->bucket[i];
+			a->count[w] = a->count[i];
+		} else if (i && a->bucket[i - 1] == ib[j - 1]) {
+			w--, i--, j--;
+			a->bucket[w] = ib[j];
+			a->count[w] = a->count[i] + ic[j];
+		} else {
+			w--, j--;
+			a->bucket[w] = ib[j];
+			a->count[w] = ic[j];
+		}
+	}
+	/* a's first i entries are in place; what was merged lies at [w, a->n + m) */
+	size_t merged = a->n + m - w;
+	if (w != i) {
+		memmove(a->bucket + i, a->bucket + w, merged * sizeof(*a->bucket));
+		memmove(a->count + i, a->count + w, merged * sizeof(*a->count));
+	}
+	a->n = i + merged;
 	return 0;
 }
 
@@ -306,67 +326,6 @@ int rollup_merge_msg(struct rollup *r, const Cairn__Store__PerfRollup *m)
 }
 
 /* ------------------------------------------------------------ packed reads */
-
-/* A reader of protobuf wire format over [p, end). */
-struct wire {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static uint64_t wire_varint(struct wire *w)
-{
-	uint64_t x = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (w->p >= w->end)
-			break;
-		uint8_t b = *w->p++;
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return x;
-	}
-	w->bad = true;
-	return 0;
-}
-
-static double wire_double(struct wire *w)
-{
-	double d = 0;
-	if (w->end - w->p < 8) {
-		w->bad = true;
-		return 0;
-	}
-	uint64_t u = 0;
-	for (int i = 7; i >= 0; i--)
-		u = u << 8 | w->p[i];
-	memcpy(&d, &u, sizeof(d));
-	w->p += 8;
-	return d;
-}
-
-/* The body of a length-delimited field as a sub-reader. */
-static struct wire wire_sub(struct wire *w)
-{
-	uint64_t n = wire_varint(w);
-	struct wire sub = { w->p, w->p, w->bad };
-	if (w->bad || n > (uint64_t)(w->end - w->p)) {
-		w->bad = sub.bad = true;
-		return sub;
-	}
-	sub.end = w->p + n;
-	w->p += n;
-	return sub;
-}
-
-static void wire_skip(struct wire *w, unsigned type)
-{
-	switch (type) {
-	case 0: wire_varint(w); break;
-	case 1: if (w->end - w->p < 8) w->bad = true; else w->p += 8; break;
-	case 2: wire_sub(w); break;
-	case 5: if (w->end - w->p < 4) w->bad = true; else w->p += 4; break;
-	default: w->bad = true;
-	}
-}
 
 /* A repeated varint field, packed (type 2) or not (type 0), appended to
  * v[*n..max). */

@@ -228,19 +228,15 @@ static int count_edge(void *ctx, const MDB_val *k, const MDB_val *v)
 {
 	(void)k;
 	struct edge_count *c = ctx;
-	Cairn__Store__EdgeDay *ed = cairn__store__edge_day__unpack(NULL, v->mv_size, v->mv_data);
-	if (ed && ed->edge && ed->edge->last_seen_ms >= c->since_ms &&
-	    ed->edge->first_seen_ms < c->now_ms) {
-		if (ed->edge->direction == CAIRN__DIRECTION__INBOUND) {
-			if (!c->o->skip_inbound_port || !c->o->skip_inbound_port(ed->edge->local_port))
-				c->h->inbound_edges++;
-		} else if (ed->edge->direction == CAIRN__DIRECTION__OUTBOUND) {
-			c->h->outbound_edges++;
-		}
-	}
-	if (ed)
-		cairn__store__edge_day__free_unpacked(ed, NULL);
-	return 0;
+	struct read_edge_view e;
+	if (!read_edge_view(v, &e) || !e.has_edge || e.last_seen_ms < c->since_ms ||
+	    e.first_seen_ms >= c->now_ms)
+		return 0;
+	if (e.direction != CAIRN__DIRECTION__INBOUND ||
+	    (c->o->skip_inbound_port && c->o->skip_inbound_port(e.local_port)))
+		return 0;
+	c->h->inbound_edges++;
+	return 1; /* one is enough: the walk stops */
 }
 
 static int load_edges(MDB_txn *txn, const struct db_env *env, struct estate_host *h,
@@ -253,7 +249,7 @@ static int load_edges(MDB_txn *txn, const struct db_env *env, struct estate_host
 	struct edge_count c = { h, since_ms, now_ms, o };
 	rc = read_edge_walk_agent(&w, h->raw_id, since_ms, count_edge, &c);
 	read_edge_walk_close(&w);
-	return rc;
+	return rc == 1 ? 0 : rc;
 }
 
 static int load_packages(MDB_txn *txn, const struct db_env *env, struct estate_host *h)

@@ -64,8 +64,9 @@ struct estate_host {
 	double net_avg_peak;              /* highest per-window average rx+tx bytes/s */
 	uint32_t cpu_threads;             /* from facts, else perf */
 	uint64_t mem_total;               /* bytes, from facts, else perf */
-	size_t inbound_edges;             /* inbound edge records (a day's or a whole week's) of the period, ignored ports excluded */
-	size_t outbound_edges;
+	size_t inbound_edges;             /* 1 when the host had an inbound edge in the period
+					   * (ignored ports excluded; the walk stops at the
+					   * first), else 0 */
 	/* What an import said about the host (DB imports), NULL when none: an
 	 * imported-only host, or an agent host a row was merged into. */
 	Cairn__Store__ImportedServer *import;

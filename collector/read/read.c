@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "pbjson.h"
+#include "wire.h"
 
 int read_open_config(struct read_ctx *r, const struct collector_config *cfg, bool writable,
 		     struct errbuf *eb)
@@ -379,6 +380,82 @@ int read_edge_days(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_
 	if (rc)
 		read_edges_free(out);
 	return rc;
+}
+
+static void view_str(struct wire *w, unsigned type, struct read_str *s)
+{
+	if (type != 2) {
+		w->bad = true;
+		return;
+	}
+	struct wire sub = wire_sub(w);
+	s->p = (const char *)sub.p;
+	s->n = sub.bad ? 0 : strnlen(s->p, (size_t)(sub.end - sub.p));
+}
+
+static uint64_t view_varint(struct wire *w, unsigned type)
+{
+	if (type != 0) {
+		w->bad = true;
+		return 0;
+	}
+	return wire_varint(w);
+}
+
+/* Field numbers of cairn.Edge (proto/cairn.proto). */
+static void view_edge(struct wire w, struct read_edge_view *o, bool *bad)
+{
+	while (!w.bad && w.p < w.end) {
+		uint64_t tag = wire_varint(&w);
+		unsigned type = (unsigned)(tag & 7);
+		switch (tag >> 3) {
+		case 1: o->direction = (uint32_t)view_varint(&w, type); break;
+		case 2: o->protocol = (uint32_t)view_varint(&w, type); break;
+		case 4: view_str(&w, type, &o->process_name); break;
+		case 5: view_str(&w, type, &o->identity); break;
+		case 7: o->local_port = (uint32_t)view_varint(&w, type); break;
+		case 8: view_str(&w, type, &o->remote_address); break;
+		case 9: o->remote_port = (uint32_t)view_varint(&w, type); break;
+		case 10: o->samples_seen = (uint32_t)view_varint(&w, type); break;
+		case 12: o->first_seen_ms = (int64_t)view_varint(&w, type); break;
+		case 13: o->last_seen_ms = (int64_t)view_varint(&w, type); break;
+		case 14: o->bytes_sent = view_varint(&w, type); break;
+		case 15: o->bytes_received = view_varint(&w, type); break;
+		case 19: view_str(&w, type, &o->peer_process_name); break;
+		case 20: view_str(&w, type, &o->peer_identity); break;
+		case 21: o->connections_opened = view_varint(&w, type); break;
+		case 23: o->short_lived = view_varint(&w, type); break;
+		case 26: o->datagrams_sent = view_varint(&w, type); break;
+		case 27: o->datagrams_received = view_varint(&w, type); break;
+		case 80: o->bytes_unknown = view_varint(&w, type) != 0; break;
+		default: wire_skip(&w, type);
+		}
+	}
+	*bad |= w.bad;
+}
+
+bool read_edge_view(const MDB_val *v, struct read_edge_view *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct wire w = { v->mv_data, (const uint8_t *)v->mv_data + v->mv_size, false };
+	bool bad = false;
+	while (!w.bad && !bad && w.p < w.end) {
+		uint64_t tag = wire_varint(&w);
+		unsigned type = (unsigned)(tag & 7);
+		switch (tag >> 3) {
+		case 1: /* several occurrences merge, as protobuf's do */
+			if (type != 2) {
+				w.bad = true;
+				break;
+			}
+			out->has_edge = true;
+			view_edge(wire_sub(&w), out, &bad);
+			break;
+		case 2: out->windows = (uint32_t)view_varint(&w, type); break;
+		default: wire_skip(&w, type);
+		}
+	}
+	return !w.bad && !bad;
 }
 
 int read_edge_walk_open(struct read_edge_walk *w, MDB_txn *txn, const struct db_env *env,

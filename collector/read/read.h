@@ -144,6 +144,26 @@ int read_edge_walk_agent(struct read_edge_walk *w, const uint8_t id[static 32], 
 			 read_edge_fn fn, void *ctx);
 void read_edge_walk_close(struct read_edge_walk *w);
 
+/* The fields of a stored EdgeDay (day or week record) that the map and the
+ * host view read, decoded from its bytes without unpacking it: strings point
+ * into the value (length n, cut at a NUL as the unpacked string would be),
+ * absent fields are 0 / empty. false when the value does not decode. */
+struct read_str {
+	const char *p;
+	size_t n;
+};
+struct read_edge_view {
+	bool has_edge;
+	uint32_t windows;
+	uint32_t direction, protocol, local_port, remote_port;
+	int64_t first_seen_ms, last_seen_ms;
+	uint64_t samples_seen, bytes_sent, bytes_received;
+	uint64_t connections_opened, short_lived, datagrams_sent, datagrams_received;
+	bool bytes_unknown;
+	struct read_str process_name, identity, remote_address, peer_process_name, peer_identity;
+};
+bool read_edge_view(const MDB_val *v, struct read_edge_view *out);
+
 /* Edge-day records of one host from the UTC day of since_ms to the days
  * starting before until_ms (0 = unbounded), in key order (day, edge hash). */
 struct read_edges {

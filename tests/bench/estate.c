@@ -34,6 +34,7 @@
  * in memory (same seed), computes the map and the grouping from DIR/db and
  * prints edge precision/recall, the adjusted Rand index, time and peak RSS. */
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,45 @@ static long rss_kib(void)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_maxrss;
+}
+
+/* RssAnon of this process (KiB): the memory that is not the store's mapped
+ * pages (those are page cache, shared and dropped under pressure). */
+static long anon_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Peak RssAnon while the map and grouping run, sampled every 10 ms. */
+static struct {
+	pthread_mutex_t mu;
+	bool stop;
+	long peak;
+} anon_watch = { PTHREAD_MUTEX_INITIALIZER, false, 0 };
+
+static void *anon_sampler(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		long v = anon_kib();
+		pthread_mutex_lock(&anon_watch.mu);
+		if (v > anon_watch.peak)
+			anon_watch.peak = v;
+		bool stop = anon_watch.stop;
+		pthread_mutex_unlock(&anon_watch.mu);
+		if (stop)
+			return NULL;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* The trust cases (--cases): outside clients drawn per subnet, pollers of a
@@ -188,6 +228,9 @@ static int evaluate(const struct estate_gen *e, struct db_env *env, bool days_on
 		fprintf(stderr, "cairn-estate: read txn: %s\n", db_strerror(rc));
 		return 1;
 	}
+	long anon0 = anon_kib(); /* the ground truth and the generator */
+	pthread_t sampler;
+	bool sampling = pthread_create(&sampler, NULL, anon_sampler, NULL) == 0;
 	double c0 = cpu_s();
 	uint64_t t0 = time_mono_us();
 	struct depmap *m = NULL;
@@ -201,6 +244,12 @@ static int evaluate(const struct estate_gen *e, struct db_env *env, bool days_on
 		rc = apps_compute(m, &ao, NULL, NULL, &ar, &eb);
 	uint64_t t2 = time_mono_us();
 	double c2 = cpu_s();
+	if (sampling) {
+		pthread_mutex_lock(&anon_watch.mu);
+		anon_watch.stop = true;
+		pthread_mutex_unlock(&anon_watch.mu);
+		pthread_join(sampler, NULL);
+	}
 	db_read_end(env, txn);
 	if (rc) {
 		fprintf(stderr, "cairn-estate: %s\n", eb.msg);
@@ -296,6 +345,12 @@ static int evaluate(const struct estate_gen *e, struct db_env *env, bool days_on
 	       (double)(t1 - t0) / 1e6, (double)m->stats.load_us / 1e6,
 	       (double)m->stats.resolve_us / 1e6, (double)(t2 - t1) / 1e6,
 	       (double)(t2 - t0) / 1e6, c2 - c0, (double)rss_kib() / 1024.0);
+	if (sampling)
+		printf("memory: map + grouping %.1f MiB anonymous at peak (process %.1f MiB, of "
+		       "which %.1f MiB ground truth before the map); the rest of the peak RSS is "
+		       "the store's mapped pages\n",
+		       (double)(anon_watch.peak - anon0) / 1024.0, (double)anon_watch.peak / 1024.0,
+		       (double)anon0 / 1024.0);
 	free(truth);
 	free(gen_of_node);
 	free(node_of_gen);

@@ -109,7 +109,6 @@ void fx_host(struct estate_host *h, unsigned n, const char *name)
 	h->last_ms = FX_NOW_MS;
 	fx_load(h, 30, 6, 200, 4, 50 * 1024);
 	h->inbound_edges = 1;
-	h->outbound_edges = 1;
 }
 
 void fx_os(struct estate_host *h, const char *id, const char *version, const char *name)
