@@ -515,7 +515,7 @@ int apps_main(int argc, char *argv[])
 	bool need_map = verb && !strcmp(verb, "show");
 	/* decisions name applications of the latest snapshot (stale or not):
 	 * the refresh after writing them is the one that counts */
-	if (snapshot_get(&q.db, fresh, fresh, need_map, &s, &eb)) {
+	if (snapshot_get(&q.db, fresh, fresh, need_map, true, &s, &eb)) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);
 		read_close(&q);
 		return 1;

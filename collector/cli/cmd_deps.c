@@ -221,7 +221,7 @@ int deps_main(int argc, char *argv[])
 		rc = snapshot_compute(t.txn, t.db, &so, &s, NULL, &eb);
 		read_end(&t);
 	} else {
-		rc = snapshot_get(&q.db, o.fresh, o.fresh, true, &s, &eb);
+		rc = snapshot_get(&q.db, o.fresh, o.fresh, true, true, &s, &eb);
 	}
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", cli.prog, eb.msg);

@@ -306,7 +306,9 @@ int planctx_snapshot(struct planctx *p)
 static int planctx_snapshot_all(struct planctx *p)
 {
 	struct errbuf eb = { { 0 } };
-	int rc = snapshot_get(&p->rd.db, p->fresh, false, true, &p->snap, &eb);
+	/* with planning options the plan is computed below: a snapshot
+	 * computed here need not carry the default one */
+	int rc = snapshot_get(&p->rd.db, p->fresh, false, true, !p->custom, &p->snap, &eb);
 	if (!rc && !p->fresh) {
 		/* facts moved since the stored snapshot (serve not running, or
 		 * not yet refreshed): compute a current one, unstored */
@@ -319,7 +321,8 @@ static int planctx_snapshot_all(struct planctx *p)
 		if (stale) {
 			cairn__store__snapshot__free_unpacked(p->snap, NULL);
 			p->snap = NULL;
-			rc = snapshot_get(&p->rd.db, true, false, true, &p->snap, &eb);
+			rc = snapshot_get(&p->rd.db, true, false, true, !p->custom, &p->snap,
+					  &eb);
 		}
 	}
 	if (rc) {

@@ -103,8 +103,29 @@ void rollup_window_values(const Cairn__PerfWindow *pw, struct rollup_window *w)
 /* ------------------------------------------------------------ merging */
 
 /* Adds count windows to bucket b of a sparse sketch. */
+/* Room for n buckets in a's sketch (capacity doubles). */
+static int sketch_reserve(struct rollup_metric_acc *a, size_t n)
+{
+	if (n <= a->cap)
+		return 0;
+	size_t cap = a->cap ? a->cap : 16;
+	while (cap < n)
+		cap *= 2;
+	uint32_t *nb = realloc(a->bucket, cap * sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	a->bucket = nb;
+	uint32_t *nc = realloc(a->count, cap * sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	a->count = nc;
+	a->cap = cap;
+	return 0;
+}
+
 static int sketch_add(struct rollup_metric_acc *a, uint32_t b, uint32_t count)
 {
+	int rc;
 	size_t lo = 0, hi = a->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -117,18 +138,8 @@ static int sketch_add(struct rollup_metric_acc *a, uint32_t b, uint32_t count)
 		a->count[lo] += count;
 		return 0;
 	}
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 16;
-		uint32_t *nb = realloc(a->bucket, cap * sizeof(*nb));
-		if (!nb)
-			return -ENOMEM;
-		a->bucket = nb;
-		uint32_t *nc = realloc(a->count, cap * sizeof(*nc));
-		if (!nc)
-			return -ENOMEM;
-		a->count = nc;
-		a->cap = cap;
-	}
+	if ((rc = sketch_reserve(a, a->n + 1)))
+		return rc;
 	memmove(a->bucket + lo + 1, a->bucket + lo, (a->n - lo) * sizeof(*a->bucket));
 	memmove(a->count + lo + 1, a->count + lo, (a->n - lo) * sizeof(*a->count));
 	a->bucket[lo] = b;
@@ -162,20 +173,9 @@ static int sketch_merge(struct rollup_metric_acc *a, const uint32_t *gaps, const
 			ic[m++] = counts[j];
 		}
 	}
-	if (a->n + m > a->cap) {
-		size_t cap = a->cap ? a->cap : 16;
-		while (cap < a->n + m)
-			cap *= 2;
-		uint32_t *nb = realloc(a->bucket, cap * sizeof(*nb));
-		if (!nb)
-			return -ENOMEM;
-		a->bucket = nb;
-		uint32_t *nc = realloc(a->count, cap * sizeof(*nc));
-		if (!nc)
-			return -ENOMEM;
-		a->count = nc;
-		a->cap = cap;
-	}
+	int rc = sketch_reserve(a, a->n + m);
+	if (rc)
+		return rc;
 	size_t i = a->n, j = m, w = a->n + m;
 	while (j) {
 		if (i && a->bucket[i - 1] > ib[j - 1]) {

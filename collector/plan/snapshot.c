@@ -323,7 +323,7 @@ int snapshot_refresh_if_stale(struct db_env *env, int64_t now_ms, bool *refreshe
 	return 0;
 }
 
-int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
+int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map, bool with_plan,
 		 Cairn__Store__Snapshot **out, struct errbuf *eb)
 {
 	*out = NULL;
@@ -342,6 +342,7 @@ int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
 	struct snapshot_opts o;
 	snapshot_opts_default(&o, time_now_ms());
 	if (!writable) {
+		o.with_plan = with_plan;
 		rc = snapshot_compute(txn, env, &o, out, NULL, eb);
 		db_read_end(env, txn);
 		return rc;

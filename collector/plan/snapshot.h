@@ -75,8 +75,10 @@ int snapshot_refresh_if_stale(struct db_env *env, int64_t now_ms, bool *refreshe
 
 /* For read commands: the latest snapshot, recomputed first when fresh is set
  * or when none exists yet (or when it is stale and the store is writable).
- * writable = false never writes (a computed snapshot is returned unstored). */
-int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map,
+ * writable = false never writes (a computed snapshot is returned unstored,
+ * without the default plan when with_plan is false: for callers that plan
+ * with their own options anyway). */
+int snapshot_get(struct db_env *env, bool fresh, bool writable, bool with_map, bool with_plan,
 		 Cairn__Store__Snapshot **out, struct errbuf *eb);
 
 /* Readiness entry / sizing entry for a target id in a snapshot, or NULL. */

@@ -671,7 +671,7 @@ int main(int argc, char *argv[])
 	struct db_env env;
 	snprintf(path, sizeof(path), "%s/db", state_dir);
 	if ((do_write && dir_make(path, 0750, &eb)) ||
-	    db_open(&env, path, store_db_names, STORE_NDBS, 8ull << 30, 64ull << 30,
+	    db_open(&env, path, store_db_names, STORE_NDBS, 256ull << 30, 1ull << 40,
 		    do_write ? MDB_NOSYNC : MDB_RDONLY, &eb)) {
 		fprintf(stderr, "cairn-estate: %s\n", eb.msg);
 		estate_gen_free(e);
