@@ -346,7 +346,7 @@ uint64_t ingest_edge_hash(const Cairn__Edge *e)
 }
 
 static int merge_edge(MDB_txn *txn, MDB_dbi dbi, const uint8_t agent_id[static 32],
-		      uint32_t unit, const Cairn__Edge *e, ProtobufCAllocator *alloc);
+		      uint32_t unit, uint64_t hash, const Cairn__Edge *e, ProtobufCAllocator *alloc);
 
 static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t agent_id[static 32],
 		       const Cairn__ConnectionWindow *w, int64_t now_ms, struct ingest_stats *st)
@@ -360,10 +360,12 @@ static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t age
 	int rc = 0;
 	for (size_t i = 0; i < w->n_edges && rc == 0; i++) {
 		/* the day's record and the week's, merged the same way */
-		rc = merge_edge(txn, env->dbi[STORE_EDGES], agent_id, day, w->edges[i], &ar->a);
+		uint64_t hash = ingest_edge_hash(w->edges[i]);
+		rc = merge_edge(txn, env->dbi[STORE_EDGES], agent_id, day, hash, w->edges[i],
+				&ar->a);
 		if (rc == 0)
 			rc = merge_edge(txn, env->dbi[STORE_EDGES_WEEK], agent_id,
-					store_week_of_day(day), w->edges[i], &ar->a);
+					store_week_of_day(day), hash, w->edges[i], &ar->a);
 		st->edges += rc == 0;
 	}
 	arena_release(ar);
@@ -372,12 +374,12 @@ static int apply_edges(MDB_txn *txn, const struct db_env *env, const uint8_t age
 
 /* Adds one window's edge e to its record of the day or week (unit) in dbi. */
 static int merge_edge(MDB_txn *txn, MDB_dbi dbi, const uint8_t agent_id[static 32],
-		      uint32_t unit, const Cairn__Edge *e, ProtobufCAllocator *alloc)
+		      uint32_t unit, uint64_t hash, const Cairn__Edge *e, ProtobufCAllocator *alloc)
 {
 	struct db_key k;
 	key_agent(&k, agent_id);
 	db_key_u32(&k, unit);
-	db_key_u64(&k, ingest_edge_hash(e));
+	db_key_u64(&k, hash);
 	ProtobufCMessage *oldm = NULL;
 	int rc = store_get_msg_alloc(txn, dbi, &k, &cairn__store__edge_day__descriptor, alloc,
 				     &oldm);
