@@ -306,7 +306,7 @@ static void on_ready(struct sender *s, struct sender_conn *c)
 	uint64_t lo = s->unsent_from > s->max_sent_seq ? s->unsent_from : s->max_sent_seq + 1;
 	uint64_t clash = 0;
 	struct spool_entry e;
-	if (lo && lo <= r->high_seq && spool_get(s->spool, lo, &e) == 0) {
+	if (lo <= r->high_seq && spool_get(s->spool, lo, &e) == 0) {
 		if (e.seq <= r->high_seq)
 			clash = e.seq;
 		spool_entry_free(&e);
@@ -905,6 +905,7 @@ int sender_init(struct sender *s, uv_loop_t *loop, struct spool *spool,
 	s->timer.data = s;
 	s->ack_timer.data = s;
 	s->handles_open = 2;
+	s->unsent_from = UINT64_MAX; /* unknown: never judge a clone */
 	struct spool_stats st;
 	if (spool_stats(spool, &st) == 0) {
 		s->ack_applied = s->ack_pending = s->st.acked_seq = st.acked_seq;

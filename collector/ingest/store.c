@@ -123,6 +123,12 @@ int store_open(struct db_env *db, const struct collector_config *cfg, bool writa
 	if (rc || !writable)
 		return rc;
 	MDB_txn *txn;
+	if (db_read_begin(db, &txn) == 0) { /* set already: no write transaction */
+		bool set = store_weeks_from(txn, db) != UINT32_MAX;
+		db_read_end(db, txn);
+		if (set)
+			return 0;
+	}
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) == 0) {
 		rc = store_weeks_mark(txn, db, time_now_ms());
 		if (rc)
