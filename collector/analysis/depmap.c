@@ -689,6 +689,13 @@ static int load_edge(void *ctx, const MDB_val *k, const MDB_val *v)
 	return 0;
 }
 
+static int load_host_edge(void *ctx, uint32_t host, const MDB_val *k, const MDB_val *v)
+{
+	struct edge_ctx *c = ctx;
+	c->host = host;
+	return load_edge(c, k, v);
+}
+
 /* The edge records of every listed host for the period (read_edge_walk:
  * whole weeks from their rollups, days for the rest). */
 static int load_edges(struct loader *L, int64_t since_ms, bool days_only)
@@ -699,8 +706,18 @@ static int load_edges(struct loader *L, int64_t since_ms, bool days_only)
 	if (rc)
 		return errbuf_set(L->eb, rc, "reading DB edges: %s", db_strerror(rc));
 	struct edge_ctx c = { .L = L, .since_ms = since_ms };
-	for (c.host = 0; c.host < m->nhosts && !rc; c.host++)
-		rc = read_edge_walk_agent(&w, m->nodes[c.host].id_raw, since_ms, load_edge, &c);
+	/* the ids apart: load_edge adds nodes (and may move m->nodes) while
+	 * the walk reads ahead */
+	uint8_t (*ids)[32] = malloc((m->nhosts ? m->nhosts : 1) * sizeof(*ids));
+	if (!ids) {
+		read_edge_walk_close(&w);
+		return errbuf_set(L->eb, -ENOMEM, "reading DB edges: out of memory");
+	}
+	for (size_t h = 0; h < m->nhosts; h++)
+		memcpy(ids[h], m->nodes[h].id_raw, 32);
+	rc = read_edge_walk_hosts(&w, (const uint8_t (*)[32])ids, m->nhosts, since_ms,
+				  load_host_edge, &c);
+	free(ids);
 	read_edge_walk_close(&w);
 	if (rc > 0)
 		errbuf_set(L->eb, rc, "reading DB edges: %s", db_strerror(rc));

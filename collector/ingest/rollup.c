@@ -409,6 +409,31 @@ static int merge_packed_metric(struct rollup_metric_acc *a, struct wire w, bool 
 	return sketch_merge(a, gaps, counts, ng < nc ? ng : nc);
 }
 
+int rollup_packed_span(const uint8_t *data, size_t len, int64_t *first_ms, int64_t *last_ms)
+{
+	struct wire w = { data, data + len, false };
+	uint64_t windows = 0;
+	*first_ms = *last_ms = 0;
+	while (!w.bad && w.p < w.end) {
+		uint64_t tag = wire_varint(&w);
+		unsigned field = (unsigned)(tag >> 3), type = (unsigned)(tag & 7);
+		if (field >= 1 && field <= 4 && type == 0) {
+			uint64_t x = wire_varint(&w);
+			if (field == 1)
+				windows = x;
+			else if (field == 3)
+				*first_ms = (int64_t)x;
+			else if (field == 4)
+				*last_ms = (int64_t)x;
+		} else {
+			wire_skip(&w, type);
+		}
+	}
+	if (w.bad)
+		return -EBADMSG;
+	return windows ? 0 : -ENOENT;
+}
+
 int rollup_merge_packed(struct rollup *r, const uint8_t *data, size_t len)
 {
 	struct wire w = { data, data + len, false };

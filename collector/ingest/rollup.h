@@ -89,6 +89,9 @@ int rollup_merge_msg(struct rollup *r, const Cairn__Store__PerfRollup *m);
  * allocation but the sketch's): what the host view and ingest use.
  * -EBADMSG when the bytes are not a PerfRollup. */
 int rollup_merge_packed(struct rollup *r, const uint8_t *data, size_t len);
+/* The span of a stored PerfRollup: its earliest window start and latest
+ * window end. -ENOENT for a rollup without windows, -EBADMSG undecodable. */
+int rollup_packed_span(const uint8_t *data, size_t len, int64_t *first_ms, int64_t *last_ms);
 /* Writes r at key in dbi as a PerfRollup. */
 int rollup_put(MDB_txn *txn, MDB_dbi dbi, const struct db_key *key, const struct rollup *r);
 

@@ -1,9 +1,14 @@
-/* Gathers the planning inputs of every host from one read transaction. */
+/* Gathers the planning inputs of every host: the caller's read transaction,
+ * and on a machine with more than one CPU worker threads beside it, each in a
+ * read transaction of its own (hosts are independent of each other). */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "estate.h"
 #include "log.h"
@@ -134,6 +139,22 @@ static void unit_span(const struct perf_walk *w, int level, int64_t a, int64_t b
 
 static const enum store_db level_db[] = { STORE_PERF_WEEK, STORE_PERF_DAY, STORE_PERF_HOUR };
 
+/* Whether unit u of a level has a rollup whose windows all started in [a, b). */
+static bool unit_fits(const struct perf_walk *w, int level, int64_t u, int64_t a, int64_t b)
+{
+	struct db_key k;
+	db_key_init(&k);
+	db_key_bytes(&k, w->id, 32);
+	db_key_u32(&k, (uint32_t)u);
+	MDB_val key = db_key_val(&k), val;
+	if (mdb_get(w->txn, w->env->dbi[level_db[level]], &key, &val))
+		return false;
+	int64_t first, last;
+	if (rollup_packed_span(val.mv_data, val.mv_size, &first, &last))
+		return false;
+	return first >= a && last < b;
+}
+
 static int perf_reduce(struct perf_walk *w, int level, int64_t a, int64_t b)
 {
 	if (b <= a)
@@ -145,6 +166,20 @@ static int perf_reduce(struct perf_walk *w, int level, int64_t a, int64_t b)
 				       &w->undecodable);
 	int64_t u0, u1;
 	unit_span(w, level, a, b, &u0, &u1);
+	int64_t first_unit = level == 0 ? (w->weeks_from > 1 ? w->weeks_from : 1) : 0;
+	/* A unit that straddles an end of the period is taken whole when every
+	 * window it holds started inside the period (its span says so): at the
+	 * end that is the unit holding "now", at the start one whose windows
+	 * began after the period did. */
+	if (u1 >= first_unit && u1 < UINT32_MAX && unit_start(level, u1) < b &&
+	    unit_fits(w, level, u1, a, b)) {
+		if (u0 > u1)
+			u0 = u1;
+		u1++;
+	}
+	if (u0 - 1 >= first_unit && u0 - 1 < u1 && unit_start(level, u0 - 1) < a &&
+	    u0 - 1 < UINT32_MAX && unit_fits(w, level, u0 - 1, a, b))
+		u0--;
 	if (u0 >= u1 || u1 > UINT32_MAX)
 		return perf_reduce(w, level + 1, a, b);
 	MDB_cursor *cur;
@@ -467,6 +502,80 @@ int estate_load_host(MDB_txn *txn, const struct db_env *env, const uint8_t id[st
 	return rc;
 }
 
+/* Hosts below this are loaded by the calling thread alone. */
+#define LOAD_PARALLEL_MIN 64
+#define LOAD_CHUNK 16
+#define LOAD_THREADS_MAX 4
+
+struct load_job {
+	const struct db_env *env;
+	const struct estate_opts *o;
+	struct estate *out;
+	const uint8_t (*ids)[32];
+	size_t n;
+	int64_t since_ms;
+	atomic_size_t next;
+	atomic_bool stop;
+	pthread_mutex_t lock;
+	int rc;            /* the failure at the lowest host index, under lock */
+	size_t rc_host;
+};
+
+/* Loads hosts in chunks from the shared counter until none are left or a
+ * host failed; returns nothing: a failure is kept in the job. */
+static void load_range(struct load_job *j, MDB_txn *txn)
+{
+	while (!atomic_load(&j->stop)) {
+		size_t i = atomic_fetch_add(&j->next, LOAD_CHUNK);
+		if (i >= j->n)
+			return;
+		size_t end = i + LOAD_CHUNK < j->n ? i + LOAD_CHUNK : j->n;
+		for (; i < end; i++) {
+			struct estate_host *h = &j->out->hosts[i];
+			memcpy(h->raw_id, j->ids[i], 32);
+			int rc = load_host(txn, j->env, h, j->since_ms, j->out->now_ms, j->o);
+			if (!rc)
+				continue;
+			pthread_mutex_lock(&j->lock);
+			if (!j->rc || i < j->rc_host) {
+				j->rc = rc;
+				j->rc_host = i;
+			}
+			pthread_mutex_unlock(&j->lock);
+			atomic_store(&j->stop, true);
+			return;
+		}
+	}
+}
+
+/* A worker reads in a transaction of its own. Where it cannot get one (the
+ * reader table is full, the map was grown by another process), it loads
+ * nothing and the calling thread does its share. Its snapshot may be newer
+ * than the caller's by what serve committed in between: each host is read
+ * whole from one snapshot. */
+static void *load_worker(void *arg)
+{
+	struct load_job *j = arg;
+	MDB_txn *txn;
+	if (mdb_txn_begin(j->env->env, NULL, MDB_RDONLY, &txn))
+		return NULL;
+	load_range(j, txn);
+	mdb_txn_abort(txn);
+	return NULL;
+}
+
+static unsigned load_threads(const struct estate_opts *o, size_t n)
+{
+	if (o->threads == 1 || n < LOAD_PARALLEL_MIN)
+		return 1;
+	if (o->threads)
+		return o->threads < LOAD_THREADS_MAX ? o->threads : LOAD_THREADS_MAX;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		return 1;
+	return cpus < LOAD_THREADS_MAX ? (unsigned)cpus : LOAD_THREADS_MAX;
+}
+
 int estate_load(MDB_txn *txn, const struct db_env *env, const struct estate_opts *o,
 		struct estate *out, struct errbuf *eb)
 {
@@ -490,17 +599,27 @@ int estate_load(MDB_txn *txn, const struct db_env *env, const struct estate_opts
 		free(ids);
 		return errbuf_set(eb, -ENOMEM, "out of memory loading %zu hosts", n);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct estate_host *h = &out->hosts[out->n++];
-		memcpy(h->raw_id, ids[i], 32);
-		rc = load_host(txn, env, h, since_ms, now_ms, o);
-		if (rc) {
-			errbuf_set(eb, rc, "reading host %s: %s", h->id, db_strerror(rc));
-			free(ids);
-			estate_free(out);
-			return rc;
-		}
-	}
+	/* every slot is filled (or left zeroed, which estate_free takes) */
+	out->n = n;
+	struct load_job j = { .env = env, .o = o, .out = out,
+			      .ids = (const uint8_t (*)[32])ids, .n = n, .since_ms = since_ms };
+	atomic_init(&j.next, 0);
+	atomic_init(&j.stop, false);
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_t tid[LOAD_THREADS_MAX];
+	unsigned nt = 0, want = load_threads(o, n);
+	while (nt + 1 < want && !pthread_create(&tid[nt], NULL, load_worker, &j))
+		nt++;
+	load_range(&j, txn);
+	for (unsigned t = 0; t < nt; t++)
+		pthread_join(tid[t], NULL);
+	pthread_mutex_destroy(&j.lock);
 	free(ids);
+	if (j.rc) {
+		struct estate_host *h = &out->hosts[j.rc_host];
+		errbuf_set(eb, j.rc, "reading host %s: %s", h->id, db_strerror(j.rc));
+		estate_free(out);
+		return j.rc;
+	}
 	return 0;
 }

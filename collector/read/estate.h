@@ -98,6 +98,9 @@ struct estate_opts {
 	bool raw_only;
 	/* true: no week rollups (perf and edges), days and finer only (tests) */
 	bool days_only;
+	/* threads loading hosts side by side: 0 = one per CPU (at most 4),
+	 * 1 = the calling thread only */
+	unsigned threads;
 };
 
 /* Reads every known host (hosts DB and accepted agents). */

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -522,6 +524,190 @@ int read_edge_walk_agent(struct read_edge_walk *w, const uint8_t id[static 32], 
 	int rc = walk_units(w, w->days, id, since_day, split_day, fn, ctx);
 	if (!rc && w->weeks)
 		rc = walk_units(w, w->weeks, id, w0, UINT64_MAX, fn, ctx);
+	return rc;
+}
+
+/* ---- the edge records of many hosts, read ahead by a second thread ----
+ *
+ * The reader thread walks the hosts' records with the caller's transaction
+ * (MDB_NOTLS lets a read transaction move between threads; the caller does
+ * not touch it until the walk returns) and copies each record into one of a
+ * few chunks; the calling thread hands them to fn in the order the serial walk
+ * would. The cursor walk and its page faults then run beside fn's work. */
+
+#define AHEAD_CHUNKS 4
+#define AHEAD_CHUNK_BYTES (1u << 20)
+#define AHEAD_MIN_HOSTS 64
+
+struct ahead_chunk {
+	uint8_t *buf;
+	size_t len, cap;
+	bool full;
+};
+
+struct ahead {
+	struct read_edge_walk *w;
+	const uint8_t (*ids)[32];
+	size_t n;
+	int64_t since_ms;
+	struct ahead_chunk c[AHEAD_CHUNKS];
+	size_t fill;           /* the chunk the reader writes */
+	uint32_t host;         /* the host being read */
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	bool stop;             /* the consumer stopped: the reader ends */
+	bool done;             /* the reader ended; rc is its result */
+	int rc;
+};
+
+/* record: host(u32) | key length(u32) | value length(u32) | key | value, each
+ * record's start aligned to 4 */
+static size_t ahead_rec_len(size_t kn, size_t vn)
+{
+	return (12 + kn + vn + 3) & ~(size_t)3;
+}
+
+/* Publishes the chunk being filled and waits for the next to be free;
+ * -ECANCELED when the consumer stopped. */
+static int ahead_publish(struct ahead *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->c[a->fill].full = true;
+	pthread_cond_broadcast(&a->changed);
+	a->fill = (a->fill + 1) % AHEAD_CHUNKS;
+	while (a->c[a->fill].full && !a->stop)
+		pthread_cond_wait(&a->changed, &a->lock);
+	int rc = a->stop ? -ECANCELED : 0;
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+static int ahead_copy(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct ahead *a = ctx;
+	size_t need = ahead_rec_len(k->mv_size, v->mv_size);
+	struct ahead_chunk *c = &a->c[a->fill];
+	if (c->len && c->len + need > c->cap) {
+		int rc = ahead_publish(a);
+		if (rc)
+			return rc;
+		c = &a->c[a->fill];
+	}
+	if (c->len + need > c->cap) {
+		/* a record larger than a chunk gets a chunk of its size */
+		uint8_t *nb = realloc(c->buf, c->len + need);
+		if (!nb)
+			return -ENOMEM;
+		c->buf = nb;
+		c->cap = c->len + need;
+	}
+	uint8_t *p = c->buf + c->len;
+	uint32_t hdr[3] = { a->host, (uint32_t)k->mv_size, (uint32_t)v->mv_size };
+	memcpy(p, hdr, sizeof(hdr));
+	memcpy(p + 12, k->mv_data, k->mv_size);
+	memcpy(p + 12 + k->mv_size, v->mv_data, v->mv_size);
+	c->len += need;
+	return 0;
+}
+
+static void *ahead_reader(void *arg)
+{
+	struct ahead *a = arg;
+	int rc = 0;
+	for (size_t h = 0; h < a->n && !rc; h++) {
+		a->host = (uint32_t)h;
+		rc = read_edge_walk_agent(a->w, a->ids[h], a->since_ms, ahead_copy, a);
+	}
+	pthread_mutex_lock(&a->lock);
+	a->c[a->fill].full = true; /* the last chunk, maybe empty */
+	a->done = true;
+	a->rc = rc == -ECANCELED ? 0 : rc;
+	pthread_cond_broadcast(&a->changed);
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+struct host_adapter {
+	read_edge_host_fn fn;
+	void *ctx;
+	uint32_t host;
+};
+
+static int host_adapt(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	struct host_adapter *s = ctx;
+	return s->fn(s->ctx, s->host, k, v);
+}
+
+static int walk_hosts_serial(struct read_edge_walk *w, const uint8_t (*ids)[32], size_t n,
+			     int64_t since_ms, read_edge_host_fn fn, void *ctx)
+{
+	struct host_adapter s = { fn, ctx, 0 };
+	int rc = 0;
+	for (size_t h = 0; h < n && !rc; h++) {
+		s.host = (uint32_t)h;
+		rc = read_edge_walk_agent(w, ids[h], since_ms, host_adapt, &s);
+	}
+	return rc;
+}
+
+int read_edge_walk_hosts(struct read_edge_walk *w, const uint8_t (*ids)[32], size_t n,
+			 int64_t since_ms, read_edge_host_fn fn, void *ctx)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < AHEAD_MIN_HOSTS || cpus < 2)
+		return walk_hosts_serial(w, ids, n, since_ms, fn, ctx);
+	struct ahead a = { .w = w, .ids = ids, .n = n, .since_ms = since_ms };
+	for (int i = 0; i < AHEAD_CHUNKS; i++) {
+		a.c[i].cap = AHEAD_CHUNK_BYTES;
+		if (!(a.c[i].buf = malloc(AHEAD_CHUNK_BYTES))) {
+			for (int j = 0; j < i; j++)
+				free(a.c[j].buf);
+			return walk_hosts_serial(w, ids, n, since_ms, fn, ctx);
+		}
+	}
+	pthread_mutex_init(&a.lock, NULL);
+	pthread_cond_init(&a.changed, NULL);
+	pthread_t tid;
+	int rc = 0;
+	bool threaded = !pthread_create(&tid, NULL, ahead_reader, &a);
+	if (!threaded) {
+		rc = walk_hosts_serial(w, ids, n, since_ms, fn, ctx);
+		goto out;
+	}
+	for (size_t take = 0;; take = (take + 1) % AHEAD_CHUNKS) {
+		struct ahead_chunk *c = &a.c[take];
+		pthread_mutex_lock(&a.lock);
+		while (!c->full)
+			pthread_cond_wait(&a.changed, &a.lock);
+		bool last = a.done && take == a.fill;
+		pthread_mutex_unlock(&a.lock);
+		for (size_t off = 0; off < c->len && !rc;) {
+			uint32_t hdr[3];
+			memcpy(hdr, c->buf + off, sizeof(hdr));
+			MDB_val k = { hdr[1], c->buf + off + 12 };
+			MDB_val v = { hdr[2], c->buf + off + 12 + hdr[1] };
+			rc = fn(ctx, hdr[0], &k, &v);
+			off += ahead_rec_len(hdr[1], hdr[2]);
+		}
+		pthread_mutex_lock(&a.lock);
+		c->full = false;
+		c->len = 0;
+		if (rc)
+			a.stop = true;
+		pthread_cond_broadcast(&a.changed);
+		pthread_mutex_unlock(&a.lock);
+		if (last || rc)
+			break;
+	}
+	pthread_join(tid, NULL);
+	if (!rc)
+		rc = a.rc;
+out:
+	pthread_cond_destroy(&a.changed);
+	pthread_mutex_destroy(&a.lock);
+	for (int i = 0; i < AHEAD_CHUNKS; i++)
+		free(a.c[i].buf);
 	return rc;
 }
 

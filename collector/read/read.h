@@ -143,6 +143,14 @@ int read_edge_walk_open(struct read_edge_walk *w, MDB_txn *txn, const struct db_
 int read_edge_walk_agent(struct read_edge_walk *w, const uint8_t id[static 32], int64_t since_ms,
 			 read_edge_fn fn, void *ctx);
 void read_edge_walk_close(struct read_edge_walk *w);
+/* The records of hosts ids[0..n), in that order, handed to fn with the
+ * host's index. With more than one CPU and many hosts a second thread walks
+ * the cursors ahead of fn (the values fn sees are copies, valid during the
+ * call); fn must not use the walk's transaction meanwhile. fn's non-zero
+ * result stops the walk and is returned. */
+typedef int (*read_edge_host_fn)(void *ctx, uint32_t host, const MDB_val *key, const MDB_val *val);
+int read_edge_walk_hosts(struct read_edge_walk *w, const uint8_t (*ids)[32], size_t n,
+			 int64_t since_ms, read_edge_host_fn fn, void *ctx);
 
 /* The fields of a stored EdgeDay (day or week record) that the map and the
  * host view read, decoded from its bytes without unpacking it: strings point

@@ -772,3 +772,91 @@ Test(depmap, edge_view_reads_what_unpack_reads)
 		cairn__store__edge_day__free_unpacked(u, NULL);
 	}
 }
+
+/* The edge records of many hosts read ahead by a second thread
+ * (read_edge_walk_hosts): the same records, host by host in the given order,
+ * as the walk of each host alone; a callback's non-zero result stops it. */
+struct walk_log {
+	uint8_t (*key)[44];
+	uint32_t *host;
+	size_t n, cap, stop_after;
+};
+
+static int log_record(struct walk_log *l, uint32_t host, const MDB_val *k)
+{
+	cr_assert_eq(k->mv_size, 44);
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->key = realloc(l->key, l->cap * sizeof(*l->key));
+		l->host = realloc(l->host, l->cap * sizeof(*l->host));
+		cr_assert(l->key && l->host);
+	}
+	memcpy(l->key[l->n], k->mv_data, 44);
+	l->host[l->n++] = host;
+	return l->stop_after && l->n == l->stop_after ? 42 : 0;
+}
+
+static int log_host_record(void *ctx, uint32_t host, const MDB_val *k, const MDB_val *v)
+{
+	struct read_edge_view ev;
+	cr_assert(read_edge_view(v, &ev) && ev.has_edge, "a copied value decodes");
+	return log_record(ctx, host, k);
+}
+
+struct one_host {
+	struct walk_log *l;
+	uint32_t host;
+};
+
+static int log_one(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	(void)v;
+	struct one_host *o = ctx;
+	return log_record(o->l, o->host, k);
+}
+
+Test(depmap, edge_walk_of_many_hosts_reads_ahead_in_order)
+{
+	struct fixture f;
+	fixture_open(&f);
+	enum { HOSTS = 200 };
+	uint8_t ids[HOSTS][32];
+	for (unsigned h = 0; h < HOSTS; h++) {
+		char name[16], addr[20];
+		snprintf(name, sizeof(name), "h%03u", h);
+		snprintf(addr, sizeof(addr), "10.9.%u.%u", h / 200, h % 200 + 1);
+		const char *addrs[] = { addr, NULL };
+		fixture_host(&f, (uint8_t)h, name, addrs);
+		for (uint32_t d = 0; d < 1 + h % 9; d++)
+			fixture_edge(&f, (uint8_t)h, d * 3, CAIRN__DIRECTION__OUTBOUND, "app",
+				     "10.9.9.9", 5000 + h % 5, NULL);
+		/* hosts listed in another order than their ids */
+		fixture_id(ids[(h * 7) % HOSTS], (uint8_t)h);
+	}
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&f.env, &txn), 0);
+	struct walk_log serial = { 0 }, ahead = { 0 }, stopped = { .stop_after = 300 };
+	struct read_edge_walk w;
+	cr_assert_eq(read_edge_walk_open(&w, txn, &f.env, true), 0);
+	for (uint32_t h = 0; h < HOSTS; h++) {
+		struct one_host o = { &serial, h };
+		cr_assert_eq(read_edge_walk_agent(&w, ids[h], f.day0_ms, log_one, &o), 0);
+	}
+	cr_assert_eq(read_edge_walk_hosts(&w, (const uint8_t (*)[32])ids, HOSTS, f.day0_ms,
+					  log_host_record, &ahead), 0);
+	cr_assert_eq(read_edge_walk_hosts(&w, (const uint8_t (*)[32])ids, HOSTS, f.day0_ms,
+					  log_host_record, &stopped), 42, "the callback's result");
+	read_edge_walk_close(&w);
+	db_read_end(&f.env, txn);
+	cr_assert_gt(serial.n, 900);
+	cr_assert_eq(ahead.n, serial.n);
+	for (size_t i = 0; i < serial.n; i++) {
+		cr_assert_eq(ahead.host[i], serial.host[i], "record %zu", i);
+		cr_assert_eq(memcmp(ahead.key[i], serial.key[i], 44), 0, "record %zu", i);
+		cr_assert_eq(memcmp(ahead.key[i], ids[ahead.host[i]], 32), 0, "its host's record");
+	}
+	cr_assert_eq(stopped.n, 300, "nothing after the stop");
+	free(serial.key), free(serial.host), free(ahead.key), free(ahead.host);
+	free(stopped.key), free(stopped.host);
+	fixture_close(&f);
+}

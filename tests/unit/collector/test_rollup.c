@@ -115,7 +115,7 @@ static void generate(void)
 
 /* Stores windows [from, to) of gens through ingest_apply, a few per batch,
  * received an hour after each window. */
-static void ingest_range(size_t from, size_t to, bool reverse)
+static void ingest_for(const uint8_t id[32], size_t from, size_t to, bool reverse)
 {
 	MDB_txn *txn;
 	cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
@@ -185,9 +185,14 @@ static void ingest_range(size_t from, size_t to, bool reverse)
 		b.seq = i + 1;
 		b.n_records = 2;
 		b.records = recs;
-		cr_assert_eq(ingest_apply(txn, &env, agent, &b, g->end + 3600000, NULL), 0);
+		cr_assert_eq(ingest_apply(txn, &env, id, &b, g->end + 3600000, NULL), 0);
 	}
 	cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
+static void ingest_range(size_t from, size_t to, bool reverse)
+{
+	ingest_for(agent, from, to, reverse);
 }
 
 struct ref {
@@ -333,6 +338,11 @@ static void check_periods(void)
 		{ T0 + 13 * 60000, T0 + 47 * 60000 },  /* inside one hour */
 		{ T0 - 3 * DAY, T0 + DAY + 1 },        /* starts before the data */
 		{ end + DAY, end + 2 * DAY },          /* no data */
+		/* "now" after the last window, mid-week: the week, day and hour
+		 * holding the end are read whole (every window in them began
+		 * inside the period) */
+		{ T0 + DAY + 5 * H, end + 2 * H },
+		{ T0 + 9 * DAY + 7 * H, end - DAY + 3 * H }, /* ... and a day that is not */
 	};
 	for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++)
 		for (double pct = 50; pct <= 100; pct += 25)
@@ -569,4 +579,56 @@ Test(rollup, packed_read_equals_message_read)
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	cr_assert_eq(n, DAYS);
+}
+
+/* estate_load reads hosts side by side in worker threads, each in a read
+ * transaction of its own: the answer is the one the calling thread alone
+ * gives, host for host, in the same order. */
+Test(rollup, parallel_load_equals_one_thread)
+{
+	generate();
+	enum { HOSTS = 150 };
+	MDB_txn *txn;
+	for (unsigned k = 0; k < HOSTS; k++) {
+		uint8_t id[32] = { 0x51, (uint8_t)k, (uint8_t)(k >> 8) };
+		size_t from = (k * 37) % (ngens / 2), to = from + 100 + k % 50;
+		ingest_for(id, from, to, k % 2);
+		Cairn__HostInfo hi = CAIRN__HOST_INFO__INIT;
+		char name[32];
+		snprintf(name, sizeof(name), "host-%03u", k);
+		hi.hostname = name;
+		hi.cpu_threads = 2 + k % 7;
+		Cairn__Store__HostFacts f = CAIRN__STORE__HOST_FACTS__INIT;
+		f.info = &hi;
+		uint8_t buf[256];
+		size_t n = cairn__store__host_facts__pack(&f, buf);
+		cr_assert_eq(mdb_txn_begin(env.env, NULL, 0, &txn), 0);
+		MDB_val key = { 32, id }, val = { n, buf };
+		cr_assert_eq(mdb_put(txn, env.dbi[STORE_HOSTS], &key, &val, 0), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+	}
+	struct estate es[2];
+	for (int t = 0; t < 2; t++) {
+		struct estate_opts o = { .since_ms = T0 + 5 * 3600000, .now_ms = T0 + DAYS * DAY,
+					 .percentile = 95, .default_days = 30, .threads = t ? 4 : 1 };
+		struct errbuf eb = { 0 };
+		cr_assert_eq(db_read_begin(&env, &txn), 0);
+		cr_assert_eq(estate_load(txn, &env, &o, &es[t], &eb), 0, "%s", eb.msg);
+		db_read_end(&env, txn);
+	}
+	cr_assert_eq(es[0].n, HOSTS);
+	cr_assert_eq(es[1].n, HOSTS);
+	for (size_t i = 0; i < HOSTS; i++) {
+		const struct estate_host *a = &es[0].hosts[i], *b = &es[1].hosts[i];
+		cr_assert_eq(memcmp(a->raw_id, b->raw_id, 32), 0, "host %zu", i);
+		cr_assert_str_eq(a->name, b->name);
+		cr_assert_eq(a->cpu_threads, b->cpu_threads);
+		cr_assert_gt(a->windows, 0, "host %zu has windows", i);
+		cr_assert_eq(a->windows, b->windows, "host %zu", i);
+		cr_assert_eq(a->first_ms, b->first_ms);
+		cr_assert_eq(a->last_ms, b->last_ms);
+		cr_assert_eq(memcmp(a->stat, b->stat, sizeof(a->stat)), 0, "host %zu stats", i);
+	}
+	estate_free(&es[0]);
+	estate_free(&es[1]);
 }
