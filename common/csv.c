@@ -134,26 +134,26 @@ int csv_next(struct csv_reader *r, struct csv_record *rec, struct errbuf *eb)
 void csv_field(FILE *f, const char *s, int first)
 {
 	if (!first)
-		fputc(',', f);
+		putc_unlocked(',', f);
 	if (!s)
 		return;
 	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
+		fputs_unlocked(s, f);
 		return;
 	}
-	fputc('"', f);
+	putc_unlocked('"', f);
 	for (; *s; s++) {
 		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
+			putc_unlocked('"', f);
+		putc_unlocked(*s, f);
 	}
-	fputc('"', f);
+	putc_unlocked('"', f);
 }
 
 void csv_field_num(FILE *f, double v, int first)
 {
 	if (!first)
-		fputc(',', f);
+		putc_unlocked(',', f);
 	if (isnan(v) || isinf(v))
 		return;
 	if (v == floor(v) && fabs(v) < 1e15)
@@ -162,16 +162,60 @@ void csv_field_num(FILE *f, double v, int first)
 		fprintf(f, "%.2f", v);
 }
 
+/* Decimal digits of v at the end of buf (20 bytes are enough); returns the
+ * first. */
+static char *u64_digits(unsigned long long v, char *end)
+{
+	char *p = end;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}
+
+void csv_put_u64(FILE *f, unsigned long long v)
+{
+	char buf[24], *p = u64_digits(v, buf + sizeof(buf));
+	fwrite_unlocked(p, 1, (size_t)(buf + sizeof(buf) - p), f);
+}
+
+void csv_put_fixed2(FILE *f, double v)
+{
+	double x = round(v * 100);
+	if (!(fabs(x) < 1e15) || x == 0) {
+		/* the edge cases as printf writes them ("-0" included) */
+		double r = x / 100;
+		fprintf(f, r == floor(r) ? "%.0f" : "%.2f", r);
+		return;
+	}
+	/* x / 100 has exactly two decimals, and below 1e13 the double nearest
+	 * it prints as them: write the integer's digits with the point put in */
+	unsigned long long a = (unsigned long long)fabs(x);
+	char buf[32], *end = buf + sizeof(buf), *p;
+	if (a % 100) {
+		end[-1] = (char)('0' + a % 10);
+		end[-2] = (char)('0' + a / 10 % 10);
+		end[-3] = '.';
+		p = u64_digits(a / 100, end - 3);
+	} else {
+		p = u64_digits(a / 100, end);
+	}
+	if (x < 0)
+		*--p = '-';
+	fwrite_unlocked(p, 1, (size_t)(end - p), f);
+}
+
 void csv_field_u64(FILE *f, unsigned long long v, int first)
 {
 	if (!first)
-		fputc(',', f);
-	fprintf(f, "%llu", v);
+		putc_unlocked(',', f);
+	csv_put_u64(f, v);
 }
 
 void csv_end(FILE *f)
 {
-	fputs("\r\n", f);
+	fputs_unlocked("\r\n", f);
 }
 
 int csv_load_file(const char *path, size_t max, csv_parse_fn parse, void *out,

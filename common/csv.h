@@ -33,6 +33,10 @@ void csv_field(FILE *f, const char *s, int first);
 void csv_field_num(FILE *f, double v, int first); /* "%.6g"-style, "" for NaN */
 void csv_field_u64(FILE *f, unsigned long long v, int first);
 void csv_end(FILE *f);
+/* v in decimal; round(v * 100) / 100 as printf's "%.0f" (a whole number) or
+ * "%.2f" writes it, without printf. */
+void csv_put_u64(FILE *f, unsigned long long v);
+void csv_put_fixed2(FILE *f, double v);
 
 /* Reads a whole CSV file of at most max bytes and hands it to parse(buf, len,
  * path, out, eb), the way every shipped table (catalog, lifecycle) is read.

@@ -1,6 +1,7 @@
 /* cairn-collector export FORMAT [-o PATH]: mhub-csv, ads-csv DIR, json, dot
  * (collector/export/export.c, docs/exports.md). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,42 +97,130 @@ static int load(struct planctx *p, struct loaded *l)
 
 /* ads-csv reads each host's perf windows and edges while it writes the
  * host's rows (export_series), in a read transaction of its own, and shows
- * its progress on a terminal. */
+ * its progress on a terminal. With more than one CPU a reader thread reads
+ * the next host's series (into the other of two slots) while this host's
+ * rows are written; only that thread uses the transaction meanwhile. */
+struct slot {
+	struct read_perf perf;
+	struct read_edges edges;
+	int rc;
+	struct errbuf eb;
+};
+
 struct stream {
 	struct read_txn t;
 	const struct estate *es;
 	int64_t since;
-	struct read_perf perf;
-	struct read_edges edges;
+	struct slot slot[2];
 	bool progress;
 	uint64_t rows;
+	bool threaded;
+	pthread_t tid;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	size_t loaded;   /* hosts [0, loaded) read (or failed) */
+	size_t released; /* hosts [0, released) written: their slots are free */
+	bool quit;
 };
+
+static void stream_read(struct stream *s, size_t host)
+{
+	struct slot *sl = &s->slot[host % 2];
+	const uint8_t *id = s->es->hosts[host].raw_id;
+	sl->rc = read_perf_series(&s->t, id, s->since, s->es->now_ms, &sl->perf, &sl->eb);
+	if (!sl->rc)
+		sl->rc = read_edge_days(&s->t, id, s->since, 0, &sl->edges, &sl->eb);
+}
+
+static void *stream_reader(void *arg)
+{
+	struct stream *s = arg;
+	for (size_t i = 0; i < s->es->n; i++) {
+		pthread_mutex_lock(&s->lock);
+		while (i >= s->released + 2 && !s->quit)
+			pthread_cond_wait(&s->changed, &s->lock);
+		bool quit = s->quit;
+		pthread_mutex_unlock(&s->lock);
+		if (quit)
+			break;
+		stream_read(s, i);
+		pthread_mutex_lock(&s->lock);
+		s->loaded = i + 1;
+		pthread_cond_broadcast(&s->changed);
+		pthread_mutex_unlock(&s->lock);
+		if (s->slot[i % 2].rc)
+			break;
+	}
+	return NULL;
+}
+
+static void stream_start(struct stream *s)
+{
+	if (s->es->n < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	s->threaded = !pthread_create(&s->tid, NULL, stream_reader, s);
+	if (!s->threaded) {
+		pthread_cond_destroy(&s->changed);
+		pthread_mutex_destroy(&s->lock);
+	}
+}
+
+static void stream_stop(struct stream *s)
+{
+	if (s->threaded) {
+		pthread_mutex_lock(&s->lock);
+		s->quit = true;
+		pthread_cond_broadcast(&s->changed);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->tid, NULL);
+		pthread_cond_destroy(&s->changed);
+		pthread_mutex_destroy(&s->lock);
+		s->threaded = false;
+	}
+	for (int i = 0; i < 2; i++) {
+		read_perf_free(&s->slot[i].perf);
+		read_edges_free(&s->slot[i].edges);
+	}
+}
 
 static int stream_load(void *ctx, size_t host, Cairn__PerfWindow ***windows, size_t *nwindows,
 		       Cairn__Store__EdgeDay ***edges, size_t *nedges, struct errbuf *eb)
 {
 	struct stream *s = ctx;
-	const uint8_t *id = s->es->hosts[host].raw_id;
-	int rc = read_perf_series(&s->t, id, s->since, s->es->now_ms, &s->perf, eb);
-	if (!rc)
-		rc = read_edge_days(&s->t, id, s->since, 0, &s->edges, eb);
-	*windows = s->perf.v;
-	*nwindows = s->perf.n;
-	*edges = s->edges.v;
-	*nedges = s->edges.n;
-	s->rows += s->perf.n + s->edges.n;
+	if (s->threaded) {
+		pthread_mutex_lock(&s->lock);
+		while (s->loaded <= host)
+			pthread_cond_wait(&s->changed, &s->lock);
+		pthread_mutex_unlock(&s->lock);
+	} else {
+		stream_read(s, host);
+	}
+	struct slot *sl = &s->slot[host % 2];
+	if (sl->rc)
+		return errbuf_set(eb, sl->rc, "%s", sl->eb.msg);
+	*windows = sl->perf.v;
+	*nwindows = sl->perf.n;
+	*edges = sl->edges.v;
+	*nedges = sl->edges.n;
+	s->rows += sl->perf.n + sl->edges.n;
 	if (s->progress && (host % 50 == 0 || host + 1 == s->es->n))
 		fprintf(stderr, "\rexport: host %zu of %zu, %llu rows", host + 1, s->es->n,
 			(unsigned long long)s->rows);
-	return rc;
+	return 0;
 }
 
+/* The host's rows are written: its slot takes the host after next. */
 static void stream_release(void *ctx, size_t host)
 {
-	(void)host;
 	struct stream *s = ctx;
-	read_perf_free(&s->perf);
-	read_edges_free(&s->edges);
+	if (!s->threaded)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->released = host + 1;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* "-o PATH" with no '=' in PATH means the output file; turn it into
@@ -330,7 +419,9 @@ int export_main(int argc, char *argv[])
 		if (!rc) {
 			streaming = true;
 			in.series = &series;
+			stream_start(&st);
 			rc = export_ads_csv(&in, dir, &eb);
+			stream_stop(&st);
 			read_end(&st.t);
 		}
 		if (st.progress && streaming)

@@ -215,21 +215,17 @@ static const char *const mhub_columns[] = {
 /* A number rounded to 2 decimals; empty when there is no data. */
 static void num2(FILE *f, double v, bool have)
 {
-	fputc(',', f);
+	putc_unlocked(',', f);
 	if (!have || isnan(v))
 		return;
-	double r = round(v * 100) / 100;
-	if (r == floor(r))
-		fprintf(f, "%.0f", r);
-	else
-		fprintf(f, "%.2f", r);
+	csv_put_fixed2(f, v);
 }
 
 static void count(FILE *f, unsigned v)
 {
-	fputc(',', f);
+	putc_unlocked(',', f);
 	if (v)
-		fprintf(f, "%u", v);
+		csv_put_u64(f, v);
 }
 
 /* An imported figure pair, as the file gave it. */
@@ -500,9 +496,23 @@ static void ads_time(int64_t ms, char *out, size_t n)
 	}
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
-	/* a stored time beyond what struct tm holds is left empty, not garbage */
-	if (!gmtime_r(&t, &tm) || !strftime(out, n, "%m/%d/%Y %I:%M:%S %p", &tm))
-		out[0] = 0;
+	/* rows come day by day: the date is formatted once per day, the time
+	 * of day by hand */
+	static _Thread_local int64_t cached_day = -1;
+	static _Thread_local char cached_date[16];
+	int64_t day = (int64_t)t / 86400, sec = (int64_t)t % 86400;
+	if (day != cached_day) {
+		if (!gmtime_r(&t, &tm) || !strftime(cached_date, sizeof(cached_date), "%m/%d/%Y", &tm)) {
+			/* a stored time beyond what struct tm holds is left empty */
+			cached_day = -1;
+			out[0] = 0;
+			return;
+		}
+		cached_day = day;
+	}
+	unsigned h = (unsigned)(sec / 3600), h12 = h % 12 ? h % 12 : 12;
+	snprintf(out, n, "%s %02u:%02u:%02u %s", cached_date, h12, (unsigned)(sec / 60 % 60),
+		 (unsigned)(sec % 60), h < 12 ? "AM" : "PM");
 }
 
 static FILE *ads_open(const char *dir, const char *name, const char *const *cols, size_t ncols,
@@ -919,7 +929,7 @@ int export_json(const struct export_input *in, FILE *f, struct errbuf *eb)
 	json_t *notes = json_array();
 	for (size_t i = 0; notes && i < s->n_plan_notes; i++)
 		json_array_append_new(notes, json_string(s->plan_notes[i]));
-	fputc('{', f);
+	putc_unlocked('{', f);
 	int rc = member(f, "schema", json_string("cairn-export/1"), true);
 	if (!rc)
 		rc = member(f, "generated_ms", json_integer(in->generated_ms), false);

@@ -282,6 +282,59 @@ struct range {
 	int64_t since_ms, until_ms;
 };
 
+#define ARENA_BLOCK (1u << 20)
+
+static void *arena_alloc(void *data, size_t n)
+{
+	struct read_arena *a = data;
+	n = (n + 15) & ~(size_t)15;
+	while (a->cur < a->nblock) {
+		if (a->used + n <= a->cap[a->cur]) {
+			void *p = a->block[a->cur] + a->used;
+			a->used += n;
+			return p;
+		}
+		a->cur++;
+		a->used = 0;
+	}
+	size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+	uint8_t **nb = realloc(a->block, (a->nblock + 1) * sizeof(*nb));
+	if (!nb)
+		return NULL;
+	a->block = nb;
+	size_t *nc = realloc(a->cap, (a->nblock + 1) * sizeof(*nc));
+	if (!nc)
+		return NULL;
+	a->cap = nc;
+	if (!(a->block[a->nblock] = malloc(cap)))
+		return NULL;
+	a->cap[a->nblock] = cap;
+	a->cur = a->nblock++;
+	a->used = n;
+	return a->block[a->cur];
+}
+
+static void arena_free(void *data, void *p)
+{
+	(void)data;
+	(void)p;
+}
+
+static void arena_reset(struct read_arena *a)
+{
+	a->cur = 0;
+	a->used = 0;
+}
+
+static void arena_release(struct read_arena *a)
+{
+	for (size_t i = 0; i < a->nblock; i++)
+		free(a->block[i]);
+	free(a->block);
+	free(a->cap);
+	memset(a, 0, sizeof(*a));
+}
+
 /* Walks the entries of one agent from key agent | start (start_len bytes of
  * big-endian start): judge(key after the id, range) says 1 keep (unpack with
  * d), 0 skip, -1 stop. */
@@ -289,8 +342,10 @@ static int walk_agent(const struct read_txn *t, enum store_db dbi, const uint8_t
 		      const uint8_t *start, size_t start_len, const ProtobufCMessageDescriptor *d,
 		      int (*judge)(const uint8_t *rest, size_t n, const struct range *r),
 		      const struct range *arg,
-		      void ***v, size_t *n, const char *what, struct errbuf *eb)
+		      struct read_arena *arena, void ***v, size_t *n, const char *what,
+		      struct errbuf *eb)
 {
+	ProtobufCAllocator pa = { arena_alloc, arena_free, arena };
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(t->txn, t->db->dbi[dbi], &cur);
 	if (rc)
@@ -307,7 +362,7 @@ static int walk_agent(const struct read_txn *t, enum store_db dbi, const uint8_t
 			break;
 		if (j == 0)
 			continue;
-		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, val.mv_size, val.mv_data);
+		ProtobufCMessage *m = protobuf_c_message_unpack(d, &pa, val.mv_size, val.mv_data);
 		if (!m) {
 			char hex[KEY_ID_HEX_LEN + 1];
 			keys_id_hex(id, hex);
@@ -315,7 +370,6 @@ static int walk_agent(const struct read_txn *t, enum store_db dbi, const uint8_t
 			continue;
 		}
 		if (push_msg(v, n, m)) {
-			protobuf_c_message_free_unpacked(m, NULL);
 			mdb_cursor_close(cur);
 			return errbuf_set(eb, -ENOMEM, "%s: out of memory", what);
 		}
@@ -340,12 +394,15 @@ static int judge_perf(const uint8_t *rest, size_t n, const struct range *r)
 int read_perf_series(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
 		     int64_t since_ms, int64_t until_ms, struct read_perf *out, struct errbuf *eb)
 {
-	memset(out, 0, sizeof(*out));
+	free(out->v);
+	out->v = NULL;
+	out->n = 0;
+	arena_reset(&out->arena);
 	struct range r = { since_ms > 0 ? since_ms : 0, until_ms };
 	uint8_t start[8];
 	db_put_u64(start, (uint64_t)r.since_ms);
 	int rc = walk_agent(t, STORE_PERF, id, start, 8, &cairn__perf_window__descriptor, judge_perf,
-			    &r, (void ***)&out->v, &out->n, "perf", eb);
+			    &r, &out->arena, (void ***)&out->v, &out->n, "perf", eb);
 	if (rc)
 		read_perf_free(out);
 	return rc;
@@ -353,9 +410,8 @@ int read_perf_series(const struct read_txn *t, const uint8_t id[static KEY_PUBLI
 
 void read_perf_free(struct read_perf *p)
 {
-	for (size_t i = 0; i < p->n; i++)
-		cairn__perf_window__free_unpacked(p->v[i], NULL);
 	free(p->v);
+	arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -373,12 +429,15 @@ static int judge_edge(const uint8_t *rest, size_t n, const struct range *r)
 int read_edge_days(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
 		   int64_t since_ms, int64_t until_ms, struct read_edges *out, struct errbuf *eb)
 {
-	memset(out, 0, sizeof(*out));
+	free(out->v);
+	out->v = NULL;
+	out->n = 0;
+	arena_reset(&out->arena);
 	struct range r = { since_ms > 0 ? since_ms : 0, until_ms };
 	uint8_t start[4];
 	db_put_u32(start, (uint32_t)(r.since_ms / STORE_DAY_MS));
 	int rc = walk_agent(t, STORE_EDGES, id, start, 4, &cairn__store__edge_day__descriptor,
-			    judge_edge, &r, (void ***)&out->v, &out->n, "edges", eb);
+			    judge_edge, &r, &out->arena, (void ***)&out->v, &out->n, "edges", eb);
 	if (rc)
 		read_edges_free(out);
 	return rc;
@@ -713,9 +772,8 @@ out:
 
 void read_edges_free(struct read_edges *e)
 {
-	for (size_t i = 0; i < e->n; i++)
-		cairn__store__edge_day__free_unpacked(e->v[i], NULL);
 	free(e->v);
+	arena_release(&e->arena);
 	memset(e, 0, sizeof(*e));
 }
 

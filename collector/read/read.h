@@ -111,11 +111,22 @@ Cairn__CollectorHealth *read_agent_health(const struct read_txn *t,
 
 /* ---- series ---- */
 
+/* The memory a series is unpacked into: blocks handed out in order and
+ * taken back all at once, kept from one host's series to the next (an
+ * export reads host after host without a malloc and free per value). */
+struct read_arena {
+	uint8_t **block;
+	size_t *cap;
+	size_t nblock, cur, used;
+};
+
 /* Perf windows of one host that start in [since_ms, until_ms) (0 = unbounded),
- * in time order. */
+ * in time order. out starts zeroed; a later call reuses its memory and drops
+ * the windows of the one before. read_perf_free releases everything. */
 struct read_perf {
 	Cairn__PerfWindow **v;
 	size_t n;
+	struct read_arena arena;
 };
 int read_perf_series(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
 		     int64_t since_ms, int64_t until_ms, struct read_perf *out, struct errbuf *eb);
@@ -173,10 +184,12 @@ struct read_edge_view {
 bool read_edge_view(const MDB_val *v, struct read_edge_view *out);
 
 /* Edge-day records of one host from the UTC day of since_ms to the days
- * starting before until_ms (0 = unbounded), in key order (day, edge hash). */
+ * starting before until_ms (0 = unbounded), in key order (day, edge hash).
+ * Memory as for read_perf_series. */
 struct read_edges {
 	Cairn__Store__EdgeDay **v;
 	size_t n;
+	struct read_arena arena;
 };
 int read_edge_days(const struct read_txn *t, const uint8_t id[static KEY_PUBLIC_LEN],
 		   int64_t since_ms, int64_t until_ms, struct read_edges *out, struct errbuf *eb);
