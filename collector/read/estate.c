@@ -514,6 +514,7 @@ struct load_job {
 	const uint8_t (*ids)[32];
 	size_t n;
 	int64_t since_ms;
+	size_t snapshot;   /* the caller's transaction id: workers read only that snapshot */
 	atomic_size_t next;
 	atomic_bool stop;
 	pthread_mutex_t lock;
@@ -548,18 +549,27 @@ static void load_range(struct load_job *j, MDB_txn *txn)
 	}
 }
 
-/* A worker reads in a transaction of its own. Where it cannot get one (the
- * reader table is full, the map was grown by another process), it loads
- * nothing and the calling thread does its share. Its snapshot may be newer
- * than the caller's by what serve committed in between: each host is read
- * whole from one snapshot. */
+/* A worker reads in a transaction of its own, and only when that shows the
+ * caller's snapshot (nothing committed since the caller began): a newer one
+ * would add windows that arrived meanwhile to some hosts and not to others,
+ * and the answer would depend on which thread read which host. Where it
+ * cannot get one (the reader table is full, the map was grown by another
+ * process, serve committed), it loads nothing and the calling thread does its
+ * share. The transaction is begun without db.c's resize gate on purpose: the
+ * caller's transaction holds the gate for the worker's whole life, so the map
+ * cannot be resized under it, and waiting at the gate behind a pending
+ * resize would wait for the caller, which waits for the worker. */
 static void *load_worker(void *arg)
 {
 	struct load_job *j = arg;
 	MDB_txn *txn;
 	if (mdb_txn_begin(j->env->env, NULL, MDB_RDONLY, &txn))
 		return NULL;
-	load_range(j, txn);
+	/* A commit since the caller began means another snapshot: its hosts
+	 * would not agree with the caller's list and map; leave them to the
+	 * threads that read the caller's snapshot. */
+	if (mdb_txn_id(txn) == j->snapshot)
+		load_range(j, txn);
 	mdb_txn_abort(txn);
 	return NULL;
 }
@@ -602,7 +612,8 @@ int estate_load(MDB_txn *txn, const struct db_env *env, const struct estate_opts
 	/* every slot is filled (or left zeroed, which estate_free takes) */
 	out->n = n;
 	struct load_job j = { .env = env, .o = o, .out = out,
-			      .ids = (const uint8_t (*)[32])ids, .n = n, .since_ms = since_ms };
+			      .ids = (const uint8_t (*)[32])ids, .n = n, .since_ms = since_ms,
+			      .snapshot = mdb_txn_id(txn) };
 	atomic_init(&j.next, 0);
 	atomic_init(&j.stop, false);
 	pthread_mutex_init(&j.lock, NULL);

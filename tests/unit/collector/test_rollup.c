@@ -185,7 +185,8 @@ static void ingest_for(const uint8_t id[32], size_t from, size_t to, bool revers
 		b.seq = i + 1;
 		b.n_records = 2;
 		b.records = recs;
-		cr_assert_eq(ingest_apply(txn, &env, id, &b, g->end + 3600000, NULL), 0);
+		int arc = ingest_apply(txn, &env, id, &b, g->end + 3600000, NULL);
+		cr_assert_eq(arc, 0, "ingest_apply: %s", db_strerror(arc));
 	}
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 }
@@ -581,16 +582,24 @@ Test(rollup, packed_read_equals_message_read)
 	cr_assert_eq(n, DAYS);
 }
 
-/* estate_load reads hosts side by side in worker threads, each in a read
- * transaction of its own: the answer is the one the calling thread alone
- * gives, host for host, in the same order. */
-Test(rollup, parallel_load_equals_one_thread)
+enum { PAR_HOSTS = 150 };
+
+static void par_id(unsigned k, uint8_t id[32])
 {
-	generate();
-	enum { HOSTS = 150 };
+	memset(id, 0, 32);
+	id[0] = 0x51;
+	id[1] = (uint8_t)k;
+	id[2] = (uint8_t)(k >> 8);
+}
+
+/* PAR_HOSTS hosts with facts and windows [from, to) of the generated series;
+ * what is left after `to` is room for later windows. */
+static void par_hosts(void)
+{
 	MDB_txn *txn;
-	for (unsigned k = 0; k < HOSTS; k++) {
-		uint8_t id[32] = { 0x51, (uint8_t)k, (uint8_t)(k >> 8) };
+	for (unsigned k = 0; k < PAR_HOSTS; k++) {
+		uint8_t id[32];
+		par_id(k, id);
 		size_t from = (k * 37) % (ngens / 2), to = from + 100 + k % 50;
 		ingest_for(id, from, to, k % 2);
 		Cairn__HostInfo hi = CAIRN__HOST_INFO__INIT;
@@ -607,19 +616,21 @@ Test(rollup, parallel_load_equals_one_thread)
 		cr_assert_eq(mdb_put(txn, env.dbi[STORE_HOSTS], &key, &val, 0), 0);
 		cr_assert_eq(mdb_txn_commit(txn), 0);
 	}
-	struct estate es[2];
-	for (int t = 0; t < 2; t++) {
-		struct estate_opts o = { .since_ms = T0 + 5 * 3600000, .now_ms = T0 + DAYS * DAY,
-					 .percentile = 95, .default_days = 30, .threads = t ? 4 : 1 };
-		struct errbuf eb = { 0 };
-		cr_assert_eq(db_read_begin(&env, &txn), 0);
-		cr_assert_eq(estate_load(txn, &env, &o, &es[t], &eb), 0, "%s", eb.msg);
-		db_read_end(&env, txn);
-	}
-	cr_assert_eq(es[0].n, HOSTS);
-	cr_assert_eq(es[1].n, HOSTS);
-	for (size_t i = 0; i < HOSTS; i++) {
-		const struct estate_host *a = &es[0].hosts[i], *b = &es[1].hosts[i];
+}
+
+static void par_load(MDB_txn *txn, unsigned threads, struct estate *es)
+{
+	struct estate_opts o = { .since_ms = T0 + 5 * 3600000, .now_ms = T0 + DAYS * DAY,
+				 .percentile = 95, .default_days = 30, .threads = threads };
+	struct errbuf eb = { 0 };
+	cr_assert_eq(estate_load(txn, &env, &o, es, &eb), 0, "%s", eb.msg);
+	cr_assert_eq(es->n, PAR_HOSTS);
+}
+
+static void par_assert_equal(const struct estate *x, const struct estate *y)
+{
+	for (size_t i = 0; i < PAR_HOSTS; i++) {
+		const struct estate_host *a = &x->hosts[i], *b = &y->hosts[i];
 		cr_assert_eq(memcmp(a->raw_id, b->raw_id, 32), 0, "host %zu", i);
 		cr_assert_str_eq(a->name, b->name);
 		cr_assert_eq(a->cpu_threads, b->cpu_threads);
@@ -629,6 +640,57 @@ Test(rollup, parallel_load_equals_one_thread)
 		cr_assert_eq(a->last_ms, b->last_ms);
 		cr_assert_eq(memcmp(a->stat, b->stat, sizeof(a->stat)), 0, "host %zu stats", i);
 	}
+}
+
+/* estate_load reads hosts side by side in worker threads, each in a read
+ * transaction of its own: the answer is the one the calling thread alone
+ * gives, host for host, in the same order. */
+Test(rollup, parallel_load_equals_one_thread)
+{
+	generate();
+	par_hosts();
+	struct estate es[2];
+	for (int t = 0; t < 2; t++) {
+		MDB_txn *txn;
+		cr_assert_eq(db_read_begin(&env, &txn), 0);
+		par_load(txn, t ? 4 : 1, &es[t]);
+		db_read_end(&env, txn);
+	}
+	par_assert_equal(&es[0], &es[1]);
 	estate_free(&es[0]);
 	estate_free(&es[1]);
+}
+
+/* Windows committed after the caller's transaction began are not in its
+ * answer, whichever thread reads which host: the workers read the caller's
+ * snapshot or nothing. */
+Test(rollup, parallel_load_reads_the_callers_snapshot)
+{
+	generate();
+	par_hosts();
+	/* pages freed while `old` is open are not reused: room for the copies */
+	cr_assert_eq(mdb_env_set_mapsize(env.env, 256u << 20), 0);
+	MDB_txn *old;
+	cr_assert_eq(db_read_begin(&env, &old), 0);
+	for (unsigned k = 0; k < PAR_HOSTS; k++) {
+		uint8_t id[32];
+		par_id(k, id);
+		size_t to = (k * 37) % (ngens / 2) + 100 + k % 50;
+		ingest_for(id, to, to + 20, false);
+	}
+	struct estate alone, side, now;
+	par_load(old, 1, &alone);
+	par_load(old, 4, &side);
+	db_read_end(&env, old);
+	par_assert_equal(&alone, &side);
+	MDB_txn *txn;
+	cr_assert_eq(db_read_begin(&env, &txn), 0);
+	par_load(txn, 4, &now);
+	db_read_end(&env, txn);
+	for (size_t i = 0; i < PAR_HOSTS; i++)
+		cr_assert_gt(now.hosts[i].windows, alone.hosts[i].windows,
+			     "host %zu: the later windows are in the newer snapshot", i);
+	estate_free(&alone);
+	estate_free(&side);
+	estate_free(&now);
 }
