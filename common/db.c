@@ -211,6 +211,11 @@ out:
 	return rc;
 }
 
+bool db_readahead_wanted(uint64_t file_bytes, uint64_t memory_bytes)
+{
+	return file_bytes <= memory_bytes;
+}
+
 int db_open(struct db_env *e, const char *path, const char *const names[], size_t ndbs,
 	    size_t map_size, size_t map_max, unsigned flags, struct errbuf *eb)
 {
@@ -255,6 +260,12 @@ int db_open(struct db_env *e, const char *path, const char *const names[], size_
 	}
 	/* Readers of other processes keep a slot each; be generous. */
 	mdb_env_set_maxreaders(e->env, 1022);
+	struct stat st;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	if (!stat(file, &st) && pages > 0 && psize > 0 &&
+	    !db_readahead_wanted((uint64_t)st.st_size, (uint64_t)pages * (uint64_t)psize))
+		flags |= MDB_NORDAHEAD;
+	e->flags = flags;
 	rc = mdb_env_open(e->env, path, flags, 0600);
 	if (rc) {
 		const char *hint = "";

@@ -29,7 +29,7 @@ struct db_env {
 	size_t ndbs;
 	size_t map_size; /* current map size (grows) */
 	size_t map_max;  /* growth stops here: MDB_MAP_FULL is then returned */
-	unsigned flags;  /* as given to db_open, plus MDB_NOTLS */
+	unsigned flags;  /* as given to db_open, plus MDB_NOTLS (and MDB_NORDAHEAD: db_readahead_wanted) */
 	char path[4096];
 	/* Remapping (growth, or adopting another process's growth) must not
 	 * happen while this process has a read transaction open: LMDB unmaps
@@ -56,6 +56,14 @@ struct db_env {
  * processes may open the same environment: one writer at a time (LMDB's lock),
  * any number of readers, also while a writer runs. Returns 0, a negative
  * errno, or an LMDB error code (MDB_*, also negative), message in eb. */
+/* Whether db_open leaves the kernel's readahead on for a data file of
+ * file_bytes on a machine of memory_bytes: only while the file fits in
+ * memory. A larger store is read at random (a host's records, the ends of a
+ * period) and readahead would fill the page cache with the neighbours of
+ * every page read, evicting the pages the next read needs: LMDB's
+ * MDB_NORDAHEAD (madvise MADV_RANDOM) then. docs/storage.md "Readahead". */
+bool db_readahead_wanted(uint64_t file_bytes, uint64_t memory_bytes);
+
 int db_open(struct db_env *e, const char *path, const char *const names[], size_t ndbs,
 	    size_t map_size, size_t map_max, unsigned flags, struct errbuf *eb);
 void db_close(struct db_env *e);

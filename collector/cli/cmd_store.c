@@ -49,7 +49,8 @@ static int store_option(int opt, const char *arg, void *ctx)
 	return 0;
 }
 
-static json_t *stats_json(const struct read_store_size *s, size_t day0, size_t nhosts)
+static json_t *stats_json(const struct read_store_size *s, size_t day0, size_t nhosts,
+			  bool readahead)
 {
 	json_t *dbs = json_array(), *days = json_array(), *hosts = json_array();
 	for (int i = 0; i < STORE_NDBS; i++) {
@@ -74,21 +75,24 @@ static json_t *stats_json(const struct read_store_size *s, size_t day0, size_t n
 						       (json_int_t)s->hosts[i].entries, "bytes",
 						       (json_int_t)s->hosts[i].bytes));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "page_size",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:o, s:o, s:o}", "page_size",
 			 (json_int_t)s->page_size, "map_bytes", (json_int_t)s->map_bytes,
 			 "used_bytes", (json_int_t)s->used_bytes, "free_pages",
-			 (json_int_t)s->free_pages, "file_bytes", (json_int_t)s->file_bytes, "dbs",
+			 (json_int_t)s->free_pages, "file_bytes", (json_int_t)s->file_bytes,
+			 "readahead", readahead, "dbs",
 			 dbs, "days", days, "hosts", hosts);
 }
 
-static void stats_print(const struct read_store_size *s, size_t day0, size_t nhosts)
+static void stats_print(const struct read_store_size *s, size_t day0, size_t nhosts,
+			bool readahead)
 {
 	char a[32], b[32], c[32], d[32];
 	format_bytes(s->file_bytes, a, sizeof(a));
 	format_bytes(s->used_bytes, b, sizeof(b));
 	format_bytes(s->free_pages * s->page_size, c, sizeof(c));
 	format_bytes(s->map_bytes, d, sizeof(d));
-	printf("file %s, %s in use, %s free for reuse, map %s\n\n", a, b, c, d);
+	printf("file %s, %s in use, %s free for reuse, map %s%s\n\n", a, b, c, d,
+	       readahead ? "" : "; readahead off (the file is larger than memory)");
 	static const char *const dhead[] = { "DB", "ENTRIES", "PAGES", "SIZE", NULL };
 	struct format_table *t = format_table_new(4, dhead);
 	for (int i = 0; i < STORE_NDBS; i++) {
@@ -171,14 +175,15 @@ int store_main(int argc, char *argv[])
 		return 1;
 	}
 	read_end(&t);
+	bool readahead = !(r.db.flags & MDB_NORDAHEAD);
 	read_close(&r);
 	size_t day0 = o.days && s.ndays > o.days ? s.ndays - o.days : 0;
 	size_t nhosts = o.hosts && s.nhosts > o.hosts ? o.hosts : s.nhosts;
 	rc = 0;
 	if (cli.json)
-		rc = format_print_json(stats_json(&s, day0, nhosts)) ? 1 : 0;
+		rc = format_print_json(stats_json(&s, day0, nhosts, readahead)) ? 1 : 0;
 	else
-		stats_print(&s, day0, nhosts);
+		stats_print(&s, day0, nhosts, readahead);
 	read_store_size_free(&s);
 	return rc;
 }

@@ -332,6 +332,7 @@ s = json.load(open(sys.argv[1]))
 dbs = {d["name"]: d for d in s["dbs"]}
 assert dbs["perf_day"]["entries"] > 0 and dbs["perf"]["entries"] > 0, dbs
 assert s["file_bytes"] >= s["used_bytes"] > 0, s
+assert s["readahead"] is True, "a store smaller than memory keeps readahead"
 assert len(s["hosts"]) == 10 and s["hosts"][0]["bytes"] >= s["hosts"][-1]["bytes"], s["hosts"]
 assert s["days"] and all(d["bytes"] > 0 for d in s["days"]), s["days"]
 PY

@@ -520,3 +520,23 @@ Test(db, intact_store_still_opens_after_the_check)
 		     eb.msg);
 	db_close(&e);
 }
+
+/* A store that fits in memory keeps the kernel's readahead; one larger than
+ * memory is opened with MDB_NORDAHEAD (random reads would otherwise fill the
+ * page cache with neighbours of every page read). */
+Test(db, readahead_only_while_the_store_fits_in_memory)
+{
+	const uint64_t gib = 1ull << 30;
+	cr_assert(db_readahead_wanted(0, 24 * gib));
+	cr_assert(db_readahead_wanted(20 * gib, 24 * gib));
+	cr_assert(db_readahead_wanted(24 * gib, 24 * gib));
+	cr_assert_not(db_readahead_wanted(24 * gib + 4096, 24 * gib));
+	cr_assert_not(db_readahead_wanted(52 * gib, 24 * gib));
+	make_store_of(10);
+	struct db_env e;
+	struct errbuf eb;
+	cr_assert_eq(db_open(&e, envpath, names, 2, 1 << 20, 64 << 20, MDB_RDONLY, &eb), 0, "%s",
+		     eb.msg);
+	cr_assert_eq(e.flags & MDB_NORDAHEAD, 0, "a small store keeps readahead");
+	db_close(&e);
+}
