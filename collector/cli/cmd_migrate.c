@@ -176,14 +176,19 @@ static int print_tasks(const struct read_txn *t, const Cairn__Store__Snapshot *s
 	}
 	free(sv);
 	printf("\n%-28s  %s\n", "HOST", "MIGRATION STATUS");
+	struct snapshot_names nm = { 0 };
+	bool named = !snapshot_names_build(s, &nm);
 	for (size_t i = 0; i < tasks->n && !rc; i++) {
 		struct migrate_host_status hs;
 		char text[400];
 		if ((rc = migrate_host_status(t->txn, t->db, tasks->v[i].id, tasks, &hs)))
 			break;
 		migrate_host_status_text(&hs, text, sizeof(text));
-		printf("%-28.28s  %s\n", snapshot_host_name(s, tasks->v[i].id), text);
+		printf("%-28.28s  %s\n",
+		       named ? snapshot_names_get(&nm, tasks->v[i].id) : snapshot_host_name(s, tasks->v[i].id),
+		       text);
 	}
+	snapshot_names_free(&nm);
 	return rc;
 }
 
@@ -238,13 +243,15 @@ int progress_main(int argc, char *argv[])
 	if (!jw)
 		printf("%-6s  %-28s  %5s  %-12s  %6s  %5s  %5s  %5s  %5s\n", "WAVE", "APPLICATION", "HOSTS",
 		       "STATE", "DONE", "NOT", "PROG", "FAIL", "COMPL");
+	struct snapshot_index ix;
+	snapshot_index_build(s, &ix);
 	for (size_t i = 0; i < s->n_waves && !rc; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		unsigned wh[5] = { 0 }, whosts = 0;
 		double wsum = 0;
 		json_t *ja = jw ? json_array() : NULL;
 		for (size_t j = 0; j < w->n_apps && !rc; j++) {
-			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
+			const Cairn__Store__App *a = snapshot_index_app(&ix, w->apps[j]);
 			if (!a)
 				continue;
 			struct migrate_app_progress ap;
@@ -281,6 +288,7 @@ int progress_main(int argc, char *argv[])
 		tsum += wsum;
 	}
 	if (rc) {
+		snapshot_index_free(&ix);
 		fprintf(stderr, "%s: reading migration statuses: %s\n", p.cli.prog, db_strerror(rc));
 		progress_hosts_free(&tasks);
 		progress_tasks_free(&ts);
@@ -292,10 +300,11 @@ int progress_main(int argc, char *argv[])
 	/* applications that do not move (Retire / Retain) are in no wave */
 	size_t staying = 0, staying_hosts = 0;
 	for (size_t i = 0; i < s->n_apps; i++)
-		if (!waves_of_app(s, s->apps[i]->id)) {
+		if (!snapshot_index_wave(&ix, s->apps[i]->id, NULL)) {
 			staying++;
 			staying_hosts += s->apps[i]->n_hosts;
 		}
+	snapshot_index_free(&ix);
 	double tpct = thosts ? tsum / thosts : 0;
 	if (jw)
 		format_print_json(json_pack("{s:o, s:{s:i, s:f, s:{s:i, s:i, s:i, s:i}}, s:{s:i, s:i}}", "waves", jw,

@@ -886,6 +886,8 @@ static int plan_run(struct planctx *p, const struct plan_extra *x)
 	for (size_t i = 0; i < waves_nrules; i++)
 		printf(" %s", waves_rules[i].code);
 	printf("\n");
+	struct snapshot_index ix;
+	snapshot_index_build(s, &ix);
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		printf("\nWave %u (%u host%s): score %u/100, confidence %u/5\n", w->number, w->hosts,
@@ -893,8 +895,8 @@ static int plan_run(struct planctx *p, const struct plan_extra *x)
 		for (size_t j = 0; j < w->n_reasons; j++)
 			printf("  - %s\n", w->reasons[j]);
 		for (size_t j = 0; j < w->n_apps; j++) {
-			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
-			const Cairn__Store__Readiness *r = snapshot_readiness(s, w->apps[j]);
+			const Cairn__Store__App *a = snapshot_index_app(&ix, w->apps[j]);
+			const Cairn__Store__Readiness *r = snapshot_index_readiness(&ix, w->apps[j]);
 			const Cairn__Store__WavePlacement *pl = j < w->n_placements ? w->placements[j] : NULL;
 			char tags[48] = "";
 			if (pl && (*pl->environment || *pl->criticality))
@@ -911,9 +913,9 @@ static int plan_run(struct planctx *p, const struct plan_extra *x)
 		printf("\n(no applications yet: 'apps' groups hosts once agents report connections)\n");
 	bool header = false;
 	for (size_t i = 0; i < s->n_apps; i++) {
-		if (waves_of_app(s, s->apps[i]->id))
+		if (snapshot_index_wave(&ix, s->apps[i]->id, NULL))
 			continue;
-		const Cairn__Store__Readiness *r = snapshot_readiness(s, s->apps[i]->id);
+		const Cairn__Store__Readiness *r = snapshot_index_readiness(&ix, s->apps[i]->id);
 		if (!header)
 			printf("\nNot migrated (Retire / Retain)\n");
 		header = true;
@@ -921,6 +923,7 @@ static int plan_run(struct planctx *p, const struct plan_extra *x)
 		       s->apps[i]->n_hosts == 1 ? " " : "s", r ? r->strategy : "-",
 		       r && r->n_strategy_reasons ? r->strategy_reasons[0]->text : "");
 	}
+	snapshot_index_free(&ix);
 	if (s->n_waves)
 		printf("\n'plan waves --explain APP' says which rules placed an application; 'plan export' "
 		       "writes the plan as CSV.\n");

@@ -139,20 +139,26 @@ static bool cell_number(const char *s, double *v)
 	return end != s && *end == '\0';
 }
 
-static size_t sort_col;
+/* A row as --sort compares it: its cell in the sort column, parsed once. */
+struct sort_row {
+	char **cells;
+	const char *cell;
+	double num;
+	bool empty, is_num;
+	size_t at;                  /* the command's order: ties keep it */
+};
 
 static int cmp_rows(const void *pa, const void *pb)
 {
-	const char *a = (*(char *const *const *)pa)[sort_col];
-	const char *b = (*(char *const *const *)pb)[sort_col];
-	bool ea = !strcmp(a, "-"), eb = !strcmp(b, "-");
-	if (ea != eb)
-		return ea ? 1 : -1; /* empty cells last */
-	double x, y;
-	if (cell_number(a, &x) && cell_number(b, &y) && x != y)
-		return x < y ? -1 : 1;
-	int c = strcasecmp(a, b);
-	return c ? c : strcmp(a, b);
+	const struct sort_row *a = pa, *b = pb;
+	if (a->empty != b->empty)
+		return a->empty ? 1 : -1; /* empty cells last */
+	if (a->is_num && b->is_num && a->num != b->num)
+		return a->num < b->num ? -1 : 1;
+	int c = strcasecmp(a->cell, b->cell);
+	if (!c)
+		c = strcmp(a->cell, b->cell);
+	return c ? c : (a->at > b->at) - (a->at < b->at);
 }
 
 int format_table_sort(struct format_table *t, const char *column)
@@ -171,29 +177,27 @@ int format_table_sort(struct format_table *t, const char *column)
 	/* sort row pointers (stable: ties keep the command's order), then
 	 * lay the cells out again */
 	size_t n = t->nrows - 1;
-	char ***rows = malloc(n * sizeof(*rows));
+	struct sort_row *rows = malloc(n * sizeof(*rows));
 	char **cells = malloc(t->nrows * t->ncols * sizeof(char *));
 	if (!rows || !cells) {
 		free(rows);
 		free(cells);
 		return -ENOMEM;
 	}
-	for (size_t r = 0; r < n; r++)
-		rows[r] = &t->cells[(r + 1) * t->ncols];
-	sort_col = col;
-	/* insertion sort keeps ties in order; tables are hundreds of rows */
-	for (size_t i = 1; i < n; i++) {
-		char **x = rows[i];
-		size_t j = i;
-		while (j > 0 && cmp_rows(&rows[j - 1], &x) > 0) {
-			rows[j] = rows[j - 1];
-			j--;
-		}
-		rows[j] = x;
+	for (size_t r = 0; r < n; r++) {
+		struct sort_row *w = &rows[r];
+		w->cells = &t->cells[(r + 1) * t->ncols];
+		w->cell = w->cells[col];
+		w->empty = !strcmp(w->cell, "-");
+		w->is_num = cell_number(w->cell, &w->num);
+		w->at = r;
 	}
+	/* the position breaks ties: the sort is stable (tables of 100,000
+	 * hosts: an insertion sort here was quadratic) */
+	qsort(rows, n, sizeof(*rows), cmp_rows);
 	memcpy(cells, t->cells, t->ncols * sizeof(char *));
 	for (size_t r = 0; r < n; r++)
-		memcpy(&cells[(r + 1) * t->ncols], rows[r], t->ncols * sizeof(char *));
+		memcpy(&cells[(r + 1) * t->ncols], rows[r].cells, t->ncols * sizeof(char *));
 	free(t->cells);
 	t->cells = cells;
 	t->cap = t->nrows;

@@ -716,9 +716,10 @@ static json_t *wave_rules_json(Cairn__Store__WaveRule *const *v, size_t n)
 
 /* One application of a wave: the fields of every version, then the wave
  * rules' placement (empty for a snapshot made before them). */
-static json_t *wave_app_json(const Cairn__Store__Snapshot *s, const Cairn__Store__Wave *w, size_t j)
+static json_t *wave_app_json(const struct snapshot_index *ix, const Cairn__Store__Wave *w,
+			     size_t j)
 {
-	const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
+	const Cairn__Store__App *a = snapshot_index_app(ix, w->apps[j]);
 	const Cairn__Store__WavePlacement *pl = j < w->n_placements ? w->placements[j] : NULL;
 	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:s, s:o, s:o}", "id", w->apps[j],
 			 "name", a ? a->name : "", "hosts", a ? (int)a->n_hosts : 0, "why",
@@ -749,11 +750,13 @@ static json_t *precedence_json(void)
 json_t *docs_waves(const Cairn__Store__Snapshot *s, unsigned limit)
 {
 	json_t *waves = json_array();
+	struct snapshot_index ix;
+	snapshot_index_build(s, &ix);
 	for (size_t i = 0; waves && i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		json_t *apps = json_array();
 		for (size_t j = 0; j < w->n_apps; j++)
-			json_array_append_new(apps, wave_app_json(s, w, j));
+			json_array_append_new(apps, wave_app_json(&ix, w, j));
 		json_array_append_new(waves, json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o}",
 						       "number", (int)w->number, "hosts", (int)w->hosts,
 						       "score", (int)w->score, "confidence",
@@ -762,6 +765,7 @@ json_t *docs_waves(const Cairn__Store__Snapshot *s, unsigned limit)
 						       "apps", apps, "warnings",
 						       strings_json(w->warnings, w->n_warnings)));
 	}
+	snapshot_index_free(&ix);
 	/* the options the plan was made with, when it says */
 	return json_pack("{s:i, s:i, s:i, s:o, s:o}", "max_hosts",
 			 (int)(s->wave_max_hosts ? s->wave_max_hosts : limit), "min_hosts",
@@ -777,9 +781,12 @@ json_t *docs_wave_explain(const Cairn__Store__Snapshot *s, const char *app_id)
 		return NULL;
 	json_t *app = NULL;
 	if (w) {
+		struct snapshot_index ix;
+		snapshot_index_build(s, &ix);
 		for (size_t j = 0; j < w->n_apps && !app; j++)
 			if (!strcmp(w->apps[j], app_id))
-				app = wave_app_json(s, w, j);
+				app = wave_app_json(&ix, w, j);
+		snapshot_index_free(&ix);
 	} else {
 		const Cairn__Store__Readiness *r = snapshot_readiness(s, app_id);
 		app = json_pack("{s:s, s:s, s:i, s:s}", "id", a->id, "name", a->name, "hosts",
@@ -810,14 +817,18 @@ static int progress_tasks_part(const struct read_txn *t, const Cairn__Store__Sna
 	json_object_set(doc, "streams", json_object_get(streams, "streams"));
 	json_decref(streams);
 	json_t *jh = json_array();
+	struct snapshot_names nm = { 0 };
+	if (jh && snapshot_names_build(s, &nm))
+		rc = -ENOMEM;
 	for (size_t i = 0; jh && i < ph->n && !rc; i++) {
 		struct migrate_host_status hs;
 		if ((rc = migrate_host_status(t->txn, t->db, ph->v[i].id, ph, &hs)))
 			break;
 		json_array_append_new(jh, json_pack("{s:s, s:o, s:o}", "id", ph->v[i].id, "name",
-						    docs_json_str(snapshot_host_name(s, ph->v[i].id)),
+						    docs_json_str(snapshot_names_get(&nm, ph->v[i].id)),
 						    "migration", docs_migration_status(&hs)));
 	}
+	snapshot_names_free(&nm);
 	json_object_set_new(doc, "task_hosts", jh);
 	return rc;
 }
@@ -840,13 +851,15 @@ int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, jso
 	int rc = 0;
 	if (!jw)
 		rc = -ENOMEM;
+	struct snapshot_index ix;
+	snapshot_index_build(s, &ix);
 	for (size_t i = 0; i < s->n_waves && !rc; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		unsigned wh[5] = { 0 }, whosts = 0;
 		double wsum = 0;
 		json_t *ja = json_array();
 		for (size_t j = 0; j < w->n_apps && !rc; j++) {
-			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
+			const Cairn__Store__App *a = snapshot_index_app(&ix, w->apps[j]);
 			if (!a)
 				continue;
 			struct migrate_app_progress ap;
@@ -875,19 +888,20 @@ int docs_progress(const struct read_txn *t, const Cairn__Store__Snapshot *s, jso
 		thosts += whosts;
 		tsum += wsum;
 	}
+	/* applications that do not move (Retire / Retain) are in no wave */
+	size_t staying = 0, staying_hosts = 0;
+	for (size_t i = 0; i < s->n_apps; i++)
+		if (!snapshot_index_wave(&ix, s->apps[i]->id, NULL)) {
+			staying++;
+			staying_hosts += s->apps[i]->n_hosts;
+		}
+	snapshot_index_free(&ix);
 	if (rc) {
 		json_decref(jw);
 		progress_hosts_free(&tasks);
 		progress_tasks_free(&ts);
 		return rc;
 	}
-	/* applications that do not move (Retire / Retain) are in no wave */
-	size_t staying = 0, staying_hosts = 0;
-	for (size_t i = 0; i < s->n_apps; i++)
-		if (!waves_of_app(s, s->apps[i]->id)) {
-			staying++;
-			staying_hosts += s->apps[i]->n_hosts;
-		}
 	double tpct = thosts ? tsum / thosts : 0;
 	*out = json_pack("{s:o, s:{s:i, s:f, s:{s:i, s:i, s:i, s:i}}, s:{s:i, s:i}}", "waves", jw,
 			 "total", "hosts", (int)thosts, "percent", tpct, "host_states", "NOT_STARTED",

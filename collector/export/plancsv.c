@@ -42,10 +42,12 @@ int plancsv_write(const Cairn__Store__Snapshot *s, FILE *f, struct errbuf *eb)
 		csv_field(f, columns[c], c == 0);
 	csv_end(f);
 	char codes[512], why[2048];
+	struct snapshot_index ix;
+	snapshot_index_build(s, &ix);
 	for (size_t i = 0; i < s->n_waves; i++) {
 		const Cairn__Store__Wave *w = s->waves[i];
 		for (size_t j = 0; j < w->n_apps; j++) {
-			const Cairn__Store__App *a = snapshot_app(s, w->apps[j]);
+			const Cairn__Store__App *a = snapshot_index_app(&ix, w->apps[j]);
 			const Cairn__Store__WavePlacement *pl = j < w->n_placements ? w->placements[j] : NULL;
 			rule_codes(pl, codes, sizeof(codes));
 			reasons(w, j, pl, why, sizeof(why));
@@ -65,9 +67,9 @@ int plancsv_write(const Cairn__Store__Snapshot *s, FILE *f, struct errbuf *eb)
 	}
 	for (size_t i = 0; i < s->n_apps; i++) {
 		const Cairn__Store__App *a = s->apps[i];
-		if (waves_of_app(s, a->id))
+		if (snapshot_index_wave(&ix, a->id, NULL))
 			continue;
-		const Cairn__Store__Readiness *r = snapshot_readiness(s, a->id);
+		const Cairn__Store__Readiness *r = snapshot_index_readiness(&ix, a->id);
 		snprintf(why, sizeof(why), "strategy %s: moves in no wave", r ? r->strategy : "-");
 		csv_field(f, "", 1);
 		csv_field(f, a->name, 0);
@@ -79,6 +81,7 @@ int plancsv_write(const Cairn__Store__Snapshot *s, FILE *f, struct errbuf *eb)
 		csv_field(f, "no", 0);
 		csv_end(f);
 	}
+	snapshot_index_free(&ix);
 	if (ferror(f))
 		return errbuf_set(eb, -EIO, "writing the plan CSV failed");
 	return 0;

@@ -440,6 +440,119 @@ const Cairn__Store__App *snapshot_app(const Cairn__Store__Snapshot *s, const cha
 	return NULL;
 }
 
+/* ---- snapshot_index ---- */
+
+struct snapshot_ref {
+	const char *id;
+	const void *v;
+	size_t at;                  /* position in the snapshot: the first match wins */
+	uint32_t j;                 /* waves: the app's place in its wave */
+};
+
+static int cmp_ref(const void *x, const void *y)
+{
+	const struct snapshot_ref *a = x, *b = y;
+	int c = strcmp(a->id, b->id);
+	return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+
+static const struct snapshot_ref *ref_find(const struct snapshot_ref *v, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* the first entry with id >= the key */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(v[mid].id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(v[lo].id, id) ? &v[lo] : NULL;
+}
+
+void snapshot_index_build(const Cairn__Store__Snapshot *s, struct snapshot_index *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->s = s;
+	size_t nw = 0;
+	for (size_t i = 0; i < s->n_waves; i++)
+		nw += s->waves[i]->n_apps;
+	ix->ready = malloc((s->n_readiness + 1) * sizeof(*ix->ready));
+	ix->apps = malloc((s->n_apps + 1) * sizeof(*ix->apps));
+	ix->waves = malloc((nw + 1) * sizeof(*ix->waves));
+	if (!ix->ready || !ix->apps || !ix->waves) {
+		snapshot_index_free(ix);
+		ix->s = s;
+		ix->linear = true;
+		return;
+	}
+	for (size_t i = 0; i < s->n_readiness; i++)
+		ix->ready[ix->nready++] = (struct snapshot_ref){ s->readiness[i]->target,
+								 s->readiness[i], i, 0 };
+	for (size_t i = 0; i < s->n_apps; i++)
+		ix->apps[ix->napps++] = (struct snapshot_ref){ s->apps[i]->id, s->apps[i], i, 0 };
+	for (size_t i = 0, at = 0; i < s->n_waves; i++)
+		for (size_t j = 0; j < s->waves[i]->n_apps; j++)
+			ix->waves[ix->nwaves++] = (struct snapshot_ref){ s->waves[i]->apps[j],
+									 s->waves[i], at++,
+									 (uint32_t)j };
+	if (ix->nready)
+		qsort(ix->ready, ix->nready, sizeof(*ix->ready), cmp_ref);
+	if (ix->napps)
+		qsort(ix->apps, ix->napps, sizeof(*ix->apps), cmp_ref);
+	if (ix->nwaves)
+		qsort(ix->waves, ix->nwaves, sizeof(*ix->waves), cmp_ref);
+}
+
+const Cairn__Store__Readiness *snapshot_index_readiness(const struct snapshot_index *ix,
+							 const char *target)
+{
+	if (ix->linear)
+		return snapshot_readiness(ix->s, target);
+	const struct snapshot_ref *r = ref_find(ix->ready, ix->nready, target);
+	return r ? r->v : NULL;
+}
+
+const Cairn__Store__App *snapshot_index_app(const struct snapshot_index *ix, const char *id)
+{
+	if (ix->linear)
+		return snapshot_app(ix->s, id);
+	const struct snapshot_ref *r = ref_find(ix->apps, ix->napps, id);
+	return r ? r->v : NULL;
+}
+
+const Cairn__Store__Wave *snapshot_index_wave(const struct snapshot_index *ix, const char *app_id,
+					      const Cairn__Store__WavePlacement **pl)
+{
+	if (pl)
+		*pl = NULL;
+	if (ix->linear) {
+		const Cairn__Store__Snapshot *s = ix->s;
+		for (size_t i = 0; i < s->n_waves; i++)
+			for (size_t j = 0; j < s->waves[i]->n_apps; j++)
+				if (!strcmp(s->waves[i]->apps[j], app_id)) {
+					if (pl && j < s->waves[i]->n_placements)
+						*pl = s->waves[i]->placements[j];
+					return s->waves[i];
+				}
+		return NULL;
+	}
+	const struct snapshot_ref *r = ref_find(ix->waves, ix->nwaves, app_id);
+	if (!r)
+		return NULL;
+	const Cairn__Store__Wave *w = r->v;
+	if (pl && r->j < w->n_placements)
+		*pl = w->placements[r->j];
+	return w;
+}
+
+void snapshot_index_free(struct snapshot_index *ix)
+{
+	free(ix->ready);
+	free(ix->apps);
+	free(ix->waves);
+	memset(ix, 0, sizeof(*ix));
+}
+
 int snapshot_host_apps_build(const Cairn__Store__Snapshot *s, struct snapshot_names *out)
 {
 	size_t n = 0;

@@ -107,6 +107,28 @@ const char *snapshot_app_of_host(const Cairn__Store__Snapshot *s, const char *ho
 int snapshot_host_apps_build(const Cairn__Store__Snapshot *s, struct snapshot_names *out);
 const char *snapshot_host_apps_get(const struct snapshot_names *ha, const char *host);
 
+/* Lookups by id for loops over a snapshot's applications, hosts or waves,
+ * in O(log n): the linear snapshot_readiness, snapshot_app and waves_find
+ * per row are quadratic (1.4 s of `plan waves` at 30,000 hosts, ~15 s at
+ * 100,000). Each gives what the linear lookup gives (the first match). Build
+ * cannot fail: without memory the lookups fall back to the linear ones.
+ * Pointers into the snapshot, valid while it is. */
+struct snapshot_ref;
+struct snapshot_index {
+	const Cairn__Store__Snapshot *s;
+	struct snapshot_ref *ready, *apps, *waves;
+	size_t nready, napps, nwaves;
+	bool linear;                /* the arrays could not be allocated */
+};
+void snapshot_index_build(const Cairn__Store__Snapshot *s, struct snapshot_index *ix);
+const Cairn__Store__Readiness *snapshot_index_readiness(const struct snapshot_index *ix,
+							 const char *target);
+const Cairn__Store__App *snapshot_index_app(const struct snapshot_index *ix, const char *id);
+/* The wave holding app_id (and its placement when pl is set), or NULL. */
+const Cairn__Store__Wave *snapshot_index_wave(const struct snapshot_index *ix, const char *app_id,
+					      const Cairn__Store__WavePlacement **pl);
+void snapshot_index_free(struct snapshot_index *ix);
+
 /* A view of part of the estate (--tag): host(id, app id or NULL) and app()
  * say what stays. snapshot_keep drops the other readiness and sizing rows,
  * applications and the waves' entries of dropped applications (waves keep

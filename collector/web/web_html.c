@@ -96,13 +96,16 @@ static json_t *documents(const struct read_txn *t, const Cairn__Store__Snapshot 
 		put(data, "deps?level=host", docs_deps(s, &sel));
 		docs_deps_sel_free(&sel);
 	}
+	struct snapshot_index ix;
+	snapshot_index_build(s, &ix);
 	for (size_t i = 0; i < s->n_apps; i++) {
-		const Cairn__Store__Readiness *r = snapshot_readiness(s, s->apps[i]->id);
+		const Cairn__Store__Readiness *r = snapshot_index_readiness(&ix, s->apps[i]->id);
 		char key[300];
 		snprintf(key, sizeof(key), "readiness/%s", s->apps[i]->id);
 		if (r)
 			put(data, key, docs_message(r));
 	}
+	snapshot_index_free(&ix);
 	free(hosts);
 	return data;
 }

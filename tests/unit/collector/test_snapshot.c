@@ -2,6 +2,7 @@
  * are thinned to the first of each hour (48 h) and of each day (90 days),
  * without their map, and values that do not decode are dropped. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "analysis_fixture.h"
@@ -113,4 +114,78 @@ Test(snapshot, history_is_thinned_and_stripped_of_the_map)
 	cairn__store__snapshot__free_unpacked(latest, NULL);
 	db_read_end(&f.env, txn);
 	fixture_close(&f);
+}
+
+/* snapshot_index: every lookup gives what the linear one gives (the first
+ * match of a duplicated id, the app's placement in its wave, NULL for an id
+ * it does not hold), with ids in no particular order. */
+Test(snapshot, index_lookups_match_the_linear_ones)
+{
+	enum { APPS = 300, WAVES = 7 };
+	static char ids[APPS + 1][16];
+	static Cairn__Store__App app[APPS], *apps[APPS];
+	static Cairn__Store__Readiness rd[APPS + 1], *rds[APPS + 1];
+	static Cairn__Store__Wave wave[WAVES], *waves[WAVES];
+	static Cairn__Store__WavePlacement place[APPS], *places[APPS];
+	static char *wave_apps[APPS];
+	Cairn__Store__Snapshot s;
+	cairn__store__snapshot__init(&s);
+	for (unsigned i = 0; i < APPS; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "app-%u", (i * 7919u) % 1000u);
+		cairn__store__app__init(&app[i]);
+		app[i].id = ids[i];
+		apps[i] = &app[i];
+		cairn__store__readiness__init(&rd[i]);
+		rd[i].target = ids[i];
+		rd[i].score = i;
+		rds[i] = &rd[i];
+		cairn__store__wave_placement__init(&place[i]);
+		place[i].environment = ids[i];
+	}
+	/* a second readiness of the first app: the first one wins */
+	cairn__store__readiness__init(&rd[APPS]);
+	rd[APPS].target = ids[0];
+	rd[APPS].score = 999;
+	rds[APPS] = &rd[APPS];
+	/* the apps of even index in waves (the last wave without placements) */
+	size_t at = 0;
+	for (unsigned w = 0; w < WAVES; w++) {
+		cairn__store__wave__init(&wave[w]);
+		wave[w].number = w + 1;
+		wave[w].apps = &wave_apps[at];
+		wave[w].placements = &places[at];
+		for (unsigned i = w * 2; i < APPS; i += 2 * WAVES) {
+			wave_apps[at] = ids[i];
+			places[at] = &place[i];
+			at++;
+			wave[w].n_apps++;
+		}
+		wave[w].n_placements = w == WAVES - 1 ? 0 : wave[w].n_apps;
+		waves[w] = &wave[w];
+	}
+	s.apps = apps, s.n_apps = APPS;
+	s.readiness = rds, s.n_readiness = APPS + 1;
+	s.waves = waves, s.n_waves = WAVES;
+	struct snapshot_index ix, lin = { .s = &s, .linear = true };
+	snapshot_index_build(&s, &ix);
+	cr_assert(!ix.linear);
+	snprintf(ids[APPS], sizeof(ids[APPS]), "app-none");
+	for (unsigned i = 0; i <= APPS; i++) {
+		const char *id = ids[i];
+		cr_assert_eq(snapshot_index_readiness(&ix, id), snapshot_readiness(&s, id), "%s", id);
+		cr_assert_eq(snapshot_index_app(&ix, id), snapshot_app(&s, id), "%s", id);
+		const Cairn__Store__WavePlacement *pl, *lpl;
+		const Cairn__Store__Wave *w = snapshot_index_wave(&ix, id, &pl);
+		cr_assert_eq(w, snapshot_index_wave(&lin, id, &lpl), "%s", id);
+		cr_assert_eq(pl, lpl, "%s", id);
+		cr_assert_eq(snapshot_index_readiness(&lin, id), snapshot_readiness(&s, id));
+		cr_assert_eq(snapshot_index_app(&lin, id), snapshot_app(&s, id));
+		if (i < APPS) {
+			cr_assert_eq(w != NULL, i % 2 == 0, "%s: in a wave when even", id);
+			cr_assert(!w || w->n_placements == 0 || pl == &place[i], "%s: its placement", id);
+		}
+	}
+	cr_assert_eq(snapshot_index_readiness(&ix, ids[0])->score, 0, "the first readiness of a duplicate");
+	cr_assert_null(snapshot_index_readiness(&ix, "app-none"));
+	snapshot_index_free(&ix);
 }
