@@ -199,6 +199,7 @@ int planctx_app_filter(struct planctx *p)
 		return cmd_exit_code(rc);
 	}
 	str_copy(p->app_id, p->snap->apps[ai]->id, sizeof(p->app_id));
+	p->app_at = ai;
 	return 0;
 }
 
@@ -208,7 +209,12 @@ bool planctx_keep(const struct planctx *p, const char *target, const char *app_i
 		return true;
 	if (!strcmp(target, p->app_id) || (app_id && !strcmp(app_id, p->app_id)))
 		return true;
-	const Cairn__Store__App *a = snapshot_app(p->snap, p->app_id);
+	/* the application where it was found (one lookup per row would be
+	 * quadratic), else by its id */
+	const Cairn__Store__Snapshot *s = p->snap;
+	const Cairn__Store__App *a = p->app_at < s->n_apps && !strcmp(s->apps[p->app_at]->id, p->app_id)
+					     ? s->apps[p->app_at]
+					     : snapshot_app(s, p->app_id);
 	for (size_t i = 0; a && i < a->n_hosts; i++)
 		if (!strcmp(a->hosts[i], target))
 			return true;

@@ -57,6 +57,7 @@ struct planctx {
 	bool with_infra;         /* export graphs: keep shared infrastructure */
 	bool app_filters;        /* set by the commands that apply --app (else refused) */
 	char app_id[128];        /* --app resolved (planctx_keep), "" before */
+	size_t app_at;           /* its index in snap->apps when resolved (checked before use) */
 	uint64_t since_dur_ms;   /* --since DUR, applied relative to --until */
 	char catalog[4096];
 	struct tags_filter tagf;   /* --tag KEY=VALUE (repeatable): applied by planctx_snapshot */
